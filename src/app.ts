@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { registerAuth } from './http/auth.js'
+import type { AppDeps } from './http/app-deps.js'
+import { semanticChecks } from './http/checks.js'
+import clientsPlugin from './http/clients.js'
+import healthPlugin from './http/health.js'
+import { registerMetrics } from './http/metrics.js'
+import { registerProblemHandlers } from './http/problem.js'
+import { registerDocs } from './http/swagger.js'
+import { createValidatorCompiler } from './http/validation.js'
+import { registerRateLimits } from './http/rate-limit.js'
+import { requestSerializers } from './logging.js'
+import resourcePlugins from './http/routes.js'
+
+function operationId(method: string, url: string): string {
+  const words = url.split(/[/:{}-]+/).filter(Boolean)
+  return method.toLowerCase() + words.map((w) => w[0].toUpperCase() + w.slice(1)).join('')
+}
+
+export interface BuildAppOptions {
+  /** Record every registered route (the route-table tests use it). */
+  onRoute?: (route: { method: string | string[]; url: string; config?: unknown }) => void
+}
+
+/**
+ * Builds the Fastify application from its dependencies. Never listens: server.ts does, tests use inject() or
+ * listen on port 0 themselves.
+ */
+export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && /^[A-Za-z0-9._-]{8,64}$/.test(given) ? given : randomUUID()
+    },
+    requestIdHeader: false,
+    bodyLimit: 1024 * 1024,
+    connectionTimeout: 60_000,
+    requestTimeout: 60_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    trustProxy: deps.config.trustProxy as boolean | string[],
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    routerOptions: { maxParamLength: 200 },
+  }) as unknown as FastifyInstance
+
+  app.addHook('onRoute', (r) => {
+    // A stable operationId for every documented route: method + path, e.g. postV1ReferralsIdAcceptance.
+    if (r.schema && !(r.schema as { operationId?: string }).operationId && !r.schema.hide) {
+      ;(r.schema as { operationId?: string }).operationId = operationId(String(r.method), r.url)
+    }
+    opts.onRoute?.({ method: r.method, url: r.url, config: r.config })
+  })
+
+  app.setValidatorCompiler(createValidatorCompiler(semanticChecks))
+  registerProblemHandlers(app)
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id)
+  })
+  void requestSerializers
+
+  await registerDocs(app)
+  registerAuth(app, { db: deps.db, bootstrap: deps.bootstrap, onBadKey: undefined })
+  await registerRateLimits(app, deps)
+  registerMetrics(app, deps.metrics)
+  await app.register(healthPlugin, { deps })
+  await app.register(clientsPlugin, { deps })
+  for (const plugin of resourcePlugins) await app.register(plugin, { deps })
+  return app
+}

@@ -1,0 +1,101 @@
+import Type, { type Static } from 'typebox'
+import { Value } from 'typebox/value'
+
+/**
+ * The environment the service reads, in one TypeBox schema: the only place a variable is named, typed and
+ * defaulted. `loadConfig` is called once by each entry point and the result is injected; nothing else reads
+ * `process.env`.
+ */
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.String({ default: 'development' }),
+  DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/zdz', pattern: '^postgres(ql)?://' }),
+  DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
+  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://' }),
+  QUEUE_PREFIX: Type.String({ default: 'zdz', pattern: '^[A-Za-z0-9_.:-]{1,64}$' }),
+  HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
+  OPERATOR_API_KEY: Type.Optional(Type.String({ minLength: 32 })),
+  LOG_LEVEL: Type.Union([
+    Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
+    Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
+  ], { default: 'info' }),
+  DATA_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 1000, minimum: 1 }),
+  TRUST_PROXY: Type.String({ default: 'false' }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 25000, minimum: 1000 }),
+})
+
+export type Env = Static<typeof EnvSchema>
+
+export interface Config {
+  nodeEnv: string
+  databaseUrl: string
+  databasePoolSize: number
+  redisUrl: string
+  queuePrefix: string
+  host: string
+  port: number
+  operatorApiKey: string | undefined
+  logLevel: Env['LOG_LEVEL']
+  dataKeys: string | undefined
+  rateLimitPerMinute: number
+  /** false, true, a hop count, or a comma-separated list of trusted proxy addresses/CIDRs */
+  trustProxy: boolean | number | string[]
+  shutdownTimeoutMs: number
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`Invalid configuration: ${variable} ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const NUMERIC = new Set(['DATABASE_POOL_SIZE', 'PORT', 'RATE_LIMIT_PER_MINUTE', 'SHUTDOWN_TIMEOUT_MS'])
+
+/** Reads and checks the environment once; throws a ConfigError naming the first bad variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const name of Object.keys(EnvSchema.properties)) {
+    const value = source[name]
+    if (value === undefined || value === '') continue
+    if (NUMERIC.has(name)) {
+      if (!/^-?\d+$/.test(value.trim())) throw new ConfigError(name, `must be an integer, got "${value}"`)
+      raw[name] = Number(value.trim())
+    } else {
+      raw[name] = value
+    }
+  }
+  const withDefaults = Value.Default(EnvSchema, raw) as Record<string, unknown>
+  const first = Value.Errors(EnvSchema, withDefaults)[0]
+  if (first) {
+    const variable = first.instancePath.replace(/^\//, '').split('/')[0] || 'environment'
+    throw new ConfigError(variable, first.message)
+  }
+  const env = withDefaults as Env
+  if (env.NODE_ENV === 'production' && !env.DATA_KEYS) {
+    throw new ConfigError('DATA_KEYS', 'is required when NODE_ENV=production (field encryption keys)')
+  }
+  return {
+    nodeEnv: env.NODE_ENV,
+    databaseUrl: env.DATABASE_URL,
+    databasePoolSize: env.DATABASE_POOL_SIZE,
+    redisUrl: env.REDIS_URL,
+    queuePrefix: env.QUEUE_PREFIX,
+    host: env.HOST,
+    port: env.PORT,
+    operatorApiKey: env.OPERATOR_API_KEY,
+    logLevel: env.LOG_LEVEL,
+    dataKeys: env.DATA_KEYS,
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  }
+}
+
+function parseTrustProxy(value: string): Config['trustProxy'] {
+  if (value === 'false' || value === '0' || value === '') return false
+  if (value === 'true') return true
+  if (/^\d+$/.test(value)) return Number(value)
+  return value.split(',').map((s) => s.trim()).filter(Boolean)
+}

@@ -1,0 +1,87 @@
+import { type Kysely, sql, type Transaction } from 'kysely'
+import { uuidv7 } from 'uuidv7'
+import { chainHash, type EventEnvelope } from '../domain/event-chain.js'
+import type { Database, EventRow } from './database.js'
+
+type Db = Kysely<Database> | Transaction<Database>
+
+export interface NewEventInput {
+  type: string
+  subject: EventEnvelope['subject']
+  sequence: number
+  caseVersion: number | null
+  actor: EventEnvelope['actor']
+  data: unknown
+  prevHash: string
+  occurredAt?: Date
+  /** Who may read it: the court and organization concerned at the time of the event. */
+  scope: { courtCode?: string | null; organizationId?: string | null; regionCode?: string | null; audience?: string }
+}
+
+/**
+ * Appends one event (and its outbox marker) in the caller's transaction, and notifies the relay, which PostgreSQL
+ * delivers only if and when the transaction commits. Returns the envelope and its chain hash.
+ */
+export async function appendEvent(trx: Transaction<Database>, e: NewEventInput): Promise<{ envelope: EventEnvelope; hash: string }> {
+  const occurredAt = e.occurredAt ?? new Date()
+  const envelope: EventEnvelope = {
+    id: uuidv7(),
+    type: e.type,
+    occurredAt: occurredAt.toISOString(),
+    sequence: e.sequence,
+    subject: e.subject,
+    caseVersion: e.caseVersion,
+    actor: e.actor,
+    data: e.data,
+  }
+  const hash = chainHash(e.prevHash, envelope)
+  const row = await trx
+    .insertInto('events')
+    .values({
+      id: envelope.id,
+      type: envelope.type,
+      occurred_at: occurredAt,
+      subject_kind: e.subject.kind,
+      subject_id: e.subject.id,
+      sequence: e.sequence,
+      case_version: e.caseVersion,
+      actor: JSON.stringify(e.actor),
+      data: JSON.stringify(e.data),
+      court_code: e.scope.courtCode ?? null,
+      organization_id: e.scope.organizationId ?? null,
+      region_code: e.scope.regionCode ?? null,
+      ...(e.scope.audience ? { audience: e.scope.audience } : {}),
+      prev_hash: e.prevHash,
+      hash,
+    })
+    .returning('pos')
+    .executeTakeFirstOrThrow()
+  await trx.insertInto('outbox').values({ event_pos: row.pos }).execute()
+  await sql`SELECT pg_notify('zdz_outbox', '')`.execute(trx)
+  return { envelope, hash }
+}
+
+export function toEnvelope(r: EventRow): EventEnvelope {
+  return {
+    id: r.id,
+    type: r.type,
+    occurredAt: r.occurred_at.toISOString(),
+    sequence: r.sequence,
+    subject: { kind: r.subject_kind as EventEnvelope['subject']['kind'], id: r.subject_id },
+    caseVersion: r.case_version,
+    actor: r.actor as EventEnvelope['actor'],
+    data: r.data,
+  }
+}
+
+/** A subject's events in sequence order, from `afterSequence` on. */
+export async function listSubjectEvents(db: Db, subjectId: string, afterSequence: number, limit: number): Promise<EventRow[]> {
+  return db
+    .selectFrom('events')
+    .selectAll()
+    .where('subject_id', '=', subjectId)
+    .where('sequence', '>', afterSequence)
+    .orderBy('sequence')
+    .limit(limit)
+    .execute()
+}

@@ -1,0 +1,86 @@
+import { type Kysely, sql, type Transaction } from 'kysely'
+import { regionPrefix } from '../domain/identifiers.js'
+import type { Organization, OrganizationKind } from '../domain/organization.js'
+import type { Principal } from '../domain/principal.js'
+import type { Database, OrganizationRow } from './database.js'
+import { orgScopeSql } from './referral-repository.js'
+
+type Db = Kysely<Database> | Transaction<Database>
+
+export function toOrganization(r: OrganizationRow): Organization {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind as OrganizationKind,
+    regionCode: r.region_code,
+    uscc: r.uscc,
+    disputeTypes: r.dispute_types,
+    fullTimeMediators: r.full_time_mediators,
+    rosters: { ministry: r.ministry_roster, courtSpecial: r.court_special },
+    active: r.active,
+    version: r.version,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  }
+}
+
+export async function getOrganization(db: Db, id: string): Promise<Organization | undefined> {
+  const row = await db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst()
+  return row ? toOrganization(row) : undefined
+}
+
+export type OrganizationInput = Omit<Organization, 'version' | 'createdAt' | 'updatedAt'>
+
+/** Creates or replaces; `created` tells which (201 vs 200). */
+export async function upsertOrganization(trx: Transaction<Database>, o: OrganizationInput): Promise<{ org: Organization; created: boolean }> {
+  const values = {
+    id: o.id,
+    name: o.name,
+    kind: o.kind,
+    region_code: o.regionCode,
+    uscc: o.uscc,
+    dispute_types: o.disputeTypes,
+    full_time_mediators: o.fullTimeMediators,
+    ministry_roster: o.rosters.ministry,
+    court_special: o.rosters.courtSpecial,
+    active: o.active,
+  }
+  const row = await trx
+    .insertInto('organizations')
+    .values(values)
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet({
+        ...values,
+        version: sql`organizations.version + 1`,
+        updated_at: sql`now()`,
+      }),
+    )
+    .returningAll()
+    .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
+    .executeTakeFirstOrThrow()
+  return { org: toOrganization(row), created: row.inserted }
+}
+
+export interface OrganizationFilters {
+  regionCode?: string
+  disputeType?: string
+  courtCode?: string
+  roster?: 'ministry' | 'court_special'
+  afterId?: string
+  limit: number
+  activeOnly?: boolean
+}
+
+export async function listOrganizations(db: Db, f: OrganizationFilters, scope?: Principal): Promise<Organization[]> {
+  let q = db.selectFrom('organizations as o').selectAll('o')
+  if (scope?.role === 'mediation') q = q.where(orgScopeSql(scope, sql.ref('o.id'), false))
+  if (f.regionCode) q = q.where('o.region_code', 'like', `${regionPrefix(f.regionCode)}%`)
+  if (f.disputeType) q = q.where(sql<boolean>`${f.disputeType} = ANY(o.dispute_types)`)
+  if (f.courtCode) q = q.where(sql<boolean>`o.court_special && ${sql.val([f.courtCode, [...f.courtCode][0]])}::text[]`)
+  if (f.roster === 'ministry') q = q.where('o.ministry_roster', '=', true)
+  if (f.roster === 'court_special') q = q.where(sql<boolean>`cardinality(o.court_special) > 0`)
+  if (f.activeOnly) q = q.where('o.active', '=', true)
+  if (f.afterId) q = q.where('o.id', '>', f.afterId)
+  const rows = await q.orderBy('o.id').limit(f.limit).execute()
+  return rows.map(toOrganization)
+}

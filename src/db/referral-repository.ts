@@ -1,0 +1,180 @@
+import { type Expression, type Kysely, type SqlBool, sql, type Transaction } from 'kysely'
+import type { Principal } from '../domain/principal.js'
+import { regionPrefix } from '../domain/identifiers.js'
+import type { Referral, ReferralDoc } from '../domain/referral.js'
+import type { ReferralStatus } from '../domain/referral-machine.js'
+import type { Database, ReferralRow } from './database.js'
+import { appendEvent } from './event-repository.js'
+import type { EventEnvelope } from '../domain/event-chain.js'
+
+type Db = Kysely<Database> | Transaction<Database>
+
+export function toReferral(r: ReferralRow): Referral {
+  return {
+    id: r.id,
+    version: r.version,
+    status: r.status as ReferralStatus,
+    referralType: r.referral_type as Referral['referralType'],
+    courtCode: r.court_code,
+    caseNumber: r.case_number,
+    disputeType: r.dispute_type,
+    organizationId: r.organization_id,
+    heldBy: r.held_by,
+    chainHead: r.chain_head,
+    doc: r.doc as ReferralDoc,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  }
+}
+
+export async function insertReferral(trx: Transaction<Database>, r: Referral): Promise<void> {
+  await trx
+    .insertInto('referrals')
+    .values({
+      id: r.id,
+      version: r.version,
+      status: r.status,
+      referral_type: r.referralType,
+      court_code: r.courtCode,
+      case_number: r.caseNumber,
+      dispute_type: r.disputeType,
+      organization_id: r.organizationId,
+      held_by: r.heldBy,
+      acceptance_due_on: r.doc.deadlines.acceptanceDueOn,
+      mediation_due_on: r.doc.deadlines.mediationDueOn,
+      chain_head: r.chainHead,
+      doc: JSON.stringify(r.doc),
+      created_at: r.createdAt,
+      updated_at: r.updatedAt,
+    })
+    .execute()
+}
+
+export async function getReferral(db: Db, id: string): Promise<Referral | undefined> {
+  const row = await db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirst()
+  return row ? toReferral(row) : undefined
+}
+
+/** Loads the referral and locks its row until the transaction ends: transitions on one case are serialised. */
+export async function lockReferral(trx: Transaction<Database>, id: string): Promise<Referral | undefined> {
+  const row = await trx.selectFrom('referrals').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
+  return row ? toReferral(row) : undefined
+}
+
+export async function saveReferral(trx: Transaction<Database>, r: Referral): Promise<void> {
+  await trx
+    .updateTable('referrals')
+    .set({
+      version: r.version,
+      status: r.status,
+      organization_id: r.organizationId,
+      held_by: r.heldBy,
+      acceptance_due_on: r.doc.deadlines.acceptanceDueOn,
+      mediation_due_on: r.doc.deadlines.mediationDueOn,
+      chain_head: r.chainHead,
+      doc: JSON.stringify(r.doc),
+      updated_at: r.updatedAt,
+    })
+    .where('id', '=', r.id)
+    .execute()
+}
+
+export async function insertPartyIndex(trx: Transaction<Database>, subjectId: string, hashes: string[]): Promise<void> {
+  const unique = [...new Set(hashes)]
+  if (!unique.length) return
+  await trx.insertInto('party_index').values(unique.map((h) => ({ subject_id: subjectId, id_hash: h }))).onConflict((oc) => oc.doNothing()).execute()
+}
+
+/** Organization ids and region codes of the organizations that ever held the referral. */
+export async function holderRegions(db: Db, heldBy: string[]): Promise<Array<{ id: string; regionCode: string }>> {
+  if (!heldBy.length) return []
+  const rows = await db.selectFrom('organizations').select(['id', 'region_code']).where('id', 'in', heldBy).execute()
+  const known = new Map(rows.map((r) => [r.id, r.region_code]))
+  return heldBy.map((id) => ({ id, regionCode: known.get(id) ?? '' }))
+}
+
+/**
+ * A mediation principal's organization condition as SQL: the organization id is listed, or the organization's
+ * region falls under one of the principal's region codes.
+ */
+export function orgScopeSql(p: Principal, orgIds: Expression<unknown>, asArray: boolean): Expression<SqlBool> {
+  if (p.regionCodes.includes('*')) return sql<SqlBool>`true`
+  const ids = p.organizationIds
+  const prefixes = p.regionCodes.map((r) => `${regionPrefix(r)}%`)
+  const idCond = asArray ? sql<SqlBool>`${orgIds} && ${sql.val(ids)}::text[]` : sql<SqlBool>`${orgIds} = ANY(${sql.val(ids)}::text[])`
+  if (!prefixes.length) return idCond
+  const regionCond = asArray
+    ? sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = ANY(${orgIds}) AND o.region_code LIKE ANY(${sql.val(prefixes)}::text[]))`
+    : sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = ${orgIds} AND o.region_code LIKE ANY(${sql.val(prefixes)}::text[]))`
+  return sql<SqlBool>`(${idCond} OR ${regionCond})`
+}
+
+export interface ReferralFilters {
+  status?: string
+  courtCode?: string
+  organizationId?: string
+  disputeType?: string
+  updatedSince?: string
+  partyIdHash?: string
+  afterId?: string
+  limit: number
+}
+
+/** Lists referrals the principal may read, keyset-paginated by id (UUIDv7: creation order). */
+export async function listReferrals(db: Db, p: Principal, f: ReferralFilters): Promise<Referral[]> {
+  let q = db.selectFrom('referrals as r').selectAll('r')
+  if (p.role === 'court') q = q.where('r.court_code', 'in', p.courtCodes.length ? p.courtCodes : ['\u0000'])
+  if (p.role === 'mediation') q = q.where(orgScopeSql(p, sql.ref('r.held_by'), true))
+  if (f.status) q = q.where('r.status', '=', f.status)
+  if (f.courtCode) q = q.where('r.court_code', '=', f.courtCode)
+  if (f.organizationId) q = q.where('r.organization_id', '=', f.organizationId)
+  if (f.disputeType) q = q.where('r.dispute_type', '=', f.disputeType)
+  if (f.updatedSince) q = q.where('r.updated_at', '>=', new Date(f.updatedSince))
+  if (f.partyIdHash) {
+    const hash = f.partyIdHash
+    q = q.where((eb) => eb.exists(eb.selectFrom('party_index as pi').select('pi.subject_id').whereRef('pi.subject_id', '=', 'r.id').where('pi.id_hash', '=', hash)))
+  }
+  if (f.afterId) q = q.where('r.id', '>', f.afterId)
+  const rows = await q.orderBy('r.id').limit(f.limit).execute()
+  return rows.map(toReferral)
+}
+
+export interface TransitionCommit {
+  before: Referral
+  after: Referral
+  eventType: string
+  actor: EventEnvelope['actor']
+  eventData: unknown
+  /** The region of the organization holding the case after the transition (event read scope). */
+  holderRegion: string | null
+  now: Date
+}
+
+/**
+ * Writes a transition: the new state with its version bumped, and its one event (hash-chained, in the outbox),
+ * in the caller's transaction (contract §2: the state change, the version bump and its event are one).
+ */
+export async function commitTransition(trx: Transaction<Database>, c: TransitionCommit): Promise<Referral> {
+  const version = c.before.version + 1
+  const { hash } = await appendEvent(trx, {
+    type: c.eventType,
+    subject: { kind: 'referral', id: c.before.id },
+    sequence: version,
+    caseVersion: version,
+    actor: c.actor,
+    data: c.eventData,
+    prevHash: c.before.chainHead,
+    occurredAt: c.now,
+    scope: { courtCode: c.after.courtCode, organizationId: c.after.organizationId, regionCode: c.holderRegion },
+  })
+  const saved: Referral = { ...c.after, version, chainHead: hash, updatedAt: c.now }
+  await saveReferral(trx, saved)
+  return saved
+}
+
+/** Referrals whose acceptance or mediation deadline has passed as of `today` (Asia/Shanghai). */
+export async function findOverdue(db: Db, today: string, limit: number): Promise<Array<{ id: string; kind: 'acceptance' | 'mediation' }>> {
+  const a = await db.selectFrom('referrals').select('id').where('status', '=', 'referred').where('acceptance_due_on', '<', today).limit(limit).execute()
+  const m = await db.selectFrom('referrals').select('id').where('status', '=', 'mediating').where('mediation_due_on', '<', today).limit(limit).execute()
+  return [...a.map((r) => ({ id: r.id, kind: 'acceptance' as const })), ...m.map((r) => ({ id: r.id, kind: 'mediation' as const }))]
+}

@@ -1,0 +1,84 @@
+import type { Redis } from 'ioredis'
+import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import { Registry } from 'prom-client'
+import type pg from 'pg'
+import type { Config } from './config/config.js'
+import { CalendarProvider } from './db/calendar-repository.js'
+import { insertClient } from './db/client-repository.js'
+import { createDb } from './db/connection.js'
+import type { Database } from './db/database.js'
+import { createQueues, createRedis, type QueueSet } from './delivery/queues.js'
+import { scheduleTimer } from './delivery/timers.js'
+import type { AppDeps, CommitHints } from './http/app-deps.js'
+import type { BootstrapOperator } from './http/auth.js'
+import { hashApiKey } from './security/api-keys.js'
+import { FieldCipher, generateThrowawayKeys, parseDataKeys } from './security/field-cipher.js'
+
+/** The fixed id of the client behind OPERATOR_API_KEY (a row exists so it can own subscriptions and keys). */
+export const BOOTSTRAP_OPERATOR_ID = '00000000-0000-7000-8000-000000000001'
+
+export interface Deps extends AppDeps {
+  pool: pg.Pool
+  queues: QueueSet
+  close(): Promise<void>
+}
+
+/**
+ * The one composition root: every connection the process opens is made here and closed by close().
+ * API and worker entry points both build it; tests build it with their own database and queue prefix.
+ */
+export async function createDeps(config: Config, logger: Logger): Promise<Deps> {
+  const { db, pool } = createDb(config.databaseUrl, config.databasePoolSize, logger)
+  const onRedisError = (err: Error) => logger.warn({ err: { message: err.message } }, 'Redis connection error')
+  const redis = createRedis(config.redisUrl, 'producer', onRedisError)
+  const queues = createQueues(config.redisUrl, config.queuePrefix, onRedisError)
+  const calendar = new CalendarProvider(db)
+
+  let keys
+  if (config.dataKeys) {
+    keys = parseDataKeys(config.dataKeys)
+  } else {
+    keys = generateThrowawayKeys()
+    logger.warn('DATA_KEYS is not set: personal data is encrypted with a throwaway key that dies with this process (never do this in production)')
+  }
+  const cipher = new FieldCipher(keys)
+
+  let bootstrap: BootstrapOperator | undefined
+  if (config.operatorApiKey) {
+    await ensureBootstrapOperator(db)
+    bootstrap = {
+      hash: hashApiKey(config.operatorApiKey),
+      principal: { clientId: BOOTSTRAP_OPERATOR_ID, role: 'operator', name: 'bootstrap operator', courtCodes: [], organizationIds: [], regionCodes: [] },
+    }
+  }
+
+  const afterCommit = async (hints: CommitHints) => {
+    for (const t of hints.timers ?? []) await scheduleTimer(queues.timers, t.referralId, t.dueAt)
+  }
+
+  return {
+    config,
+    logger,
+    db,
+    pool,
+    redis,
+    queues,
+    calendar,
+    cipher,
+    bootstrap,
+    metrics: new Registry(),
+    afterCommit,
+    async close() {
+      await queues.close()
+      redis.disconnect()
+      await db.destroy()
+    },
+  }
+}
+
+async function ensureBootstrapOperator(db: Kysely<Database>): Promise<void> {
+  await insertClient(db, { id: BOOTSTRAP_OPERATOR_ID, name: 'bootstrap operator (OPERATOR_API_KEY)', role: 'operator', courtCodes: [], organizationIds: [], regionCodes: [] })
+}
+
+export type { Redis }

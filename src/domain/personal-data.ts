@@ -1,0 +1,77 @@
+/**
+ * Masking and detection of personal data (contract §1, PIPL art. 6 and 51).
+ *
+ * Everyone except the referring court and the handling organization sees ID numbers and phones masked, and
+ * neither may ever appear unmasked in logs or event payloads. These helpers are pure so that the HTTP layer,
+ * the event builder and the log redaction all mask the same way, and so that tests can scan output for leaks.
+ */
+
+/** How many leading code points a masked value keeps (contract §1: `110***********1234`, `138****5678`). */
+const KEEP_HEAD = 3;
+/** How many trailing code points a masked value keeps. */
+const KEEP_TAIL = 4;
+const MASK_CHAR = '*';
+
+/**
+ * Keeps the first {@link KEEP_HEAD} and last {@link KEEP_TAIL} code points and stars everything in between.
+ *
+ * Counting in code points (not UTF-16 units) matters because the contract counts text lengths in code points
+ * and because slicing a surrogate pair in half would produce an invalid string. A value too short to keep
+ * both ends without revealing all of it is starred completely.
+ */
+function maskMiddle(value: string): string {
+  const chars = Array.from(value);
+  if (chars.length <= KEEP_HEAD + KEEP_TAIL) {
+    return MASK_CHAR.repeat(chars.length);
+  }
+  return (
+    chars.slice(0, KEEP_HEAD).join('') +
+    MASK_CHAR.repeat(chars.length - KEEP_HEAD - KEEP_TAIL) +
+    chars.slice(chars.length - KEEP_TAIL).join('')
+  );
+}
+
+/**
+ * Masks a resident ID number for readers who may not see it in full: `110105194912310021` → `110***********0021`.
+ *
+ * The mask keeps the length, so a reader can still tell an 18-character number from a malformed one, while the
+ * birth date and the sequence number in the middle stay hidden.
+ */
+export function maskIdNumber(idNumber: string): string {
+  return maskMiddle(idNumber);
+}
+
+/**
+ * Masks a phone number for readers who may not see it in full: `13812345678` → `138****5678`.
+ *
+ * The first three digits (carrier prefix) and the last four are what a human needs to tell two numbers apart.
+ */
+export function maskPhone(phone: string): string {
+  return maskMiddle(phone);
+}
+
+/**
+ * Full 18-character resident ID numbers that are not part of a longer run of digits.
+ * A lower-case `x` check character is included because it is still the same person's number.
+ */
+const ID_NUMBER_PATTERN = /(?<!\d)\d{17}[\dXx](?!\d)/g;
+/** Mainland mobile numbers (`1` followed by ten digits) that are not part of a longer run of digits. */
+const MOBILE_PATTERN = /(?<!\d)1\d{10}(?!\d)/g;
+
+/**
+ * Finds full ID numbers and mobile numbers in free text, in order of appearance.
+ *
+ * Used by tests that scan every log line and event payload of a run (reliability row 22): a non-empty result
+ * means unmasked personal data escaped. Digit-run boundaries keep long numeric identifiers such as millisecond
+ * timestamps from being reported as phones.
+ */
+export function scanForPersonalData(text: string): string[] {
+  const hits: Array<{ index: number; value: string }> = [];
+  for (const pattern of [ID_NUMBER_PATTERN, MOBILE_PATTERN]) {
+    for (const match of text.matchAll(pattern)) {
+      hits.push({ index: match.index ?? 0, value: match[0] });
+    }
+  }
+  hits.sort((a, b) => a.index - b.index);
+  return hits.map((hit) => hit.value);
+}

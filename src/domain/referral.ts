@@ -1,0 +1,173 @@
+import type { ReferralStatus } from './referral-machine.js'
+
+/** Personal data as stored: the ciphertext for privileged readers and the masked form for everyone else. */
+export interface Sealed {
+  enc: string
+  masked: string
+}
+
+export interface StoredAgent {
+  name: string
+  idType?: string
+  idNumber?: Sealed
+  phone?: Sealed
+  [k: string]: unknown
+}
+
+export interface StoredParty {
+  role: 'applicant' | 'respondent' | 'third_party'
+  kind: 'natural_person' | 'legal_person' | 'other_org'
+  name: string
+  idType: string
+  idNumber: Sealed
+  phone?: Sealed
+  address?: Sealed
+  agents?: StoredAgent[]
+}
+
+export interface Consent {
+  partyIndex: number
+  consentedAt: string
+  method: 'written' | 'oral' | 'online'
+}
+
+export interface Designation {
+  mode: 'party_selected' | 'court_designated'
+  organizationId: string
+}
+
+export interface Deadlines {
+  acceptanceDueOn: string | null
+  mediationDueOn: string | null
+  provisional: boolean
+}
+
+export interface Agreement {
+  agreementNumber?: string
+  form: 'written' | 'oral' | 'electronic'
+  terms: string
+  amount?: string
+  signatures: Array<{ partyIndex: number; signedAt: string }>
+  effectiveAt: string
+  performance: { method: 'immediate' | 'installments' | 'deferred'; dueOn?: string }
+  sha256: string
+  recordedAt: string
+}
+
+/** The case file kept in referrals.doc. Everything a GET shows beyond the indexed columns. */
+export interface ReferralDoc {
+  procedure?: 'ordinary' | 'summary'
+  causeOfAction?: string
+  claimSummary: string
+  claimAmount?: string
+  parties: StoredParty[]
+  consent: Consent[]
+  designation: Designation
+  materials: Array<{ materialId: string }>
+  deadlines: Deadlines
+  mediator?: { name: string; id?: string }
+  acceptedAt?: string
+  decline?: { reason: string; declinedAt: string; by: 'organization' | 'system' }
+  suspension?: { reason: string; note?: string; suspendedOn: string; suspendedAt: string }
+  suspensions?: Array<{ reason: string; note?: string; suspendedOn: string; resumedOn?: string }>
+  extensions?: Array<{ previousDueOn: string; newDueOn: string; consent: Consent[]; extendedAt: string }>
+  agreement?: Agreement
+  termination?: { reason: string; report?: string; undisputedFacts?: Array<{ statement: string; confirmedBy: number[] }>; terminatedAt: string; by: 'organization' | 'system' }
+  materialReturn?: { materials: Array<{ materialId: string }>; report: string; returnedAt: string }
+  courtFiling?: { action: 'case_registered'; caseNumber: string; filedOn: string } | { action: 'trial_resumed'; resumedOn: string }
+  closure?: { disposition: string; documentNumber?: string; closedAt: string }
+  performance?: { status: string; reportedOn: string; note?: string; reportedAt: string }
+  assignments?: Array<{ from: string; to: string; assignedAt: string }>
+}
+
+/** The referral as the domain sees it (one row of `referrals`). */
+export interface Referral {
+  id: string
+  version: number
+  status: ReferralStatus
+  referralType: 'pre_filing' | 'in_litigation'
+  courtCode: string
+  caseNumber: string
+  disputeType: string
+  organizationId: string
+  heldBy: string[]
+  chainHead: string
+  doc: ReferralDoc
+  createdAt: Date
+  updatedAt: Date
+}
+
+export type Decrypt = (token: string) => string
+
+function unseal(s: Sealed | undefined, full: boolean, decrypt: Decrypt): string | undefined {
+  if (!s) return undefined
+  return full ? decrypt(s.enc) : s.masked
+}
+
+/**
+ * The referral as the API shows it. `full` reveals personal data (the referring court and the handling
+ * organization only, contract §1); otherwise ID numbers, phones and addresses are masked.
+ */
+export function referralView(r: Referral, full: boolean, decrypt: Decrypt): Record<string, unknown> {
+  const d = r.doc
+  const parties = d.parties.map((p) => ({
+    role: p.role,
+    kind: p.kind,
+    name: p.name,
+    idType: p.idType,
+    idNumber: unseal(p.idNumber, full, decrypt),
+    ...(p.phone ? { phone: unseal(p.phone, full, decrypt) } : {}),
+    ...(p.address ? { address: unseal(p.address, full, decrypt) } : {}),
+    ...(p.agents
+      ? {
+          agents: p.agents.map((a) => ({
+            ...a,
+            ...(a.idNumber ? { idNumber: unseal(a.idNumber, full, decrypt) } : {}),
+            ...(a.phone ? { phone: unseal(a.phone, full, decrypt) } : {}),
+          })),
+        }
+      : {}),
+  }))
+  return {
+    id: r.id,
+    version: r.version,
+    status: r.status,
+    referralType: r.referralType,
+    ...(d.procedure ? { procedure: d.procedure } : {}),
+    courtCode: r.courtCode,
+    caseNumber: r.caseNumber,
+    disputeType: r.disputeType,
+    ...(d.causeOfAction !== undefined ? { causeOfAction: d.causeOfAction } : {}),
+    claimSummary: d.claimSummary,
+    ...(d.claimAmount !== undefined ? { claimAmount: d.claimAmount } : {}),
+    parties,
+    consent: d.consent,
+    designation: d.designation,
+    materials: d.materials,
+    organizationId: r.organizationId,
+    deadlines: d.deadlines,
+    mediator: d.mediator ?? null,
+    acceptedAt: d.acceptedAt ?? null,
+    decline: d.decline ?? null,
+    suspension: d.suspension ?? null,
+    extensions: d.extensions ?? [],
+    agreement: d.agreement ?? null,
+    termination: d.termination ?? null,
+    materialReturn: d.materialReturn ?? null,
+    courtFiling: d.courtFiling ?? null,
+    closure: d.closure ?? null,
+    performance: d.performance ?? null,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+  }
+}
+
+/** Whether a view of this referral carries any full personal data worth an access-trail entry. */
+export function personalFields(r: Referral): string[] {
+  const fields = new Set<string>(['idNumber'])
+  for (const p of r.doc.parties) {
+    if (p.phone) fields.add('phone')
+    if (p.address) fields.add('address')
+  }
+  return [...fields]
+}

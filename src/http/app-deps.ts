@@ -1,0 +1,29 @@
+import type { Redis } from 'ioredis'
+import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { Config } from '../config/config.js'
+import type { Database } from '../db/database.js'
+import type { BootstrapOperator } from './auth.js'
+import type { CalendarProvider } from '../db/calendar-repository.js'
+import type { FieldCipher } from '../security/field-cipher.js'
+
+/** What the HTTP layer needs from the composition root (src/deps.ts). Tests build it from real connections. */
+export interface AppDeps {
+  config: Config
+  logger: Logger
+  db: Kysely<Database>
+  /** Fail-fast Redis connection for rate limits, readiness and queue nudges. */
+  redis: Redis
+  calendar: CalendarProvider
+  cipher: FieldCipher
+  bootstrap?: BootstrapOperator
+  metrics: Registry
+  /** Called after a transaction that wrote events commits: wakes the relay and schedules timers. Best effort. */
+  afterCommit: (hints: CommitHints) => Promise<void>
+}
+
+export interface CommitHints {
+  events?: boolean
+  timers?: Array<{ referralId: string; dueAt: Date }>
+}

@@ -1,0 +1,72 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
+import { findLiveKey } from '../db/client-repository.js'
+import type { Database } from '../db/database.js'
+import { AppError } from '../domain/errors.js'
+import type { Principal, Role } from '../domain/principal.js'
+import { hashApiKey, hashesEqual, parseApiKey } from '../security/api-keys.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Roles allowed to call the route. Every /v1 route declares it; the route-table test enforces that. */
+    roles?: readonly Role[]
+    /** Routes that need no key (health, metrics, docs). */
+    public?: boolean
+  }
+  interface FastifyRequest {
+    principal: Principal
+  }
+}
+
+export const unauthorized = (): AppError =>
+  new AppError(401, 'unauthorized', '缺少有效的 API 密钥', { headers: { 'www-authenticate': 'Bearer' } })
+
+export interface BootstrapOperator {
+  hash: Buffer
+  principal: Principal
+}
+
+export interface AuthOptions {
+  db: Kysely<Database>
+  bootstrap?: BootstrapOperator
+  /** Called when a request presents a bad key; may delay or refuse (abuse limits). */
+  onBadKey?: (req: FastifyRequest) => Promise<void>
+}
+
+async function authenticate(opts: AuthOptions, header: string | undefined): Promise<Principal | null> {
+  if (!header) return null
+  const m = /^Bearer ([\x21-\x7e]{1,200})$/.exec(header)
+  if (!m) return null
+  const apiKey = m[1]
+  const presented = hashApiKey(apiKey)
+  if (opts.bootstrap && hashesEqual(presented, opts.bootstrap.hash)) return opts.bootstrap.principal
+  const keyId = parseApiKey(apiKey)
+  if (!keyId) return null
+  const rec = await findLiveKey(opts.db, keyId)
+  if (!rec || !hashesEqual(presented, rec.keyHash)) return null
+  const c = rec.client
+  return { clientId: c.id, role: c.role, name: c.name, courtCodes: c.courtCodes, organizationIds: c.organizationIds, regionCodes: c.regionCodes }
+}
+
+/**
+ * Authentication and the role gate, as one onRequest hook. The route's declared roles decide: no declaration
+ * means nobody (fail closed). Unknown routes fall through to the 404 handler.
+ */
+export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
+  app.decorateRequest('principal', null as unknown as Principal)
+  app.addHook('onRequest', async (req) => {
+    const cfg = req.routeOptions.config
+    // Only API routes need a key (contract §1); health, metrics and docs are open, unknown paths fall to 404.
+    if (!req.routeOptions.url?.startsWith('/v1/') || cfg.public) return
+    const principal = await authenticate(opts, req.headers.authorization)
+    if (!principal) {
+      if (opts.onBadKey && req.headers.authorization) await opts.onBadKey(req)
+      throw unauthorized()
+    }
+    req.principal = principal
+    req.log = req.log.child({ clientId: principal.clientId })
+    if (!cfg.roles?.includes(principal.role)) {
+      throw new AppError(403, 'forbidden', `角色 ${principal.role} 无权调用此接口`)
+    }
+  })
+}

@@ -1,0 +1,162 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { findClient, insertApiKey, insertClient, listKeyIds, revokeApiKey } from '../db/client-repository.js'
+import { notFound, validationFailed as validationFailedOf } from '../domain/errors.js'
+import { isUuid } from '../domain/ids.js'
+import { generateApiKey } from '../security/api-keys.js'
+import type { AppDeps } from './app-deps.js'
+import { errorResponses, IdParam, StringEnum, Timestamp } from './common-schemas.js'
+import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
+
+const OPERATOR = ['operator'] as const
+
+const CourtCode = Type.String({ minLength: 1, maxLength: 16, 'x-check': 'courtCode', description: '法院代字 / court code, e.g. 京0105' })
+const OrganizationId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })
+const RegionScope = Type.String({ 'x-check': 'regionScope', description: '行政区划代码前缀（2/4/6 位）或 * / region prefix or *' })
+
+const ClientBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    role: StringEnum(['court', 'mediation', 'operator'] as const),
+    courtCodes: Type.Optional(Type.Array(CourtCode, { maxItems: 500, uniqueItems: true })),
+    organizationIds: Type.Optional(Type.Array(OrganizationId, { maxItems: 5000, uniqueItems: true })),
+    regionCodes: Type.Optional(Type.Array(RegionScope, { maxItems: 500, uniqueItems: true })),
+  },
+  { additionalProperties: false },
+)
+
+const ClientView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  role: Type.String(),
+  courtCodes: Type.Array(Type.String()),
+  organizationIds: Type.Array(Type.String()),
+  regionCodes: Type.Array(Type.String()),
+  createdAt: Timestamp,
+})
+
+const ClientCreated = Type.Object({
+  ...ClientView.properties,
+  keyId: Type.String(),
+  apiKey: Type.Union([Type.String(), Type.Null()], { description: '仅在创建时返回一次；重放时为 null / shown once; null on replay' }),
+})
+
+const KeyCreated = Type.Object({ keyId: Type.String(), apiKey: Type.Union([Type.String(), Type.Null()]) })
+
+const clientsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  app.post(
+    '/v1/clients',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['clients'],
+        summary: '创建调用方并签发密钥 / Create a client and its first API key',
+        description: '仅运维角色。密钥只显示一次，库中仅保存哈希。Operator only; the key is shown once and stored only as a hash.',
+        headers: IDEMPOTENCY_HEADER,
+        body: ClientBody,
+        response: { 201: ClientCreated, ...errorResponses(409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body
+      const validation = validateClientScope(b)
+      if (validation) throw validation
+      return runIdempotent(req, reply, deps.db, async (trx) => {
+        const client = await insertClient(trx, {
+          name: b.name,
+          role: b.role,
+          courtCodes: b.role === 'court' ? (b.courtCodes ?? []) : [],
+          organizationIds: b.role === 'mediation' ? (b.organizationIds ?? []) : [],
+          regionCodes: b.role === 'mediation' ? (b.regionCodes ?? []) : [],
+        })
+        const key = generateApiKey()
+        await insertApiKey(trx, client.id, key.keyId, key.hash)
+        return {
+          status: 201,
+          body: { ...client, createdAt: client.createdAt.toISOString(), keyId: key.keyId, apiKey: key.apiKey },
+          headers: { location: `/v1/clients/${client.id}` },
+          secretFields: ['apiKey'],
+        }
+      })
+    },
+  )
+
+  app.get(
+    '/v1/clients/:id',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['clients'],
+        summary: '查询调用方 / Get a client',
+        params: IdParam,
+        response: { 200: Type.Object({ ...ClientView.properties, keys: Type.Array(Type.Object({ keyId: Type.String(), createdAt: Timestamp, revokedAt: Type.Union([Timestamp, Type.Null()]) })) }), ...errorResponses(404) },
+      },
+    },
+    async (req) => {
+      const client = isUuid(req.params.id) ? await findClient(deps.db, req.params.id) : undefined
+      if (!client) throw notFound('调用方')
+      const keys = await listKeyIds(deps.db, client.id)
+      return {
+        ...client,
+        createdAt: client.createdAt.toISOString(),
+        keys: keys.map((k) => ({ keyId: k.keyId, createdAt: k.createdAt.toISOString(), revokedAt: k.revokedAt?.toISOString() ?? null })),
+      }
+    },
+  )
+
+  app.post(
+    '/v1/clients/:id/keys',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['clients'],
+        summary: '为调用方追加密钥（轮换）/ Issue a further key for rotation',
+        headers: IDEMPOTENCY_HEADER,
+        params: IdParam,
+        response: { 201: KeyCreated, ...errorResponses(404, 409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const client = isUuid(req.params.id) ? await findClient(deps.db, req.params.id) : undefined
+      if (!client) throw notFound('调用方')
+      return runIdempotent(req, reply, deps.db, async (trx) => {
+        const key = generateApiKey()
+        await insertApiKey(trx, client.id, key.keyId, key.hash)
+        return { status: 201, body: { keyId: key.keyId, apiKey: key.apiKey }, secretFields: ['apiKey'] }
+      })
+    },
+  )
+
+  app.delete(
+    '/v1/clients/:id/keys/:keyId',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['clients'],
+        summary: '吊销密钥（立即生效）/ Revoke a key, effective at once',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), keyId: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+        response: { 204: Type.Null({ description: '已吊销 / revoked' }), ...errorResponses(404) },
+      },
+    },
+    async (req, reply) => {
+      const client = isUuid(req.params.id) ? await findClient(deps.db, req.params.id) : undefined
+      if (!client || !(await revokeApiKey(deps.db, client.id, req.params.keyId))) throw notFound('密钥')
+      return reply.code(204).send(null)
+    },
+  )
+}
+
+function validateClientScope(b: { role: string; courtCodes?: string[]; organizationIds?: string[]; regionCodes?: string[] }) {
+  const errors = []
+  if (b.role !== 'court' && b.courtCodes?.length) errors.push({ path: '/courtCodes', code: 'not_allowed_for_role', message: '仅法院角色可设置 courtCodes' })
+  if (b.role !== 'mediation' && (b.organizationIds?.length || b.regionCodes?.length)) {
+    errors.push({ path: b.organizationIds?.length ? '/organizationIds' : '/regionCodes', code: 'not_allowed_for_role', message: '仅调解平台角色可设置组织或区域范围' })
+  }
+  if (b.role === 'court' && !b.courtCodes?.length) errors.push({ path: '/courtCodes', code: 'required', message: '法院角色必须至少有一个法院代字' })
+  if (b.role === 'mediation' && !b.organizationIds?.length && !b.regionCodes?.length) {
+    errors.push({ path: '/organizationIds', code: 'required', message: '调解平台角色必须设置 organizationIds 或 regionCodes' })
+  }
+  return errors.length ? validationFailedOf(errors) : null
+}
+
+export default clientsPlugin

@@ -1,0 +1,63 @@
+import Type, { type TSchema } from 'typebox'
+
+/** application/problem+json (RFC 9457) as the contract shapes it. */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: '问题类型 URI / problem type URI' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String({ description: '中文说明 / human-readable detail (Chinese)' }),
+    code: Type.String({ description: '稳定的错误码 / stable snake_case error code', examples: ['validation_failed'] }),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ path: Type.String(), code: Type.String(), message: Type.String() }), {
+        description: '逐项字段错误 / one entry per offending path',
+      }),
+    ),
+    currentStatus: Type.Optional(Type.String({ description: '409 illegal_transition: the case state' })),
+  },
+  { $id: 'Problem', additionalProperties: true },
+)
+
+const ERROR_TEXT: Record<number, string> = {
+  400: '请求无效（validation_failed 等）/ invalid request',
+  401: '缺少或无效的 API 密钥 / missing, unknown or revoked key',
+  403: '角色无权调用 / role may not call this route',
+  404: '不存在或不在调用方范围内 / not found or outside the caller’s scope',
+  409: '状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict',
+  412: '版本号不一致 version_mismatch / If-Match is stale',
+  413: '请求体过大 / body too large',
+  415: '不支持的内容类型 / unsupported media type',
+  422: '违反业务规则 / business rule violated',
+  429: '请求过于频繁 / rate limited',
+  500: '内部错误 / internal error',
+  503: '依赖暂不可用 / a dependency is unavailable',
+}
+
+const problemRef = { $ref: 'Problem#' }
+
+/** Problem responses for the given statuses (plus the ones every authenticated route can answer). */
+export function errorResponses(...statuses: number[]): Record<number, unknown> {
+  const all = new Set([400, 401, 403, 429, 500, 503, ...statuses])
+  const out: Record<number, unknown> = {}
+  for (const s of [...all].sort()) {
+    out[s] = { description: ERROR_TEXT[s] ?? 'error', content: { 'application/problem+json': { schema: problemRef } } }
+  }
+  return out
+}
+
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
+
+/** A string enum rendered as `{ type: string, enum }` (clean OpenAPI, one error per bad value). */
+export const StringEnum = <const T extends readonly string[]>(values: T, opts: Record<string, unknown> = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...opts })
+
+export const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: '资源标识 / resource id' }) }, { additionalProperties: false })
+
+export const LimitQuery = Type.Integer({ minimum: 1, maximum: 200, default: 50, description: '每页条数 1–200 / page size' })
+export const CursorQuery = Type.String({ minLength: 1, maxLength: 512, description: '不透明游标 / opaque cursor from nextCursor' })
+
+export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 with offset' })
+export const LegalDate = Type.String({ format: 'date', description: 'YYYY-MM-DD (Asia/Shanghai)' })
+
+export const listOf = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) })

@@ -1,0 +1,163 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { getOrganization, listOrganizations, upsertOrganization } from '../db/organization-repository.js'
+import { notFound, outOfScope } from '../domain/errors.js'
+import { ORGANIZATION_KINDS, type Organization, staffingCompliant } from '../domain/organization.js'
+import { organizationInScope } from '../domain/principal.js'
+import type { AppDeps } from './app-deps.js'
+import { CursorQuery, errorResponses, LimitQuery, listOf, StringEnum, Timestamp } from './common-schemas.js'
+import { DISPUTE_TYPES } from './referral-schemas.js'
+import { decodeCursor, page } from './pagination.js'
+
+const OrgId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: '平台自有的组织标识 / the platform’s own id' })
+
+export const OrganizationBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    kind: StringEnum(ORGANIZATION_KINDS),
+    regionCode: Type.String({ 'x-check': 'regionCode', description: '6 位行政区划代码 / 6-digit region code' }),
+    uscc: Type.Optional(Type.String({ 'x-check': 'uscc', description: '统一社会信用代码 / USCC' })),
+    disputeTypes: Type.Array(StringEnum(DISPUTE_TYPES), { maxItems: 50, uniqueItems: true }),
+    fullTimeMediators: Type.Integer({ minimum: 0, maximum: 100000 }),
+    rosters: Type.Object(
+      {
+        ministry: Type.Boolean({ description: '司法部人民调解组织名册 / on the ministry roster' }),
+        courtSpecial: Type.Array(Type.String({ 'x-check': 'courtCode' }), { maxItems: 200, uniqueItems: true, description: '特邀调解名册所属法院代字 / courts whose special roster lists it' }),
+      },
+      { additionalProperties: false },
+    ),
+    active: Type.Boolean(),
+  },
+  { additionalProperties: false, examples: [{ name: '朝阳区八里庄街道人民调解委员会', kind: 'township_committee', regionCode: '110105', disputeTypes: ['neighbor', 'marriage_family'], fullTimeMediators: 2, rosters: { ministry: true, courtSpecial: ['京0105'] }, active: true }] },
+)
+
+export const OrganizationView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  kind: Type.String(),
+  regionCode: Type.String(),
+  uscc: Type.Union([Type.String(), Type.Null()]),
+  disputeTypes: Type.Array(Type.String()),
+  fullTimeMediators: Type.Integer(),
+  staffingCompliant: Type.Boolean({ description: '派生：行业性 ≥ 3、乡镇 ≥ 2 名专职调解员 / derived staffing rule' }),
+  rosters: Type.Object({ ministry: Type.Boolean(), courtSpecial: Type.Array(Type.String()) }),
+  active: Type.Boolean(),
+  version: Type.Integer(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+})
+
+export function organizationView(o: Organization) {
+  return {
+    id: o.id,
+    name: o.name,
+    kind: o.kind,
+    regionCode: o.regionCode,
+    uscc: o.uscc,
+    disputeTypes: o.disputeTypes,
+    fullTimeMediators: o.fullTimeMediators,
+    staffingCompliant: staffingCompliant(o),
+    rosters: o.rosters,
+    active: o.active,
+    version: o.version,
+    createdAt: o.createdAt.toISOString(),
+    updatedAt: o.updatedAt.toISOString(),
+  }
+}
+
+const organizationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  app.put(
+    '/v1/organizations/:id',
+    {
+      config: { roles: ['mediation', 'operator'] },
+      schema: {
+        tags: ['organizations'],
+        summary: '登记或更新调解组织 / Create or replace an organization on the roster',
+        description: '调解平台只能维护其范围内的组织（organizationIds 或 regionCodes 前缀），否则 403 out_of_scope。Mediation clients keep organizations in their scope; operators any.',
+        params: Type.Object({ id: OrgId }, { additionalProperties: false }),
+        body: OrganizationBody,
+        response: { 200: OrganizationView, 201: OrganizationView, ...errorResponses(422) },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body
+      const id = req.params.id
+      const p = req.principal
+      if (p.role === 'mediation') {
+        const existing = await getOrganization(deps.db, id)
+        // Both the organization as it stands and as it would be must be in scope: no moving one out of reach.
+        if (!organizationInScope(p, { id, regionCode: b.regionCode }) || (existing && !organizationInScope(p, existing))) {
+          throw outOfScope('该组织不在调用方的管辖范围内')
+        }
+      }
+      const { org, created } = await deps.db.transaction().execute((trx) =>
+        upsertOrganization(trx, {
+          id,
+          name: b.name,
+          kind: b.kind,
+          regionCode: b.regionCode,
+          uscc: b.uscc ?? null,
+          disputeTypes: b.disputeTypes,
+          fullTimeMediators: b.fullTimeMediators,
+          rosters: b.rosters,
+          active: b.active,
+        }),
+      )
+      return reply.code(created ? 201 : 200).send(organizationView(org))
+    },
+  )
+
+  app.get(
+    '/v1/organizations/:id',
+    {
+      config: { roles: ['court', 'mediation', 'operator'] },
+      schema: {
+        tags: ['organizations'],
+        summary: '查询调解组织 / Get an organization',
+        params: Type.Object({ id: OrgId }, { additionalProperties: false }),
+        response: { 200: OrganizationView, ...errorResponses(404) },
+      },
+    },
+    async (req) => {
+      const org = await getOrganization(deps.db, req.params.id)
+      if (!org || (req.principal.role === 'mediation' && !organizationInScope(req.principal, org))) {
+        throw notFound('调解组织')
+      }
+      return organizationView(org)
+    },
+  )
+
+  app.get(
+    '/v1/organizations',
+    {
+      config: { roles: ['court', 'mediation', 'operator'] },
+      schema: {
+        tags: ['organizations'],
+        summary: '调解组织名册 / List the roster',
+        description: '调解平台仅见其范围内的组织。Mediation clients see the organizations in their scope.',
+        querystring: Type.Object(
+          {
+            regionCode: Type.Optional(Type.String({ 'x-check': 'regionPrefix' })),
+            disputeType: Type.Optional(StringEnum(DISPUTE_TYPES)),
+            courtCode: Type.Optional(Type.String({ 'x-check': 'courtCode', description: '可由该法院指定（本院或高院特邀名册）/ designatable by this court' })),
+            roster: Type.Optional(StringEnum(['ministry', 'court_special'] as const)),
+            limit: Type.Optional(LimitQuery),
+            cursor: Type.Optional(CursorQuery),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: listOf(OrganizationView), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const q = req.query
+      const limit = q.limit ?? 50
+      const after = decodeCursor<{ id: string }>(q.cursor, ['id'])
+      const rows = await listOrganizations(deps.db, { regionCode: q.regionCode, disputeType: q.disputeType, courtCode: q.courtCode, roster: q.roster, afterId: after?.id, limit: limit + 1 }, req.principal)
+      const { items, nextCursor } = page(rows, limit, (o) => ({ id: o.id }))
+      return { items: items.map(organizationView), nextCursor }
+    },
+  )
+}
+
+export default organizationsPlugin

@@ -1,0 +1,111 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AppError, type FieldError } from '../domain/errors.js'
+import { toFieldErrors } from './validation.js'
+
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: string
+  errors?: FieldError[]
+  [k: string]: unknown
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+}
+
+export const PROBLEM_TYPE_BASE = 'https://zdz-connector.invalid/problems/'
+
+export function problemOf(status: number, code: string, detail: string, extra: Record<string, unknown> = {}, errors?: FieldError[]): Problem {
+  return {
+    type: `${PROBLEM_TYPE_BASE}${code}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    ...(errors ? { errors } : {}),
+    ...extra,
+  }
+}
+
+export function sendProblem(reply: FastifyReply, p: Problem, headers: Record<string, string> = {}): FastifyReply {
+  for (const [k, v] of Object.entries(headers)) reply.header(k, v)
+  return reply.code(p.status).type('application/problem+json; charset=utf-8').send(p)
+}
+
+/** Infrastructure failures that mean "try again shortly" rather than a bug: the database or Redis is away. */
+function isUnavailable(err: { code?: string; message?: string }): boolean {
+  const code = err.code ?? ''
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300'].includes(code) ||
+    (err.message ?? '').startsWith('Connection terminated') ||
+    (err.message ?? '').includes('timeout exceeded when trying to connect')
+  )
+}
+
+/** Maps every error to problem+json; internals of 5xx are logged, never sent. */
+export function toProblem(err: FastifyError | AppError | Error): { problem: Problem; headers?: Record<string, string> } {
+  if (err instanceof AppError) {
+    return { problem: problemOf(err.status, err.code, err.detail, err.extra ?? {}, err.errors), headers: err.headers }
+  }
+  const fe = err as FastifyError & { validation?: unknown[]; validationContext?: string }
+  if (Array.isArray(fe.validation)) {
+    const errors = toFieldErrors(fe.validation as never)
+    return { problem: problemOf(400, 'validation_failed', '请求内容未通过校验', { part: fe.validationContext }, errors) }
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { problem: problemOf(413, 'payload_too_large', '请求体超过大小上限') }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { problem: problemOf(fe.statusCode === 400 ? 400 : 415, fe.statusCode === 400 ? 'invalid_content_length' : 'unsupported_media_type', '不支持的请求内容类型') }
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { problem: problemOf(400, 'validation_failed', '请求体不能为空', {}, [{ path: '', code: 'required', message: '缺少请求体' }]) }
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { problem: problemOf(400, 'invalid_json', '请求体不是有效的 JSON') }
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return { problem: problemOf(400, 'bad_request', '请求地址无效') }
+  }
+  if (fe.statusCode === 400 && /prototype|__proto__|constructor/i.test(fe.message)) {
+    return { problem: problemOf(400, 'validation_failed', '请求体包含被禁止的属性', {}, [{ path: '', code: 'forbidden_property', message: '不允许 __proto__ 或 constructor.prototype' }]) }
+  }
+  if (fe.statusCode === 400 && fe instanceof SyntaxError) {
+    return { problem: problemOf(400, 'invalid_json', '请求体不是有效的 JSON') }
+  }
+  if (isUnavailable(fe)) {
+    return { problem: problemOf(503, 'service_unavailable', '服务暂时不可用，请稍后重试'), headers: { 'retry-after': '5' } }
+  }
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    const status = fe.statusCode
+    return { problem: problemOf(status, status === 429 ? 'rate_limited' : 'bad_request', status === 429 ? '请求过于频繁，请稍后重试' : '请求无效') }
+  }
+  return { problem: problemOf(500, 'internal_error', '服务内部错误') }
+}
+
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const { problem, headers } = toProblem(err)
+    if (problem.status >= 500) {
+      req.log.error({ err }, 'request failed')
+    } else {
+      req.log.info({ code: problem.code, status: problem.status }, 'request refused')
+    }
+    return sendProblem(reply, problem, headers)
+  })
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, problemOf(404, 'not_found', '请求的资源不存在')))
+}

@@ -1,0 +1,233 @@
+import Type from 'typebox'
+import { TERMINATION_REASONS } from '../domain/referral-machine.js'
+import { LegalDate, Nullable, StringEnum, Timestamp } from './common-schemas.js'
+
+/** Contract §2 / domain.md §7. Extensible: adding a code is a compatible change. */
+export const DISPUTE_TYPES = [
+  'marriage_family', 'neighbor', 'housing_homestead', 'contract', 'production_business', 'damage_compensation', 'land_forest',
+  'land_acquisition', 'environment', 'labor', 'consumer', 'medical', 'traffic', 'property_management', 'tourism', 'finance',
+  'insurance', 'intellectual_property', 'new_employment', 'other',
+] as const
+
+export const ID_TYPES = ['resident_id', 'uscc', 'passport', 'hk_macao_permit', 'taiwan_permit', 'foreign_permanent_id'] as const
+
+const Name = Type.String({ minLength: 1, maxLength: 100, description: '姓名或名称（按 Unicode 码点计长）/ name, code points' })
+const Phone = Type.String({ pattern: '^[0-9+\\- ]{5,20}$', description: '电话 / phone' })
+const Text = (max: number, desc?: string) => Type.String({ minLength: 1, maxLength: max, ...(desc ? { description: desc } : {}) })
+const PartyIndex = Type.Integer({ minimum: 0, maximum: 99 })
+export const Amount = Type.String({ pattern: '^(0|[1-9]\\d{0,15})(\\.\\d{1,2})?$', description: '金额（元），十进制字符串，至多两位小数 / CNY decimal string' })
+
+const Agent = Type.Object(
+  {
+    name: Name,
+    kind: Type.Optional(StringEnum(['lawyer', 'legal_worker', 'relative', 'employee', 'other'] as const)),
+    idType: Type.Optional(StringEnum(ID_TYPES)),
+    idNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 40, 'x-check': 'idNumber' })),
+    phone: Type.Optional(Phone),
+    licenseNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: '执业证号 / licence number' })),
+  },
+  { additionalProperties: false },
+)
+
+export const PartyInput = Type.Object(
+  {
+    role: StringEnum(['applicant', 'respondent', 'third_party'] as const),
+    kind: StringEnum(['natural_person', 'legal_person', 'other_org'] as const),
+    name: Name,
+    idType: StringEnum(ID_TYPES),
+    idNumber: Type.String({ minLength: 1, maxLength: 40, 'x-check': 'idNumber', description: '证件号码；居民身份证与统一社会信用代码校验校验位 / checksum-validated for resident_id and uscc' }),
+    phone: Type.Optional(Phone),
+    address: Type.Optional(Text(300)),
+    agents: Type.Optional(Type.Array(Agent, { maxItems: 2, description: '代理人至多 2 人（民诉法 61）/ at most 2 agents' })),
+  },
+  { additionalProperties: false },
+)
+
+export const ConsentInput = Type.Object(
+  {
+    partyIndex: PartyIndex,
+    consentedAt: Timestamp,
+    method: StringEnum(['written', 'oral', 'online'] as const),
+  },
+  { additionalProperties: false },
+)
+
+export const DesignationInput = Type.Object(
+  {
+    mode: StringEnum(['party_selected', 'court_designated'] as const),
+    organizationId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+  },
+  { additionalProperties: false },
+)
+
+export const MaterialRef = Type.Object({ materialId: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false })
+
+const EXAMPLE_REFERRAL = {
+  referralType: 'pre_filing',
+  courtCode: '京0105',
+  caseNumber: '（2026）京0105民诉前调1024号',
+  disputeType: 'neighbor',
+  causeOfAction: '相邻关系纠纷',
+  claimSummary: '请求被申请人停止漏水侵害并赔偿损失',
+  claimAmount: '12000.00',
+  parties: [
+    { role: 'applicant', kind: 'natural_person', name: '张三', idType: 'resident_id', idNumber: '11010519491231002X', phone: '13800138000' },
+    { role: 'respondent', kind: 'natural_person', name: '李四', idType: 'resident_id', idNumber: '440524188001010014' },
+  ],
+  consent: [
+    { partyIndex: 0, consentedAt: '2026-11-27T09:00:00+08:00', method: 'written' },
+    { partyIndex: 1, consentedAt: '2026-11-27T09:30:00+08:00', method: 'online' },
+  ],
+  designation: { mode: 'court_designated', organizationId: 'bj-cy-blz' },
+  materials: [],
+}
+
+export const CreateReferralBody = Type.Object(
+  {
+    referralType: StringEnum(['pre_filing', 'in_litigation'] as const, { description: 'pre_filing 诉前委派 / in_litigation 诉中委托' }),
+    procedure: Type.Optional(StringEnum(['ordinary', 'summary'] as const, { description: '仅诉中委托：普通/简易程序 / in_litigation only' })),
+    courtCode: Type.String({ 'x-check': 'courtCode', description: '法院代字，须为调用方所属 / one of the caller’s court codes' }),
+    caseNumber: Type.String({ maxLength: 64, 'x-check': 'referralCaseNumber', description: '案号；诉前委派为 民诉前调，诉中委托为 民初；半角括号将存为全角' }),
+    disputeType: StringEnum(DISPUTE_TYPES),
+    causeOfAction: Type.Optional(Text(200, '案由 / cause of action')),
+    claimSummary: Text(4000, '诉求摘要 1–4000 字 / claim summary'),
+    claimAmount: Type.Optional(Amount),
+    parties: Type.Array(PartyInput, { minItems: 2, maxItems: 100 }),
+    consent: Type.Array(ConsentInput, { maxItems: 100, description: '每位当事人一条同意记录（意见 三(二)）/ one per party' }),
+    designation: DesignationInput,
+    materials: Type.Optional(Type.Array(MaterialRef, { maxItems: 200 })),
+  },
+  { additionalProperties: false, examples: [EXAMPLE_REFERRAL] },
+)
+
+const Sig = Type.Object({ partyIndex: PartyIndex, signedAt: Timestamp }, { additionalProperties: false })
+
+export const AcceptanceBody = Type.Object(
+  {
+    decision: StringEnum(['accepted', 'declined'] as const),
+    mediator: Type.Optional(Type.Object({ name: Name, id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false })),
+    acceptedAt: Type.Optional(Timestamp),
+    reason: Type.Optional(Text(2000, '不予接受的理由 / reason for declining')),
+  },
+  { additionalProperties: false, examples: [{ decision: 'accepted', mediator: { name: '王调解', id: 'M-001' }, acceptedAt: '2026-11-30T10:00:00+08:00' }] },
+)
+
+export const RedesignationBody = Type.Object({ designation: DesignationInput }, { additionalProperties: false })
+export const AssignmentBody = Type.Object({ organizationId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }, { additionalProperties: false })
+export const SuspensionBody = Type.Object(
+  { reason: StringEnum(['appraisal', 'suspected_false_mediation', 'other'] as const), note: Type.Optional(Text(2000)) },
+  { additionalProperties: false },
+)
+export const ResumptionBody = Type.Object({ note: Type.Optional(Text(2000)) }, { additionalProperties: false })
+export const ExtensionBody = Type.Object(
+  { newDueOn: Type.String({ 'x-check': 'date', description: 'YYYY-MM-DD' }), consent: Type.Array(ConsentInput, { minItems: 1, maxItems: 100 }) },
+  { additionalProperties: false },
+)
+export const AgreementBody = Type.Object(
+  {
+    agreementNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    form: StringEnum(['written', 'oral', 'electronic'] as const),
+    terms: Text(20000, '协议条款 / terms'),
+    amount: Type.Optional(Amount),
+    signatures: Type.Array(Sig, { minItems: 1, maxItems: 100 }),
+    effectiveAt: Type.Optional(Timestamp),
+    performance: Type.Object(
+      { method: StringEnum(['immediate', 'installments', 'deferred'] as const), dueOn: Type.Optional(Type.String({ 'x-check': 'date' })) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+)
+export const TerminationBody = Type.Object(
+  {
+    reason: StringEnum(TERMINATION_REASONS),
+    report: Text(20000, '调解终结报告 / termination report'),
+    undisputedFacts: Type.Optional(
+      Type.Array(
+        Type.Object({ statement: Text(4000), confirmedBy: Type.Array(PartyIndex, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false }),
+        { maxItems: 100, description: '无争议事实，须经全体当事人确认 / confirmed by every party' },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+)
+export const MaterialReturnBody = Type.Object(
+  { materials: Type.Array(MaterialRef, { maxItems: 200 }), report: Text(20000, '书面终结报告（必填）/ written report, required'), returnedAt: Timestamp },
+  { additionalProperties: false },
+)
+export const CourtFilingBody = Type.Object(
+  {
+    action: StringEnum(['case_registered', 'trial_resumed'] as const),
+    caseNumber: Type.Optional(Type.String({ maxLength: 64, 'x-check': 'filingCaseNumber', description: 'case_registered：新的 民初 案号' })),
+    filedOn: Type.Optional(Type.String({ 'x-check': 'date' })),
+    resumedOn: Type.Optional(Type.String({ 'x-check': 'date' })),
+  },
+  { additionalProperties: false },
+)
+export const ClosureBody = Type.Object(
+  {
+    disposition: StringEnum(['agreement_filed', 'mediation_document_issued', 'suit_withdrawn'] as const),
+    documentNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
+  { additionalProperties: false },
+)
+export const PerformanceBody = Type.Object(
+  {
+    status: StringEnum(['performed', 'partially_performed', 'not_performed'] as const),
+    reportedOn: Type.String({ 'x-check': 'date' }),
+    note: Type.Optional(Text(2000)),
+  },
+  { additionalProperties: false },
+)
+
+const PartyView = Type.Object(
+  {
+    role: Type.String(),
+    kind: Type.String(),
+    name: Type.String(),
+    idType: Type.String(),
+    idNumber: Type.String({ description: '非经办方脱敏：前 3 后 4 / masked for all but the referring court and handling organization' }),
+    phone: Type.Optional(Type.String()),
+    address: Type.Optional(Type.String()),
+    agents: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
+  },
+  { additionalProperties: false },
+)
+
+const AnyObject = Type.Object({}, { additionalProperties: true })
+
+export const ReferralView = Type.Object(
+  {
+    id: Type.String({ description: 'UUIDv7' }),
+    version: Type.Integer(),
+    status: Type.String(),
+    referralType: Type.String(),
+    procedure: Type.Optional(Type.String()),
+    courtCode: Type.String(),
+    caseNumber: Type.String(),
+    disputeType: Type.String(),
+    causeOfAction: Type.Optional(Type.String()),
+    claimSummary: Type.String(),
+    claimAmount: Type.Optional(Type.String()),
+    parties: Type.Array(PartyView),
+    consent: Type.Array(AnyObject),
+    designation: AnyObject,
+    materials: Type.Array(AnyObject),
+    organizationId: Type.String(),
+    deadlines: Type.Object({ acceptanceDueOn: Nullable(LegalDate), mediationDueOn: Nullable(LegalDate), provisional: Type.Boolean() }),
+    mediator: Nullable(AnyObject),
+    acceptedAt: Nullable(Timestamp),
+    decline: Nullable(AnyObject),
+    suspension: Nullable(AnyObject),
+    extensions: Type.Array(AnyObject),
+    agreement: Nullable(AnyObject),
+    termination: Nullable(AnyObject),
+    materialReturn: Nullable(AnyObject),
+    courtFiling: Nullable(AnyObject),
+    closure: Nullable(AnyObject),
+    performance: Nullable(AnyObject),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { additionalProperties: false },
+)

@@ -1,0 +1,9 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { AppDeps } from './app-deps.js'
+import organizationsPlugin from './organizations.js'
+import referralsPlugin from './referrals.js'
+
+/** The resource plugins, registered in this order by buildApp. */
+const resourcePlugins: Array<FastifyPluginAsync<{ deps: AppDeps }>> = [organizationsPlugin as never, referralsPlugin as never]
+
+export default resourcePlugins

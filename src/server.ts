@@ -1,0 +1,52 @@
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig } from './config/config.js'
+import { ensureDatabase } from './db/connection.js'
+import { migrateToLatest } from './db/migrate.js'
+import { createDeps } from './deps.js'
+import { createLogger } from './logging.js'
+import { startWorkers, type RunningWorkers } from './worker-runtime.js'
+
+/**
+ * `npm start`: check the environment, create the database if missing, apply migrations, then serve the API and
+ * (unless --api-only) run the workers in the same process. SIGTERM/SIGINT close gracefully: in-flight requests
+ * finish, new ones get 503, queues and pools close.
+ */
+async function main(): Promise<void> {
+  let config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`)
+      process.exit(78)
+    }
+    throw err
+  }
+  const logger = createLogger(config.logLevel)
+  const apiOnly = process.argv.includes('--api-only')
+  await ensureDatabase(config.databaseUrl)
+  const deps = await (async () => {
+    const d = await createDeps(config, logger)
+    const applied = await migrateToLatest(d.db)
+    if (applied.length) logger.info({ applied }, 'migrations applied')
+    return d
+  })()
+  const app = await buildApp(deps)
+  let workers: RunningWorkers | undefined
+  closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an error')
+    else logger.info({ signal }, 'shutting down')
+    await app.close()
+    await workers?.close()
+    await deps.close()
+  })
+  await app.listen({ host: config.host, port: config.port })
+  if (!apiOnly) workers = startWorkers(deps)
+  logger.info({ apiOnly, docs: '/docs' }, 'zdz connector started')
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`start-up failed: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,53 @@
+import type { Worker } from 'bullmq'
+import type { Deps } from './deps.js'
+import { deleteExpired } from './db/idempotency-repository.js'
+import { startTimerWorker, sweepOverdue } from './delivery/timers.js'
+
+export interface RunningWorkers {
+  close(): Promise<void>
+}
+
+/** Idempotency keys are kept at least 24 h (contract §1); they are removed after 48 h. */
+const IDEMPOTENCY_RETENTION_HOURS = 48
+
+/**
+ * The background side: BullMQ workers for timeliness, plus periodic sweeps of PostgreSQL that make Redis
+ * disposable (they re-create whatever Redis lost). Every sweep is safe to run in several processes at once.
+ */
+export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}): RunningWorkers {
+  const log = deps.logger.child({ component: 'worker' })
+  const workers: Worker[] = [startTimerWorker(deps.db, deps.config.redisUrl, deps.config.queuePrefix, log)]
+  const timers: NodeJS.Timeout[] = []
+  let closing = false
+
+  const every = (name: string, ms: number, fn: () => Promise<unknown>) => {
+    let running = false
+    const tick = async () => {
+      if (running || closing) return
+      running = true
+      try {
+        await fn()
+      } catch (err) {
+        log.warn({ err: { message: (err as Error).message }, sweep: name }, 'sweep failed; will retry')
+      } finally {
+        running = false
+      }
+    }
+    timers.push(setInterval(tick, ms).unref())
+    setImmediate(tick)
+  }
+
+  every('deadlines', opts.sweepIntervalMs ?? 60_000, async () => {
+    const n = await sweepOverdue(deps.db)
+    if (n) log.info({ expired: n }, 'deadline sweep expired referrals')
+  })
+  every('idempotency-keys', 3_600_000, () => deleteExpired(deps.db, IDEMPOTENCY_RETENTION_HOURS))
+
+  return {
+    async close() {
+      closing = true
+      for (const t of timers) clearInterval(t)
+      await Promise.allSettled(workers.map((w) => w.close()))
+    },
+  }
+}
