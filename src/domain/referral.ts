@@ -97,11 +97,12 @@ export interface Referral {
   updatedAt: Date
 }
 
-export type Decrypt = (token: string) => string
+/** Decrypts a sealed value; `context` is the field name the ciphertext is bound to. */
+export type Decrypt = (token: string, context: string) => string
 
-function unseal(s: Sealed | undefined, full: boolean, decrypt: Decrypt): string | undefined {
+function unseal(s: Sealed | undefined, full: boolean, decrypt: Decrypt, context: string): string | undefined {
   if (!s) return undefined
-  return full ? decrypt(s.enc) : s.masked
+  return full ? decrypt(s.enc, context) : s.masked
 }
 
 /**
@@ -115,15 +116,15 @@ export function referralView(r: Referral, full: boolean, decrypt: Decrypt): Reco
     kind: p.kind,
     name: p.name,
     idType: p.idType,
-    idNumber: unseal(p.idNumber, full, decrypt),
-    ...(p.phone ? { phone: unseal(p.phone, full, decrypt) } : {}),
-    ...(p.address ? { address: unseal(p.address, full, decrypt) } : {}),
+    idNumber: unseal(p.idNumber, full, decrypt, 'idNumber'),
+    ...(p.phone ? { phone: unseal(p.phone, full, decrypt, 'phone') } : {}),
+    ...(p.address ? { address: unseal(p.address, full, decrypt, 'address') } : {}),
     ...(p.agents
       ? {
           agents: p.agents.map((a) => ({
             ...a,
-            ...(a.idNumber ? { idNumber: unseal(a.idNumber, full, decrypt) } : {}),
-            ...(a.phone ? { phone: unseal(a.phone, full, decrypt) } : {}),
+            ...(a.idNumber ? { idNumber: unseal(a.idNumber, full, decrypt, 'idNumber') } : {}),
+            ...(a.phone ? { phone: unseal(a.phone, full, decrypt, 'phone') } : {}),
           })),
         }
       : {}),

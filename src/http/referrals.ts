@@ -89,7 +89,7 @@ export async function standing(db: AppDeps['db'] | Trx, p: Principal, r: Referra
 }
 
 function decryptWith(cipher: FieldCipher) {
-  return (token: string) => cipher.decrypt(token)
+  return (token: string, context: string) => cipher.decrypt(token, context)
 }
 
 export function maskedView(r: Referral): Record<string, unknown> {
