@@ -10,7 +10,6 @@ import { registerProblemHandlers } from './http/problem.js'
 import { registerDocs } from './http/swagger.js'
 import { createValidatorCompiler } from './http/validation.js'
 import { registerRateLimits } from './http/rate-limit.js'
-import { requestSerializers } from './logging.js'
 import resourcePlugins from './http/routes.js'
 
 function operationId(method: string, url: string): string {
@@ -21,6 +20,8 @@ function operationId(method: string, url: string): string {
 export interface BuildAppOptions {
   /** Record every registered route (the route-table tests use it). */
   onRoute?: (route: { method: string | string[]; url: string; config?: unknown }) => void
+  /** Extra hooks before the routes are registered (tests use it to hold a request in flight). */
+  configure?: (app: FastifyInstance) => void
 }
 
 /**
@@ -54,12 +55,12 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     opts.onRoute?.({ method: r.method, url: r.url, config: r.config })
   })
 
+  opts.configure?.(app)
   app.setValidatorCompiler(createValidatorCompiler(semanticChecks))
   registerProblemHandlers(app)
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id)
   })
-  void requestSerializers
 
   await registerDocs(app)
   registerAuth(app, { db: deps.db, bootstrap: deps.bootstrap, onBadKey: undefined })

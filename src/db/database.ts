@@ -12,6 +12,15 @@ export interface Database {
   outbox: OutboxTable
   calendar_years: CalendarYearsTable
   access_log: AccessLogTable
+  subscriptions: SubscriptionsTable
+  deliveries: DeliveriesTable
+  delivery_attempts: DeliveryAttemptsTable
+  recovery_jobs: RecoveryJobsTable
+  judicial_confirmations: JudicialConfirmationsTable
+  materials: MaterialsTable
+  material_chunks: MaterialChunksTable
+  material_links: MaterialLinksTable
+  warnings: WarningsTable
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
@@ -131,3 +140,138 @@ export interface AccessLogTable {
   fields: string[]
   request_id: string
 }
+
+export interface JudicialConfirmationsTable {
+  id: string
+  version: number
+  status: string
+  referral_id: string | null
+  court_code: string
+  organization_id: string
+  subject: string
+  late: boolean
+  applied_at: Timestamp
+  case_number: string | null
+  review_due_on: DateCol | null
+  agreement_sha256: string
+  chain_head: string
+  doc: ColumnType<unknown, string, string>
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export type JudicialConfirmationRow = Selectable<JudicialConfirmationsTable>
+
+export interface SubscriptionsTable {
+  id: string
+  client_id: string
+  url: string
+  event_types: string[]
+  description: string | null
+  allow_private_network: boolean
+  signature_algorithm: 'hmac-sha256' | 'hmac-sm3'
+  secret_enc: string
+  previous_secret_enc: string | null
+  previous_secret_expires_at: Date | null
+  enabled: Generated<boolean>
+  disabled_reason: string | null
+  disabled_at: Date | null
+  created_at: Timestamp
+  updated_at: Timestamp
+  deleted_at: Date | null
+}
+
+export interface DeliveriesTable {
+  id: string
+  subscription_id: string
+  event_id: string
+  /** bigint: pg returns it as a string */
+  event_pos: string
+  event_type: string
+  subject_kind: string
+  subject_id: string
+  sequence: number
+  status: 'pending' | 'delivered' | 'dead'
+  attempts: Generated<number>
+  next_attempt_at: Timestamp
+  lease_until: Date | null
+  first_attempt_at: Date | null
+  last_attempt_at: Date | null
+  last_status: number | null
+  last_error: string | null
+  created_at: Timestamp
+  delivered_at: Date | null
+  dead_at: Date | null
+}
+
+export interface DeliveryAttemptsTable {
+  id: Generated<string>
+  delivery_id: string
+  attempted_at: Date
+  http_status: number | null
+  latency_ms: number
+  response_body: string | null
+  error: string | null
+  outcome: string
+}
+
+export interface RecoveryJobsTable {
+  id: string
+  subscription_id: string
+  since: Date
+  until: Date
+  status: 'queued' | 'done'
+  requeued: number | null
+  created_at: Timestamp
+  finished_at: Date | null
+}
+
+export type SubscriptionRow = Selectable<SubscriptionsTable>
+export type DeliveryRow = Selectable<DeliveriesTable>
+export type DeliveryAttemptRow = Selectable<DeliveryAttemptsTable>
+
+export interface MaterialsTable {
+  id: string
+  client_id: string
+  client_role: string
+  content_type: string
+  title: string
+  /** bigint: pg returns it as a string. */
+  size_bytes: ColumnType<string, number | string | undefined, number | string>
+  sha256: string | null
+  chunk_size: number
+  status: 'uploading' | 'complete'
+  created_at: Timestamp
+  completed_at: Date | null
+}
+
+export interface MaterialChunksTable {
+  material_id: string
+  seq: number
+  data: Buffer
+}
+
+export interface MaterialLinksTable {
+  material_id: string
+  subject_kind: string
+  subject_id: string
+  linked_at: Generated<Date>
+}
+
+export interface WarningsTable {
+  id: string
+  level: string
+  region_code: string
+  dispute_type: string
+  summary: string
+  involved_persons: number
+  referral_id: string | null
+  raised_by_client: string
+  raised_by_role: 'court' | 'mediation'
+  raised_by_name: string
+  chain_head: string
+  created_at: Timestamp
+}
+
+export type MaterialRow = Selectable<MaterialsTable>
+export type WarningRow = Selectable<WarningsTable>

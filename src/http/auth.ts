@@ -54,7 +54,7 @@ async function authenticate(opts: AuthOptions, header: string | undefined): Prom
  */
 export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
   app.decorateRequest('principal', null as unknown as Principal)
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const cfg = req.routeOptions.config
     // Only API routes need a key (contract §1); health, metrics and docs are open, unknown paths fall to 404.
     if (!req.routeOptions.url?.startsWith('/v1/') || cfg.public) return
@@ -65,6 +65,7 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
     }
     req.principal = principal
     req.log = req.log.child({ clientId: principal.clientId })
+    reply.log = req.log
     if (!cfg.roles?.includes(principal.role)) {
       throw new AppError(403, 'forbidden', `角色 ${principal.role} 无权调用此接口`)
     }

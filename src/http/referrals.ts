@@ -88,7 +88,7 @@ export async function standing(db: AppDeps['db'] | Trx, p: Principal, r: Referra
   return { read, full: holder, holder }
 }
 
-function decryptWith(cipher: FieldCipher) {
+export function decryptWith(cipher: FieldCipher) {
   return (token: string, context: string) => cipher.decrypt(token, context)
 }
 
@@ -119,7 +119,7 @@ const maskAddress = (s: string): string => {
 
 type PartyBody = Static<typeof CreateReferralBody>['parties'][number]
 
-function sealParties(cipher: FieldCipher, parties: PartyBody[]): { stored: StoredParty[]; hashes: string[] } {
+export function sealParties(cipher: FieldCipher, parties: PartyBody[]): { stored: StoredParty[]; hashes: string[] } {
   const hashes: string[] = []
   const stored = parties.map((p): StoredParty => {
     const idNumber = p.idType === 'resident_id' ? normalizeResidentId(p.idNumber) : p.idNumber
@@ -146,7 +146,7 @@ function sealParties(cipher: FieldCipher, parties: PartyBody[]): { stored: Store
   return { stored, hashes }
 }
 
-function checkPartyIndexes(count: number, indexes: Array<{ path: string; index: number }>): FieldError[] {
+export function checkPartyIndexes(count: number, indexes: Array<{ path: string; index: number }>): FieldError[] {
   return indexes.filter((i) => i.index >= count).map((i) => ({ path: i.path, code: 'invalid_party_index', message: `当事人序号超出范围（共 ${count} 人）` }))
 }
 
@@ -157,7 +157,7 @@ async function designatedOrganization(trx: Trx, courtCode: string, d: { mode: 'p
   return org as Organization
 }
 
-function notFuture(iso: string, now: Date, path: string): void {
+export function notFuture(iso: string, now: Date, path: string): void {
   if (new Date(iso).getTime() > now.getTime() + CLOCK_SKEW_MS) {
     throw businessRule('timestamp_in_future', `${path} 不能晚于当前时间`, { path })
   }

@@ -1,0 +1,416 @@
+import { type Kysely, type Selectable, sql, type SqlBool, type Transaction } from 'kysely'
+import { uuidv7 } from 'uuidv7'
+import type { Database, DeliveryAttemptRow, DeliveryRow, EventRow } from './database.js'
+
+type Db = Kysely<Database> | Transaction<Database>
+
+// ---------------------------------------------------------------------------------------------
+// Outbox and fan-out
+
+/**
+ * Takes up to `limit` outbox rows, oldest first, and deletes them in the caller's transaction; rows another
+ * relay holds are skipped rather than waited for, so several relays share the work. Returns their events.
+ * A rollback puts the rows back.
+ */
+export async function takeOutboxBatch(trx: Transaction<Database>, limit: number): Promise<EventRow[]> {
+  const taken = await sql<{ event_pos: string }>`
+    DELETE FROM outbox WHERE event_pos IN (
+      SELECT event_pos FROM outbox ORDER BY event_pos LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    ) RETURNING event_pos`.execute(trx)
+  if (!taken.rows.length) return []
+  return trx
+    .selectFrom('events')
+    .selectAll()
+    .where('pos', 'in', taken.rows.map((r) => r.event_pos) as never[])
+    .orderBy('pos')
+    .execute()
+}
+
+export interface NewDelivery {
+  subscriptionId: string
+  event: EventRow
+  /** Created already dead (its subscription is disabled): kept so that a later recovery can re-send it. */
+  deadReason?: string
+}
+
+export interface CreatedDelivery {
+  id: string
+  subscriptionId: string
+  status: 'pending' | 'dead'
+}
+
+/** Inserts one delivery per (subscription, event); a pair that already has one is left alone. */
+export async function insertDeliveries(trx: Transaction<Database>, items: NewDelivery[], now = new Date()): Promise<CreatedDelivery[]> {
+  if (!items.length) return []
+  const out: CreatedDelivery[] = []
+  for (let i = 0; i < items.length; i += 500) {
+    const rows = await trx
+      .insertInto('deliveries')
+      .values(
+        items.slice(i, i + 500).map((d) => ({
+          id: uuidv7(),
+          subscription_id: d.subscriptionId,
+          event_id: d.event.id,
+          event_pos: d.event.pos,
+          event_type: d.event.type,
+          subject_kind: d.event.subject_kind,
+          subject_id: d.event.subject_id,
+          sequence: d.event.sequence,
+          status: d.deadReason ? ('dead' as const) : ('pending' as const),
+          next_attempt_at: now,
+          lease_until: null,
+          first_attempt_at: null,
+          last_attempt_at: null,
+          last_status: null,
+          last_error: d.deadReason ?? null,
+          created_at: now,
+          delivered_at: null,
+          dead_at: d.deadReason ? now : null,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['subscription_id', 'event_id']).doNothing())
+      .returning(['id', 'subscription_id', 'status'])
+      .execute()
+    for (const r of rows) out.push({ id: r.id, subscriptionId: r.subscription_id, status: r.status as CreatedDelivery['status'] })
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claiming an attempt
+
+export type ClaimResult =
+  | { kind: 'claimed'; delivery: DeliveryRow }
+  /** No such delivery, or it is no longer pending: nothing to do. */
+  | { kind: 'finished' }
+  /** An earlier delivery for the same subscription and subject is still pending (or still being fanned out). */
+  | { kind: 'blocked' }
+  /** Not due yet, or another attempt holds the lease: try again at `at`. */
+  | { kind: 'later'; at: Date }
+
+/** Slack for the clocks of the worker and the database, so a job that fires on time is never turned away. */
+const DUE_SLACK_MS = 500
+
+/**
+ * Claims a delivery for one attempt: pending, due, not leased, and first in line for its (subscription, subject).
+ *
+ * Head of line (contract §4): a delivery is not attempted while an earlier-sequence delivery for the same
+ * subscription and subject is pending. An earlier event may also still be on its way: several relays take
+ * outbox batches in parallel and may commit out of order, so an earlier event of the subject that still sits
+ * in the outbox blocks too (its row stays visible until the relay that took it commits its deliveries).
+ *
+ * The lease is taken in the same statement as the checks, so two jobs for one delivery (a sweeper's duplicate, a
+ * stalled job handed to another worker) never send it at the same time; it expires on its own if the worker
+ * dies mid-send.
+ */
+export async function claimDelivery(db: Db, id: string, leaseMs: number): Promise<ClaimResult> {
+  const claimed = await sql<DeliveryRow>`
+    UPDATE deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
+    WHERE d.id = ${id}
+      AND d.status = 'pending'
+      AND d.next_attempt_at <= now() + ${DUE_SLACK_MS} * interval '1 millisecond'
+      AND (d.lease_until IS NULL OR d.lease_until <= now())
+      AND NOT EXISTS (
+        SELECT 1 FROM deliveries p
+        WHERE p.subscription_id = d.subscription_id AND p.subject_id = d.subject_id
+          AND p.status = 'pending' AND p.sequence < d.sequence)
+      AND NOT EXISTS (
+        SELECT 1 FROM outbox o JOIN events e ON e.pos = o.event_pos
+        WHERE e.subject_id = d.subject_id AND e.sequence < d.sequence)
+    RETURNING d.*`.execute(db)
+  if (claimed.rows[0]) return { kind: 'claimed', delivery: claimed.rows[0] }
+  const row = await db.selectFrom('deliveries').select(['status', 'next_attempt_at', 'lease_until']).where('id', '=', id).executeTakeFirst()
+  if (!row || row.status !== 'pending') return { kind: 'finished' }
+  const now = Date.now()
+  if (row.lease_until && row.lease_until.getTime() > now) return { kind: 'later', at: row.lease_until }
+  if (row.next_attempt_at.getTime() > now + DUE_SLACK_MS) return { kind: 'later', at: row.next_attempt_at }
+  return { kind: 'blocked' }
+}
+
+export async function getEventByPos(db: Db, pos: string): Promise<EventRow | undefined> {
+  return db.selectFrom('events').selectAll().where('pos', '=', pos as never).executeTakeFirst()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording attempts and outcomes
+
+export interface AttemptRecord {
+  attemptedAt: Date
+  httpStatus: number | null
+  latencyMs: number
+  responseBody: string | null
+  error: string | null
+  outcome: string
+}
+
+export async function insertAttempt(trx: Transaction<Database>, deliveryId: string, a: AttemptRecord): Promise<void> {
+  await trx
+    .insertInto('delivery_attempts')
+    .values({
+      delivery_id: deliveryId,
+      attempted_at: a.attemptedAt,
+      http_status: a.httpStatus,
+      latency_ms: Math.max(0, Math.round(a.latencyMs)),
+      response_body: a.responseBody,
+      error: a.error,
+      outcome: a.outcome,
+    })
+    .execute()
+}
+
+export type DeliveryUpdate =
+  | { status: 'delivered' }
+  | { status: 'dead'; error: string | null }
+  | { status: 'pending'; nextAttemptAt: Date; error: string | null }
+
+/**
+ * Writes the outcome of an attempt and releases the lease. Only a pending delivery changes: an operator's
+ * action that finished it meanwhile wins. Returns the updated row, or undefined when nothing changed.
+ */
+export async function finishAttempt(trx: Transaction<Database>, id: string, attemptedAt: Date, httpStatus: number | null, u: DeliveryUpdate, now = new Date()): Promise<DeliveryRow | undefined> {
+  return trx
+    .updateTable('deliveries')
+    .set({
+      attempts: sql`attempts + 1`,
+      first_attempt_at: sql`coalesce(first_attempt_at, ${attemptedAt})`,
+      last_attempt_at: attemptedAt,
+      last_status: httpStatus,
+      lease_until: null,
+      status: u.status,
+      ...(u.status === 'delivered' ? { delivered_at: now, last_error: null } : {}),
+      ...(u.status === 'dead' ? { dead_at: now, last_error: u.error } : {}),
+      ...(u.status === 'pending' ? { next_attempt_at: u.nextAttemptAt, last_error: u.error } : {}),
+    })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .returningAll()
+    .executeTakeFirst()
+}
+
+/** Ends a pending delivery without an attempt (its subscription was disabled or deleted meanwhile). */
+export async function killDelivery(db: Db, id: string, reason: string, now = new Date()): Promise<boolean> {
+  const r = await db
+    .updateTable('deliveries')
+    .set({ status: 'dead', dead_at: now, last_error: reason, lease_until: null })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .executeTakeFirst()
+  return Number(r.numUpdatedRows) > 0
+}
+
+/** The next pending delivery in line for a (subscription, subject), if any. */
+export async function nextInLine(db: Db, subscriptionId: string, subjectId: string): Promise<{ id: string; nextAttemptAt: Date } | undefined> {
+  const row = await db
+    .selectFrom('deliveries')
+    .select(['id', 'next_attempt_at'])
+    .where('subscription_id', '=', subscriptionId)
+    .where('subject_id', '=', subjectId)
+    .where('status', '=', 'pending')
+    .orderBy('sequence')
+    .limit(1)
+    .executeTakeFirst()
+  return row ? { id: row.id, nextAttemptAt: row.next_attempt_at } : undefined
+}
+
+/** The chain head of a subject's events (for the next event's prevHash and sequence). */
+export async function subjectHead(db: Db, subjectId: string): Promise<{ sequence: number; hash: string } | undefined> {
+  return db.selectFrom('events').select(['sequence', 'hash']).where('subject_id', '=', subjectId).orderBy('sequence', 'desc').limit(1).executeTakeFirst()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sweeper
+
+/**
+ * Pending deliveries that should be in flight but may have no job: due for longer than `graceMs`, not leased
+ * (or their lease ran out: the worker died), and first in line for their subject. Blocked ones are left out:
+ * the delivery ahead of them enqueues them when it finishes.
+ */
+export async function orphanCandidates(db: Db, graceMs: number, limit: number): Promise<Array<{ id: string }>> {
+  const r = await sql<{ id: string }>`
+    SELECT d.id FROM deliveries d
+    WHERE d.status = 'pending'
+      AND d.next_attempt_at <= now() - ${graceMs} * interval '1 millisecond'
+      AND (d.lease_until IS NULL OR d.lease_until <= now())
+      AND NOT EXISTS (
+        SELECT 1 FROM deliveries p
+        WHERE p.subscription_id = d.subscription_id AND p.subject_id = d.subject_id
+          AND p.status = 'pending' AND p.sequence < d.sequence)
+    ORDER BY d.next_attempt_at
+    LIMIT ${limit}`.execute(db)
+  return r.rows
+}
+
+export async function outboxBacklog(db: Db): Promise<number> {
+  const r = await db.selectFrom('outbox').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+  return Number(r.n)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator actions
+
+/**
+ * Puts a dead or pending delivery back in line for an attempt now, with a fresh retry window. The same event is
+ * sent again, so the receiver sees the same webhook-id. Returns the row, or undefined if it is delivered.
+ */
+export async function requeueDelivery(trx: Transaction<Database>, id: string, now = new Date()): Promise<DeliveryRow | undefined> {
+  return trx
+    .updateTable('deliveries')
+    .set({ status: 'pending', next_attempt_at: now, first_attempt_at: null, dead_at: null })
+    .where('id', '=', id)
+    .where('status', 'in', ['pending', 'dead'])
+    .returningAll()
+    .executeTakeFirst()
+}
+
+/** Re-opens every dead delivery of the subscription created within [since, until]; returns their ids. */
+export async function requeueDeadInWindow(trx: Transaction<Database>, subscriptionId: string, since: Date, until: Date, now = new Date()): Promise<string[]> {
+  const rows = await trx
+    .updateTable('deliveries')
+    .set({ status: 'pending', next_attempt_at: now, first_attempt_at: null, dead_at: null })
+    .where('subscription_id', '=', subscriptionId)
+    .where('status', '=', 'dead')
+    .where('created_at', '>=', since)
+    .where('created_at', '<=', until)
+    .returning('id')
+    .execute()
+  return rows.map((r) => r.id)
+}
+
+export async function getDelivery(db: Db, id: string): Promise<DeliveryRow | undefined> {
+  return db.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+export interface DeliveryFilters {
+  subscriptionId?: string
+  status?: 'pending' | 'delivered' | 'dead'
+  eventType?: string
+  since?: Date
+  until?: Date
+  beforeId?: string
+  limit: number
+}
+
+/** Deliveries, newest first (keyset on the UUIDv7 id, which follows creation time). */
+export async function listDeliveries(db: Db, f: DeliveryFilters): Promise<DeliveryRow[]> {
+  let q = db.selectFrom('deliveries').selectAll()
+  if (f.subscriptionId) q = q.where('subscription_id', '=', f.subscriptionId)
+  if (f.status) q = q.where('status', '=', f.status)
+  if (f.eventType) q = q.where('event_type', '=', f.eventType)
+  if (f.since) q = q.where('created_at', '>=', f.since)
+  if (f.until) q = q.where('created_at', '<=', f.until)
+  if (f.beforeId) q = q.where('id', '<', f.beforeId)
+  return q.orderBy('id', 'desc').limit(f.limit).execute()
+}
+
+/** The attempt log of each delivery (the latest `perDelivery`, oldest first). */
+export async function attemptsOf(db: Db, deliveryIds: string[], perDelivery = 50): Promise<Map<string, DeliveryAttemptRow[]>> {
+  const out = new Map<string, DeliveryAttemptRow[]>()
+  if (!deliveryIds.length) return out
+  const rows = await sql<DeliveryAttemptRow>`
+    SELECT * FROM (
+      SELECT a.*, row_number() OVER (PARTITION BY a.delivery_id ORDER BY a.id DESC) AS rn
+      FROM delivery_attempts a WHERE a.delivery_id = ANY(${deliveryIds}::uuid[])
+    ) x WHERE x.rn <= ${perDelivery} ORDER BY x.delivery_id, x.id`.execute(db)
+  for (const r of rows.rows) {
+    const list = out.get(r.delivery_id) ?? []
+    list.push(r)
+    out.set(r.delivery_id, list)
+  }
+  return out
+}
+
+export interface SyncStatusRow {
+  subscriptionId: string
+  pending: number
+  oldestPendingAgeSeconds: number | null
+  dead: number
+  lastDeliveredAt: Date | null
+}
+
+/** Per live subscription (of one client, or all): pending and dead counts, age of the oldest pending, last success. */
+export async function syncStatus(db: Db, clientId: string | undefined): Promise<SyncStatusRow[]> {
+  const byClient = clientId ? sql<SqlBool>`s.client_id = ${clientId}` : sql<SqlBool>`true`
+  const r = await sql<{ id: string; pending: string; oldest_age: string | null; dead: string; last_delivered_at: Date | null }>`
+    SELECT s.id,
+      (SELECT count(*) FROM deliveries d WHERE d.subscription_id = s.id AND d.status = 'pending') AS pending,
+      (SELECT floor(extract(epoch FROM now() - min(d.created_at))) FROM deliveries d WHERE d.subscription_id = s.id AND d.status = 'pending') AS oldest_age,
+      (SELECT count(*) FROM deliveries d WHERE d.subscription_id = s.id AND d.status = 'dead') AS dead,
+      (SELECT max(d.delivered_at) FROM deliveries d WHERE d.subscription_id = s.id AND d.status = 'delivered') AS last_delivered_at
+    FROM subscriptions s
+    WHERE s.deleted_at IS NULL AND ${byClient}
+    ORDER BY s.id`.execute(db)
+  return r.rows.map((x) => ({
+    subscriptionId: x.id,
+    pending: Number(x.pending),
+    oldestPendingAgeSeconds: x.oldest_age === null ? null : Math.max(0, Number(x.oldest_age)),
+    dead: Number(x.dead),
+    lastDeliveredAt: x.last_delivered_at,
+  }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery jobs
+
+export interface RecoveryJob {
+  id: string
+  subscriptionId: string
+  since: Date
+  until: Date
+  status: 'queued' | 'done'
+  requeued: number | null
+  createdAt: Date
+  finishedAt: Date | null
+}
+
+const toRecovery = (r: Selectable<Database['recovery_jobs']>): RecoveryJob => ({
+  id: r.id,
+  subscriptionId: r.subscription_id,
+  since: r.since,
+  until: r.until,
+  status: r.status,
+  requeued: r.requeued,
+  createdAt: r.created_at,
+  finishedAt: r.finished_at,
+})
+
+export async function insertRecoveryJob(trx: Transaction<Database>, subscriptionId: string, since: Date, until: Date): Promise<RecoveryJob> {
+  const row = await trx
+    .insertInto('recovery_jobs')
+    .values({ id: uuidv7(), subscription_id: subscriptionId, since, until, status: 'queued', requeued: null, finished_at: null })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  return toRecovery(row)
+}
+
+export async function getRecoveryJob(db: Db, id: string): Promise<RecoveryJob | undefined> {
+  const row = await db.selectFrom('recovery_jobs').selectAll().where('id', '=', id).executeTakeFirst()
+  return row ? toRecovery(row) : undefined
+}
+
+/**
+ * Runs a queued recovery once: re-opens the dead deliveries in its window and marks it done, in one transaction
+ * (the row lock makes a second runner wait, then find it done). Returns the re-opened ids, or undefined if it
+ * was already done.
+ */
+export async function runRecovery(db: Kysely<Database>, id: string): Promise<string[] | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const job = await trx.selectFrom('recovery_jobs').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
+    if (!job || job.status !== 'queued') return undefined
+    const ids = await requeueDeadInWindow(trx, job.subscription_id, job.since, job.until)
+    await trx.updateTable('recovery_jobs').set({ status: 'done', requeued: ids.length, finished_at: new Date() }).where('id', '=', id).execute()
+    return ids
+  })
+}
+
+/** Recovery jobs still queued after `graceMs` (their BullMQ job was lost, or never added). */
+export async function staleRecoveryJobs(db: Db, graceMs: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('recovery_jobs')
+    .select('id')
+    .where('status', '=', 'queued')
+    .where('created_at', '<=', sql<Date>`now() - ${graceMs} * interval '1 millisecond'`)
+    .orderBy('created_at')
+    .limit(100)
+    .execute()
+  return rows.map((r) => r.id)
+}

@@ -1,0 +1,181 @@
+import { type Expression, type Kysely, sql, type SqlBool, type Transaction } from 'kysely'
+import { AppError } from '../domain/errors.js'
+import { isUuid } from '../domain/ids.js'
+import type { Principal } from '../domain/principal.js'
+import type { Database, MaterialRow } from './database.js'
+import { orgScopeSql } from './referral-repository.js'
+
+type Db = Kysely<Database> | Transaction<Database>
+
+/**
+ * Bytes per stored chunk. 256 KiB keeps the rows few (200 for a 50 MiB file) while a request never holds more than
+ * one chunk (plus one network read) in memory, on upload and on download.
+ */
+export const CHUNK_SIZE = 256 * 1024
+
+/** An upload still `uploading` after this long was abandoned (its client went away mid-body) and is removed. */
+export const ABANDONED_UPLOAD_MINUTES = 60
+
+/** The kinds of case that reference materials. */
+export type MaterialSubjectKind = 'referral' | 'judicial_confirmation'
+
+export interface Material {
+  id: string
+  clientId: string
+  contentType: string
+  title: string
+  sizeBytes: number
+  sha256: string
+  createdAt: Date
+}
+
+function toMaterial(r: MaterialRow): Material {
+  return {
+    id: r.id,
+    clientId: r.client_id,
+    contentType: r.content_type,
+    title: r.title,
+    sizeBytes: Number(r.size_bytes),
+    sha256: r.sha256 ?? '',
+    createdAt: r.created_at,
+  }
+}
+
+/** Starts an upload: the row exists from the first byte, so its chunks have an owner, but no one can read it yet. */
+export async function beginUpload(db: Db, m: { id: string; clientId: string; clientRole: string; contentType: string; title: string }): Promise<void> {
+  await db
+    .insertInto('materials')
+    .values({ id: m.id, client_id: m.clientId, client_role: m.clientRole, content_type: m.contentType, title: m.title, chunk_size: CHUNK_SIZE, status: 'uploading' })
+    .execute()
+}
+
+/** Stores one chunk (committed at once: an upload holds no transaction while the client is still sending). */
+export async function appendChunk(db: Db, materialId: string, seq: number, data: Buffer): Promise<void> {
+  await db.insertInto('material_chunks').values({ material_id: materialId, seq, data }).execute()
+}
+
+/** Marks the upload complete with its digest and size; from then on it can be read and referenced. */
+export async function completeUpload(trx: Transaction<Database>, materialId: string, sha256: string, sizeBytes: number): Promise<Material> {
+  const row = await trx
+    .updateTable('materials')
+    .set({ status: 'complete', sha256, size_bytes: sizeBytes, completed_at: new Date() })
+    .where('id', '=', materialId)
+    .where('status', '=', 'uploading')
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  return toMaterial(row)
+}
+
+/** Removes an unfinished upload and its chunks (the client went away, the body was too large, or it was a replay). */
+export async function discardUpload(db: Db, materialId: string): Promise<void> {
+  await db.deleteFrom('materials').where('id', '=', materialId).where('status', '=', 'uploading').execute()
+}
+
+/** Removes uploads abandoned mid-body (chunks go with them, ON DELETE CASCADE). */
+export async function deleteAbandonedUploads(db: Db, olderThanMinutes = ABANDONED_UPLOAD_MINUTES): Promise<number> {
+  const r = await db
+    .deleteFrom('materials')
+    .where('status', '=', 'uploading')
+    .where('created_at', '<', sql<Date>`now() - make_interval(mins => ${olderThanMinutes})`)
+    .executeTakeFirst()
+  return Number(r.numDeletedRows)
+}
+
+/** A complete material, whoever may read it (the caller checks with {@link readableMaterialIds}). */
+export async function getMaterial(db: Db, id: string): Promise<Material | undefined> {
+  if (!isUuid(id)) return undefined
+  const row = await db.selectFrom('materials').selectAll().where('id', '=', id).where('status', '=', 'complete').executeTakeFirst()
+  return row ? toMaterial(row) : undefined
+}
+
+/** One chunk's bytes, or undefined past the last one. */
+export async function readChunk(db: Db, materialId: string, seq: number): Promise<Buffer | undefined> {
+  const row = await db.selectFrom('material_chunks').select('data').where('material_id', '=', materialId).where('seq', '=', seq).executeTakeFirst()
+  return row?.data
+}
+
+/** Whether the principal may read a referral (row alias `r`): the referral-level rule of the referral routes. */
+function referralScopeSql(p: Principal): Expression<SqlBool> {
+  if (p.role === 'operator') return sql<SqlBool>`true`
+  if (p.role === 'court') return p.courtCodes.length ? sql<SqlBool>`r.court_code = ANY(${sql.val(p.courtCodes)}::text[])` : sql<SqlBool>`false`
+  return orgScopeSql(p, sql.ref('r.held_by'), true)
+}
+
+/**
+ * Whether the principal may read a confirmation application (row alias `c`): the court it was filed with, the
+ * mediation clients whose scope covers the applying organization, and whoever may read the referral it came from.
+ */
+function confirmationScopeSql(p: Principal): Expression<SqlBool> {
+  if (p.role === 'operator') return sql<SqlBool>`true`
+  const viaReferral = sql<SqlBool>`EXISTS (SELECT 1 FROM referrals r WHERE r.id = c.referral_id AND ${referralScopeSql(p)})`
+  if (p.role === 'court') {
+    const own = p.courtCodes.length ? sql<SqlBool>`c.court_code = ANY(${sql.val(p.courtCodes)}::text[])` : sql<SqlBool>`false`
+    return sql<SqlBool>`(${own} OR ${viaReferral})`
+  }
+  return sql<SqlBool>`(${orgScopeSql(p, sql.ref('c.organization_id'), false)} OR ${viaReferral})`
+}
+
+/**
+ * The ids among `ids` of complete materials the principal may read: those it uploaded, and those referenced by a
+ * case (referral or confirmation application) it may read (contract §6). One query, whatever the number of ids.
+ */
+export async function readableMaterialIds(db: Db, p: Principal, ids: readonly string[]): Promise<Set<string>> {
+  const valid = [...new Set(ids.filter(isUuid))]
+  if (!valid.length) return new Set()
+  const rows = await db
+    .selectFrom('materials as m')
+    .select('m.id')
+    .where('m.id', 'in', valid)
+    .where('m.status', '=', 'complete')
+    .where(
+      sql<SqlBool>`(
+        m.client_id = ${p.clientId}
+        OR EXISTS (SELECT 1 FROM material_links l JOIN referrals r ON r.id = l.subject_id
+                   WHERE l.material_id = m.id AND l.subject_kind = 'referral' AND ${referralScopeSql(p)})
+        OR EXISTS (SELECT 1 FROM material_links l JOIN judicial_confirmations c ON c.id = l.subject_id
+                   WHERE l.material_id = m.id AND l.subject_kind = 'judicial_confirmation' AND ${confirmationScopeSql(p)})
+      )`,
+    )
+    .execute()
+  return new Set(rows.map((r) => r.id))
+}
+
+/**
+ * Checks that every id names a complete material — and, when `principal` is given, one it may read (uploaded it, or
+ * may read a case referencing it), so a case cannot be used to reach someone else's file by quoting its id.
+ * Throws 422 `unknown_material` naming the missing ids; a material the principal may not read is reported exactly
+ * like a missing one, so existence does not leak.
+ */
+export async function assertMaterialsExist(trx: Db, ids: readonly string[], principal?: Principal): Promise<void> {
+  const unique = [...new Set(ids)]
+  if (!unique.length) return
+  let found: Set<string>
+  if (principal) {
+    found = await readableMaterialIds(trx, principal, unique)
+  } else {
+    const valid = unique.filter(isUuid)
+    const rows = valid.length ? await trx.selectFrom('materials').select('id').where('id', 'in', valid).where('status', '=', 'complete').execute() : []
+    found = new Set(rows.map((r) => r.id))
+  }
+  const missing = unique.filter((id) => !found.has(id))
+  if (missing.length) {
+    throw new AppError(422, 'unknown_material', `材料不存在或不可引用：${missing.join('、')}`, {
+      extra: { materialIds: missing },
+      errors: missing.map((id) => ({ path: `/materials/${ids.indexOf(id)}/materialId`, code: 'unknown_material', message: `材料 ${id} 不存在或不可引用` })),
+    })
+  }
+}
+
+/**
+ * Records that a case references materials, in the caller's transaction (with the case's own write). Idempotent:
+ * linking again is a no-op. Call {@link assertMaterialsExist} first.
+ */
+export async function linkMaterials(trx: Db, subjectKind: MaterialSubjectKind, subjectId: string, ids: readonly string[]): Promise<void> {
+  const unique = [...new Set(ids)].filter(isUuid)
+  if (!unique.length) return
+  await trx
+    .insertInto('material_links')
+    .values(unique.map((id) => ({ material_id: id, subject_kind: subjectKind, subject_id: subjectId })))
+    .onConflict((oc) => oc.doNothing())
+    .execute()
+}

@@ -1,0 +1,256 @@
+/**
+ * The delivery worker: one BullMQ job per delivery attempt, PostgreSQL as the truth.
+ *
+ * A job claims its delivery (pending, due, first in line for its subscription and subject, not leased), sends
+ * it, and writes the attempt and the outcome in one transaction. A retry moves the same job to BullMQ's delayed
+ * set until `next_attempt_at`; a delivery that finished (delivered or dead) enqueues the next one in line for
+ * its subject at once. Whatever Redis loses, the sweeper re-creates from PostgreSQL.
+ *
+ * Worker settings follow BullMQ's production guide: a connection that waits for Redis forever
+ * (`maxRetriesPerRequest: null`), an `error` listener, and a very high `maxStalledCount`, because a job whose
+ * worker was killed mid-send must go back to the queue however often that happens, never to "failed".
+ */
+import { DelayedError, type Job, type Queue, Worker } from 'bullmq'
+import type { Kysely, Transaction } from 'kysely'
+import type { Logger } from 'pino'
+import type { Database, DeliveryRow, EventRow } from '../db/database.js'
+import {
+  claimDelivery,
+  finishAttempt,
+  getEventByPos,
+  insertAttempt,
+  killDelivery,
+  nextInLine,
+  runRecovery,
+  subjectHead,
+  type DeliveryUpdate,
+} from '../db/delivery-repository.js'
+import { appendEvent, toEnvelope } from '../db/event-repository.js'
+import { disableSubscription, getSubscription, type Subscription } from '../db/subscription-repository.js'
+import { GENESIS_HASH } from '../domain/event-chain.js'
+import { classifyResponse, nextRetryDelayMs, parseRetryAfter, shouldGiveUp } from '../domain/retry-policy.js'
+import type { FieldCipher } from '../security/field-cipher.js'
+import { QUEUES, redisOptions } from './queues.js'
+import { DELIVERY_JOB, enqueueAt, enqueueDeliveries, OutboxRelay, type DeliveryJobData } from './relay.js'
+import { DELIVERY_TIMEOUT_MS, sendWebhook, type SendResult } from './sender.js'
+import { webhookHeaders, type SigningKey } from './signing.js'
+import { sweepDeliveries, type SweepOptions, type SweepResult } from './sweeper.js'
+import type { ResolveAll } from './url-guard.js'
+
+/** BullMQ job name of a time-window recovery (queue `jobs`). */
+export const RECOVERY_JOB = 'subscription-recovery'
+
+/** Field-cipher context of subscription secrets. */
+export const SECRET_CONTEXT = 'subscriptionSecret'
+
+/** How the worker stands to the rest of the process. */
+export interface DeliveryContext {
+  db: Kysely<Database>
+  cipher: FieldCipher
+  logger: Logger
+  config: { redisUrl: string; queuePrefix: string; databaseUrl: string }
+  queues: { deliveries: Queue; jobs: Queue }
+}
+
+export interface DeliveryWorkerOptions {
+  /** Parallel attempts per process. @defaultValue 20 */
+  concurrency?: number
+  /** Total time allowed per attempt. @defaultValue 15 000 ms (Standard Webhooks) */
+  timeoutMs?: number
+  /** Delay before retry number `attempt`; the default is the retry policy's backoff with jitter. */
+  retryDelayMs?: (attempt: number, retryAfterMs: number | undefined) => number
+  /** BullMQ lock duration: how long a killed worker's job stays active before it counts as stalled. @defaultValue 30 000 */
+  lockDurationMs?: number
+  /** How often BullMQ looks for stalled jobs. @defaultValue 30 000 */
+  stalledIntervalMs?: number
+  /** Name resolution for the URL checks (tests). */
+  resolve?: ResolveAll
+  /** Relay batch size. @defaultValue 200 */
+  relayBatchSize?: number
+  /** Start the LISTEN relay. @defaultValue true */
+  listen?: boolean
+  sweep?: SweepOptions
+}
+
+export interface DeliveryWorker {
+  worker: Worker
+  recoveryWorker: Worker
+  relay: OutboxRelay
+  /** One sweeper pass (the runtime calls it periodically). */
+  sweep(): Promise<SweepResult>
+  close(): Promise<void>
+}
+
+const defaultRetryDelay = (attempt: number, retryAfterMs: number | undefined) => nextRetryDelayMs(attempt, Math.random, retryAfterMs)
+
+function signingKeys(cipher: FieldCipher, s: Subscription, now: Date): SigningKey[] {
+  const keys: SigningKey[] = [{ secret: cipher.decrypt(s.secretEnc, SECRET_CONTEXT), algorithm: s.signatureAlgorithm }]
+  if (s.previousSecretEnc && s.previousSecretExpiresAt && s.previousSecretExpiresAt.getTime() > now.getTime()) {
+    keys.push({ secret: cipher.decrypt(s.previousSecretEnc, SECRET_CONTEXT), algorithm: s.signatureAlgorithm })
+  }
+  return keys
+}
+
+function describeFailure(r: SendResult): string | null {
+  if (r.errorKind) return `${r.errorKind}: ${r.error ?? ''}`.trim()
+  if (r.status !== null && (r.status < 200 || r.status > 299)) return `HTTP ${r.status}`
+  return null
+}
+
+/** What one attempt decided. */
+export type AttemptOutcome =
+  | { kind: 'delivered' | 'dead' | 'skipped' }
+  | { kind: 'retry'; at: Date }
+
+/**
+ * Sends one claimed delivery and records the outcome. Exported for tests; the job processor is its only caller
+ * in production.
+ */
+export async function attemptDelivery(ctx: DeliveryContext, d: DeliveryRow, opts: Pick<DeliveryWorkerOptions, 'timeoutMs' | 'retryDelayMs' | 'resolve'> = {}): Promise<AttemptOutcome> {
+  const { db } = ctx
+  const sub = await getSubscription(db, d.subscription_id)
+  if (!sub || !sub.enabled) {
+    await killDelivery(db, d.id, sub ? 'subscription_disabled' : 'subscription_deleted')
+    return { kind: 'skipped' }
+  }
+  const event = await getEventByPos(db, d.event_pos)
+  if (!event) {
+    await killDelivery(db, d.id, 'event_missing')
+    return { kind: 'skipped' }
+  }
+  const body = JSON.stringify(toEnvelope(event))
+  const attemptedAt = new Date()
+  const headers = webhookHeaders(event.id, Math.floor(attemptedAt.getTime() / 1000), body, signingKeys(ctx.cipher, sub, attemptedAt))
+  const result = await sendWebhook({ url: sub.url, body, headers, allowPrivateNetwork: sub.allowPrivateNetwork, timeoutMs: opts.timeoutMs ?? DELIVERY_TIMEOUT_MS, resolve: opts.resolve })
+  const now = new Date()
+  const verdict = classifyResponse(result.status, result.errorKind)
+  const failure = describeFailure(result)
+
+  let update: DeliveryUpdate
+  let exhausted = false
+  if (verdict === 'delivered') update = { status: 'delivered' }
+  else if (verdict === 'dead') update = { status: 'dead', error: failure }
+  else if (verdict === 'gone') update = { status: 'dead', error: 'HTTP 410: endpoint gone, subscription disabled' }
+  else if (shouldGiveUp(d.first_attempt_at ?? attemptedAt, now)) {
+    exhausted = true
+    update = { status: 'dead', error: `retry window exhausted; last: ${failure ?? 'unknown'}` }
+  } else {
+    const delay = (opts.retryDelayMs ?? defaultRetryDelay)(d.attempts + 1, parseRetryAfter(result.retryAfter, now))
+    update = { status: 'pending', nextAttemptAt: new Date(now.getTime() + delay), error: failure }
+  }
+
+  const saved = await db.transaction().execute(async (trx) => {
+    await insertAttempt(trx, d.id, { attemptedAt, httpStatus: result.status, latencyMs: result.latencyMs, responseBody: result.responseExcerpt, error: failure, outcome: verdict })
+    const row = await finishAttempt(trx, d.id, attemptedAt, result.status, update, now)
+    if (!row) return undefined
+    if (verdict === 'gone') await disableSubscription(trx, sub.id, 'gone_410', now)
+    // An exhausted delivery of a delivery.exhausted event emits nothing more: a dead operator endpoint must
+    // not feed itself a new event every day.
+    if (exhausted && event.type !== 'delivery.exhausted') await emitExhausted(trx, row, event)
+    return row
+  })
+  if (!saved) return { kind: 'skipped' }
+  if (update.status === 'pending') return { kind: 'retry', at: update.nextAttemptAt }
+  return { kind: update.status }
+}
+
+async function emitExhausted(trx: Transaction<Database>, d: DeliveryRow, event: EventRow): Promise<void> {
+  const head = await subjectHead(trx, d.id)
+  await appendEvent(trx, {
+    type: 'delivery.exhausted',
+    subject: { kind: 'delivery', id: d.id },
+    sequence: (head?.sequence ?? 0) + 1,
+    caseVersion: null,
+    actor: 'system',
+    data: {
+      deliveryId: d.id,
+      subscriptionId: d.subscription_id,
+      eventId: event.id,
+      eventType: event.type,
+      subject: { kind: event.subject_kind, id: event.subject_id },
+      sequence: event.sequence,
+      attempts: d.attempts,
+      firstAttemptAt: d.first_attempt_at?.toISOString() ?? null,
+      lastAttemptAt: d.last_attempt_at?.toISOString() ?? null,
+      lastStatus: d.last_status,
+      lastError: d.last_error,
+    },
+    prevHash: head?.hash ?? GENESIS_HASH,
+    scope: { audience: 'operator' },
+  })
+}
+
+/** After a delivery finished, the next one in line for its subject goes at once (head of line released). */
+async function releaseNext(ctx: DeliveryContext, subscriptionId: string, subjectId: string): Promise<void> {
+  const next = await nextInLine(ctx.db, subscriptionId, subjectId)
+  if (next) await enqueueAt(ctx.queues.deliveries, next.id, next.nextAttemptAt)
+}
+
+/** Starts the delivery worker, the recovery worker and the LISTEN relay of this process. */
+export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOptions = {}): DeliveryWorker {
+  const log = ctx.logger.child({ component: 'delivery' })
+  const timeoutMs = opts.timeoutMs ?? DELIVERY_TIMEOUT_MS
+  // The lease outlives the longest attempt (timeout plus the database writes around it).
+  const leaseMs = timeoutMs + 10_000
+  const relay = new OutboxRelay({ db: ctx.db, databaseUrl: ctx.config.databaseUrl, queue: ctx.queues.deliveries, logger: log, batchSize: opts.relayBatchSize })
+  if (opts.listen !== false) relay.start()
+
+  const connection = redisOptions(ctx.config.redisUrl, 'worker')
+  const worker = new Worker<DeliveryJobData>(
+    QUEUES.deliveries,
+    async (job: Job<DeliveryJobData>, token?: string) => {
+      if (job.name !== DELIVERY_JOB) return 'ignored'
+      const claim = await claimDelivery(ctx.db, job.data.deliveryId, leaseMs)
+      if (claim.kind === 'finished' || claim.kind === 'blocked') return claim.kind
+      if (claim.kind === 'later') {
+        await job.moveToDelayed(claim.at.getTime(), token)
+        throw new DelayedError()
+      }
+      const d = claim.delivery
+      const outcome = await attemptDelivery(ctx, d, opts)
+      if (outcome.kind === 'retry') {
+        await job.moveToDelayed(outcome.at.getTime(), token)
+        throw new DelayedError()
+      }
+      try {
+        await releaseNext(ctx, d.subscription_id, d.subject_id)
+      } catch (err) {
+        log.warn({ err: { message: (err as Error).message } }, 'could not enqueue the next delivery in line; the sweeper will')
+      }
+      return outcome.kind
+    },
+    {
+      connection: connection as never,
+      prefix: ctx.config.queuePrefix,
+      concurrency: opts.concurrency ?? 20,
+      maxStalledCount: 1_000_000,
+      lockDuration: opts.lockDurationMs ?? 30_000,
+      stalledInterval: opts.stalledIntervalMs ?? 30_000,
+    },
+  )
+  worker.on('error', (err) => log.warn({ err: { message: err.message } }, 'delivery worker error'))
+  worker.on('failed', (job, err) => log.warn({ deliveryId: job?.data.deliveryId, err: { message: err.message } }, 'delivery job failed; the sweeper will re-enqueue it'))
+
+  const recoveryWorker = new Worker<{ recoveryId: string }>(
+    QUEUES.jobs,
+    async (job) => {
+      if (job.name !== RECOVERY_JOB) return 'ignored'
+      const ids = await runRecovery(ctx.db, job.data.recoveryId)
+      if (ids?.length) await enqueueDeliveries(ctx.queues.deliveries, ids)
+      return ids?.length ?? 0
+    },
+    { connection: connection as never, prefix: ctx.config.queuePrefix, concurrency: 2, maxStalledCount: 1_000_000 },
+  )
+  recoveryWorker.on('error', (err) => log.warn({ err: { message: err.message } }, 'recovery worker error'))
+
+  return {
+    worker,
+    recoveryWorker,
+    relay,
+    sweep: () => sweepDeliveries({ db: ctx.db, queue: ctx.queues.deliveries, relay, logger: log }, opts.sweep),
+    async close() {
+      await Promise.allSettled([worker.close(), recoveryWorker.close()])
+      await relay.close()
+    },
+  }
+}

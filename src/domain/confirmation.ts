@@ -1,0 +1,293 @@
+/**
+ * Judicial confirmation (司法确认) of a mediation agreement: the rules of contract §3 and domain.md §4 as pure
+ * functions. 民事诉讼法 art. 205–206 (joint application within 30 days, the competent court), art. 85 (counting),
+ * art. 187 (30-day review), 民诉法解释 355 (subjects not accepted).
+ */
+import { createHash } from 'node:crypto'
+import { confirmationDeadline, daysBetween, type LegalCalendar, shanghaiDate } from './calendar.js'
+import { courtRegion, isValidCourtCode, regionCovers } from './identifiers.js'
+import type { Role } from './principal.js'
+import type { Agreement, Decrypt, Sealed, StoredParty } from './referral.js'
+import { coversAllParties } from './referral-machine.js'
+
+// ---------------------------------------------------------------------------------------------
+// States and transitions
+
+export const CONFIRMATION_STATUSES = ['applied', 'under_review', 'not_accepted', 'withdrawn', 'ruled_valid', 'ruled_rejected'] as const
+export type ConfirmationStatus = (typeof CONFIRMATION_STATUSES)[number]
+
+export type ConfirmationAction = 'apply' | 'accept' | 'not_accept' | 'withdraw' | 'rule_valid' | 'rule_rejected'
+
+export interface ConfirmationRule {
+  action: ConfirmationAction
+  by: Role
+  from: readonly ConfirmationStatus[] | 'none'
+  to: ConfirmationStatus
+  /** The event the transition writes (contract §4 types). */
+  event: string
+}
+
+/**
+ * The transition table of contract §3. Everything not listed is refused: a role that may never take the action →
+ * 403; a state the action is not allowed from → 409 illegal_transition.
+ */
+export const CONFIRMATION_TRANSITIONS: readonly ConfirmationRule[] = [
+  { action: 'apply', by: 'mediation', from: 'none', to: 'applied', event: 'confirmation.applied' },
+  { action: 'accept', by: 'court', from: ['applied'], to: 'under_review', event: 'confirmation.accepted' },
+  { action: 'not_accept', by: 'court', from: ['applied'], to: 'not_accepted', event: 'confirmation.not_accepted' },
+  { action: 'withdraw', by: 'mediation', from: ['applied', 'under_review'], to: 'withdrawn', event: 'confirmation.withdrawn' },
+  { action: 'rule_valid', by: 'court', from: ['under_review'], to: 'ruled_valid', event: 'confirmation.ruled' },
+  { action: 'rule_rejected', by: 'court', from: ['under_review'], to: 'ruled_rejected', event: 'confirmation.ruled' },
+]
+
+export type ConfirmationDecision = { ok: true; to: ConfirmationStatus; event: string } | { ok: false; reason: 'forbidden' | 'illegal_transition' }
+
+/** Decides whether `by` may take `action` on an application in state `status` ('none' before it exists). */
+export function decideConfirmationTransition(status: ConfirmationStatus | 'none', action: ConfirmationAction, by: Role): ConfirmationDecision {
+  const rule = CONFIRMATION_TRANSITIONS.find((r) => r.action === action)
+  if (!rule || rule.by !== by) return { ok: false, reason: 'forbidden' }
+  const fromOk = rule.from === 'none' ? status === 'none' : status !== 'none' && rule.from.includes(status)
+  if (!fromOk) return { ok: false, reason: 'illegal_transition' }
+  return { ok: true, to: rule.to, event: rule.event }
+}
+
+/** States in which the application is still before the court (the review clock may be running). */
+export const PENDING_STATUSES: readonly ConfirmationStatus[] = ['applied', 'under_review']
+
+// ---------------------------------------------------------------------------------------------
+// Application rules
+
+/** A rule violation with the contract's stable code: 422 unless `status` says otherwise. */
+export interface ConfirmationProblem {
+  code: string
+  detail: string
+  status?: 409
+}
+
+export const CONFIRMATION_SUBJECTS = ['ordinary', 'personal_status', 'property_title', 'ip_title'] as const
+export type ConfirmationSubject = (typeof CONFIRMATION_SUBJECTS)[number]
+
+/** 民诉法解释 355(3)–(5): status relationships and the confirmation of title to property or IP are not accepted. */
+export const EXCLUDED_SUBJECTS: readonly ConfirmationSubject[] = ['personal_status', 'property_title', 'ip_title']
+
+export function checkSubject(subject: ConfirmationSubject): ConfirmationProblem | null {
+  if (!EXCLUDED_SUBJECTS.includes(subject)) return null
+  const what = { personal_status: '身份关系', property_title: '物权确权', ip_title: '知识产权确权' }[subject as Exclude<ConfirmationSubject, 'ordinary'>]
+  return { code: 'excluded_subject', detail: `涉及${what}的调解协议不属于司法确认的受理范围（民诉法解释 355）` }
+}
+
+/**
+ * A referral's agreement can go to confirmation once recorded (`agreed`), or after the court filed it (`closed` with
+ * disposition `agreement_filed`, pre-filing 备案). Anything else is 409 illegal_transition.
+ */
+export function referralAllowsConfirmation(status: string, disposition: string | undefined): boolean {
+  return status === 'agreed' || (status === 'closed' && disposition === 'agreement_filed')
+}
+
+/** Lowercase hex SHA-256 of the UTF-8 agreement terms (contract §8 agreement integrity). */
+export function agreementSha256(terms: string): string {
+  return createHash('sha256').update(terms, 'utf8').digest('hex')
+}
+
+/**
+ * The application must name the agreement it asks to confirm by its hash: missing or different → 422
+ * `agreement_mismatch`. Hex case is not significant.
+ */
+export function checkAgreementIntegrity(recorded: string, given: string | undefined): ConfirmationProblem | null {
+  if (given === undefined) return { code: 'agreement_mismatch', detail: '司法确认申请须携带调解协议的 agreementSha256' }
+  if (given.toLowerCase() !== recorded.toLowerCase()) return { code: 'agreement_mismatch', detail: 'agreementSha256 与所记录的调解协议不一致' }
+  return null
+}
+
+/** Joint application (民事诉讼法 205; 人民调解法 33): every party of the agreement is among the applicants. */
+export function checkJointApplication(partyCount: number, applicants: readonly number[]): ConfirmationProblem | null {
+  return coversAllParties(partyCount, applicants) ? null : { code: 'joint_application_required', detail: '司法确认须由调解协议的全体当事人共同申请' }
+}
+
+/** A basic court's code: abbreviation + 4 digits (`京0105`). */
+export function isBasicCourt(courtCode: string): boolean {
+  return isValidCourtCode(courtCode) && /^\D\d{4}$/u.test(courtCode)
+}
+
+/** 205(1): a referral-linked application goes to the court that referred the case. */
+export function checkReferringCourt(referringCourt: string, courtCode: string): ConfirmationProblem | null {
+  return referringCourt === courtCode ? null : { code: 'wrong_court', detail: `委派调解达成的协议应向委派法院（${referringCourt}）申请司法确认` }
+}
+
+export const VENUE_BASES = ['organization_seat', 'party_domicile', 'subject_matter'] as const
+export type VenueBasis = (typeof VENUE_BASES)[number]
+export interface Venue {
+  basis: VenueBasis
+  regionCode?: string
+}
+
+/**
+ * 205(2) for an organization that mediated on its own: a basic court of the place where the organization sits
+ * (default), where a party is domiciled or where the subject matter is. "Of the place" = the court's region covers
+ * the organization's region, or the given `regionCode`.
+ */
+export function checkStandaloneVenue(courtCode: string, organizationRegion: string, venue: Venue): ConfirmationProblem | null {
+  if (!isBasicCourt(courtCode)) return { code: 'wrong_court', detail: '自行调解达成的协议应向基层人民法院申请司法确认（民事诉讼法 205(2)）' }
+  const region = courtRegion(courtCode)
+  const place = venue.basis === 'organization_seat' ? organizationRegion : venue.regionCode
+  if (!region || !place || !regionCovers(region, place)) {
+    const where = { organization_seat: '调解组织所在地', party_domicile: '当事人住所地', subject_matter: '标的物所在地' }[venue.basis]
+    return { code: 'wrong_court', detail: `${courtCode} 不是${where}的基层人民法院（民事诉讼法 205(2)）` }
+  }
+  return null
+}
+
+/**
+ * When the agreement took effect: for written and electronic agreements the last signature (在线调解规则 19); an
+ * oral one on the day it is reached, which the caller states (人民调解法 30).
+ */
+export function agreementEffectiveAt(form: 'written' | 'oral' | 'electronic', signatures: ReadonlyArray<{ signedAt: string }>, stated: string | undefined): string {
+  if (form === 'oral') {
+    if (stated === undefined) throw new RangeError('an oral agreement needs its effective time')
+    return new Date(stated).toISOString()
+  }
+  const last = signatures.reduce((m, s) => Math.max(m, new Date(s.signedAt).getTime()), Number.NEGATIVE_INFINITY)
+  if (!Number.isFinite(last)) throw new RangeError('a written agreement needs signatures')
+  return new Date(last).toISOString()
+}
+
+export type Timing =
+  | { ok: true; applicationDueOn: string; provisional: boolean; late: boolean }
+  | { ok: false; applicationDueOn: string; provisional: boolean; problem: ConfirmationProblem }
+
+/**
+ * Whether the application is in time: within 30 days after the agreement took effect, counted per art. 85 on
+ * Asia/Shanghai dates (the day it took effect not counted; a last day that is a rest day rolls to the next working
+ * day). A late application is refused unless it gives a reason; then it goes to the court marked `late`, because
+ * art. 86 leaves the excuse of a missed period to the court.
+ */
+export function applicationTiming(cal: LegalCalendar, effectiveAt: string, appliedAt: string, lateReason: string | undefined): Timing {
+  const due = confirmationDeadline(cal, shanghaiDate(new Date(effectiveAt)))
+  const appliedOn = shanghaiDate(new Date(appliedAt))
+  const late = daysBetween(due.date, appliedOn) > 0
+  if (late && lateReason === undefined) {
+    return {
+      ok: false,
+      applicationDueOn: due.date,
+      provisional: due.provisional,
+      problem: { code: 'confirmation_deadline_passed', detail: `申请司法确认的期限已于 ${due.date} 届满（民事诉讼法 205、85）；如有正当理由，请填写 lateReason` },
+    }
+  }
+  return { ok: true, applicationDueOn: due.date, provisional: due.provisional, late }
+}
+
+/** A review still running after its due date (民事诉讼法 187: decided within 30 days of 立案). */
+export function isReviewOverdue(status: ConfirmationStatus, reviewDueOn: string | null, today: string): boolean {
+  return status === 'under_review' && reviewDueOn !== null && daysBetween(reviewDueOn, today) > 0
+}
+
+// ---------------------------------------------------------------------------------------------
+// The application as stored and shown
+
+export interface ConfirmationDoc {
+  applicants: number[]
+  appliedAt: string
+  applicationDueOn: string
+  provisional: boolean
+  lateReason?: string
+  agreement: Agreement
+  parties: StoredParty[]
+  materials: Array<{ materialId: string }>
+  venue?: Venue
+  acceptance?: { caseNumber: string; acceptedOn: string; acceptedAt: string }
+  notAccepted?: { reason: string; decidedAt: string }
+  withdrawal?: { reason?: string; withdrawnAt: string }
+  ruling?: { result: 'valid' | 'rejected'; rulingNumber: string; ruledOn: string; reason?: string; agreementSha256: string; recordedAt: string }
+}
+
+/** One application (one row of `judicial_confirmations`). */
+export interface Confirmation {
+  id: string
+  version: number
+  status: ConfirmationStatus
+  referralId: string | null
+  courtCode: string
+  organizationId: string
+  subject: ConfirmationSubject
+  late: boolean
+  caseNumber: string | null
+  reviewDueOn: string | null
+  agreementSha256: string
+  chainHead: string
+  doc: ConfirmationDoc
+  createdAt: Date
+  updatedAt: Date
+}
+
+function unseal(s: Sealed | undefined, full: boolean, decrypt: Decrypt, context: string): string | undefined {
+  if (!s) return undefined
+  return full ? decrypt(s.enc, context) : s.masked
+}
+
+function partiesView(parties: readonly StoredParty[], full: boolean, decrypt: Decrypt) {
+  return parties.map((p) => ({
+    role: p.role,
+    kind: p.kind,
+    name: p.name,
+    idType: p.idType,
+    idNumber: unseal(p.idNumber, full, decrypt, 'idNumber'),
+    ...(p.phone ? { phone: unseal(p.phone, full, decrypt, 'phone') } : {}),
+    ...(p.address ? { address: unseal(p.address, full, decrypt, 'address') } : {}),
+    ...(p.agents
+      ? {
+          agents: p.agents.map((a) => ({
+            ...a,
+            ...(a.idNumber ? { idNumber: unseal(a.idNumber, full, decrypt, 'idNumber') } : {}),
+            ...(a.phone ? { phone: unseal(a.phone, full, decrypt, 'phone') } : {}),
+          })),
+        }
+      : {}),
+  }))
+}
+
+/**
+ * The application as the API shows it. `full` reveals personal data (the court concerned and the handling
+ * organization only, contract §1); `today` (Asia/Shanghai) decides `overdue`.
+ */
+export function confirmationView(c: Confirmation, full: boolean, decrypt: Decrypt, today: string): Record<string, unknown> {
+  const d = c.doc
+  return {
+    id: c.id,
+    version: c.version,
+    status: c.status,
+    late: c.late,
+    lateReason: d.lateReason ?? null,
+    applicationDueOn: d.applicationDueOn,
+    reviewDueOn: c.reviewDueOn,
+    overdue: isReviewOverdue(c.status, c.reviewDueOn, today),
+    provisional: d.provisional,
+    referralId: c.referralId,
+    courtCode: c.courtCode,
+    organizationId: c.organizationId,
+    subject: c.subject,
+    applicants: d.applicants,
+    appliedAt: d.appliedAt,
+    agreement: d.agreement,
+    agreementSha256: c.agreementSha256,
+    parties: partiesView(d.parties, full, decrypt),
+    materials: d.materials,
+    venue: d.venue ?? null,
+    caseNumber: c.caseNumber,
+    acceptance: d.acceptance ?? null,
+    notAccepted: d.notAccepted ?? null,
+    withdrawal: d.withdrawal ?? null,
+    ruling: d.ruling ?? null,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  }
+}
+
+/** The personal-data fields a full view of this application shows (for the access trail). */
+export function confirmationPersonalFields(c: Confirmation): string[] {
+  const fields = new Set<string>(['idNumber'])
+  for (const p of c.doc.parties) {
+    if (p.phone) fields.add('phone')
+    if (p.address) fields.add('address')
+  }
+  return [...fields]
+}

@@ -1,0 +1,150 @@
+import Type from 'typebox'
+import { CONFIRMATION_STATUSES, CONFIRMATION_SUBJECTS, VENUE_BASES } from '../domain/confirmation.js'
+import { LegalDate, Nullable, StringEnum, Timestamp } from './common-schemas.js'
+import { AgreementBody, MaterialRef, PartyInput } from './referral-schemas.js'
+
+const PartyIndex = Type.Integer({ minimum: 0, maximum: 99 })
+const Text = (max: number, desc?: string) => Type.String({ minLength: 1, maxLength: max, ...(desc ? { description: desc } : {}) })
+const OrgId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: '调解组织标识 / organization id' })
+
+export const ConfirmationStatusSchema = StringEnum(CONFIRMATION_STATUSES, {
+  description: 'applied 已申请 / under_review 审查中 / not_accepted 不予受理 / withdrawn 撤回 / ruled_valid 裁定有效 / ruled_rejected 驳回申请',
+})
+
+const EXAMPLE_LINKED = {
+  referralId: '0192f3a4-5b6c-7d8e-9f01-23456789abcd',
+  courtCode: '京0105',
+  agreementSha256: '3b0c0e9f1f0d1a6c2b7f5e3c1d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a',
+  applicants: [0, 1],
+  appliedAt: '2026-12-01T10:00:00+08:00',
+  materials: [],
+}
+
+const EXAMPLE_STANDALONE = {
+  courtCode: '京0105',
+  organizationId: 'bj-cy-blz',
+  venue: { basis: 'organization_seat' },
+  agreement: {
+    form: 'written',
+    terms: '李四于 2026 年 12 月 31 日前向张三支付赔偿款 8000 元，双方再无其他争议。',
+    amount: '8000.00',
+    signatures: [
+      { partyIndex: 0, signedAt: '2026-11-30T15:00:00+08:00' },
+      { partyIndex: 1, signedAt: '2026-11-30T15:10:00+08:00' },
+    ],
+    performance: { method: 'deferred', dueOn: '2026-12-31' },
+  },
+  parties: [
+    { role: 'applicant', kind: 'natural_person', name: '张三', idType: 'resident_id', idNumber: '11010519491231002X', phone: '13800138000' },
+    { role: 'respondent', kind: 'natural_person', name: '李四', idType: 'resident_id', idNumber: '440524188001010014' },
+  ],
+  applicants: [0, 1],
+  appliedAt: '2026-12-01T10:00:00+08:00',
+  subject: 'ordinary',
+  materials: [],
+}
+
+export const CreateConfirmationBody = Type.Object(
+  {
+    referralId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: '委派案件标识；不填为自行调解的独立申请 / the referral; absent for a standalone application' })),
+    courtCode: Type.String({ 'x-check': 'courtCode', description: '受理法院代字 / the court applied to' }),
+    agreement: Type.Optional(AgreementBody),
+    agreementSha256: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: '调解协议条款的 SHA-256（小写十六进制）；关联委派时必填 / SHA-256 of the terms, required for a referral-linked application' }),
+    ),
+    applicants: Type.Array(PartyIndex, { minItems: 1, maxItems: 100, description: '申请人（当事人序号），须为协议全体当事人 / every party of the agreement' }),
+    appliedAt: Timestamp,
+    materials: Type.Optional(Type.Array(MaterialRef, { maxItems: 200, description: '材料引用，可为空（民诉法解释 354 材料由法院责令补正）/ may be empty' })),
+    subject: Type.Optional(StringEnum(CONFIRMATION_SUBJECTS, { description: '默认 ordinary；身份关系、物权或知识产权确权不予受理（民诉法解释 355）' })),
+    lateReason: Type.Optional(Text(2000, '逾期申请的理由，由法院决定是否受理 / reason for applying late; the court decides')),
+    parties: Type.Optional(Type.Array(PartyInput, { minItems: 2, maxItems: 100, description: '仅独立申请：当事人（同委派）/ standalone only' })),
+    organizationId: Type.Optional(OrgId),
+    venue: Type.Optional(
+      Type.Object(
+        {
+          basis: StringEnum(VENUE_BASES, { description: '管辖依据（民事诉讼法 205(2)）/ jurisdiction basis' }),
+          regionCode: Type.Optional(Type.String({ 'x-check': 'regionCode', description: 'party_domicile / subject_matter 时必填 / required unless organization_seat' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false, examples: [EXAMPLE_LINKED, EXAMPLE_STANDALONE] },
+)
+
+export const ConfirmationAcceptanceBody = Type.Object(
+  {
+    decision: StringEnum(['accepted', 'not_accepted'] as const),
+    caseNumber: Type.Optional(Type.String({ maxLength: 64, 'x-check': 'confirmationCaseNumber', description: '受理时必填：诉前调确 或 民特 案号，法院代字须与申请一致' })),
+    acceptedOn: Type.Optional(Type.String({ 'x-check': 'date', description: '立案日期，默认当日（Asia/Shanghai）/ date of 立案, default today' })),
+    reason: Type.Optional(Text(2000, '不予受理的理由（必填）/ reason, required when not accepted')),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ decision: 'accepted', caseNumber: '（2026）京0105诉前调确88号' }, { decision: 'not_accepted', reason: '涉及物权确权，不属于司法确认范围' }],
+  },
+)
+
+export const ConfirmationWithdrawalBody = Type.Object(
+  { reason: Type.Optional(Text(2000, '撤回理由 / reason')) },
+  { additionalProperties: false, examples: [{ reason: '当事人已自动履行完毕' }] },
+)
+
+export const ConfirmationRulingBody = Type.Object(
+  {
+    result: StringEnum(['valid', 'rejected'] as const, { description: 'valid 裁定调解协议有效 / rejected 裁定驳回申请（民事诉讼法 206）' }),
+    rulingNumber: Type.String({ minLength: 1, maxLength: 64, description: '裁定书文号 / ruling number' }),
+    ruledOn: Type.String({ 'x-check': 'date', description: '裁定日期 / date of the ruling' }),
+    reason: Type.Optional(Text(4000, '驳回理由（民诉法解释 358）/ grounds')),
+  },
+  { additionalProperties: false, examples: [{ result: 'valid', rulingNumber: '（2026）京0105诉前调确88号', ruledOn: '2026-12-10' }] },
+)
+
+const PartyView = Type.Object(
+  {
+    role: Type.String(),
+    kind: Type.String(),
+    name: Type.String(),
+    idType: Type.String(),
+    idNumber: Type.String({ description: '非经办方脱敏：前 3 后 4 / masked for all but the court concerned and the handling organization' }),
+    phone: Type.Optional(Type.String()),
+    address: Type.Optional(Type.String()),
+    agents: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
+  },
+  { additionalProperties: false },
+)
+
+const AnyObject = Type.Object({}, { additionalProperties: true })
+
+export const ConfirmationView = Type.Object(
+  {
+    id: Type.String({ description: 'UUIDv7' }),
+    version: Type.Integer(),
+    status: ConfirmationStatusSchema,
+    late: Type.Boolean({ description: '逾期申请（附理由），由法院决定 / applied after the deadline with a reason' }),
+    lateReason: Nullable(Type.String()),
+    applicationDueOn: LegalDate,
+    reviewDueOn: Nullable(LegalDate),
+    overdue: Type.Boolean({ description: '审查中且已过 reviewDueOn / under review past reviewDueOn' }),
+    provisional: Type.Boolean({ description: '期限所依据的年度放假安排尚未公布 / a date depends on an unpublished year' }),
+    referralId: Nullable(Type.String()),
+    courtCode: Type.String(),
+    organizationId: Type.String(),
+    subject: Type.String(),
+    applicants: Type.Array(Type.Integer()),
+    appliedAt: Timestamp,
+    agreement: AnyObject,
+    agreementSha256: Type.String({ description: '调解协议条款的 SHA-256 / SHA-256 of the agreement terms' }),
+    parties: Type.Array(PartyView),
+    materials: Type.Array(AnyObject),
+    venue: Nullable(AnyObject),
+    caseNumber: Nullable(Type.String()),
+    acceptance: Nullable(AnyObject),
+    notAccepted: Nullable(AnyObject),
+    withdrawal: Nullable(AnyObject),
+    ruling: Nullable(AnyObject),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { additionalProperties: false },
+)
