@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { badKeyLimiter } from './http/abuse.js'
 import { registerAuth } from './http/auth.js'
 import type { AppDeps } from './http/app-deps.js'
 import { semanticChecks } from './http/checks.js'
@@ -63,7 +64,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   })
 
   await registerDocs(app)
-  registerAuth(app, { db: deps.db, bootstrap: deps.bootstrap, onBadKey: undefined })
+  registerAuth(app, { db: deps.db, bootstrap: deps.bootstrap, onBadKey: badKeyLimiter(deps.redis, deps.config.queuePrefix) })
   await registerRateLimits(app, deps)
   registerMetrics(app, deps.metrics)
   await app.register(healthPlugin, { deps })

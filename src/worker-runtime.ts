@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq'
 import type { Deps } from './deps.js'
 import { deleteExpired } from './db/idempotency-repository.js'
 import { startTimerWorker, sweepOverdue } from './delivery/timers.js'
+import { startDeliveryWorker } from './delivery/delivery-worker.js'
 
 export interface RunningWorkers {
   close(): Promise<void>
@@ -42,12 +43,17 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}
     if (n) log.info({ expired: n }, 'deadline sweep expired referrals')
   })
   every('idempotency-keys', 3_600_000, () => deleteExpired(deps.db, IDEMPOTENCY_RETENTION_HOURS))
+  // Webhook delivery: LISTEN relay + BullMQ worker; the poll and the sweeper make Redis and NOTIFY disposable.
+  const delivery = startDeliveryWorker(deps)
+  every('outbox-relay', 2_000, () => delivery.relay.drain())
+  every('delivery-sweep', 5_000, () => delivery.sweep())
 
   return {
     async close() {
       closing = true
       for (const t of timers) clearInterval(t)
       await Promise.allSettled(workers.map((w) => w.close()))
+      await delivery.close()
     },
   }
 }

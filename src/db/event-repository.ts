@@ -1,6 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
 import { uuidv7 } from 'uuidv7'
-import { chainHash, type EventEnvelope } from '../domain/event-chain.js'
+import { type ChainVerdict, chainHash, type EventEnvelope, verifyChain } from '../domain/event-chain.js'
 import type { Database, EventRow } from './database.js'
 
 type Db = Kysely<Database> | Transaction<Database>
@@ -84,4 +84,10 @@ export async function listSubjectEvents(db: Db, subjectId: string, afterSequence
     .orderBy('sequence')
     .limit(limit)
     .execute()
+}
+
+/** Recomputes a subject's hash chain from its stored events (contract §8 tamper evidence). */
+export async function verifySubjectChain(db: Db, subjectId: string): Promise<ChainVerdict> {
+  const rows = await db.selectFrom('events').selectAll().where('subject_id', '=', subjectId).orderBy('sequence').execute()
+  return verifyChain(rows.map((r) => ({ envelope: toEnvelope(r), prevHash: r.prev_hash, hash: r.hash })))
 }

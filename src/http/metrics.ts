@@ -6,8 +6,10 @@ import { collectDefaultMetrics, Histogram, Registry } from 'prom-client'
  * process). Request duration by route pattern (never the raw URL: ids would explode the label set) and status.
  */
 export function registerMetrics(app: FastifyInstance, registry = new Registry()): Registry {
-  collectDefaultMetrics({ register: registry })
-  const duration = new Histogram({
+  // Several app instances may share one registry (one per process): register the metrics once.
+  if (!registry.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics({ register: registry })
+  const existing = registry.getSingleMetric('http_request_duration_seconds') as Histogram<'method' | 'route' | 'status_code'> | undefined
+  const duration = existing ?? new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by method, route and status code',
     labelNames: ['method', 'route', 'status_code'] as const,

@@ -2,9 +2,13 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { AppDeps } from './app-deps.js'
 import organizationsPlugin from './organizations.js'
 import referralsPlugin from './referrals.js'
+import auditPlugin from './audit.js'
 import confirmationsPlugin from './judicial-confirmations.js'
+import subscriptionsPlugin from './subscriptions.js'
+import deliveriesPlugin from './deliveries.js'
+import eventsPlugin from './events.js'
 
 /** The resource plugins, registered in this order by buildApp. */
-const resourcePlugins: Array<FastifyPluginAsync<{ deps: AppDeps }>> = [organizationsPlugin as never, referralsPlugin as never, confirmationsPlugin as never]
+const resourcePlugins: Array<FastifyPluginAsync<{ deps: AppDeps }>> = [organizationsPlugin as never, referralsPlugin as never, auditPlugin as never, confirmationsPlugin as never, subscriptionsPlugin as never, deliveriesPlugin as never, eventsPlugin as never]
 
 export default resourcePlugins

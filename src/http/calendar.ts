@@ -1,0 +1,108 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { validateArrangement } from '../domain/calendar.js'
+import { validationFailed, type FieldError } from '../domain/errors.js'
+import type { AppDeps } from './app-deps.js'
+import { errorResponses } from './common-schemas.js'
+
+const YearParam = Type.Object(
+  { year: Type.Integer({ minimum: 1, maximum: 9999, description: '公历年份 / year' }) },
+  { additionalProperties: false },
+)
+
+const DateList = (description: string) => Type.Array(Type.String({ maxLength: 10 }), { maxItems: 366, description })
+
+const ArrangementBody = Type.Object(
+  {
+    holidays: DateList('放假日（YYYY-MM-DD，均须在该年内）/ days off, all in that year'),
+    workdays: DateList('调休上班日（周末上班）/ make-up working days'),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        holidays: ['2027-01-01', '2027-02-05', '2027-02-06', '2027-02-07', '2027-02-08', '2027-02-09', '2027-02-10', '2027-02-11', '2027-02-12'],
+        workdays: ['2027-02-14', '2027-02-20'],
+      },
+    ],
+  },
+)
+
+const YearView = Type.Object(
+  {
+    year: Type.Integer(),
+    holidays: Type.Array(Type.String(), { description: '放假日，升序 / days off, sorted' }),
+    workdays: Type.Array(Type.String(), { description: '调休上班日，升序 / make-up working days, sorted' }),
+    provisional: Type.Boolean({ description: '尚无国务院安排、按《全国年节及纪念日放假办法》法定日推定 / statutory fallback, no published arrangement' }),
+  },
+  { examples: [{ year: 2026, holidays: ['2026-01-01', '2026-01-02', '2026-01-03'], workdays: ['2026-01-04'], provisional: false }] },
+)
+
+/**
+ * `validateArrangement` problems → `errors[]` entries with a JSON-pointer path to the offending date and a code
+ * per kind of problem.
+ */
+function toFieldErrors(problems: string[], body: { holidays: string[]; workdays: string[] }): FieldError[] {
+  return problems.map((message) => {
+    const at = /^(holidays|workdays)\[(\d+)\]:/.exec(message)
+    if (at) {
+      const code = message.includes('is not a YYYY-MM-DD date') ? 'invalid_date' : message.includes('is listed twice') ? 'duplicate_date' : 'wrong_year'
+      return { path: `/${at[1]}/${at[2]}`, code, message }
+    }
+    const both = /^(\S+) is both a holiday and a make-up working day/.exec(message)
+    if (both) return { path: `/workdays/${body.workdays.indexOf(both[1])}`, code: 'conflicting_date', message }
+    return { path: '', code: 'invalid_value', message }
+  })
+}
+
+const calendarPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  app.get(
+    '/v1/calendar/:year',
+    {
+      config: { roles: ['court', 'mediation', 'operator'] },
+      schema: {
+        tags: ['calendar'],
+        summary: '查询法定节假日安排 / Get a year’s calendar',
+        description:
+          '期限计算所用的放假日与调休上班日。已公布年份取国务院安排（随服务发布，或经 PUT 更新）；其他年份按《全国年节及纪念日放假办法》法定假日推定，provisional 为 true，且无调休。' +
+          '\n\nThe days off and make-up working days every deadline uses: the State Council arrangement where published (shipped or PUT), otherwise the statutory days with provisional: true.',
+        params: YearParam,
+        response: { 200: YearView, ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const cal = await deps.calendar.get()
+      return cal.yearInfo(req.params.year)
+    },
+  )
+
+  app.put(
+    '/v1/calendar/:year',
+    {
+      config: { roles: ['operator'] },
+      schema: {
+        tags: ['calendar'],
+        summary: '更新年度放假安排 / Publish a year’s arrangement',
+        description:
+          '运维录入国务院公布的该年放假与调休安排，整体替换该年已有安排，立即用于此后计算的期限（已算出的期限不变）。日期须为该年内的有效日期，不得重复，' +
+          '同一日不能既放假又上班，否则 400 validation_failed 并逐项列出。PUT 本身幂等，无需 Idempotency-Key。\n\n' +
+          'Operator only: replaces the year’s days off and make-up working days, effective at once for deadlines computed afterwards. Each bad date is named ' +
+          'in errors[] (400 validation_failed).',
+        params: YearParam,
+        body: ArrangementBody,
+        response: { 200: YearView, ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const year = req.params.year
+      const arr = { holidays: req.body.holidays, workdays: req.body.workdays }
+      const problems = validateArrangement(year, arr)
+      if (problems.length) throw validationFailed(toFieldErrors(problems, arr), '放假安排未通过校验')
+      await deps.calendar.put(year, arr)
+      const cal = await deps.calendar.get()
+      return cal.yearInfo(year)
+    },
+  )
+}
+
+export default calendarPlugin

@@ -1,0 +1,409 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Queue } from 'bullmq'
+import Type, { type Static } from 'typebox'
+import { uuidv7 } from 'uuidv7'
+import { findClient } from '../db/client-repository.js'
+import { getRecoveryJob, insertRecoveryJob, type RecoveryJob } from '../db/delivery-repository.js'
+import {
+  deleteSubscription,
+  getSubscription,
+  insertSubscription,
+  listSubscriptions,
+  rotateSecret,
+  type Subscription,
+  updateSubscription,
+} from '../db/subscription-repository.js'
+import { RECOVERY_JOB, SECRET_CONTEXT } from '../delivery/delivery-worker.js'
+import { QUEUES } from '../delivery/queues.js'
+import { generateSecret } from '../delivery/signing.js'
+import { checkUrl } from '../delivery/url-guard.js'
+import { businessRule, notFound, validationFailed, type FieldError } from '../domain/errors.js'
+import { isUuid } from '../domain/ids.js'
+import type { AppDeps } from './app-deps.js'
+import { CursorQuery, errorResponses, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timestamp } from './common-schemas.js'
+import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
+import { decodeCursor, page } from './pagination.js'
+
+/** Event types of contract §4 a subscription may ask for (or `*`). */
+export const EVENT_TYPES = [
+  'referral.created',
+  'referral.accepted',
+  'referral.declined',
+  'referral.redesignated',
+  'referral.assigned',
+  'referral.suspended',
+  'referral.resumed',
+  'referral.extended',
+  'referral.agreement_recorded',
+  'referral.terminated',
+  'referral.materials_returned',
+  'referral.case_registered',
+  'referral.trial_resumed',
+  'referral.closed',
+  'referral.performance_reported',
+  'confirmation.applied',
+  'confirmation.accepted',
+  'confirmation.not_accepted',
+  'confirmation.withdrawn',
+  'confirmation.ruled',
+  'warning.raised',
+  'delivery.exhausted',
+] as const
+
+/** How long the previous secret keeps signing after a rotation (contract §4). */
+export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000
+
+const OPERATOR = ['operator'] as const
+
+const EventTypeList = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+  minItems: 1,
+  maxItems: 50,
+  uniqueItems: true,
+  description: '订阅的事件类型，或 ["*"] 表示全部 / event types to receive, or ["*"] for all',
+  examples: [['referral.created', 'referral.accepted'], ['*']],
+})
+const Url = Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) 接收地址；回环、内网、链路本地与云元数据地址被拒绝 / http(s) endpoint; loopback, private, link-local and metadata addresses are refused' })
+const AllowPrivate = Type.Boolean({ description: '允许回环与内网地址（链路本地与元数据地址始终拒绝）/ admit loopback and private addresses (never link-local or metadata)' })
+
+const CreateBody = Type.Object(
+  {
+    clientId: Type.String({ minLength: 1, maxLength: 64, description: '接收方调用方：其读取范围决定推送哪些事件 / the client whose read scope decides which events are sent' }),
+    url: Url,
+    eventTypes: EventTypeList,
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    allowPrivateNetwork: Type.Optional(AllowPrivate),
+    signatureAlgorithm: Type.Optional(StringEnum(['hmac-sha256', 'hmac-sm3'] as const, { description: '签名算法：hmac-sha256（默认，v1）或 hmac-sm3（国密，sm3）/ signature algorithm' })),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ clientId: '0192f0c4-8d1e-7c3a-9b1e-2f5d6a7b8c9d', url: 'https://court.example.cn/zdz/webhooks', eventTypes: ['*'], description: '朝阳法院业务系统' }],
+  },
+)
+
+const PatchBody = Type.Object(
+  {
+    url: Type.Optional(Url),
+    eventTypes: Type.Optional(EventTypeList),
+    description: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
+    allowPrivateNetwork: Type.Optional(AllowPrivate),
+    enabled: Type.Optional(Type.Boolean({ description: '启用/停用；收到 410 后自动停用 / enable or disable; a 410 Gone disables it' })),
+  },
+  { additionalProperties: false, minProperties: 1, examples: [{ enabled: true }] },
+)
+
+const SubscriptionView = Type.Object(
+  {
+    id: Type.String(),
+    clientId: Type.String(),
+    url: Type.String(),
+    eventTypes: Type.Array(Type.String()),
+    description: Nullable(Type.String()),
+    allowPrivateNetwork: Type.Boolean(),
+    signatureAlgorithm: Type.String(),
+    enabled: Type.Boolean(),
+    disabledReason: Nullable(Type.String({ description: 'gone_410 | disabled_by_operator' })),
+    disabledAt: Nullable(Timestamp),
+    previousSecretExpiresAt: Nullable(Timestamp),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { $id: 'Subscription' },
+)
+
+const WithSecret = Type.Object({
+  ...SubscriptionView.properties,
+  secret: Nullable(Type.String({ description: 'whsec_ 开头，仅显示一次；重放时为 null / shown once; null on replay' })),
+})
+
+const RecoveryBody = Type.Object(
+  {
+    since: Timestamp,
+    until: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false, examples: [{ since: '2026-12-01T00:00:00+08:00', until: '2026-12-02T00:00:00+08:00' }] },
+)
+
+const RecoveryView = Type.Object({
+  jobId: Type.String(),
+  subscriptionId: Type.String(),
+  since: Timestamp,
+  until: Timestamp,
+  status: Type.String({ description: 'queued | done' }),
+  requeued: Nullable(Type.Integer({ description: '重新投递的条数 / deliveries re-opened' })),
+  createdAt: Timestamp,
+  finishedAt: Nullable(Timestamp),
+})
+
+type View = Static<typeof SubscriptionView>
+
+export function subscriptionView(s: Subscription): View {
+  return {
+    id: s.id,
+    clientId: s.clientId,
+    url: s.url,
+    eventTypes: s.eventTypes,
+    description: s.description,
+    allowPrivateNetwork: s.allowPrivateNetwork,
+    signatureAlgorithm: s.signatureAlgorithm,
+    enabled: s.enabled,
+    disabledReason: s.disabledReason,
+    disabledAt: s.disabledAt?.toISOString() ?? null,
+    previousSecretExpiresAt: s.previousSecretExpiresAt && s.previousSecretExpiresAt.getTime() > Date.now() ? s.previousSecretExpiresAt.toISOString() : null,
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
+  }
+}
+
+function recoveryView(j: RecoveryJob): Static<typeof RecoveryView> {
+  return {
+    jobId: j.id,
+    subscriptionId: j.subscriptionId,
+    since: j.since.toISOString(),
+    until: j.until.toISOString(),
+    status: j.status,
+    requeued: j.requeued,
+    createdAt: j.createdAt.toISOString(),
+    finishedAt: j.finishedAt?.toISOString() ?? null,
+  }
+}
+
+function checkEventTypes(types: string[] | undefined): void {
+  if (!types) return
+  const errors: FieldError[] = []
+  if (types.includes('*') && types.length > 1) errors.push({ path: '/eventTypes', code: 'invalid_value', message: '"*" 须单独使用' })
+  types.forEach((t, i) => {
+    if (t !== '*' && !(EVENT_TYPES as readonly string[]).includes(t)) errors.push({ path: `/eventTypes/${i}`, code: 'unknown_event_type', message: `未知的事件类型 ${t}` })
+  })
+  if (errors.length) throw validationFailed(errors)
+}
+
+async function checkSubscriptionUrl(url: string, allowPrivateNetwork: boolean): Promise<void> {
+  const r = await checkUrl(url, allowPrivateNetwork)
+  if (!r.ok) throw businessRule('url_not_allowed', `不允许的推送地址：${r.detail}`, { reason: r.reason })
+}
+
+/**
+ * The producer side of the queues. The composition root hands the full Deps (with its queues) to the routes;
+ * when only the narrower AppDeps is there, queues are built on its fail-fast Redis connection.
+ */
+export function producerQueues(app: { addHook(name: 'onClose', fn: () => Promise<void>): unknown }, deps: AppDeps): { deliveries: Queue; jobs: Queue } {
+  const given = (deps as AppDeps & { queues?: { deliveries: Queue; jobs: Queue } }).queues
+  if (given) return given
+  const make = (name: string) => new Queue(name, { connection: deps.redis as never, prefix: deps.config.queuePrefix })
+  const own = { deliveries: make(QUEUES.deliveries), jobs: make(QUEUES.jobs) }
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([own.deliveries.close(), own.jobs.close()])
+  })
+  return own
+}
+
+const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  const queues = producerQueues(app, deps)
+
+  const load = async (id: string) => {
+    const s = isUuid(id) ? await getSubscription(deps.db, id) : undefined
+    if (!s) throw notFound('订阅')
+    return s
+  }
+
+  app.post(
+    '/v1/subscriptions',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['subscriptions'],
+        summary: '创建推送订阅 / Create a webhook subscription',
+        description:
+          '仅运维角色。订阅自创建起接收其调用方可读、类型匹配的事件（更早的事件请用 GET /v1/events 拉取）。密钥以 whsec_ 开头，仅显示一次。' +
+          '地址须为 http(s)；回环、内网、链路本地与云元数据地址返回 422 url_not_allowed（除非 allowPrivateNetwork，它仍不放行链路本地与元数据地址）；不跟随重定向。' +
+          ' Operator only. Receives, from its creation on, the events its client may read, of the types asked for. The secret is shown once. ' +
+          'Unknown clientId → 422 unknown_client.',
+        headers: IDEMPOTENCY_HEADER,
+        body: CreateBody,
+        response: { 201: WithSecret, ...errorResponses(409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body
+      checkEventTypes(b.eventTypes)
+      return runIdempotent(req, reply, deps.db, async (trx) => {
+        const client = isUuid(b.clientId) ? await findClient(trx, b.clientId) : undefined
+        if (!client) throw businessRule('unknown_client', '调用方不存在')
+        const allowPrivateNetwork = b.allowPrivateNetwork ?? false
+        await checkSubscriptionUrl(b.url, allowPrivateNetwork)
+        const secret = generateSecret()
+        const s = await insertSubscription(trx, {
+          id: uuidv7(),
+          clientId: client.id,
+          url: b.url,
+          eventTypes: b.eventTypes,
+          description: b.description ?? null,
+          allowPrivateNetwork,
+          signatureAlgorithm: b.signatureAlgorithm ?? 'hmac-sha256',
+          secretEnc: deps.cipher.encrypt(secret, SECRET_CONTEXT),
+        })
+        return { status: 201, body: { ...subscriptionView(s), secret }, headers: { location: `/v1/subscriptions/${s.id}` }, secretFields: ['secret'] }
+      })
+    },
+  )
+
+  app.get(
+    '/v1/subscriptions',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['subscriptions'],
+        summary: '订阅列表 / List subscriptions',
+        querystring: Type.Object(
+          { clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), limit: Type.Optional(LimitQuery), cursor: Type.Optional(CursorQuery) },
+          { additionalProperties: false },
+        ),
+        response: { 200: listOf(SubscriptionView), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 50
+      const after = decodeCursor<{ id: string }>(req.query.cursor, ['id'])
+      if (req.query.clientId !== undefined && !isUuid(req.query.clientId)) return { items: [], nextCursor: null }
+      const rows = await listSubscriptions(deps.db, { clientId: req.query.clientId, afterId: after?.id, limit: limit + 1 })
+      const { items, nextCursor } = page(rows, limit, (s) => ({ id: s.id }))
+      return { items: items.map(subscriptionView), nextCursor }
+    },
+  )
+
+  app.get(
+    '/v1/subscriptions/:id',
+    {
+      config: { roles: OPERATOR },
+      schema: { tags: ['subscriptions'], summary: '查询订阅 / Get a subscription', params: IdParam, response: { 200: SubscriptionView, ...errorResponses(404) } },
+    },
+    async (req) => subscriptionView(await load(req.params.id)),
+  )
+
+  app.patch(
+    '/v1/subscriptions/:id',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['subscriptions'],
+        summary: '修改订阅 / Update a subscription',
+        description: '可改地址、事件类型、说明、allowPrivateNetwork 与启用状态（重新启用 410 停用的订阅）；地址按新设置重新检查。Changing the URL or allowPrivateNetwork re-checks the URL; enabled: true re-enables a subscription a 410 disabled.',
+        params: IdParam,
+        body: PatchBody,
+        response: { 200: SubscriptionView, ...errorResponses(404, 422) },
+      },
+    },
+    async (req) => {
+      const b = req.body
+      checkEventTypes(b.eventTypes)
+      const current = await load(req.params.id)
+      if (b.url !== undefined || b.allowPrivateNetwork !== undefined) {
+        await checkSubscriptionUrl(b.url ?? current.url, b.allowPrivateNetwork ?? current.allowPrivateNetwork)
+      }
+      const s = await updateSubscription(deps.db, current.id, b)
+      if (!s) throw notFound('订阅')
+      return subscriptionView(s)
+    },
+  )
+
+  app.delete(
+    '/v1/subscriptions/:id',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['subscriptions'],
+        summary: '删除订阅 / Delete a subscription',
+        description: '未完成的投递随之终止（记为 dead，原因 subscription_deleted）；投递记录保留。Its pending deliveries end (dead, subscription_deleted); the history stays.',
+        params: IdParam,
+        response: { 204: Type.Null({ description: '已删除 / deleted' }), ...errorResponses(404) },
+      },
+    },
+    async (req, reply) => {
+      const id = req.params.id
+      const ok = isUuid(id) && (await deps.db.transaction().execute((trx) => deleteSubscription(trx, id)))
+      if (!ok) throw notFound('订阅')
+      return reply.code(204).send(null)
+    },
+  )
+
+  app.post(
+    '/v1/subscriptions/:id/secret-rotation',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['subscriptions'],
+        summary: '轮换签名密钥 / Rotate the signing secret',
+        description: '返回新密钥（仅一次）。旧密钥继续签名 24 小时：期间 webhook-signature 携带新旧两个签名（空格分隔）。The old secret keeps signing for 24 h; both signatures are sent meanwhile.',
+        headers: IDEMPOTENCY_HEADER,
+        params: IdParam,
+        response: { 200: WithSecret, ...errorResponses(404, 409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const current = await load(req.params.id)
+      return runIdempotent(req, reply, deps.db, async (trx) => {
+        const secret = generateSecret()
+        const now = new Date()
+        const s = await rotateSecret(trx, current.id, deps.cipher.encrypt(secret, SECRET_CONTEXT), new Date(now.getTime() + SECRET_OVERLAP_MS), now)
+        if (!s) throw notFound('订阅')
+        return { status: 200, body: { ...subscriptionView(s), secret }, secretFields: ['secret'] }
+      })
+    },
+  )
+
+  app.post(
+    '/v1/subscriptions/:id/recovery',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['subscriptions'],
+        summary: '按时间窗重新投递失败事件 / Re-send dead deliveries in a time window',
+        description:
+          '后台任务：把该订阅在 [since, until]（投递创建时间，until 默认为当前）内状态为 dead 的投递重新排队，webhook-id 不变。返回 202 与任务标识；任务状态存于 PostgreSQL，Redis 丢失也会完成。' +
+          ' A background job re-opens the dead deliveries created within the window (same webhook-id). 202 with a job id; GET …/recovery/{jobId} shows its progress.',
+        headers: IDEMPOTENCY_HEADER,
+        params: IdParam,
+        body: RecoveryBody,
+        response: { 202: RecoveryView, ...errorResponses(404, 409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const current = await load(req.params.id)
+      const since = new Date(req.body.since)
+      const until = req.body.until ? new Date(req.body.until) : new Date()
+      if (since.getTime() > until.getTime()) throw validationFailed([{ path: '/since', code: 'out_of_range', message: 'since 不能晚于 until' }])
+      if (!current.enabled) throw businessRule('subscription_disabled', '订阅已停用，请先启用（PATCH enabled: true）再恢复投递')
+      return runIdempotent(req, reply, deps.db, async (trx) => {
+        const job = await insertRecoveryJob(trx, current.id, since, until)
+        return {
+          status: 202,
+          body: recoveryView(job),
+          headers: { location: `/v1/subscriptions/${current.id}/recovery/${job.id}` },
+          afterCommit: async () => {
+            await queues.jobs.add(RECOVERY_JOB, { recoveryId: job.id }, { jobId: job.id, removeOnComplete: true, removeOnFail: true })
+          },
+        }
+      })
+    },
+  )
+
+  app.get(
+    '/v1/subscriptions/:id/recovery/:jobId',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['subscriptions'],
+        summary: '恢复任务状态 / Recovery job status',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), jobId: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+        response: { 200: RecoveryView, ...errorResponses(404) },
+      },
+    },
+    async (req) => {
+      const job = isUuid(req.params.jobId) ? await getRecoveryJob(deps.db, req.params.jobId) : undefined
+      if (!job || job.subscriptionId !== req.params.id) throw notFound('恢复任务')
+      return recoveryView(job)
+    },
+  )
+}
+
+export default subscriptionsPlugin
