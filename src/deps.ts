@@ -7,6 +7,7 @@ import type { Config } from './config/config.js'
 import { CalendarProvider } from './db/calendar-repository.js'
 import { insertClient } from './db/client-repository.js'
 import { createDb } from './db/connection.js'
+import { migrateToLatest } from './db/migrate.js'
 import type { Database } from './db/database.js'
 import { createQueues, createRedis, type QueueSet } from './delivery/queues.js'
 import { scheduleTimer } from './delivery/timers.js'
@@ -28,8 +29,12 @@ export interface Deps extends AppDeps {
  * The one composition root: every connection the process opens is made here and closed by close().
  * API and worker entry points both build it; tests build it with their own database and queue prefix.
  */
-export async function createDeps(config: Config, logger: Logger): Promise<Deps> {
+export async function createDeps(config: Config, logger: Logger, opts: { migrate?: boolean } = {}): Promise<Deps> {
   const { db, pool } = createDb(config.databaseUrl, config.databasePoolSize, logger)
+  if (opts.migrate) {
+    const applied = await migrateToLatest(db)
+    if (applied.length) logger.info({ applied }, 'migrations applied')
+  }
   const onRedisError = (err: Error) => logger.warn({ err: { message: err.message } }, 'Redis connection error')
   const redis = createRedis(config.redisUrl, 'producer', onRedisError)
   const queues = createQueues(config.redisUrl, config.queuePrefix, onRedisError)

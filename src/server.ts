@@ -2,10 +2,9 @@ import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config/config.js'
 import { ensureDatabase } from './db/connection.js'
-import { migrateToLatest } from './db/migrate.js'
 import { createDeps } from './deps.js'
 import { createLogger } from './logging.js'
-import { startWorkers, type RunningWorkers } from './worker-runtime.js'
+import { startWorkers, type RunningWorkers, warnIfProvisional } from './worker-runtime.js'
 
 /**
  * `npm start`: check the environment, create the database if missing, apply migrations, then serve the API and
@@ -26,12 +25,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel)
   const apiOnly = process.argv.includes('--api-only')
   await ensureDatabase(config.databaseUrl)
-  const deps = await (async () => {
-    const d = await createDeps(config, logger)
-    const applied = await migrateToLatest(d.db)
-    if (applied.length) logger.info({ applied }, 'migrations applied')
-    return d
-  })()
+  const deps = await createDeps(config, logger, { migrate: true })
+  warnIfProvisional(deps, logger)
   const app = await buildApp(deps)
   let workers: RunningWorkers | undefined
   closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {

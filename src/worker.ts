@@ -1,7 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig } from './config/config.js'
 import { ensureDatabase } from './db/connection.js'
-import { migrateToLatest } from './db/migrate.js'
 import { createDeps } from './deps.js'
 import { createLogger } from './logging.js'
 import { startWorkers } from './worker-runtime.js'
@@ -20,8 +19,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel)
   await ensureDatabase(config.databaseUrl)
-  const deps = await createDeps(config, logger)
-  await migrateToLatest(deps.db)
+  const deps = await createDeps(config, logger, { migrate: true })
   const workers = startWorkers(deps)
   closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'worker shutting down after an error')

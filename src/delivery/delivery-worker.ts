@@ -65,6 +65,8 @@ export interface DeliveryWorkerOptions {
   stalledIntervalMs?: number
   /** Name resolution for the URL checks (tests). */
   resolve?: ResolveAll
+  /** How much longer than the timeout an attempt's lease lasts (the database writes around the call). @defaultValue 10 000 */
+  leaseMarginMs?: number
   /** Relay batch size. @defaultValue 200 */
   relayBatchSize?: number
   /** Start the LISTEN relay. @defaultValue true */
@@ -191,7 +193,7 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
   const log = ctx.logger.child({ component: 'delivery' })
   const timeoutMs = opts.timeoutMs ?? DELIVERY_TIMEOUT_MS
   // The lease outlives the longest attempt (timeout plus the database writes around it).
-  const leaseMs = timeoutMs + 10_000
+  const leaseMs = timeoutMs + (opts.leaseMarginMs ?? 10_000)
   const relay = new OutboxRelay({ db: ctx.db, databaseUrl: ctx.config.databaseUrl, queue: ctx.queues.deliveries, logger: log, batchSize: opts.relayBatchSize })
   if (opts.listen !== false) relay.start()
 

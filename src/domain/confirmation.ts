@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import { confirmationDeadline, daysBetween, type LegalCalendar, shanghaiDate } from './calendar.js'
 import { courtRegion, isValidCourtCode, regionCovers } from './identifiers.js'
+import { maskIdNumber, maskPhone } from './personal-data.js'
 import type { Role } from './principal.js'
 import type { Agreement, Decrypt, Sealed, StoredParty } from './referral.js'
 import { coversAllParties } from './referral-machine.js'
@@ -245,18 +246,32 @@ function partiesView(parties: readonly StoredParty[], full: boolean, decrypt: De
   }))
 }
 
+/** Full ID numbers and mainland mobiles inside free text, not part of a longer run of digits. */
+const FREE_TEXT_PERSONAL_DATA = /(?<!\d)(?:\d{17}[\dXx]|1\d{10})(?!\d)/g
+
+/**
+ * Masks ID numbers and mobiles that parties wrote into free text (agreement terms, reasons), for readers who may not
+ * see personal data and for event payloads. Such readers cannot recompute `agreementSha256` from the masked terms;
+ * the court concerned and the handling organization, who can, see the terms as signed.
+ */
+export function maskFreeText(text: string): string {
+  return text.replace(FREE_TEXT_PERSONAL_DATA, (m) => (m.length === 11 ? maskPhone(m) : maskIdNumber(m)))
+}
+
 /**
  * The application as the API shows it. `full` reveals personal data (the court concerned and the handling
  * organization only, contract §1); `today` (Asia/Shanghai) decides `overdue`.
  */
 export function confirmationView(c: Confirmation, full: boolean, decrypt: Decrypt, today: string): Record<string, unknown> {
   const d = c.doc
+  const text = (s: string | undefined) => (s === undefined || full ? s : maskFreeText(s))
+  const reason = <T extends { reason?: string }>(o: T | undefined): T | null => (o ? { ...o, ...(o.reason !== undefined ? { reason: text(o.reason) } : {}) } : null)
   return {
     id: c.id,
     version: c.version,
     status: c.status,
     late: c.late,
-    lateReason: d.lateReason ?? null,
+    lateReason: text(d.lateReason) ?? null,
     applicationDueOn: d.applicationDueOn,
     reviewDueOn: c.reviewDueOn,
     overdue: isReviewOverdue(c.status, c.reviewDueOn, today),
@@ -267,16 +282,16 @@ export function confirmationView(c: Confirmation, full: boolean, decrypt: Decryp
     subject: c.subject,
     applicants: d.applicants,
     appliedAt: d.appliedAt,
-    agreement: d.agreement,
+    agreement: full ? d.agreement : { ...d.agreement, terms: maskFreeText(d.agreement.terms) },
     agreementSha256: c.agreementSha256,
     parties: partiesView(d.parties, full, decrypt),
     materials: d.materials,
     venue: d.venue ?? null,
     caseNumber: c.caseNumber,
     acceptance: d.acceptance ?? null,
-    notAccepted: d.notAccepted ?? null,
-    withdrawal: d.withdrawal ?? null,
-    ruling: d.ruling ?? null,
+    notAccepted: reason(d.notAccepted),
+    withdrawal: reason(d.withdrawal),
+    ruling: reason(d.ruling),
     createdAt: c.createdAt.toISOString(),
     updatedAt: c.updatedAt.toISOString(),
   }

@@ -5,6 +5,9 @@ import { validationFailed, type FieldError } from '../domain/errors.js'
 import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
 
+/** No query parameters: an unknown one is a 400 (contract §1). */
+const NoQuery = Type.Object({}, { additionalProperties: false })
+
 const YearParam = Type.Object(
   { year: Type.Integer({ minimum: 1, maximum: 9999, description: '公历年份 / year' }) },
   { additionalProperties: false },
@@ -66,6 +69,7 @@ const calendarPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app,
         description:
           '期限计算所用的放假日与调休上班日。已公布年份取国务院安排（随服务发布，或经 PUT 更新）；其他年份按《全国年节及纪念日放假办法》法定假日推定，provisional 为 true，且无调休。' +
           '\n\nThe days off and make-up working days every deadline uses: the State Council arrangement where published (shipped or PUT), otherwise the statutory days with provisional: true.',
+        querystring: NoQuery,
         params: YearParam,
         response: { 200: YearView, ...errorResponses() },
       },
@@ -88,6 +92,7 @@ const calendarPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app,
           '同一日不能既放假又上班，否则 400 validation_failed 并逐项列出。PUT 本身幂等，无需 Idempotency-Key。\n\n' +
           'Operator only: replaces the year’s days off and make-up working days, effective at once for deadlines computed afterwards. Each bad date is named ' +
           'in errors[] (400 validation_failed).',
+        querystring: NoQuery,
         params: YearParam,
         body: ArrangementBody,
         response: { 200: YearView, ...errorResponses() },

@@ -24,6 +24,9 @@ import { errorResponses, IdParam } from './common-schemas.js'
 import { IDEMPOTENCY_HEADER } from './idempotency.js'
 import { createValidatorCompiler } from './validation.js'
 
+/** No query parameters: an unknown one is a 400 (contract §1). */
+const NoQuery = Type.Object({}, { additionalProperties: false })
+
 /** Contract §6: the largest material accepted. */
 export const MAX_MATERIAL_BYTES = 50 * 1024 * 1024
 
@@ -168,6 +171,7 @@ const materialsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
             'x-material-title': { type: 'string', description: '材料标题，百分号编码的 UTF-8 / title, percent-encoded UTF-8', examples: ['%E8%B5%B7%E8%AF%89%E7%8A%B6.pdf'] },
           },
         },
+        querystring: NoQuery,
         body: { content: Object.fromEntries(MATERIAL_TYPES.map((t) => [t, { schema: binary }])) },
         response: { 201: MaterialView, ...errorResponses(409, 413, 415, 422) },
       } as never,
@@ -256,6 +260,7 @@ const materialsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
           '以上传时的 Content-Type 流式返回文件；ETag 为内容 SHA-256。可读者：上传方，以及可读引用该材料的委派案件或司法确认申请的调用方；其他情况 404。\n\n' +
           'Streams the file with its content type; the ETag is its SHA-256. Readable by the uploading client and by clients that may read a referral or ' +
           'confirmation application referencing it; 404 otherwise.',
+        querystring: NoQuery,
         params: IdParam,
         response: {
           200: {

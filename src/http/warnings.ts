@@ -14,6 +14,9 @@ import { decodeCursor, page } from './pagination.js'
 import { DISPUTE_TYPES } from './referral-schemas.js'
 import { standing } from './referrals.js'
 
+/** No query parameters: an unknown one is a 400 (contract §1). */
+const NoQuery = Type.Object({}, { additionalProperties: false })
+
 const LEVELS = ['red', 'orange', 'yellow'] as const
 
 const WarningBody = Type.Object(
@@ -75,6 +78,7 @@ const warningsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app,
           SCOPE_TEXT +
           '\n\nA court or the mediation side raises a warning; it is delivered as `warning.raised` to the other side’s subscribers whose region is on one branch ' +
           'with the warning’s. A referralId must name a referral the caller may read (else 404).',
+        querystring: NoQuery,
         headers: IDEMPOTENCY_HEADER,
         body: WarningBody,
         response: { 201: WarningView, ...errorResponses(404, 409, 422) },
@@ -166,6 +170,7 @@ const warningsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app,
       schema: {
         tags: ['warnings'],
         summary: '查询预警 / Get a warning',
+        querystring: NoQuery,
         description: SCOPE_TEXT,
         params: IdParam,
         response: { 200: WarningView, ...errorResponses(404) },

@@ -20,6 +20,7 @@ import {
   decideConfirmationTransition,
   isBasicCourt,
   isReviewOverdue,
+  maskFreeText,
   referralAllowsConfirmation,
   type Venue,
 } from '../../src/domain/confirmation.js'
@@ -206,10 +207,24 @@ t.test('view masks personal data unless full', async (t) => {
     createdAt: new Date('2026-09-02T02:00:00Z'),
     updatedAt: new Date('2026-09-03T02:00:00Z'),
   }
+  c.doc.agreement.terms = '赵六通过 13912345678 收款'
+  c.doc.ruling = { result: 'rejected', rulingNumber: 'x', ruledOn: '2026-10-01', reason: '联系电话 13912345678 无人接听', agreementSha256: 'a'.repeat(64), recordedAt: '2026-10-01T00:00:00Z' }
   const decrypt = (token: string) => `plain-${token}`
   const masked = confirmationView(c, false, decrypt, '2026-10-09')
   t.match(masked, { overdue: true, agreementSha256: 'a'.repeat(64), parties: [{ idNumber: '110***********1234', phone: '138****5678' }, { address: '北京市朝阳区****' }] })
+  t.match(masked, { agreement: { terms: '赵六通过 139****5678 收款' }, ruling: { reason: '联系电话 139****5678 无人接听' } })
   const full = confirmationView(c, true, decrypt, '2026-10-01')
+  t.match(full, { agreement: { terms: '赵六通过 13912345678 收款' }, ruling: { reason: '联系电话 13912345678 无人接听' } })
   t.match(full, { overdue: false, parties: [{ idNumber: 'plain-E1', phone: 'plain-E2' }, { idNumber: 'plain-E3', address: 'plain-E4' }] })
   t.same(confirmationPersonalFields(c).sort(), ['address', 'idNumber', 'phone'])
+})
+
+t.test('free text is masked for readers without full access', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['张三（身份证 11010519491231002X，电话 13800138000）收款', '张三（身份证 110***********002X，电话 138****8000）收款'],
+    ['账号 6222021234567890123 与金额 8000 元', '账号 6222021234567890123 与金额 8000 元'],
+    ['时间戳 1735689600000', '时间戳 1735689600000'],
+    ['小写 x：44052418800101001x', '小写 x：440***********001x'],
+  ]
+  for (const [input, want] of cases) t.equal(maskFreeText(input), want, input)
 })

@@ -477,6 +477,16 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
   stale.agreement.signatures = stale.agreement.signatures.map((s) => ({ ...s, signedAt: '2026-09-01T10:00:00+08:00' }))
   t.equal((await apply(stale)).json().code, 'confirmation_deadline_passed')
 
+  // Personal data written into the terms is masked for operators and in events, shown as signed to the parties' side.
+  const withPhone = standaloneBody()
+  withPhone.agreement.terms = `赵六向王五（电话 13912345678）支付 3000 元。第${++termSeq}份`
+  const wp = await apply(withPhone)
+  t.equal(wp.statusCode, 201)
+  t.equal(wp.json().agreement.terms, withPhone.agreement.terms)
+  t.equal(wp.json().agreementSha256, agreementSha256(withPhone.agreement.terms))
+  t.match((await get(operator, `${BASE}/${wp.json().id}`)).json().agreement.terms, /电话 139\*\*\*\*5678/)
+  t.same(scanForPersonalData((await get(w.platform.key, `${BASE}/${wp.json().id}/events`)).body), [])
+
   // Venue by party domicile or subject matter: the court's region covers the given region.
   const domicile = await apply(standaloneBody({ courtCode: '京0108', venue: { basis: 'party_domicile', regionCode: '110108' } }))
   t.equal(domicile.statusCode, 201, domicile.body)

@@ -1,0 +1,224 @@
+import { type Expression, type Kysely, type RawBuilder, sql, type SqlBool, type Transaction } from 'kysely'
+import { regionPrefix } from '../domain/identifiers.js'
+import type { Principal } from '../domain/principal.js'
+import type { Database } from './database.js'
+import { orgScopeSql } from './referral-repository.js'
+
+type Db = Kysely<Database> | Transaction<Database>
+
+export const STATS_GROUPINGS = ['court', 'organization', 'disputeType', 'region', 'month'] as const
+export type StatsGrouping = (typeof STATS_GROUPINGS)[number]
+
+export interface StatsQuery {
+  /** First instant of the period (start of the `from` date, Asia/Shanghai). */
+  start: Date
+  /** First instant after the period (end of the `to` date, Asia/Shanghai). */
+  end: Date
+  /** Today (Asia/Shanghai): the reference for ages and overdue reviews. */
+  today: string
+  groupBy: StatsGrouping
+  courtCode?: string
+  regionCode?: string
+}
+
+/** One group's figures, straight from SQL (rates already rounded to 4 decimals, null without a denominator). */
+export interface StatsGroupRow {
+  key: string
+  referrals: number
+  accepted: number
+  declined: number
+  agreed: number
+  terminated: number
+  successRate: number | null
+  performanceReported: number
+  performed: number
+  autoPerformanceRate: number | null
+  medianDaysToOutcome: number | null
+  litigatedAfterFailure: number
+  confirmationsApplied: number
+  confirmationsRuledValid: number
+  confirmationsOverdue: number
+  openReferrals: number
+  openReferralMedianAgeDays: number | null
+  openReferralMaxAgeDays: number | null
+}
+
+/** Event types counted as outcomes a referral reached (contract §5: whatever happened after). */
+const OUTCOME_EVENTS = [
+  'referral.accepted',
+  'referral.declined',
+  'referral.agreement_recorded',
+  'referral.terminated',
+  'referral.case_registered',
+  'referral.trial_resumed',
+  'referral.performance_reported',
+]
+
+// Literals, not a parameter: the planner must see the list to use the partial index events_referral_outcome_idx.
+const OUTCOME_EVENTS_SQL = sql.raw(OUTCOME_EVENTS.map((t) => `'${t}'`).join(', '))
+
+/** Referral states that need nothing more from anyone: not "open". */
+const FINISHED = ['case_registered', 'trial_resumed', 'closed']
+
+const LOCAL_DATE = (col: RawBuilder<unknown> | Expression<unknown>) => sql`((${col}) AT TIME ZONE 'Asia/Shanghai')::date`
+
+/** The referral-level read scope (the same rule as the referral routes), on `referrals` aliased `r`. */
+function scopeSql(p: Principal): Expression<SqlBool> {
+  if (p.role === 'operator') return sql<SqlBool>`true`
+  if (p.role === 'court') return p.courtCodes.length ? sql<SqlBool>`r.court_code = ANY(${sql.val(p.courtCodes)}::text[])` : sql<SqlBool>`false`
+  return orgScopeSql(p, sql.ref('r.held_by'), true)
+}
+
+/** Whether `judicial_confirmations` exists (it is optional for statistics: counts are 0 without it). */
+export async function hasConfirmations(db: Db): Promise<boolean> {
+  const r = await sql<{ present: boolean }>`SELECT to_regclass('judicial_confirmations') IS NOT NULL AS present`.execute(db)
+  return r.rows[0]?.present === true
+}
+
+/**
+ * Statistics per group (contract §5), in one SQL statement.
+ *
+ * The unit counted is a referral created in the period and readable by the principal. For `organization` and
+ * `region` the unit is a referral *per organization that held it* (a referral declined by one committee and
+ * agreed by another counts once for each), and each outcome counts for the organization (or region) that held
+ * the case when it was reached: `events.organization_id` / `events.region_code` record exactly that.
+ *
+ * Outcomes are read from the events (every transition wrote one), so a referral counts as declined, terminated
+ * etc. if it ever reached that state, whatever happened after. The latest performance report wins.
+ *
+ * Query plan (see the index notes in migrations/0005_materials_warnings.ts): the period's referrals come from
+ * referrals_created_idx / referrals_court_created_idx, their outcome events from events_referral_outcome_idx by
+ * subject id (an index-only scan), confirmations from judicial_confirmations_referral_idx.
+ */
+export async function computeStats(db: Db, p: Principal, q: StatsQuery, withConfirmations: boolean): Promise<StatsGroupRow[]> {
+  const holderGrouping = q.groupBy === 'organization' || q.groupBy === 'region'
+  const prefix = q.regionCode ? `${regionPrefix(q.regionCode)}%` : null
+
+  const baseFilters: Array<Expression<SqlBool>> = [sql<SqlBool>`r.created_at >= ${q.start}`, sql<SqlBool>`r.created_at < ${q.end}`, scopeSql(p)]
+  if (q.courtCode) baseFilters.push(sql<SqlBool>`r.court_code = ${q.courtCode}`)
+  if (prefix) baseFilters.push(sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = ANY(r.held_by) AND o.region_code LIKE ${prefix})`)
+  const base = sql`SELECT r.id, r.court_code, r.dispute_type, r.held_by, r.organization_id, r.status, r.created_at FROM referrals r WHERE ${sql.join(baseFilters, sql` AND `)}`
+
+  // pairs(id, key, current): the counted units; `current` = the group holds the case now (for the age of open ones).
+  let pairs: RawBuilder<unknown>
+  switch (q.groupBy) {
+    case 'court':
+      pairs = sql`SELECT b.id, b.court_code AS key, true AS current FROM base b`
+      break
+    case 'disputeType':
+      pairs = sql`SELECT b.id, b.dispute_type AS key, true AS current FROM base b`
+      break
+    case 'month':
+      pairs = sql`SELECT b.id, to_char(b.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS key, true AS current FROM base b`
+      break
+    case 'organization':
+      pairs = sql`SELECT b.id, h.org AS key, h.org = b.organization_id AS current
+        FROM base b CROSS JOIN LATERAL unnest(b.held_by) AS h(org)
+        ${prefix ? sql`WHERE EXISTS (SELECT 1 FROM organizations o WHERE o.id = h.org AND o.region_code LIKE ${prefix})` : sql``}`
+      break
+    case 'region':
+      pairs = sql`SELECT b.id, o.region_code AS key, bool_or(o.id = b.organization_id) AS current
+        FROM base b JOIN organizations o ON o.id = ANY(b.held_by)
+        ${prefix ? sql`WHERE o.region_code LIKE ${prefix}` : sql``}
+        GROUP BY b.id, o.region_code`
+      break
+  }
+  const attribution =
+    q.groupBy === 'organization' ? sql`AND e.organization_id = p.key` : q.groupBy === 'region' ? sql`AND e.region_code = p.key` : sql``
+
+  const confAttribution =
+    q.groupBy === 'organization'
+      ? sql`AND c.organization_id = p.key`
+      : q.groupBy === 'region'
+        ? sql`AND EXISTS (SELECT 1 FROM organizations co WHERE co.id = c.organization_id AND co.region_code = p.key)`
+        : sql``
+  const conf = withConfirmations
+    ? sql`SELECT p.key,
+          count(*) AS applied,
+          count(*) FILTER (WHERE c.status = 'ruled_valid') AS ruled_valid,
+          count(*) FILTER (WHERE c.status = 'under_review' AND c.review_due_on < ${q.today}::date) AS overdue
+        FROM pairs p JOIN judicial_confirmations c ON c.referral_id = p.id ${confAttribution}
+        GROUP BY p.key`
+    : sql`SELECT NULL::text AS key, 0::bigint AS applied, 0::bigint AS ruled_valid, 0::bigint AS overdue WHERE false`
+
+  const result = await sql<StatsGroupRow>`
+    WITH base AS MATERIALIZED (${base}),
+    pairs AS MATERIALIZED (${pairs}),
+    ev AS (
+      SELECT p.id, p.key, p.current,
+        bool_or(e.type = 'referral.accepted') AS accepted,
+        bool_or(e.type = 'referral.declined') AS declined,
+        bool_or(e.type = 'referral.agreement_recorded') AS agreed,
+        bool_or(e.type = 'referral.terminated') AS terminated,
+        bool_or(e.type IN ('referral.case_registered', 'referral.trial_resumed')) AS litigated,
+        min(e.occurred_at) FILTER (WHERE e.type = 'referral.accepted') AS accepted_at,
+        min(e.occurred_at) FILTER (WHERE e.type IN ('referral.agreement_recorded', 'referral.terminated')) AS outcome_at,
+        max(e.sequence) FILTER (WHERE e.type = 'referral.performance_reported') AS perf_seq
+      FROM pairs p
+      LEFT JOIN events e ON e.subject_kind = 'referral' AND e.subject_id = p.id AND e.type IN (${OUTCOME_EVENTS_SQL}) ${attribution}
+      GROUP BY p.id, p.key, p.current
+    ),
+    facts AS (
+      SELECT ev.*, b.status, b.created_at, pe.data -> 'referral' -> 'performance' ->> 'status' AS performance
+      FROM ev
+      JOIN base b ON b.id = ev.id
+      LEFT JOIN events pe ON pe.subject_id = ev.id AND pe.sequence = ev.perf_seq
+    ),
+    agg AS (
+      SELECT key,
+        count(*) AS referrals,
+        count(*) FILTER (WHERE accepted) AS accepted,
+        count(*) FILTER (WHERE declined) AS declined,
+        count(*) FILTER (WHERE agreed) AS agreed,
+        count(*) FILTER (WHERE terminated) AS terminated,
+        count(*) FILTER (WHERE agreed AND performance IS NOT NULL) AS performance_reported,
+        count(*) FILTER (WHERE agreed AND performance = 'performed') AS performed,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY ${LOCAL_DATE(sql`outcome_at`)} - ${LOCAL_DATE(sql`accepted_at`)})
+          FILTER (WHERE accepted_at IS NOT NULL AND outcome_at IS NOT NULL) AS median_days,
+        count(*) FILTER (WHERE litigated) AS litigated,
+        count(*) FILTER (WHERE current AND status <> ALL(${sql.val(FINISHED)}::text[])) AS open,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY ${q.today}::date - ${LOCAL_DATE(sql`created_at`)})
+          FILTER (WHERE current AND status <> ALL(${sql.val(FINISHED)}::text[])) AS open_median_age,
+        max(${q.today}::date - ${LOCAL_DATE(sql`created_at`)})
+          FILTER (WHERE current AND status <> ALL(${sql.val(FINISHED)}::text[])) AS open_max_age
+      FROM facts
+      GROUP BY key
+    ),
+    conf AS (${conf})
+    SELECT a.key,
+      a.referrals::int AS "referrals",
+      a.accepted::int AS "accepted",
+      a.declined::int AS "declined",
+      a.agreed::int AS "agreed",
+      a.terminated::int AS "terminated",
+      round(a.agreed::numeric / NULLIF(a.agreed + a.terminated, 0), 4)::float8 AS "successRate",
+      a.performance_reported::int AS "performanceReported",
+      a.performed::int AS "performed",
+      round(a.performed::numeric / NULLIF(a.performance_reported, 0), 4)::float8 AS "autoPerformanceRate",
+      round(a.median_days::numeric, 2)::float8 AS "medianDaysToOutcome",
+      a.litigated::int AS "litigatedAfterFailure",
+      COALESCE(c.applied, 0)::int AS "confirmationsApplied",
+      COALESCE(c.ruled_valid, 0)::int AS "confirmationsRuledValid",
+      COALESCE(c.overdue, 0)::int AS "confirmationsOverdue",
+      a.open::int AS "openReferrals",
+      round(a.open_median_age::numeric, 2)::float8 AS "openReferralMedianAgeDays",
+      a.open_max_age::int AS "openReferralMaxAgeDays"
+    FROM agg a LEFT JOIN conf c ON c.key = a.key
+    ORDER BY a.key
+  `.execute(db)
+  return result.rows
+}
+
+/**
+ * Confirmation applications in the principal's scope whose review is overdue today (under review past
+ * reviewDueOn, 民诉法 art. 187), whatever the period: a snapshot, standalone applications included.
+ */
+export async function countOverdueConfirmations(db: Db, p: Principal, today: string, f: { courtCode?: string; regionCode?: string }): Promise<number> {
+  const filters: Array<Expression<SqlBool>> = [sql<SqlBool>`c.status = 'under_review'`, sql<SqlBool>`c.review_due_on < ${today}::date`]
+  if (p.role === 'court') filters.push(p.courtCodes.length ? sql<SqlBool>`c.court_code = ANY(${sql.val(p.courtCodes)}::text[])` : sql<SqlBool>`false`)
+  if (p.role === 'mediation') filters.push(orgScopeSql(p, sql.ref('c.organization_id'), false))
+  if (f.courtCode) filters.push(sql<SqlBool>`c.court_code = ${f.courtCode}`)
+  if (f.regionCode) filters.push(sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = c.organization_id AND o.region_code LIKE ${`${regionPrefix(f.regionCode)}%`})`)
+  const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM judicial_confirmations c WHERE ${sql.join(filters, sql` AND `)}`.execute(db)
+  return r.rows[0]?.n ?? 0
+}

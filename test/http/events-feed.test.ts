@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
+import pg from 'pg'
+import t from 'tap'
+import { eventScopeSql, mayReadEvent, type EventScope } from '../../src/db/event-scope.js'
+import type { Principal } from '../../src/domain/principal.js'
+import { post, referralBody, standardWorld } from '../helpers/fixtures.js'
+import { startHarness } from '../helpers/harness.js'
+
+const h = await startHarness()
+t.teardown(() => h.close())
+const world = await standardWorld(h)
+
+type Page = { items: Array<{ id: string; type: string; sequence: number; subject: { id: string } }>; nextCursor: string }
+
+const feed = async (key: string, query = ''): Promise<Page> => {
+  const res = await h.call(key, { method: 'GET', url: `/v1/events${query}` })
+  if (res.statusCode !== 200) throw new Error(`feed ${res.statusCode} ${res.body}`)
+  return res.json() as Page
+}
+
+/** Reads the whole feed from `after` on. */
+const readAll = async (key: string, after?: string, extra = '') => {
+  const items: Page['items'] = []
+  let cursor = after
+  for (let i = 0; i < 1000; i++) {
+    const page = await feed(key, `?limit=3${cursor ? `&after=${cursor}` : ''}${extra}`)
+    items.push(...page.items)
+    if (typeof page.nextCursor !== 'string') throw new Error('nextCursor must always be a string')
+    if (!page.items.length) {
+      if (cursor !== undefined && page.nextCursor !== cursor) throw new Error('at the end the cursor must stay the resume point')
+      return { items, cursor: page.nextCursor }
+    }
+    cursor = page.nextCursor
+  }
+  throw new Error('feed did not end')
+}
+
+/** Inserts an event row directly (as appendEvent would), in the given client/transaction. */
+async function insertEvent(q: { query: pg.Client['query'] } | pg.Client, scope: Partial<EventScope> & { audience: string }, type = 'warning.raised') {
+  const id = randomUUID()
+  await (q as pg.Client).query(
+    `INSERT INTO events (id, type, occurred_at, subject_kind, subject_id, sequence, case_version, actor, data, court_code, organization_id, region_code, audience, prev_hash, hash)
+     VALUES ($1, $2, now(), 'warning', $3, 1, null, '"system"', '{}', $4, $5, $6, $7, $8, $8)`,
+    [id, type, randomUUID(), scope.courtCode ?? null, scope.organizationId ?? null, scope.regionCode ?? null, scope.audience, '0'.repeat(64)],
+  )
+  return id
+}
+
+t.test('the SQL scope and the fan-out predicate agree (one definition)', async (t) => {
+  const admin = new pg.Client({ connectionString: h.db.url })
+  await admin.connect()
+  t.teardown(() => admin.end())
+  const scopes: Array<Partial<EventScope> & { audience: string }> = [
+    { audience: 'case', courtCode: '京0105', organizationId: 'bj-cy-blz', regionCode: '110105' },
+    { audience: 'case', courtCode: '京0105', organizationId: 'bj-other', regionCode: '110108' },
+    { audience: 'case', courtCode: '粤0604', organizationId: 'gd-fs', regionCode: '440604' },
+    { audience: 'case', courtCode: '京0105', organizationId: 'bj-cy-blz', regionCode: null },
+    { audience: 'court', regionCode: '110105' },
+    { audience: 'court', regionCode: '110000' },
+    { audience: 'court', regionCode: '110100' },
+    { audience: 'court', regionCode: '440604' },
+    { audience: 'mediation', regionCode: '110105' },
+    { audience: 'mediation', regionCode: '110000' },
+    { audience: 'mediation', regionCode: '440000' },
+    { audience: 'mediation', regionCode: null },
+    { audience: 'operator' },
+    { audience: 'something-new', regionCode: '110105' },
+  ]
+  for (const s of scopes) await insertEvent(admin, s)
+  const principal = (role: Principal['role'], scope: Partial<Principal> = {}): Principal => ({ clientId: randomUUID(), role, name: 'p', courtCodes: [], organizationIds: [], regionCodes: [], ...scope })
+  const principals: Principal[] = [
+    principal('operator'),
+    principal('court', { courtCodes: ['京0105'] }),
+    principal('court', { courtCodes: ['京'] }),
+    principal('court', { courtCodes: ['京01'] }),
+    principal('court', { courtCodes: ['粤0604', '京0108'] }),
+    principal('court', { courtCodes: ['最高法'] }),
+    principal('mediation', { regionCodes: ['11'] }),
+    principal('mediation', { regionCodes: ['110105'] }),
+    principal('mediation', { regionCodes: ['110000'] }),
+    principal('mediation', { regionCodes: ['1101'] }),
+    principal('mediation', { regionCodes: ['44'] }),
+    principal('mediation', { regionCodes: ['*'] }),
+    principal('mediation', { organizationIds: ['bj-cy-blz'] }),
+    principal('mediation', { organizationIds: ['gd-fs'], regionCodes: ['110108'] }),
+  ]
+  const events = await h.deps.db.selectFrom('events').select(['id', 'audience', 'court_code', 'organization_id', 'region_code']).execute()
+  let compared = 0
+  for (const p of principals) {
+    const rows = await h.deps.db
+      .selectFrom('events as e')
+      .select(['e.id', sql<boolean>`coalesce(${eventScopeSql(p, 'e')}, false)`.as('ok')])
+      .execute()
+    const bySql = new Map(rows.map((r) => [r.id, r.ok]))
+    for (const e of events) {
+      const js = mayReadEvent(p, { audience: e.audience, courtCode: e.court_code, organizationId: e.organization_id, regionCode: e.region_code })
+      t.equal(bySql.get(e.id), js, `${p.role} ${JSON.stringify(p.courtCodes.concat(p.regionCodes, p.organizationIds))} × ${e.audience}/${e.court_code}/${e.organization_id}/${e.region_code}`)
+      compared++
+    }
+  }
+  t.ok(compared >= scopes.length * principals.length)
+
+  // Spot checks of the rule itself.
+  const court = principals[1]
+  t.ok(mayReadEvent(court, { audience: 'case', courtCode: '京0105', organizationId: null, regionCode: null }))
+  t.notOk(mayReadEvent(court, { audience: 'case', courtCode: '粤0604', organizationId: null, regionCode: '110105' }))
+  t.ok(mayReadEvent(court, { audience: 'court', courtCode: null, organizationId: null, regionCode: '110000' }), 'a Beijing-wide warning reaches a district court')
+  t.notOk(mayReadEvent(court, { audience: 'court', courtCode: null, organizationId: null, regionCode: '110108' }), 'a sibling district does not')
+  t.notOk(mayReadEvent(court, { audience: 'mediation', courtCode: null, organizationId: null, regionCode: '110105' }), 'warnings for the mediation side are not for courts')
+  t.notOk(mayReadEvent(principals[6], { audience: 'operator', courtCode: null, organizationId: null, regionCode: null }))
+  t.ok(mayReadEvent(principals[12], { audience: 'case', courtCode: '京0105', organizationId: 'bj-cy-blz', regionCode: '999999' }), 'listed organization')
+})
+
+t.test('the pull feed: scoped, filtered, paged, resumable', async (t) => {
+  const created = await post(h, world.court.key, '/v1/referrals', referralBody())
+  t.equal(created.statusCode, 201, created.body)
+  const referralId = created.json().id
+  const accepted = await post(h, world.platform.key, `/v1/referrals/${referralId}/acceptance`, { decision: 'accepted', mediator: { name: '王调解' }, acceptedAt: new Date().toISOString() })
+  t.equal(accepted.statusCode, 200, accepted.body)
+
+  const courtAll = await readAll(world.court.key)
+  const mine = courtAll.items.filter((e) => e.subject.id === referralId)
+  t.same(mine.map((e) => [e.type, e.sequence]), [['referral.created', 1], ['referral.accepted', 2]])
+  const platformAll = await readAll(world.platform.key)
+  t.equal(platformAll.items.filter((e) => e.subject.id === referralId).length, 2, 'the holding platform reads them')
+  t.equal((await readAll(world.otherCourt.key)).items.filter((e) => e.subject.id === referralId).length, 0, 'another court does not')
+  t.equal((await readAll(world.otherPlatform.key)).items.filter((e) => e.subject.id === referralId).length, 0, 'another platform does not')
+  const operatorAll = await readAll(h.operatorKey)
+  t.ok(operatorAll.items.length >= courtAll.items.length, 'operators read everything')
+  t.equal(new Set(operatorAll.items.map((e) => e.id)).size, operatorAll.items.length, 'no event twice')
+
+  const onlyAccepted = await readAll(world.court.key, undefined, '&types=referral.accepted')
+  t.ok(onlyAccepted.items.length >= 1 && onlyAccepted.items.every((e) => e.type === 'referral.accepted'))
+
+  // Resuming from the end cursor: only what happened since.
+  const suspended = await post(h, world.platform.key, `/v1/referrals/${referralId}/suspension`, { reason: 'appraisal' })
+  t.equal(suspended.statusCode, 200, suspended.body)
+  const more = await readAll(world.court.key, courtAll.cursor)
+  t.same(more.items.map((e) => e.type), ['referral.suspended'])
+
+  t.equal((await h.call(world.court.key, { method: 'GET', url: '/v1/events?after=garbage' })).statusCode, 400)
+  t.equal((await h.call(world.court.key, { method: 'GET', url: '/v1/events?types=referral.nope' })).statusCode, 400)
+  t.equal((await h.call(world.court.key, { method: 'GET', url: '/v1/events?limit=0' })).statusCode, 400)
+  t.equal((await h.call(world.court.key, { method: 'GET', url: '/v1/events?since=1' })).statusCode, 400)
+  t.equal((await h.call(null, { method: 'GET', url: '/v1/events' })).statusCode, 401)
+})
+
+t.test('the pull feed never skips an event whose transaction commits late', async (t) => {
+  const start = await readAll(h.operatorKey)
+  const a = new pg.Client({ connectionString: h.db.url })
+  const b = new pg.Client({ connectionString: h.db.url })
+  await a.connect()
+  await b.connect()
+  t.teardown(async () => {
+    await a.end()
+    await b.end()
+  })
+  // A opens first and writes an event (it takes the lower position), but stays open.
+  await a.query('BEGIN')
+  const eventA = await insertEvent(a, { audience: 'operator' })
+  // B writes after it and commits first.
+  await b.query('BEGIN')
+  const eventB = await insertEvent(b, { audience: 'operator' })
+  await b.query('COMMIT')
+  const rowB = await h.deps.db.selectFrom('events').select('pos').where('id', '=', eventB).executeTakeFirst()
+  t.ok(rowB, 'B is committed and visible in the table')
+
+  // A reader now sees B's row in the table, but the feed holds it back: serving it would move the cursor
+  // past A's position, and A would be skipped when it commits.
+  const during = await readAll(h.operatorKey, start.cursor)
+  t.notOk(during.items.some((e) => e.id === eventB), 'B is held back while an older transaction is open')
+  t.notOk(during.items.some((e) => e.id === eventA), 'A is not visible yet')
+
+  await a.query('COMMIT')
+  let after: Page['items'] = []
+  for (let i = 0; i < 200; i++) {
+    // Other transactions on the cluster may hold the horizon back for a moment: poll, never skip.
+    after = (await readAll(h.operatorKey, during.cursor)).items
+    if (after.some((e) => e.id === eventA) && after.some((e) => e.id === eventB)) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const ia = after.findIndex((e) => e.id === eventA)
+  const ib = after.findIndex((e) => e.id === eventB)
+  t.ok(ia >= 0, "A's event appears after the cursor once A commits")
+  t.ok(ib > ia, 'and before B (transaction order)')
+})
