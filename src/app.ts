@@ -64,7 +64,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   })
 
   await registerDocs(app)
-  registerAuth(app, { db: deps.db, bootstrap: deps.bootstrap, onBadKey: badKeyLimiter(deps.redis, deps.config.queuePrefix) })
+  registerAuth(app, { db: deps.db, bootstrap: deps.bootstrap, onBadKey: badKeyLimiter(deps.redis, deps.config.queuePrefix, deps.config.authFailuresPerMinute) })
   await registerRateLimits(app, deps)
   registerMetrics(app, deps.metrics)
   await app.register(healthPlugin, { deps })

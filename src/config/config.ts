@@ -21,6 +21,7 @@ export const EnvSchema = Type.Object({
   ], { default: 'info' }),
   DATA_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 1000, minimum: 1 }),
+  AUTH_FAILURES_PER_MINUTE: Type.Integer({ default: 30, minimum: 1 }),
   TRUST_PROXY: Type.String({ default: 'false' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 25000, minimum: 1000 }),
 })
@@ -39,6 +40,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL']
   dataKeys: string | undefined
   rateLimitPerMinute: number
+  /** Bad keys tolerated per client address and minute before 429 (slowed down from a sixth of that). */
+  authFailuresPerMinute: number
   /** false, true, a hop count, or a comma-separated list of trusted proxy addresses/CIDRs */
   trustProxy: boolean | number | string[]
   shutdownTimeoutMs: number
@@ -51,7 +54,7 @@ export class ConfigError extends Error {
   }
 }
 
-const NUMERIC = new Set(['DATABASE_POOL_SIZE', 'PORT', 'RATE_LIMIT_PER_MINUTE', 'SHUTDOWN_TIMEOUT_MS'])
+const NUMERIC = new Set(['DATABASE_POOL_SIZE', 'PORT', 'RATE_LIMIT_PER_MINUTE', 'AUTH_FAILURES_PER_MINUTE', 'SHUTDOWN_TIMEOUT_MS'])
 
 /** Reads and checks the environment once; throws a ConfigError naming the first bad variable. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -88,6 +91,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     dataKeys: env.DATA_KEYS,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   }

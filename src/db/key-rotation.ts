@@ -4,7 +4,10 @@ import { rotateSealedValues } from '../security/rotation.js'
 import type { Database } from './database.js'
 
 /** Tables whose jsonb document holds sealed personal data (`{ enc, masked }` values), by primary key. */
-export const SEALED_DOCUMENTS: ReadonlyArray<{ table: string; id: string; column: string }> = [{ table: 'referrals', id: 'id', column: 'doc' }]
+export const SEALED_DOCUMENTS: ReadonlyArray<{ table: string; id: string; column: string }> = [
+  { table: 'referrals', id: 'id', column: 'doc' },
+  { table: 'judicial_confirmations', id: 'id', column: 'doc' },
+]
 
 /**
  * Re-encrypts sealed personal data with the current (first) DATA_KEYS key, in small batches while the service runs.

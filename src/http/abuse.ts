@@ -2,9 +2,6 @@ import type { FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import { AppError } from '../domain/errors.js'
 
-/** Bad keys tolerated per address and minute before answers slow down, and before they are refused. */
-export const BAD_KEY_SLOWDOWN_AFTER = 5
-export const BAD_KEY_BLOCK_AFTER = 30
 const WINDOW_MS = 60_000
 
 /**
@@ -12,7 +9,8 @@ const WINDOW_MS = 60_000
  * address is `req.ip`, which honours X-Forwarded-For only from proxies named in TRUST_PROXY, so a spoofed header
  * cannot reset the count. Counted in Redis (shared by all instances); without Redis the check steps aside.
  */
-export function badKeyLimiter(redis: Redis, prefix: string, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))) {
+export function badKeyLimiter(redis: Redis, prefix: string, blockAfter: number, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))) {
+  const slowAfter = Math.max(1, Math.floor(blockAfter / 6))
   return async (req: FastifyRequest): Promise<void> => {
     const key = `${prefix}:badkey:${req.ip}`
     let count: number
@@ -24,10 +22,10 @@ export function badKeyLimiter(redis: Redis, prefix: string, sleep = (ms: number)
     } catch {
       return
     }
-    if (count > BAD_KEY_BLOCK_AFTER) {
+    if (count > blockAfter) {
       const seconds = Math.max(1, Math.ceil(ttl / 1000))
       throw new AppError(429, 'too_many_failed_authentications', `认证失败次数过多，请在 ${seconds} 秒后重试`, { headers: { 'retry-after': String(seconds) } })
     }
-    if (count > BAD_KEY_SLOWDOWN_AFTER) await sleep(Math.min((count - BAD_KEY_SLOWDOWN_AFTER) * 100, 2_000))
+    if (count > slowAfter) await sleep(Math.min((count - slowAfter) * 100, 2_000))
   }
 }

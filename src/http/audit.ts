@@ -2,12 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { listAccess } from '../db/access-log-repository.js'
 import { verifySubjectChain } from '../db/event-repository.js'
+import { getConfirmation } from '../db/confirmation-repository.js'
 import { getReferral } from '../db/referral-repository.js'
 import { notFound } from '../domain/errors.js'
 import { isUuid } from '../domain/ids.js'
 import type { AppDeps } from './app-deps.js'
 import { CursorQuery, errorResponses, IdParam, LimitQuery, listOf, Timestamp } from './common-schemas.js'
 import { decodeCursor, page } from './pagination.js'
+import { confirmationStanding } from './judicial-confirmations.js'
 import { standing } from './referrals.js'
 
 export const IntegrityView = Type.Object({
@@ -41,6 +43,25 @@ const auditPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { 
       const r = isUuid(req.params.id) ? await getReferral(deps.db, req.params.id) : undefined
       if (!r || !(await standing(deps.db, req.principal, r)).read) throw notFound('委派/委托案件')
       return integrityBody(await verifySubjectChain(deps.db, r.id))
+    },
+  )
+
+  app.get(
+    '/v1/judicial-confirmations/:id/integrity',
+    {
+      config: { roles: ['court', 'mediation', 'operator'] },
+      schema: {
+        tags: ['judicial-confirmations'],
+        summary: '事件哈希链校验 / Verify the application’s event hash chain',
+        description: 'Recomputes the chain: { valid, length, head } or { valid: false, brokenAtSequence }.',
+        params: IdParam,
+        response: { 200: IntegrityView, ...errorResponses(404) },
+      },
+    },
+    async (req) => {
+      const c = isUuid(req.params.id) ? await getConfirmation(deps.db, req.params.id) : undefined
+      if (!c || !(await confirmationStanding(deps.db, req.principal, c)).read) throw notFound('司法确认申请')
+      return integrityBody(await verifySubjectChain(deps.db, c.id))
     },
   )
 

@@ -15,6 +15,7 @@ import {
 } from '../db/confirmation-repository.js'
 import type { Database } from '../db/database.js'
 import { appendEvent, listSubjectEvents, toEnvelope } from '../db/event-repository.js'
+import { assertMaterialsExist, linkMaterials } from '../db/material-repository.js'
 import { getOrganization } from '../db/organization-repository.js'
 import { getReferral, holderRegions, insertPartyIndex } from '../db/referral-repository.js'
 import { daysBetween, type LegalCalendar, reviewDueOn, shanghaiDate } from '../domain/calendar.js'
@@ -81,7 +82,7 @@ interface ConfirmationStanding {
  * How a principal stands to an application: a court by its court codes, a mediation client by the organization that
  * applied (its id or region in the client's scope), operators read everything masked.
  */
-async function confirmationStanding(db: AppDeps['db'] | Trx, p: Principal, c: Confirmation): Promise<ConfirmationStanding> {
+export async function confirmationStanding(db: AppDeps['db'] | Trx, p: Principal, c: Confirmation): Promise<ConfirmationStanding> {
   const [org] = await holderRegions(db, [c.organizationId])
   const organizationRegion = org?.regionCode || null
   if (p.role === 'operator') return { read: true, full: false, organizationRegion }
@@ -308,12 +309,12 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
           '向基层法院申请：venue.basis 为 organization_seat（默认，法院辖区覆盖组织所在地）、party_domicile 或 subject_matter（法院辖区覆盖 venue.regionCode），否则 422 wrong_court；如附 agreementSha256 须与条款一致。' +
           '全体当事人均须为申请人（422 joint_application_required）；协议生效后 30 日内申请，按民事诉讼法 85 计算（Asia/Shanghai 日期，末日遇休息日顺延），逾期须填写 lateReason（此时 late: true，由法院决定），否则 422 confirmation_deadline_passed；' +
           'subject 为 personal_status、property_title、ip_title 的不予受理（422 excluded_subject，民诉法解释 355）。appliedAt 不得晚于当前时间（422 timestamp_in_future）或早于协议生效（422 timestamp_before_agreement）。' +
-          '同一委派案件已有待审或已裁定有效的申请时 409 duplicate_application。' +
+          'materials[] 引用调用方可读的材料（否则 422 unknown_material）。同一委派案件已有待审或已裁定有效的申请时 409 duplicate_application。' +
           ' Mediation only, on the parties’ joint application. Referral-linked: the referral must be handled by the caller’s organization (404), agreed or closed as agreement_filed (409), ' +
           'agreementSha256 must equal the recorded agreement’s (422 agreement_mismatch), the court must be the referring court (422 wrong_court). Standalone: own agreement, parties and organizationId ' +
           '(422 organization_out_of_scope when unknown or outside the caller’s scope), a basic court covering the venue region (422 wrong_court). Every party applies (422 joint_application_required); ' +
           'within 30 days after the agreement took effect counted per art. 85, else 422 confirmation_deadline_passed unless lateReason is given (then late: true). ' +
-          'Excluded subjects → 422 excluded_subject. A live application (pending or ruled valid) for the same referral → 409 duplicate_application. Answers 201 with the application.',
+          'Excluded subjects → 422 excluded_subject. materials[] must name materials the caller may read (422 unknown_material). A live application (pending or ruled valid) for the same referral → 409 duplicate_application. Answers 201 with the application.',
         headers: IDEMPOTENCY_HEADER,
         body: CreateConfirmationBody,
         response: { 201: ConfirmationView, ...errorResponses(404, 409, 422) },
@@ -336,6 +337,10 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
         const timing = applicationTiming(cal, intake.agreement.effectiveAt, b.appliedAt, b.lateReason)
         if (!timing.ok) throw businessRule(timing.problem.code, timing.problem.detail, { applicationDueOn: timing.applicationDueOn })
 
+        // A material is quoted only if the caller may read it (uploaded it, or may read a case referencing it).
+        const materials = b.materials ?? []
+        await assertMaterialsExist(trx, materials.map((m) => m.materialId), p)
+
         if (intake.referralId) {
           const live = await findLiveConfirmation(trx, intake.referralId)
           if (live) throw conflict('duplicate_application', '该委派案件已有待审查或已裁定有效的司法确认申请', { existingId: live.id })
@@ -349,7 +354,7 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
           ...(b.lateReason !== undefined ? { lateReason: b.lateReason } : {}),
           agreement: intake.agreement,
           parties: intake.parties,
-          materials: b.materials ?? [],
+          materials,
           ...(intake.venue ? { venue: intake.venue } : {}),
         }
         const c: Confirmation = {
@@ -390,6 +395,7 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
         }
         if (intake.referralId) await copyPartyIndex(trx, intake.referralId, c.id)
         else await insertPartyIndex(trx, c.id, intake.partyHashes)
+        await linkMaterials(trx, 'judicial_confirmation', c.id, materials.map((m) => m.materialId))
         const result = await respondWith(deps, req, trx, c, true, 201)
         return { ...result, headers: { ...result.headers, location: `/v1/judicial-confirmations/${c.id}` } }
       })

@@ -7,6 +7,7 @@ import { uuidv7 } from 'uuidv7'
 import { recordAccess } from '../db/access-log-repository.js'
 import type { Database } from '../db/database.js'
 import { appendEvent, listSubjectEvents, toEnvelope } from '../db/event-repository.js'
+import { assertMaterialsExist, linkMaterials } from '../db/material-repository.js'
 import { getOrganization } from '../db/organization-repository.js'
 import {
   commitTransition,
@@ -284,8 +285,10 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
       }
       const caseNumber = parseCaseNumber(b.caseNumber, { currentYear: Number(shanghaiDate(new Date()).slice(0, 4)) })?.normalized ?? b.caseNumber
 
+      const materialIds = (b.materials ?? []).map((m) => m.materialId)
       return runIdempotent(req, reply, deps.db, async (trx) => {
         const org = await designatedOrganization(trx, b.courtCode, b.designation)
+        await assertMaterialsExist(trx, materialIds, p)
         const now = new Date()
         const cal = await deps.calendar.get()
         const due = acceptanceDueOn(cal, shanghaiDate(now))
@@ -337,6 +340,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
           throw err
         }
         await insertPartyIndex(trx, referral.id, hashes)
+        await linkMaterials(trx, 'referral', referral.id, materialIds)
         const result = await respondWith(deps, req, trx, referral, { read: true, full: true, holder: true }, 201)
         return { ...result, headers: { ...result.headers, location: `/v1/referrals/${referral.id}` } }
       })
@@ -688,9 +692,12 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     actionSchema('退回材料 / Return the materials', 'terminated → materials_returned；须附书面终结报告（特邀调解规定 26）。A written report is required; materials may be empty when the file goes back on paper.', MaterialReturnBody),
     (b) => ({
       action: 'return_materials',
-      apply: (ctx) => {
+      apply: async (ctx) => {
         const r = ctx.referral
         notFuture(b.returnedAt, ctx.now, 'returnedAt')
+        const ids = b.materials.map((m) => m.materialId)
+        await assertMaterialsExist(ctx.trx, ids, ctx.principal)
+        await linkMaterials(ctx.trx, 'referral', r.id, ids)
         return { after: { ...r, doc: { ...r.doc, materialReturn: { materials: b.materials, report: b.report, returnedAt: new Date(b.returnedAt).toISOString() } } } }
       },
     }),

@@ -7,6 +7,8 @@ import { ConfigError, loadConfig } from '../../src/config/config.js'
 import { idemKey, startHarness, TEST_DIR } from '../helpers/harness.js'
 
 const h = await startHarness({
+  // The 401 matrix sends hundreds of bad keys from one address: keep the abuse limit out of its way.
+  env: { AUTH_FAILURES_PER_MINUTE: '100000' },
   app: {
     configure: (app) => {
       // Holds a request in flight for the graceful-shutdown test.

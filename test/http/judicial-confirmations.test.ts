@@ -30,6 +30,19 @@ function readYears<T>(file: string): Record<string, T> {
 }
 const cal = new LegalCalendar({ arrangements: readYears<YearArrangement>('holidays.json'), lunar: readYears<LunarYear>('statutory-lunar.json') })
 
+async function uploadPdf(key: string): Promise<string> {
+  const res = await h.call(key, {
+    method: 'POST',
+    url: '/v1/materials',
+    payload: Buffer.from(`%PDF-1.7 调解协议书 ${Date.now()}`),
+    headers: { 'content-type': 'application/pdf', 'x-material-title': encodeURIComponent('调解协议书.pdf'), 'idempotency-key': idemKey() },
+  })
+  if (res.statusCode !== 201) throw new Error(`material: ${res.statusCode} ${res.body}`)
+  return res.json().id as string
+}
+const platformPdf = await uploadPdf(w.platform.key)
+const gdPdf = await uploadPdf(w.otherPlatform.key)
+
 const BASE = '/v1/judicial-confirmations'
 const year = Number(shanghaiDate(new Date()).slice(0, 4))
 let jcSeq = 100 + Math.floor(Math.random() * 100000)
@@ -101,7 +114,7 @@ function standaloneBody(over: Record<string, unknown> = {}) {
     ],
     applicants: [0, 1],
     appliedAt: new Date().toISOString(),
-    materials: [{ materialId: 'm-1' }],
+    materials: [{ materialId: platformPdf }],
     ...over,
   }
 }
@@ -419,7 +432,7 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
     venue: { basis: 'organization_seat' },
     agreementSha256: sha,
     agreement: { sha256: sha, amount: '3000.00', form: 'written' },
-    materials: [{ materialId: 'm-1' }],
+    materials: [{ materialId: platformPdf }],
   })
   t.equal(c.agreement.effectiveAt, new Date(body.agreement.signatures[1].signedAt).toISOString(), 'effective at the last signature')
   t.equal(c.parties[0].idNumber, body.parties[0].idNumber, 'full data for the applying organization')
@@ -436,6 +449,15 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
   const search = await get(w.court.key, `/v1/referrals?partyIdNumber=${body.parties[0].idNumber}`)
   t.equal(search.statusCode, 200, 'the blind index of an application does not leak into referral search')
   t.same(search.json().items, [])
+
+  // The referenced material becomes readable by the court concerned, and by nobody else new.
+  t.equal((await get(w.court.key, `/v1/materials/${platformPdf}`)).statusCode, 200, 'the court reads the application’s material')
+  t.equal((await get(w.otherCourt.key, `/v1/materials/${platformPdf}`)).statusCode, 404)
+  for (const materialId of ['m-1', gdPdf, '0192f3a4-5b6c-7d8e-9f01-23456789abcd']) {
+    const r = await apply(standaloneBody({ materials: [{ materialId }] }))
+    t.equal(r.statusCode, 422, `material ${materialId}`)
+    t.equal(r.json().code, 'unknown_material')
+  }
 
   const withSha = await apply(standaloneBody({ agreementSha256: 'f'.repeat(64) }))
   t.equal(withSha.json().code, 'agreement_mismatch', 'a given hash must match the terms')
@@ -493,7 +515,7 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
   const subjectMatter = await apply(standaloneBody({ organizationId: 'bj-hd-org', courtCode: '京0105', venue: { basis: 'subject_matter', regionCode: '110105' } }))
   t.equal(subjectMatter.statusCode, 201, subjectMatter.body)
   t.equal(subjectMatter.json().organizationId, 'bj-hd-org')
-  const gd = await apply(standaloneBody({ organizationId: 'gd-fs-org', courtCode: '粤0604' }), w.otherPlatform.key)
+  const gd = await apply(standaloneBody({ organizationId: 'gd-fs-org', courtCode: '粤0604', materials: [{ materialId: gdPdf }] }), w.otherPlatform.key)
   t.equal(gd.statusCode, 201, 'the Guangdong platform applies for its organization')
   t.equal((await get(w.platform.key, `${BASE}/${gd.json().id}`)).statusCode, 404, 'and the Beijing platform does not see it')
   t.equal((await get(w.court.key, `${BASE}/${gd.json().id}`)).statusCode, 404)
@@ -502,7 +524,7 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
 
 t.test('lists, filters and the BOLA matrix', async (t) => {
   const mine = await accepted()
-  const gd = await apply(standaloneBody({ organizationId: 'gd-fs-org', courtCode: '粤0604' }), w.otherPlatform.key)
+  const gd = await apply(standaloneBody({ organizationId: 'gd-fs-org', courtCode: '粤0604', materials: [{ materialId: gdPdf }] }), w.otherPlatform.key)
   const gdId = gd.json().id as string
 
   const courtList = await get(w.court.key, `${BASE}?limit=200`)
@@ -606,4 +628,24 @@ t.test('no personal data in logs or event payloads', async (t) => {
   t.ok(rows.rows.length > 10)
   t.same(scanForPersonalData(JSON.stringify(rows.rows)), [], 'events')
   t.same(scanForPersonalData(h.logs.lines.join('\n')), [], 'logs')
+})
+
+t.test('integrity of the application’s hash chain', async (t) => {
+  const agreed = await agreedReferral()
+  const res = await apply(linkedBody(agreed))
+  t.equal(res.statusCode, 201)
+  const id = res.json().id as string
+  const ok = await get(w.court.key, `${BASE}/${id}/integrity`)
+  t.equal(ok.statusCode, 200)
+  t.match(ok.json(), { valid: true, length: 1, head: /^[0-9a-f]{64}$/ })
+  t.equal((await get(w.otherCourt.key, `${BASE}/${id}/integrity`)).statusCode, 404, 'foreign court')
+  const su = await h.deps.pool.connect()
+  try {
+    await su.query('SET session_replication_role = replica')
+    await su.query(`UPDATE events SET type = 'confirmation.tampered' WHERE subject_id = $1 AND sequence = 1`, [id])
+    await su.query('SET session_replication_role = DEFAULT')
+  } finally {
+    su.release()
+  }
+  t.same((await get(w.court.key, `${BASE}/${id}/integrity`)).json(), { valid: false, brokenAtSequence: 1 })
 })
