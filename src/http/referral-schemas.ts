@@ -112,16 +112,16 @@ export const AcceptanceBody = Type.Object(
   { additionalProperties: false, examples: [{ decision: 'accepted', mediator: { name: '王调解', id: 'M-001' }, acceptedAt: '2026-11-30T10:00:00+08:00' }] },
 )
 
-export const RedesignationBody = Type.Object({ designation: DesignationInput }, { additionalProperties: false })
-export const AssignmentBody = Type.Object({ organizationId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }, { additionalProperties: false })
+export const RedesignationBody = Type.Object({ designation: DesignationInput }, { additionalProperties: false, examples: [{ designation: { mode: 'party_selected', organizationId: 'bj-cy-centre' } }] })
+export const AssignmentBody = Type.Object({ organizationId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }, { additionalProperties: false, examples: [{ organizationId: 'bj-cy-blz' }] })
 export const SuspensionBody = Type.Object(
   { reason: StringEnum(['appraisal', 'suspected_false_mediation', 'other'] as const), note: Type.Optional(Text(2000)) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ reason: 'appraisal', note: '委托房屋漏水原因鉴定' }] },
 )
-export const ResumptionBody = Type.Object({ note: Type.Optional(Text(2000)) }, { additionalProperties: false })
+export const ResumptionBody = Type.Object({ note: Type.Optional(Text(2000)) }, { additionalProperties: false, examples: [{ note: '鉴定意见已出具' }] })
 export const ExtensionBody = Type.Object(
   { newDueOn: Type.String({ 'x-check': 'date', description: 'YYYY-MM-DD' }), consent: Type.Array(ConsentInput, { minItems: 1, maxItems: 100 }) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ newDueOn: '2027-01-20', consent: [{ partyIndex: 0, consentedAt: '2026-12-20T10:00:00+08:00', method: 'written' }, { partyIndex: 1, consentedAt: '2026-12-20T10:05:00+08:00', method: 'written' }] }] },
 )
 export const AgreementBody = Type.Object(
   {
@@ -136,7 +136,10 @@ export const AgreementBody = Type.Object(
       { additionalProperties: false },
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ agreementNumber: '朝八调〔2026〕17号', form: 'written', terms: '李四于2026年12月31日前赔偿张三5000元。', amount: '5000.00', signatures: [{ partyIndex: 0, signedAt: '2026-12-10T15:00:00+08:00' }, { partyIndex: 1, signedAt: '2026-12-10T15:05:00+08:00' }], performance: { method: 'deferred', dueOn: '2026-12-31' } }],
+  },
 )
 export const TerminationBody = Type.Object(
   {
@@ -149,11 +152,11 @@ export const TerminationBody = Type.Object(
       ),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ reason: 'gap_too_large', report: '双方对赔偿数额分歧过大，调解不成。', undisputedFacts: [{ statement: '漏水源自被申请人住宅卫生间', confirmedBy: [0, 1] }] }] },
 )
 export const MaterialReturnBody = Type.Object(
   { materials: Type.Array(MaterialRef, { maxItems: 200 }), report: Text(20000, '书面终结报告（必填）/ written report, required'), returnedAt: Timestamp },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ materials: [], report: '调解终结报告：双方分歧过大。纸质卷宗另行移送。', returnedAt: '2026-12-15T09:00:00+08:00' }] },
 )
 export const CourtFilingBody = Type.Object(
   {
@@ -162,14 +165,14 @@ export const CourtFilingBody = Type.Object(
     filedOn: Type.Optional(Type.String({ 'x-check': 'date' })),
     resumedOn: Type.Optional(Type.String({ 'x-check': 'date' })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ action: 'case_registered', caseNumber: '（2026）京0105民初23456号', filedOn: '2026-12-16' }, { action: 'trial_resumed', resumedOn: '2026-12-16' }] },
 )
 export const ClosureBody = Type.Object(
   {
     disposition: StringEnum(['agreement_filed', 'mediation_document_issued', 'suit_withdrawn'] as const),
     documentNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ disposition: 'agreement_filed' }] },
 )
 export const PerformanceBody = Type.Object(
   {
@@ -177,7 +180,7 @@ export const PerformanceBody = Type.Object(
     reportedOn: Type.String({ 'x-check': 'date' }),
     note: Type.Optional(Text(2000)),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ status: 'performed', reportedOn: '2027-01-05', note: '回访确认已全额履行' }] },
 )
 
 const PartyView = Type.Object(
