@@ -67,15 +67,40 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     CREATE INDEX warnings_raiser_idx ON warnings (raised_by_client, id);
     CREATE INDEX warnings_region_idx ON warnings (region_code text_pattern_ops);
 
-    -- Statistics (GET /v1/stats): the period selects referrals by creation time, per court for court clients.
+    -- Statistics (GET /v1/stats). Measured with EXPLAIN (ANALYZE, BUFFERS) on a seeded database of 1,000,000 referrals
+    -- created over 365 days (ids time-ordered as UUIDv7, rows in creation order, ~1 KiB docs), 3,745,749 events,
+    -- 3,000 organizations, 46,693 confirmation applications; a 30-day period holds ~80,400 referrals.
+    --
+    -- 1. The period's referrals. Without an index on created_at every statistics call is a sequential scan of the
+    --    whole table: "Seq Scan on referrals r ... Rows Removed by Filter: 919609, Buffers: shared read=166667"
+    --    (operator, 30 days). With referrals_created_idx: "Index Scan using referrals_created_idx ... rows=80391,
+    --    Buffers: shared read=13621". A court reads its own courts' referrals of the period through
+    --    referrals_court_created_idx: "Bitmap Index Scan on referrals_court_created_idx ... rows=129, Buffers:
+    --    shared hit=4" (4 ms in all for 京0105's month). A regional platform's scope is an overlap on held_by, so the
+    --    two indexes combine: "BitmapAnd -> Bitmap Index Scan on referrals_held_by_idx (held_by && $0) rows=33330,
+    --    Bitmap Index Scan on referrals_created_idx rows=80391 -> Heap Blocks: exact=2489, Buffers: shared hit=3079"
+    --    (a prefecture's 2,677 referrals; testing every referral's organizations instead read 254,795 buffers).
     CREATE INDEX referrals_created_idx ON referrals (created_at);
     CREATE INDEX referrals_court_created_idx ON referrals (court_code, created_at);
+
+    -- 2. The outcomes each referral reached, from its events. Through events_subject_id_sequence_key every probe
+    --    visits the heap (events carry their data): "Index Scan using events_subject_id_sequence_key ... loops=80391,
+    --    Rows Removed by Filter: 2, Buffers: shared hit=446676 read=95456". This partial covering index holds only
+    --    the outcome events and the columns the statistics read; events are append-only, so the visibility map stays
+    --    set and the probes never touch the heap: "Index Only Scan using events_referral_outcome_idx ... loops=80391,
+    --    Heap Fetches: 0, Buffers: shared hit=323054 read=1". 200 MB at this size (events_subject_id_sequence_key:
+    --    167 MB). The statistics query lists the same types as literals so the planner can prove the predicate.
+    CREATE INDEX events_referral_outcome_idx ON events (subject_id) INCLUDE (type, occurred_at, sequence, organization_id, region_code)
+      WHERE subject_kind = 'referral' AND type IN ('referral.accepted', 'referral.declined', 'referral.agreement_recorded',
+        'referral.terminated', 'referral.case_registered', 'referral.trial_resumed', 'referral.performance_reported');
+    -- 3. Confirmations join on judicial_confirmations_referral_idx (migration 0004) and the latest performance report
+    --    is one probe of events_subject_id_sequence_key for the referrals that have one: no further index needed.
   `.execute(db)
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`
-    DROP INDEX referrals_court_created_idx; DROP INDEX referrals_created_idx;
+    DROP INDEX events_referral_outcome_idx; DROP INDEX referrals_court_created_idx; DROP INDEX referrals_created_idx;
     DROP TABLE warnings; DROP TABLE material_links; DROP TABLE material_chunks; DROP TABLE materials;
   `.execute(db)
 }

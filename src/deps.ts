@@ -9,7 +9,7 @@ import { insertClient } from './db/client-repository.js'
 import { createDb } from './db/connection.js'
 import { migrateToLatest } from './db/migrate.js'
 import type { Database } from './db/database.js'
-import { createQueues, createRedis, type QueueSet } from './delivery/queues.js'
+import { createQueues, createRedis } from './delivery/queues.js'
 import { scheduleTimer } from './delivery/timers.js'
 import type { AppDeps, CommitHints } from './http/app-deps.js'
 import type { BootstrapOperator } from './http/auth.js'
@@ -21,7 +21,6 @@ export const BOOTSTRAP_OPERATOR_ID = '00000000-0000-7000-8000-000000000001'
 
 export interface Deps extends AppDeps {
   pool: pg.Pool
-  queues: QueueSet
   close(): Promise<void>
 }
 

@@ -198,6 +198,20 @@ export async function killDelivery(db: Db, id: string, reason: string, now = new
   return Number(r.numUpdatedRows) > 0
 }
 
+/**
+ * Ends every pending delivery of a subscription that was just disabled (410 Gone, or by an operator), so the
+ * sync status says what happened at once; a recovery after re-enabling re-sends them.
+ */
+export async function killPendingOf(db: Db, subscriptionId: string, reason: string, now = new Date()): Promise<number> {
+  const r = await db
+    .updateTable('deliveries')
+    .set({ status: 'dead', dead_at: now, last_error: reason, lease_until: null })
+    .where('subscription_id', '=', subscriptionId)
+    .where('status', '=', 'pending')
+    .executeTakeFirst()
+  return Number(r.numUpdatedRows)
+}
+
 /** The next pending delivery in line for a (subscription, subject), if any. */
 export async function nextInLine(db: Db, subscriptionId: string, subjectId: string): Promise<{ id: string; nextAttemptAt: Date } | undefined> {
   const row = await db

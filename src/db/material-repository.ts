@@ -102,17 +102,13 @@ function referralScopeSql(p: Principal): Expression<SqlBool> {
 }
 
 /**
- * Whether the principal may read a confirmation application (row alias `c`): the court it was filed with, the
- * mediation clients whose scope covers the applying organization, and whoever may read the referral it came from.
+ * Whether the principal may read a confirmation application (row alias `c`), as the confirmation routes decide it:
+ * the court it was filed with, and mediation clients whose scope covers the applying organization.
  */
 function confirmationScopeSql(p: Principal): Expression<SqlBool> {
   if (p.role === 'operator') return sql<SqlBool>`true`
-  const viaReferral = sql<SqlBool>`EXISTS (SELECT 1 FROM referrals r WHERE r.id = c.referral_id AND ${referralScopeSql(p)})`
-  if (p.role === 'court') {
-    const own = p.courtCodes.length ? sql<SqlBool>`c.court_code = ANY(${sql.val(p.courtCodes)}::text[])` : sql<SqlBool>`false`
-    return sql<SqlBool>`(${own} OR ${viaReferral})`
-  }
-  return sql<SqlBool>`(${orgScopeSql(p, sql.ref('c.organization_id'), false)} OR ${viaReferral})`
+  if (p.role === 'court') return p.courtCodes.length ? sql<SqlBool>`c.court_code = ANY(${sql.val(p.courtCodes)}::text[])` : sql<SqlBool>`false`
+  return orgScopeSql(p, sql.ref('c.organization_id'), false)
 }
 
 /**

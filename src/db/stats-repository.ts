@@ -62,11 +62,22 @@ const FINISHED = ['case_registered', 'trial_resumed', 'closed']
 
 const LOCAL_DATE = (col: RawBuilder<unknown> | Expression<unknown>) => sql`((${col}) AT TIME ZONE 'Asia/Shanghai')::date`
 
-/** The referral-level read scope (the same rule as the referral routes), on `referrals` aliased `r`. */
+/** The ids of the organizations in a region prefix, as an array computed once per query (an InitPlan). */
+const orgsUnder = (prefixes: string[]) => sql`ARRAY(SELECT o.id FROM organizations o WHERE o.region_code LIKE ANY(${sql.val(prefixes)}::text[]))`
+
+/**
+ * The referral-level read scope, on `referrals` aliased `r`: the rule of the referral routes (a mediation client
+ * reads what its organizations — listed, or in its regions — held), written as array overlaps on `held_by` so that
+ * referrals_held_by_idx (GIN) finds a platform's referrals instead of testing every referral of the period.
+ */
 function scopeSql(p: Principal): Expression<SqlBool> {
   if (p.role === 'operator') return sql<SqlBool>`true`
   if (p.role === 'court') return p.courtCodes.length ? sql<SqlBool>`r.court_code = ANY(${sql.val(p.courtCodes)}::text[])` : sql<SqlBool>`false`
-  return orgScopeSql(p, sql.ref('r.held_by'), true)
+  if (p.regionCodes.includes('*')) return sql<SqlBool>`true`
+  const byId = p.organizationIds.length ? sql<SqlBool>`r.held_by && ${sql.val(p.organizationIds)}::text[]` : sql<SqlBool>`false`
+  const prefixes = p.regionCodes.map((r) => `${regionPrefix(r)}%`)
+  if (!prefixes.length) return byId
+  return sql<SqlBool>`(${byId} OR r.held_by && ${orgsUnder(prefixes)})`
 }
 
 /** Whether `judicial_confirmations` exists (it is optional for statistics: counts are 0 without it). */
@@ -90,37 +101,36 @@ export async function hasConfirmations(db: Db): Promise<boolean> {
  * referrals_created_idx / referrals_court_created_idx, their outcome events from events_referral_outcome_idx by
  * subject id (an index-only scan), confirmations from judicial_confirmations_referral_idx.
  */
-export async function computeStats(db: Db, p: Principal, q: StatsQuery, withConfirmations: boolean): Promise<StatsGroupRow[]> {
-  const holderGrouping = q.groupBy === 'organization' || q.groupBy === 'region'
+export async function computeStats(db: Kysely<Database>, p: Principal, q: StatsQuery, withConfirmations: boolean): Promise<StatsGroupRow[]> {
   const prefix = q.regionCode ? `${regionPrefix(q.regionCode)}%` : null
 
   const baseFilters: Array<Expression<SqlBool>> = [sql<SqlBool>`r.created_at >= ${q.start}`, sql<SqlBool>`r.created_at < ${q.end}`, scopeSql(p)]
   if (q.courtCode) baseFilters.push(sql<SqlBool>`r.court_code = ${q.courtCode}`)
-  if (prefix) baseFilters.push(sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = ANY(r.held_by) AND o.region_code LIKE ${prefix})`)
+  if (prefix) baseFilters.push(sql<SqlBool>`r.held_by && ${orgsUnder([prefix])}`)
   const base = sql`SELECT r.id, r.court_code, r.dispute_type, r.held_by, r.organization_id, r.status, r.created_at FROM referrals r WHERE ${sql.join(baseFilters, sql` AND `)}`
 
   // pairs(id, key, current): the counted units; `current` = the group holds the case now (for the age of open ones).
   let pairs: RawBuilder<unknown>
   switch (q.groupBy) {
     case 'court':
-      pairs = sql`SELECT b.id, b.court_code AS key, true AS current FROM base b`
+      pairs = sql`SELECT b.id, b.court_code AS key, true AS current, b.status, b.created_at FROM base b`
       break
     case 'disputeType':
-      pairs = sql`SELECT b.id, b.dispute_type AS key, true AS current FROM base b`
+      pairs = sql`SELECT b.id, b.dispute_type AS key, true AS current, b.status, b.created_at FROM base b`
       break
     case 'month':
-      pairs = sql`SELECT b.id, to_char(b.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS key, true AS current FROM base b`
+      pairs = sql`SELECT b.id, to_char(b.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS key, true AS current, b.status, b.created_at FROM base b`
       break
     case 'organization':
-      pairs = sql`SELECT b.id, h.org AS key, h.org = b.organization_id AS current
+      pairs = sql`SELECT b.id, h.org AS key, h.org = b.organization_id AS current, b.status, b.created_at
         FROM base b CROSS JOIN LATERAL unnest(b.held_by) AS h(org)
         ${prefix ? sql`WHERE EXISTS (SELECT 1 FROM organizations o WHERE o.id = h.org AND o.region_code LIKE ${prefix})` : sql``}`
       break
     case 'region':
-      pairs = sql`SELECT b.id, o.region_code AS key, bool_or(o.id = b.organization_id) AS current
+      pairs = sql`SELECT b.id, o.region_code AS key, bool_or(o.id = b.organization_id) AS current, b.status, b.created_at
         FROM base b JOIN organizations o ON o.id = ANY(b.held_by)
         ${prefix ? sql`WHERE o.region_code LIKE ${prefix}` : sql``}
-        GROUP BY b.id, o.region_code`
+        GROUP BY b.id, o.region_code, b.status, b.created_at`
       break
   }
   const attribution =
@@ -141,28 +151,29 @@ export async function computeStats(db: Db, p: Principal, q: StatsQuery, withConf
         GROUP BY p.key`
     : sql`SELECT NULL::text AS key, 0::bigint AS applied, 0::bigint AS ruled_valid, 0::bigint AS overdue WHERE false`
 
-  const result = await sql<StatsGroupRow>`
+  const query = sql<StatsGroupRow>`
     WITH base AS MATERIALIZED (${base}),
     pairs AS MATERIALIZED (${pairs}),
-    ev AS (
-      SELECT p.id, p.key, p.current,
-        bool_or(e.type = 'referral.accepted') AS accepted,
-        bool_or(e.type = 'referral.declined') AS declined,
-        bool_or(e.type = 'referral.agreement_recorded') AS agreed,
-        bool_or(e.type = 'referral.terminated') AS terminated,
-        bool_or(e.type IN ('referral.case_registered', 'referral.trial_resumed')) AS litigated,
-        min(e.occurred_at) FILTER (WHERE e.type = 'referral.accepted') AS accepted_at,
-        min(e.occurred_at) FILTER (WHERE e.type IN ('referral.agreement_recorded', 'referral.terminated')) AS outcome_at,
-        max(e.sequence) FILTER (WHERE e.type = 'referral.performance_reported') AS perf_seq
-      FROM pairs p
-      LEFT JOIN events e ON e.subject_kind = 'referral' AND e.subject_id = p.id AND e.type IN (${OUTCOME_EVENTS_SQL}) ${attribution}
-      GROUP BY p.id, p.key, p.current
-    ),
+    -- Per unit, its outcome events: an index-only probe of events_referral_outcome_idx per referral.
     facts AS (
-      SELECT ev.*, b.status, b.created_at, pe.data -> 'referral' -> 'performance' ->> 'status' AS performance
-      FROM ev
-      JOIN base b ON b.id = ev.id
-      LEFT JOIN events pe ON pe.subject_id = ev.id AND pe.sequence = ev.perf_seq
+      SELECT p.key, p.current, p.status, p.created_at, x.*,
+        CASE WHEN x.perf_seq IS NOT NULL THEN
+          (SELECT pe.data -> 'referral' -> 'performance' ->> 'status' FROM events pe WHERE pe.subject_id = p.id AND pe.sequence = x.perf_seq)
+        END AS performance
+      FROM pairs p
+      CROSS JOIN LATERAL (
+        SELECT
+          coalesce(bool_or(e.type = 'referral.accepted'), false) AS accepted,
+          coalesce(bool_or(e.type = 'referral.declined'), false) AS declined,
+          coalesce(bool_or(e.type = 'referral.agreement_recorded'), false) AS agreed,
+          coalesce(bool_or(e.type = 'referral.terminated'), false) AS terminated,
+          coalesce(bool_or(e.type IN ('referral.case_registered', 'referral.trial_resumed')), false) AS litigated,
+          min(e.occurred_at) FILTER (WHERE e.type = 'referral.accepted') AS accepted_at,
+          min(e.occurred_at) FILTER (WHERE e.type IN ('referral.agreement_recorded', 'referral.terminated')) AS outcome_at,
+          max(e.sequence) FILTER (WHERE e.type = 'referral.performance_reported') AS perf_seq
+        FROM events e
+        WHERE e.subject_kind = 'referral' AND e.subject_id = p.id AND e.type IN (${OUTCOME_EVENTS_SQL}) ${attribution}
+      ) x
     ),
     agg AS (
       SELECT key,
@@ -171,7 +182,7 @@ export async function computeStats(db: Db, p: Principal, q: StatsQuery, withConf
         count(*) FILTER (WHERE declined) AS declined,
         count(*) FILTER (WHERE agreed) AS agreed,
         count(*) FILTER (WHERE terminated) AS terminated,
-        count(*) FILTER (WHERE agreed AND performance IS NOT NULL) AS performance_reported,
+        count(*) FILTER (WHERE agreed AND perf_seq IS NOT NULL) AS performance_reported,
         count(*) FILTER (WHERE agreed AND performance = 'performed') AS performed,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY ${LOCAL_DATE(sql`outcome_at`)} - ${LOCAL_DATE(sql`accepted_at`)})
           FILTER (WHERE accepted_at IS NOT NULL AND outcome_at IS NOT NULL) AS median_days,
@@ -204,9 +215,16 @@ export async function computeStats(db: Db, p: Principal, q: StatsQuery, withConf
       round(a.open_median_age::numeric, 2)::float8 AS "openReferralMedianAgeDays",
       a.open_max_age::int AS "openReferralMaxAgeDays"
     FROM agg a LEFT JOIN conf c ON c.key = a.key
-    ORDER BY a.key
-  `.execute(db)
-  return result.rows
+    ORDER BY a.key COLLATE "C"
+  `
+  // One read-only transaction with room to sort and hash a period's referrals in memory (the default 4 MB spills
+  // a month of a busy province to disk and turns the bitmap heap scan lossy).
+  return db.transaction().execute(async (trx) => {
+    await sql`SET TRANSACTION READ ONLY`.execute(trx)
+    await sql`SET LOCAL work_mem = '64MB'`.execute(trx)
+    await sql`SET LOCAL jit = off`.execute(trx)
+    return (await query.execute(trx)).rows
+  })
 }
 
 /**

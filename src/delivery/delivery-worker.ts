@@ -20,6 +20,7 @@ import {
   getEventByPos,
   insertAttempt,
   killDelivery,
+  killPendingOf,
   nextInLine,
   runRecovery,
   subjectHead,
@@ -53,7 +54,11 @@ export interface DeliveryContext {
 }
 
 export interface DeliveryWorkerOptions {
-  /** Parallel attempts per process. @defaultValue 20 */
+  /**
+   * Parallel attempts per process. Each attempt holds a database connection only for its short queries, never
+   * during the HTTP call, so this may exceed the pool size, but not by so much that API requests in the same
+   * process wait for connections. @defaultValue 10
+   */
   concurrency?: number
   /** Total time allowed per attempt. @defaultValue 15 000 ms (Standard Webhooks) */
   timeoutMs?: number
@@ -145,7 +150,10 @@ export async function attemptDelivery(ctx: DeliveryContext, d: DeliveryRow, opts
     await insertAttempt(trx, d.id, { attemptedAt, httpStatus: result.status, latencyMs: result.latencyMs, responseBody: result.responseExcerpt, error: failure, outcome: verdict })
     const row = await finishAttempt(trx, d.id, attemptedAt, result.status, update, now)
     if (!row) return undefined
-    if (verdict === 'gone') await disableSubscription(trx, sub.id, 'gone_410', now)
+    if (verdict === 'gone') {
+      await disableSubscription(trx, sub.id, 'gone_410', now)
+      await killPendingOf(trx, sub.id, 'subscription_disabled', now)
+    }
     // An exhausted delivery of a delivery.exhausted event emits nothing more: a dead operator endpoint must
     // not feed itself a new event every day.
     if (exhausted && event.type !== 'delivery.exhausted') await emitExhausted(trx, row, event)
@@ -224,7 +232,7 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
     {
       connection: connection as never,
       prefix: ctx.config.queuePrefix,
-      concurrency: opts.concurrency ?? 20,
+      concurrency: opts.concurrency ?? 10,
       maxStalledCount: 1_000_000,
       lockDuration: opts.lockDurationMs ?? 30_000,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,

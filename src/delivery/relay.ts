@@ -105,7 +105,7 @@ export class OutboxRelay {
   #again = false
 
   constructor(opts: RelayOptions) {
-    this.#opts = { batchSize: 200, ...opts }
+    this.#opts = { ...opts, batchSize: opts.batchSize ?? 200 }
   }
 
   /** Starts listening (and drains once, for whatever was written while no relay listened). */
@@ -180,7 +180,7 @@ export class OutboxRelay {
                 this.#opts.logger.warn({ err: { message: (err as Error).message }, deliveries: pending.length }, 'could not enqueue deliveries; the sweeper will')
               }
             }
-            if (events < this.#opts.batchSize || this.#closing) break
+            if (events === 0 || events < this.#opts.batchSize || this.#closing) break
           }
         } while (this.#again && !this.#closing)
       } finally {

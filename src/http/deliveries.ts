@@ -10,7 +10,6 @@ import type { AppDeps } from './app-deps.js'
 import { CursorQuery, errorResponses, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timestamp } from './common-schemas.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 import { decodeCursor, page } from './pagination.js'
-import { producerQueues } from './subscriptions.js'
 
 const OPERATOR = ['operator'] as const
 const READERS = ['court', 'mediation', 'operator'] as const
@@ -84,14 +83,14 @@ function deliveryView(d: DeliveryRow, attempts: DeliveryAttemptRow[]): Static<ty
 }
 
 const deliveriesPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
-  const queues = producerQueues(app, deps)
+  const queues = deps.queues
 
   app.get(
     '/v1/deliveries',
     {
       config: { roles: OPERATOR },
       schema: {
-        tags: ['deliveries'],
+        tags: ['events'],
         summary: '投递记录 / List deliveries with their attempt log',
         description: '按创建时间倒序（最新在前）；每条附尝试记录：时间、HTTP 状态、耗时、应答前 1 KiB、错误。Newest first; each with its attempt log. since/until filter on the delivery’s creation time.',
         querystring: Type.Object(
@@ -133,7 +132,13 @@ const deliveriesPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
     '/v1/deliveries/:id',
     {
       config: { roles: OPERATOR },
-      schema: { tags: ['deliveries'], summary: '查询投递 / Get a delivery with its attempt log', params: IdParam, response: { 200: DeliveryView, ...errorResponses(404) } },
+      schema: {
+        tags: ['events'],
+        summary: '查询投递 / Get a delivery with its attempt log',
+        description: '含全部尝试记录（最近 50 次）。With its attempt log (the latest 50 attempts).',
+        params: IdParam,
+        response: { 200: DeliveryView, ...errorResponses(404) },
+      },
     },
     async (req) => {
       const d = isUuid(req.params.id) ? await getDelivery(deps.db, req.params.id) : undefined
@@ -148,7 +153,7 @@ const deliveriesPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
     {
       config: { roles: OPERATOR },
       schema: {
-        tags: ['deliveries'],
+        tags: ['events'],
         summary: '重新投递 / Retry a delivery now',
         description: 'dead 或 pending 的投递立即重新排队（重新计算 24 小时重试窗口），webhook-id 不变；已送达的返回 409。A dead or pending delivery is attempted again now, with the same webhook-id; a delivered one → 409.',
         headers: IDEMPOTENCY_HEADER,
@@ -176,7 +181,7 @@ const deliveriesPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
     {
       config: { roles: READERS },
       schema: {
-        tags: ['deliveries'],
+        tags: ['events'],
         summary: '同步状态 / Sync status per subscription',
         description: '调用方自己的订阅（运维：全部）：待投递数、最早待投递的等待秒数、dead 数、最近送达时间。The caller’s subscriptions (all, for operators).',
         response: { 200: SyncStatusView, ...errorResponses() },

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Queue } from 'bullmq'
 import Type, { type Static } from 'typebox'
 import { uuidv7 } from 'uuidv7'
 import { findClient } from '../db/client-repository.js'
-import { getRecoveryJob, insertRecoveryJob, type RecoveryJob } from '../db/delivery-repository.js'
+import { getRecoveryJob, insertRecoveryJob, killPendingOf, type RecoveryJob } from '../db/delivery-repository.js'
 import {
   deleteSubscription,
   getSubscription,
@@ -14,7 +13,6 @@ import {
   updateSubscription,
 } from '../db/subscription-repository.js'
 import { RECOVERY_JOB, SECRET_CONTEXT } from '../delivery/delivery-worker.js'
-import { QUEUES } from '../delivery/queues.js'
 import { generateSecret } from '../delivery/signing.js'
 import { checkUrl } from '../delivery/url-guard.js'
 import { businessRule, notFound, validationFailed, type FieldError } from '../domain/errors.js'
@@ -182,23 +180,8 @@ async function checkSubscriptionUrl(url: string, allowPrivateNetwork: boolean): 
   if (!r.ok) throw businessRule('url_not_allowed', `不允许的推送地址：${r.detail}`, { reason: r.reason })
 }
 
-/**
- * The producer side of the queues. The composition root hands the full Deps (with its queues) to the routes;
- * when only the narrower AppDeps is there, queues are built on its fail-fast Redis connection.
- */
-export function producerQueues(app: { addHook(name: 'onClose', fn: () => Promise<void>): unknown }, deps: AppDeps): { deliveries: Queue; jobs: Queue } {
-  const given = (deps as AppDeps & { queues?: { deliveries: Queue; jobs: Queue } }).queues
-  if (given) return given
-  const make = (name: string) => new Queue(name, { connection: deps.redis as never, prefix: deps.config.queuePrefix })
-  const own = { deliveries: make(QUEUES.deliveries), jobs: make(QUEUES.jobs) }
-  app.addHook('onClose', async () => {
-    await Promise.allSettled([own.deliveries.close(), own.jobs.close()])
-  })
-  return own
-}
-
 const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
-  const queues = producerQueues(app, deps)
+  const queues = deps.queues
 
   const load = async (id: string) => {
     const s = isUuid(id) ? await getSubscription(deps.db, id) : undefined
@@ -211,7 +194,7 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     {
       config: { roles: OPERATOR },
       schema: {
-        tags: ['subscriptions'],
+        tags: ['events'],
         summary: '创建推送订阅 / Create a webhook subscription',
         description:
           '仅运维角色。订阅自创建起接收其调用方可读、类型匹配的事件（更早的事件请用 GET /v1/events 拉取）。密钥以 whsec_ 开头，仅显示一次。' +
@@ -252,8 +235,9 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     {
       config: { roles: OPERATOR },
       schema: {
-        tags: ['subscriptions'],
+        tags: ['events'],
         summary: '订阅列表 / List subscriptions',
+        description: '仅运维角色；可按 clientId 过滤，按标识排序分页。密钥从不出现在查询结果中。Operator only; filter by clientId; secrets never appear.',
         querystring: Type.Object(
           { clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), limit: Type.Optional(LimitQuery), cursor: Type.Optional(CursorQuery) },
           { additionalProperties: false },
@@ -275,7 +259,13 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     '/v1/subscriptions/:id',
     {
       config: { roles: OPERATOR },
-      schema: { tags: ['subscriptions'], summary: '查询订阅 / Get a subscription', params: IdParam, response: { 200: SubscriptionView, ...errorResponses(404) } },
+      schema: {
+        tags: ['events'],
+        summary: '查询订阅 / Get a subscription',
+        description: '返回订阅设置与状态（enabled、disabledReason、轮换中旧密钥的到期时间），不含密钥。Settings and state, never the secret.',
+        params: IdParam,
+        response: { 200: SubscriptionView, ...errorResponses(404) },
+      },
     },
     async (req) => subscriptionView(await load(req.params.id)),
   )
@@ -285,9 +275,9 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     {
       config: { roles: OPERATOR },
       schema: {
-        tags: ['subscriptions'],
+        tags: ['events'],
         summary: '修改订阅 / Update a subscription',
-        description: '可改地址、事件类型、说明、allowPrivateNetwork 与启用状态（重新启用 410 停用的订阅）；地址按新设置重新检查。Changing the URL or allowPrivateNetwork re-checks the URL; enabled: true re-enables a subscription a 410 disabled.',
+        description: '可改地址、事件类型、说明、allowPrivateNetwork 与启用状态（重新启用 410 停用的订阅）；地址按新设置重新检查。停用时未完成的投递记为 dead（subscription_disabled），重新启用后可用 recovery 补发。Changing the URL or allowPrivateNetwork re-checks the URL; disabling ends the pending deliveries (dead, subscription_disabled; recover them after re-enabling); enabled: true re-enables a subscription a 410 disabled.',
         params: IdParam,
         body: PatchBody,
         response: { 200: SubscriptionView, ...errorResponses(404, 422) },
@@ -300,7 +290,11 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       if (b.url !== undefined || b.allowPrivateNetwork !== undefined) {
         await checkSubscriptionUrl(b.url ?? current.url, b.allowPrivateNetwork ?? current.allowPrivateNetwork)
       }
-      const s = await updateSubscription(deps.db, current.id, b)
+      const s = await deps.db.transaction().execute(async (trx) => {
+        const updated = await updateSubscription(trx, current.id, b)
+        if (updated && b.enabled === false) await killPendingOf(trx, updated.id, 'subscription_disabled')
+        return updated
+      })
       if (!s) throw notFound('订阅')
       return subscriptionView(s)
     },
@@ -311,7 +305,7 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     {
       config: { roles: OPERATOR },
       schema: {
-        tags: ['subscriptions'],
+        tags: ['events'],
         summary: '删除订阅 / Delete a subscription',
         description: '未完成的投递随之终止（记为 dead，原因 subscription_deleted）；投递记录保留。Its pending deliveries end (dead, subscription_deleted); the history stays.',
         params: IdParam,
@@ -331,7 +325,7 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     {
       config: { roles: OPERATOR },
       schema: {
-        tags: ['subscriptions'],
+        tags: ['events'],
         summary: '轮换签名密钥 / Rotate the signing secret',
         description: '返回新密钥（仅一次）。旧密钥继续签名 24 小时：期间 webhook-signature 携带新旧两个签名（空格分隔）。The old secret keeps signing for 24 h; both signatures are sent meanwhile.',
         headers: IDEMPOTENCY_HEADER,
@@ -356,7 +350,7 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     {
       config: { roles: OPERATOR },
       schema: {
-        tags: ['subscriptions'],
+        tags: ['events'],
         summary: '按时间窗重新投递失败事件 / Re-send dead deliveries in a time window',
         description:
           '后台任务：把该订阅在 [since, until]（投递创建时间，until 默认为当前）内状态为 dead 的投递重新排队，webhook-id 不变。返回 202 与任务标识；任务状态存于 PostgreSQL，Redis 丢失也会完成。' +
@@ -392,8 +386,9 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     {
       config: { roles: OPERATOR },
       schema: {
-        tags: ['subscriptions'],
+        tags: ['events'],
         summary: '恢复任务状态 / Recovery job status',
+        description: 'queued 或 done；done 时 requeued 为重新排队的投递数。queued or done; when done, requeued counts the re-opened deliveries.',
         params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), jobId: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
         response: { 200: RecoveryView, ...errorResponses(404) },
       },

@@ -18,7 +18,7 @@ export interface TestEngine {
  * `every()`; tests want it faster). Retries default to 100 ms so failure scenarios finish quickly.
  */
 export function startEngine(deps: Deps, opts: DeliveryWorkerOptions & { sweepEveryMs?: number } = {}): TestEngine {
-  const engine = startDeliveryWorker(deps, { retryDelayMs: () => 100, lockDurationMs: 5_000, stalledIntervalMs: 1_000, sweep: { graceMs: 300 }, ...opts })
+  const engine = startDeliveryWorker(deps, { concurrency: 8, retryDelayMs: () => 100, lockDurationMs: 5_000, stalledIntervalMs: 1_000, sweep: { graceMs: 300 }, ...opts })
   let running = false
   const timer = setInterval(() => {
     if (running) return
@@ -57,4 +57,17 @@ export async function subscribePeer(h: Harness, clientId: string, peer: Peer, ex
   peer.secrets = [body.secret]
   if (extra.signatureAlgorithm) peer.algorithm = extra.signatureAlgorithm as Peer['algorithm']
   return { id: body.id, secret: body.secret }
+}
+
+/**
+ * POSTs like a well-behaved client: a 503 (the service is briefly short of database connections, as happens when
+ * many test files share one machine) is retried with the same Idempotency-Key.
+ */
+export async function postRetrying(h: Harness, key: string, url: string, payload: unknown) {
+  const idem = idemKey()
+  for (let i = 0; ; i++) {
+    const res = await h.call(key, { method: 'POST', url, payload: payload as object, headers: { 'idempotency-key': idem } })
+    if (res.statusCode !== 503 || i >= 10) return res
+    await new Promise((r) => setTimeout(r, 200 * (i + 1)))
+  }
 }

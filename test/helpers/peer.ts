@@ -10,8 +10,8 @@ import { type SignatureAlgorithm, verify } from '../../src/delivery/signing.js'
 
 /** How the peer answers one request. */
 export type PeerAction =
-  | { kind: 'ok'; status?: number }
-  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  | { kind: 'ok'; status?: number; delayMs?: number }
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
   /** Never answers; the socket stays open until the sender gives up. */
   | { kind: 'hang' }
   /** Answers `200 OK` one byte every `intervalMs` (default 1 000). */
@@ -133,6 +133,14 @@ export class Peer {
     switch (action.kind) {
       case 'ok':
       case 'status': {
+        if (action.delayMs) {
+          const timer = setTimeout(() => {
+            this.#timers.delete(timer)
+            if (!req.socket.destroyed) this.#act({ ...action, delayMs: 0 }, r, req, res)
+          }, action.delayMs)
+          this.#timers.add(timer)
+          return
+        }
         const status = action.kind === 'ok' ? (action.status ?? 204) : action.status
         r.status = status
         if (status >= 200 && status <= 299) {
@@ -211,7 +219,10 @@ export class Peer {
   }
 
   async close(): Promise<void> {
-    for (const t of this.#timers) clearInterval(t)
+    for (const t of this.#timers) {
+      clearInterval(t)
+      clearTimeout(t)
+    }
     this.#timers.clear()
     this.server.closeAllConnections()
     for (const s of this.#sockets) s.destroy()

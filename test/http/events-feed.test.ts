@@ -47,6 +47,18 @@ async function insertEvent(q: { query: pg.Client['query'] } | pg.Client, scope: 
   return id
 }
 
+/**
+ * Reads the feed until `done` holds. The feed serves an event once every older transaction on the cluster has
+ * finished, and test files running in parallel share the cluster: it may lag a moment, it never skips.
+ */
+const readUntil = async (key: string, done: (items: Page['items']) => boolean, after?: string, extra = '') => {
+  for (let i = 0; ; i++) {
+    const r = await readAll(key, after, extra)
+    if (done(r.items) || i >= 200) return r
+    await new Promise((res) => setTimeout(res, 50))
+  }
+}
+
 t.test('the SQL scope and the fan-out predicate agree (one definition)', async (t) => {
   const admin = new pg.Client({ connectionString: h.db.url })
   await admin.connect()
@@ -119,7 +131,7 @@ t.test('the pull feed: scoped, filtered, paged, resumable', async (t) => {
   const accepted = await post(h, world.platform.key, `/v1/referrals/${referralId}/acceptance`, { decision: 'accepted', mediator: { name: '王调解' }, acceptedAt: new Date().toISOString() })
   t.equal(accepted.statusCode, 200, accepted.body)
 
-  const courtAll = await readAll(world.court.key)
+  const courtAll = await readUntil(world.court.key, (items) => items.filter((e) => e.subject.id === referralId).length === 2)
   const mine = courtAll.items.filter((e) => e.subject.id === referralId)
   t.same(mine.map((e) => [e.type, e.sequence]), [['referral.created', 1], ['referral.accepted', 2]])
   const platformAll = await readAll(world.platform.key)
@@ -130,13 +142,13 @@ t.test('the pull feed: scoped, filtered, paged, resumable', async (t) => {
   t.ok(operatorAll.items.length >= courtAll.items.length, 'operators read everything')
   t.equal(new Set(operatorAll.items.map((e) => e.id)).size, operatorAll.items.length, 'no event twice')
 
-  const onlyAccepted = await readAll(world.court.key, undefined, '&types=referral.accepted')
+  const onlyAccepted = await readUntil(world.court.key, (items) => items.length > 0, undefined, '&types=referral.accepted')
   t.ok(onlyAccepted.items.length >= 1 && onlyAccepted.items.every((e) => e.type === 'referral.accepted'))
 
   // Resuming from the end cursor: only what happened since.
   const suspended = await post(h, world.platform.key, `/v1/referrals/${referralId}/suspension`, { reason: 'appraisal' })
   t.equal(suspended.statusCode, 200, suspended.body)
-  const more = await readAll(world.court.key, courtAll.cursor)
+  const more = await readUntil(world.court.key, (items) => items.length > 0, courtAll.cursor)
   t.same(more.items.map((e) => e.type), ['referral.suspended'])
 
   t.equal((await h.call(world.court.key, { method: 'GET', url: '/v1/events?after=garbage' })).statusCode, 400)
@@ -147,7 +159,7 @@ t.test('the pull feed: scoped, filtered, paged, resumable', async (t) => {
 })
 
 t.test('the pull feed never skips an event whose transaction commits late', async (t) => {
-  const start = await readAll(h.operatorKey)
+  const start = await readUntil(h.operatorKey, () => true)
   const a = new pg.Client({ connectionString: h.db.url })
   const b = new pg.Client({ connectionString: h.db.url })
   await a.connect()
@@ -173,15 +185,28 @@ t.test('the pull feed never skips an event whose transaction commits late', asyn
   t.notOk(during.items.some((e) => e.id === eventA), 'A is not visible yet')
 
   await a.query('COMMIT')
-  let after: Page['items'] = []
-  for (let i = 0; i < 200; i++) {
-    // Other transactions on the cluster may hold the horizon back for a moment: poll, never skip.
-    after = (await readAll(h.operatorKey, during.cursor)).items
-    if (after.some((e) => e.id === eventA) && after.some((e) => e.id === eventB)) break
-    await new Promise((r) => setTimeout(r, 50))
-  }
+  const after = (await readUntil(h.operatorKey, (items) => items.some((e) => e.id === eventA) && items.some((e) => e.id === eventB), during.cursor)).items
   const ia = after.findIndex((e) => e.id === eventA)
   const ib = after.findIndex((e) => e.id === eventB)
   t.ok(ia >= 0, "A's event appears after the cursor once A commits")
   t.ok(ib > ia, 'and before B (transaction order)')
+})
+
+t.test('a transaction open in another database of the cluster does not hold the feed back', async (t) => {
+  const elsewhere = new pg.Client({ connectionString: h.db.url.replace(/\/[^/]+$/, '/postgres') })
+  const ours = new pg.Client({ connectionString: h.db.url })
+  await elsewhere.connect()
+  await ours.connect()
+  t.teardown(async () => {
+    await elsewhere.end()
+    await ours.end()
+  })
+  const start = await readUntil(h.operatorKey, () => true)
+  // An old transaction with an id, in another database, kept open for the whole test.
+  await elsewhere.query('BEGIN')
+  await elsewhere.query('SELECT pg_current_xact_id()')
+  const id = await insertEvent(ours, { audience: 'operator' })
+  const got = await readUntil(h.operatorKey, (items) => items.some((e) => e.id === id), start.cursor)
+  t.ok(got.items.some((e) => e.id === id), 'the event is served although an older transaction elsewhere is still open')
+  await elsewhere.query('ROLLBACK')
 })
