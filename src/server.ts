@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const apiOnly = process.argv.includes('--api-only')
   await ensureDatabase(config.databaseUrl)
   const deps = await createDeps(config, logger, { migrate: true })
-  warnIfProvisional(deps, logger)
+  await warnIfProvisional(deps, logger)
   const app = await buildApp(deps)
   let workers: RunningWorkers | undefined
   closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {

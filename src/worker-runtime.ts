@@ -62,8 +62,8 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}
  * Deadlines falling in a year without a published State Council arrangement use the statutory fallback and are
  * marked provisional; say so at start-up so operators publish the year with PUT /v1/calendar/{year}.
  */
-export function warnIfProvisional(deps: Pick<Deps, 'calendar' | 'logger'>, logger = deps.logger): void {
-  const { publishedYears, provisionalFrom } = deps.calendar.coverage()
+export async function warnIfProvisional(deps: Pick<Deps, 'calendar' | 'logger'>, logger = deps.logger): Promise<void> {
+  const { publishedYears, provisionalFrom } = await deps.calendar.coverage()
   const nextYear = new Date().getUTCFullYear() + 1
   if (nextYear >= provisionalFrom) {
     logger.warn({ publishedYears, provisionalFrom }, `no published holiday arrangement from ${provisionalFrom}: deadlines reaching it use the statutory days and are provisional`)

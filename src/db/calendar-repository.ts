@@ -46,10 +46,22 @@ export class CalendarProvider {
     return cal
   }
 
-  /** The synchronous view for readiness details: which years have a published arrangement. */
-  coverage(): { publishedYears: number[]; provisionalFrom: number } {
-    const years = Object.keys(this.shipped.arrangements).map(Number).sort((a, b) => a - b)
-    return { publishedYears: years, provisionalFrom: (years.at(-1) ?? 0) + 1 }
+  /**
+   * Which years have a published arrangement (shipped or put by an operator) and from which year on deadlines are
+   * provisional. Falls back to the shipped years when the database cannot be read (readiness must still answer).
+   */
+  async coverage(): Promise<{ publishedYears: number[]; provisionalFrom: number }> {
+    let years: number[]
+    try {
+      years = (await this.get()).publishedYears()
+    } catch {
+      years = Object.keys(this.shipped.arrangements).map(Number)
+    }
+    years.sort((a, b) => a - b)
+    const current = new Date().getUTCFullYear()
+    let provisionalFrom = current
+    while (years.includes(provisionalFrom)) provisionalFrom++
+    return { publishedYears: years, provisionalFrom }
   }
 
   async put(year: number, arr: YearArrangement): Promise<void> {

@@ -54,7 +54,7 @@ const healthPlugin: FastifyPluginAsync<{ deps: AppDeps }> = async (app, { deps }
       }
       const [postgres, redis] = await Promise.all([probe(() => sql`SELECT 1`.execute(deps.db)), probe(() => deps.redis.ping())])
       const ok = postgres.status === 'up' && redis.status === 'up'
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis }, calendar: deps.calendar.coverage() })
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis }, calendar: await deps.calendar.coverage() })
     },
   )
 }
