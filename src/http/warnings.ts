@@ -61,8 +61,10 @@ function warningView(w: Warning) {
 }
 
 const SCOPE_TEXT =
-  '可读范围：发起方本身；另一方中所在区域与预警区域处于同一分支（一方覆盖另一方）的法院或调解平台（全国范围的平台可读全部法院预警）；运维全部。' +
-  'Readable by the raising client; on the other side by courts / platforms whose region and the warning’s are on one branch (national platforms: every court warning); operators all.'
+  '可读范围：发起方本身；另一方中所在区域与预警区域处于同一分支（一方覆盖另一方）的法院（按法院代字推得的区域）或调解平台（按其 regionCodes；全国范围的平台可读全部法院预警，' +
+  '仅按组织标识授权的平台没有区域，只见自己发起的预警）；同一方的其他调用方不可读；运维全部。' +
+  'Readable by the raising client; on the other side by courts (region derived from their codes) and platforms (their regionCodes; national ones: every ' +
+  'court warning) whose region and the warning’s are on one branch; not by other clients of the raiser’s side; operators all.'
 
 const warningsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.post(

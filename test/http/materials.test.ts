@@ -361,3 +361,20 @@ t.test('above 50 MiB: 413, from the declared length or while streaming, nothing 
   t.equal(exact.status, 201, JSON.stringify(exact.json))
   t.equal(exact.json.sha256, digest())
 })
+
+t.test('a client that goes away mid-body leaves nothing behind', async (t) => {
+  const before = await countMaterials()
+  const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/materials', headers: { authorization: `Bearer ${world.court.key}`, 'idempotency-key': idemKey(), 'x-material-title': 'cut.pdf', 'content-type': PDF, 'content-length': 8 * 1024 * 1024 } })
+  req.on('error', () => undefined)
+  for (let i = 0; i < 16; i++) req.write(randomBytes(64 * 1024))
+  // Wait until the server has started storing the upload, then hang up.
+  for (let i = 0; i < 200 && (await countMaterials()).uploading === 0; i++) await new Promise((r) => setTimeout(r, 10))
+  t.equal((await countMaterials()).uploading, 1, 'the upload had begun')
+  req.destroy()
+  let now = await countMaterials()
+  for (let i = 0; i < 300 && (now.uploading > 0 || now.chunks !== before.chunks); i++) {
+    await new Promise((r) => setTimeout(r, 10))
+    now = await countMaterials()
+  }
+  t.same(now, before, 'the partial upload and its chunks are gone')
+})
