@@ -7,7 +7,7 @@ import { semanticChecks } from './http/checks.js'
 import clientsPlugin from './http/clients.js'
 import healthPlugin from './http/health.js'
 import { registerMetrics } from './http/metrics.js'
-import { registerProblemHandlers } from './http/problem.js'
+import { MethodTable, registerProblemHandlers } from './http/problem.js'
 import { registerDocs } from './http/swagger.js'
 import { createValidatorCompiler } from './http/validation.js'
 import { registerRateLimits } from './http/rate-limit.js'
@@ -48,7 +48,9 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     routerOptions: { maxParamLength: 200 },
   }) as unknown as FastifyInstance
 
+  const methods = new MethodTable()
   app.addHook('onRoute', (r) => {
+    methods.add(r.method, r.url)
     // A stable operationId for every documented route: method + path, e.g. postV1ReferralsIdAcceptance.
     if (r.schema && !(r.schema as { operationId?: string }).operationId && !r.schema.hide) {
       ;(r.schema as { operationId?: string }).operationId = operationId(String(r.method), r.url)
@@ -58,7 +60,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
 
   opts.configure?.(app)
   app.setValidatorCompiler(createValidatorCompiler(semanticChecks))
-  registerProblemHandlers(app)
+  registerProblemHandlers(app, methods)
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id)
   })

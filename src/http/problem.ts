@@ -97,7 +97,31 @@ export function toProblem(err: FastifyError | AppError | Error): { problem: Prob
   return { problem: problemOf(500, 'internal_error', '服务内部错误') }
 }
 
-export function registerProblemHandlers(app: FastifyInstance): void {
+/**
+ * Remembers each route's path pattern and methods so an unknown method on a known path answers 405 with `Allow`
+ * rather than 404.
+ */
+export class MethodTable {
+  private readonly patterns = new Map<string, { re: RegExp; methods: Set<string> }>()
+
+  add(method: string | string[], url: string): void {
+    let entry = this.patterns.get(url)
+    if (!entry) {
+      const re = new RegExp(`^${url.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`)
+      entry = { re, methods: new Set() }
+      this.patterns.set(url, entry)
+    }
+    for (const m of Array.isArray(method) ? method : [method]) entry.methods.add(m)
+  }
+
+  allowed(path: string): string[] {
+    const out = new Set<string>()
+    for (const { re, methods } of this.patterns.values()) if (re.test(path)) for (const m of methods) out.add(m)
+    return [...out]
+  }
+}
+
+export function registerProblemHandlers(app: FastifyInstance, methods?: MethodTable): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const { problem, headers } = toProblem(err)
     if (problem.status >= 500) {
@@ -107,5 +131,11 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     }
     return sendProblem(reply, problem, headers)
   })
-  app.setNotFoundHandler((req, reply) => sendProblem(reply, problemOf(404, 'not_found', '请求的资源不存在')))
+  app.setNotFoundHandler((req, reply) => {
+    const allowed = methods?.allowed(req.url.split('?')[0]) ?? []
+    if (allowed.length && !allowed.includes(req.method)) {
+      return sendProblem(reply, problemOf(405, 'method_not_allowed', `该地址不支持 ${req.method} 方法`), { allow: allowed.sort().join(', ') })
+    }
+    return sendProblem(reply, problemOf(404, 'not_found', '请求的资源不存在'))
+  })
 }

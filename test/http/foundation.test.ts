@@ -11,6 +11,10 @@ const h = await startHarness({
   env: { AUTH_FAILURES_PER_MINUTE: '100000' },
   app: {
     configure: (app) => {
+      // A route that fails with an internal message, to check that 5xx answers hide it.
+      app.get('/boom', { config: { public: true } }, async () => {
+        throw new Error('SELECT secret FROM internal_table')
+      })
       // Holds a request in flight for the graceful-shutdown test.
       app.addHook('onRequest', async (req) => {
         const ms = Number(req.headers['x-test-hold-ms'] ?? 0)
@@ -176,6 +180,19 @@ t.test('strict input', async (t) => {
   t.equal(notFound.statusCode, 404)
   t.match(notFound.headers['content-type'], /application\/problem\+json/)
   t.equal(notFound.json().code, 'not_found')
+})
+
+t.test('405 and 5xx answers share the problem shape and hide internals', async (t) => {
+  const m = await h.call(h.operatorKey, { method: 'DELETE', url: '/v1/referrals' })
+  t.equal(m.statusCode, 405)
+  t.equal(m.json().code, 'method_not_allowed')
+  t.match(m.headers.allow, /GET/)
+  t.match(m.headers['content-type'], /application\/problem\+json/)
+  const boom = await h.call(null, { method: 'GET', url: '/boom' })
+  t.equal(boom.statusCode, 500)
+  t.equal(boom.json().code, 'internal_error')
+  t.notMatch(boom.body, /SELECT|internal_table|stack|at /, 'no SQL, stack or internals')
+  t.match(boom.headers['content-type'], /application\/problem\+json/)
 })
 
 t.test('health, metrics, docs', async (t) => {
