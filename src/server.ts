@@ -1,9 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig } from './config/config.js'
-import { ensureDatabase } from './db/connection.js'
-import { createDeps } from './deps.js'
-import { createLogger } from './logging.js'
+import { boot } from './boot.js'
 import { startWorkers, type RunningWorkers, warnIfProvisional } from './worker-runtime.js'
 
 /**
@@ -12,20 +9,8 @@ import { startWorkers, type RunningWorkers, warnIfProvisional } from './worker-r
  * finish, new ones get 503, queues and pools close.
  */
 async function main(): Promise<void> {
-  let config
-  try {
-    config = loadConfig()
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`)
-      process.exit(78)
-    }
-    throw err
-  }
-  const logger = createLogger(config.logLevel)
   const apiOnly = process.argv.includes('--api-only')
-  await ensureDatabase(config.databaseUrl)
-  const deps = await createDeps(config, logger, { migrate: true })
+  const { config, logger, deps } = await boot()
   await warnIfProvisional(deps, logger)
   const app = await buildApp(deps)
   let workers: RunningWorkers | undefined

@@ -3,7 +3,7 @@ import type { Confirmation, ConfirmationDoc, ConfirmationStatus, ConfirmationSub
 import type { EventEnvelope } from '../domain/event-chain.js'
 import type { Principal } from '../domain/principal.js'
 import type { Database, JudicialConfirmationRow } from './database.js'
-import { appendEvent } from './event-repository.js'
+import { commitVersioned } from './event-repository.js'
 import { orgScopeSql } from './referral-repository.js'
 
 type Db = Kysely<Database> | Transaction<Database>
@@ -148,20 +148,11 @@ export interface ConfirmationCommit {
  * Writes a decision: the new state with its version bumped and its one hash-chained event, in the caller's
  * transaction (the state change, the version bump and the event are one).
  */
-export async function commitConfirmationTransition(trx: Transaction<Database>, c: ConfirmationCommit): Promise<Confirmation> {
-  const version = c.before.version + 1
-  const { hash } = await appendEvent(trx, {
-    type: c.eventType,
-    subject: { kind: 'judicial_confirmation', id: c.before.id },
-    sequence: version,
-    caseVersion: version,
-    actor: c.actor,
-    data: c.eventData,
-    prevHash: c.before.chainHead,
-    occurredAt: c.now,
+export function commitConfirmationTransition(trx: Transaction<Database>, c: ConfirmationCommit): Promise<Confirmation> {
+  return commitVersioned(trx, {
+    ...c,
+    subjectKind: 'judicial_confirmation',
     scope: { courtCode: c.after.courtCode, organizationId: c.after.organizationId, regionCode: c.organizationRegion, audience: 'case' },
+    save: saveConfirmation,
   })
-  const saved: Confirmation = { ...c.after, version, chainHead: hash, updatedAt: c.now }
-  await saveConfirmation(trx, saved)
-  return saved
 }

@@ -91,3 +91,45 @@ export async function verifySubjectChain(db: Db, subjectId: string): Promise<Cha
   const rows = await db.selectFrom('events').selectAll().where('subject_id', '=', subjectId).orderBy('sequence').execute()
   return verifyChain(rows.map((r) => ({ envelope: toEnvelope(r), prevHash: r.prev_hash, hash: r.hash })))
 }
+
+/** A versioned case resource: its version is its event sequence, its chain head the hash of its last event. */
+export interface Versioned {
+  id: string
+  version: number
+  chainHead: string
+  updatedAt: Date
+}
+
+export interface VersionedCommit<T extends Versioned> {
+  subjectKind: 'referral' | 'judicial_confirmation'
+  before: T
+  after: T
+  eventType: string
+  actor: EventEnvelope['actor']
+  eventData: unknown
+  scope: NewEventInput['scope']
+  now: Date
+  save: (trx: Transaction<Database>, saved: T) => Promise<void>
+}
+
+/**
+ * Writes a transition of a versioned case resource: the new state with its version bumped and its one hash-chained
+ * event, in the caller's transaction (contract §2: the state change, the version bump and its event are one).
+ */
+export async function commitVersioned<T extends Versioned>(trx: Transaction<Database>, c: VersionedCommit<T>): Promise<T> {
+  const version = c.before.version + 1
+  const { hash } = await appendEvent(trx, {
+    type: c.eventType,
+    subject: { kind: c.subjectKind, id: c.before.id },
+    sequence: version,
+    caseVersion: version,
+    actor: c.actor,
+    data: c.eventData,
+    prevHash: c.before.chainHead,
+    occurredAt: c.now,
+    scope: c.scope,
+  })
+  const saved: T = { ...c.after, version, chainHead: hash, updatedAt: c.now }
+  await c.save(trx, saved)
+  return saved
+}

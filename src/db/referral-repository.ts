@@ -4,7 +4,7 @@ import { regionPrefix } from '../domain/identifiers.js'
 import type { Referral, ReferralDoc } from '../domain/referral.js'
 import type { ReferralStatus } from '../domain/referral-machine.js'
 import type { Database, ReferralRow } from './database.js'
-import { appendEvent } from './event-repository.js'
+import { commitVersioned } from './event-repository.js'
 import type { EventEnvelope } from '../domain/event-chain.js'
 
 type Db = Kysely<Database> | Transaction<Database>
@@ -154,22 +154,13 @@ export interface TransitionCommit {
  * Writes a transition: the new state with its version bumped, and its one event (hash-chained, in the outbox),
  * in the caller's transaction (contract §2: the state change, the version bump and its event are one).
  */
-export async function commitTransition(trx: Transaction<Database>, c: TransitionCommit): Promise<Referral> {
-  const version = c.before.version + 1
-  const { hash } = await appendEvent(trx, {
-    type: c.eventType,
-    subject: { kind: 'referral', id: c.before.id },
-    sequence: version,
-    caseVersion: version,
-    actor: c.actor,
-    data: c.eventData,
-    prevHash: c.before.chainHead,
-    occurredAt: c.now,
+export function commitTransition(trx: Transaction<Database>, c: TransitionCommit): Promise<Referral> {
+  return commitVersioned(trx, {
+    ...c,
+    subjectKind: 'referral',
     scope: { courtCode: c.after.courtCode, organizationId: c.after.organizationId, regionCode: c.holderRegion },
+    save: saveReferral,
   })
-  const saved: Referral = { ...c.after, version, chainHead: hash, updatedAt: c.now }
-  await saveReferral(trx, saved)
-  return saved
 }
 
 /** Referrals whose acceptance or mediation deadline has passed as of `today` (Asia/Shanghai). */

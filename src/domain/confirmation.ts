@@ -8,7 +8,7 @@ import { confirmationDeadline, daysBetween, type LegalCalendar, shanghaiDate } f
 import { courtRegion, isValidCourtCode, regionCovers } from './identifiers.js'
 import { maskIdNumber, maskPhone } from './personal-data.js'
 import type { Role } from './principal.js'
-import type { Agreement, Decrypt, Sealed, StoredParty } from './referral.js'
+import { type Agreement, type Decrypt, partiesView, type StoredParty } from './referral.js'
 import { coversAllParties } from './referral-machine.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -220,31 +220,6 @@ export interface Confirmation {
   updatedAt: Date
 }
 
-function unseal(s: Sealed | undefined, full: boolean, decrypt: Decrypt, context: string): string | undefined {
-  if (!s) return undefined
-  return full ? decrypt(s.enc, context) : s.masked
-}
-
-function partiesView(parties: readonly StoredParty[], full: boolean, decrypt: Decrypt) {
-  return parties.map((p) => ({
-    role: p.role,
-    kind: p.kind,
-    name: p.name,
-    idType: p.idType,
-    idNumber: unseal(p.idNumber, full, decrypt, 'idNumber'),
-    ...(p.phone ? { phone: unseal(p.phone, full, decrypt, 'phone') } : {}),
-    ...(p.address ? { address: unseal(p.address, full, decrypt, 'address') } : {}),
-    ...(p.agents
-      ? {
-          agents: p.agents.map((a) => ({
-            ...a,
-            ...(a.idNumber ? { idNumber: unseal(a.idNumber, full, decrypt, 'idNumber') } : {}),
-            ...(a.phone ? { phone: unseal(a.phone, full, decrypt, 'phone') } : {}),
-          })),
-        }
-      : {}),
-  }))
-}
 
 /** Full ID numbers and mainland mobiles inside free text, not part of a longer run of digits. */
 const FREE_TEXT_PERSONAL_DATA = /(?<!\d)(?:\d{17}[\dXx]|1\d{10})(?!\d)/g

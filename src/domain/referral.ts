@@ -105,13 +105,9 @@ function unseal(s: Sealed | undefined, full: boolean, decrypt: Decrypt, context:
   return full ? decrypt(s.enc, context) : s.masked
 }
 
-/**
- * The referral as the API shows it. `full` reveals personal data (the referring court and the handling
- * organization only, contract §1); otherwise ID numbers, phones and addresses are masked.
- */
-export function referralView(r: Referral, full: boolean, decrypt: Decrypt): Record<string, unknown> {
-  const d = r.doc
-  const parties = d.parties.map((p) => ({
+/** Parties as the API shows them: personal data full or masked (contract §1). */
+export function partiesView(parties: readonly StoredParty[], full: boolean, decrypt: Decrypt) {
+  return parties.map((p) => ({
     role: p.role,
     kind: p.kind,
     name: p.name,
@@ -129,6 +125,15 @@ export function referralView(r: Referral, full: boolean, decrypt: Decrypt): Reco
         }
       : {}),
   }))
+}
+
+/**
+ * The referral as the API shows it. `full` reveals personal data (the referring court and the handling
+ * organization only, contract §1); otherwise ID numbers, phones and addresses are masked.
+ */
+export function referralView(r: Referral, full: boolean, decrypt: Decrypt): Record<string, unknown> {
+  const d = r.doc
+  const parties = partiesView(d.parties, full, decrypt)
   return {
     id: r.id,
     version: r.version,

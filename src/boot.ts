@@ -1,0 +1,26 @@
+import type { Logger } from 'pino'
+import { type Config, ConfigError, loadConfig } from './config/config.js'
+import { ensureDatabase } from './db/connection.js'
+import { createDeps, type Deps } from './deps.js'
+import { createLogger } from './logging.js'
+
+/**
+ * What every entry point does first: check the environment (a bad variable stops start-up with exit code 78,
+ * naming it), create the database if missing, apply migrations, and build the dependencies.
+ */
+export async function boot(): Promise<{ config: Config; logger: Logger; deps: Deps }> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`)
+      process.exit(78)
+    }
+    throw err
+  }
+  const logger = createLogger(config.logLevel)
+  await ensureDatabase(config.databaseUrl)
+  const deps = await createDeps(config, logger, { migrate: true })
+  return { config, logger, deps }
+}
