@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { badKeyLimiter } from './http/abuse.js'
 import { registerAuth } from './http/auth.js'
+import { KeyCache } from './http/key-cache.js'
 import type { AppDeps } from './http/app-deps.js'
 import { semanticChecks } from './http/checks.js'
 import clientsPlugin from './http/clients.js'
@@ -66,11 +67,14 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   })
 
   await registerDocs(app)
-  registerAuth(app, { db: deps.db, bootstrap: deps.bootstrap, onBadKey: badKeyLimiter(deps.redis, deps.config.queuePrefix, deps.config.authFailuresPerMinute) })
+  const keyCache = new KeyCache({ redisUrl: deps.config.redisUrl, prefix: deps.config.queuePrefix, publisher: deps.redis, logger: deps.logger })
+  keyCache.start()
+  app.addHook('onClose', async () => keyCache.close())
+  registerAuth(app, { db: deps.db, cache: keyCache, bootstrap: deps.bootstrap, onBadKey: badKeyLimiter(deps.redis, deps.config.queuePrefix, deps.config.authFailuresPerMinute) })
   await registerRateLimits(app, deps)
   registerMetrics(app, deps.metrics)
   await app.register(healthPlugin, { deps })
-  await app.register(clientsPlugin, { deps })
+  await app.register(clientsPlugin, { deps, keyCache })
   for (const plugin of resourcePlugins) await app.register(plugin, { deps })
   return app
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import type pg from 'pg'
 import type { Config } from './config/config.js'
+import { AccessTrail } from './db/access-log-repository.js'
 import { CalendarProvider } from './db/calendar-repository.js'
 import { insertClient } from './db/client-repository.js'
 import { createDb } from './db/connection.js'
@@ -61,8 +62,11 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
     for (const t of hints.timers ?? []) await scheduleTimer(queues.timers, t.referralId, t.dueAt)
   }
 
+  const accessTrail = new AccessTrail(db, (err) => logger.warn({ err: { message: err.message } }, 'access trail flush failed; will retry'))
+
   return {
     config,
+    accessTrail,
     logger,
     db,
     pool,
@@ -74,6 +78,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
     metrics: new Registry(),
     afterCommit,
     async close() {
+      await accessTrail.close()
       await queues.close()
       redis.disconnect()
       await db.destroy()

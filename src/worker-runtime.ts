@@ -3,6 +3,7 @@ import type { Deps } from './deps.js'
 import { deleteExpired } from './db/idempotency-repository.js'
 import { startTimerWorker, sweepOverdue } from './delivery/timers.js'
 import { startDeliveryWorker } from './delivery/delivery-worker.js'
+import { createDb } from './db/connection.js'
 
 export interface RunningWorkers {
   close(): Promise<void>
@@ -44,7 +45,10 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}
   })
   every('idempotency-keys', 3_600_000, () => deleteExpired(deps.db, IDEMPOTENCY_RETENTION_HOURS))
   // Webhook delivery: LISTEN relay + BullMQ worker; the poll and the sweeper make Redis and NOTIFY disposable.
-  const delivery = startDeliveryWorker(deps)
+  // Delivery bookkeeping runs on its own pool with asynchronous commit (see DbOptions.asyncCommit): at-least-once
+  // delivery makes a lost mark harmless, and the API's pool stays free for requests.
+  const deliveryDb = createDb(deps.config.databaseUrl, Math.max(10, deps.config.databasePoolSize), log, { asyncCommit: true, applicationName: 'zdz-connector-delivery' })
+  const delivery = startDeliveryWorker({ ...deps, db: deliveryDb.db })
   every('outbox-relay', 2_000, () => delivery.relay.drain())
   every('delivery-sweep', 5_000, () => delivery.sweep())
 
@@ -54,6 +58,7 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}
       for (const t of timers) clearInterval(t)
       await Promise.allSettled(workers.map((w) => w.close()))
       await delivery.close()
+      await deliveryDb.db.destroy()
     },
   }
 }

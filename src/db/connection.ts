@@ -17,14 +17,25 @@ export interface DbHandle {
  * One pool per process. The pool's 'error' listener is what keeps a PostgreSQL restart from killing the
  * process (idle clients emit errors when the server goes away).
  */
-export function createDb(url: string, poolSize: number, logger: Logger): DbHandle {
+export interface DbOptions {
+  /**
+   * `synchronous_commit = off` on every connection: commits return before the WAL reaches disk. Only for work whose
+   * loss in a crash is harmless by design — delivery bookkeeping, where a lost "delivered" mark means one more
+   * (deduplicated) delivery, and a lost fan-out is redone because the outbox row comes back with it.
+   */
+  asyncCommit?: boolean
+  applicationName?: string
+}
+
+export function createDb(url: string, poolSize: number, logger: Logger, opts: DbOptions = {}): DbHandle {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     statement_timeout: 30_000,
-    application_name: 'zdz-connector',
+    application_name: opts.applicationName ?? 'zdz-connector',
+    ...(opts.asyncCommit ? { options: '-c synchronous_commit=off' } : {}),
   })
   pool.on('error', (err) => logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle PostgreSQL client error'))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })

@@ -35,29 +35,34 @@ export async function appendEvent(trx: Transaction<Database>, e: NewEventInput):
     data: e.data,
   }
   const hash = chainHash(e.prevHash, envelope)
-  const row = await trx
-    .insertInto('events')
-    .values({
-      id: envelope.id,
-      type: envelope.type,
-      occurred_at: occurredAt,
-      subject_kind: e.subject.kind,
-      subject_id: e.subject.id,
-      sequence: e.sequence,
-      case_version: e.caseVersion,
-      actor: JSON.stringify(e.actor),
-      data: JSON.stringify(e.data),
-      court_code: e.scope.courtCode ?? null,
-      organization_id: e.scope.organizationId ?? null,
-      region_code: e.scope.regionCode ?? null,
-      ...(e.scope.audience ? { audience: e.scope.audience } : {}),
-      prev_hash: e.prevHash,
-      hash,
-    })
-    .returning('pos')
+  // One round trip: the event, its outbox marker and the relay's wake-up (delivered by PostgreSQL at commit).
+  await trx
+    .with('e', (q) =>
+      q
+        .insertInto('events')
+        .values({
+          id: envelope.id,
+          type: envelope.type,
+          occurred_at: occurredAt,
+          subject_kind: e.subject.kind,
+          subject_id: e.subject.id,
+          sequence: e.sequence,
+          case_version: e.caseVersion,
+          actor: JSON.stringify(e.actor),
+          data: JSON.stringify(e.data),
+          court_code: e.scope.courtCode ?? null,
+          organization_id: e.scope.organizationId ?? null,
+          region_code: e.scope.regionCode ?? null,
+          ...(e.scope.audience ? { audience: e.scope.audience } : {}),
+          prev_hash: e.prevHash,
+          hash,
+        })
+        .returning('pos'),
+    )
+    .with('o', (q) => q.insertInto('outbox').columns(['event_pos']).expression((eb) => eb.selectFrom('e').select('e.pos')))
+    .selectFrom('e')
+    .select(['e.pos', sql<string>`pg_notify('zdz_outbox', '')::text`.as('notified')])
     .executeTakeFirstOrThrow()
-  await trx.insertInto('outbox').values({ event_pos: row.pos }).execute()
-  await sql`SELECT pg_notify('zdz_outbox', '')`.execute(trx)
   return { envelope, hash }
 }
 

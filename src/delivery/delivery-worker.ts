@@ -57,7 +57,7 @@ export interface DeliveryWorkerOptions {
   /**
    * Parallel attempts per process. Each attempt holds a database connection only for its short queries, never
    * during the HTTP call, so this may exceed the pool size, but not by so much that API requests in the same
-   * process wait for connections. @defaultValue 10
+   * process wait for connections. @defaultValue 50
    */
   concurrency?: number
   /** Total time allowed per attempt. @defaultValue 15 000 ms (Standard Webhooks) */
@@ -232,7 +232,7 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
     {
       connection: connection as never,
       prefix: ctx.config.queuePrefix,
-      concurrency: opts.concurrency ?? 10,
+      concurrency: opts.concurrency ?? 50,
       maxStalledCount: 1_000_000,
       lockDuration: opts.lockDurationMs ?? 30_000,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,

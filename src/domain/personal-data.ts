@@ -54,9 +54,12 @@ export function maskPhone(phone: string): string {
  * Full 18-character resident ID numbers that are not part of a longer run of digits.
  * A lower-case `x` check character is included because it is still the same person's number.
  */
-const ID_NUMBER_PATTERN = /(?<!\d)\d{17}[\dXx](?!\d)/g;
-/** Mainland mobile numbers (`1` followed by ten digits) that are not part of a longer run of digits. */
-const MOBILE_PATTERN = /(?<!\d)1\d{10}(?!\d)/g;
+const ID_NUMBER_PATTERN = /(?<![\d.])\d{17}[\dXx](?!\d)/g;
+/**
+ * Mainland mobile numbers (`1` followed by ten digits) that are not part of a longer run of digits, nor the
+ * fraction of a decimal number (a log line's `"responseTime":12.10987654321` is not a phone).
+ */
+const MOBILE_PATTERN = /(?<![\d.])1\d{10}(?!\d)/g;
 
 /**
  * Finds full ID numbers and mobile numbers in free text, in order of appearance.

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Config } from '../config/config.js'
 import type { QueueSet } from '../delivery/queues.js'
+import type { AccessTrail } from '../db/access-log-repository.js'
 import type { Database } from '../db/database.js'
 import type { BootstrapOperator } from './auth.js'
 import type { CalendarProvider } from '../db/calendar-repository.js'
@@ -20,6 +21,8 @@ export interface AppDeps {
   cipher: FieldCipher
   bootstrap?: BootstrapOperator
   metrics: Registry
+  /** Batched access-trail writer for read requests. */
+  accessTrail: AccessTrail
   /** Producer side of the BullMQ queues (fail-fast connection). */
   queues: QueueSet
   /** Called after a transaction that wrote events commits: wakes the relay and schedules timers. Best effort. */

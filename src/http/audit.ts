@@ -91,6 +91,7 @@ const auditPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { 
       const q = req.query
       const limit = q.limit ?? 50
       const after = decodeCursor<{ id: string }>(q.cursor, ['id'])
+      await deps.accessTrail.flush()
       const rows = await listAccess(deps.db, { subjectId: q.subjectId, clientId: q.clientId, since: q.since, until: q.until, afterId: after?.id, limit: limit + 1 })
       const { items, nextCursor } = page(rows, limit, (r) => ({ id: String(r.id) }))
       return {

@@ -5,6 +5,7 @@ import type { Database } from '../db/database.js'
 import { AppError } from '../domain/errors.js'
 import type { Principal, Role } from '../domain/principal.js'
 import { hashApiKey, hashesEqual, parseApiKey } from '../security/api-keys.js'
+import type { KeyCache } from './key-cache.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -28,6 +29,7 @@ export interface BootstrapOperator {
 
 export interface AuthOptions {
   db: Kysely<Database>
+  cache?: KeyCache
   bootstrap?: BootstrapOperator
   /** Called when a request presents a bad key; may delay or refuse (abuse limits). */
   onBadKey?: (req: FastifyRequest) => Promise<void>
@@ -42,7 +44,11 @@ async function authenticate(opts: AuthOptions, header: string | undefined): Prom
   if (opts.bootstrap && hashesEqual(presented, opts.bootstrap.hash)) return opts.bootstrap.principal
   const keyId = parseApiKey(apiKey)
   if (!keyId) return null
-  const rec = await findLiveKey(opts.db, keyId)
+  let rec = opts.cache?.get(keyId)
+  if (!rec) {
+    rec = await findLiveKey(opts.db, keyId)
+    if (rec) opts.cache?.set(keyId, rec)
+  }
   if (!rec || !hashesEqual(presented, rec.keyHash)) return null
   const c = rec.client
   return { clientId: c.id, role: c.role, name: c.name, courtCodes: c.courtCodes, organizationIds: c.organizationIds, regionCodes: c.regionCodes }

@@ -5,6 +5,7 @@ import { notFound, validationFailed as validationFailedOf } from '../domain/erro
 import { isUuid } from '../domain/ids.js'
 import { generateApiKey } from '../security/api-keys.js'
 import type { AppDeps } from './app-deps.js'
+import type { KeyCache } from './key-cache.js'
 import { errorResponses, IdParam, StringEnum, Timestamp } from './common-schemas.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 
@@ -43,7 +44,7 @@ const ClientCreated = Type.Object({
 
 const KeyCreated = Type.Object({ keyId: Type.String(), apiKey: Type.Union([Type.String(), Type.Null()]) })
 
-const clientsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+const clientsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps; keyCache?: KeyCache }> = async (app, { deps, keyCache }) => {
   app.post(
     '/v1/clients',
     {
@@ -141,6 +142,7 @@ const clientsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, 
     async (req, reply) => {
       const client = isUuid(req.params.id) ? await findClient(deps.db, req.params.id) : undefined
       if (!client || !(await revokeApiKey(deps.db, client.id, req.params.keyId))) throw notFound('密钥')
+      await keyCache?.revoked(req.params.keyId)
       return reply.code(204).send(null)
     },
   )

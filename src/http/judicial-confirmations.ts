@@ -421,7 +421,7 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       if (!c) throw notFound(WHAT)
       const st = await confirmationStanding(deps.db, req.principal, c)
       if (!st.read) throw notFound(WHAT)
-      if (st.full) await recordAccess(deps.db, [{ clientId: req.principal.clientId, subjectId: c.id, fields: confirmationPersonalFields(c), requestId: String(req.id) }])
+      if (st.full) deps.accessTrail.record([{ clientId: req.principal.clientId, subjectId: c.id, fields: confirmationPersonalFields(c), requestId: String(req.id) }])
       reply.header('etag', `"${c.version}"`)
       return confirmationView(c, st.full, decryptWith(deps.cipher), today()) as ConfirmationViewT
     },
@@ -474,10 +474,7 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       const full = p.role !== 'operator'
       const views = items.map((c) => confirmationView(c, full, decryptWith(deps.cipher), day))
       if (full) {
-        await recordAccess(
-          deps.db,
-          items.map((c) => ({ clientId: p.clientId, subjectId: c.id, fields: confirmationPersonalFields(c), requestId: String(req.id) })),
-        )
+        deps.accessTrail.record(items.map((c) => ({ clientId: p.clientId, subjectId: c.id, fields: confirmationPersonalFields(c), requestId: String(req.id) })))
       }
       return { items: views as ConfirmationViewT[], nextCursor }
     },

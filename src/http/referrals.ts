@@ -364,7 +364,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
       if (!r) throw notFound('委派/委托案件')
       const st = await standing(deps.db, req.principal, r)
       if (!st.read) throw notFound('委派/委托案件')
-      if (st.full) await recordAccess(deps.db, [{ clientId: req.principal.clientId, subjectId: r.id, fields: personalFields(r), requestId: String(req.id) }])
+      if (st.full) deps.accessTrail.record([{ clientId: req.principal.clientId, subjectId: r.id, fields: personalFields(r), requestId: String(req.id) }])
       reply.header('etag', `"${r.version}"`)
       return referralView(r, st.full, decryptWith(deps.cipher)) as ReferralViewT
     },
@@ -421,7 +421,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
         if (st.full) access.push({ clientId: p.clientId, subjectId: r.id, fields: personalFields(r), requestId: String(req.id) })
         views.push(referralView(r, st.full, decryptWith(deps.cipher)))
       }
-      await recordAccess(deps.db, access)
+      deps.accessTrail.record(access)
       return { items: views as ReferralViewT[], nextCursor }
     },
   )

@@ -50,3 +50,9 @@ t.test('scanForPersonalData finds values next to letters and punctuation', async
   t.same(scanForPersonalData('身份证110105194912310021号'), ['110105194912310021']);
   t.same(scanForPersonalData('a13812345678b 13900001111'), ['13812345678', '13900001111']);
 });
+
+t.test('decimal fractions in log lines are not phones', async (t) => {
+  t.same(scanForPersonalData('{"responseTime":12.10987654321,"latencyMs":3.1380013800}'), [])
+  t.same(scanForPersonalData('电话13800138000。'), ['13800138000'])
+  t.same(scanForPersonalData('号码13800138000.'), ['13800138000'], 'a sentence-ending period does not hide a phone')
+})

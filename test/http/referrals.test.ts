@@ -323,6 +323,7 @@ t.test('scope: other courts and platforms see nothing (BOLA), operators see mask
   t.equal(notFound.json().items.length, 0)
   t.equal((await get(h.operatorKey, `/v1/referrals?partyIdNumber=${r.parties[1].idNumber}`)).statusCode, 403)
 
+  await h.deps.accessTrail.flush()
   const log = await h.deps.pool.query('SELECT client_id, fields FROM access_log WHERE subject_id = $1', [r.id])
   t.ok(log.rows.some((x: { client_id: string }) => x.client_id === w.platform.id), 'full views are in the access trail')
 })
