@@ -39,6 +39,8 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
   const redis = createRedis(config.redisUrl, 'producer', onRedisError)
   const queues = createQueues(config.redisUrl, config.queuePrefix, onRedisError)
   const calendar = new CalendarProvider(db)
+  // Load the calendar before serving, so no request transaction ever waits for its first read.
+  if (opts.migrate) await calendar.get()
 
   let keys
   if (config.dataKeys) {

@@ -29,9 +29,27 @@ export class CalendarProvider {
     this.shipped = shipped
   }
 
+  /**
+   * The current calendar. Once loaded it is answered from memory and refreshed in the background when older than
+   * `maxAgeMs` (stale-while-revalidate): callers run inside request transactions, and a second pool connection
+   * taken there could starve the pool under load. The first call, and the one after a PUT here, read the database.
+   */
   async get(): Promise<LegalCalendar> {
+    if (!this.cached) return this.refresh()
+    if (Date.now() - this.cached.at >= this.maxAgeMs && !this.refreshing) {
+      this.refreshing = this.refresh()
+        .catch(() => this.cached?.cal)
+        .finally(() => {
+          this.refreshing = undefined
+        })
+    }
+    return this.cached.cal
+  }
+
+  private refreshing: Promise<unknown> | undefined
+
+  private async refresh(): Promise<LegalCalendar> {
     const now = Date.now()
-    if (this.cached && now - this.cached.at < this.maxAgeMs) return this.cached.cal
     const stampRow = await sql<{ stamp: string | null }>`SELECT max(updated_at)::text || ':' || count(*)::text AS stamp FROM calendar_years`.execute(this.db)
     const stamp = stampRow.rows[0]?.stamp ?? ''
     if (this.cached && this.cached.stamp === stamp) {
@@ -70,6 +88,8 @@ export class CalendarProvider {
       .values({ year, holidays: arr.holidays, workdays: arr.workdays })
       .onConflict((oc) => oc.column('year').doUpdateSet({ holidays: arr.holidays, workdays: arr.workdays, updated_at: sql`now()` }))
       .execute()
+    // Effective at once on this instance: the next deadline computed here reads the new arrangement.
     this.cached = undefined
+    await this.refresh()
   }
 }
