@@ -64,9 +64,9 @@ export interface DeliveryWorkerOptions {
   timeoutMs?: number
   /** Delay before retry number `attempt`; the default is the retry policy's backoff with jitter. */
   retryDelayMs?: (attempt: number, retryAfterMs: number | undefined) => number
-  /** BullMQ lock duration: how long a killed worker's job stays active before it counts as stalled. @defaultValue 30 000 */
+  /** BullMQ lock duration: how long a killed worker's job stays active before it counts as stalled (renewed while it runs). @defaultValue 10 000 */
   lockDurationMs?: number
-  /** How often BullMQ looks for stalled jobs. @defaultValue 30 000 */
+  /** How often BullMQ looks for stalled jobs. @defaultValue 5 000 */
   stalledIntervalMs?: number
   /** Name resolution for the URL checks (tests). */
   resolve?: ResolveAll
@@ -234,8 +234,8 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
       prefix: ctx.config.queuePrefix,
       concurrency: opts.concurrency ?? 50,
       maxStalledCount: 1_000_000,
-      lockDuration: opts.lockDurationMs ?? 30_000,
-      stalledInterval: opts.stalledIntervalMs ?? 30_000,
+      lockDuration: opts.lockDurationMs ?? 10_000,
+      stalledInterval: opts.stalledIntervalMs ?? 5_000,
     },
   )
   worker.on('error', (err) => log.warn({ err: { message: err.message } }, 'delivery worker error'))
