@@ -60,6 +60,8 @@ const ID_NUMBER_PATTERN = /(?<![\d.])\d{17}[\dXx](?!\d)/g;
  * fraction of a decimal number (a log line's `"responseTime":12.10987654321` is not a phone).
  */
 const MOBILE_PATTERN = /(?<![\d.])1\d{10}(?!\d)/g;
+/** UUIDs and hex digests carry long digit runs by chance; they are identifiers, not personal data. */
+const HEX_IDENTIFIERS = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?<![0-9a-z])[0-9a-f]{32,}(?![0-9a-z])/gi;
 
 /**
  * Finds full ID numbers and mobile numbers in free text, in order of appearance.
@@ -70,8 +72,10 @@ const MOBILE_PATTERN = /(?<![\d.])1\d{10}(?!\d)/g;
  */
 export function scanForPersonalData(text: string): string[] {
   const hits: Array<{ index: number; value: string }> = [];
+  // Blank out UUIDs and digests first (same length, so indexes stay put): `…-a15704332219` is not a phone.
+  const scanned = text.replace(HEX_IDENTIFIERS, (m) => ' '.repeat(m.length));
   for (const pattern of [ID_NUMBER_PATTERN, MOBILE_PATTERN]) {
-    for (const match of text.matchAll(pattern)) {
+    for (const match of scanned.matchAll(pattern)) {
       hits.push({ index: match.index ?? 0, value: match[0] });
     }
   }

@@ -55,4 +55,6 @@ t.test('decimal fractions in log lines are not phones', async (t) => {
   t.same(scanForPersonalData('{"responseTime":12.10987654321,"latencyMs":3.1380013800}'), [])
   t.same(scanForPersonalData('电话13800138000。'), ['13800138000'])
   t.same(scanForPersonalData('号码13800138000.'), ['13800138000'], 'a sentence-ending period does not hide a phone')
+  t.same(scanForPersonalData('"reqId":"01a224ae-ee53-7ae3-9f99-a15704332219"'), [], 'digits inside a UUID')
+  t.same(scanForPersonalData('"phone":"13800138000","idNumber":"11010519491231002X"'), ['13800138000', '11010519491231002X'])
 })
