@@ -272,7 +272,7 @@ async function pipelineBreakdown(databaseUrl, subscriptionId, since) {
   }
 }
 
-async function drainPhase(base, operatorKey, world, subscriber, subscriptionId, databaseUrl, around = (fn) => fn()) {
+async function drainPhase(base, operatorKey, world, subscriber, subscriptionId, databaseUrl, around = (fn) => fn(), onRecovery) {
   const db = new pg.Client({ connectionString: databaseUrl })
   await db.connect()
   try {
@@ -290,6 +290,7 @@ async function drainPhase(base, operatorKey, world, subscriber, subscriptionId, 
     if (!dead) throw new Error('drain: the relay did not fan the backlog out within 120 s')
     const fanOutSeconds = round((wallMs() - t) / 1000 - seedSeconds, 1)
     log(`drain: ${dead} deliveries waiting; subscriber back, recovery requested`)
+    onRecovery?.()
 
     // The subscriber is back: re-enable, and re-open everything dead since the outage began.
     await subscriber.call({ cmd: 'reset' })
@@ -359,6 +360,8 @@ async function main() {
     log(`service pid ${svc.pid} on ${svc.base} (log ${svc.logFile})`)
     const world = await seedWorld(svc.base, operatorKey)
     const phaseRss = {}
+    const phaseStarts = {}
+    const mark = (phase) => (phaseStarts[phase] = svc.elapsedS())
 
     // Baselines first, while the service idles. The raw insert uses referral documents sealed exactly as the
     // service seals them, so the rows are the same size.
@@ -385,6 +388,7 @@ async function main() {
 
     const factory = referralFactory({ seed: 42, organizationIds: world.organizationIds })
 
+    mark('intake')
     log(`intake: ${C.intake} connections, ${P.intakeSeconds} s`)
     const intake = await profiled(svc, profileDir, 'intake', () => intakePhase(svc.base, world, factory, runId))
     phaseRss.intake = svc.takePhasePeakMb()
@@ -405,6 +409,7 @@ async function main() {
       await sleep(6000)
     }
 
+    mark('read')
     log(`read: ${C.read} connections, ${P.readSeconds} s over ${intake.ids.length} ids`)
     const read = await profiled(svc, profileDir, 'read', () => readPhase(svc.base, world.court.apiKey, intake.ids, P.readSeconds))
     const masked = await readPhase(svc.base, operatorKey, intake.ids, Math.max(2, Math.round(P.readSeconds / 2)))
@@ -412,6 +417,7 @@ async function main() {
     result.read = { ...read, ids: intake.ids.length, ratio: round(read.rps / bareFastify.rps, 3), baselineRps: bareFastify.rps, masked: { ...masked, ratio: round(masked.rps / bareFastify.rps, 3) } }
     log(`  court ${read.rps} req/s, p99 ${read.p99Ms} ms (ratio ${result.read.ratio}); masked ${masked.rps} req/s`)
 
+    mark('e2e')
     subscriber = await forkChild('subscriber.mjs')
     const sub = (await api(svc.base, 'POST', '/v1/subscriptions', {
       key: operatorKey,
@@ -434,8 +440,9 @@ async function main() {
     phaseRss.e2e = svc.takePhasePeakMb()
     log(`  p50 ${result.e2e.p50Ms} ms, p95 ${result.e2e.p95Ms} ms, p99 ${result.e2e.p99Ms} ms; achieved ${result.e2e.achievedRate}/s, missing ${result.e2e.missing}`)
 
+    mark('drain')
     log(`drain: backlog of ${P.drainBacklog}`)
-    result.drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, (fn) => profiled(svc, profileDir, 'drain', fn))
+    result.drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, (fn) => profiled(svc, profileDir, 'drain', fn), () => mark('recovery'))
     result.drain.ratio = round(result.drain.perSecond / bullmq.processPerSecond, 3)
     phaseRss.drain = svc.takePhasePeakMb()
     log(`  ${result.drain.perSecond} deliveries/s (steady ${result.drain.steadyPerSecond}/s), ${result.drain.delivered}/${result.drain.backlog} in ${result.drain.seconds} s`)
@@ -443,6 +450,8 @@ async function main() {
     const mem = svc.memory()
     result.rssPeakMb = mem?.hwmMb ?? Math.max(...Object.values(phaseRss))
     result.rssByPhaseMb = phaseRss
+    result.rssSeriesMb = svc.rssSeries()
+    result.phaseStartsS = phaseStarts
     result.targets = evaluateTargets(result)
     result.machine.loadAverageAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100)
     result.totalSeconds = Math.round((Date.now() - started) / 1000)

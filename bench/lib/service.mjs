@@ -124,9 +124,18 @@ export async function startService({ database, queuePrefix, operatorKey, profile
 
   // Memory: VmHWM is the kernel's own peak; VmRSS is sampled to give a per-phase peak.
   let phasePeakKb = 0
+  // Per-second maxima of the 100 ms samples: shows when a peak happens, not only how high it went.
+  const series = []
+  const t0 = Date.now()
   const sampler = setInterval(() => {
     const s = procStatus(child.pid)
-    if (s && s.rssKb > phasePeakKb) phasePeakKb = s.rssKb
+    if (!s) return
+    if (s.rssKb > phasePeakKb) phasePeakKb = s.rssKb
+    const sec = Math.floor((Date.now() - t0) / 1000)
+    const mb = Math.round(s.rssKb / 102.4) / 10
+    const last = series.at(-1)
+    if (last && last[0] === sec) last[1] = Math.max(last[1], mb)
+    else series.push([sec, mb])
   }, 100)
   sampler.unref()
 
@@ -142,6 +151,10 @@ export async function startService({ database, queuePrefix, operatorKey, profile
       phasePeakKb = 0
       return Math.round(peak / 102.4) / 10
     },
+    /** [seconds since start, max RSS MiB in that second] */
+    rssSeries: () => series,
+    /** Seconds since sampling started (the time base of rssSeries). */
+    elapsedS: () => Math.round((Date.now() - t0) / 1000),
     memory() {
       const s = procStatus(child.pid)
       return s ? { rssMb: Math.round(s.rssKb / 102.4) / 10, hwmMb: Math.round(s.hwmKb / 102.4) / 10 } : undefined
