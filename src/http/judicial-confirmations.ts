@@ -38,7 +38,7 @@ import {
   referralAllowsConfirmation,
   type Venue,
 } from '../domain/confirmation.js'
-import { AppError, businessRule, conflict, type FieldError, illegalTransition, notFound, validationFailed, versionMismatch } from '../domain/errors.js'
+import { AppError, businessRule, conflict, type FieldError, illegalTransition, notFound, validationFailed } from '../domain/errors.js'
 import { GENESIS_HASH } from '../domain/event-chain.js'
 import { parseCaseNumber } from '../domain/identifiers.js'
 import { isUuid } from '../domain/ids.js'
@@ -46,6 +46,7 @@ import { courtInScope, organizationInScope, type Principal } from '../domain/pri
 import type { Agreement, StoredParty } from '../domain/referral.js'
 import { coversAllParties } from '../domain/referral-machine.js'
 import type { AppDeps } from './app-deps.js'
+import { caseActionSchema, ifMatch } from './case-actions.js'
 import { CursorQuery, errorResponses, IdParam, LimitQuery, listOf } from './common-schemas.js'
 import {
   ConfirmationAcceptanceBody,
@@ -105,13 +106,6 @@ function maskedConfirmation(c: Confirmation, day: string): Record<string, unknow
     },
     day,
   )
-}
-
-function ifMatch(req: FastifyRequest, version: number): void {
-  const h = req.headers['if-match']
-  if (h === undefined) return
-  const want = String(h).replace(/^W\//, '').replace(/"/g, '').trim()
-  if (want !== '*' && want !== String(version)) throw versionMismatch(version)
 }
 
 function raise(problem: ConfirmationProblem | null): void {
@@ -283,15 +277,7 @@ const MEDIATION = ['mediation'] as const
 const READERS = ['court', 'mediation', 'operator'] as const
 const TAGS = ['judicial-confirmations']
 
-const actionSchema = (summary: string, description: string, body: unknown) => ({
-  tags: TAGS,
-  summary,
-  description,
-  params: IdParam,
-  headers: IDEMPOTENCY_HEADER,
-  body,
-  response: { 200: ConfirmationView, ...errorResponses(404, 409, 412, 422) },
-})
+const actionSchema = (summary: string, description: string, body: unknown) => caseActionSchema(TAGS, ConfirmationView, summary, description, body)
 
 const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.post(

@@ -27,7 +27,7 @@ import {
   shanghaiDate,
   type LegalCalendar,
 } from '../domain/calendar.js'
-import { AppError, businessRule, conflict, fieldInvalid, illegalTransition, notFound, outOfScope, validationFailed, versionMismatch, type FieldError } from '../domain/errors.js'
+import { AppError, businessRule, conflict, fieldInvalid, illegalTransition, notFound, outOfScope, validationFailed, type FieldError } from '../domain/errors.js'
 import { GENESIS_HASH } from '../domain/event-chain.js'
 import { isUuid } from '../domain/ids.js'
 import { normalizeResidentId, parseCaseNumber, regionCovers } from '../domain/identifiers.js'
@@ -38,6 +38,7 @@ import { personalFields, type Referral, type ReferralDoc, referralView, type Sea
 import { CLOSURE_DISPOSITIONS, coversAllParties, decideTransition, type ReferralAction } from '../domain/referral-machine.js'
 import type { FieldCipher } from '../security/field-cipher.js'
 import type { AppDeps, CommitHints } from './app-deps.js'
+import { caseActionSchema, ifMatch } from './case-actions.js'
 import { CursorQuery, errorResponses, IdParam, LimitQuery, listOf, StringEnum, Timestamp } from './common-schemas.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 import { decodeCursor, page } from './pagination.js'
@@ -97,13 +98,6 @@ export function maskedView(r: Referral): Record<string, unknown> {
   return referralView(r, false, () => {
     throw new Error('masked view never decrypts')
   })
-}
-
-function ifMatch(req: FastifyRequest, r: Referral): void {
-  const h = req.headers['if-match']
-  if (h === undefined) return
-  const want = String(h).replace(/^W\//, '').replace(/"/g, '').trim()
-  if (want !== '*' && want !== String(r.version)) throw versionMismatch(r.version)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -200,7 +194,7 @@ async function transition(
   const st = await standing(trx, p, r)
   if (!st.read) throw notFound('委派/委托案件')
   if (!st.holder) throw outOfScope('该案件当前不由调用方的组织办理')
-  ifMatch(req, r)
+  ifMatch(req, r.version)
   const decision = decideTransition(r.status, action, p.role, r.referralType)
   if (!decision.ok) {
     if (decision.reason === 'forbidden') throw new AppError(403, 'forbidden', '当前角色无权执行此操作')
@@ -243,15 +237,7 @@ const COURT = ['court'] as const
 const MEDIATION = ['mediation'] as const
 const READERS = ['court', 'mediation', 'operator'] as const
 
-const actionSchema = (summary: string, description: string, body: unknown) => ({
-  tags: ['referrals'],
-  summary,
-  description,
-  params: IdParam,
-  headers: IDEMPOTENCY_HEADER,
-  body,
-  response: { 200: ReferralView, ...errorResponses(404, 409, 412, 422) },
-})
+const actionSchema = (summary: string, description: string, body: unknown) => caseActionSchema(['referrals'], ReferralView, summary, description, body)
 
 const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.post(
