@@ -11,6 +11,7 @@ import { createDb } from './db/connection.js'
 import { migrateToLatest } from './db/migrate.js'
 import type { Database } from './db/database.js'
 import { createQueues, createRedis } from './delivery/queues.js'
+import { OutboxSignal, outboxChannel } from './delivery/outbox-signal.js'
 import { scheduleTimer } from './delivery/timers.js'
 import type { AppDeps, CommitHints } from './http/app-deps.js'
 import type { BootstrapOperator } from './http/auth.js'
@@ -22,6 +23,8 @@ export const BOOTSTRAP_OPERATOR_ID = '00000000-0000-7000-8000-000000000001'
 
 export interface Deps extends AppDeps {
   pool: pg.Pool
+  /** Wakes outbox relays after commits (the worker runtime registers this process's relay). */
+  outboxSignal: OutboxSignal
   close(): Promise<void>
 }
 
@@ -60,7 +63,9 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
     }
   }
 
+  const outboxSignal = new OutboxSignal(redis, outboxChannel(config.queuePrefix), onRedisError)
   const afterCommit = async (hints: CommitHints) => {
+    if (hints.events) outboxSignal.wake()
     for (const t of hints.timers ?? []) await scheduleTimer(queues.timers, t.referralId, t.dueAt)
   }
 
@@ -79,6 +84,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
     bootstrap,
     metrics: new Registry(),
     afterCommit,
+    outboxSignal,
     async close() {
       await accessTrail.close()
       await queues.close()

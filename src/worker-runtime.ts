@@ -18,7 +18,7 @@ const IDEMPOTENCY_RETENTION_HOURS = 48
  */
 export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}): RunningWorkers {
   const log = deps.logger.child({ component: 'worker' })
-  const workers: Worker[] = [startTimerWorker(deps.db, deps.config.redisUrl, deps.config.queuePrefix, log)]
+  const workers: Worker[] = [startTimerWorker(deps.db, deps.config.redisUrl, deps.config.queuePrefix, log, () => deps.outboxSignal.wake())]
   const timers: NodeJS.Timeout[] = []
   let closing = false
 
@@ -41,14 +41,19 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}
 
   every('deadlines', opts.sweepIntervalMs ?? 60_000, async () => {
     const n = await sweepOverdue(deps.db)
-    if (n) log.info({ expired: n }, 'deadline sweep expired referrals')
+    if (n) {
+      deps.outboxSignal.wake()
+      log.info({ expired: n }, 'deadline sweep expired referrals')
+    }
   })
   every('idempotency-keys', 3_600_000, () => deleteExpired(deps.db, IDEMPOTENCY_RETENTION_HOURS))
-  // Webhook delivery: LISTEN relay + BullMQ worker; the poll and the sweeper make Redis and NOTIFY disposable.
+  // Webhook delivery: relay + BullMQ worker; the poll and the sweeper make Redis and the wake-ups disposable.
   // Delivery bookkeeping runs on its own pool with asynchronous commit (see DbOptions.asyncCommit): at-least-once
   // delivery makes a lost mark harmless, and the API's pool stays free for requests.
   const deliveryDb = createDb(deps.config.databaseUrl, Math.max(10, deps.config.databasePoolSize), log, { asyncCommit: true, applicationName: 'zdz-connector-delivery' })
   const delivery = startDeliveryWorker({ ...deps, db: deliveryDb.db })
+  // Writers in this process wake this relay directly, without a Redis round trip.
+  const unregister = deps.outboxSignal.onWake(() => delivery.relay.kick())
   every('outbox-relay', 2_000, () => delivery.relay.drain())
   every('delivery-sweep', 5_000, () => delivery.sweep())
 
@@ -56,6 +61,7 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}
     async close() {
       closing = true
       for (const t of timers) clearInterval(t)
+      unregister()
       await Promise.allSettled(workers.map((w) => w.close()))
       await delivery.close()
       await deliveryDb.db.destroy()

@@ -1,5 +1,6 @@
 import { type Kysely, type Transaction } from 'kysely'
 import type { Database } from './database.js'
+import { type WriteBatch, writeOrDefer } from './write-batch.js'
 
 type Db = Kysely<Database> | Transaction<Database>
 
@@ -11,12 +12,9 @@ export interface AccessEntry {
 }
 
 /** Records that a client was shown full personal data of a case (contract §8). */
-export async function recordAccess(db: Db, entries: AccessEntry[]): Promise<void> {
+export async function recordAccess(db: Db, entries: AccessEntry[], batch?: WriteBatch): Promise<void> {
   if (!entries.length) return
-  await db
-    .insertInto('access_log')
-    .values(entries.map((e) => ({ client_id: e.clientId, subject_id: e.subjectId, fields: e.fields, request_id: e.requestId })))
-    .execute()
+  await writeOrDefer(db.insertInto('access_log').values(entries.map((e) => ({ client_id: e.clientId, subject_id: e.subjectId, fields: e.fields, request_id: e.requestId }))), batch)
 }
 
 export interface AccessLogFilters {

@@ -4,6 +4,7 @@ import type { EventEnvelope } from '../domain/event-chain.js'
 import type { Principal } from '../domain/principal.js'
 import type { Database, JudicialConfirmationRow } from './database.js'
 import { commitVersioned } from './event-repository.js'
+import { type WriteBatch, writeOrDefer } from './write-batch.js'
 import { orgScopeSql } from './referral-repository.js'
 
 type Db = Kysely<Database> | Transaction<Database>
@@ -83,8 +84,8 @@ export async function copyPartyIndex(trx: Transaction<Database>, fromSubject: st
   `.execute(trx)
 }
 
-async function saveConfirmation(trx: Transaction<Database>, c: Confirmation): Promise<void> {
-  await trx
+async function saveConfirmation(trx: Transaction<Database>, c: Confirmation, batch?: WriteBatch): Promise<void> {
+  const q = trx
     .updateTable('judicial_confirmations')
     .set({
       version: c.version,
@@ -96,7 +97,7 @@ async function saveConfirmation(trx: Transaction<Database>, c: Confirmation): Pr
       updated_at: c.updatedAt,
     })
     .where('id', '=', c.id)
-    .execute()
+  await writeOrDefer(q, batch)
 }
 
 export interface ConfirmationFilters {
@@ -142,6 +143,7 @@ export interface ConfirmationCommit {
   /** The region of the organization concerned (event read scope). */
   organizationRegion: string | null
   now: Date
+  batch?: WriteBatch
 }
 
 /**

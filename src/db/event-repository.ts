@@ -2,6 +2,7 @@ import { type Kysely, sql, type Transaction } from 'kysely'
 import { uuidv7 } from 'uuidv7'
 import { type ChainVerdict, chainHash, type EventEnvelope, verifyChain } from '../domain/event-chain.js'
 import type { Database, EventRow } from './database.js'
+import { WriteBatch } from './write-batch.js'
 
 type Db = Kysely<Database> | Transaction<Database>
 
@@ -19,10 +20,11 @@ export interface NewEventInput {
 }
 
 /**
- * Appends one event (and its outbox marker) in the caller's transaction, and notifies the relay, which PostgreSQL
- * delivers only if and when the transaction commits. Returns the envelope and its chain hash.
+ * Appends one event (and its outbox marker) in the caller's transaction, or to `batch` (sent later, in that
+ * transaction). The caller wakes the relay after the commit (AppDeps.afterCommit); the relay's poll finds the
+ * event otherwise. Returns the envelope and its chain hash.
  */
-export async function appendEvent(trx: Transaction<Database>, e: NewEventInput): Promise<{ envelope: EventEnvelope; hash: string }> {
+export async function appendEvent(trx: Transaction<Database>, e: NewEventInput, batch?: WriteBatch): Promise<{ envelope: EventEnvelope; hash: string }> {
   const occurredAt = e.occurredAt ?? new Date()
   const envelope: EventEnvelope = {
     id: uuidv7(),
@@ -35,34 +37,34 @@ export async function appendEvent(trx: Transaction<Database>, e: NewEventInput):
     data: e.data,
   }
   const hash = chainHash(e.prevHash, envelope)
-  // One round trip: the event, its outbox marker and the relay's wake-up (delivered by PostgreSQL at commit).
-  await trx
-    .with('e', (q) =>
-      q
-        .insertInto('events')
-        .values({
-          id: envelope.id,
-          type: envelope.type,
-          occurred_at: occurredAt,
-          subject_kind: e.subject.kind,
-          subject_id: e.subject.id,
-          sequence: e.sequence,
-          case_version: e.caseVersion,
-          actor: JSON.stringify(e.actor),
-          data: JSON.stringify(e.data),
-          court_code: e.scope.courtCode ?? null,
-          organization_id: e.scope.organizationId ?? null,
-          region_code: e.scope.regionCode ?? null,
-          ...(e.scope.audience ? { audience: e.scope.audience } : {}),
-          prev_hash: e.prevHash,
-          hash,
-        })
-        .returning('pos'),
-    )
-    .with('o', (q) => q.insertInto('outbox').columns(['event_pos']).expression((eb) => eb.selectFrom('e').select('e.pos')))
-    .selectFrom('e')
-    .select(['e.pos', sql<string>`pg_notify('zdz_outbox', '')::text`.as('notified')])
-    .executeTakeFirstOrThrow()
+  // The event and its outbox marker: two parts of one statement (the marker reads the event's position).
+  const writes = batch ?? new WriteBatch()
+  const name = `ev${writes.size}`
+  writes.add(
+    trx
+      .insertInto('events')
+      .values({
+        id: envelope.id,
+        type: envelope.type,
+        occurred_at: occurredAt,
+        subject_kind: e.subject.kind,
+        subject_id: e.subject.id,
+        sequence: e.sequence,
+        case_version: e.caseVersion,
+        actor: JSON.stringify(e.actor),
+        data: JSON.stringify(e.data),
+        court_code: e.scope.courtCode ?? null,
+        organization_id: e.scope.organizationId ?? null,
+        region_code: e.scope.regionCode ?? null,
+        ...(e.scope.audience ? { audience: e.scope.audience } : {}),
+        prev_hash: e.prevHash,
+        hash,
+      })
+      .returning('pos'),
+    { name },
+  )
+  writes.add(sql`INSERT INTO outbox (event_pos) SELECT pos FROM ${sql.table(name)}`.compile(trx))
+  if (!batch) await writes.execute(trx)
   return { envelope, hash }
 }
 
@@ -114,7 +116,9 @@ export interface VersionedCommit<T extends Versioned> {
   eventData: unknown
   scope: NewEventInput['scope']
   now: Date
-  save: (trx: Transaction<Database>, saved: T) => Promise<void>
+  save: (trx: Transaction<Database>, saved: T, batch?: WriteBatch) => Promise<void>
+  /** Defers the writes to this batch (sent by the caller, in the same transaction). */
+  batch?: WriteBatch
 }
 
 /**
@@ -133,8 +137,8 @@ export async function commitVersioned<T extends Versioned>(trx: Transaction<Data
     prevHash: c.before.chainHead,
     occurredAt: c.now,
     scope: c.scope,
-  })
+  }, c.batch)
   const saved: T = { ...c.after, version, chainHead: hash, updatedAt: c.now }
-  await c.save(trx, saved)
+  await c.save(trx, saved, c.batch)
   return saved
 }

@@ -5,6 +5,7 @@ import type { Referral, ReferralDoc } from '../domain/referral.js'
 import type { ReferralStatus } from '../domain/referral-machine.js'
 import type { Database, ReferralRow } from './database.js'
 import { commitVersioned } from './event-repository.js'
+import { type WriteBatch, writeOrDefer } from './write-batch.js'
 import type { EventEnvelope } from '../domain/event-chain.js'
 
 type Db = Kysely<Database> | Transaction<Database>
@@ -27,8 +28,12 @@ export function toReferral(r: ReferralRow): Referral {
   }
 }
 
-export async function insertReferral(trx: Transaction<Database>, r: Referral): Promise<void> {
-  await trx
+/** The unique index that allows one active referral per (court, case number). */
+export const ACTIVE_CASE_CONSTRAINT = 'referrals_active_case_uidx'
+
+/** Inserts the referral now, or in `batch`; `onDuplicate` is the error for an active referral of the same case. */
+export async function insertReferral(trx: Transaction<Database>, r: Referral, batch?: WriteBatch, onDuplicate?: () => Error): Promise<void> {
+  const q = trx
     .insertInto('referrals')
     .values({
       id: r.id,
@@ -47,7 +52,8 @@ export async function insertReferral(trx: Transaction<Database>, r: Referral): P
       created_at: r.createdAt,
       updated_at: r.updatedAt,
     })
-    .execute()
+  if (batch) batch.add(q, onDuplicate ? { onUniqueViolation: { constraint: ACTIVE_CASE_CONSTRAINT, error: onDuplicate } } : {})
+  else await q.execute()
 }
 
 export async function getReferral(db: Db, id: string): Promise<Referral | undefined> {
@@ -61,8 +67,8 @@ export async function lockReferral(trx: Transaction<Database>, id: string): Prom
   return row ? toReferral(row) : undefined
 }
 
-export async function saveReferral(trx: Transaction<Database>, r: Referral): Promise<void> {
-  await trx
+export async function saveReferral(trx: Transaction<Database>, r: Referral, batch?: WriteBatch): Promise<void> {
+  const q = trx
     .updateTable('referrals')
     .set({
       version: r.version,
@@ -76,13 +82,13 @@ export async function saveReferral(trx: Transaction<Database>, r: Referral): Pro
       updated_at: r.updatedAt,
     })
     .where('id', '=', r.id)
-    .execute()
+  await writeOrDefer(q, batch)
 }
 
-export async function insertPartyIndex(trx: Transaction<Database>, subjectId: string, hashes: string[]): Promise<void> {
+export async function insertPartyIndex(trx: Transaction<Database>, subjectId: string, hashes: string[], batch?: WriteBatch): Promise<void> {
   const unique = [...new Set(hashes)]
   if (!unique.length) return
-  await trx.insertInto('party_index').values(unique.map((h) => ({ subject_id: subjectId, id_hash: h }))).onConflict((oc) => oc.doNothing()).execute()
+  await writeOrDefer(trx.insertInto('party_index').values(unique.map((h) => ({ subject_id: subjectId, id_hash: h }))).onConflict((oc) => oc.doNothing()), batch)
 }
 
 /** Organization ids and region codes of the organizations that ever held the referral. */
@@ -148,6 +154,7 @@ export interface TransitionCommit {
   /** The region of the organization holding the case after the transition (event read scope). */
   holderRegion: string | null
   now: Date
+  batch?: WriteBatch
 }
 
 /**

@@ -32,6 +32,7 @@ import { GENESIS_HASH } from '../domain/event-chain.js'
 import { classifyResponse, nextRetryDelayMs, parseRetryAfter, shouldGiveUp } from '../domain/retry-policy.js'
 import type { FieldCipher } from '../security/field-cipher.js'
 import { QUEUES, redisOptions } from './queues.js'
+import { outboxChannel } from './outbox-signal.js'
 import { DELIVERY_JOB, enqueueAt, enqueueDeliveries, OutboxRelay, type DeliveryJobData } from './relay.js'
 import { DELIVERY_TIMEOUT_MS, sendWebhook, type SendResult } from './sender.js'
 import { webhookHeaders, type SigningKey } from './signing.js'
@@ -202,7 +203,7 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
   const timeoutMs = opts.timeoutMs ?? DELIVERY_TIMEOUT_MS
   // The lease outlives the longest attempt (timeout plus the database writes around it).
   const leaseMs = timeoutMs + (opts.leaseMarginMs ?? 10_000)
-  const relay = new OutboxRelay({ db: ctx.db, databaseUrl: ctx.config.databaseUrl, queue: ctx.queues.deliveries, logger: log, batchSize: opts.relayBatchSize })
+  const relay = new OutboxRelay({ db: ctx.db, redisUrl: ctx.config.redisUrl, channel: outboxChannel(ctx.config.queuePrefix), queue: ctx.queues.deliveries, logger: log, batchSize: opts.relayBatchSize })
   if (opts.listen !== false) relay.start()
 
   const connection = redisOptions(ctx.config.redisUrl, 'worker')

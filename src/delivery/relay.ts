@@ -2,23 +2,20 @@
  * Fan-out relay: turns outbox rows into delivery rows, one per subscription that may read the event and asked
  * for its type, and hands them to BullMQ.
  *
- * Wake-ups come from `LISTEN zdz_outbox` on a dedicated connection (the NOTIFY is sent in the transaction that
- * wrote the event, so PostgreSQL delivers it only on commit), with a periodic poll behind it for notifications
- * missed while the connection was down. Each batch deletes its outbox rows and inserts their deliveries in one
+ * Wake-ups come from the writers after their commit (see outbox-signal.ts: directly in the same process, over a
+ * Redis channel from other processes), with a periodic poll behind them for wake-ups lost while Redis was away. Each batch deletes its outbox rows and inserts their deliveries in one
  * transaction, so an event is fanned out exactly once however many relays run; BullMQ jobs are added after the
  * commit, and a job lost there (Redis away) is re-created by the sweeper from PostgreSQL.
  */
 import type { Queue } from 'bullmq'
+import type { Redis } from 'ioredis'
 import type { Kysely } from 'kysely'
-import pg from 'pg'
 import type { Logger } from 'pino'
 import type { Database } from '../db/database.js'
 import { insertDeliveries, takeOutboxBatch, type NewDelivery } from '../db/delivery-repository.js'
 import { mayReadEvent, scopeOf } from '../db/event-scope.js'
 import { fanOutTargets, wantsType } from '../db/subscription-repository.js'
-
-/** The NOTIFY channel appendEvent signals on. */
-export const OUTBOX_CHANNEL = 'zdz_outbox'
+import { createRedis } from './queues.js'
 
 /** BullMQ job name of a delivery attempt. */
 export const DELIVERY_JOB = 'deliver'
@@ -86,21 +83,21 @@ export async function relayBatch(db: Kysely<Database>, batchSize: number): Promi
 
 export interface RelayOptions {
   db: Kysely<Database>
-  /** Where LISTEN connects (a dedicated client, not one from the pool). */
-  databaseUrl: string
+  /** Where the wake-up channel is subscribed (a dedicated connection). */
+  redisUrl: string
+  /** The wake-up channel ({@link outboxChannel}). */
+  channel: string
   queue: Queue
   logger: Logger
   /** @defaultValue 200 */
   batchSize?: number
 }
 
-/** The relay of one process: LISTEN plus on-demand draining. Safe to run in several processes at once. */
+/** The relay of one process: wake-ups plus on-demand draining. Safe to run in several processes at once. */
 export class OutboxRelay {
   readonly #opts: Required<RelayOptions>
-  #listener: pg.Client | undefined
+  #subscriber: Redis | undefined
   #closing = false
-  #reconnectTimer: NodeJS.Timeout | undefined
-  #reconnectDelay = 200
   #draining: Promise<number> | undefined
   #again = false
 
@@ -108,49 +105,20 @@ export class OutboxRelay {
     this.#opts = { ...opts, batchSize: opts.batchSize ?? 200 }
   }
 
-  /** Starts listening (and drains once, for whatever was written while no relay listened). */
+  /**
+   * Subscribes to the wake-up channel and drains at once, and again whenever the subscription is (re)established,
+   * for whatever was written while no relay listened. ioredis reconnects and re-subscribes on its own.
+   */
   start(): void {
-    void this.#connect()
+    const sub = createRedis(this.#opts.redisUrl, 'worker', (err) => this.#opts.logger.warn({ err: { message: err.message } }, 'outbox wake-up channel: Redis error; the poll covers'))
+    this.#subscriber = sub
+    sub.on('message', () => this.kick())
+    sub.on('ready', () => this.kick())
+    sub.subscribe(this.#opts.channel).catch((err: unknown) => this.#opts.logger.warn({ err: { message: (err as Error).message } }, 'could not subscribe to the outbox wake-up channel; the poll covers'))
+    this.kick()
   }
 
-  async #connect(): Promise<void> {
-    if (this.#closing) return
-    const client = new pg.Client({ connectionString: this.#opts.databaseUrl, application_name: 'zdz-outbox-relay' })
-    this.#listener = client
-    let failed = false
-    const onFailure = (err?: Error) => {
-      if (failed) return
-      failed = true
-      if (!this.#closing) this.#opts.logger.warn({ err: err ? { message: err.message } : undefined }, 'outbox listener lost; reconnecting')
-      client.removeAllListeners('notification')
-      client.end().catch(() => undefined)
-      this.#scheduleReconnect()
-    }
-    client.on('error', onFailure)
-    client.on('end', () => onFailure())
-    client.on('notification', () => this.kick())
-    try {
-      await client.connect()
-      await client.query(`LISTEN ${OUTBOX_CHANNEL}`)
-      this.#reconnectDelay = 200
-      this.kick()
-    } catch (err) {
-      onFailure(err as Error)
-    }
-  }
-
-  #scheduleReconnect(): void {
-    if (this.#closing || this.#reconnectTimer) return
-    const delay = this.#reconnectDelay
-    this.#reconnectDelay = Math.min(this.#reconnectDelay * 2, 5_000)
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined
-      void this.#connect()
-    }, delay)
-    this.#reconnectTimer.unref()
-  }
-
-  /** Asks for a drain without waiting for it (notifications). */
+  /** Asks for a drain without waiting for it (wake-ups). */
   kick(): void {
     this.drain().catch((err: unknown) => this.#opts.logger.warn({ err: { message: (err as Error).message } }, 'outbox relay failed; the poll will retry'))
   }
@@ -194,10 +162,8 @@ export class OutboxRelay {
 
   async close(): Promise<void> {
     this.#closing = true
-    clearTimeout(this.#reconnectTimer)
     await this.#draining?.catch(() => undefined)
-    const l = this.#listener
-    this.#listener = undefined
-    if (l) await l.end().catch(() => undefined)
+    this.#subscriber?.disconnect()
+    this.#subscriber = undefined
   }
 }

@@ -65,11 +65,12 @@ export async function sweepOverdue(db: Kysely<Database>, today = shanghaiDate(ne
   }
 }
 
-export function startTimerWorker(db: Kysely<Database>, redisUrl: string, prefix: string, logger: Logger): Worker {
+/** `onExpired` runs after an expiry committed (it wakes the outbox relay). */
+export function startTimerWorker(db: Kysely<Database>, redisUrl: string, prefix: string, logger: Logger, onExpired: () => void = () => undefined): Worker {
   const worker = new Worker(
     QUEUES.timers,
     async (job: Job<{ referralId: string }>) => {
-      await expireIfDue(db, job.data.referralId, shanghaiDate(new Date()))
+      if (await expireIfDue(db, job.data.referralId, shanghaiDate(new Date()))) onExpired()
     },
     { connection: redisOptions(redisUrl, 'worker') as never, prefix, concurrency: 10, maxStalledCount: 10 },
   )

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely, Transaction } from 'kysely'
 import type { Database } from '../db/database.js'
-import { findStored, store, tryClaim } from '../db/idempotency-repository.js'
+import { claimKey, findStored, store, type StoredResponse } from '../db/idempotency-repository.js'
+import { WriteBatch } from '../db/write-batch.js'
 import { AppError, conflict } from '../domain/errors.js'
 
 export interface HandlerResult {
@@ -35,6 +36,28 @@ function requestHash(req: FastifyRequest): string {
   return h.digest('hex')
 }
 
+interface Outcome {
+  replay: boolean
+  status: number
+  body: string
+  headers: Record<string, string>
+}
+
+function replayOf(prior: StoredResponse, hash: string): Outcome {
+  if (prior.requestHash !== hash) throw new AppError(422, 'idempotency_key_reused', '该 Idempotency-Key 已用于内容不同的请求')
+  return { replay: true, status: prior.status, body: prior.body, headers: prior.headers }
+}
+
+/**
+ * After a failed attempt, the answer of a duplicate that committed between this attempt's snapshot and its claim,
+ * if there is one (an effect that lost such a race fails with a conflict, a refused transition or a stale version).
+ */
+export async function storedAfterFailure(db: Kysely<Database>, clientId: string, key: string, hash: string, err: unknown): Promise<Outcome | undefined> {
+  if (err instanceof AppError && (err.status === 400 || err.code === 'idempotency_key_in_use' || err.code === 'idempotency_key_reused')) return undefined
+  const prior = await findStored(db, clientId, key).catch(() => undefined)
+  return prior ? replayOf(prior, hash) : undefined
+}
+
 function nullSecrets(body: unknown, fields: string[] | undefined): unknown {
   if (!fields?.length || !body || typeof body !== 'object') return body
   const copy: Record<string, unknown> = { ...(body as Record<string, unknown>) }
@@ -53,7 +76,7 @@ export async function runIdempotent(
   req: FastifyRequest,
   reply: FastifyReply,
   db: Kysely<Database>,
-  handler: (trx: Transaction<Database>) => Promise<HandlerResult>,
+  handler: (trx: Transaction<Database>, batch: WriteBatch) => Promise<HandlerResult>,
 ): Promise<FastifyReply> {
   const raw = req.headers['idempotency-key']
   if (raw === undefined) {
@@ -70,29 +93,33 @@ export async function runIdempotent(
   const clientId = req.principal.clientId
   const hash = requestHash(req)
   let afterCommit: HandlerResult['afterCommit']
-  const outcome = await db.transaction().execute(async (trx) => {
-    if (!(await tryClaim(trx, clientId, key))) {
-      throw conflict('idempotency_key_in_use', '相同 Idempotency-Key 的请求正在处理中，请稍后重试')
-    }
-    const prior = await findStored(trx, clientId, key)
-    if (prior) {
-      if (prior.requestHash !== hash) {
-        throw new AppError(422, 'idempotency_key_reused', '该 Idempotency-Key 已用于内容不同的请求')
-      }
-      return { replay: true as const, status: prior.status, body: prior.body, headers: prior.headers }
-    }
-    const result = await handler(trx)
-    const payload = JSON.stringify(result.body)
-    const headers = result.headers ?? {}
-    await store(trx, clientId, key, {
-      requestHash: hash,
-      status: result.status,
-      body: result.secretFields?.length ? JSON.stringify(nullSecrets(result.body, result.secretFields)) : payload,
-      headers,
+  let outcome: Outcome
+  try {
+    outcome = await db.transaction().execute(async (trx) => {
+      const claim = await claimKey(trx, clientId, key)
+      if (claim.kind === 'in_use') throw conflict('idempotency_key_in_use', '相同 Idempotency-Key 的请求正在处理中，请稍后重试')
+      if (claim.prior) return replayOf(claim.prior, hash)
+      const batch = new WriteBatch()
+      const result = await handler(trx, batch)
+      const payload = JSON.stringify(result.body)
+      const headers = result.headers ?? {}
+      // The answer is stored in the same statement as the handler's deferred writes.
+      await store(trx, clientId, key, {
+        requestHash: hash,
+        status: result.status,
+        body: result.secretFields?.length ? JSON.stringify(nullSecrets(result.body, result.secretFields)) : payload,
+        headers,
+      }, batch)
+      await batch.execute(trx)
+      afterCommit = result.afterCommit
+      return { replay: false, status: result.status, body: payload, headers }
     })
-    afterCommit = result.afterCommit
-    return { replay: false as const, status: result.status, body: payload, headers }
-  })
+  } catch (err) {
+    // A duplicate that committed just before this one claimed the key holds the answer (see claimKey).
+    const stored = await storedAfterFailure(db, clientId, key, hash, err)
+    if (!stored) throw err
+    outcome = stored
+  }
   if (afterCommit) {
     try {
       await afterCommit()

@@ -15,6 +15,7 @@ import {
 } from '../db/confirmation-repository.js'
 import type { Database } from '../db/database.js'
 import { appendEvent, listSubjectEvents, toEnvelope } from '../db/event-repository.js'
+import type { WriteBatch } from '../db/write-batch.js'
 import { assertMaterialsExist, linkMaterials } from '../db/material-repository.js'
 import { getOrganization } from '../db/organization-repository.js'
 import { getReferral, holderRegions, insertPartyIndex } from '../db/referral-repository.js'
@@ -229,7 +230,7 @@ type Apply = (ctx: ActionContext) => Promise<Confirmation> | Confirmation
  * Runs one decision on a locked application: scope (404), If-Match (412), the transition table (403/409), the
  * action's own rules, then the state, version and event written together.
  */
-async function transition(deps: AppDeps, req: FastifyRequest, trx: Trx, id: string, action: ConfirmationAction, apply: Apply) {
+async function transition(deps: AppDeps, req: FastifyRequest, trx: Trx, id: string, action: ConfirmationAction, apply: Apply, batch: WriteBatch) {
   const p = req.principal
   const c = isUuid(id) ? await lockConfirmation(trx, id) : undefined
   if (!c) throw notFound(WHAT)
@@ -254,13 +255,14 @@ async function transition(deps: AppDeps, req: FastifyRequest, trx: Trx, id: stri
     eventData: { confirmation: maskedConfirmation({ ...next, version: c.version + 1, updatedAt: now }, day) },
     organizationRegion: st.organizationRegion,
     now,
+    batch,
   })
   return { confirmation: saved, st }
 }
 
-async function respondWith(deps: AppDeps, req: FastifyRequest, trx: Trx, c: Confirmation, full: boolean, status: number) {
+async function respondWith(deps: AppDeps, req: FastifyRequest, trx: Trx, c: Confirmation, full: boolean, status: number, batch?: WriteBatch) {
   const body = confirmationView(c, full, decryptWith(deps.cipher), today())
-  if (full) await recordAccess(trx, [{ clientId: req.principal.clientId, subjectId: c.id, fields: confirmationPersonalFields(c), requestId: String(req.id) }])
+  if (full) await recordAccess(trx, [{ clientId: req.principal.clientId, subjectId: c.id, fields: confirmationPersonalFields(c), requestId: String(req.id) }], batch)
   return {
     status,
     body,
@@ -513,9 +515,9 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       },
       async (req, reply) => {
         const { action: chosen, apply } = plan(req.body as B)
-        return runIdempotent(req, reply, deps.db, async (trx) => {
-          const { confirmation, st } = await transition(deps, req, trx, (req.params as { id: string }).id, chosen, apply)
-          return respondWith(deps, req, trx, confirmation, st.full, 200)
+        return runIdempotent(req, reply, deps.db, async (trx, batch) => {
+          const { confirmation, st } = await transition(deps, req, trx, (req.params as { id: string }).id, chosen, apply, batch)
+          return respondWith(deps, req, trx, confirmation, st.full, 200, batch)
         })
       },
     )

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest, FastifySchemaCompiler } from 'fastify'
 import Type from 'typebox'
 import { uuidv7 } from 'uuidv7'
-import { findStored, store, tryClaim } from '../db/idempotency-repository.js'
+import { claimKey, store } from '../db/idempotency-repository.js'
 import {
   appendChunk,
   beginUpload,
@@ -21,7 +21,7 @@ import { AppError, conflict, fieldInvalid, notFound } from '../domain/errors.js'
 import type { AppDeps } from './app-deps.js'
 import { semanticChecks } from './checks.js'
 import { errorResponses, IdParam } from './common-schemas.js'
-import { IDEMPOTENCY_HEADER } from './idempotency.js'
+import { IDEMPOTENCY_HEADER, storedAfterFailure } from './idempotency.js'
 import { createValidatorCompiler } from './validation.js'
 
 /** No query parameters: an unknown one is a 400 (contract §1). */
@@ -226,8 +226,9 @@ const materialsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
       let outcome: { replay: boolean; status: number; body: string }
       try {
         outcome = await deps.db.transaction().execute(async (trx) => {
-          if (!(await tryClaim(trx, p.clientId, key))) throw conflict('idempotency_key_in_use', '相同 Idempotency-Key 的请求正在处理中，请稍后重试')
-          const prior = await findStored(trx, p.clientId, key)
+          const claim = await claimKey(trx, p.clientId, key)
+          if (claim.kind === 'in_use') throw conflict('idempotency_key_in_use', '相同 Idempotency-Key 的请求正在处理中，请稍后重试')
+          const prior = claim.prior
           if (prior) {
             if (prior.requestHash !== fingerprint) throw new AppError(422, 'idempotency_key_reused', '该 Idempotency-Key 已用于内容不同的请求')
             await discardUpload(trx, id)
@@ -240,7 +241,9 @@ const materialsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
         })
       } catch (err) {
         await discardUpload(deps.db, id).catch(() => undefined)
-        throw err
+        const stored = await storedAfterFailure(deps.db, p.clientId, key, fingerprint, err)
+        if (!stored) throw err
+        outcome = stored
       }
       if (outcome.replay) reply.header('idempotent-replayed', 'true')
       const answered = JSON.parse(outcome.body) as { id: string }

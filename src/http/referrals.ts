@@ -8,6 +8,7 @@ import { recordAccess } from '../db/access-log-repository.js'
 import type { Database } from '../db/database.js'
 import { appendEvent, listSubjectEvents, toEnvelope } from '../db/event-repository.js'
 import { assertMaterialsExist, linkMaterials } from '../db/material-repository.js'
+import type { WriteBatch } from '../db/write-batch.js'
 import { getOrganization } from '../db/organization-repository.js'
 import {
   commitTransition,
@@ -187,6 +188,7 @@ async function transition(
   id: string,
   action: ReferralAction,
   apply: (ctx: ActionContext) => Promise<ActionResult> | ActionResult,
+  batch: WriteBatch,
 ): Promise<{ referral: Referral; st: Standing }> {
   const p = req.principal
   const r = isUuid(id) ? await lockReferral(trx, id) : undefined
@@ -214,14 +216,15 @@ async function transition(
     eventData: { referral: maskedView({ ...next, version: r.version + 1, updatedAt: now }) },
     holderRegion: regions[0]?.regionCode || null,
     now,
+    batch,
   })
   const stAfter = await standing(trx, p, saved)
   return { referral: saved, st: stAfter }
 }
 
-function respondWith(deps: AppDeps, req: FastifyRequest, trx: Trx, r: Referral, st: Standing, status: number) {
+function respondWith(deps: AppDeps, req: FastifyRequest, trx: Trx, r: Referral, st: Standing, status: number, batch?: WriteBatch) {
   const body = referralView(r, st.full, decryptWith(deps.cipher))
-  const access = st.full ? recordAccess(trx, [{ clientId: req.principal.clientId, subjectId: r.id, fields: personalFields(r), requestId: String(req.id) }]) : Promise.resolve()
+  const access = st.full ? recordAccess(trx, [{ clientId: req.principal.clientId, subjectId: r.id, fields: personalFields(r), requestId: String(req.id) }], batch) : Promise.resolve()
   return access.then(() => ({
     status,
     body,
@@ -272,7 +275,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
       const caseNumber = parseCaseNumber(b.caseNumber, { currentYear: Number(shanghaiDate(new Date()).slice(0, 4)) })?.normalized ?? b.caseNumber
 
       const materialIds = (b.materials ?? []).map((m) => m.materialId)
-      return runIdempotent(req, reply, deps.db, async (trx) => {
+      return runIdempotent(req, reply, deps.db, async (trx, batch) => {
         const org = await designatedOrganization(trx, b.courtCode, b.designation)
         await assertMaterialsExist(trx, materialIds, p)
         const now = new Date()
@@ -315,19 +318,13 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
           prevHash: GENESIS_HASH,
           occurredAt: now,
           scope: { courtCode: referral.courtCode, organizationId: org.id, regionCode: org.regionCode },
-        })
+        }, batch)
         referral.chainHead = hash
-        try {
-          await insertReferral(trx, referral)
-        } catch (err) {
-          if ((err as { code?: string; constraint?: string }).code === '23505') {
-            throw conflict('duplicate_referral', '同一法院同一案号已有未办结的委派/委托')
-          }
-          throw err
-        }
-        await insertPartyIndex(trx, referral.id, hashes)
+        // Every write of the intake goes in one statement with the stored answer (runIdempotent sends it).
+        await insertReferral(trx, referral, batch, () => conflict('duplicate_referral', '同一法院同一案号已有未办结的委派/委托'))
+        await insertPartyIndex(trx, referral.id, hashes, batch)
         await linkMaterials(trx, 'referral', referral.id, materialIds)
-        const result = await respondWith(deps, req, trx, referral, { read: true, full: true, holder: true }, 201)
+        const result = await respondWith(deps, req, trx, referral, { read: true, full: true, holder: true }, 201, batch)
         return { ...result, headers: { ...result.headers, location: `/v1/referrals/${referral.id}` } }
       })
     },
@@ -444,9 +441,9 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
   ) => {
     app.post(`/v1/referrals/:id/${path}`, { config: { roles }, schema: schema as never }, async (req, reply) => {
       const { action: chosen, apply } = plan(req.body as B)
-      return runIdempotent(req, reply, deps.db, async (trx) => {
-        const { referral, st } = await transition(deps, req, trx, (req.params as { id: string }).id, chosen, apply)
-        return respondWith(deps, req, trx, referral, st, 200)
+      return runIdempotent(req, reply, deps.db, async (trx, batch) => {
+        const { referral, st } = await transition(deps, req, trx, (req.params as { id: string }).id, chosen, apply, batch)
+        return respondWith(deps, req, trx, referral, st, 200, batch)
       })
     })
   }
