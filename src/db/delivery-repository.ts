@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql, type SqlBool, type Transaction } from 'kysely'
 import { uuidv7 } from 'uuidv7'
-import type { Database, DeliveryAttemptRow, DeliveryRow, EventRow } from './database.js'
+import type { Database, DeliveryAttemptRow, DeliveryRow, EventRow, SubscriptionRow } from './database.js'
+import { type Subscription, toSubscription } from './subscription-repository.js'
 
 type Db = Kysely<Database> | Transaction<Database>
 
@@ -80,7 +81,7 @@ export async function insertDeliveries(trx: Transaction<Database>, items: NewDel
 // Claiming an attempt
 
 export type ClaimResult =
-  | { kind: 'claimed'; delivery: DeliveryRow }
+  | ({ kind: 'claimed' } & ClaimedDelivery)
   /** No such delivery, or it is no longer pending: nothing to do. */
   | { kind: 'finished' }
   /** An earlier delivery for the same subscription and subject is still pending (or still being fanned out). */
@@ -88,8 +89,47 @@ export type ClaimResult =
   /** Not due yet, or another attempt holds the lease: try again at `at`. */
   | { kind: 'later'; at: Date }
 
+/** A claimed delivery with what its attempt needs, read in the claiming statement. */
+export interface ClaimedDelivery {
+  delivery: DeliveryRow
+  /** Undefined when the subscription was deleted. */
+  subscription: Subscription | undefined
+  /** Undefined when the event is missing. */
+  event: EventRow | undefined
+}
+
 /** Slack for the clocks of the worker and the database, so a job that fires on time is never turned away. */
 const DUE_SLACK_MS = 500
+
+/**
+ * A row type's column list, checked complete: a list that misses a column of `Row` does not compile (the claim
+ * below must name every column of the three tables it returns, or a column added later would go missing).
+ */
+function columnsOf<Row>() {
+  return <const L extends ReadonlyArray<keyof Row & string>>(list: L & ([Exclude<keyof Row, L[number]>] extends [never] ? unknown : { missing: Exclude<keyof Row, L[number]> })): L => list
+}
+const DELIVERY_COLUMNS = columnsOf<DeliveryRow>()([
+  'id', 'subscription_id', 'event_id', 'event_pos', 'event_type', 'subject_kind', 'subject_id', 'sequence', 'status', 'attempts', 'next_attempt_at',
+  'lease_until', 'first_attempt_at', 'last_attempt_at', 'last_status', 'last_error', 'created_at', 'delivered_at', 'dead_at',
+])
+const SUBSCRIPTION_COLUMNS = columnsOf<SubscriptionRow>()([
+  'id', 'client_id', 'url', 'event_types', 'description', 'allow_private_network', 'signature_algorithm', 'secret_enc', 'previous_secret_enc',
+  'previous_secret_expires_at', 'enabled', 'disabled_reason', 'disabled_at', 'created_at', 'updated_at', 'deleted_at',
+])
+const EVENT_COLUMNS = columnsOf<EventRow>()([
+  'pos', 'id', 'txid', 'type', 'occurred_at', 'subject_kind', 'subject_id', 'sequence', 'case_version', 'actor', 'data', 'court_code',
+  'organization_id', 'region_code', 'audience', 'prev_hash', 'hash',
+])
+/** The claim's select list: the delivery's columns as they are, its subscription's and event's prefixed. */
+const CLAIM_COLUMNS = sql.raw(
+  [...DELIVERY_COLUMNS.map((c) => `c.${c}`), ...SUBSCRIPTION_COLUMNS.map((c) => `s.${c} AS s__${c}`), ...EVENT_COLUMNS.map((c) => `e.${c} AS e__${c}`)].join(', '),
+)
+
+function pick<Row>(row: Record<string, unknown>, prefix: string, columns: readonly string[]): Row {
+  const out: Record<string, unknown> = {}
+  for (const c of columns) out[c] = row[prefix + c]
+  return out as Row
+}
 
 /**
  * Claims a delivery for one attempt: pending, due, not leased, and first in line for its (subscription, subject).
@@ -101,24 +141,39 @@ const DUE_SLACK_MS = 500
  *
  * The lease is taken in the same statement as the checks, so two jobs for one delivery (a sweeper's duplicate, a
  * stalled job handed to another worker) never send it at the same time; it expires on its own if the worker
- * dies mid-send.
+ * dies mid-send. The same statement reads the delivery's live subscription and its event (one round trip per
+ * claim); only a claim that fails needs a second query, to say why.
  */
 export async function claimDelivery(db: Db, id: string, leaseMs: number): Promise<ClaimResult> {
-  const claimed = await sql<DeliveryRow>`
-    UPDATE deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
-    WHERE d.id = ${id}
-      AND d.status = 'pending'
-      AND d.next_attempt_at <= now() + ${DUE_SLACK_MS} * interval '1 millisecond'
-      AND (d.lease_until IS NULL OR d.lease_until <= now())
-      AND NOT EXISTS (
-        SELECT 1 FROM deliveries p
-        WHERE p.subscription_id = d.subscription_id AND p.subject_id = d.subject_id
-          AND p.status = 'pending' AND p.sequence < d.sequence)
-      AND NOT EXISTS (
-        SELECT 1 FROM outbox o JOIN events e ON e.pos = o.event_pos
-        WHERE e.subject_id = d.subject_id AND e.sequence < d.sequence)
-    RETURNING d.*`.execute(db)
-  if (claimed.rows[0]) return { kind: 'claimed', delivery: claimed.rows[0] }
+  const claimed = await sql<Record<string, unknown>>`
+    WITH c AS (
+      UPDATE deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
+      WHERE d.id = ${id}
+        AND d.status = 'pending'
+        AND d.next_attempt_at <= now() + ${DUE_SLACK_MS} * interval '1 millisecond'
+        AND (d.lease_until IS NULL OR d.lease_until <= now())
+        AND NOT EXISTS (
+          SELECT 1 FROM deliveries p
+          WHERE p.subscription_id = d.subscription_id AND p.subject_id = d.subject_id
+            AND p.status = 'pending' AND p.sequence < d.sequence)
+        AND NOT EXISTS (
+          SELECT 1 FROM outbox o JOIN events e ON e.pos = o.event_pos
+          WHERE e.subject_id = d.subject_id AND e.sequence < d.sequence)
+      RETURNING d.*
+    )
+    SELECT ${CLAIM_COLUMNS}
+    FROM c
+    LEFT JOIN subscriptions s ON s.id = c.subscription_id AND s.deleted_at IS NULL
+    LEFT JOIN events e ON e.pos = c.event_pos`.execute(db)
+  const c = claimed.rows[0]
+  if (c) {
+    return {
+      kind: 'claimed',
+      delivery: pick<DeliveryRow>(c, '', DELIVERY_COLUMNS),
+      subscription: c.s__id === null ? undefined : toSubscription(pick<SubscriptionRow>(c, 's__', SUBSCRIPTION_COLUMNS)),
+      event: c.e__pos === null ? undefined : pick<EventRow>(c, 'e__', EVENT_COLUMNS),
+    }
+  }
   const row = await db.selectFrom('deliveries').select(['status', 'next_attempt_at', 'lease_until']).where('id', '=', id).executeTakeFirst()
   if (!row || row.status !== 'pending') return { kind: 'finished' }
   const now = Date.now()
@@ -143,48 +198,64 @@ export interface AttemptRecord {
   outcome: string
 }
 
-export async function insertAttempt(trx: Transaction<Database>, deliveryId: string, a: AttemptRecord): Promise<void> {
-  await trx
-    .insertInto('delivery_attempts')
-    .values({
-      delivery_id: deliveryId,
-      attempted_at: a.attemptedAt,
-      http_status: a.httpStatus,
-      latency_ms: Math.max(0, Math.round(a.latencyMs)),
-      response_body: a.responseBody,
-      error: a.error,
-      outcome: a.outcome,
-    })
-    .execute()
-}
-
 export type DeliveryUpdate =
   | { status: 'delivered' }
   | { status: 'dead'; error: string | null }
   | { status: 'pending'; nextAttemptAt: Date; error: string | null }
 
+export interface RecordedAttempt {
+  /** The delivery as updated. */
+  delivery: DeliveryRow
+  /** The next pending delivery in line for its (subscription, subject), when asked for and this one finished. */
+  next: { id: string; nextAttemptAt: Date } | undefined
+}
+
 /**
- * Writes the outcome of an attempt and releases the lease. Only a pending delivery changes: an operator's
- * action that finished it meanwhile wins. Returns the updated row, or undefined when nothing changed.
+ * Records one attempt in one statement (atomic without a transaction): inserts its row in the attempt log, writes
+ * the outcome and releases the lease. Only a pending delivery changes: an operator's action that finished it
+ * meanwhile wins (the attempt is logged all the same). Returns undefined when the delivery did not change.
+ *
+ * With `findNext`, a delivery that finished (delivered or dead) comes back with the next pending delivery in line
+ * for its (subscription, subject), found in the same statement: the earliest pending one other than itself (the
+ * statement's snapshot still shows it pending). One fanned out while the statement runs is not seen; its own
+ * job, enqueued by the relay, claims it, or the sweeper does if that job came before this commit.
  */
-export async function finishAttempt(trx: Transaction<Database>, id: string, attemptedAt: Date, httpStatus: number | null, u: DeliveryUpdate, now = new Date()): Promise<DeliveryRow | undefined> {
-  return trx
-    .updateTable('deliveries')
-    .set({
-      attempts: sql`attempts + 1`,
-      first_attempt_at: sql`coalesce(first_attempt_at, ${attemptedAt})`,
-      last_attempt_at: attemptedAt,
-      last_status: httpStatus,
-      lease_until: null,
-      status: u.status,
-      ...(u.status === 'delivered' ? { delivered_at: now, last_error: null } : {}),
-      ...(u.status === 'dead' ? { dead_at: now, last_error: u.error } : {}),
-      ...(u.status === 'pending' ? { next_attempt_at: u.nextAttemptAt, last_error: u.error } : {}),
-    })
-    .where('id', '=', id)
-    .where('status', '=', 'pending')
-    .returningAll()
-    .executeTakeFirst()
+export async function recordAttempt(db: Db, id: string, a: AttemptRecord, u: DeliveryUpdate, opts: { now?: Date; findNext?: boolean } = {}): Promise<RecordedAttempt | undefined> {
+  const now = opts.now ?? new Date()
+  const outcome =
+    u.status === 'delivered'
+      ? sql`, delivered_at = ${now}, last_error = NULL`
+      : u.status === 'dead'
+        ? sql`, dead_at = ${now}, last_error = ${u.error}`
+        : sql`, next_attempt_at = ${u.nextAttemptAt}, last_error = ${u.error}`
+  const result =
+    opts.findNext && u.status !== 'pending'
+      ? sql`SELECT u.*, n.id AS next_id, n.next_attempt_at AS next_at FROM u LEFT JOIN LATERAL (
+          SELECT p.id, p.next_attempt_at FROM deliveries p
+          WHERE p.subscription_id = u.subscription_id AND p.subject_id = u.subject_id AND p.status = 'pending' AND p.id <> u.id
+          ORDER BY p.sequence LIMIT 1) n ON true`
+      : sql`SELECT u.*, NULL::uuid AS next_id, NULL::timestamptz AS next_at FROM u`
+  const r = await sql<DeliveryRow & { next_id: string | null; next_at: Date | null }>`
+    WITH a AS (
+      INSERT INTO delivery_attempts (delivery_id, attempted_at, http_status, latency_ms, response_body, error, outcome)
+      VALUES (${id}, ${a.attemptedAt}, ${a.httpStatus}, ${Math.max(0, Math.round(a.latencyMs))}, ${a.responseBody}, ${a.error}, ${a.outcome})
+    ), u AS (
+      UPDATE deliveries SET
+        attempts = attempts + 1,
+        first_attempt_at = coalesce(first_attempt_at, ${a.attemptedAt}),
+        last_attempt_at = ${a.attemptedAt},
+        last_status = ${a.httpStatus},
+        lease_until = NULL,
+        status = ${u.status}
+        ${outcome}
+      WHERE id = ${id} AND status = 'pending'
+      RETURNING *
+    )
+    ${result}`.execute(db)
+  const row = r.rows[0]
+  if (!row) return undefined
+  const { next_id, next_at, ...delivery } = row
+  return { delivery, next: next_id && next_at ? { id: next_id, nextAttemptAt: next_at } : undefined }
 }
 
 /** Ends a pending delivery without an attempt (its subscription was disabled or deleted meanwhile). */

@@ -1,10 +1,13 @@
 /**
  * The delivery worker: one BullMQ job per delivery attempt, PostgreSQL as the truth.
  *
- * A job claims its delivery (pending, due, first in line for its subscription and subject, not leased), sends
- * it, and writes the attempt and the outcome in one transaction. A retry moves the same job to BullMQ's delayed
- * set until `next_attempt_at`; a delivery that finished (delivered or dead) enqueues the next one in line for
- * its subject at once. Whatever Redis loses, the sweeper re-creates from PostgreSQL.
+ * A job claims its delivery (pending, due, first in line for its subscription and subject, not leased) and reads
+ * its subscription and event in the same statement, sends it, and writes the attempt and the outcome in one more
+ * statement, which also finds the next delivery in line: two round trips to PostgreSQL per attempt. (The rare
+ * outcomes that change more — a 410 disabling the subscription, an exhausted retry window emitting its event —
+ * run in a transaction.) A retry moves the same job to BullMQ's delayed set until `next_attempt_at`; a delivery
+ * that finished (delivered or dead) enqueues the next one in line for its subject at once. Whatever Redis loses,
+ * the sweeper re-creates from PostgreSQL.
  *
  * Worker settings follow BullMQ's production guide: a connection that waits for Redis forever
  * (`maxRetriesPerRequest: null`), an `error` listener, and a very high `maxStalledCount`, because a job whose
@@ -15,26 +18,26 @@ import type { Kysely, Transaction } from 'kysely'
 import type { Logger } from 'pino'
 import type { Database, DeliveryRow, EventRow } from '../db/database.js'
 import {
+  type AttemptRecord,
   claimDelivery,
-  finishAttempt,
-  getEventByPos,
-  insertAttempt,
+  type ClaimedDelivery,
   killDelivery,
   killPendingOf,
   nextInLine,
+  recordAttempt,
   runRecovery,
   subjectHead,
   type DeliveryUpdate,
 } from '../db/delivery-repository.js'
 import { appendEvent, toEnvelope } from '../db/event-repository.js'
-import { disableSubscription, getSubscription, type Subscription } from '../db/subscription-repository.js'
+import { disableSubscription, type Subscription } from '../db/subscription-repository.js'
 import { GENESIS_HASH } from '../domain/event-chain.js'
 import { classifyResponse, nextRetryDelayMs, parseRetryAfter, shouldGiveUp } from '../domain/retry-policy.js'
 import type { FieldCipher } from '../security/field-cipher.js'
 import { QUEUES, redisOptions } from './queues.js'
 import { outboxChannel } from './outbox-signal.js'
 import { DELIVERY_JOB, enqueueAt, enqueueDeliveries, OutboxRelay, type DeliveryJobData } from './relay.js'
-import { DELIVERY_TIMEOUT_MS, sendWebhook, type SendResult } from './sender.js'
+import { closeAgents, DELIVERY_TIMEOUT_MS, sendWebhook, type SendResult } from './sender.js'
 import { webhookHeaders, type SigningKey } from './signing.js'
 import { sweepDeliveries, type SweepOptions, type SweepResult } from './sweeper.js'
 import type { ResolveAll } from './url-guard.js'
@@ -75,7 +78,7 @@ export interface DeliveryWorkerOptions {
   leaseMarginMs?: number
   /** Relay batch size. @defaultValue 200 */
   relayBatchSize?: number
-  /** Start the LISTEN relay. @defaultValue true */
+  /** Start the relay's wake-up subscription. @defaultValue true */
   listen?: boolean
   sweep?: SweepOptions
 }
@@ -105,23 +108,28 @@ function describeFailure(r: SendResult): string | null {
   return null
 }
 
+/** The next pending delivery in line for a (subscription, subject). */
+type NextInLine = { id: string; nextAttemptAt: Date }
+
 /** What one attempt decided. */
 export type AttemptOutcome =
-  | { kind: 'delivered' | 'dead' | 'skipped' }
+  /** `next`: the delivery in line behind this one, to enqueue now. */
+  | { kind: 'delivered' | 'dead'; next: NextInLine | undefined }
+  /** Ended without an attempt, or finished meanwhile by someone else: the next in line is not known. */
+  | { kind: 'skipped' }
   | { kind: 'retry'; at: Date }
 
 /**
  * Sends one claimed delivery and records the outcome. Exported for tests; the job processor is its only caller
  * in production.
  */
-export async function attemptDelivery(ctx: DeliveryContext, d: DeliveryRow, opts: Pick<DeliveryWorkerOptions, 'timeoutMs' | 'retryDelayMs' | 'resolve'> = {}): Promise<AttemptOutcome> {
+export async function attemptDelivery(ctx: DeliveryContext, claimed: ClaimedDelivery, opts: Pick<DeliveryWorkerOptions, 'timeoutMs' | 'retryDelayMs' | 'resolve'> = {}): Promise<AttemptOutcome> {
   const { db } = ctx
-  const sub = await getSubscription(db, d.subscription_id)
+  const { delivery: d, subscription: sub, event } = claimed
   if (!sub || !sub.enabled) {
     await killDelivery(db, d.id, sub ? 'subscription_disabled' : 'subscription_deleted')
     return { kind: 'skipped' }
   }
-  const event = await getEventByPos(db, d.event_pos)
   if (!event) {
     await killDelivery(db, d.id, 'event_missing')
     return { kind: 'skipped' }
@@ -147,22 +155,28 @@ export async function attemptDelivery(ctx: DeliveryContext, d: DeliveryRow, opts
     update = { status: 'pending', nextAttemptAt: new Date(now.getTime() + delay), error: failure }
   }
 
-  const saved = await db.transaction().execute(async (trx) => {
-    await insertAttempt(trx, d.id, { attemptedAt, httpStatus: result.status, latencyMs: result.latencyMs, responseBody: result.responseExcerpt, error: failure, outcome: verdict })
-    const row = await finishAttempt(trx, d.id, attemptedAt, result.status, update, now)
-    if (!row) return undefined
-    if (verdict === 'gone') {
-      await disableSubscription(trx, sub.id, 'gone_410', now)
-      await killPendingOf(trx, sub.id, 'subscription_disabled', now)
-    }
-    // An exhausted delivery of a delivery.exhausted event emits nothing more: a dead operator endpoint must
-    // not feed itself a new event every day.
-    if (exhausted && event.type !== 'delivery.exhausted') await emitExhausted(trx, row, event)
-    return row
-  })
+  const attempt: AttemptRecord = { attemptedAt, httpStatus: result.status, latencyMs: result.latencyMs, responseBody: result.responseExcerpt, error: failure, outcome: verdict }
+  const emits = exhausted && event.type !== 'delivery.exhausted'
+  // The common case is one statement (atomic on its own); the outcomes that write more take a transaction.
+  const saved =
+    verdict !== 'gone' && !emits
+      ? await recordAttempt(db, d.id, attempt, update, { now, findNext: true })
+      : await db.transaction().execute(async (trx) => {
+          // After a 410 every pending delivery of the subscription ends with it: nothing is left to release.
+          const rec = await recordAttempt(trx, d.id, attempt, update, { now, findNext: verdict !== 'gone' })
+          if (!rec) return undefined
+          if (verdict === 'gone') {
+            await disableSubscription(trx, sub.id, 'gone_410', now)
+            await killPendingOf(trx, sub.id, 'subscription_disabled', now)
+          }
+          // An exhausted delivery of a delivery.exhausted event emits nothing more (`emits` is false for it): a
+          // dead operator endpoint must not feed itself a new event every day.
+          if (emits) await emitExhausted(trx, rec.delivery, event)
+          return rec
+        })
   if (!saved) return { kind: 'skipped' }
   if (update.status === 'pending') return { kind: 'retry', at: update.nextAttemptAt }
-  return { kind: update.status }
+  return { kind: update.status, next: saved.next }
 }
 
 async function emitExhausted(trx: Transaction<Database>, d: DeliveryRow, event: EventRow): Promise<void> {
@@ -191,13 +205,24 @@ async function emitExhausted(trx: Transaction<Database>, d: DeliveryRow, event: 
   })
 }
 
-/** After a delivery finished, the next one in line for its subject goes at once (head of line released). */
-async function releaseNext(ctx: DeliveryContext, subscriptionId: string, subjectId: string): Promise<void> {
-  const next = await nextInLine(ctx.db, subscriptionId, subjectId)
-  if (next) await enqueueAt(ctx.queues.deliveries, next.id, next.nextAttemptAt)
+/**
+ * After a delivery finished, the next one in line for its subject goes at once (head of line released).
+ *
+ * A due one is added plainly (job id = delivery id, one Redis round trip) rather than through enqueueAt, whose
+ * state check handles cases that do not arise here: a waiting or active job runs anyway (enqueueAt adds too, a
+ * no-op); a delayed one runs at the time written with it (a retry's `next_attempt_at`, due by now, so BullMQ
+ * promotes it on its own, or a stale lease's expiry); bringing a delayed job forward is an operator's retry,
+ * whose route calls enqueueAt itself; and completed or failed jobs are never kept (removeOnComplete,
+ * removeOnFail). Whatever else leaves a due delivery without a live job, the sweeper re-creates. One that is
+ * not due yet (it failed before and waits for its retry) goes through enqueueAt.
+ */
+async function releaseNext(ctx: DeliveryContext, next: NextInLine | undefined): Promise<void> {
+  if (!next) return
+  if (next.nextAttemptAt.getTime() <= Date.now()) await enqueueDeliveries(ctx.queues.deliveries, [next.id])
+  else await enqueueAt(ctx.queues.deliveries, next.id, next.nextAttemptAt)
 }
 
-/** Starts the delivery worker, the recovery worker and the LISTEN relay of this process. */
+/** Starts the delivery worker, the recovery worker and the outbox relay of this process. */
 export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOptions = {}): DeliveryWorker {
   const log = ctx.logger.child({ component: 'delivery' })
   const timeoutMs = opts.timeoutMs ?? DELIVERY_TIMEOUT_MS
@@ -218,13 +243,14 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
         throw new DelayedError()
       }
       const d = claim.delivery
-      const outcome = await attemptDelivery(ctx, d, opts)
+      const outcome = await attemptDelivery(ctx, claim, opts)
       if (outcome.kind === 'retry') {
         await job.moveToDelayed(outcome.at.getTime(), token)
         throw new DelayedError()
       }
       try {
-        await releaseNext(ctx, d.subscription_id, d.subject_id)
+        // The recording statement found the next in line; a skipped delivery (rare) looks it up.
+        await releaseNext(ctx, outcome.kind === 'skipped' ? await nextInLine(ctx.db, d.subscription_id, d.subject_id) : outcome.next)
       } catch (err) {
         log.warn({ err: { message: (err as Error).message } }, 'could not enqueue the next delivery in line; the sweeper will')
       }
@@ -262,6 +288,8 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
     async close() {
       await Promise.allSettled([worker.close(), recoveryWorker.close()])
       await relay.close()
+      // The attempts are over: the webhook connections kept alive for the next ones can go.
+      closeAgents()
     },
   }
 }

@@ -7,6 +7,15 @@
  * which is why the explicit check comes first. Redirects are never followed (node:http does not follow them;
  * a 3xx is an answer like any other). One deadline covers the whole attempt, from resolution to the last byte
  * of the answer, so a hanging or dripping peer costs one timeout and its socket is destroyed.
+ *
+ * Connections are kept alive between attempts (a fresh TCP connection for every webhook was a large part of
+ * the attempt's cost). The guarded lookup runs when a connection is made, so the pools are split by address policy: a
+ * subscription that may reach private networks and one that may not never share a socket, and a pooled socket
+ * is always one whose address was checked under the policy of the attempt that reuses it. The URL itself is
+ * still checked at every attempt. A socket that timed out, carried an over-long answer or failed is destroyed,
+ * never pooled; idle ones close after {@link IDLE_SOCKET_MS} (earlier when the peer announces a shorter
+ * keep-alive), and {@link closeAgents} closes them at shutdown. A peer that closes an idle connection just as it
+ * is reused makes that attempt fail as a connection error, retried like any other.
  */
 import http from 'node:http'
 import https from 'node:https'
@@ -21,6 +30,56 @@ export const RESPONSE_EXCERPT_BYTES = 1024
 
 /** Bytes of the answer read at most; a receiver that keeps talking after that has answered enough. */
 const MAX_RESPONSE_BYTES = 64 * 1024
+
+/** How long an idle kept-alive connection is kept (below the 5 s keep-alive of common servers, Node's included). */
+export const IDLE_SOCKET_MS = 4_000
+
+/**
+ * Connections per receiver (host and port) and pool: above the worker's default concurrency of 50, so attempts
+ * never queue for a socket at that setting, and all of them may stay idle between bursts.
+ */
+const MAX_SOCKETS_PER_HOST = 64
+
+// `timeout` is the sockets' inactivity timeout: the agent closes a pooled socket when it fires; on a socket in use
+// it only emits an event nobody acts on (the attempt's deadline is its signal).
+const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_MS, maxSockets: MAX_SOCKETS_PER_HOST, maxFreeSockets: MAX_SOCKETS_PER_HOST, scheduling: 'lifo' } as const
+
+/** One pair of agents (http, https) per address policy (see the module comment). */
+interface Pools {
+  private: { http: http.Agent; https: https.Agent }
+  public: { http: http.Agent; https: https.Agent }
+}
+const newPools = (): Pools => ({
+  private: { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) },
+  public: { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) },
+})
+const pools = newPools()
+/** Pools of injected resolvers (a test hook): a socket reached through one resolver never serves another. */
+const resolverPools = new Map<ResolveAll, Pools>()
+
+/** The agent an attempt uses. Exported for tests. */
+export function agentFor(protocol: string, allowPrivateNetwork: boolean, resolve?: ResolveAll): http.Agent {
+  let p = pools
+  if (resolve) {
+    p = resolverPools.get(resolve) ?? newPools()
+    resolverPools.set(resolve, p)
+  }
+  const pair = allowPrivateNetwork ? p.private : p.public
+  return protocol === 'https:' ? pair.https : pair.http
+}
+
+/**
+ * Closes every idle pooled connection (at shutdown, once the attempts have ended); one still in use goes back
+ * to its pool when its attempt ends and closes after {@link IDLE_SOCKET_MS}. The pools stay usable.
+ */
+export function closeAgents(): void {
+  for (const p of [pools, ...resolverPools.values()]) {
+    for (const agent of [p.private.http, p.private.https, p.public.http, p.public.https]) {
+      for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy()
+    }
+  }
+  resolverPools.clear()
+}
 
 export interface SendInput {
   url: string
@@ -105,9 +164,9 @@ export async function sendWebhook(input: SendInput): Promise<SendResult> {
     const req = client.request(syntax.url, {
       method: 'POST',
       headers: { ...input.headers, 'content-length': String(body.length), 'user-agent': 'zdz-connector-webhooks/1' },
-      // A fresh agent without keep-alive: every attempt resolves, checks and connects anew, and its socket is
-      // closed when the attempt ends, so nothing lingers after a failed peer.
-      agent: false,
+      agent: agentFor(syntax.url.protocol, input.allowPrivateNetwork, input.resolve),
+      // Runs for each new connection (an agent passes the request's options to it); a pooled socket was checked
+      // by it when it connected, under the same policy.
       lookup: guardedLookup(input.allowPrivateNetwork, input.resolve),
       signal,
     })

@@ -1,7 +1,12 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import { sql } from 'kysely'
 import t from 'tap'
 import type { DeliveryRow } from '../../src/db/database.js'
+import { claimDelivery, recordAttempt } from '../../src/db/delivery-repository.js'
 import { enqueueAt } from '../../src/delivery/relay.js'
+import { agentFor, closeAgents, sendWebhook } from '../../src/delivery/sender.js'
+import type { ResolveAll } from '../../src/delivery/url-guard.js'
 import { nextRetryDelayMs } from '../../src/domain/retry-policy.js'
 import { postRetrying, startEngine, subscribePeer, type TestEngine } from '../helpers/delivery.js'
 import { post, referralBody, standardWorld } from '../helpers/fixtures.js'
@@ -426,5 +431,165 @@ t.test('order per subject under random peer failures (reliability row 11)', asyn
     return r.every((x) => x.status === 'delivered') ? r : undefined
   }, 20_000, 'deliveries recorded')
   t.equal(rows.length, events.length, 'every delivery recorded as delivered')
+  await h.call(op, { method: 'DELETE', url: `/v1/subscriptions/${sub.id}` })
+})
+
+t.test('keep-alive: one connection for consecutive deliveries, a closed one costs no delivery, closed at shutdown', async (t) => {
+  const p = await peer()
+  let connections = 0
+  // Per socket, how many requests it carried; per request, in arrival order, whether its socket had carried one.
+  const carried = new WeakMap<object, number>()
+  const arrivals: Array<{ webhookId: string; reused: boolean }> = []
+  p.server.on('connection', () => connections++)
+  p.server.on('request', (req: IncomingMessage) => {
+    const n = (carried.get(req.socket) ?? 0) + 1
+    carried.set(req.socket, n)
+    arrivals.push({ webhookId: String(req.headers['webhook-id']), reused: n > 1 })
+  })
+  const sub = await subscribePeer(h, world.court.id, p)
+
+  // One after the other (well within the idle timeout): the same connection each time.
+  for (let i = 0; i < 3; i++) {
+    const id = await newReferral()
+    await settle(sub.id, id, (d) => d.status === 'delivered', 1, `consecutive delivery ${i + 1}`)
+  }
+  t.equal(connections, 1, 'three deliveries, one TCP connection')
+  t.equal(p.requests.length, 3)
+
+  // The peer closes its idle connections between two deliveries: the next one connects anew, first time.
+  p.server.closeIdleConnections()
+  await eventually(async () => p.openSockets() === 0, 5_000, 'the peer closed its side')
+  const afterClose = await newReferral()
+  const d1 = await settle(sub.id, afterClose, (d) => d.status === 'delivered', 1, 'delivered after the peer closed')
+  t.equal(d1.attempts, 1, 'one attempt: the closed socket was not reused')
+  t.equal(connections, 2, 'a new connection')
+
+  // The peer drops a kept-alive connection just as it is reused (the race with its idle timeout): that
+  // attempt fails as a connection error and the delivery is retried, not lost.
+  p.script.push({ kind: 'reset' })
+  const raced = await newReferral()
+  const d2 = await settle(sub.id, raced, (d) => d.status === 'delivered', 1, 'delivered after the reset')
+  const webhookId = p.requests.find((r) => r.event?.subject.id === raced)?.webhookId as string
+  t.same(arrivals.filter((a) => a.webhookId === webhookId).map((a) => a.reused), [true, false], 'reset over a reused connection, retried over a new one')
+  t.equal(d2.attempts, 2, 'failed once, then retried')
+  const attempts = await h.deps.db.selectFrom('delivery_attempts').select(['error', 'outcome']).where('delivery_id', '=', d2.id).orderBy('id').execute()
+  t.match(attempts, [{ error: /^connection/, outcome: 'retry' }, { error: null, outcome: 'delivered' }])
+  t.equal(p.accepted.size, 5, 'every event accepted')
+
+  // Stopping the worker closes the idle connections at once (they would otherwise idle for seconds).
+  t.ok(p.openSockets() > 0, 'a connection is kept alive')
+  await engine.stop()
+  await eventually(async () => p.openSockets() === 0, 1_000, 'idle connections closed by close()')
+  t.equal(p.openSockets(), 0, 'close() closed the idle connections')
+  engine = startEngine(h.deps)
+  await h.call(op, { method: 'DELETE', url: `/v1/subscriptions/${sub.id}` })
+})
+
+t.test('keep-alive: the private-network and the public pools never share a socket', async (t) => {
+  const p = await peer()
+  let connections = 0
+  p.server.on('connection', () => connections++)
+  // The same host name for both subscriptions. Answers are taken in turn (the URL check, then the connection's
+  // lookup); when none is queued the name points at the loopback peer.
+  const answers: string[][] = []
+  const resolve: ResolveAll = async () => (answers.shift() ?? ['127.0.0.1']).map((address) => ({ address, family: 4 }))
+  const url = `http://receiver.test:${p.port}/hook`
+  const send = (allowPrivateNetwork: boolean) => sendWebhook({ url, body: '{}', headers: {}, allowPrivateNetwork, timeoutMs: 5_000, resolve })
+
+  const first = await send(true)
+  t.equal(first.status, 204, 'a subscription allowing private networks reaches the loopback peer')
+  t.equal(Object.keys(agentFor('http:', true, resolve).freeSockets).length, 1, 'its connection is pooled')
+  t.not(agentFor('http:', false, resolve), agentFor('http:', true, resolve), 'one pool per policy')
+
+  // One that may not: the URL check sees a public address, the connection would reach loopback (rebinding).
+  // Its own pool has no socket, so it connects, the lookup refuses loopback, and nothing reaches the peer.
+  // With one shared pool it would have sent over the private subscription's connection.
+  answers.push(['93.184.216.34'])
+  const second = await send(false)
+  t.equal(second.errorKind, 'url_not_allowed', 'refused at connect time')
+  t.equal(p.requests.length, 1, 'the peer saw only the first request')
+  t.equal(connections, 1)
+
+  // And the other way round: the private subscription's next send still uses its own pooled connection.
+  const third = await send(true)
+  t.equal(third.status, 204)
+  t.equal(connections, 1, 'reused its own connection')
+  closeAgents()
+  await eventually(async () => p.openSockets() === 0, 1_000, 'closeAgents() closed the pooled connection')
+})
+
+t.test('claim and record: one statement each, with the subscription, the event and the next in line', async (t) => {
+  // The rows are written here directly: no engine may touch them meanwhile.
+  await engine.stop()
+  const db = h.deps.db
+  const p = await peer()
+  const sub = await subscribePeer(h, world.court.id, p)
+  const referral = await newReferral()
+  const event = await db.selectFrom('events').selectAll().where('subject_id', '=', referral).executeTakeFirstOrThrow()
+  const subject = randomUUID()
+  const row = (sequence: number, eventPos = event.pos) => ({
+    id: randomUUID(), subscription_id: sub.id, event_id: randomUUID(), event_pos: eventPos, event_type: event.type, subject_kind: 'referral',
+    subject_id: subject, sequence, status: 'pending' as const, next_attempt_at: new Date(), lease_until: null, first_attempt_at: null,
+    last_attempt_at: null, last_status: null, last_error: null, created_at: new Date(), delivered_at: null, dead_at: null,
+  })
+  const [d1, d2, d3] = [row(1), row(2), row(3)]
+  await db.insertInto('deliveries').values([d1, d2, d3]).execute()
+  const attempt = (outcome: string) => ({ attemptedAt: new Date(), httpStatus: 204, latencyMs: 3.4, responseBody: null, error: null, outcome })
+
+  t.same(await claimDelivery(db, d2.id, 60_000), { kind: 'blocked' }, 'the second waits for the first')
+  const claim = await claimDelivery(db, d1.id, 60_000)
+  if (claim.kind !== 'claimed') throw new Error(`not claimed: ${claim.kind}`)
+  t.same(Object.keys(claim.delivery).sort(), Object.keys(d1).concat('attempts').sort(), 'the delivery carries its own columns only')
+  t.ok(claim.delivery.lease_until && claim.delivery.lease_until.getTime() > Date.now() + 50_000, 'leased')
+  t.match(claim.subscription, { id: sub.id, url: p.url, allowPrivateNetwork: true, enabled: true })
+  t.same(claim.event, event, 'the event, column for column')
+  t.equal((await claimDelivery(db, d1.id, 60_000)).kind, 'later', 'a leased delivery is not claimed twice')
+
+  const r1 = await recordAttempt(db, d1.id, attempt('delivered'), { status: 'delivered' }, { findNext: true })
+  t.match(r1?.delivery, { id: d1.id, status: 'delivered', attempts: 1, lease_until: null, last_status: 204, last_error: null })
+  t.equal(r1?.next?.id, d2.id, 'the next in line came with it (not itself, though its snapshot still shows it pending)')
+  t.equal(await recordAttempt(db, d1.id, attempt('delivered'), { status: 'delivered' }, { findNext: true }), undefined, 'a finished delivery does not change')
+  const logged = await db.selectFrom('delivery_attempts').selectAll().where('delivery_id', '=', d1.id).execute()
+  t.equal(logged.length, 2, 'both attempts are in the log all the same')
+  t.equal(logged[0].latency_ms, 3)
+
+  const retryAt = new Date(Date.now() + 60_000)
+  const r2 = await recordAttempt(db, d2.id, { ...attempt('retry'), httpStatus: 500, error: 'HTTP 500' }, { status: 'pending', nextAttemptAt: retryAt, error: 'HTTP 500' }, { findNext: true })
+  t.match(r2, { delivery: { status: 'pending', next_attempt_at: retryAt, last_error: 'HTTP 500', attempts: 1 }, next: undefined })
+  t.same(await claimDelivery(db, d2.id, 60_000), { kind: 'later', at: retryAt })
+  const r3 = await recordAttempt(db, d2.id, { ...attempt('dead'), httpStatus: 400 }, { status: 'dead', error: 'HTTP 400' }, { findNext: false })
+  t.match(r3, { delivery: { status: 'dead', last_error: 'HTTP 400', attempts: 2 }, next: undefined }, 'not looked for when not asked')
+  const r4 = await recordAttempt(db, d3.id, attempt('delivered'), { status: 'delivered' }, { findNext: true })
+  t.equal(r4?.next, undefined, 'the last one releases nothing')
+
+  // A missing event, a deleted subscription: the claim says so, the worker ends the delivery.
+  const orphan = { ...row(1, '-1'), subject_id: randomUUID() }
+  await db.insertInto('deliveries').values(orphan).execute()
+  t.match(await claimDelivery(db, orphan.id, 0), { kind: 'claimed', event: undefined, subscription: { id: sub.id } })
+  await db.updateTable('subscriptions').set({ deleted_at: new Date() }).where('id', '=', sub.id).execute()
+  t.match(await claimDelivery(db, orphan.id, 0), { kind: 'claimed', subscription: undefined })
+  await db.updateTable('deliveries').set({ status: 'dead' }).where('id', '=', orphan.id).execute()
+  engine = startEngine(h.deps)
+})
+
+t.test('a finished delivery releases the next in line itself (no sweeper)', async (t) => {
+  await engine.stop()
+  engine = startEngine(h.deps, { retryDelayMs: () => 300, sweepEveryMs: 3_600_000 })
+  let failing = true
+  const p = await peer({ respond: () => (failing ? { kind: 'status', status: 500 } : { kind: 'ok' }) })
+  const sub = await subscribePeer(h, world.court.id, p)
+  const x = await newReferral()
+  await settle(sub.id, x, attempted, 1, 'X#1 failed once')
+  await accept(x)
+  const x2 = await settle(sub.id, x, () => true, 2, 'X#2 fanned out')
+  // X#2's own job found X#1 ahead of it and ended: only X#1 finishing can bring it back.
+  await eventually(async () => (await h.deps.queues.deliveries.getJobState(x2.id)) === 'unknown', 20_000, 'X#2 job gone')
+  t.equal((await deliveryOf(sub.id, x, 2))?.attempts, 0, 'X#2 not attempted while X#1 is pending')
+  failing = false
+  const done = await settle(sub.id, x, (d) => d.status === 'delivered', 2, 'X#2 released by X#1')
+  t.equal(done.attempts, 1)
+  t.same(p.orderViolations(), [])
+  await engine.stop()
+  engine = startEngine(h.deps)
   await h.call(op, { method: 'DELETE', url: `/v1/subscriptions/${sub.id}` })
 })
