@@ -10,6 +10,8 @@
  *   --profile                     CPU-profiles the service per phase (bench/results/profiles/); results go to
  *                                 bench/results/profile-run.json, never to latest.json (profiling slows it down)
  *   --keep-db                     keeps the bench database (its name is printed) instead of dropping it
+ *   --drain-only                  only the drain phase (its backlog as in the mode: 20 000, or 300 with --smoke);
+ *                                 prints its figures, writes no result file and no README table
  *
  * Needs `npm run build` first (the service runs from dist/), PostgreSQL and Redis as for the tests
  * (BENCH_ADMIN_DATABASE_URL, BENCH_REDIS_URL override the local defaults).
@@ -34,6 +36,7 @@ const flag = (f) => argv.includes(f)
 const SMOKE = flag('--smoke')
 const PROFILE = flag('--profile')
 const KEEP_DB = flag('--keep-db')
+const DRAIN_ONLY = flag('--drain-only')
 
 const P = SMOKE
   ? { baselineSeconds: 2, intakeSeconds: 3, overloadSeconds: 0, readSeconds: 3, e2eSeconds: 5, e2eRate: 100, e2eLowRate: 20, e2eLowSeconds: 2, drainBacklog: 300, bullmqJobs: 2_000, drainTimeoutMs: 60_000 }
@@ -48,6 +51,9 @@ for (const k of Object.keys(C)) {
   const i = argv.indexOf(`--${k}-connections`)
   if (i >= 0) C[k] = Number(argv[i + 1])
 }
+
+/** The running service's queue prefix (its outbox wake-up channel derives from it). */
+let runQueuePrefix
 
 const ID_RE = /^\{"id":"([0-9a-f-]{36})"/
 
@@ -281,7 +287,7 @@ async function drainPhase(base, operatorKey, world, subscriber, subscriptionId, 
     await api(base, 'PATCH', `/v1/subscriptions/${subscriptionId}`, { key: operatorKey, body: { enabled: false } })
     const since = new Date(Date.now() - 1000).toISOString()
     const t = wallMs()
-    await seedCreatedReferrals(databaseUrl, { count: P.drainBacklog, court: world.court, organizations: BENCH_ORGANIZATIONS, firstSeq: 5_000_000 })
+    await seedCreatedReferrals(databaseUrl, { count: P.drainBacklog, court: world.court, organizations: BENCH_ORGANIZATIONS, firstSeq: 5_000_000, redisUrl: REDIS_URL, queuePrefix: runQueuePrefix })
     const seedSeconds = round((wallMs() - t) / 1000, 1)
     const dead = await until(async () => {
       const r = await db.query(`SELECT (SELECT count(*) FROM outbox)::int AS outbox, (SELECT count(*) FROM deliveries WHERE subscription_id = $1 AND status = 'dead')::int AS dead`, [subscriptionId])
@@ -338,6 +344,7 @@ async function main() {
   const runId = hex(4)
   const database = `zdz_bench_${runId}`
   const queuePrefix = `bench_${runId}`
+  runQueuePrefix = queuePrefix
   const operatorKey = `op_${hex(24)}`
   const databaseUrl = dbUrl(database)
   const started = Date.now()
@@ -359,6 +366,21 @@ async function main() {
     svc = await startService({ database, queuePrefix, operatorKey, profileDir })
     log(`service pid ${svc.pid} on ${svc.base} (log ${svc.logFile})`)
     const world = await seedWorld(svc.base, operatorKey)
+    if (DRAIN_ONLY) {
+      subscriber = await forkChild('subscriber.mjs')
+      const sub = (await api(svc.base, 'POST', '/v1/subscriptions', {
+        key: operatorKey,
+        idem: true,
+        body: { clientId: world.platform.id, url: `http://127.0.0.1:${subscriber.ready.port}/hook`, eventTypes: ['referral.created'], allowPrivateNetwork: true, description: 'bench subscriber' },
+      })).body
+      await sleep(1100)
+      log(`drain only: backlog of ${P.drainBacklog}`)
+      const drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, (fn) => profiled(svc, profileDir, 'drain', fn))
+      log(`  ${drain.perSecond} deliveries/s (steady ${drain.steadyPerSecond}/s), ${drain.delivered}/${drain.backlog} in ${drain.seconds} s`)
+      process.stdout.write(`${JSON.stringify({ drain, machine: result.machine }, null, 2)}\n`)
+      if (!drain.delivered) throw new Error(`drain: 0 of ${drain.backlog} delivered`)
+      return
+    }
     const phaseRss = {}
     const phaseStarts = {}
     const mark = (phase) => (phaseStarts[phase] = svc.elapsedS())
@@ -376,7 +398,8 @@ async function main() {
     log('baseline: raw PostgreSQL insert transactions')
     const rawInsert = await rawInsertBaseline(databaseUrl, docsFile)
     log(`  ${rawInsert.tps} tps, p99 ${rawInsert.p99Ms} ms, ${rawInsert.docBytes} B per doc`)
-    // Diagnostic, not a target's denominator: the same transaction with the pg_notify every event write makes.
+    // Diagnostic, not a target's denominator: the same transaction with a pg_notify, as every event write made
+    // before the relay's wake-up moved after the commit (src/delivery/outbox-signal.ts): why it moved.
     const rawInsertNotify = await rawInsertBaseline(databaseUrl, docsFile, 'notify')
     rmSync(docsFile, { force: true })
     log(`  with pg_notify: ${rawInsertNotify.tps} tps, p99 ${rawInsertNotify.p99Ms} ms`)

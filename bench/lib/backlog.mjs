@@ -1,7 +1,8 @@
 /**
  * The drain phase's backlog: referrals and their `referral.created` events written straight into PostgreSQL,
  * row for row what POST /v1/referrals writes (sealed parties, legal-calendar deadline, masked view in the event,
- * hash chain, outbox row, party blind indexes), then one pg_notify so the service's relay fans them out.
+ * hash chain, outbox row, party blind indexes), then one wake-up on the service's outbox channel so its relay
+ * fans them out (its poll would, within 2 s).
  * Seeding them this way takes seconds instead of minutes at the API's intake rate; the deliveries themselves are
  * still created by the service's relay and re-opened by its recovery.
  */
@@ -9,7 +10,8 @@ import pg from 'pg'
 import { uuidv7 } from 'uuidv7'
 import { acceptanceDueOn, LegalCalendar, shanghaiDate } from '../../dist/src/domain/calendar.js'
 import { loadShippedCalendarData } from '../../dist/src/db/calendar-repository.js'
-import { OUTBOX_CHANNEL } from '../../dist/src/delivery/relay.js'
+import { Redis } from 'ioredis'
+import { outboxChannel } from '../../dist/src/delivery/outbox-signal.js'
 import { chainHash, GENESIS_HASH } from '../../dist/src/domain/event-chain.js'
 import { referralFactory } from './bodies.mjs'
 import { referralRow } from './history.mjs'
@@ -19,7 +21,7 @@ const REFERRAL_COLS = 'id, version, status, referral_type, court_code, case_numb
 const EVENT_COLS = 'id, type, occurred_at, subject_kind, subject_id, sequence, case_version, actor, data, court_code, organization_id, region_code, audience, prev_hash, hash'
 
 /** Writes `count` new referrals of `court` (a client row) designated to `organizations` ({id, regionCode}). */
-export async function seedCreatedReferrals(databaseUrl, { count, court, organizations, firstSeq, batch = 1000 }) {
+export async function seedCreatedReferrals(databaseUrl, { count, court, organizations, firstSeq, batch = 1000, redisUrl, queuePrefix }) {
   const cal = new LegalCalendar(loadShippedCalendarData())
   const cipher = benchCipher()
   const factory = referralFactory({ seed: 99, organizationIds: organizations.map((o) => o.id), firstSeq })
@@ -55,11 +57,18 @@ export async function seedCreatedReferrals(databaseUrl, { count, court, organiza
         [JSON.stringify(events)],
       )
       await c.query('INSERT INTO party_index (subject_id, id_hash) SELECT subject_id, id_hash FROM json_populate_recordset(null::party_index, $1::json) ON CONFLICT DO NOTHING', [JSON.stringify(parties)])
-      await c.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, ''])
       await c.query('COMMIT')
       done += n
     }
   } finally {
     await c.end()
+  }
+  if (redisUrl && queuePrefix) {
+    const r = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+    try {
+      await r.publish(outboxChannel(queuePrefix), '')
+    } finally {
+      r.disconnect()
+    }
   }
 }

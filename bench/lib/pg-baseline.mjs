@@ -3,7 +3,7 @@
  * a pool of 10 kept busy by 10 concurrent loops, in its own process. The rows are referral documents of the
  * shape and size the service stores, handed over by the parent.
  *
- * With `notify` the transaction also calls pg_notify, as the service's appendEvent does: a diagnostic, since
+ * With `notify` the transaction also calls pg_notify, as the service's appendEvent once did: a diagnostic, since
  * PostgreSQL serialises the commits of notifying transactions on one database-wide lock.
  *
  * argv: databaseUrl seconds poolSize docsFile [notify]

@@ -38,7 +38,7 @@ export function markdownTable(r) {
   lines.push('|---|---|---|---:|---|---|')
   if (r.intake) {
     lines.push(`| intake \`POST /v1/referrals\` (${r.intake.connections} connections, ${r.intake.seconds} s) | ${n(r.intake.rps)} req/s, p99 ${ms(r.intake.p99Ms)} | raw insert transaction via \`pg\`, pool 10: ${n(b.rawInsert?.tps)} tps, p99 ${ms(b.rawInsert?.p99Ms)} | ${n(r.intake.ratio, 2)} | ≥ 0.5 | ${mark(t.intake)} |`)
-    if (b.rawInsertNotify) lines.push(`| (diagnostic) the raw insert transaction plus \`pg_notify\`, as every event write does | ${n(b.rawInsertNotify.tps)} tps, p99 ${ms(b.rawInsertNotify.p99Ms)} | raw insert transaction | ${n(b.rawInsertNotify.tps / b.rawInsert.tps, 2)} | — | |`)
+    if (b.rawInsertNotify) lines.push(`| (diagnostic) the raw insert transaction plus \`pg_notify\`, as every event write did before the relay's wake-up moved after the commit | ${n(b.rawInsertNotify.tps)} tps, p99 ${ms(b.rawInsertNotify.p99Ms)} | raw insert transaction | ${n(b.rawInsertNotify.tps / b.rawInsert.tps, 2)} | — | |`)
     const o = r.intake.overload
     if (o) lines.push(`| intake burst: ${o.connections} connections, ${o.seconds} s (more intake transactions than pool connections) | ${n(o.rps)} req/s created, ${n(o.status503)} × 503, p50 ${ms(o.p50Ms)} | — | — | — | |`)
   }
