@@ -27,8 +27,55 @@ export interface DbOptions {
   applicationName?: string
 }
 
+/** SQL that must be planned for its parameters every time (a statistics period may be a day or a year). */
+export const PLAN_EACH_TIME = '/* plan each time */'
+
+/** Distinct statements prepared per process at most; beyond that, new texts run unnamed. */
+const MAX_PREPARED = 1_000
+
+const statementNames = new Map<string, string>()
+
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    if (statementNames.size >= MAX_PREPARED || text.startsWith(PLAN_EACH_TIME)) return undefined
+    name = `zdz_${statementNames.size}`
+    statementNames.set(text, name)
+  }
+  return name
+}
+
+/**
+ * A client that prepares every parameterised statement once per connection (a named statement) and then only binds
+ * and executes it: parsing and planning were most of PostgreSQL's work per statement on the hot paths (0.3–0.7 ms
+ * against ~0.05 ms of execution), and every statement Kysely sends is parameterised, so texts repeat. Statements
+ * marked {@link PLAN_EACH_TIME} are left unnamed.
+ *
+ * A prepared statement whose result type changed under it (a column added by a migration while this process runs)
+ * fails once with "cached plan must not change result type"; the connection then prepares under new names.
+ */
+class PreparingClient extends pg.Client {
+  #generation = 0
+
+  override query(...args: unknown[]): never {
+    const [text, values, callback] = args
+    if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) {
+      const base = statementName(text)
+      if (base !== undefined) {
+        const name = this.#generation ? `${base}_${this.#generation}` : base
+        return (super.query({ name, text, values }) as Promise<unknown>).catch((err: { code?: string }) => {
+          if (err.code === '0A000') this.#generation++
+          throw err
+        }) as never
+      }
+    }
+    return (super.query as (...a: unknown[]) => never)(...args)
+  }
+}
+
 export function createDb(url: string, poolSize: number, logger: Logger, opts: DbOptions = {}): DbHandle {
   const pool = new pg.Pool({
+    Client: PreparingClient as unknown as typeof pg.Client,
     connectionString: url,
     max: poolSize,
     connectionTimeoutMillis: 5_000,

@@ -3,6 +3,7 @@ import { regionPrefix } from '../domain/identifiers.js'
 import type { Principal } from '../domain/principal.js'
 import type { Database } from './database.js'
 import { orgScopeSql } from './referral-repository.js'
+import { PLAN_EACH_TIME } from './connection.js'
 
 type Db = Kysely<Database> | Transaction<Database>
 
@@ -151,7 +152,8 @@ export async function computeStats(db: Kysely<Database>, p: Principal, q: StatsQ
         GROUP BY p.key`
     : sql`SELECT NULL::text AS key, 0::bigint AS applied, 0::bigint AS ruled_valid, 0::bigint AS overdue WHERE false`
 
-  const query = sql<StatsGroupRow>`
+  // Planned for its parameters every time: the period decides between index probes and scans.
+  const query = sql<StatsGroupRow>`${sql.raw(PLAN_EACH_TIME)}
     WITH base AS MATERIALIZED (${base}),
     pairs AS MATERIALIZED (${pairs}),
     -- Per unit, its outcome events: an index-only probe of events_referral_outcome_idx per referral.

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis'
 import { sql } from 'kysely'
 import pg from 'pg'
 import t, { type Test } from 'tap'
+import { PLAN_EACH_TIME } from '../../src/db/connection.js'
 import { claimKey, store } from '../../src/db/idempotency-repository.js'
 import { WriteBatch } from '../../src/db/write-batch.js'
 import { OutboxSignal, outboxChannel } from '../../src/delivery/outbox-signal.js'
@@ -144,6 +145,29 @@ t.test('a duplicate case number in the batch answers 409 duplicate_referral and 
   t.equal(res.statusCode, 409)
   t.equal((res.json() as { code: string }).code, 'duplicate_referral')
   t.equal(Number((await db.selectFrom('events').select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()).n), events, 'no event written')
+})
+
+t.test('parameterised statements are prepared once per connection; a changed result type costs one failure', async (t) => {
+  await db.connection().execute(async (conn) => {
+    const prepared = async () =>
+      (await sql<{ statement: string }>`SELECT statement FROM pg_prepared_statements WHERE NOT from_sql`.execute(conn)).rows.map((r) => r.statement)
+    const probe = sql<{ n: number }>`SELECT ${7}::int AS n, 'write-path probe' IS NOT NULL AS probe`
+    t.same((await probe.execute(conn)).rows, [{ n: 7, probe: true }])
+    t.same((await probe.execute(conn)).rows, [{ n: 7, probe: true }])
+    t.equal((await prepared()).filter((s) => s.includes('write-path probe')).length, 1, 'prepared once, reused')
+    const each = sql<{ n: number }>`${sql.raw(PLAN_EACH_TIME)} SELECT ${8}::int AS n, 'write-path each' IS NOT NULL AS each`
+    await each.execute(conn)
+    t.notOk((await prepared()).some((s) => s.includes('write-path each')), 'marked statements stay unnamed')
+
+    await sql`CREATE TABLE write_path_probe (id int PRIMARY KEY)`.execute(conn)
+    await sql`INSERT INTO write_path_probe VALUES (1)`.execute(conn)
+    const read = () => sql<Record<string, unknown>>`SELECT * FROM write_path_probe WHERE id = ${1}`.execute(conn)
+    t.same((await read()).rows, [{ id: 1 }])
+    await sql`ALTER TABLE write_path_probe ADD COLUMN note text DEFAULT 'added'`.execute(conn)
+    await t.rejects(read(), { code: '0A000' }, 'the prepared plan no longer fits')
+    t.same((await read()).rows, [{ id: 1, note: 'added' }], 'prepared again under a new name')
+    await sql`DROP TABLE write_path_probe`.execute(conn)
+  })
 })
 
 t.test('the wake-up: coalesced to one Redis message per turn, or a direct call when the relay is in the process', async (t) => {
