@@ -14,17 +14,15 @@ type Db = Kysely<Database> | Transaction<Database>
  * A rollback puts the rows back.
  */
 export async function takeOutboxBatch(trx: Transaction<Database>, limit: number): Promise<EventRow[]> {
-  const taken = await sql<{ event_pos: string }>`
-    DELETE FROM outbox WHERE event_pos IN (
-      SELECT event_pos FROM outbox ORDER BY event_pos LIMIT ${limit} FOR UPDATE SKIP LOCKED
-    ) RETURNING event_pos`.execute(trx)
-  if (!taken.rows.length) return []
-  return trx
-    .selectFrom('events')
-    .selectAll()
-    .where('pos', 'in', taken.rows.map((r) => r.event_pos) as never[])
-    .orderBy('pos')
-    .execute()
+  // One round trip: the rows taken and their events.
+  const r = await sql<EventRow>`
+    WITH taken AS (
+      DELETE FROM outbox WHERE event_pos IN (
+        SELECT event_pos FROM outbox ORDER BY event_pos LIMIT ${limit} FOR UPDATE SKIP LOCKED
+      ) RETURNING event_pos
+    )
+    SELECT e.* FROM events e JOIN taken t ON e.pos = t.event_pos ORDER BY e.pos`.execute(trx)
+  return r.rows
 }
 
 export interface NewDelivery {
