@@ -5,6 +5,7 @@
  * states, and reconciliation through the pull feed after an outage.
  */
 import type { AddressInfo } from 'node:net'
+import { sql } from 'kysely'
 import t from 'tap'
 import { webhookHeaders } from '../../src/delivery/signing.js'
 import { ApiClient } from '../../src/simulators/api-client.js'
@@ -40,6 +41,11 @@ async function push(url: string, body: string, headers: Record<string, string>) 
 t.test('signatures: forged, stale, future, altered and unsigned requests get 401 and are not looked at', async (t) => {
   const p = await playLife(world, scripted, DEMO_LIVES[0])
   t.ok(p.ok, `life played: ${p.history.join(' → ')}`)
+  // The life's last webhooks may still be on their way: count what the court took in once nothing is pending.
+  await eventually(async () => {
+    const r = await sql<{ n: number }>`SELECT (SELECT count(*) FROM outbox)::int + (SELECT count(*) FROM deliveries WHERE status = 'pending')::int AS n`.execute(h.deps.db)
+    return r.rows[0]?.n === 0
+  }, 20_000, 'no delivery pending')
   const event = (await court.api.getOk<{ items: EventEnvelope[] }>(`/v1/referrals/${p.id}/events`)).items[0]
   const body = JSON.stringify(event)
   const now = Math.floor(Date.now() / 1000)
@@ -143,8 +149,19 @@ t.test('the demo lives reach their end states, the outage is reconciled, both si
     return s.items.every((i) => i.pending === 0)
   }, 30_000, 'no pending deliveries')
   t.ok(court.stats.pushDuplicates > 0, 'late pushes recognised as duplicates')
-  // Lives begun in earlier tests may still be taking their last step: in sync means in sync once quiet.
-  await eventually(async () => (await checkSync(court)).ok && (await checkSync(platform)).ok, 30_000, 'both simulators in sync')
+  // Lives begun in earlier tests may still be taking their last step: in sync means in sync once quiet, i.e. both
+  // simulators idle, nothing pending in the service, and the same counts twice in a row.
+  let previous = ''
+  await eventually(async () => {
+    await court.idle()
+    await platform.idle()
+    const [c, p] = [await checkSync(court), await checkSync(platform)]
+    const r = await sql<{ n: number }>`SELECT (SELECT count(*) FROM outbox)::int + (SELECT count(*) FROM deliveries WHERE status = 'pending')::int AS n`.execute(h.deps.db)
+    const now = `${c.events}/${p.events}`
+    const quiet = c.ok && p.ok && r.rows[0]?.n === 0 && now === previous
+    previous = now
+    return quiet
+  }, 30_000, 'both simulators in sync and quiet')
   for (const sim of [court, platform]) {
     await sim.idle()
     const sync = await checkSync(sim)
