@@ -25,6 +25,7 @@ import { seedCreatedReferrals } from './lib/backlog.mjs'
 import { BENCH_ORGANIZATIONS, referralFactory } from './lib/bodies.mjs'
 import { forkChild } from './lib/child.mjs'
 import { heapMarkdown, profileMarkdown, summarizeHeapProfile, summarizeProfile } from './lib/cpuprofile.mjs'
+import { withCpu } from './lib/cpu.mjs'
 import { cannon, figures } from './lib/load.mjs'
 import { evaluateTargets, markdownTable, updateReadme, writeResults } from './lib/report.mjs'
 import { ADMIN_URL, createDatabase, dbUrl, dropDatabase, dropRedisPrefix, REDIS_URL, startService } from './lib/service.mjs'
@@ -413,13 +414,13 @@ async function main() {
 
     mark('intake')
     log(`intake: ${C.intake} connections, ${P.intakeSeconds} s`)
-    const intake = await profiled(svc, profileDir, 'intake', () => intakePhase(svc.base, world, factory, runId))
+    const { result: intake, cpu: intakeCpu } = await withCpu(svc.pid, () => profiled(svc, profileDir, 'intake', () => intakePhase(svc.base, world, factory, runId)), (r) => r.figures.ok)
     phaseRss.intake = svc.takePhasePeakMb()
     const c = new pg.Client({ connectionString: databaseUrl })
     await c.connect()
     const rowBytes = (await c.query('SELECT avg(pg_column_size(doc))::int AS bytes FROM referrals')).rows[0].bytes
     await c.end()
-    result.intake = { ...intake.figures, ratio: round(intake.figures.rps / rawInsert.tps, 3), baselineTps: rawInsert.tps, docBytes: rowBytes, sampleErrors: intake.errors }
+    result.intake = { ...intake.figures, ratio: round(intake.figures.rps / rawInsert.tps, 3), baselineTps: rawInsert.tps, docBytes: rowBytes, sampleErrors: intake.errors, cpu: intakeCpu }
     log(`  ${result.intake.rps} req/s, p99 ${result.intake.p99Ms} ms (ratio ${result.intake.ratio}); ${intake.ids.length} referrals`)
     if (!intake.ids.length) throw new Error(`intake created nothing: ${intake.errors[0] ?? 'no answer'}`)
     if (P.overloadSeconds) {
@@ -434,10 +435,10 @@ async function main() {
 
     mark('read')
     log(`read: ${C.read} connections, ${P.readSeconds} s over ${intake.ids.length} ids`)
-    const read = await profiled(svc, profileDir, 'read', () => readPhase(svc.base, world.court.apiKey, intake.ids, P.readSeconds))
+    const { result: read, cpu: readCpu } = await withCpu(svc.pid, () => profiled(svc, profileDir, 'read', () => readPhase(svc.base, world.court.apiKey, intake.ids, P.readSeconds)), (r) => r.ok)
     const masked = await readPhase(svc.base, operatorKey, intake.ids, Math.max(2, Math.round(P.readSeconds / 2)))
     phaseRss.read = svc.takePhasePeakMb()
-    result.read = { ...read, ids: intake.ids.length, ratio: round(read.rps / bareFastify.rps, 3), baselineRps: bareFastify.rps, masked: { ...masked, ratio: round(masked.rps / bareFastify.rps, 3) } }
+    result.read = { ...read, cpu: readCpu, ids: intake.ids.length, ratio: round(read.rps / bareFastify.rps, 3), baselineRps: bareFastify.rps, masked: { ...masked, ratio: round(masked.rps / bareFastify.rps, 3) } }
     log(`  court ${read.rps} req/s, p99 ${read.p99Ms} ms (ratio ${result.read.ratio}); masked ${masked.rps} req/s`)
 
     mark('e2e')
@@ -456,7 +457,8 @@ async function main() {
     log(`end-to-end at ${P.e2eLowRate}/s: p50 ${low.p50Ms} ms, p95 ${low.p95Ms} ms, p99 ${low.p99Ms} ms`)
     log(`end-to-end: ${P.e2eRate}/s for ${P.e2eSeconds} s`)
     const e2eSince = new Date().toISOString()
-    result.e2e = await profiled(svc, profileDir, 'e2e', () => e2ePhase(svc.base, world, factory, runId, subscriber))
+    const e2eRun = await withCpu(svc.pid, () => profiled(svc, profileDir, 'e2e', () => e2ePhase(svc.base, world, factory, runId, subscriber)), (r) => r.matched)
+    result.e2e = { ...e2eRun.result, cpu: e2eRun.cpu }
     result.e2e.breakdown = await pipelineBreakdown(databaseUrl, sub.id, e2eSince)
     const { intake: lowIntake, ...lowRest } = low
     result.e2e.atLowRate = { ...lowRest, intakeP99Ms: lowIntake.p99Ms }
@@ -465,7 +467,13 @@ async function main() {
 
     mark('drain')
     log(`drain: backlog of ${P.drainBacklog}`)
-    result.drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, (fn) => profiled(svc, profileDir, 'drain', fn), () => mark('recovery'))
+    let drainCpu
+    result.drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, async (fn) => {
+      const r = await withCpu(svc.pid, () => profiled(svc, profileDir, 'drain', fn), (s) => s?.distinct)
+      drainCpu = r.cpu
+      return r.result
+    }, () => mark('recovery'))
+    result.drain.cpu = drainCpu
     result.drain.ratio = round(result.drain.perSecond / bullmq.processPerSecond, 3)
     phaseRss.drain = svc.takePhasePeakMb()
     log(`  ${result.drain.perSecond} deliveries/s (steady ${result.drain.steadyPerSecond}/s), ${result.drain.delivered}/${result.drain.backlog} in ${result.drain.seconds} s`)

@@ -65,6 +65,21 @@ export function markdownTable(r) {
     const f = (x) => (x ? `${n(x.p50, 1)} / ${n(x.p95, 1)} / ${n(x.p99, 1)} ms` : '—')
     for (const e of bd) lines.push(`| ${n(e.rate)}/s | ${f(e.breakdown.eventToDeliveryRowMs)} | ${f(e.breakdown.deliveryRowToFirstAttemptMs)} | ${f(e.breakdown.attemptHttpMs)} |`)
   }
+  const cpuRows = [
+    ['intake', r.intake?.cpu, 'referral'],
+    ['read (court)', r.read?.cpu, 'read'],
+    [`end-to-end at ${n(r.e2e?.rate)}/s`, r.e2e?.cpu, 'referral delivered'],
+    ['drain', r.drain?.cpu, 'delivery'],
+  ].filter(([, c]) => c?.msPerOp)
+  if (cpuRows.length) {
+    lines.push('', 'Where the CPU went (from /proc, CPU milliseconds per operation; the load generator shares the same cores). "service core" is the service process\'s share of one core: near 100 % its one event loop is the limit.', '')
+    lines.push('| phase | machine busy | service core | service (user + sys) | PostgreSQL | Redis | load generator, bench |', '|---|---:|---:|---:|---:|---:|---:|')
+    const c2 = (x) => (x === null || x === undefined ? '—' : `${n(x, 2)} ms`)
+    for (const [name, c, unit] of cpuRows) {
+      const m = c.msPerOp
+      lines.push(`| ${name} (per ${unit}) | ${n(c.machineBusyPct, 0)} % | ${n(c.serviceCorePct, 0)} % | ${c2(m.service)} (${c2(m.serviceUser)} + ${c2(m.serviceSys)}) | ${c2(m.postgres)} | ${c2(m.redis)} | ${c2(m.other)} |`)
+    }
+  }
   if (r.scale) lines.push('', ...scaleTable(r.scale))
   return lines.join('\n')
 }
