@@ -33,7 +33,7 @@ export interface Deps extends AppDeps {
  * API and worker entry points both build it; tests build it with their own database and queue prefix.
  */
 export async function createDeps(config: Config, logger: Logger, opts: { migrate?: boolean } = {}): Promise<Deps> {
-  const { db, pool } = createDb(config.databaseUrl, config.databasePoolSize, logger)
+  const { db, pool } = createDb(config.databaseUrl, config.databasePoolSize, logger, { prepare: config.databasePreparedStatements })
   if (opts.migrate) {
     const applied = await migrateToLatest(db)
     if (applied.length) logger.info({ applied }, 'migrations applied')

@@ -50,7 +50,7 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}
   // Webhook delivery: relay + BullMQ worker; the poll and the sweeper make Redis and the wake-ups disposable.
   // Delivery bookkeeping runs on its own pool with asynchronous commit (see DbOptions.asyncCommit): at-least-once
   // delivery makes a lost mark harmless, and the API's pool stays free for requests.
-  const deliveryDb = createDb(deps.config.databaseUrl, Math.max(10, deps.config.databasePoolSize), log, { asyncCommit: true, applicationName: 'zdz-connector-delivery' })
+  const deliveryDb = createDb(deps.config.databaseUrl, Math.max(10, deps.config.databasePoolSize), log, { asyncCommit: true, applicationName: 'zdz-connector-delivery', prepare: deps.config.databasePreparedStatements })
   const delivery = startDeliveryWorker({ ...deps, db: deliveryDb.db })
   // Writers in this process wake this relay directly, without a Redis round trip.
   const unregister = deps.outboxSignal.onWake(() => delivery.relay.kick())

@@ -97,6 +97,8 @@ export async function startService({ database, queuePrefix, operatorKey, profile
       DATA_KEYS: BENCH_DATA_KEYS,
       RATE_LIMIT_PER_MINUTE: '100000000',
       ...(profileDir ? { BENCH_PROFILE_DIR: profileDir } : {}),
+      // A/B runs: BENCH_SERVICE_DATABASE_PREPARED_STATEMENTS=false runs the service without prepared statements.
+      ...(process.env.BENCH_SERVICE_DATABASE_PREPARED_STATEMENTS ? { DATABASE_PREPARED_STATEMENTS: process.env.BENCH_SERVICE_DATABASE_PREPARED_STATEMENTS } : {}),
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

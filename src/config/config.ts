@@ -10,6 +10,8 @@ export const EnvSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development' }),
   DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/zdz', pattern: '^postgres(ql)?://' }),
   DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
+  /** Named prepared statements per connection; false behind a pooler that cannot keep them (PgBouncer < 1.21 in transaction mode). */
+  DATABASE_PREPARED_STATEMENTS: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'true' }),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://' }),
   QUEUE_PREFIX: Type.String({ default: 'zdz', pattern: '^[A-Za-z0-9_.:-]{1,64}$' }),
   HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
@@ -32,6 +34,8 @@ export interface Config {
   nodeEnv: string
   databaseUrl: string
   databasePoolSize: number
+  /** Prepare each parameterised statement once per connection (src/db/connection.ts). */
+  databasePreparedStatements: boolean
   redisUrl: string
   queuePrefix: string
   host: string
@@ -83,6 +87,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     nodeEnv: env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
     databasePoolSize: env.DATABASE_POOL_SIZE,
+    databasePreparedStatements: env.DATABASE_PREPARED_STATEMENTS === 'true',
     redisUrl: env.REDIS_URL,
     queuePrefix: env.QUEUE_PREFIX,
     host: env.HOST,

@@ -25,6 +25,8 @@ export interface DbOptions {
    */
   asyncCommit?: boolean
   applicationName?: string
+  /** Prepare parameterised statements (PreparingClient). @defaultValue true */
+  prepare?: boolean
 }
 
 /** SQL that must be planned for its parameters every time (a statistics period may be a day or a year). */
@@ -75,7 +77,7 @@ class PreparingClient extends pg.Client {
 
 export function createDb(url: string, poolSize: number, logger: Logger, opts: DbOptions = {}): DbHandle {
   const pool = new pg.Pool({
-    Client: PreparingClient as unknown as typeof pg.Client,
+    ...(opts.prepare === false ? {} : { Client: PreparingClient as unknown as typeof pg.Client }),
     connectionString: url,
     max: poolSize,
     connectionTimeoutMillis: 5_000,

@@ -96,6 +96,15 @@ export interface ClaimedDelivery {
   event: EventRow | undefined
 }
 
+/**
+ * A delivery looked up by id is tested for "pending" through this expression, never `status = 'pending'` itself:
+ * that would let the planner pick the partial index of pending deliveries and filter it for the id. With
+ * statistics taken while few deliveries were pending, that plan looks cheaper than the primary key, and during a
+ * drain it read the whole pending set for every claim (the bench measured 4–7 ms of PostgreSQL time per claim,
+ * with auto_explain showing "Index Scan using deliveries_pending_order_idx ... Filter: (id = ...)").
+ */
+const PENDING_BY_ID = (alias: string) => sql.raw<SqlBool>(`coalesce(${alias}.status, '') = 'pending'`)
+
 /** Slack for the clocks of the worker and the database, so a job that fires on time is never turned away. */
 const DUE_SLACK_MS = 500
 
@@ -147,7 +156,7 @@ export async function claimDelivery(db: Db, id: string, leaseMs: number): Promis
     WITH c AS (
       UPDATE deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
       WHERE d.id = ${id}
-        AND d.status = 'pending'
+        AND ${PENDING_BY_ID('d')}
         AND d.next_attempt_at <= now() + ${DUE_SLACK_MS} * interval '1 millisecond'
         AND (d.lease_until IS NULL OR d.lease_until <= now())
         AND NOT EXISTS (
@@ -246,7 +255,7 @@ export async function recordAttempt(db: Db, id: string, a: AttemptRecord, u: Del
         lease_until = NULL,
         status = ${u.status}
         ${outcome}
-      WHERE id = ${id} AND status = 'pending'
+      WHERE id = ${id} AND ${PENDING_BY_ID('deliveries')}
       RETURNING *
     )
     ${result}`.execute(db)
@@ -262,7 +271,7 @@ export async function killDelivery(db: Db, id: string, reason: string, now = new
     .updateTable('deliveries')
     .set({ status: 'dead', dead_at: now, last_error: reason, lease_until: null })
     .where('id', '=', id)
-    .where('status', '=', 'pending')
+    .where(PENDING_BY_ID('deliveries'))
     .executeTakeFirst()
   return Number(r.numUpdatedRows) > 0
 }
