@@ -279,6 +279,18 @@ async function pipelineBreakdown(databaseUrl, subscriptionId, since) {
   }
 }
 
+/** The platform's subscription for `referral.created`, pointing at the bench's subscriber process. */
+async function subscribe(base, operatorKey, world, subscriber) {
+  const sub = (await api(base, 'POST', '/v1/subscriptions', {
+    key: operatorKey,
+    idem: true,
+    body: { clientId: world.platform.id, url: `http://127.0.0.1:${subscriber.ready.port}/hook`, eventTypes: ['referral.created'], allowPrivateNetwork: true, description: 'bench subscriber' },
+  })).body
+  // Events from before the subscription's creation are not fanned out to it: let the clocks move on.
+  await sleep(1100)
+  return sub
+}
+
 async function drainPhase(base, operatorKey, world, subscriber, subscriptionId, databaseUrl, around = (fn) => fn(), onRecovery) {
   const db = new pg.Client({ connectionString: databaseUrl })
   await db.connect()
@@ -369,12 +381,7 @@ async function main() {
     const world = await seedWorld(svc.base, operatorKey)
     if (DRAIN_ONLY) {
       subscriber = await forkChild('subscriber.mjs')
-      const sub = (await api(svc.base, 'POST', '/v1/subscriptions', {
-        key: operatorKey,
-        idem: true,
-        body: { clientId: world.platform.id, url: `http://127.0.0.1:${subscriber.ready.port}/hook`, eventTypes: ['referral.created'], allowPrivateNetwork: true, description: 'bench subscriber' },
-      })).body
-      await sleep(1100)
+      const sub = await subscribe(svc.base, operatorKey, world, subscriber)
       log(`drain only: backlog of ${P.drainBacklog}`)
       const drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, (fn) => profiled(svc, profileDir, 'drain', fn))
       log(`  ${drain.perSecond} deliveries/s (steady ${drain.steadyPerSecond}/s), ${drain.delivered}/${drain.backlog} in ${drain.seconds} s`)
@@ -443,13 +450,7 @@ async function main() {
 
     mark('e2e')
     subscriber = await forkChild('subscriber.mjs')
-    const sub = (await api(svc.base, 'POST', '/v1/subscriptions', {
-      key: operatorKey,
-      idem: true,
-      body: { clientId: world.platform.id, url: `http://127.0.0.1:${subscriber.ready.port}/hook`, eventTypes: ['referral.created'], allowPrivateNetwork: true, description: 'bench subscriber' },
-    })).body
-    // Events from before the subscription's creation are not fanned out to it: let the clocks move on.
-    await sleep(1100)
+    const sub = await subscribe(svc.base, operatorKey, world, subscriber)
     // The pipeline's own latency first, at a rate far below capacity; then the target rate.
     const lowSince = new Date().toISOString()
     const low = await e2ePhase(svc.base, world, factory, `${runId}-low`, subscriber, P.e2eLowRate, P.e2eLowSeconds)

@@ -32,12 +32,22 @@ export interface DbOptions {
 /** SQL that must be planned for its parameters every time (a statistics period may be a day or a year). */
 export const PLAN_EACH_TIME = '/* plan each time */'
 
-/** Distinct statements prepared per process at most; beyond that, new texts run unnamed. */
-const MAX_PREPARED = 1_000
+/**
+ * Distinct statements prepared per process at most; beyond that, new texts run unnamed. Each connection keeps a
+ * plan per statement it ran, so this bounds PostgreSQL's memory per connection too.
+ */
+const MAX_PREPARED = 500
+
+/**
+ * Statements with more parameters than this run unnamed: they are multi-row inserts whose text changes with the
+ * row count (an access-trail batch, a fan-out), rarely repeated, and would crowd out the hot statements.
+ */
+const MAX_PREPARED_PARAMETERS = 100
 
 const statementNames = new Map<string, string>()
 
-function statementName(text: string): string | undefined {
+function statementName(text: string, parameters: number): string | undefined {
+  if (parameters > MAX_PREPARED_PARAMETERS) return undefined
   let name = statementNames.get(text)
   if (name === undefined) {
     if (statementNames.size >= MAX_PREPARED || text.startsWith(PLAN_EACH_TIME)) return undefined
@@ -62,7 +72,7 @@ class PreparingClient extends pg.Client {
   override query(...args: unknown[]): never {
     const [text, values, callback] = args
     if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) {
-      const base = statementName(text)
+      const base = statementName(text, values.length)
       if (base !== undefined) {
         const name = this.#generation ? `${base}_${this.#generation}` : base
         return (super.query({ name, text, values }) as Promise<unknown>).catch((err: { code?: string }) => {

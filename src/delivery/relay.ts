@@ -3,9 +3,10 @@
  * for its type, and hands them to BullMQ.
  *
  * Wake-ups come from the writers after their commit (see outbox-signal.ts: directly in the same process, over a
- * Redis channel from other processes), with a periodic poll behind them for wake-ups lost while Redis was away. Each batch deletes its outbox rows and inserts their deliveries in one
- * transaction, so an event is fanned out exactly once however many relays run; BullMQ jobs are added after the
- * commit, and a job lost there (Redis away) is re-created by the sweeper from PostgreSQL.
+ * Redis channel from other processes), with a periodic poll behind them for wake-ups lost while Redis was away.
+ * Each batch deletes its outbox rows and inserts their deliveries in one transaction, so an event is fanned out
+ * exactly once however many relays run; BullMQ jobs are added after the commit, and a job lost there (Redis away)
+ * is re-created by the sweeper from PostgreSQL.
  */
 import type { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
