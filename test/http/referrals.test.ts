@@ -345,6 +345,29 @@ t.test('list filters and pagination', async (t) => {
   t.equal((await get(w.court.key, '/v1/referrals?status=referred&courtCode=京0105')).statusCode, 200)
 })
 
+t.test('updatedSince: recent (filtered first) and old (id order) give the same pages', async (t) => {
+  const before = await refer({ disputeType: 'traffic' })
+  await new Promise((r) => setTimeout(r, 20))
+  const since = new Date().toISOString()
+  const after = [(await refer({ disputeType: 'traffic' })).id, (await refer({ disputeType: 'traffic' })).id]
+  t.equal((await accept(before.id)).statusCode, 200, 'the older one changes after `since`')
+  const pages = async (query: string) => {
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const res: { statusCode: number; json(): { items: Array<{ id: string }>; nextCursor: string | null } } = await get(w.court.key, `/v1/referrals?${query}&limit=1${cursor ? `&cursor=${cursor}` : ''}`)
+      t.equal(res.statusCode, 200)
+      seen.push(...res.json().items.map((x) => x.id))
+      cursor = res.json().nextCursor
+    } while (cursor)
+    return seen
+  }
+  t.same(await pages(`disputeType=traffic&updatedSince=${encodeURIComponent(since)}`), [before.id, ...after], 'changed since: in id order, page by page')
+  const old = new Date(Date.now() - 40 * 86_400_000).toISOString()
+  t.same(await pages(`disputeType=traffic&updatedSince=${encodeURIComponent(old)}`), [before.id, ...after], 'an old moment: everything, the same order')
+  t.same(await pages(`disputeType=traffic&updatedSince=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`), [], 'the future: nothing')
+})
+
 t.test('Chinese names round-trip exactly; lengths in code points', async (t) => {
   const names = ['𠀀𠀁𪚥', '阿卜杜拉·买买提', '𡈼·𩸽']
   const body = referralBody()
