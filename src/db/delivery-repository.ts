@@ -189,10 +189,6 @@ export async function claimDelivery(db: Db, id: string, leaseMs: number): Promis
   return { kind: 'blocked' }
 }
 
-export async function getEventByPos(db: Db, pos: string): Promise<EventRow | undefined> {
-  return db.selectFrom('events').selectAll().where('pos', '=', pos as never).executeTakeFirst()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Recording attempts and outcomes
 

@@ -240,6 +240,8 @@ t.test('configuration errors name the variable', async (t) => {
   t.equal(variableOf({ DATABASE_URL: 'mysql://x' }), 'DATABASE_URL')
   t.equal(variableOf({ NODE_ENV: 'production' }), 'DATA_KEYS')
   t.equal(variableOf({ LOG_LEVEL: 'loud' }), 'LOG_LEVEL')
+  t.equal(variableOf({ DATABASE_PREPARED_STATEMENTS: 'maybe' }), 'DATABASE_PREPARED_STATEMENTS')
+  t.equal(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'false' }).databasePreparedStatements, false)
   t.equal(variableOf({ NODE_ENV: 'production', DATA_KEYS: 'k1:' + Buffer.alloc(32, 1).toString('base64') }), null)
   const c = loadConfig({})
   t.equal(c.port, 3000)
