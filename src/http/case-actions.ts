@@ -1,7 +1,8 @@
 import type { FastifyRequest } from 'fastify'
 import type { TSchema } from 'typebox'
 import { versionMismatch } from '../domain/errors.js'
-import { errorResponses, IdParam } from './common-schemas.js'
+import { errorResponses } from './common-schemas.js'
+import { IdParam } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER } from './idempotency.js'
 
 /** Optimistic concurrency for case resources (contract §1): a stale `If-Match: "<version>"` → 412 version_mismatch. */

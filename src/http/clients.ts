@@ -6,7 +6,8 @@ import { isUuid } from '../domain/ids.js'
 import { generateApiKey } from '../security/api-keys.js'
 import type { AppDeps } from './app-deps.js'
 import type { KeyCache } from './key-cache.js'
-import { errorResponses, IdParam, StringEnum, Timestamp } from './common-schemas.js'
+import { errorResponses } from './common-schemas.js'
+import { IdParam, StringEnum, Timestamp } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 
 const OPERATOR = ['operator'] as const

@@ -4,10 +4,11 @@ import { toEnvelope } from '../db/event-repository.js'
 import { FEED_START, readFeed, type FeedCursor } from '../db/event-scope.js'
 import { fieldInvalid } from '../domain/errors.js'
 import type { AppDeps } from './app-deps.js'
-import { CursorQuery, errorResponses, LimitQuery } from './common-schemas.js'
-import { EventEnvelopeSchema } from './event-schemas.js'
+import { errorResponses } from './common-schemas.js'
+import { CursorQuery, LimitQuery } from '../schemas/common.js'
+import { EventEnvelopeSchema } from '../schemas/events.js'
 import { decodeCursor, encodeCursor } from './pagination.js'
-import { EVENT_TYPES } from './subscriptions.js'
+import { EVENT_TYPES } from '../schemas/events.js'
 
 const READERS = ['court', 'mediation', 'operator'] as const
 

@@ -48,7 +48,8 @@ import type { Agreement, StoredParty } from '../domain/referral.js'
 import { coversAllParties } from '../domain/referral-machine.js'
 import type { AppDeps } from './app-deps.js'
 import { caseActionSchema, ifMatch } from './case-actions.js'
-import { CursorQuery, errorResponses, IdParam, LimitQuery, listOf } from './common-schemas.js'
+import { errorResponses } from './common-schemas.js'
+import { CursorQuery, IdParam, LimitQuery, listOf } from '../schemas/common.js'
 import {
   ConfirmationAcceptanceBody,
   ConfirmationRulingBody,
@@ -56,8 +57,8 @@ import {
   ConfirmationView,
   ConfirmationWithdrawalBody,
   CreateConfirmationBody,
-} from './confirmation-schemas.js'
-import { EventEnvelopeSchema } from './event-schemas.js'
+} from '../schemas/confirmations.js'
+import { EventEnvelopeSchema } from '../schemas/events.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 import { decodeCursor, page } from './pagination.js'
 import { checkPartyIndexes, decryptWith, notFuture, sealParties, standing } from './referrals.js'

@@ -20,7 +20,8 @@ import {
 import { AppError, conflict, fieldInvalid, notFound } from '../domain/errors.js'
 import type { AppDeps } from './app-deps.js'
 import { semanticChecks } from './checks.js'
-import { errorResponses, IdParam } from './common-schemas.js'
+import { errorResponses } from './common-schemas.js'
+import { IdParam } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER, storedAfterFailure } from './idempotency.js'
 import { createValidatorCompiler } from './validation.js'
 

@@ -5,8 +5,9 @@ import { notFound, outOfScope } from '../domain/errors.js'
 import { ORGANIZATION_KINDS, type Organization, staffingCompliant } from '../domain/organization.js'
 import { organizationInScope } from '../domain/principal.js'
 import type { AppDeps } from './app-deps.js'
-import { CursorQuery, errorResponses, LimitQuery, listOf, StringEnum, Timestamp } from './common-schemas.js'
-import { DISPUTE_TYPES } from './referral-schemas.js'
+import { errorResponses } from './common-schemas.js'
+import { CursorQuery, LimitQuery, listOf, StringEnum, Timestamp } from '../schemas/common.js'
+import { DISPUTE_TYPES } from '../schemas/referrals.js'
 import { decodeCursor, page } from './pagination.js'
 
 const OrgId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: '平台自有的组织标识 / the platform’s own id' })

@@ -40,7 +40,8 @@ import { CLOSURE_DISPOSITIONS, coversAllParties, decideTransition, type Referral
 import type { FieldCipher } from '../security/field-cipher.js'
 import type { AppDeps, CommitHints } from './app-deps.js'
 import { caseActionSchema, ifMatch } from './case-actions.js'
-import { CursorQuery, errorResponses, IdParam, LimitQuery, listOf, StringEnum, Timestamp } from './common-schemas.js'
+import { errorResponses } from './common-schemas.js'
+import { CursorQuery, IdParam, LimitQuery, listOf, StringEnum, Timestamp } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 import { decodeCursor, page } from './pagination.js'
 import {
@@ -59,8 +60,8 @@ import {
   ResumptionBody,
   SuspensionBody,
   TerminationBody,
-} from './referral-schemas.js'
-import { EventEnvelopeSchema } from './event-schemas.js'
+} from '../schemas/referrals.js'
+import { EventEnvelopeSchema } from '../schemas/events.js'
 
 const CLOCK_SKEW_MS = 5 * 60_000
 

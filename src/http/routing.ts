@@ -5,8 +5,9 @@ import { businessRule, fieldInvalid } from '../domain/errors.js'
 import { courtRegion } from '../domain/identifiers.js'
 import { disputeCategory, rankOrganizations, REASON_CODES } from '../domain/routing.js'
 import type { AppDeps } from './app-deps.js'
-import { errorResponses, Nullable, StringEnum } from './common-schemas.js'
-import { DISPUTE_TYPES } from './referral-schemas.js'
+import { errorResponses } from './common-schemas.js'
+import { Nullable, StringEnum } from '../schemas/common.js'
+import { DISPUTE_TYPES } from '../schemas/referrals.js'
 
 const ReasonView = Type.Object({
   code: StringEnum(REASON_CODES, { description: '稳定的理由代码 / stable reason code' }),

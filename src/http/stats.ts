@@ -4,7 +4,8 @@ import { computeStats, countOverdueConfirmations, hasConfirmations, STATS_GROUPI
 import { addCalendarDays, daysBetween, endOfShanghaiDay, shanghaiDate, startOfShanghaiDay } from '../domain/calendar.js'
 import { businessRule, fieldInvalid } from '../domain/errors.js'
 import type { AppDeps } from './app-deps.js'
-import { errorResponses, Nullable, StringEnum } from './common-schemas.js'
+import { errorResponses } from './common-schemas.js'
+import { Nullable, StringEnum } from '../schemas/common.js'
 
 /** Contract §5: the default period is the last 30 days, today included. */
 const DEFAULT_DAYS = 30

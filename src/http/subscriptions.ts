@@ -18,35 +18,12 @@ import { checkUrl } from '../delivery/url-guard.js'
 import { businessRule, notFound, validationFailed, type FieldError } from '../domain/errors.js'
 import { isUuid } from '../domain/ids.js'
 import type { AppDeps } from './app-deps.js'
-import { CursorQuery, errorResponses, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timestamp } from './common-schemas.js'
+import { errorResponses } from './common-schemas.js'
+import { CursorQuery, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timestamp } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
+import { EVENT_TYPES } from '../schemas/events.js'
 import { decodeCursor, page } from './pagination.js'
 
-/** Event types of contract §4 a subscription may ask for (or `*`). */
-export const EVENT_TYPES = [
-  'referral.created',
-  'referral.accepted',
-  'referral.declined',
-  'referral.redesignated',
-  'referral.assigned',
-  'referral.suspended',
-  'referral.resumed',
-  'referral.extended',
-  'referral.agreement_recorded',
-  'referral.terminated',
-  'referral.materials_returned',
-  'referral.case_registered',
-  'referral.trial_resumed',
-  'referral.closed',
-  'referral.performance_reported',
-  'confirmation.applied',
-  'confirmation.accepted',
-  'confirmation.not_accepted',
-  'confirmation.withdrawn',
-  'confirmation.ruled',
-  'warning.raised',
-  'delivery.exhausted',
-] as const
 
 /** How long the previous secret keeps signing after a rotation (contract §4). */
 export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000

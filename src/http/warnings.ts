@@ -8,10 +8,11 @@ import { fieldInvalid, notFound } from '../domain/errors.js'
 import { GENESIS_HASH } from '../domain/event-chain.js'
 import { isUuid } from '../domain/ids.js'
 import type { AppDeps } from './app-deps.js'
-import { CursorQuery, errorResponses, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timestamp } from './common-schemas.js'
+import { errorResponses } from './common-schemas.js'
+import { CursorQuery, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timestamp } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 import { decodeCursor, page } from './pagination.js'
-import { DISPUTE_TYPES } from './referral-schemas.js'
+import { DISPUTE_TYPES } from '../schemas/referrals.js'
 import { standing } from './referrals.js'
 
 /** No query parameters: an unknown one is a 400 (contract §1). */

@@ -1,7 +1,7 @@
 import Type from 'typebox'
 import { CONFIRMATION_STATUSES, CONFIRMATION_SUBJECTS, VENUE_BASES } from '../domain/confirmation.js'
-import { LegalDate, Nullable, StringEnum, Timestamp } from './common-schemas.js'
-import { AgreementBody, MaterialRef, PartyInput } from './referral-schemas.js'
+import { LegalDate, Nullable, StringEnum, Timestamp } from './common.js'
+import { AgreementBody, MaterialRef, PartyInput } from './referrals.js'
 
 const PartyIndex = Type.Integer({ minimum: 0, maximum: 99 })
 const Text = (max: number, desc?: string) => Type.String({ minLength: 1, maxLength: max, ...(desc ? { description: desc } : {}) })

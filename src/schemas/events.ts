@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { Timestamp } from './common-schemas.js'
+import { Timestamp } from './common.js'
 
 /** The §4 event envelope. */
 export const EventEnvelopeSchema = Type.Object(
@@ -15,3 +15,29 @@ export const EventEnvelopeSchema = Type.Object(
   },
   { $id: 'Event' },
 )
+
+/** Event types of contract §4 a subscription may ask for (or `*`). */
+export const EVENT_TYPES = [
+  'referral.created',
+  'referral.accepted',
+  'referral.declined',
+  'referral.redesignated',
+  'referral.assigned',
+  'referral.suspended',
+  'referral.resumed',
+  'referral.extended',
+  'referral.agreement_recorded',
+  'referral.terminated',
+  'referral.materials_returned',
+  'referral.case_registered',
+  'referral.trial_resumed',
+  'referral.closed',
+  'referral.performance_reported',
+  'confirmation.applied',
+  'confirmation.accepted',
+  'confirmation.not_accepted',
+  'confirmation.withdrawn',
+  'confirmation.ruled',
+  'warning.raised',
+  'delivery.exhausted',
+] as const

@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import { TERMINATION_REASONS } from '../domain/referral-machine.js'
-import { LegalDate, Nullable, StringEnum, Timestamp } from './common-schemas.js'
+import { LegalDate, Nullable, StringEnum, Timestamp } from './common.js'
 
 /** Contract §2 / domain.md §7. Extensible: adding a code is a compatible change. */
 export const DISPUTE_TYPES = [
