@@ -43,7 +43,8 @@ import { AppError, businessRule, conflict, type FieldError, illegalTransition, n
 import { GENESIS_HASH } from '../domain/event-chain.js'
 import { parseCaseNumber } from '../domain/identifiers.js'
 import { isUuid } from '../domain/ids.js'
-import { courtInScope, organizationInScope, type Principal } from '../domain/principal.js'
+import { confirmationStanding as standingOf, organizationInScope } from '../domain/access.js'
+import type { Principal } from '../domain/principal.js'
 import type { Agreement, StoredParty } from '../domain/referral.js'
 import { coversAllParties } from '../domain/referral-machine.js'
 import type { AppDeps } from './app-deps.js'
@@ -87,14 +88,7 @@ interface ConfirmationStanding {
  */
 export async function confirmationStanding(db: AppDeps['db'] | Trx, p: Principal, c: Confirmation): Promise<ConfirmationStanding> {
   const [org] = await holderRegions(db, [c.organizationId])
-  const organizationRegion = org?.regionCode || null
-  if (p.role === 'operator') return { read: true, full: false, organizationRegion }
-  if (p.role === 'court') {
-    const mine = courtInScope(p, c.courtCode)
-    return { read: mine, full: mine, organizationRegion }
-  }
-  const mine = !!org && organizationInScope(p, org)
-  return { read: mine, full: mine, organizationRegion }
+  return { ...standingOf(p, c, org), organizationRegion: org?.regionCode || null }
 }
 
 const today = (now = new Date()) => shanghaiDate(now)

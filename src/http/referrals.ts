@@ -34,7 +34,8 @@ import { isUuid } from '../domain/ids.js'
 import { normalizeResidentId, parseCaseNumber, regionCovers } from '../domain/identifiers.js'
 import { checkDesignation, type Organization } from '../domain/organization.js'
 import { maskIdNumber, maskPhone } from '../domain/personal-data.js'
-import { courtInScope, organizationInScope, type Principal } from '../domain/principal.js'
+import { referralStanding, type Standing } from '../domain/access.js'
+import type { Principal } from '../domain/principal.js'
 import { personalFields, type Referral, type ReferralDoc, referralView, type Sealed, type StoredParty } from '../domain/referral.js'
 import { CLOSURE_DISPOSITIONS, coversAllParties, decideTransition, type ReferralAction } from '../domain/referral-machine.js'
 import type { FieldCipher } from '../security/field-cipher.js'
@@ -72,24 +73,10 @@ type Trx = Transaction<Database>
 // ---------------------------------------------------------------------------------------------
 // Reading and scope
 
-/** How a principal stands to a referral: may it read, may it see personal data, may it act as the holder. */
-export interface Standing {
-  read: boolean
-  full: boolean
-  holder: boolean
-}
+export type { Standing }
 
 export async function standing(db: AppDeps['db'] | Trx, p: Principal, r: Referral): Promise<Standing> {
-  if (p.role === 'operator') return { read: true, full: false, holder: false }
-  if (p.role === 'court') {
-    const mine = courtInScope(p, r.courtCode)
-    return { read: mine, full: mine, holder: mine }
-  }
-  const holders = await holderRegions(db, r.heldBy)
-  const read = holders.some((h) => organizationInScope(p, h))
-  const current = holders.find((h) => h.id === r.organizationId)
-  const holder = !!current && organizationInScope(p, current)
-  return { read, full: holder, holder }
+  return referralStanding(p, r, p.role === 'mediation' ? await holderRegions(db, r.heldBy) : [])
 }
 
 export function decryptWith(cipher: FieldCipher) {
