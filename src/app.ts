@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
+import type { ChannelSubscriber } from './delivery/pubsub.js'
 import { badKeyLimiter } from './http/abuse.js'
 import { registerAuth } from './http/auth.js'
 import { KeyCache } from './http/key-cache.js'
@@ -26,11 +27,14 @@ export interface BuildAppOptions {
   configure?: (app: FastifyInstance) => void
 }
 
+/** What buildApp takes from the composition root: the HTTP layer's dependencies and the key cache's subscriber. */
+export type BuildAppDeps = AppDeps & { subscriber: ChannelSubscriber }
+
 /**
  * Builds the Fastify application from its dependencies. Never listens: server.ts does, tests use inject() or
- * listen on port 0 themselves.
+ * listen on port 0 themselves. Opens no connection of its own: they all come from deps.
  */
-export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(deps: BuildAppDeps, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     genReqId: (req) => {
@@ -67,7 +71,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   })
 
   await registerDocs(app)
-  const keyCache = new KeyCache({ redisUrl: deps.config.redisUrl, prefix: deps.config.queuePrefix, publisher: deps.redis, logger: deps.logger })
+  const keyCache = new KeyCache({ prefix: deps.config.queuePrefix, publisher: deps.redis, subscriber: deps.subscriber })
   keyCache.start()
   app.addHook('onClose', async () => keyCache.close())
   registerAuth(app, { db: deps.db, cache: keyCache, bootstrap: deps.bootstrap, onBadKey: badKeyLimiter(deps.redis, deps.config.queuePrefix, deps.config.authFailuresPerMinute) })

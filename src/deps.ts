@@ -12,6 +12,7 @@ import { migrateToLatest } from './db/migrate.js'
 import type { Database } from './db/database.js'
 import { createQueues, createRedis } from './delivery/queues.js'
 import { OutboxSignal, outboxChannel } from './delivery/outbox-signal.js'
+import { ChannelSubscriber } from './delivery/pubsub.js'
 import { scheduleTimer } from './delivery/timers.js'
 import type { AppDeps, CommitHints } from './http/app-deps.js'
 import type { BootstrapOperator } from './http/auth.js'
@@ -23,6 +24,13 @@ export const BOOTSTRAP_OPERATOR_ID = '00000000-0000-7000-8000-000000000001'
 
 export interface Deps extends AppDeps {
   pool: pg.Pool
+  /**
+   * The delivery worker's own pool, with asynchronous commit (see DbOptions.asyncCommit): at-least-once delivery
+   * makes a lost bookkeeping write harmless, and the API's pool stays free for requests. Connects on first use.
+   */
+  deliveryDb: Kysely<Database>
+  /** The one subscriber-mode Redis connection (key revocations, outbox wake-ups); opened on the first listener. */
+  subscriber: ChannelSubscriber
   /** Wakes outbox relays after commits (the worker runtime registers this process's relay). */
   outboxSignal: OutboxSignal
   close(): Promise<void>
@@ -41,6 +49,14 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
   const onRedisError = (err: Error) => logger.warn({ err: { message: err.message } }, 'Redis connection error')
   const redis = createRedis(config.redisUrl, 'producer', onRedisError)
   const queues = createQueues(config.redisUrl, config.queuePrefix, onRedisError)
+  const subscriber = new ChannelSubscriber(() =>
+    createRedis(config.redisUrl, 'worker', (err) => logger.warn({ err: { message: err.message } }, 'Redis subscriber connection error; key revocations fall back on the TTL, the outbox on its poll')),
+  )
+  const deliveryDb = createDb(config.databaseUrl, Math.max(10, config.databasePoolSize), logger, {
+    asyncCommit: true,
+    applicationName: 'zdz-connector-delivery',
+    prepare: config.databasePreparedStatements,
+  }).db
   const calendar = new CalendarProvider(db)
   // Load the calendar before serving, so no request transaction ever waits for its first read.
   if (opts.migrate) await calendar.get()
@@ -84,11 +100,15 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
     bootstrap,
     metrics: new Registry(),
     afterCommit,
+    deliveryDb,
+    subscriber,
     outboxSignal,
     async close() {
       await accessTrail.close()
       await queues.close()
+      subscriber.close()
       redis.disconnect()
+      await deliveryDb.destroy()
       await db.destroy()
     },
   }

@@ -3,7 +3,6 @@ import type { Deps } from './deps.js'
 import { deleteExpired } from './db/idempotency-repository.js'
 import { startTimerWorker, sweepOverdue } from './delivery/timers.js'
 import { startDeliveryWorker } from './delivery/delivery-worker.js'
-import { createDb } from './db/connection.js'
 
 export interface RunningWorkers {
   close(): Promise<void>
@@ -48,10 +47,8 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}
   })
   every('idempotency-keys', 3_600_000, () => deleteExpired(deps.db, IDEMPOTENCY_RETENTION_HOURS))
   // Webhook delivery: relay + BullMQ worker; the poll and the sweeper make Redis and the wake-ups disposable.
-  // Delivery bookkeeping runs on its own pool with asynchronous commit (see DbOptions.asyncCommit): at-least-once
-  // delivery makes a lost mark harmless, and the API's pool stays free for requests.
-  const deliveryDb = createDb(deps.config.databaseUrl, Math.max(10, deps.config.databasePoolSize), log, { asyncCommit: true, applicationName: 'zdz-connector-delivery', prepare: deps.config.databasePreparedStatements })
-  const delivery = startDeliveryWorker({ ...deps, db: deliveryDb.db })
+  // Delivery bookkeeping runs on its own pool with asynchronous commit (Deps.deliveryDb).
+  const delivery = startDeliveryWorker({ ...deps, db: deps.deliveryDb })
   // Writers in this process wake this relay directly, without a Redis round trip.
   const unregister = deps.outboxSignal.onWake(() => delivery.relay.kick())
   every('outbox-relay', 2_000, () => delivery.relay.drain())
@@ -64,7 +61,6 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}
       unregister()
       await Promise.allSettled(workers.map((w) => w.close()))
       await delivery.close()
-      await deliveryDb.db.destroy()
     },
   }
 }

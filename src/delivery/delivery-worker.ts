@@ -36,6 +36,7 @@ import { classifyResponse, nextRetryDelayMs, parseRetryAfter, shouldGiveUp } fro
 import type { FieldCipher } from '../security/field-cipher.js'
 import { QUEUES, redisOptions } from './queues.js'
 import { outboxChannel } from './outbox-signal.js'
+import type { ChannelSubscriber } from './pubsub.js'
 import { DELIVERY_JOB, enqueueAt, enqueueDeliveries, OutboxRelay, type DeliveryJobData } from './relay.js'
 import { closeAgents, DELIVERY_TIMEOUT_MS, sendWebhook, type SendResult } from './sender.js'
 import { webhookHeaders, type SigningKey } from './signing.js'
@@ -53,8 +54,10 @@ export interface DeliveryContext {
   db: Kysely<Database>
   cipher: FieldCipher
   logger: Logger
-  config: { redisUrl: string; queuePrefix: string; databaseUrl: string }
+  config: { redisUrl: string; queuePrefix: string }
   queues: { deliveries: Queue; jobs: Queue }
+  /** The process's subscriber connection: the relay listens to its wake-up channel there. */
+  subscriber: ChannelSubscriber
 }
 
 export interface DeliveryWorkerOptions {
@@ -228,7 +231,7 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
   const timeoutMs = opts.timeoutMs ?? DELIVERY_TIMEOUT_MS
   // The lease outlives the longest attempt (timeout plus the database writes around it).
   const leaseMs = timeoutMs + (opts.leaseMarginMs ?? 10_000)
-  const relay = new OutboxRelay({ db: ctx.db, redisUrl: ctx.config.redisUrl, channel: outboxChannel(ctx.config.queuePrefix), queue: ctx.queues.deliveries, logger: log, batchSize: opts.relayBatchSize })
+  const relay = new OutboxRelay({ db: ctx.db, subscriber: ctx.subscriber, channel: outboxChannel(ctx.config.queuePrefix), queue: ctx.queues.deliveries, logger: log, batchSize: opts.relayBatchSize })
   if (opts.listen !== false) relay.start()
 
   const connection = redisOptions(ctx.config.redisUrl, 'worker')

@@ -9,14 +9,14 @@
  * is re-created by the sweeper from PostgreSQL.
  */
 import type { Queue } from 'bullmq'
-import type { Redis } from 'ioredis'
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { Database } from '../db/database.js'
 import { insertDeliveries, takeOutboxBatch, type NewDelivery } from '../db/delivery-repository.js'
-import { mayReadEvent, scopeOf } from '../db/event-scope.js'
+import { scopeOf } from '../db/event-scope.js'
+import { mayReadEvent } from '../domain/access.js'
 import { fanOutTargets, wantsType } from '../db/subscription-repository.js'
-import { createRedis } from './queues.js'
+import type { ChannelSubscriber, ChannelSubscription } from './pubsub.js'
 
 /** BullMQ job name of a delivery attempt. */
 export const DELIVERY_JOB = 'deliver'
@@ -84,8 +84,8 @@ export async function relayBatch(db: Kysely<Database>, batchSize: number): Promi
 
 export interface RelayOptions {
   db: Kysely<Database>
-  /** Where the wake-up channel is subscribed (a dedicated connection). */
-  redisUrl: string
+  /** The process's subscriber connection, where the wake-up channel is listened to. */
+  subscriber: ChannelSubscriber
   /** The wake-up channel ({@link outboxChannel}). */
   channel: string
   queue: Queue
@@ -97,7 +97,7 @@ export interface RelayOptions {
 /** The relay of one process: wake-ups plus on-demand draining. Safe to run in several processes at once. */
 export class OutboxRelay {
   readonly #opts: Required<RelayOptions>
-  #subscriber: Redis | undefined
+  #subscription: ChannelSubscription | undefined
   #closing = false
   #draining: Promise<number> | undefined
   #again = false
@@ -111,11 +111,9 @@ export class OutboxRelay {
    * for whatever was written while no relay listened. ioredis reconnects and re-subscribes on its own.
    */
   start(): void {
-    const sub = createRedis(this.#opts.redisUrl, 'worker', (err) => this.#opts.logger.warn({ err: { message: err.message } }, 'outbox wake-up channel: Redis error; the poll covers'))
-    this.#subscriber = sub
-    sub.on('message', () => this.kick())
-    sub.on('ready', () => this.kick())
-    sub.subscribe(this.#opts.channel).catch((err: unknown) => this.#opts.logger.warn({ err: { message: (err as Error).message } }, 'could not subscribe to the outbox wake-up channel; the poll covers'))
+    const sub = this.#opts.subscriber.listen(this.#opts.channel, { message: () => this.kick(), ready: () => this.kick() })
+    this.#subscription = sub
+    sub.subscribed.catch((err: unknown) => this.#opts.logger.warn({ err: { message: (err as Error).message } }, 'could not subscribe to the outbox wake-up channel; the poll covers'))
     this.kick()
   }
 
@@ -164,7 +162,7 @@ export class OutboxRelay {
   async close(): Promise<void> {
     this.#closing = true
     await this.#draining?.catch(() => undefined)
-    this.#subscriber?.disconnect()
-    this.#subscriber = undefined
+    this.#subscription?.close()
+    this.#subscription = undefined
   }
 }

@@ -1,7 +1,6 @@
-import { Redis } from 'ioredis'
-import type { Logger } from 'pino'
+import type { Redis } from 'ioredis'
 import type { KeyRecord } from '../db/client-repository.js'
-import { redisOptions } from '../delivery/queues.js'
+import type { ChannelSubscriber, ChannelSubscription } from '../delivery/pubsub.js'
 
 /**
  * A short-lived cache of key lookups, so a request does not pay a database round trip to authenticate. Revocation
@@ -10,21 +9,18 @@ import { redisOptions } from '../delivery/queues.js'
  */
 export class KeyCache {
   private readonly entries = new Map<string, { rec: KeyRecord; until: number }>()
-  private subscriber: Redis | undefined
+  private subscription: ChannelSubscription | undefined
   private readonly channel: string
 
+  /** `publisher` and `subscriber` are the process's connections (deps.ts); the cache opens none of its own. */
   constructor(
-    private readonly opts: { redisUrl: string; prefix: string; publisher: Redis; logger: Logger; ttlMs?: number; maxEntries?: number },
+    private readonly opts: { prefix: string; publisher: Redis; subscriber: ChannelSubscriber; ttlMs?: number; maxEntries?: number },
   ) {
     this.channel = `${opts.prefix}:api-key-revoked`
   }
 
   start(): void {
-    const sub = new Redis({ ...redisOptions(this.opts.redisUrl, 'worker'), lazyConnect: false })
-    sub.on('error', (err) => this.opts.logger.debug({ err: { message: err.message } }, 'key cache subscriber error'))
-    sub.subscribe(this.channel).catch(() => undefined)
-    sub.on('message', (_channel, keyId: string) => this.entries.delete(keyId))
-    this.subscriber = sub
+    this.subscription = this.opts.subscriber.listen(this.channel, { message: (keyId) => this.entries.delete(keyId) })
   }
 
   get(keyId: string): KeyRecord | undefined {
@@ -52,7 +48,8 @@ export class KeyCache {
   }
 
   close(): void {
-    this.subscriber?.disconnect()
+    this.subscription?.close()
+    this.subscription = undefined
     this.entries.clear()
   }
 }
