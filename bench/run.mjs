@@ -13,7 +13,8 @@
  *   --drain-only                  only the drain phase (its backlog as in the mode: 20 000, or 300 with --smoke);
  *                                 prints its figures, writes no result file and no README table
  *
- * Needs `npm run build` first (the service runs from dist/), PostgreSQL and Redis as for the tests
+ * Needs `npm run build` and `npm run build:tools` first (the service runs from dist/, the bodies draw with the
+ * simulators' PRNG from dist/tools/), PostgreSQL and Redis as for the tests
  * (BENCH_ADMIN_DATABASE_URL, BENCH_REDIS_URL override the local defaults).
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'

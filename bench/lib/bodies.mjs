@@ -6,8 +6,8 @@
 import { residentIdCheckChar, usccCheckChar } from '../../dist/src/domain/identifiers.js'
 
 /** The simulators' deterministic PRNG (mulberry32), so runs draw the same mix of bodies. */
-export { seededRandom as rng } from '../../dist/src/simulators/shared.js'
-import { seededRandom as rng } from '../../dist/src/simulators/shared.js'
+export { seededRandom as rng } from '../../dist/tools/simulators/shared.js'
+import { seededRandom as rng } from '../../dist/tools/simulators/shared.js'
 
 const SURNAMES = ['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙', '马', '朱', '胡', '郭', '何', '高', '林', '罗']
 const GIVEN = ['伟', '芳', '娜', '秀英', '敏', '静', '丽', '强', '磊', '军', '洋', '勇', '艳', '杰', '娟', '涛', '明', '超', '秀兰', '霞', '平', '刚', '桂英']

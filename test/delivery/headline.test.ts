@@ -15,7 +15,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import ts from 'typescript'
-import { runHeadline } from '../../src/simulators/headline-run.js'
+import { runHeadline } from '../../tools/simulators/headline-run.js'
 import { REDIS_URL, TEST_DIR } from '../helpers/harness.js'
 
 t.setTimeout(300_000)

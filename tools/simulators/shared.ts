@@ -3,7 +3,7 @@
  * case data (案号, ID numbers, referral bodies), dates in Asia/Shanghai and bilingual labels for event types.
  */
 import { createHash } from 'node:crypto'
-import { residentIdCheckChar } from '../domain/identifiers.js'
+import { residentIdCheckChar } from '../../src/domain/identifiers.js'
 
 /** A seeded PRNG (mulberry32): a run with the same seed makes the same choices. */
 export function seededRandom(seed: number): () => number {

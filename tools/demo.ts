@@ -7,7 +7,7 @@
  * one case and catches up through the pull feed. At the end both simulators are checked against the
  * service: every event of every case seen, in sequence order. Exits 0 when in sync, 1 otherwise.
  *
- *   node dist/scripts/demo.js [--failure-rate 0.3] [--keep-db] [--database-url …] [--redis-url …]
+ *   node dist/tools/demo.js [--failure-rate 0.3] [--keep-db] [--database-url …] [--redis-url …]
  */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
@@ -16,13 +16,13 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { formatDataKeys, generateThrowawayKeys } from '../src/security/field-cipher.js'
-import { ApiClient } from '../src/simulators/api-client.js'
-import { DEMO_LIVES, playLife, playOutage } from '../src/simulators/demo-lives.js'
-import type { LifePlan } from '../src/simulators/platform-simulator.js'
-import { clearRedisPrefix, dropDatabase, freePort, killAllServiceProcesses, ServiceProcess, withDatabase } from '../src/simulators/service-process.js'
-import { sleep } from '../src/simulators/shared.js'
-import { checkSync } from '../src/simulators/sync-check.js'
-import { COURT_CODE, createWorld, ORGANIZATIONS, type World } from '../src/simulators/world.js'
+import { ApiClient } from './simulators/api-client.js'
+import { DEMO_LIVES, playLife, playOutage } from './simulators/demo-lives.js'
+import type { LifePlan } from './simulators/platform-simulator.js'
+import { clearRedisPrefix, dropDatabase, freePort, killAllServiceProcesses, ServiceProcess, withDatabase } from './simulators/service-process.js'
+import { sleep } from './simulators/shared.js'
+import { checkSync } from './simulators/sync-check.js'
+import { COURT_CODE, createWorld, ORGANIZATIONS, type World } from './simulators/world.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), process.argv[1]?.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..')
 const { values } = parseArgs({

@@ -14,14 +14,14 @@
  *   history is exactly the life the platform planned for it;
  * - both simulators are in sync with the pull feed.
  *
- * Used by `scripts/headline.ts` (the full run) and by the short CI version in test/delivery/headline.test.ts.
+ * Used by `tools/headline.ts` (the full run) and by the short CI version in test/delivery/headline.test.ts.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
-import { formatDataKeys, generateThrowawayKeys } from '../security/field-cipher.js'
+import { formatDataKeys, generateThrowawayKeys } from '../../src/security/field-cipher.js'
 import { clearRedisPrefix, dropDatabase, freePort, ServiceProcess, withDatabase } from './service-process.js'
 import { keyedRandom, seededRandom, sleep } from './shared.js'
 import type { CreatedReferral } from './court-simulator.js'

@@ -1,7 +1,7 @@
 /**
  * `npm run headline`: the headline fault run (reliability row 4) against the built service (dist/).
  *
- *   node dist/scripts/headline.js [--referrals 1000] [--kill-every 5] [--failure-rate 0.3] [--duration 120]
+ *   node dist/tools/headline.js [--referrals 1000] [--kill-every 5] [--failure-rate 0.3] [--duration 120]
  *     [--settle 60] [--deadline 600] [--concurrency 8] [--api-concurrency 4] [--lives accept|full] [--decline-rate 0.1] [--seed 42]
  *     [--database-url postgres://…] [--redis-url redis://…] [--keep-db] [--json]
  *
@@ -10,8 +10,8 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { runHeadline } from '../src/simulators/headline-run.js'
-import { killAllServiceProcesses } from '../src/simulators/service-process.js'
+import { runHeadline } from './simulators/headline-run.js'
+import { killAllServiceProcesses } from './simulators/service-process.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), process.argv[1]?.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..')
 

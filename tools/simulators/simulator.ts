@@ -20,7 +20,7 @@
  */
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { verify, type WebhookVerificationError } from '../delivery/signing.js'
+import { verify, type WebhookVerificationError } from '../../src/delivery/signing.js'
 import type { ApiAnswer, ApiClient } from './api-client.js'
 import { EVENT_LABELS, type EventEnvelope, referralOf, type ReferralData, seededRandom } from './shared.js'
 
