@@ -34,20 +34,14 @@ import { disableSubscription, type Subscription } from '../db/subscription-repos
 import { GENESIS_HASH } from '../domain/event-chain.js'
 import { classifyResponse, nextRetryDelayMs, parseRetryAfter, shouldGiveUp } from '../domain/retry-policy.js'
 import type { FieldCipher } from '../security/field-cipher.js'
-import { QUEUES, redisOptions } from './queues.js'
+import { QUEUES, RECOVERY_JOB, redisOptions } from './queues.js'
 import { outboxChannel } from './outbox-signal.js'
 import type { ChannelSubscriber } from './pubsub.js'
 import { DELIVERY_JOB, enqueueAt, enqueueDeliveries, OutboxRelay, type DeliveryJobData } from './relay.js'
 import { closeAgents, DELIVERY_TIMEOUT_MS, sendWebhook, type SendResult } from './sender.js'
-import { webhookHeaders, type SigningKey } from './signing.js'
+import { SECRET_CONTEXT, webhookHeaders, type SigningKey } from './signing.js'
 import { sweepDeliveries, type SweepOptions, type SweepResult } from './sweeper.js'
 import type { ResolveAll } from './url-guard.js'
-
-/** BullMQ job name of a time-window recovery (queue `jobs`). */
-export const RECOVERY_JOB = 'subscription-recovery'
-
-/** Field-cipher context of subscription secrets. */
-export const SECRET_CONTEXT = 'subscriptionSecret'
 
 /** How the worker stands to the rest of the process. */
 export interface DeliveryContext {

@@ -10,6 +10,9 @@ export const QUEUES = {
   jobs: 'jobs',
 } as const
 
+/** BullMQ job name of a time-window recovery (queue `jobs`): the API adds it, the worker runs it. */
+export const RECOVERY_JOB = 'subscription-recovery'
+
 /**
  * Redis connection options per BullMQ's production guide: workers wait for Redis forever (maxRetriesPerRequest
  * null); producers and request-path calls fail fast so an API request never hangs on a missing Redis.

@@ -22,6 +22,9 @@ const DIGESTS: Readonly<Record<SignatureAlgorithm, string>> = {
   'hmac-sm3': 'sm3',
 };
 
+/** Field-cipher context of subscription secrets: the API encrypts them under it, the worker decrypts them to sign. */
+export const SECRET_CONTEXT = 'subscriptionSecret';
+
 /** Prefix that marks a Standard Webhooks secret, so a secret pasted into the wrong place is recognisable. */
 export const SECRET_PREFIX = 'whsec_';
 

@@ -12,8 +12,8 @@ import {
   type Subscription,
   updateSubscription,
 } from '../db/subscription-repository.js'
-import { RECOVERY_JOB, SECRET_CONTEXT } from '../delivery/delivery-worker.js'
-import { generateSecret } from '../delivery/signing.js'
+import { RECOVERY_JOB } from '../delivery/queues.js'
+import { generateSecret, SECRET_CONTEXT } from '../delivery/signing.js'
 import { checkUrl } from '../delivery/url-guard.js'
 import { businessRule, notFound, validationFailed, type FieldError } from '../domain/errors.js'
 import { isUuid } from '../domain/ids.js'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SECRET_CONTEXT } from '../../src/delivery/delivery-worker.js'
+import { SECRET_CONTEXT } from '../../src/delivery/signing.js'
 import { idemKey, startHarness } from '../helpers/harness.js'
 
 const h = await startHarness()
