@@ -6,9 +6,10 @@
  * request cannot be replayed under another id or, outside the tolerance window, at another time.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { SignatureAlgorithm } from '../db/subscription-repository.js';
 
 /** Signature algorithms a subscription may choose (contract §8); `hmac-sm3` serves deployments under 密评. */
-export type SignatureAlgorithm = 'hmac-sha256' | 'hmac-sm3';
+export type { SignatureAlgorithm };
 
 /** Scheme prefix written in the `webhook-signature` header for each algorithm. */
 export const SIGNATURE_SCHEMES: Readonly<Record<SignatureAlgorithm, string>> = {
