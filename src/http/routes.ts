@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AppDeps } from './app-deps.js'
 import organizationsPlugin from './organizations.js'
 import referralsPlugin from './referrals.js'
@@ -13,7 +13,23 @@ import statsPlugin from './stats.js'
 import materialsPlugin from './materials.js'
 import calendarPlugin from './calendar.js'
 
+/** A resource plugin: declares its routes, with TypeBox schemas, from the dependencies it is given. */
+export type ResourcePlugin = FastifyPluginAsyncTypebox<{ deps: AppDeps }>
+
 /** The resource plugins, registered in this order by buildApp. */
-const resourcePlugins: Array<FastifyPluginAsync<{ deps: AppDeps }>> = [organizationsPlugin as never, referralsPlugin as never, auditPlugin as never, confirmationsPlugin as never, subscriptionsPlugin as never, deliveriesPlugin as never, eventsPlugin as never, routingPlugin as never, warningsPlugin as never, statsPlugin as never, materialsPlugin as never, calendarPlugin as never]
+const resourcePlugins: readonly ResourcePlugin[] = [
+  organizationsPlugin,
+  referralsPlugin,
+  auditPlugin,
+  confirmationsPlugin,
+  subscriptionsPlugin,
+  deliveriesPlugin,
+  eventsPlugin,
+  routingPlugin,
+  warningsPlugin,
+  statsPlugin,
+  materialsPlugin,
+  calendarPlugin,
+]
 
 export default resourcePlugins
