@@ -2,10 +2,10 @@ import { type Kysely, sql, type Transaction } from 'kysely'
 import type { Confirmation, ConfirmationDoc, ConfirmationStatus, ConfirmationSubject } from '../domain/confirmation.js'
 import type { EventEnvelope } from '../domain/event-chain.js'
 import type { Principal } from '../domain/principal.js'
+import { confirmationScopeSql } from './access-sql.js'
 import type { Database, JudicialConfirmationRow } from './database.js'
 import { commitVersioned } from './event-repository.js'
 import { type WriteBatch, writeOrDefer } from './write-batch.js'
-import { orgScopeSql } from './referral-repository.js'
 
 type Db = Kysely<Database> | Transaction<Database>
 
@@ -113,13 +113,12 @@ export interface ConfirmationFilters {
 }
 
 /**
- * Lists the applications the principal may read, keyset-paginated by id (UUIDv7: creation order). Courts see their
- * court codes; mediation clients their organizations (by id or region); operators everything.
+ * Lists the applications the principal may read (`confirmationStanding(…).read`), keyset-paginated by id (UUIDv7:
+ * creation order). Courts see their court codes; mediation clients their organizations (by id or region); operators
+ * everything.
  */
 export async function listConfirmations(db: Db, p: Principal, f: ConfirmationFilters): Promise<Confirmation[]> {
-  let q = db.selectFrom('judicial_confirmations as c').selectAll('c')
-  if (p.role === 'court') q = q.where('c.court_code', 'in', p.courtCodes.length ? p.courtCodes : ['\u0000'])
-  if (p.role === 'mediation') q = q.where(orgScopeSql(p, sql.ref('c.organization_id'), false))
+  let q = db.selectFrom('judicial_confirmations as c').selectAll('c').where(confirmationScopeSql(p, 'c'))
   if (f.status) q = q.where('c.status', '=', f.status)
   if (f.courtCode) q = q.where('c.court_code', '=', f.courtCode)
   if (f.organizationId) q = q.where('c.organization_id', '=', f.organizationId)

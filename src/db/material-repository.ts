@@ -2,8 +2,8 @@ import { type Expression, type Kysely, sql, type SqlBool, type Transaction } fro
 import { AppError } from '../domain/errors.js'
 import { isUuid } from '../domain/ids.js'
 import type { Principal } from '../domain/principal.js'
+import { orgScopeSql } from './access-sql.js'
 import type { Database, MaterialRow } from './database.js'
-import { orgScopeSql } from './referral-repository.js'
 
 type Db = Kysely<Database> | Transaction<Database>
 

@@ -2,8 +2,8 @@ import { type Kysely, sql, type Transaction } from 'kysely'
 import { regionPrefix } from '../domain/identifiers.js'
 import type { Organization, OrganizationKind } from '../domain/organization.js'
 import type { Principal } from '../domain/principal.js'
+import { orgScopeSql } from './access-sql.js'
 import type { Database, OrganizationRow } from './database.js'
-import { orgScopeSql } from './referral-repository.js'
 
 type Db = Kysely<Database> | Transaction<Database>
 

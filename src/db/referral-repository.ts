@@ -1,8 +1,8 @@
-import { type Expression, type Kysely, type SqlBool, sql, type Transaction } from 'kysely'
+import type { Kysely, Transaction } from 'kysely'
 import type { Principal } from '../domain/principal.js'
-import { regionPrefix } from '../domain/identifiers.js'
 import type { Referral, ReferralDoc } from '../domain/referral.js'
 import type { ReferralStatus } from '../domain/referral-machine.js'
+import { referralScopeSql } from './access-sql.js'
 import type { Database, ReferralRow } from './database.js'
 import { commitVersioned } from './event-repository.js'
 import { type WriteBatch, writeOrDefer } from './write-batch.js'
@@ -99,22 +99,6 @@ export async function holderRegions(db: Db, heldBy: string[]): Promise<Array<{ i
   return heldBy.map((id) => ({ id, regionCode: known.get(id) ?? '' }))
 }
 
-/**
- * A mediation principal's organization condition as SQL: the organization id is listed, or the organization's
- * region falls under one of the principal's region codes.
- */
-export function orgScopeSql(p: Principal, orgIds: Expression<unknown>, asArray: boolean): Expression<SqlBool> {
-  if (p.regionCodes.includes('*')) return sql<SqlBool>`true`
-  const ids = p.organizationIds
-  const prefixes = p.regionCodes.map((r) => `${regionPrefix(r)}%`)
-  const idCond = asArray ? sql<SqlBool>`${orgIds} && ${sql.val(ids)}::text[]` : sql<SqlBool>`${orgIds} = ANY(${sql.val(ids)}::text[])`
-  if (!prefixes.length) return idCond
-  const regionCond = asArray
-    ? sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = ANY(${orgIds}) AND o.region_code LIKE ANY(${sql.val(prefixes)}::text[]))`
-    : sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = ${orgIds} AND o.region_code LIKE ANY(${sql.val(prefixes)}::text[]))`
-  return sql<SqlBool>`(${idCond} OR ${regionCond})`
-}
-
 export interface ReferralFilters {
   status?: string
   courtCode?: string
@@ -126,11 +110,9 @@ export interface ReferralFilters {
   limit: number
 }
 
-/** Lists referrals the principal may read, keyset-paginated by id (UUIDv7: creation order). */
+/** Lists referrals the principal may read (`referralStanding(…).read`), keyset-paginated by id (UUIDv7: creation order). */
 export async function listReferrals(db: Db, p: Principal, f: ReferralFilters): Promise<Referral[]> {
-  let q = db.selectFrom('referrals as r').selectAll('r')
-  if (p.role === 'court') q = q.where('r.court_code', 'in', p.courtCodes.length ? p.courtCodes : ['\u0000'])
-  if (p.role === 'mediation') q = q.where(orgScopeSql(p, sql.ref('r.held_by'), true))
+  let q = db.selectFrom('referrals as r').selectAll('r').where(referralScopeSql(p, 'r'))
   if (f.status) q = q.where('r.status', '=', f.status)
   if (f.courtCode) q = q.where('r.court_code', '=', f.courtCode)
   if (f.organizationId) q = q.where('r.organization_id', '=', f.organizationId)

@@ -1,8 +1,8 @@
 import { type Expression, type Kysely, type RawBuilder, sql, type SqlBool, type Transaction } from 'kysely'
 import { regionPrefix } from '../domain/identifiers.js'
 import type { Principal } from '../domain/principal.js'
+import { confirmationScopeSql, orgsUnderSql, referralScopeOverlapSql } from './access-sql.js'
 import type { Database } from './database.js'
-import { orgScopeSql } from './referral-repository.js'
 import { PLAN_EACH_TIME } from './connection.js'
 
 type Db = Kysely<Database> | Transaction<Database>
@@ -63,24 +63,6 @@ const FINISHED = ['case_registered', 'trial_resumed', 'closed']
 
 const LOCAL_DATE = (col: RawBuilder<unknown> | Expression<unknown>) => sql`((${col}) AT TIME ZONE 'Asia/Shanghai')::date`
 
-/** The ids of the organizations in a region prefix, as an array computed once per query (an InitPlan). */
-const orgsUnder = (prefixes: string[]) => sql`ARRAY(SELECT o.id FROM organizations o WHERE o.region_code LIKE ANY(${sql.val(prefixes)}::text[]))`
-
-/**
- * The referral-level read scope, on `referrals` aliased `r`: the rule of the referral routes (a mediation client
- * reads what its organizations — listed, or in its regions — held), written as array overlaps on `held_by` so that
- * referrals_held_by_idx (GIN) finds a platform's referrals instead of testing every referral of the period.
- */
-function scopeSql(p: Principal): Expression<SqlBool> {
-  if (p.role === 'operator') return sql<SqlBool>`true`
-  if (p.role === 'court') return p.courtCodes.length ? sql<SqlBool>`r.court_code = ANY(${sql.val(p.courtCodes)}::text[])` : sql<SqlBool>`false`
-  if (p.regionCodes.includes('*')) return sql<SqlBool>`true`
-  const byId = p.organizationIds.length ? sql<SqlBool>`r.held_by && ${sql.val(p.organizationIds)}::text[]` : sql<SqlBool>`false`
-  const prefixes = p.regionCodes.map((r) => `${regionPrefix(r)}%`)
-  if (!prefixes.length) return byId
-  return sql<SqlBool>`(${byId} OR r.held_by && ${orgsUnder(prefixes)})`
-}
-
 /** Whether `judicial_confirmations` exists (it is optional for statistics: counts are 0 without it). */
 export async function hasConfirmations(db: Db): Promise<boolean> {
   const r = await sql<{ present: boolean }>`SELECT to_regclass('judicial_confirmations') IS NOT NULL AS present`.execute(db)
@@ -105,9 +87,9 @@ export async function hasConfirmations(db: Db): Promise<boolean> {
 export async function computeStats(db: Kysely<Database>, p: Principal, q: StatsQuery, withConfirmations: boolean): Promise<StatsGroupRow[]> {
   const prefix = q.regionCode ? `${regionPrefix(q.regionCode)}%` : null
 
-  const baseFilters: Array<Expression<SqlBool>> = [sql<SqlBool>`r.created_at >= ${q.start}`, sql<SqlBool>`r.created_at < ${q.end}`, scopeSql(p)]
+  const baseFilters: Array<Expression<SqlBool>> = [sql<SqlBool>`r.created_at >= ${q.start}`, sql<SqlBool>`r.created_at < ${q.end}`, referralScopeOverlapSql(p, 'r')]
   if (q.courtCode) baseFilters.push(sql<SqlBool>`r.court_code = ${q.courtCode}`)
-  if (prefix) baseFilters.push(sql<SqlBool>`r.held_by && ${orgsUnder([prefix])}`)
+  if (prefix) baseFilters.push(sql<SqlBool>`r.held_by && ${orgsUnderSql([prefix])}`)
   const base = sql`SELECT r.id, r.court_code, r.dispute_type, r.held_by, r.organization_id, r.status, r.created_at FROM referrals r WHERE ${sql.join(baseFilters, sql` AND `)}`
 
   // pairs(id, key, current): the counted units; `current` = the group holds the case now (for the age of open ones).
@@ -235,8 +217,7 @@ export async function computeStats(db: Kysely<Database>, p: Principal, q: StatsQ
  */
 export async function countOverdueConfirmations(db: Db, p: Principal, today: string, f: { courtCode?: string; regionCode?: string }): Promise<number> {
   const filters: Array<Expression<SqlBool>> = [sql<SqlBool>`c.status = 'under_review'`, sql<SqlBool>`c.review_due_on < ${today}::date`]
-  if (p.role === 'court') filters.push(p.courtCodes.length ? sql<SqlBool>`c.court_code = ANY(${sql.val(p.courtCodes)}::text[])` : sql<SqlBool>`false`)
-  if (p.role === 'mediation') filters.push(orgScopeSql(p, sql.ref('c.organization_id'), false))
+  filters.push(confirmationScopeSql(p, 'c'))
   if (f.courtCode) filters.push(sql<SqlBool>`c.court_code = ${f.courtCode}`)
   if (f.regionCode) filters.push(sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = c.organization_id AND o.region_code LIKE ${`${regionPrefix(f.regionCode)}%`})`)
   const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM judicial_confirmations c WHERE ${sql.join(filters, sql` AND `)}`.execute(db)

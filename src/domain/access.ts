@@ -1,10 +1,10 @@
-import { regionCovers } from './identifiers.js'
-import type { Principal } from './principal.js'
+import { courtRegion, isValidRegionPrefix, regionCovers, regionsOnOneBranch } from './identifiers.js'
+import type { Principal, Role } from './principal.js'
 
 /**
  * Who may read and do what: the one home of the access rules (contract §0, §1). Pure functions of the principal
  * and the facts of a case; their SQL twins, for lists and feeds, are in db/access-sql.ts and are checked against
- * these rules by test/domain/access-twins.test.ts.
+ * these rules by test/db/access-twins.test.ts.
  */
 
 /** An organization as the access rules see it. */
@@ -69,4 +69,73 @@ export function confirmationStanding(p: Principal, c: { courtCode: string }, org
   }
   const mine = !!org && organizationInScope(p, org)
   return { read: mine, full: mine }
+}
+
+/**
+ * The regions a principal is matched on for warnings: a court's regions derived from its court codes, a mediation
+ * client's region codes. Malformed ones (and `*`, which {@link isNational} answers for) match nothing and are left out.
+ */
+export function regionsOf(p: Principal): string[] {
+  const raw = p.role === 'court' ? p.courtCodes.map(courtRegion).filter((r): r is string => r !== null) : p.role === 'mediation' ? p.regionCodes : []
+  return raw.filter(isValidRegionPrefix)
+}
+
+/**
+ * Who may read an event: the rule the fan-out relay applies to each subscription's client, and the pull feed as
+ * SQL (eventScopeSql in db/access-sql.ts).
+ *
+ * The columns are those written on every event (contract §4 read scope):
+ * - `case`: the court of `court_code`, and mediation clients whose scope covers `organization_id` (listed) or
+ *   `region_code` (one of their region codes covers it; `*` covers everything);
+ * - `court` (warnings raised by the mediation side): courts whose region is on one branch with `region_code`;
+ * - `mediation` (warnings raised by courts): mediation clients whose region codes are on one branch with
+ *   `region_code`, or national ones;
+ * - `operator` (operational events such as `delivery.exhausted`): operators only.
+ * Operators read everything. An unknown audience is readable by operators only (fail closed).
+ */
+export interface EventScope {
+  audience: string
+  courtCode: string | null
+  organizationId: string | null
+  regionCode: string | null
+}
+
+/** Whether the principal may read an event with this scope (see {@link EventScope}). */
+export function mayReadEvent(p: Principal, e: EventScope): boolean {
+  if (p.role === 'operator') return true
+  switch (e.audience) {
+    case 'case':
+      if (p.role === 'court') return e.courtCode !== null && courtInScope(p, e.courtCode)
+      if (isNational(p)) return true
+      if (e.organizationId !== null && p.organizationIds.includes(e.organizationId)) return true
+      return e.regionCode !== null && p.regionCodes.some((r) => regionCovers(r, e.regionCode as string))
+    case 'court':
+      if (p.role !== 'court' || e.regionCode === null) return false
+      return regionsOf(p).some((r) => regionsOnOneBranch(r, e.regionCode as string))
+    case 'mediation':
+      if (p.role !== 'mediation') return false
+      if (isNational(p)) return true
+      return e.regionCode !== null && regionsOf(p).some((r) => regionsOnOneBranch(r, e.regionCode as string))
+    default:
+      return false
+  }
+}
+
+/** A warning as the access rule sees it: where the dispute is and who raised it. */
+export interface WarningRef {
+  regionCode: string
+  raisedBy: { clientId: string; role: Role }
+}
+
+/**
+ * Who may read a warning (contract §5, the same rule the delivery engine applies to `warning.raised`): the client
+ * that raised it; on the other side, courts whose region and the warning's are on one branch (one covers the
+ * other), and mediation clients whose region codes are on one branch with it, or national ones; operators all.
+ * Other clients of the raiser's own side do not see it: it is addressed to the other side.
+ */
+export function mayReadWarning(p: Principal, w: WarningRef): boolean {
+  if (p.role === 'operator' || w.raisedBy.clientId === p.clientId) return true
+  if (p.role === w.raisedBy.role) return false
+  if (isNational(p)) return true
+  return regionsOf(p).some((r) => regionsOnOneBranch(r, w.regionCode))
 }
