@@ -1,7 +1,7 @@
 import type { Worker } from 'bullmq'
 import type { Deps } from './deps.js'
 import { deleteExpired } from './db/idempotency-repository.js'
-import { startTimerWorker, sweepOverdue } from './delivery/timers.js'
+import { startTimerWorker, sweepOverdue } from './cases/referrals/referral-timers.js'
 import { startDeliveryWorker } from './delivery/delivery-worker.js'
 
 export interface RunningWorkers {

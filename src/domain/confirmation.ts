@@ -8,7 +8,7 @@ import { confirmationDeadline, daysBetween, type LegalCalendar, shanghaiDate } f
 import { courtRegion, isValidCourtCode, regionCovers } from './identifiers.js'
 import { maskIdNumber, maskPhone } from './personal-data.js'
 import type { Role } from './principal.js'
-import { type Agreement, type Decrypt, partiesView, type StoredParty } from './referral.js'
+import { type Agreement, type Decrypt, NEVER_DECRYPT, partiesView, partyPersonalFields, type StoredParty } from './referral.js'
 import { coversAllParties } from './referral-machine.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -273,11 +273,7 @@ export function confirmationView(c: Confirmation, full: boolean, decrypt: Decryp
 }
 
 /** The personal-data fields a full view of this application shows (for the access trail). */
-export function confirmationPersonalFields(c: Confirmation): string[] {
-  const fields = new Set<string>(['idNumber'])
-  for (const p of c.doc.parties) {
-    if (p.phone) fields.add('phone')
-    if (p.address) fields.add('address')
-  }
-  return [...fields]
-}
+export const confirmationPersonalFields = (c: Confirmation): string[] => partyPersonalFields(c.doc.parties)
+
+/** The application with personal data masked: what events carry and operators see. */
+export const maskedConfirmationView = (c: Confirmation, today: string): Record<string, unknown> => confirmationView(c, false, NEVER_DECRYPT, today)

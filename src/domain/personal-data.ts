@@ -82,3 +82,9 @@ export function scanForPersonalData(text: string): string[] {
   hits.sort((a, b) => a.index - b.index);
   return hits.map((hit) => hit.value);
 }
+
+/** Masks an address: the first six code points (province, city, district as a rule) and up to eight stars. */
+export function maskAddress(address: string): string {
+  const cps = [...address];
+  return cps.length <= 6 ? MASK_CHAR.repeat(cps.length) : `${cps.slice(0, 6).join('')}${MASK_CHAR.repeat(Math.min(cps.length - 6, 8))}`;
+}

@@ -168,12 +168,23 @@ export function referralView(r: Referral, full: boolean, decrypt: Decrypt): Reco
   }
 }
 
-/** Whether a view of this referral carries any full personal data worth an access-trail entry. */
-export function personalFields(r: Referral): string[] {
+/** The personal-data fields a full view of these parties shows (for the access trail). */
+export function partyPersonalFields(parties: readonly StoredParty[]): string[] {
   const fields = new Set<string>(['idNumber'])
-  for (const p of r.doc.parties) {
+  for (const p of parties) {
     if (p.phone) fields.add('phone')
     if (p.address) fields.add('address')
   }
   return [...fields]
 }
+
+/** The personal-data fields a full view of this referral shows (for the access trail). */
+export const personalFields = (r: Referral): string[] => partyPersonalFields(r.doc.parties)
+
+/** Stands in for a decryption that a masked view never makes. */
+export const NEVER_DECRYPT: Decrypt = () => {
+  throw new Error('a masked view never decrypts')
+}
+
+/** The referral with personal data masked: what events carry and operators see. */
+export const maskedReferralView = (r: Referral): Record<string, unknown> => referralView(r, false, NEVER_DECRYPT)

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import type { CommitHints } from '../cases/case-kit.js'
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
@@ -29,7 +30,4 @@ export interface AppDeps {
   afterCommit: (hints: CommitHints) => Promise<void>
 }
 
-export interface CommitHints {
-  events?: boolean
-  timers?: Array<{ referralId: string; dueAt: Date }>
-}
+export type { CommitHints }

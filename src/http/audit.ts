@@ -2,16 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { listAccess } from '../db/access-log-repository.js'
 import { verifySubjectChain } from '../db/event-repository.js'
-import { getConfirmation } from '../db/confirmation-repository.js'
-import { getReferral } from '../db/referral-repository.js'
-import { notFound } from '../domain/errors.js'
-import { isUuid } from '../domain/ids.js'
+import { confirmationService } from '../cases/confirmations/confirmation-service.js'
+import { referralService } from '../cases/referrals/referral-service.js'
 import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
 import { CursorQuery, IdParam, LimitQuery, listOf, Timestamp } from '../schemas/common.js'
 import { decodeCursor, page } from './pagination.js'
-import { confirmationStanding } from './judicial-confirmations.js'
-import { standing } from './referrals.js'
+import { callerOf } from './case-actions.js'
 
 export const IntegrityView = Type.Object({
   valid: Type.Boolean(),
@@ -28,6 +25,8 @@ const AccessEntryView = Type.Object({ at: Timestamp, clientId: Type.String(), su
 
 /** Tamper evidence and the personal-data access trail (contract §8). */
 const auditPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  const referrals = referralService(deps)
+  const confirmations = confirmationService(deps)
   app.get(
     '/v1/referrals/:id/integrity',
     {
@@ -41,8 +40,7 @@ const auditPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { 
       },
     },
     async (req) => {
-      const r = isUuid(req.params.id) ? await getReferral(deps.db, req.params.id) : undefined
-      if (!r || !(await standing(deps.db, req.principal, r)).read) throw notFound('委派/委托案件')
+      const r = await referrals.assertReadable(callerOf(req), req.params.id)
       return integrityBody(await verifySubjectChain(deps.db, r.id))
     },
   )
@@ -60,8 +58,7 @@ const auditPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { 
       },
     },
     async (req) => {
-      const c = isUuid(req.params.id) ? await getConfirmation(deps.db, req.params.id) : undefined
-      if (!c || !(await confirmationStanding(deps.db, req.principal, c)).read) throw notFound('司法确认申请')
+      const c = await confirmations.assertReadable(callerOf(req), req.params.id)
       return integrityBody(await verifySubjectChain(deps.db, c.id))
     },
   )

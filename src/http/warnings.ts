@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { uuidv7 } from 'uuidv7'
 import { appendEvent } from '../db/event-repository.js'
-import { getReferral } from '../db/referral-repository.js'
 import { getWarning, insertWarning, listWarnings, mayReadWarning, type Warning } from '../db/warning-repository.js'
 import { fieldInvalid, notFound } from '../domain/errors.js'
 import { GENESIS_HASH } from '../domain/event-chain.js'
@@ -13,7 +12,8 @@ import { CursorQuery, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timesta
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 import { decodeCursor, page } from './pagination.js'
 import { DISPUTE_TYPES } from '../schemas/referrals.js'
-import { standing } from './referrals.js'
+import { referralService } from '../cases/referrals/referral-service.js'
+import { callerOf } from './case-actions.js'
 
 /** No query parameters: an unknown one is a 400 (contract §1). */
 const NoQuery = Type.Object({}, { additionalProperties: false })
@@ -68,6 +68,7 @@ const SCOPE_TEXT =
   'court warning) whose region and the warning’s are on one branch; not by other clients of the raiser’s side; operators all.'
 
 const warningsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  const referrals = referralService(deps)
   app.post(
     '/v1/warnings',
     {
@@ -90,10 +91,7 @@ const warningsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app,
     async (req, reply) => {
       const b = req.body
       const p = req.principal
-      if (b.referralId !== undefined) {
-        const r = isUuid(b.referralId) ? await getReferral(deps.db, b.referralId) : undefined
-        if (!r || !(await standing(deps.db, p, r)).read) throw notFound('委派/委托案件')
-      }
+      if (b.referralId !== undefined) await referrals.assertReadable(callerOf(req), b.referralId)
       return runIdempotent(req, reply, deps.db, async (trx) => {
         const now = new Date()
         const warning: Warning = {

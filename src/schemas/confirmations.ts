@@ -1,4 +1,4 @@
-import Type from 'typebox'
+import Type, { type Static } from 'typebox'
 import { CONFIRMATION_STATUSES, CONFIRMATION_SUBJECTS, VENUE_BASES } from '../domain/confirmation.js'
 import { LegalDate, Nullable, StringEnum, Timestamp } from './common.js'
 import { AgreementBody, MaterialRef, PartyInput } from './referrals.js'
@@ -148,3 +148,9 @@ export const ConfirmationView = Type.Object(
   },
   { additionalProperties: false },
 )
+
+/** The inputs of the confirmation service, as validated at the edge. */
+export type CreateConfirmationInput = Static<typeof CreateConfirmationBody>
+export type ConfirmationAcceptanceInput = Static<typeof ConfirmationAcceptanceBody>
+export type ConfirmationWithdrawalInput = Static<typeof ConfirmationWithdrawalBody>
+export type ConfirmationRulingInput = Static<typeof ConfirmationRulingBody>

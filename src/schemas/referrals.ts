@@ -1,4 +1,4 @@
-import Type from 'typebox'
+import Type, { type Static } from 'typebox'
 import { TERMINATION_REASONS } from '../domain/referral-machine.js'
 import { LegalDate, Nullable, StringEnum, Timestamp } from './common.js'
 
@@ -234,3 +234,19 @@ export const ReferralView = Type.Object(
   },
   { additionalProperties: false },
 )
+
+/** The inputs of the referral service, as validated at the edge. */
+export type CreateReferralInput = Static<typeof CreateReferralBody>
+export type PartyInputT = Static<typeof PartyInput>
+export type AcceptanceInput = Static<typeof AcceptanceBody>
+export type RedesignationInput = Static<typeof RedesignationBody>
+export type AssignmentInput = Static<typeof AssignmentBody>
+export type SuspensionInput = Static<typeof SuspensionBody>
+export type ResumptionInput = Static<typeof ResumptionBody>
+export type ExtensionInput = Static<typeof ExtensionBody>
+export type AgreementInput = Static<typeof AgreementBody>
+export type TerminationInput = Static<typeof TerminationBody>
+export type MaterialReturnInput = Static<typeof MaterialReturnBody>
+export type CourtFilingInput = Static<typeof CourtFilingBody>
+export type ClosureInput = Static<typeof ClosureBody>
+export type PerformanceInput = Static<typeof PerformanceBody>

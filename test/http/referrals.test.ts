@@ -1,6 +1,6 @@
 import t from 'tap'
 import { sql } from 'kysely'
-import { expireIfDue, sweepOverdue } from '../../src/delivery/timers.js'
+import { expireIfDue, sweepOverdue } from '../../src/cases/referrals/referral-timers.js'
 import { addCalendarDays, shanghaiDate } from '../../src/domain/calendar.js'
 import { scanForPersonalData } from '../../src/domain/personal-data.js'
 import { caseNumber, organizationBody, post, referralBody, residentId, standardWorld } from '../helpers/fixtures.js'

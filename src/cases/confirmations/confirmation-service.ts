@@ -1,0 +1,245 @@
+import type { Kysely } from 'kysely'
+import { uuidv7 } from 'uuidv7'
+import type { AccessTrail } from '../../db/access-log-repository.js'
+import {
+  commitConfirmationTransition,
+  type ConfirmationFilters,
+  copyPartyIndex,
+  findLiveConfirmation,
+  getConfirmation,
+  insertConfirmation,
+  listConfirmations,
+  lockConfirmation,
+} from '../../db/confirmation-repository.js'
+import type { Database } from '../../db/database.js'
+import { appendEvent, listSubjectEvents } from '../../db/event-repository.js'
+import { assertMaterialsExist, linkMaterials } from '../../db/material-repository.js'
+import { getOrganization } from '../../db/organization-repository.js'
+import { getReferral, holderRegions, insertPartyIndex } from '../../db/referral-repository.js'
+import { confirmationStanding, organizationInScope } from '../../domain/access.js'
+import { shanghaiDate } from '../../domain/calendar.js'
+import {
+  type Confirmation,
+  type ConfirmationAction,
+  type ConfirmationDoc,
+  confirmationPersonalFields,
+  decideConfirmationTransition,
+  maskedConfirmationView,
+  type Venue,
+} from '../../domain/confirmation.js'
+import * as rules from '../../domain/confirmation-actions.js'
+import { businessRule, conflict, notFound } from '../../domain/errors.js'
+import { GENESIS_HASH } from '../../domain/event-chain.js'
+import { isUuid } from '../../domain/ids.js'
+import type { Principal } from '../../domain/principal.js'
+import type { Agreement, StoredParty } from '../../domain/referral.js'
+import type { ConfirmationAcceptanceInput, ConfirmationRulingInput, ConfirmationWithdrawalInput, CreateConfirmationInput } from '../../schemas/confirmations.js'
+import { type CaseDeps, type CaseKind, type CaseStanding, type Caller, type Outcome, recordFullView, transitionCase, type Trx, type Work } from '../case-kit.js'
+import { sealParties } from '../parties.js'
+import { referralStandingIn } from '../referrals/referral-service.js'
+
+/**
+ * The judicial confirmation service (司法确认, contract §3): applications from a referral or standalone, and the
+ * court's decisions. The rules are in domain/confirmation-actions.ts; this module looks up and writes.
+ */
+
+const WHAT = '司法确认申请'
+
+type Db = Kysely<Database> | Trx
+
+/** The applying organization with its region (the events' read scope), or undefined when unknown. */
+async function applyingOrganization(db: Db, c: Confirmation) {
+  const [org] = await holderRegions(db, [c.organizationId])
+  return org
+}
+
+export async function confirmationStandingIn(db: Db, p: Principal, c: Confirmation): Promise<CaseStanding> {
+  const st = confirmationStanding(p, c, await applyingOrganization(db, c))
+  // Whoever may read an application may ask to act on it; the transition table decides by role.
+  return { ...st, act: st.read }
+}
+
+const today = (now = new Date()) => shanghaiDate(now)
+
+export const confirmationKind: CaseKind<Confirmation, ConfirmationAction> = {
+  what: WHAT,
+  notActing: WHAT,
+  lock: lockConfirmation,
+  standing: confirmationStandingIn,
+  decide: (c, action, by) => (by === 'system' ? { ok: false, reason: 'forbidden' } : decideConfirmationTransition(c.status, action, by)),
+  async commit(trx, t) {
+    const org = await applyingOrganization(trx, t.before)
+    return commitConfirmationTransition(trx, {
+      ...t,
+      eventData: { confirmation: maskedConfirmationView({ ...t.after, version: t.before.version + 1, updatedAt: t.now }, today(t.now)) },
+      organizationRegion: org?.regionCode || null,
+    })
+  },
+}
+
+/** What an application is made of, once its source (a referral, or the body itself) has been checked. */
+interface Intake {
+  referralId: string | null
+  organizationId: string
+  organizationRegion: string
+  agreement: Agreement
+  parties: StoredParty[]
+  /** Blind-index hashes of a standalone application's parties; a referral's are copied from the referral. */
+  partyHashes: string[]
+  venue?: Venue
+}
+
+export interface ConfirmationServiceDeps extends CaseDeps {
+  db: Kysely<Database>
+  accessTrail: AccessTrail
+}
+
+export type ConfirmationService = ReturnType<typeof confirmationService>
+
+export function confirmationService(deps: ConfirmationServiceDeps) {
+  /** A referral-linked application: only the organization handling the case applies; for anyone else it is not there. */
+  async function fromReferral(trx: Trx, p: Principal, b: CreateConfirmationInput, referralId: string): Promise<Intake> {
+    const r = isUuid(referralId) ? await getReferral(trx, referralId) : undefined
+    if (!r || !(await referralStandingIn(trx, p, r)).act) throw notFound('委派/委托案件')
+    const agreement = rules.checkReferralApplication(r, b)
+    const [org] = await holderRegions(trx, [r.organizationId])
+    return { referralId: r.id, organizationId: r.organizationId, organizationRegion: org?.regionCode ?? '', agreement, parties: r.doc.parties, partyHashes: [] }
+  }
+
+  /** A standalone application: the mediating organization must be in the caller's scope. */
+  async function standalone(trx: Trx, p: Principal, b: CreateConfirmationInput, now: Date): Promise<Intake> {
+    const org = await getOrganization(trx, b.organizationId as string)
+    // Unknown and foreign organizations answer alike, so the answer tells nothing about organizations outside the scope.
+    if (!org || !organizationInScope(p, org)) throw businessRule('organization_out_of_scope', '主持调解的组织不存在或不在调用方的管辖范围内')
+    const { agreement, venue } = rules.checkStandaloneApplication(b, org.regionCode, now)
+    const { stored, hashes } = sealParties(deps.cipher, b.parties as NonNullable<CreateConfirmationInput['parties']>)
+    return { referralId: null, organizationId: org.id, organizationRegion: org.regionCode, agreement, parties: stored, partyHashes: hashes, venue }
+  }
+
+  async function createIn(work: Work, caller: Caller, b: CreateConfirmationInput): Promise<Outcome<Confirmation>> {
+    const { trx } = work
+    const p = caller.principal
+    const now = new Date()
+    const intake = b.referralId !== undefined ? await fromReferral(trx, p, b, b.referralId) : await standalone(trx, p, b, now)
+    const timing = rules.checkApplicationTiming(b, intake.agreement, await deps.calendar.get(), now)
+    // A material is quoted only if the caller may read it (uploaded it, or may read a case referencing it).
+    const materials = b.materials ?? []
+    await assertMaterialsExist(trx, materials.map((m) => m.materialId), p)
+    if (intake.referralId) {
+      const live = await findLiveConfirmation(trx, intake.referralId)
+      if (live) throw conflict('duplicate_application', '该委派案件已有待审查或已裁定有效的司法确认申请', { existingId: live.id })
+    }
+    const doc: ConfirmationDoc = {
+      applicants: [...new Set(b.applicants)].sort((x, y) => x - y),
+      appliedAt: new Date(b.appliedAt).toISOString(),
+      applicationDueOn: timing.applicationDueOn,
+      provisional: timing.provisional,
+      ...(b.lateReason !== undefined ? { lateReason: b.lateReason } : {}),
+      agreement: intake.agreement,
+      parties: intake.parties,
+      materials,
+      ...(intake.venue ? { venue: intake.venue } : {}),
+    }
+    const c: Confirmation = {
+      id: uuidv7(),
+      version: 1,
+      status: 'applied',
+      referralId: intake.referralId,
+      courtCode: b.courtCode,
+      organizationId: intake.organizationId,
+      subject: b.subject ?? 'ordinary',
+      late: timing.late,
+      caseNumber: null,
+      reviewDueOn: null,
+      agreementSha256: intake.agreement.sha256,
+      chainHead: GENESIS_HASH,
+      doc,
+      createdAt: now,
+      updatedAt: now,
+    }
+    const { hash } = await appendEvent(trx, {
+      type: 'confirmation.applied',
+      subject: { kind: 'judicial_confirmation', id: c.id },
+      sequence: 1,
+      caseVersion: 1,
+      actor: { clientId: p.clientId, role: p.role },
+      data: { confirmation: maskedConfirmationView(c, today(now)) },
+      prevHash: GENESIS_HASH,
+      occurredAt: now,
+      scope: { courtCode: c.courtCode, organizationId: c.organizationId, regionCode: intake.organizationRegion || null, audience: 'case' },
+    })
+    c.chainHead = hash
+    try {
+      await insertConfirmation(trx, c)
+    } catch (err) {
+      // Two applications for one referral racing past the check above: the unique index decides.
+      if ((err as { code?: string }).code === '23505') throw conflict('duplicate_application', '该委派案件已有待审查或已裁定有效的司法确认申请')
+      throw err
+    }
+    if (intake.referralId) await copyPartyIndex(trx, intake.referralId, c.id)
+    else await insertPartyIndex(trx, c.id, intake.partyHashes)
+    await linkMaterials(trx, 'judicial_confirmation', c.id, materials.map((m) => m.materialId))
+    return answer(work, caller, c, true)
+  }
+
+  async function answer(work: Work, caller: Caller, c: Confirmation, full: boolean): Promise<Outcome<Confirmation>> {
+    if (full) await recordFullView(work, caller, c.id, confirmationPersonalFields(c))
+    return { value: c, full, hints: { events: true } }
+  }
+
+  async function decide(work: Work, caller: Caller, id: string, action: ConfirmationAction, apply: (c: Confirmation, at: rules.At) => Confirmation) {
+    const now = new Date()
+    const at = { now, today: today(now), cal: await deps.calendar.get() }
+    const done = await transitionCase(work, confirmationKind, { id, by: caller, action, now, apply: (c) => apply(c, at) })
+    const { value, standing } = done as NonNullable<typeof done>
+    return answer(work, caller, value, standing.full)
+  }
+
+  async function readable(caller: Caller, id: string): Promise<{ c: Confirmation; st: CaseStanding }> {
+    const c = isUuid(id) ? await getConfirmation(deps.db, id) : undefined
+    const st = c ? await confirmationStandingIn(deps.db, caller.principal, c) : undefined
+    if (!c || !st?.read) throw notFound(WHAT)
+    return { c, st }
+  }
+
+  function trail(caller: Caller, shown: Confirmation[]): void {
+    deps.accessTrail.record(shown.map((c) => ({ clientId: caller.principal.clientId, subjectId: c.id, fields: confirmationPersonalFields(c), requestId: caller.requestId })))
+  }
+
+  return {
+    /** An application (民事诉讼法 205; 人民调解法 33); its shape is checked before any unit of work begins. */
+    apply(caller: Caller, b: CreateConfirmationInput): (work: Work) => Promise<Outcome<Confirmation>> {
+      rules.checkApplicationShape(b)
+      return (work) => createIn(work, caller, b)
+    },
+
+    async get(caller: Caller, id: string): Promise<{ value: Confirmation; full: boolean }> {
+      const { c, st } = await readable(caller, id)
+      if (st.full) trail(caller, [c])
+      return { value: c, full: st.full }
+    },
+
+    /** The applications the caller may read. Its list scope is exactly the courts and organizations that see them in full. */
+    async list(caller: Caller, filters: Omit<ConfirmationFilters, 'today'>): Promise<Array<{ value: Confirmation; full: boolean }>> {
+      const rows = await listConfirmations(deps.db, caller.principal, { ...filters, today: today() })
+      const full = caller.principal.role !== 'operator'
+      if (full) trail(caller, rows)
+      return rows.map((c) => ({ value: c, full }))
+    },
+
+    async events(caller: Caller, id: string, afterSequence: number, limit: number) {
+      const { c } = await readable(caller, id)
+      return listSubjectEvents(deps.db, c.id, afterSequence, limit)
+    },
+
+    async assertReadable(caller: Caller, id: string): Promise<Confirmation> {
+      return (await readable(caller, id)).c
+    },
+
+    accept: (work: Work, caller: Caller, id: string, b: ConfirmationAcceptanceInput) => decide(work, caller, id, 'accept', (c, at) => rules.acceptApplication(c, b, at)),
+    refuse: (work: Work, caller: Caller, id: string, b: ConfirmationAcceptanceInput) => decide(work, caller, id, 'not_accept', (c, at) => rules.refuseApplication(c, b, at)),
+    withdraw: (work: Work, caller: Caller, id: string, b: ConfirmationWithdrawalInput) => decide(work, caller, id, 'withdraw', (c, at) => rules.withdrawApplication(c, b, at)),
+    rule: (work: Work, caller: Caller, id: string, b: ConfirmationRulingInput) =>
+      decide(work, caller, id, b.result === 'valid' ? 'rule_valid' : 'rule_rejected', (c, at) => rules.ruleOnApplication(c, b, at)),
+  }
+}

@@ -1,0 +1,229 @@
+import { uuidv7 } from 'uuidv7'
+import type { AccessTrail } from '../../db/access-log-repository.js'
+import type { Database } from '../../db/database.js'
+import { appendEvent, listSubjectEvents } from '../../db/event-repository.js'
+import { assertMaterialsExist, linkMaterials } from '../../db/material-repository.js'
+import { getOrganization } from '../../db/organization-repository.js'
+import { commitTransition, getReferral, holderRegions, insertPartyIndex, insertReferral, listReferrals, lockReferral, type ReferralFilters } from '../../db/referral-repository.js'
+import type { Kysely } from 'kysely'
+import { referralStanding } from '../../domain/access.js'
+import { acceptanceDueOn, endOfShanghaiDay, shanghaiDate } from '../../domain/calendar.js'
+import { conflict, notFound } from '../../domain/errors.js'
+import { GENESIS_HASH } from '../../domain/event-chain.js'
+import { isUuid } from '../../domain/ids.js'
+import type { Principal } from '../../domain/principal.js'
+import { maskedReferralView, personalFields, type Referral, type ReferralDoc } from '../../domain/referral.js'
+import * as rules from '../../domain/referral-actions.js'
+import { decideTransition, type ReferralAction } from '../../domain/referral-machine.js'
+import type {
+  AcceptanceInput,
+  AgreementInput,
+  AssignmentInput,
+  ClosureInput,
+  CourtFilingInput,
+  CreateReferralInput,
+  ExtensionInput,
+  MaterialReturnInput,
+  PerformanceInput,
+  RedesignationInput,
+  ResumptionInput,
+  SuspensionInput,
+  TerminationInput,
+} from '../../schemas/referrals.js'
+import { type CaseDeps, type CaseKind, type CaseStanding, type Caller, type CommitHints, type Outcome, recordFullView, transitionCase, type Trx, type Work } from '../case-kit.js'
+import { sealParties } from '../parties.js'
+
+/**
+ * The referral service (contract §2): intake and one function per action. Each owns the unit of work it is given,
+ * asks domain/referral-actions.ts to decide, and writes through db/; the HTTP layer only renders what it returns.
+ */
+
+const WHAT = '委派/委托案件'
+
+type Db = Kysely<Database> | Trx
+
+/** How a principal stands to a referral (domain/access.ts), with the regions of the organizations that held it. */
+export async function referralStandingIn(db: Db, p: Principal, r: Referral): Promise<CaseStanding> {
+  const st = referralStanding(p, r, p.role === 'mediation' ? await holderRegions(db, r.heldBy) : [])
+  return { read: st.read, full: st.full, act: st.holder }
+}
+
+/** The referral as the versioned-case kit sees it. */
+export const referralKind: CaseKind<Referral, ReferralAction> = {
+  what: WHAT,
+  notActing: '该案件当前不由调用方的组织办理',
+  lock: lockReferral,
+  standing: referralStandingIn,
+  decide: (r, action, by) => decideTransition(r.status, action, by, r.referralType),
+  async commit(trx, c) {
+    const [region] = await holderRegions(trx, [c.after.organizationId])
+    return commitTransition(trx, {
+      ...c,
+      eventData: { referral: maskedReferralView({ ...c.after, version: c.before.version + 1, updatedAt: c.now }) },
+      holderRegion: region?.regionCode || null,
+    })
+  },
+}
+
+/** After a commit: wake the relay, and schedule the timer of the deadline now running, if any. */
+export function referralHints(r: Referral): CommitHints {
+  const due = rules.pendingDeadline(r)
+  return { events: true, timers: due ? [{ referralId: r.id, dueAt: endOfShanghaiDay(due) }] : [] }
+}
+
+export interface ReferralServiceDeps extends CaseDeps {
+  db: Kysely<Database>
+  /** Batched access trail for reads (writes record in their own unit of work). */
+  accessTrail: AccessTrail
+}
+
+export type ReferralService = ReturnType<typeof referralService>
+
+export function referralService(deps: ReferralServiceDeps) {
+  /** Answers a write: records the full view in the unit of work when the caller gets one. */
+  async function answer(work: Work, caller: Caller, r: Referral, st: Pick<CaseStanding, 'full'>): Promise<Outcome<Referral>> {
+    if (st.full) await recordFullView(work, caller, r.id, personalFields(r))
+    return { value: r, full: st.full, hints: referralHints(r) }
+  }
+
+  /** One action: the kit runs the transition with the action's rules, given the moment and the calendar. */
+  async function act(work: Work, caller: Caller, id: string, action: ReferralAction, apply: (r: Referral, at: rules.At) => Promise<Referral> | Referral) {
+    const now = new Date()
+    const cal = await deps.calendar.get()
+    const done = await transitionCase(work, referralKind, { id, by: caller, action, now, apply: (r) => apply(r, { now, cal }) })
+    // transitionCase returns undefined only for system actions.
+    const { value, standing } = done as NonNullable<typeof done>
+    return answer(work, caller, value, standing)
+  }
+
+  /** Reading one referral: 404 outside the caller's scope; a full view goes to the access trail. */
+  async function readable(caller: Caller, id: string): Promise<{ r: Referral; st: CaseStanding }> {
+    const r = isUuid(id) ? await getReferral(deps.db, id) : undefined
+    const st = r ? await referralStandingIn(deps.db, caller.principal, r) : undefined
+    if (!r || !st?.read) throw notFound(WHAT)
+    return { r, st }
+  }
+
+  function trail(caller: Caller, shown: Array<{ r: Referral; full: boolean }>): void {
+    const entries = shown.filter((s) => s.full).map((s) => ({ clientId: caller.principal.clientId, subjectId: s.r.id, fields: personalFields(s.r), requestId: caller.requestId }))
+    deps.accessTrail.record(entries)
+  }
+
+  /** The intake's writes, once the body passed its checks. */
+  async function createIn(work: Work, caller: Caller, b: CreateReferralInput, caseNumber: string): Promise<Outcome<Referral>> {
+    const p = caller.principal
+    const materialIds = (b.materials ?? []).map((m) => m.materialId)
+    const org = rules.designated(b.courtCode, b.designation.mode, await getOrganization(work.trx, b.designation.organizationId))
+    await assertMaterialsExist(work.trx, materialIds, p)
+    const now = new Date()
+    const due = acceptanceDueOn(await deps.calendar.get(), shanghaiDate(now))
+    const { stored, hashes } = sealParties(deps.cipher, b.parties)
+    const doc: ReferralDoc = {
+      ...(b.procedure ? { procedure: b.procedure } : {}),
+      ...(b.causeOfAction !== undefined ? { causeOfAction: b.causeOfAction } : {}),
+      claimSummary: b.claimSummary,
+      ...(b.claimAmount !== undefined ? { claimAmount: b.claimAmount } : {}),
+      parties: stored,
+      consent: b.consent,
+      designation: b.designation,
+      materials: b.materials ?? [],
+      deadlines: { acceptanceDueOn: due.date, mediationDueOn: null, provisional: due.provisional },
+    }
+    const referral: Referral = {
+      id: uuidv7(),
+      version: 1,
+      status: 'referred',
+      referralType: b.referralType,
+      courtCode: b.courtCode,
+      caseNumber,
+      disputeType: b.disputeType,
+      organizationId: org.id,
+      heldBy: [org.id],
+      chainHead: GENESIS_HASH,
+      doc,
+      createdAt: now,
+      updatedAt: now,
+    }
+    const { hash } = await appendEvent(
+      work.trx,
+      {
+        type: 'referral.created',
+        subject: { kind: 'referral', id: referral.id },
+        sequence: 1,
+        caseVersion: 1,
+        actor: { clientId: p.clientId, role: p.role },
+        data: { referral: maskedReferralView(referral) },
+        prevHash: GENESIS_HASH,
+        occurredAt: now,
+        scope: { courtCode: referral.courtCode, organizationId: org.id, regionCode: org.regionCode },
+      },
+      work.batch,
+    )
+    referral.chainHead = hash
+    // Every write of the intake goes in one statement with the stored answer (the idempotency runner sends it).
+    await insertReferral(work.trx, referral, work.batch, () => conflict('duplicate_referral', '同一法院同一案号已有未办结的委派/委托'))
+    await insertPartyIndex(work.trx, referral.id, hashes, work.batch)
+    await linkMaterials(work.trx, 'referral', referral.id, materialIds)
+    return answer(work, caller, referral, { full: true })
+  }
+
+  return {
+    /** Intake (委派/委托): every party consents, the organization is on a roster, the acceptance clock starts. */
+    create(caller: Caller, b: CreateReferralInput): (work: Work) => Promise<Outcome<Referral>> {
+      const p = caller.principal
+      // What the body alone decides is refused before any unit of work (or idempotency claim) begins.
+      const { caseNumber } = rules.checkReferralIntake(b, p, new Date())
+      return (work) => createIn(work, caller, b, caseNumber)
+    },
+
+    async get(caller: Caller, id: string): Promise<{ value: Referral; full: boolean }> {
+      const { r, st } = await readable(caller, id)
+      trail(caller, [{ r, full: st.full }])
+      return { value: r, full: st.full }
+    },
+
+    /** The referrals the caller may read, each with whether it sees it in full. */
+    async list(caller: Caller, filters: ReferralFilters): Promise<Array<{ value: Referral; full: boolean }>> {
+      const rows = await listReferrals(deps.db, caller.principal, filters)
+      const shown = []
+      for (const r of rows) shown.push({ r, full: (await referralStandingIn(deps.db, caller.principal, r)).full })
+      trail(caller, shown)
+      return shown.map((s) => ({ value: s.r, full: s.full }))
+    },
+
+    /** A readable referral's events, after a sequence number. */
+    async events(caller: Caller, id: string, afterSequence: number, limit: number) {
+      const { r } = await readable(caller, id)
+      return listSubjectEvents(deps.db, r.id, afterSequence, limit)
+    },
+
+    /** Whether the caller may read the referral (404 otherwise); for resources hanging off a referral. */
+    async assertReadable(caller: Caller, id: string): Promise<Referral> {
+      return (await readable(caller, id)).r
+    },
+
+    accept: (work: Work, caller: Caller, id: string, b: AcceptanceInput) => act(work, caller, id, 'accept', (r, at) => rules.accept(r, b, at)),
+    decline: (work: Work, caller: Caller, id: string, b: AcceptanceInput) => act(work, caller, id, 'decline', (r, at) => rules.decline(r, b, at)),
+    redesignate: (work: Work, caller: Caller, id: string, b: RedesignationInput) =>
+      act(work, caller, id, 'redesignate', async (r, at) => rules.redesignate(r, b, await getOrganization(work.trx, b.designation.organizationId), at)),
+    assign: (work: Work, caller: Caller, id: string, b: AssignmentInput) =>
+      act(work, caller, id, 'assign', async (r, at) => rules.assign(r, b, await getOrganization(work.trx, r.organizationId), await getOrganization(work.trx, b.organizationId), at)),
+    suspend: (work: Work, caller: Caller, id: string, b: SuspensionInput) => act(work, caller, id, 'suspend', (r, at) => rules.suspend(r, b, at)),
+    resume: (work: Work, caller: Caller, id: string, b: ResumptionInput) => act(work, caller, id, 'resume', (r, at) => rules.resume(r, b, at)),
+    extend: (work: Work, caller: Caller, id: string, b: ExtensionInput) => act(work, caller, id, 'extend', (r, at) => rules.extend(r, b, at)),
+    recordAgreement: (work: Work, caller: Caller, id: string, b: AgreementInput) => act(work, caller, id, 'record_agreement', (r, at) => rules.recordAgreement(r, b, at)),
+    terminate: (work: Work, caller: Caller, id: string, b: TerminationInput) => act(work, caller, id, 'terminate', (r, at) => rules.terminate(r, b, at)),
+    returnMaterials: (work: Work, caller: Caller, id: string, b: MaterialReturnInput) =>
+      act(work, caller, id, 'return_materials', async (r, at) => {
+        const after = rules.returnMaterials(r, b, at)
+        const ids = b.materials.map((m) => m.materialId)
+        await assertMaterialsExist(work.trx, ids, caller.principal)
+        await linkMaterials(work.trx, 'referral', r.id, ids)
+        return after
+      }),
+    registerCase: (work: Work, caller: Caller, id: string, b: CourtFilingInput) => act(work, caller, id, 'register_case', (r, at) => rules.registerCase(r, b, at)),
+    resumeTrial: (work: Work, caller: Caller, id: string, b: CourtFilingInput) => act(work, caller, id, 'resume_trial', (r) => rules.resumeTrial(r, b)),
+    close: (work: Work, caller: Caller, id: string, b: ClosureInput) => act(work, caller, id, 'close', (r, at) => rules.close(r, b, at)),
+    reportPerformance: (work: Work, caller: Caller, id: string, b: PerformanceInput) => act(work, caller, id, 'report_performance', (r, at) => rules.reportPerformance(r, b, at)),
+  }
+}
