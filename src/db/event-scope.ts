@@ -12,7 +12,6 @@ export function scopeOf(e: Pick<EventRow, 'audience' | 'court_code' | 'organizat
 }
 
 /** Re-exported for test/http/warnings.test.ts, which still imports the rule from here. */
-export { mayReadEvent } from '../domain/access.js'
 
 /** Position in the pull feed: the writing transaction's id and the event's position, both as decimal strings. */
 export interface FeedCursor {

@@ -1,8 +1,8 @@
-import { type Expression, type Kysely, sql, type SqlBool, type Transaction } from 'kysely'
+import { type Kysely, sql, type SqlBool, type Transaction } from 'kysely'
 import { AppError } from '../domain/errors.js'
 import { isUuid } from '../domain/ids.js'
 import type { Principal } from '../domain/principal.js'
-import { orgScopeSql } from './access-sql.js'
+import { confirmationScopeSql, referralScopeSql } from './access-sql.js'
 import type { Database, MaterialRow } from './database.js'
 
 type Db = Kysely<Database> | Transaction<Database>
@@ -92,23 +92,6 @@ export async function getMaterial(db: Db, id: string): Promise<Material | undefi
 export async function readChunk(db: Db, materialId: string, seq: number): Promise<Buffer | undefined> {
   const row = await db.selectFrom('material_chunks').select('data').where('material_id', '=', materialId).where('seq', '=', seq).executeTakeFirst()
   return row?.data
-}
-
-/** Whether the principal may read a referral (row alias `r`): the referral-level rule of the referral routes. */
-function referralScopeSql(p: Principal): Expression<SqlBool> {
-  if (p.role === 'operator') return sql<SqlBool>`true`
-  if (p.role === 'court') return p.courtCodes.length ? sql<SqlBool>`r.court_code = ANY(${sql.val(p.courtCodes)}::text[])` : sql<SqlBool>`false`
-  return orgScopeSql(p, sql.ref('r.held_by'), true)
-}
-
-/**
- * Whether the principal may read a confirmation application (row alias `c`), as the confirmation routes decide it:
- * the court it was filed with, and mediation clients whose scope covers the applying organization.
- */
-function confirmationScopeSql(p: Principal): Expression<SqlBool> {
-  if (p.role === 'operator') return sql<SqlBool>`true`
-  if (p.role === 'court') return p.courtCodes.length ? sql<SqlBool>`c.court_code = ANY(${sql.val(p.courtCodes)}::text[])` : sql<SqlBool>`false`
-  return orgScopeSql(p, sql.ref('c.organization_id'), false)
 }
 
 /**

@@ -63,7 +63,6 @@ export async function getWarning(db: Db, id: string): Promise<Warning | undefine
 }
 
 /** The rule lives in domain/access.ts; re-exported for src/http/warnings.ts, which still imports it from here. */
-export { mayReadWarning } from '../domain/access.js'
 
 export interface WarningFilters {
   level?: string

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { mayReadEvent, scopeOf } from '../../src/db/event-scope.js'
+import { scopeOf } from '../../src/db/event-scope.js'
+import { mayReadEvent } from '../../src/domain/access.js'
 import { GENESIS_HASH } from '../../src/domain/event-chain.js'
 import type { Principal } from '../../src/domain/principal.js'
 import { idemKey, startHarness } from '../helpers/harness.js'
