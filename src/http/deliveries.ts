@@ -10,7 +10,7 @@ import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
 import { CursorQuery, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timestamp } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
-import { decodeCursor, page } from './pagination.js'
+import { listPage } from './pagination.js'
 
 const OPERATOR = ['operator'] as const
 const READERS = ['court', 'mediation', 'operator'] as const
@@ -111,19 +111,25 @@ const deliveriesPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
     },
     async (req) => {
       const q = req.query
-      const limit = q.limit ?? 50
-      const before = decodeCursor<{ id: string }>(q.cursor, ['id'])
-      if ((q.subscriptionId !== undefined && !isUuid(q.subscriptionId)) || (before && !isUuid(before.id))) return { items: [], nextCursor: null }
-      const rows = await listDeliveries(deps.db, {
-        subscriptionId: q.subscriptionId,
-        status: q.status,
-        eventType: q.eventType,
-        since: q.since ? new Date(q.since) : undefined,
-        until: q.until ? new Date(q.until) : undefined,
-        beforeId: before?.id,
-        limit: limit + 1,
-      })
-      const { items, nextCursor } = page(rows, limit, (d) => ({ id: d.id }))
+      // Newest first: the cursor is the last (oldest) id seen, and the next page lies before it.
+      const { items, nextCursor } = await listPage(
+        q,
+        { id: 'uuid' },
+        async (before, take) =>
+          // A subscription id that is no UUID names no subscription: an empty list (the cursor is still checked).
+          q.subscriptionId !== undefined && !isUuid(q.subscriptionId)
+            ? []
+            : listDeliveries(deps.db, {
+                subscriptionId: q.subscriptionId,
+                status: q.status,
+                eventType: q.eventType,
+                since: q.since ? new Date(q.since) : undefined,
+                until: q.until ? new Date(q.until) : undefined,
+                beforeId: before?.id,
+                limit: take,
+              }),
+        (d) => ({ id: d.id }),
+      )
       const log = await attemptsOf(deps.db, items.map((d) => d.id))
       return { items: items.map((d) => deliveryView(d, log.get(d.id) ?? [])), nextCursor }
     },

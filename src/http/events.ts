@@ -7,7 +7,7 @@ import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
 import { CursorQuery, LimitQuery } from '../schemas/common.js'
 import { EventEnvelopeSchema } from '../schemas/events.js'
-import { decodeCursor, encodeCursor } from './pagination.js'
+import { decodeCursor, DEFAULT_LIMIT, encodeCursor } from './pagination.js'
 import { EVENT_TYPES } from '../schemas/events.js'
 
 const READERS = ['court', 'mediation', 'operator'] as const
@@ -17,11 +17,10 @@ const FeedPage = Type.Object({
   nextCursor: Type.String({ description: '总是字符串：末尾时 items 为空，游标即续读位置 / always a string: at the end items is empty and the cursor is the resume point' }),
 })
 
+/** `after` absent → the start of the feed. Its transaction id (xid8) could exceed a bigint only after ~2³¹ wraparounds. */
 function parseAfter(after: string | undefined): FeedCursor {
-  if (after === undefined) return FEED_START
-  const c = decodeCursor<{ t: string; p: string }>(after, ['t', 'p'])
-  if (!c || !/^\d{1,20}$/.test(String(c.t)) || !/^\d{1,19}$/.test(String(c.p))) throw fieldInvalid('/after', 'invalid_cursor', '游标无效')
-  return { txid: String(c.t), pos: String(c.p) }
+  const c = decodeCursor(after, { t: 'decimalString', p: 'decimalString' }, 'after')
+  return c ? { txid: c.t, pos: c.p } : FEED_START
 }
 
 function parseTypes(types: string | undefined): string[] | undefined {
@@ -60,7 +59,7 @@ const eventsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, {
     async (req) => {
       const after = parseAfter(req.query.after)
       const types = parseTypes(req.query.types)
-      const limit = req.query.limit ?? 50
+      const limit = req.query.limit ?? DEFAULT_LIMIT
       const rows = await readFeed(deps.db, req.principal, after, types, limit)
       const last = rows[rows.length - 1]
       const next = last ? { t: String(last.txid), p: String(last.pos) } : { t: after.txid, p: after.pos }

@@ -8,7 +8,7 @@ import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
 import { CursorQuery, LimitQuery, listOf, StringEnum, Timestamp } from '../schemas/common.js'
 import { DISPUTE_TYPES } from '../schemas/referrals.js'
-import { decodeCursor, page } from './pagination.js'
+import { listPage } from './pagination.js'
 
 const OrgId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: '平台自有的组织标识 / the platform’s own id' })
 
@@ -152,10 +152,12 @@ const organizationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     },
     async (req) => {
       const q = req.query
-      const limit = q.limit ?? 50
-      const after = decodeCursor<{ id: string }>(q.cursor, ['id'])
-      const rows = await listOrganizations(deps.db, { regionCode: q.regionCode, disputeType: q.disputeType, courtCode: q.courtCode, roster: q.roster, afterId: after?.id, limit: limit + 1 }, req.principal)
-      const { items, nextCursor } = page(rows, limit, (o) => ({ id: o.id }))
+      const { items, nextCursor } = await listPage(
+        q,
+        { id: 'slug' },
+        (after, take) => listOrganizations(deps.db, { regionCode: q.regionCode, disputeType: q.disputeType, courtCode: q.courtCode, roster: q.roster, afterId: after?.id, limit: take }, req.principal),
+        (o) => ({ id: o.id }),
+      )
       return { items: items.map(organizationView), nextCursor }
     },
   )

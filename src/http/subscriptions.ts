@@ -22,7 +22,7 @@ import { errorResponses } from './common-schemas.js'
 import { CursorQuery, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timestamp } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 import { EVENT_TYPES } from '../schemas/events.js'
-import { decodeCursor, page } from './pagination.js'
+import { listPage } from './pagination.js'
 
 
 /** How long the previous secret keeps signing after a rotation (contract §4). */
@@ -223,11 +223,14 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       },
     },
     async (req) => {
-      const limit = req.query.limit ?? 50
-      const after = decodeCursor<{ id: string }>(req.query.cursor, ['id'])
-      if (req.query.clientId !== undefined && !isUuid(req.query.clientId)) return { items: [], nextCursor: null }
-      const rows = await listSubscriptions(deps.db, { clientId: req.query.clientId, afterId: after?.id, limit: limit + 1 })
-      const { items, nextCursor } = page(rows, limit, (s) => ({ id: s.id }))
+      const q = req.query
+      const { items, nextCursor } = await listPage(
+        q,
+        { id: 'uuid' },
+        // A client id that is no UUID names no client: an empty list (the cursor is still checked).
+        async (after, take) => (q.clientId !== undefined && !isUuid(q.clientId) ? [] : listSubscriptions(deps.db, { clientId: q.clientId, afterId: after?.id, limit: take })),
+        (s) => ({ id: s.id }),
+      )
       return { items: items.map(subscriptionView), nextCursor }
     },
   )
