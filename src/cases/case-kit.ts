@@ -2,7 +2,7 @@ import { type Kysely, type Transaction } from 'kysely'
 import { recordAccess } from '../db/access-log-repository.js'
 import type { CalendarProvider } from '../db/calendar-repository.js'
 import type { Database } from '../db/database.js'
-import type { Versioned } from '../db/event-repository.js'
+import { listSubjectEvents, type Versioned } from '../db/event-repository.js'
 import { WriteBatch } from '../db/write-batch.js'
 import { checkIfMatch } from '../domain/case-checks.js'
 import { forbidden, illegalTransition, notFound, outOfScope } from '../domain/errors.js'
@@ -23,6 +23,7 @@ import type { FieldCipher } from '../security/field-cipher.js'
  */
 
 export type Trx = Transaction<Database>
+type Db = Kysely<Database> | Trx
 
 /** The unit of work a service decides in: the transaction, and the writes deferred to one statement at its end. */
 export interface Work {
@@ -81,8 +82,9 @@ export interface CaseKind<C extends Versioned & { status: string }, A extends st
   what: string
   /** The detail of 403 out_of_scope for a reader who may not act. */
   notActing: string
+  get(db: Db, id: string): Promise<C | undefined>
   lock(trx: Trx, id: string): Promise<C | undefined>
-  standing(trx: Trx, p: Principal, c: C): Promise<CaseStanding>
+  standing(db: Db, p: Principal, c: C): Promise<CaseStanding>
   decide(c: C, action: A, by: Role | 'system'): Decision
   /** Writes the new state, its version and its event (built from `masked`, the case as events show it). */
   commit(trx: Trx, c: { before: C; after: C; eventType: string; actor: EventEnvelope['actor']; now: Date; batch?: WriteBatch }): Promise<C>
@@ -135,6 +137,20 @@ export async function transitionCase<C extends Versioned & { status: string }, A
     st = await kind.standing(trx, t.by.principal, saved)
   }
   return { value: saved, standing: st }
+}
+
+/** A case the principal may read, with how it stands to it; 404 when there is none or it is outside the scope. */
+export async function readCase<C extends Versioned & { status: string }>(db: Db, kind: CaseKind<C, string>, p: Principal, id: string): Promise<{ value: C; standing: CaseStanding }> {
+  const c = isUuid(id) ? await kind.get(db, id) : undefined
+  const standing = c ? await kind.standing(db, p, c) : undefined
+  if (!c || !standing?.read) throw notFound(kind.what)
+  return { value: c, standing }
+}
+
+/** The events of a case the principal may read, after a sequence number. */
+export async function caseEvents(db: Kysely<Database>, kind: CaseKind<Versioned & { status: string }, string>, p: Principal, id: string, afterSequence: number, limit: number) {
+  const { value } = await readCase(db, kind, p, id)
+  return listSubjectEvents(db, value.id, afterSequence, limit)
 }
 
 /** Records, with the unit of work, that the caller was shown full personal data of a case (contract §8). */

@@ -8,7 +8,7 @@ import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
 import { CursorQuery, IdParam, LimitQuery, listOf, Timestamp } from '../schemas/common.js'
 import { decodeCursor, page } from './pagination.js'
-import { callerOf } from './case-actions.js'
+import { callerOf } from './case-routes.js'
 
 export const IntegrityView = Type.Object({
   valid: Type.Boolean(),

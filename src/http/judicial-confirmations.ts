@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type, { type Static } from 'typebox'
 import { confirmationService } from '../cases/confirmations/confirmation-service.js'
-import { toEnvelope } from '../db/event-repository.js'
 import { shanghaiDate } from '../domain/calendar.js'
 import { type Confirmation, confirmationView } from '../domain/confirmation.js'
-import { CursorQuery, IdParam, LimitQuery, listOf } from '../schemas/common.js'
+import { CursorQuery, LimitQuery, listOf } from '../schemas/common.js'
 import {
   ConfirmationAcceptanceBody,
   ConfirmationRulingBody,
@@ -13,11 +12,9 @@ import {
   ConfirmationWithdrawalBody,
   CreateConfirmationBody,
 } from '../schemas/confirmations.js'
-import { EventEnvelopeSchema } from '../schemas/events.js'
 import type { AppDeps } from './app-deps.js'
-import { caseActions, caseAnswer, callerOf, decryptWith } from './case-actions.js'
+import { callerOf, caseRoutes, decryptWith } from './case-routes.js'
 import { errorResponses } from './common-schemas.js'
-import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 import { decodeCursor, page } from './pagination.js'
 
 /** The judicial confirmation routes (contract §3): schema, role, one service call, the view. */
@@ -33,62 +30,34 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
   const confirmations = confirmationService(deps)
   // `overdue` depends on the day the view is made.
   const render = (c: Confirmation, full: boolean) => confirmationView(c, full, decryptWith(deps.cipher), shanghaiDate(new Date()))
-  const action = caseActions<Confirmation>(app, deps, { base: '/v1/judicial-confirmations', tags: TAGS, view: ConfirmationView, render })
+  const routes = caseRoutes<Confirmation>(app, deps, { base: '/v1/judicial-confirmations', tags: TAGS, view: ConfirmationView, render, get: confirmations.get, events: confirmations.events })
 
-  app.post(
-    '/v1/judicial-confirmations',
-    {
-      config: { roles: MEDIATION },
-      schema: {
-        tags: TAGS,
-        summary: '申请司法确认 / Apply for judicial confirmation',
-        description:
-          '调解平台代全体当事人共同申请（民事诉讼法 205；人民调解法 33）。' +
-          '关联委派（referralId）：案件须由调用方的组织承办（否则 404），状态为 agreed 或以 agreement_filed 结案的 closed（否则 409 illegal_transition）；' +
-          '协议取自案件，须携带 agreementSha256 且与案件协议一致（否则 422 agreement_mismatch；如同时附 agreement，其条款亦须一致）；须向委派法院申请（422 wrong_court）。' +
-          '独立申请（无 referralId）：自带 agreement、parties 与 organizationId（组织须在调用方范围内，否则 422 organization_out_of_scope），' +
-          '向基层法院申请：venue.basis 为 organization_seat（默认，法院辖区覆盖组织所在地）、party_domicile 或 subject_matter（法院辖区覆盖 venue.regionCode），否则 422 wrong_court；如附 agreementSha256 须与条款一致。' +
-          '全体当事人均须为申请人（422 joint_application_required）；协议生效后 30 日内申请，按民事诉讼法 85 计算（Asia/Shanghai 日期，末日遇休息日顺延），逾期须填写 lateReason（此时 late: true，由法院决定），否则 422 confirmation_deadline_passed；' +
-          'subject 为 personal_status、property_title、ip_title 的不予受理（422 excluded_subject，民诉法解释 355）。appliedAt 不得晚于当前时间（422 timestamp_in_future）或早于协议生效（422 timestamp_before_agreement）。' +
-          'materials[] 引用调用方可读的材料（否则 422 unknown_material）。同一委派案件已有待审或已裁定有效的申请时 409 duplicate_application。' +
-          ' Mediation only, on the parties’ joint application. Referral-linked: the referral must be handled by the caller’s organization (404), agreed or closed as agreement_filed (409), ' +
-          'agreementSha256 must equal the recorded agreement’s (422 agreement_mismatch), the court must be the referring court (422 wrong_court). Standalone: own agreement, parties and organizationId ' +
-          '(422 organization_out_of_scope when unknown or outside the caller’s scope), a basic court covering the venue region (422 wrong_court). Every party applies (422 joint_application_required); ' +
-          'within 30 days after the agreement took effect counted per art. 85, else 422 confirmation_deadline_passed unless lateReason is given (then late: true). ' +
-          'Excluded subjects → 422 excluded_subject. materials[] must name materials the caller may read (422 unknown_material). A live application (pending or ruled valid) for the same referral → 409 duplicate_application. Answers 201 with the application.',
-        headers: IDEMPOTENCY_HEADER,
-        body: CreateConfirmationBody,
-        response: { 201: ConfirmationView, ...errorResponses(404, 409, 422) },
-      },
-    },
-    async (req, reply) => {
-      const run = confirmations.apply(callerOf(req), req.body)
-      return runIdempotent(req, reply, deps.db, async (trx, batch) => {
-        const out = await run({ trx, batch })
-        return caseAnswer(deps, out, render, 201, { location: `/v1/judicial-confirmations/${out.value.id}` })
-      })
-    },
-  )
+  routes.create({
+    roles: MEDIATION,
+    summary: '申请司法确认 / Apply for judicial confirmation',
+    description:
+      '调解平台代全体当事人共同申请（民事诉讼法 205；人民调解法 33）。' +
+      '关联委派（referralId）：案件须由调用方的组织承办（否则 404），状态为 agreed 或以 agreement_filed 结案的 closed（否则 409 illegal_transition）；' +
+      '协议取自案件，须携带 agreementSha256 且与案件协议一致（否则 422 agreement_mismatch；如同时附 agreement，其条款亦须一致）；须向委派法院申请（422 wrong_court）。' +
+      '独立申请（无 referralId）：自带 agreement、parties 与 organizationId（组织须在调用方范围内，否则 422 organization_out_of_scope），' +
+      '向基层法院申请：venue.basis 为 organization_seat（默认，法院辖区覆盖组织所在地）、party_domicile 或 subject_matter（法院辖区覆盖 venue.regionCode），否则 422 wrong_court；如附 agreementSha256 须与条款一致。' +
+      '全体当事人均须为申请人（422 joint_application_required）；协议生效后 30 日内申请，按民事诉讼法 85 计算（Asia/Shanghai 日期，末日遇休息日顺延），逾期须填写 lateReason（此时 late: true，由法院决定），否则 422 confirmation_deadline_passed；' +
+      'subject 为 personal_status、property_title、ip_title 的不予受理（422 excluded_subject，民诉法解释 355）。appliedAt 不得晚于当前时间（422 timestamp_in_future）或早于协议生效（422 timestamp_before_agreement）。' +
+      'materials[] 引用调用方可读的材料（否则 422 unknown_material）。同一委派案件已有待审或已裁定有效的申请时 409 duplicate_application。' +
+      ' Mediation only, on the parties’ joint application. Referral-linked: the referral must be handled by the caller’s organization (404), agreed or closed as agreement_filed (409), ' +
+      'agreementSha256 must equal the recorded agreement’s (422 agreement_mismatch), the court must be the referring court (422 wrong_court). Standalone: own agreement, parties and organizationId ' +
+      '(422 organization_out_of_scope when unknown or outside the caller’s scope), a basic court covering the venue region (422 wrong_court). Every party applies (422 joint_application_required); ' +
+      'within 30 days after the agreement took effect counted per art. 85, else 422 confirmation_deadline_passed unless lateReason is given (then late: true). ' +
+      'Excluded subjects → 422 excluded_subject. materials[] must name materials the caller may read (422 unknown_material). A live application (pending or ruled valid) for the same referral → 409 duplicate_application. Answers 201 with the application.',
+    body: CreateConfirmationBody,
+    errors: [404, 409, 422],
+    prepare: confirmations.apply,
+  })
 
-  app.get(
-    '/v1/judicial-confirmations/:id',
-    {
-      config: { roles: READERS },
-      schema: {
-        tags: TAGS,
-        summary: '查询司法确认申请 / Get a judicial confirmation application',
-        description:
-          '返回 ETag: "<version>"。个人信息仅对受理法院与承办组织完整显示；审查中且已过 reviewDueOn 时 overdue 为 true。' +
+  routes.getOne(
+    '查询司法确认申请 / Get a judicial confirmation application',
+    '返回 ETag: "<version>"。个人信息仅对受理法院与承办组织完整显示；审查中且已过 reviewDueOn 时 overdue 为 true。' +
           ' ETag carries the version; personal data is full only for the court concerned and the handling organization; overdue is true while under review past reviewDueOn.',
-        params: IdParam,
-        response: { 200: ConfirmationView, ...errorResponses(404) },
-      },
-    },
-    async (req, reply) => {
-      const { value, full } = await confirmations.get(callerOf(req), req.params.id)
-      reply.header('etag', `"${value.version}"`)
-      return render(value, full) as ConfirmationViewT
-    },
   )
 
   app.get(
@@ -125,28 +94,9 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     },
   )
 
-  app.get(
-    '/v1/judicial-confirmations/:id/events',
-    {
-      config: { roles: READERS },
-      schema: {
-        tags: TAGS,
-        summary: '司法确认申请的事件历史 / The application’s events in sequence order',
-        params: IdParam,
-        querystring: Type.Object({ limit: Type.Optional(LimitQuery), cursor: Type.Optional(CursorQuery) }, { additionalProperties: false }),
-        response: { 200: listOf(EventEnvelopeSchema), ...errorResponses(404) },
-      },
-    },
-    async (req) => {
-      const { limit = 50, cursor } = req.query
-      const after = decodeCursor<{ seq: number }>(cursor, ['seq'])
-      const rows = await confirmations.events(callerOf(req), req.params.id, after?.seq ?? 0, limit + 1)
-      const { items, nextCursor } = page(rows, limit, (e) => ({ seq: e.sequence }))
-      return { items: items.map(toEnvelope) as Array<Static<typeof EventEnvelopeSchema>>, nextCursor }
-    },
-  )
+  routes.events('司法确认申请的事件历史 / The application’s events in sequence order')
 
-  action({
+  routes.action({
     path: 'acceptance',
     roles: COURT,
     summary: '受理或不予受理 / Accept or refuse the application',
@@ -158,7 +108,7 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     run: (w, c, id, b) => (b.decision === 'accepted' ? confirmations.accept(w, c, id, b) : confirmations.refuse(w, c, id, b)),
   })
 
-  action({
+  routes.action({
     path: 'withdrawal',
     roles: MEDIATION,
     summary: '撤回申请 / Withdraw the application',
@@ -169,7 +119,7 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     run: confirmations.withdraw,
   })
 
-  action({
+  routes.action({
     path: 'ruling',
     roles: COURT,
     summary: '裁定 / Rule on the application',

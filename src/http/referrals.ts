@@ -1,12 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type, { type Static } from 'typebox'
 import { referralService } from '../cases/referrals/referral-service.js'
-import { toEnvelope } from '../db/event-repository.js'
 import { forbidden } from '../domain/errors.js'
 import { normalizeResidentId } from '../domain/identifiers.js'
 import { type Referral, referralView } from '../domain/referral.js'
-import { CursorQuery, IdParam, LimitQuery, listOf, StringEnum, Timestamp } from '../schemas/common.js'
-import { EventEnvelopeSchema } from '../schemas/events.js'
+import { CursorQuery, LimitQuery, listOf, StringEnum, Timestamp } from '../schemas/common.js'
 import {
   AcceptanceBody,
   AgreementBody,
@@ -25,9 +23,8 @@ import {
   TerminationBody,
 } from '../schemas/referrals.js'
 import type { AppDeps } from './app-deps.js'
-import { caseActions, caseAnswer, callerOf, decryptWith } from './case-actions.js'
+import { callerOf, caseRoutes, decryptWith } from './case-routes.js'
 import { errorResponses } from './common-schemas.js'
-import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 import { decodeCursor, page } from './pagination.js'
 
 /** The referral routes (contract §2): each declares its schema and role, makes one service call, renders the view. */
@@ -41,49 +38,22 @@ const READERS = ['court', 'mediation', 'operator'] as const
 const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const referrals = referralService(deps)
   const render = (r: Referral, full: boolean) => referralView(r, full, decryptWith(deps.cipher))
-  const action = caseActions<Referral>(app, deps, { base: '/v1/referrals', tags: ['referrals'], view: ReferralView, render })
+  const routes = caseRoutes<Referral>(app, deps, { base: '/v1/referrals', tags: ['referrals'], view: ReferralView, render, get: referrals.get, events: referrals.events })
 
-  app.post(
-    '/v1/referrals',
-    {
-      config: { roles: COURT },
-      schema: {
-        tags: ['referrals'],
-        summary: '委派/委托调解 / Refer a dispute to mediation',
-        description:
-          '法院在立案前委派（pre_filing）或诉中委托（in_litigation）调解。须全体当事人同意（意见 三(二)），指定组织须在名册中。' +
-          '受理期限为转交日后第 3 个工作日（在线调解规则 12）。Court only. Answers 201 with the referral; 409 duplicate_referral when an active referral of the same 案号 exists.',
-        headers: IDEMPOTENCY_HEADER,
-        body: CreateReferralBody,
-        response: { 201: ReferralView, ...errorResponses(409, 422) },
-      },
-    },
-    async (req, reply) => {
-      const run = referrals.create(callerOf(req), req.body)
-      return runIdempotent(req, reply, deps.db, async (trx, batch) => {
-        const out = await run({ trx, batch })
-        return caseAnswer(deps, out, render, 201, { location: `/v1/referrals/${out.value.id}` })
-      })
-    },
-  )
+  routes.create({
+    roles: COURT,
+    summary: '委派/委托调解 / Refer a dispute to mediation',
+    description:
+      '法院在立案前委派（pre_filing）或诉中委托（in_litigation）调解。须全体当事人同意（意见 三(二)），指定组织须在名册中。' +
+      '受理期限为转交日后第 3 个工作日（在线调解规则 12）。Court only. Answers 201 with the referral; 409 duplicate_referral when an active referral of the same 案号 exists.',
+    body: CreateReferralBody,
+    errors: [409, 422],
+    prepare: referrals.create,
+  })
 
-  app.get(
-    '/v1/referrals/:id',
-    {
-      config: { roles: READERS },
-      schema: {
-        tags: ['referrals'],
-        summary: '查询委派/委托案件 / Get a referral',
-        description: '返回 ETag: "<version>"。个人信息仅对委派法院与承办组织完整显示。ETag carries the version; personal data is full only for the referring court and the handling organization.',
-        params: IdParam,
-        response: { 200: ReferralView, ...errorResponses(404) },
-      },
-    },
-    async (req, reply) => {
-      const { value, full } = await referrals.get(callerOf(req), req.params.id)
-      reply.header('etag', `"${value.version}"`)
-      return render(value, full) as ReferralViewT
-    },
+  routes.getOne(
+    '查询委派/委托案件 / Get a referral',
+    '返回 ETag: "<version>"。个人信息仅对委派法院与承办组织完整显示。ETag carries the version; personal data is full only for the referring court and the handling organization.',
   )
 
   app.get(
@@ -121,28 +91,9 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     },
   )
 
-  app.get(
-    '/v1/referrals/:id/events',
-    {
-      config: { roles: READERS },
-      schema: {
-        tags: ['referrals'],
-        summary: '案件事件历史 / The referral’s events in sequence order',
-        params: IdParam,
-        querystring: Type.Object({ limit: Type.Optional(LimitQuery), cursor: Type.Optional(CursorQuery) }, { additionalProperties: false }),
-        response: { 200: listOf(EventEnvelopeSchema), ...errorResponses(404) },
-      },
-    },
-    async (req) => {
-      const { limit = 50, cursor } = req.query
-      const after = decodeCursor<{ seq: number }>(cursor, ['seq'])
-      const rows = await referrals.events(callerOf(req), req.params.id, after?.seq ?? 0, limit + 1)
-      const { items, nextCursor } = page(rows, limit, (e) => ({ seq: e.sequence }))
-      return { items: items.map(toEnvelope) as Array<Static<typeof EventEnvelopeSchema>>, nextCursor }
-    },
-  )
+  routes.events('案件事件历史 / The referral’s events in sequence order')
 
-  action({
+  routes.action({
     path: 'acceptance',
     roles: MEDIATION,
     summary: '受理或不予接受 / Accept or decline',
@@ -151,7 +102,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     run: (w, c, id, b) => (b.decision === 'accepted' ? referrals.accept(w, c, id, b) : referrals.decline(w, c, id, b)),
   })
 
-  action({
+  routes.action({
     path: 'redesignation',
     roles: COURT,
     summary: '重新指定调解组织 / Redesignate',
@@ -160,7 +111,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     run: referrals.redesignate,
   })
 
-  action({
+  routes.action({
     path: 'assignment',
     roles: MEDIATION,
     summary: '中心分派 / Dispatch from a centre',
@@ -169,7 +120,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     run: referrals.assign,
   })
 
-  action({
+  routes.action({
     path: 'suspension',
     roles: MEDIATION,
     summary: '中止调解 / Suspend',
@@ -178,7 +129,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     run: referrals.suspend,
   })
 
-  action({
+  routes.action({
     path: 'resumption',
     roles: MEDIATION,
     summary: '恢复调解 / Resume',
@@ -187,7 +138,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     run: referrals.resume,
   })
 
-  action({
+  routes.action({
     path: 'extension',
     roles: MEDIATION,
     summary: '延长调解期限 / Extend',
@@ -196,7 +147,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     run: referrals.extend,
   })
 
-  action({
+  routes.action({
     path: 'agreement',
     roles: MEDIATION,
     summary: '记录调解协议 / Record the agreement',
@@ -205,7 +156,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     run: referrals.recordAgreement,
   })
 
-  action({
+  routes.action({
     path: 'termination',
     roles: MEDIATION,
     summary: '调解终结 / Terminate',
@@ -214,7 +165,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     run: referrals.terminate,
   })
 
-  action({
+  routes.action({
     path: 'material-return',
     roles: MEDIATION,
     summary: '退回材料 / Return the materials',
@@ -223,7 +174,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     run: referrals.returnMaterials,
   })
 
-  action({
+  routes.action({
     path: 'court-filing',
     roles: COURT,
     summary: '登记立案或恢复审理 / Register the case or resume the trial',
@@ -232,7 +183,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     run: (w, c, id, b) => (b.action === 'case_registered' ? referrals.registerCase(w, c, id, b) : referrals.resumeTrial(w, c, id, b)),
   })
 
-  action({
+  routes.action({
     path: 'closure',
     roles: COURT,
     summary: '结案 / Close',
@@ -241,7 +192,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     run: referrals.close,
   })
 
-  action({
+  routes.action({
     path: 'performance',
     roles: MEDIATION,
     summary: '履行情况回访 / Report performance',

@@ -14,7 +14,7 @@ import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 import { decodeCursor, page } from './pagination.js'
 import { DISPUTE_TYPES } from '../schemas/referrals.js'
 import { referralService } from '../cases/referrals/referral-service.js'
-import { callerOf } from './case-actions.js'
+import { callerOf } from './case-routes.js'
 
 /** No query parameters: an unknown one is a 400 (contract §1). */
 const NoQuery = Type.Object({}, { additionalProperties: false })

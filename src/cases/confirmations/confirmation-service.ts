@@ -12,7 +12,7 @@ import {
   lockConfirmation,
 } from '../../db/confirmation-repository.js'
 import type { Database } from '../../db/database.js'
-import { appendEvent, listSubjectEvents } from '../../db/event-repository.js'
+import { appendEvent } from '../../db/event-repository.js'
 import { assertMaterialsExist, linkMaterials } from '../../db/material-repository.js'
 import { getOrganization } from '../../db/organization-repository.js'
 import { getReferral, holderRegions, insertPartyIndex } from '../../db/referral-repository.js'
@@ -34,7 +34,7 @@ import { isUuid } from '../../domain/ids.js'
 import type { Principal } from '../../domain/principal.js'
 import type { Agreement, StoredParty } from '../../domain/referral.js'
 import type { ConfirmationAcceptanceInput, ConfirmationRulingInput, ConfirmationWithdrawalInput, CreateConfirmationInput } from '../../schemas/confirmations.js'
-import { type CaseDeps, type CaseKind, type CaseStanding, type Caller, type Outcome, recordFullView, transitionCase, type Trx, type Work } from '../case-kit.js'
+import { type CaseDeps, caseEvents, type CaseKind, type CaseStanding, type Caller, type Outcome, readCase, recordFullView, transitionCase, type Trx, type Work } from '../case-kit.js'
 import { sealParties } from '../parties.js'
 import { referralStandingIn } from '../referrals/referral-service.js'
 
@@ -64,6 +64,7 @@ const today = (now = new Date()) => shanghaiDate(now)
 export const confirmationKind: CaseKind<Confirmation, ConfirmationAction> = {
   what: WHAT,
   notActing: WHAT,
+  get: getConfirmation,
   lock: lockConfirmation,
   standing: confirmationStandingIn,
   decide: (c, action, by) => (by === 'system' ? { ok: false, reason: 'forbidden' } : decideConfirmationTransition(c.status, action, by)),
@@ -195,13 +196,6 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
     return answer(work, caller, value, standing.full)
   }
 
-  async function readable(caller: Caller, id: string): Promise<{ c: Confirmation; st: CaseStanding }> {
-    const c = isUuid(id) ? await getConfirmation(deps.db, id) : undefined
-    const st = c ? await confirmationStandingIn(deps.db, caller.principal, c) : undefined
-    if (!c || !st?.read) throw notFound(WHAT)
-    return { c, st }
-  }
-
   function trail(caller: Caller, shown: Confirmation[]): void {
     deps.accessTrail.record(shown.map((c) => ({ clientId: caller.principal.clientId, subjectId: c.id, fields: confirmationPersonalFields(c), requestId: caller.requestId })))
   }
@@ -214,9 +208,9 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
     },
 
     async get(caller: Caller, id: string): Promise<{ value: Confirmation; full: boolean }> {
-      const { c, st } = await readable(caller, id)
-      if (st.full) trail(caller, [c])
-      return { value: c, full: st.full }
+      const { value, standing } = await readCase(deps.db, confirmationKind, caller.principal, id)
+      if (standing.full) trail(caller, [value])
+      return { value, full: standing.full }
     },
 
     /** The applications the caller may read. Its list scope is exactly the courts and organizations that see them in full. */
@@ -227,14 +221,9 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
       return rows.map((c) => ({ value: c, full }))
     },
 
-    async events(caller: Caller, id: string, afterSequence: number, limit: number) {
-      const { c } = await readable(caller, id)
-      return listSubjectEvents(deps.db, c.id, afterSequence, limit)
-    },
+    events: (caller: Caller, id: string, afterSequence: number, limit: number) => caseEvents(deps.db, confirmationKind, caller.principal, id, afterSequence, limit),
 
-    async assertReadable(caller: Caller, id: string): Promise<Confirmation> {
-      return (await readable(caller, id)).c
-    },
+    assertReadable: async (caller: Caller, id: string): Promise<Confirmation> => (await readCase(deps.db, confirmationKind, caller.principal, id)).value,
 
     accept: (work: Work, caller: Caller, id: string, b: ConfirmationAcceptanceInput) => decide(work, caller, id, 'accept', (c, at) => rules.acceptApplication(c, b, at)),
     refuse: (work: Work, caller: Caller, id: string, b: ConfirmationAcceptanceInput) => decide(work, caller, id, 'not_accept', (c, at) => rules.refuseApplication(c, b, at)),

@@ -1,16 +1,15 @@
 import { uuidv7 } from 'uuidv7'
 import type { AccessTrail } from '../../db/access-log-repository.js'
 import type { Database } from '../../db/database.js'
-import { appendEvent, listSubjectEvents } from '../../db/event-repository.js'
+import { appendEvent } from '../../db/event-repository.js'
 import { assertMaterialsExist, linkMaterials } from '../../db/material-repository.js'
 import { getOrganization } from '../../db/organization-repository.js'
 import { commitTransition, getReferral, holderRegions, insertPartyIndex, insertReferral, listReferrals, lockReferral, type ReferralFilters } from '../../db/referral-repository.js'
 import type { Kysely } from 'kysely'
 import { referralStanding } from '../../domain/access.js'
 import { acceptanceDueOn, endOfShanghaiDay, shanghaiDate } from '../../domain/calendar.js'
-import { conflict, notFound } from '../../domain/errors.js'
+import { conflict } from '../../domain/errors.js'
 import { GENESIS_HASH } from '../../domain/event-chain.js'
-import { isUuid } from '../../domain/ids.js'
 import type { Principal } from '../../domain/principal.js'
 import { maskedReferralView, personalFields, type Referral, type ReferralDoc } from '../../domain/referral.js'
 import * as rules from '../../domain/referral-actions.js'
@@ -30,7 +29,7 @@ import type {
   SuspensionInput,
   TerminationInput,
 } from '../../schemas/referrals.js'
-import { type CaseDeps, type CaseKind, type CaseStanding, type Caller, type CommitHints, type Outcome, recordFullView, transitionCase, type Trx, type Work } from '../case-kit.js'
+import { type CaseDeps, caseEvents, type CaseKind, type CaseStanding, type Caller, type CommitHints, type Outcome, readCase, recordFullView, transitionCase, type Trx, type Work } from '../case-kit.js'
 import { sealParties } from '../parties.js'
 
 /**
@@ -52,6 +51,7 @@ export async function referralStandingIn(db: Db, p: Principal, r: Referral): Pro
 export const referralKind: CaseKind<Referral, ReferralAction> = {
   what: WHAT,
   notActing: '该案件当前不由调用方的组织办理',
+  get: getReferral,
   lock: lockReferral,
   standing: referralStandingIn,
   decide: (r, action, by) => decideTransition(r.status, action, by, r.referralType),
@@ -94,14 +94,6 @@ export function referralService(deps: ReferralServiceDeps) {
     // transitionCase returns undefined only for system actions.
     const { value, standing } = done as NonNullable<typeof done>
     return answer(work, caller, value, standing)
-  }
-
-  /** Reading one referral: 404 outside the caller's scope; a full view goes to the access trail. */
-  async function readable(caller: Caller, id: string): Promise<{ r: Referral; st: CaseStanding }> {
-    const r = isUuid(id) ? await getReferral(deps.db, id) : undefined
-    const st = r ? await referralStandingIn(deps.db, caller.principal, r) : undefined
-    if (!r || !st?.read) throw notFound(WHAT)
-    return { r, st }
   }
 
   function trail(caller: Caller, shown: Array<{ r: Referral; full: boolean }>): void {
@@ -176,10 +168,11 @@ export function referralService(deps: ReferralServiceDeps) {
       return (work) => createIn(work, caller, b, caseNumber)
     },
 
+    /** One referral the caller may read (404 otherwise); a full view goes to the access trail. */
     async get(caller: Caller, id: string): Promise<{ value: Referral; full: boolean }> {
-      const { r, st } = await readable(caller, id)
-      trail(caller, [{ r, full: st.full }])
-      return { value: r, full: st.full }
+      const { value, standing } = await readCase(deps.db, referralKind, caller.principal, id)
+      trail(caller, [{ r: value, full: standing.full }])
+      return { value, full: standing.full }
     },
 
     /** The referrals the caller may read, each with whether it sees it in full. */
@@ -191,16 +184,10 @@ export function referralService(deps: ReferralServiceDeps) {
       return shown.map((s) => ({ value: s.r, full: s.full }))
     },
 
-    /** A readable referral's events, after a sequence number. */
-    async events(caller: Caller, id: string, afterSequence: number, limit: number) {
-      const { r } = await readable(caller, id)
-      return listSubjectEvents(deps.db, r.id, afterSequence, limit)
-    },
+    events: (caller: Caller, id: string, afterSequence: number, limit: number) => caseEvents(deps.db, referralKind, caller.principal, id, afterSequence, limit),
 
-    /** Whether the caller may read the referral (404 otherwise); for resources hanging off a referral. */
-    async assertReadable(caller: Caller, id: string): Promise<Referral> {
-      return (await readable(caller, id)).r
-    },
+    /** The referral if the caller may read it (404 otherwise); for resources hanging off a referral. */
+    assertReadable: async (caller: Caller, id: string): Promise<Referral> => (await readCase(deps.db, referralKind, caller.principal, id)).value,
 
     accept: (work: Work, caller: Caller, id: string, b: AcceptanceInput) => act(work, caller, id, 'accept', (r, at) => rules.accept(r, b, at)),
     decline: (work: Work, caller: Caller, id: string, b: AcceptanceInput) => act(work, caller, id, 'decline', (r, at) => rules.decline(r, b, at)),
