@@ -328,11 +328,6 @@ export async function orphanCandidates(db: Db, graceMs: number, limit: number): 
   return r.rows
 }
 
-export async function outboxBacklog(db: Db): Promise<number> {
-  const r = await db.selectFrom('outbox').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
-  return Number(r.n)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Operator actions
 

@@ -66,3 +66,42 @@ export function createQueues(url: string, prefix: string, onError: (err: Error) 
     },
   }
 }
+
+/** BullMQ job name of a delivery attempt. */
+export const DELIVERY_JOB = 'deliver'
+
+export interface DeliveryJobData {
+  deliveryId: string
+}
+
+/** Jobs vanish once finished: PostgreSQL keeps the history, and a finished id must be addable again (retries). */
+const JOB_OPTS = { removeOnComplete: true, removeOnFail: true } as const
+
+/**
+ * Adds one job per delivery (job id = delivery id). An id that already has a job is left as it is, so adding
+ * twice is harmless.
+ */
+export async function enqueueDeliveries(queue: Queue, ids: string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500) {
+    await queue.addBulk(ids.slice(i, i + 500).map((id) => ({ name: DELIVERY_JOB, data: { deliveryId: id } satisfies DeliveryJobData, opts: { jobId: id, ...JOB_OPTS } })))
+  }
+}
+
+/**
+ * Makes sure the delivery's job runs at `at` (now by default): adds it, or brings forward a job already waiting
+ * in the delayed set (an operator retry of a delivery whose next attempt was hours away).
+ */
+export async function enqueueAt(queue: Queue, id: string, at?: Date): Promise<void> {
+  const delay = at ? Math.max(0, at.getTime() - Date.now()) : 0
+  const state = await queue.getJobState(id)
+  if (state === 'delayed' && delay === 0) {
+    const job = await queue.getJob(id)
+    await job?.promote().catch(() => undefined)
+    return
+  }
+  if (state === 'completed' || state === 'failed') {
+    const job = await queue.getJob(id)
+    await job?.remove().catch(() => undefined)
+  }
+  await queue.add(DELIVERY_JOB, { deliveryId: id } satisfies DeliveryJobData, { jobId: id, delay, ...JOB_OPTS })
+}

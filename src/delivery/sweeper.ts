@@ -12,7 +12,8 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { Database } from '../db/database.js'
 import { orphanCandidates, runRecovery, staleRecoveryJobs } from '../db/delivery-repository.js'
-import { enqueueAt, enqueueDeliveries, type OutboxRelay } from './relay.js'
+import { enqueueAt, enqueueDeliveries } from './queues.js'
+import type { OutboxRelay } from './relay.js'
 
 export interface SweepOptions {
   /** A due delivery is only looked at once it has been due this long (it may simply be on its way). @defaultValue 2 000 */

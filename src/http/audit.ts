@@ -7,7 +7,7 @@ import { referralService } from '../cases/referrals/referral-service.js'
 import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
 import { CursorQuery, IdParam, LimitQuery, listOf, Timestamp } from '../schemas/common.js'
-import { decodeCursor, page } from './pagination.js'
+import { listPage } from './pagination.js'
 import { callerOf } from './case-routes.js'
 
 export const IntegrityView = Type.Object({
@@ -86,12 +86,14 @@ const auditPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { 
       },
     },
     async (req) => {
-      const q = req.query
-      const limit = q.limit ?? 50
-      const after = decodeCursor<{ id: string }>(q.cursor, ['id'])
+      const { limit, cursor, ...filters } = req.query
       await deps.accessTrail.flush()
-      const rows = await listAccess(deps.db, { subjectId: q.subjectId, clientId: q.clientId, since: q.since, until: q.until, afterId: after?.id, limit: limit + 1 })
-      const { items, nextCursor } = page(rows, limit, (r) => ({ id: String(r.id) }))
+      const { items, nextCursor } = await listPage(
+        { limit, cursor },
+        { id: 'decimalString' },
+        (after, take) => listAccess(deps.db, { ...filters, afterId: after?.id, limit: take }),
+        (r) => ({ id: String(r.id) }),
+      )
       return {
         items: items.map((r) => ({ at: r.at.toISOString(), clientId: r.client_id, subjectId: r.subject_id, fields: r.fields, requestId: r.request_id })),
         nextCursor,

@@ -12,7 +12,7 @@ import { EventEnvelopeSchema } from '../schemas/events.js'
 import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
 import { type HandlerResult, IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
-import { decodeCursor, page } from './pagination.js'
+import { listPage } from './pagination.js'
 
 const READERS = ['court', 'mediation', 'operator'] as const
 
@@ -139,10 +139,12 @@ export function caseRoutes<C extends { version: number; id: string }>(app: App, 
           },
         },
         async (req) => {
-          const { limit = 50, cursor } = req.query
-          const after = decodeCursor<{ seq: number }>(cursor, ['seq'])
-          const rows = await kind.events(callerOf(req), req.params.id, after?.seq ?? 0, limit + 1)
-          const { items, nextCursor } = page(rows, limit, (e) => ({ seq: e.sequence }))
+          const { items, nextCursor } = await listPage(
+            req.query,
+            { seq: 'int' },
+            (after, take) => kind.events(callerOf(req), req.params.id, after?.seq ?? 0, take),
+            (e) => ({ seq: e.sequence }),
+          )
           return { items: items.map(toEnvelope) as Array<Static<typeof EventEnvelopeSchema>>, nextCursor }
         },
       )

@@ -15,7 +15,7 @@ import {
 import type { AppDeps } from './app-deps.js'
 import { callerOf, caseRoutes, decryptWith } from './case-routes.js'
 import { errorResponses } from './common-schemas.js'
-import { decodeCursor, page } from './pagination.js'
+import { listPage } from './pagination.js'
 
 /** The judicial confirmation routes (contract §3): schema, role, one service call, the view. */
 
@@ -86,10 +86,13 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       },
     },
     async (req) => {
-      const { limit = 50, cursor, ...filters } = req.query
-      const after = decodeCursor<{ id: string }>(cursor, ['id'])
-      const rows = await confirmations.list(callerOf(req), { ...filters, afterId: after?.id, limit: limit + 1 })
-      const { items, nextCursor } = page(rows, limit, (c) => ({ id: c.value.id }))
+      const { limit, cursor, ...filters } = req.query
+      const { items, nextCursor } = await listPage(
+        { limit, cursor },
+        { id: 'uuid' },
+        (after, take) => confirmations.list(callerOf(req), { ...filters, afterId: after?.id, limit: take }),
+        (c) => ({ id: c.value.id }),
+      )
       return { items: items.map((c) => render(c.value, c.full) as ConfirmationViewT), nextCursor }
     },
   )

@@ -45,7 +45,7 @@ const MAX_BIGINT = 2n ** 63n - 1n
 const SLUG = /^[A-Za-z0-9_-]{1,64}$/
 
 /** Only the key shapes the service issues: a wrong one must fail here, not in PostgreSQL. */
-function fits(kind: CursorKind | LegacyKind, v: unknown): boolean {
+function fits(kind: CursorKind, v: unknown): boolean {
   switch (kind) {
     case 'uuid':
       return typeof v === 'string' && isUuid(v)
@@ -55,8 +55,6 @@ function fits(kind: CursorKind | LegacyKind, v: unknown): boolean {
       return typeof v === 'string' && /^(0|[1-9][0-9]{0,18})$/.test(v) && BigInt(v) <= MAX_BIGINT
     case 'slug':
       return typeof v === 'string' && SLUG.test(v)
-    case 'legacyId':
-      return fits('uuid', v) || fits('decimalString', v)
   }
 }
 
@@ -72,23 +70,15 @@ export function encodeCursor(key: Record<string, string | number>): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url')
 }
 
-/** What the deprecated key-list form checks: `seq` is an event sequence, any other key an id. */
-type LegacyKind = 'legacyId'
-
 /**
  * Decodes a cursor and checks it is exactly what the route issues: a JSON object with the spec's keys and no
  * others, each of its kind. Anything else → 400 `invalid_cursor` at `/<param>`. `undefined` (no cursor) stays
  * `undefined`.
  */
 export function decodeCursor<const S extends CursorSpec>(cursor: string | undefined, spec: S, param?: string): CursorOf<S> | undefined
-/**
- * @deprecated Pass a {@link CursorSpec} (`{ id: 'uuid' }`): this form cannot know the kinds, so it takes `seq` for
- * an event sequence and any other key for an id (a UUID or a bigint decimal string).
- */
-export function decodeCursor<T extends Record<string, string | number>>(cursor: string | undefined, keys: Array<keyof T & string>, param?: string): T | undefined
-export function decodeCursor(cursor: string | undefined, spec: CursorSpec | string[], param = 'cursor'): Record<string, string | number> | undefined {
+export function decodeCursor(cursor: string | undefined, spec: CursorSpec, param = 'cursor'): Record<string, string | number> | undefined {
   if (cursor === undefined) return undefined
-  const kinds: Record<string, CursorKind | LegacyKind> = Array.isArray(spec) ? Object.fromEntries(spec.map((k) => [k, k === 'seq' ? 'int' : 'legacyId'])) : spec
+  const kinds: CursorSpec = spec
   let v: unknown
   try {
     v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))

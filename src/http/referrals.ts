@@ -25,7 +25,7 @@ import {
 import type { AppDeps } from './app-deps.js'
 import { callerOf, caseRoutes, decryptWith } from './case-routes.js'
 import { errorResponses } from './common-schemas.js'
-import { decodeCursor, page } from './pagination.js'
+import { listPage } from './pagination.js'
 
 /** The referral routes (contract §2): each declares its schema and role, makes one service call, renders the view. */
 
@@ -81,12 +81,15 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
       },
     },
     async (req) => {
-      const { partyIdNumber, limit = 50, cursor, ...filters } = req.query
+      const { partyIdNumber, limit, cursor, ...filters } = req.query
       if (partyIdNumber !== undefined && req.principal.role === 'operator') throw forbidden('运维角色不能按证件号检索')
-      const after = decodeCursor<{ id: string }>(cursor, ['id'])
       const partyIdHash = partyIdNumber !== undefined ? deps.cipher.blindIndex(normalizeResidentId(partyIdNumber.trim()), 'idNumber') : undefined
-      const rows = await referrals.list(callerOf(req), { ...filters, partyIdHash, afterId: after?.id, limit: limit + 1 })
-      const { items, nextCursor } = page(rows, limit, (r) => ({ id: r.value.id }))
+      const { items, nextCursor } = await listPage(
+        { limit, cursor },
+        { id: 'uuid' },
+        (after, take) => referrals.list(callerOf(req), { ...filters, partyIdHash, afterId: after?.id, limit: take }),
+        (r) => ({ id: r.value.id }),
+      )
       return { items: items.map((r) => render(r.value, r.full) as ReferralViewT), nextCursor }
     },
   )

@@ -4,14 +4,14 @@ import { uuidv7 } from 'uuidv7'
 import { appendEvent } from '../db/event-repository.js'
 import { getWarning, insertWarning, listWarnings, type Warning } from '../db/warning-repository.js'
 import { mayReadWarning } from '../domain/access.js'
-import { fieldInvalid, notFound } from '../domain/errors.js'
+import { notFound } from '../domain/errors.js'
 import { GENESIS_HASH } from '../domain/event-chain.js'
 import { isUuid } from '../domain/ids.js'
 import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
 import { CursorQuery, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timestamp } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
-import { decodeCursor, page } from './pagination.js'
+import { listPage } from './pagination.js'
 import { DISPUTE_TYPES } from '../schemas/referrals.js'
 import { referralService } from '../cases/referrals/referral-service.js'
 import { callerOf } from './case-routes.js'
@@ -155,12 +155,13 @@ const warningsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app,
       },
     },
     async (req) => {
-      const q = req.query
-      const limit = q.limit ?? 50
-      const after = decodeCursor<{ id: string }>(q.cursor, ['id'])
-      if (after && !isUuid(after.id)) throw fieldInvalid('/cursor', 'invalid_cursor', '游标无效')
-      const rows = await listWarnings(deps.db, req.principal, { level: q.level, regionCode: q.regionCode, disputeType: q.disputeType, since: q.since, afterId: after?.id, limit: limit + 1 })
-      const { items, nextCursor } = page(rows, limit, (w) => ({ id: w.id }))
+      const { limit, cursor, ...filters } = req.query
+      const { items, nextCursor } = await listPage(
+        { limit, cursor },
+        { id: 'uuid' },
+        (after, take) => listWarnings(deps.db, req.principal, { ...filters, afterId: after?.id, limit: take }),
+        (w) => ({ id: w.id }),
+      )
       return { items: items.map(warningView), nextCursor }
     },
   )

@@ -7,6 +7,9 @@ import { REDIS_URL } from '../helpers/harness.js'
 const ignore = () => undefined
 const publisher = createRedis(REDIS_URL, 'producer', ignore)
 t.teardown(() => publisher.disconnect())
+// A producer connection fails fast instead of queueing: publish only once it is ready.
+const publisherReady = new Promise<void>((resolve) => (publisher.status === 'ready' ? resolve() : publisher.once('ready', () => resolve())))
+t.before(() => publisherReady)
 
 const channel = (name: string) => `t_${randomBytes(5).toString('hex')}:${name}`
 
