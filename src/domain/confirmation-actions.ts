@@ -12,11 +12,13 @@ import {
   checkSubject,
   type Confirmation,
   type ConfirmationProblem,
+  decideConfirmationTransition,
   referralAllowsConfirmation,
   type Timing,
   type Venue,
 } from './confirmation.js'
-import { businessRule, conflict, type FieldError, illegalTransition, validationFailed } from './errors.js'
+import { businessRule, conflict, type FieldError, forbidden, illegalTransition, validationFailed } from './errors.js'
+import type { Role } from './principal.js'
 import { parseCaseNumber } from './identifiers.js'
 import type { Agreement, Referral } from './referral.js'
 import { coversAllParties } from './referral-machine.js'
@@ -35,8 +37,9 @@ export function raise(problem: ConfirmationProblem | null): void {
 
 const applicantIndexes = (applicants: readonly number[]) => applicants.map((index, i) => ({ path: `/applicants/${i}`, index }))
 
-/** Consistency JSON Schema cannot say: which fields go with which kind of application. */
-export function checkApplicationShape(b: CreateConfirmationInput): void {
+/** Who may apply (the transition table), and the consistency JSON Schema cannot say: which fields go with which kind of application. */
+export function checkApplicationShape(b: CreateConfirmationInput, by: Role): void {
+  if (!decideConfirmationTransition('none', 'apply', by).ok) throw forbidden('当前角色无权执行此操作')
   const errors: FieldError[] = []
   if (b.referralId !== undefined) {
     for (const f of ['parties', 'organizationId', 'venue'] as const) {

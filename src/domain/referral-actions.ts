@@ -16,12 +16,12 @@ import type {
 } from '../schemas/referrals.js'
 import { acceptanceDueOn, daysBetween, type LegalCalendar, mediationDueOn, resumedDueOn, shanghaiDate } from './calendar.js'
 import { before, checkPartyIndexes, notFuture } from './case-checks.js'
-import { businessRule, fieldInvalid, type FieldError, illegalTransition, validationFailed } from './errors.js'
+import { businessRule, fieldInvalid, type FieldError, forbidden, illegalTransition, validationFailed } from './errors.js'
 import { parseCaseNumber, regionCovers } from './identifiers.js'
 import { checkDesignation, type Organization } from './organization.js'
 import type { Principal } from './principal.js'
 import type { Referral } from './referral.js'
-import { CLOSURE_DISPOSITIONS, coversAllParties, type ReferralAction, SYSTEM_DECLINE_REASON, SYSTEM_TERMINATION_REASON } from './referral-machine.js'
+import { CLOSURE_DISPOSITIONS, coversAllParties, decideTransition, type ReferralAction, SYSTEM_DECLINE_REASON, SYSTEM_TERMINATION_REASON } from './referral-machine.js'
 
 /**
  * The rules of each referral action, as pure functions: given the locked referral, the validated input, the clock
@@ -48,6 +48,7 @@ const consentIndexes = (consent: ReadonlyArray<{ partyIndex: number }>) => conse
  * caller's court, every party's consent (意见 三(二)). Returns the normalised 案号.
  */
 export function checkReferralIntake(b: CreateReferralInput, p: Principal, now: Date): { caseNumber: string } {
+  if (!decideTransition('none', 'create', p.role, b.referralType).ok) throw forbidden('当前角色无权执行此操作')
   const errors: FieldError[] = []
   if (b.referralType === 'in_litigation' && !b.procedure) errors.push({ path: '/procedure', code: 'required', message: '诉中委托须注明普通或简易程序' })
   if (b.referralType === 'pre_filing' && b.procedure) errors.push({ path: '/procedure', code: 'not_allowed', message: '诉前委派不适用 procedure' })

@@ -359,15 +359,15 @@ t.test('reads: get, list, events, assertReadable', async (t) => {
   t.same(trail.access, { [platform.clientId]: 2, [court.clientId]: 2 }, 'intake + get for the platform, get + list for the court; none for operators')
 })
 
-t.test('who may apply: the service itself does not check the role', async (t) => {
-  // CONFIRMATION_TRANSITIONS lists `apply` for mediation only, and the HTTP route allows mediation only; the
-  // service consults neither, so a court in scope of the referral applies when it calls the service directly.
+t.test('who may apply: the service checks the role against the transition table, not only the route', async (t) => {
+  // CONFIRMATION_TRANSITIONS lists `apply` for mediation only: a court in scope of the referral calling the
+  // service directly is refused before any unit of work begins.
   const a = await agreedReferral()
   const before = await count('judicial_confirmations')
-  const outcome = await world.work(confirmations.apply(caller(court), linkedBody(a))).then(
+  const outcome = await Promise.resolve().then(() => world.work(confirmations.apply(caller(court), linkedBody(a)))).then(
     (out) => ({ applied: out.value.status }),
     (err: unknown) => err,
   )
-  t.match(outcome, { status: 403, code: 'forbidden' }, 'a court applying is refused as forbidden', { todo: 'confirmationService.apply does not check the role' })
+  t.match(outcome, { status: 403, code: 'forbidden' }, 'a court applying is refused as forbidden')
   t.equal(await count('judicial_confirmations'), before + (Object.hasOwn(outcome as object, 'applied') ? 1 : 0), 'a refused application leaves no row')
 })

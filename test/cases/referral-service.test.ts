@@ -167,7 +167,7 @@ t.test('create: the referral, its first event, the outbox row, the access trail'
   noConsent.consent = [noConsent.consent[0]!]
   t.match(await refusal(() => referrals.create(caller(court), noConsent as unknown as CreateReferralInput)), { status: 422, code: 'consent_required' })
   t.match(await refusal(create({ designation: { mode: 'court_designated', organizationId: 'gd-fs-org' } })), { status: 422, code: 'not_on_roster' }, 'an organization off the court’s rosters')
-  t.match(await refusal(create({}, platform)), { status: 422, code: 'court_code_not_allowed' }, 'a mediation client cannot refer for a court')
+  t.match(await refusal(create({}, platform)), { status: 403, code: 'forbidden' }, 'a mediation client cannot refer for a court')
   t.equal(await count(), n0, 'none of the refused intakes left a row')
   t.equal(await events(), e0)
 })

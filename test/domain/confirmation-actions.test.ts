@@ -274,7 +274,11 @@ t.test('checkApplicationShape', async (t) => {
       err: invalid('/organizationId required', '/venue/regionCode required', '/parties respondent_required', '/applicants/1 invalid_party_index', '/agreement/effectiveAt required'),
     },
   ]
-  for (const row of rows) verify(t, row, () => checkApplicationShape(row.b))
+  for (const row of rows) verify(t, row, () => checkApplicationShape(row.b, 'mediation'))
+  // Only the mediation side applies (the transition table), before any shape check.
+  for (const role of ['court', 'operator'] as const) {
+    verify(t, { name: `a ${role} may not apply`, err: { status: 403, code: 'forbidden' } }, () => checkApplicationShape(rows[0].b, role))
+  }
 })
 
 t.test('checkReferralApplication', async (t) => {

@@ -269,6 +269,10 @@ t.test('checkReferralIntake', async (t) => {
     { name: 'the court check comes before consent', b: { ...body, courtCode: '京0107', consent: consent(1) }, err: rule('court_code_not_allowed') },
   ]
   for (const row of rows) verify(t, row, () => checkReferralIntake(row.b, caller, new Date(row.now ?? NOW)))
+  // Only a court refers (the transition table), whatever court codes the principal carries.
+  for (const role of ['mediation', 'operator'] as const) {
+    verify(t, { name: `a ${role} principal may not refer`, err: { status: 403, code: 'forbidden' } }, () => checkReferralIntake(body, { ...caller, role }, new Date(NOW)))
+  }
 })
 
 t.test('designated', async (t) => {

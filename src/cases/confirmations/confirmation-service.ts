@@ -203,7 +203,7 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
   return {
     /** An application (民事诉讼法 205; 人民调解法 33); its shape is checked before any unit of work begins. */
     apply(caller: Caller, b: CreateConfirmationInput): (work: Work) => Promise<Outcome<Confirmation>> {
-      rules.checkApplicationShape(b)
+      rules.checkApplicationShape(b, caller.principal.role)
       return (work) => createIn(work, caller, b)
     },
 
