@@ -41,8 +41,32 @@ const KEEP_DB = flag('--keep-db')
 const DRAIN_ONLY = flag('--drain-only')
 
 const P = SMOKE
-  ? { baselineSeconds: 2, intakeSeconds: 3, overloadSeconds: 0, readSeconds: 3, e2eSeconds: 5, e2eRate: 100, e2eLowRate: 20, e2eLowSeconds: 2, drainBacklog: 300, bullmqJobs: 2_000, drainTimeoutMs: 60_000 }
-  : { baselineSeconds: 10, intakeSeconds: 20, overloadSeconds: 8, readSeconds: 15, e2eSeconds: 30, e2eRate: 500, e2eLowRate: 50, e2eLowSeconds: 10, drainBacklog: 20_000, bullmqJobs: 20_000, drainTimeoutMs: 300_000 }
+  ? {
+      baselineSeconds: 2,
+      intakeSeconds: 3,
+      overloadSeconds: 0,
+      readSeconds: 3,
+      e2eSeconds: 5,
+      e2eRate: 100,
+      e2eLowRate: 20,
+      e2eLowSeconds: 2,
+      drainBacklog: 300,
+      bullmqJobs: 2_000,
+      drainTimeoutMs: 60_000,
+    }
+  : {
+      baselineSeconds: 10,
+      intakeSeconds: 20,
+      overloadSeconds: 8,
+      readSeconds: 15,
+      e2eSeconds: 30,
+      e2eRate: 500,
+      e2eLowRate: 50,
+      e2eLowSeconds: 10,
+      drainBacklog: 20_000,
+      bullmqJobs: 20_000,
+      drainTimeoutMs: 300_000,
+    }
 /**
  * Concurrency. The read test and the bare route use the same. Writes stay below the service's pool of 10: the
  * intake transaction asks the pool for a second connection (the legal calendar's refresh, every 2 s), so with 10
@@ -82,8 +106,20 @@ async function machineInfo(databaseUrl) {
 
 /** Clients and organizations, created through the API as an operator and a platform would. */
 async function seedWorld(base, operatorKey) {
-  const court = (await api(base, 'POST', '/v1/clients', { key: operatorKey, idem: true, body: { name: '北京市朝阳区人民法院（bench）', role: 'court', courtCodes: ['京0105'] } })).body
-  const platform = (await api(base, 'POST', '/v1/clients', { key: operatorKey, idem: true, body: { name: '北京市非诉讼纠纷化解平台（bench）', role: 'mediation', regionCodes: ['11'] } })).body
+  const court = (
+    await api(base, 'POST', '/v1/clients', {
+      key: operatorKey,
+      idem: true,
+      body: { name: '北京市朝阳区人民法院（bench）', role: 'court', courtCodes: ['京0105'] },
+    })
+  ).body
+  const platform = (
+    await api(base, 'POST', '/v1/clients', {
+      key: operatorKey,
+      idem: true,
+      body: { name: '北京市非诉讼纠纷化解平台（bench）', role: 'mediation', regionCodes: ['11'] },
+    })
+  ).body
   for (const o of BENCH_ORGANIZATIONS) {
     await api(base, 'PUT', `/v1/organizations/${o.id}`, {
       key: platform.apiKey,
@@ -141,7 +177,15 @@ async function rawInsertBaseline(databaseUrl, docsFile, variant = 'plain') {
   const child = await forkChild('pg-baseline.mjs', [databaseUrl, String(P.baselineSeconds), '10', docsFile, variant])
   const r = await new Promise((resolve, reject) => child.next().then(resolve, reject))
   child.kill()
-  return { tps: Math.round(r.tps), transactions: r.transactions, p50Ms: round(r.p50Ms, 1), p99Ms: round(r.p99Ms, 1), docBytes: r.docBytes, pool: 10, statement: `BEGIN; INSERT INTO bench_raw_insert (id, case_number, doc jsonb) …;${variant === 'notify' ? ` SELECT pg_notify(…);` : ''} COMMIT` }
+  return {
+    tps: Math.round(r.tps),
+    transactions: r.transactions,
+    p50Ms: round(r.p50Ms, 1),
+    p99Ms: round(r.p99Ms, 1),
+    docBytes: r.docBytes,
+    pool: 10,
+    statement: `BEGIN; INSERT INTO bench_raw_insert (id, case_number, doc jsonb) …;${variant === 'notify' ? ` SELECT pg_notify(…);` : ''} COMMIT`,
+  }
 }
 
 async function bullmqBaseline(prefix) {
@@ -180,7 +224,11 @@ function intakeRequest(base, key, factory, runId, onCreated, errors) {
 async function intakePhase(base, world, factory, runId) {
   const ids = []
   const errors = []
-  const res = await cannon({ ...intakeRequest(base, world.court.apiKey, factory, runId, (id) => ids.push(id), errors), connections: C.intake, duration: P.intakeSeconds })
+  const res = await cannon({
+    ...intakeRequest(base, world.court.apiKey, factory, runId, (id) => ids.push(id), errors),
+    connections: C.intake,
+    duration: P.intakeSeconds,
+  })
   if (errors.length) log(`intake: unexpected answers, e.g. ${errors[0]}`)
   if (!res['2xx']) log(`intake: no 2xx at all: ${JSON.stringify({ errors: res.errors, timeouts: res.timeouts, statusCodeStats: res.statusCodeStats })}`)
   return { ids, figures: figures(res), errors }
@@ -205,8 +253,13 @@ async function readPhase(base, key, ids, seconds) {
     ],
   })
   if (res.non2xx || !res['2xx']) {
-    const probe = await api(base, 'GET', `/v1/referrals/${ids[0]}`, { key, expect: [200, 400, 401, 403, 404, 429, 500, 503] }).catch((e) => ({ status: 'error', body: e.message }))
-    log(`read: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts ${JSON.stringify(res.statusCodeStats)}; a probe got ${probe.status} ${JSON.stringify(probe.body).slice(0, 300)}`)
+    const probe = await api(base, 'GET', `/v1/referrals/${ids[0]}`, { key, expect: [200, 400, 401, 403, 404, 429, 500, 503] }).catch((e) => ({
+      status: 'error',
+      body: e.message,
+    }))
+    log(
+      `read: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts ${JSON.stringify(res.statusCodeStats)}; a probe got ${probe.status} ${JSON.stringify(probe.body).slice(0, 300)}`,
+    )
   }
   return figures(res)
 }
@@ -223,10 +276,14 @@ async function e2ePhase(base, world, factory, runId, subscriber, rate = P.e2eRat
   })
   const intake = figures(res)
   if (errors.length) log(`e2e: unexpected intake answers, e.g. ${errors[0]}`)
-  const all = await until(async () => {
-    const s = await subscriber.call({ cmd: 'stats' })
-    return s.distinct >= answered.size ? s : undefined
-  }, 60_000, 250)
+  const all = await until(
+    async () => {
+      const s = await subscriber.call({ cmd: 'stats' })
+      return s.distinct >= answered.size ? s : undefined
+    },
+    60_000,
+    250,
+  )
   if (!all) log('e2e: not every referral reached the subscriber within 60 s')
   const { receipts } = await subscriber.call({ cmd: 'receipts' }, 60_000)
   const lat = []
@@ -282,11 +339,19 @@ async function pipelineBreakdown(databaseUrl, subscriptionId, since) {
 
 /** The platform's subscription for `referral.created`, pointing at the bench's subscriber process. */
 async function subscribe(base, operatorKey, world, subscriber) {
-  const sub = (await api(base, 'POST', '/v1/subscriptions', {
-    key: operatorKey,
-    idem: true,
-    body: { clientId: world.platform.id, url: `http://127.0.0.1:${subscriber.ready.port}/hook`, eventTypes: ['referral.created'], allowPrivateNetwork: true, description: 'bench subscriber' },
-  })).body
+  const sub = (
+    await api(base, 'POST', '/v1/subscriptions', {
+      key: operatorKey,
+      idem: true,
+      body: {
+        clientId: world.platform.id,
+        url: `http://127.0.0.1:${subscriber.ready.port}/hook`,
+        eventTypes: ['referral.created'],
+        allowPrivateNetwork: true,
+        description: 'bench subscriber',
+      },
+    })
+  ).body
   // Events from before the subscription's creation are not fanned out to it: let the clocks move on.
   await sleep(1100)
   return sub
@@ -301,12 +366,26 @@ async function drainPhase(base, operatorKey, world, subscriber, subscriptionId, 
     await api(base, 'PATCH', `/v1/subscriptions/${subscriptionId}`, { key: operatorKey, body: { enabled: false } })
     const since = new Date(Date.now() - 1000).toISOString()
     const t = wallMs()
-    await seedCreatedReferrals(databaseUrl, { count: P.drainBacklog, court: world.court, organizations: BENCH_ORGANIZATIONS, firstSeq: 5_000_000, redisUrl: REDIS_URL, queuePrefix: runQueuePrefix })
+    await seedCreatedReferrals(databaseUrl, {
+      count: P.drainBacklog,
+      court: world.court,
+      organizations: BENCH_ORGANIZATIONS,
+      firstSeq: 5_000_000,
+      redisUrl: REDIS_URL,
+      queuePrefix: runQueuePrefix,
+    })
     const seedSeconds = round((wallMs() - t) / 1000, 1)
-    const dead = await until(async () => {
-      const r = await db.query(`SELECT (SELECT count(*) FROM outbox)::int AS outbox, (SELECT count(*) FROM deliveries WHERE subscription_id = $1 AND status = 'dead')::int AS dead`, [subscriptionId])
-      return r.rows[0].outbox === 0 && r.rows[0].dead >= P.drainBacklog ? r.rows[0].dead : undefined
-    }, 120_000, 500)
+    const dead = await until(
+      async () => {
+        const r = await db.query(
+          `SELECT (SELECT count(*) FROM outbox)::int AS outbox, (SELECT count(*) FROM deliveries WHERE subscription_id = $1 AND status = 'dead')::int AS dead`,
+          [subscriptionId],
+        )
+        return r.rows[0].outbox === 0 && r.rows[0].dead >= P.drainBacklog ? r.rows[0].dead : undefined
+      },
+      120_000,
+      500,
+    )
     if (!dead) throw new Error('drain: the relay did not fan the backlog out within 120 s')
     const fanOutSeconds = round((wallMs() - t) / 1000 - seedSeconds, 1)
     log(`drain: ${dead} deliveries waiting; subscriber back, recovery requested`)
@@ -319,10 +398,14 @@ async function drainPhase(base, operatorKey, world, subscriber, subscriptionId, 
     const done = await around(async () => {
       t0 = wallMs()
       await api(base, 'POST', `/v1/subscriptions/${subscriptionId}/recovery`, { key: operatorKey, idem: true, body: { since } })
-      return until(async () => {
-        const s = await subscriber.call({ cmd: 'stats' })
-        return s.distinct >= dead ? s : undefined
-      }, P.drainTimeoutMs, 100)
+      return until(
+        async () => {
+          const s = await subscriber.call({ cmd: 'stats' })
+          return s.distinct >= dead ? s : undefined
+        },
+        P.drainTimeoutMs,
+        100,
+      )
     })
     const { receipts } = await subscriber.call({ cmd: 'receipts' }, 60_000)
     const times = receipts.map(([, at]) => at).sort((a, b) => a - b)
@@ -339,7 +422,7 @@ async function drainPhase(base, operatorKey, world, subscriber, subscriptionId, 
       steadyPerSecond: t90 > t10 ? Math.round((0.8 * delivered) / ((t90 - t10) / 1000)) : null,
       timeToFirstMs: times.length ? round(times[0] - t0, 0) : null,
       seconds: round((last - t0) / 1000, 1),
-      how: 'subscription disabled during the outage; referral.created events seeded in the service\'s shape and fanned out by its relay (deliveries created dead, unattempted); then re-enabled and POST /v1/subscriptions/{id}/recovery re-opens them all; timed from the recovery request to the last receipt',
+      how: "subscription disabled during the outage; referral.created events seeded in the service's shape and fanned out by its relay (deliveries created dead, unattempted); then re-enabled and POST /v1/subscriptions/{id}/recovery re-opens them all; timed from the recovery request to the last receipt",
       backlogSeedSeconds: seedSeconds,
       fanOutSeconds,
     }
@@ -398,7 +481,10 @@ async function main() {
     // service seals them, so the rows are the same size.
     const cipher = benchCipher()
     const docFactory = referralFactory({ seed: 7, organizationIds: world.organizationIds })
-    const docs = Array.from({ length: 200 }, () => intakeDoc(cipher, docFactory.next(), { acceptanceDueOn: '2026-12-02', mediationDueOn: null, provisional: false }).doc)
+    const docs = Array.from(
+      { length: 200 },
+      () => intakeDoc(cipher, docFactory.next(), { acceptanceDueOn: '2026-12-02', mediationDueOn: null, provisional: false }).doc,
+    )
     const docsFile = path.join(os.tmpdir(), `zdz-bench-docs-${runId}.json`)
     writeFileSync(docsFile, JSON.stringify(docs))
     log('baseline: bare Fastify route')
@@ -422,31 +508,66 @@ async function main() {
 
     mark('intake')
     log(`intake: ${C.intake} connections, ${P.intakeSeconds} s`)
-    const { result: intake, cpu: intakeCpu } = await withCpu(svc.pid, () => profiled(svc, profileDir, 'intake', () => intakePhase(svc.base, world, factory, runId)), (r) => r.figures.ok)
+    const { result: intake, cpu: intakeCpu } = await withCpu(
+      svc.pid,
+      () => profiled(svc, profileDir, 'intake', () => intakePhase(svc.base, world, factory, runId)),
+      (r) => r.figures.ok,
+    )
     phaseRss.intake = svc.takePhasePeakMb()
     const c = new pg.Client({ connectionString: databaseUrl })
     await c.connect()
     const rowBytes = (await c.query('SELECT avg(pg_column_size(doc))::int AS bytes FROM referrals')).rows[0].bytes
     await c.end()
-    result.intake = { ...intake.figures, ratio: round(intake.figures.rps / rawInsert.tps, 3), baselineTps: rawInsert.tps, docBytes: rowBytes, sampleErrors: intake.errors, cpu: intakeCpu }
+    result.intake = {
+      ...intake.figures,
+      ratio: round(intake.figures.rps / rawInsert.tps, 3),
+      baselineTps: rawInsert.tps,
+      docBytes: rowBytes,
+      sampleErrors: intake.errors,
+      cpu: intakeCpu,
+    }
     log(`  ${result.intake.rps} req/s, p99 ${result.intake.p99Ms} ms (ratio ${result.intake.ratio}); ${intake.ids.length} referrals`)
     if (!intake.ids.length) throw new Error(`intake created nothing: ${intake.errors[0] ?? 'no answer'}`)
     if (P.overloadSeconds) {
       // More concurrent intake transactions than pool connections: what a burst of clients gets.
       log(`intake overload: ${C.overload} connections, ${P.overloadSeconds} s`)
-      const res = await cannon({ ...intakeRequest(svc.base, world.court.apiKey, factory, `${runId}-over`, (id) => intake.ids.push(id), []), connections: C.overload, duration: P.overloadSeconds })
+      const res = await cannon({
+        ...intakeRequest(svc.base, world.court.apiKey, factory, `${runId}-over`, (id) => intake.ids.push(id), []),
+        connections: C.overload,
+        duration: P.overloadSeconds,
+      })
       const f = figures(res)
-      result.intake.overload = { connections: C.overload, seconds: f.seconds, created: f.ok, status503: res.statusCodeStats?.['503']?.count ?? 0, otherNon2xx: f.non2xx - (res.statusCodeStats?.['503']?.count ?? 0), rps: f.rps, p50Ms: f.p50Ms, p99Ms: f.p99Ms }
+      result.intake.overload = {
+        connections: C.overload,
+        seconds: f.seconds,
+        created: f.ok,
+        status503: res.statusCodeStats?.['503']?.count ?? 0,
+        otherNon2xx: f.non2xx - (res.statusCodeStats?.['503']?.count ?? 0),
+        rps: f.rps,
+        p50Ms: f.p50Ms,
+        p99Ms: f.p99Ms,
+      }
       log(`  ${f.ok} created, ${result.intake.overload.status503} × 503, p50 ${f.p50Ms} ms`)
       await sleep(6000)
     }
 
     mark('read')
     log(`read: ${C.read} connections, ${P.readSeconds} s over ${intake.ids.length} ids`)
-    const { result: read, cpu: readCpu } = await withCpu(svc.pid, () => profiled(svc, profileDir, 'read', () => readPhase(svc.base, world.court.apiKey, intake.ids, P.readSeconds)), (r) => r.ok)
+    const { result: read, cpu: readCpu } = await withCpu(
+      svc.pid,
+      () => profiled(svc, profileDir, 'read', () => readPhase(svc.base, world.court.apiKey, intake.ids, P.readSeconds)),
+      (r) => r.ok,
+    )
     const masked = await readPhase(svc.base, operatorKey, intake.ids, Math.max(2, Math.round(P.readSeconds / 2)))
     phaseRss.read = svc.takePhasePeakMb()
-    result.read = { ...read, cpu: readCpu, ids: intake.ids.length, ratio: round(read.rps / bareFastify.rps, 3), baselineRps: bareFastify.rps, masked: { ...masked, ratio: round(masked.rps / bareFastify.rps, 3) } }
+    result.read = {
+      ...read,
+      cpu: readCpu,
+      ids: intake.ids.length,
+      ratio: round(read.rps / bareFastify.rps, 3),
+      baselineRps: bareFastify.rps,
+      masked: { ...masked, ratio: round(masked.rps / bareFastify.rps, 3) },
+    }
     log(`  court ${read.rps} req/s, p99 ${read.p99Ms} ms (ratio ${result.read.ratio}); masked ${masked.rps} req/s`)
 
     mark('e2e')
@@ -459,26 +580,47 @@ async function main() {
     log(`end-to-end at ${P.e2eLowRate}/s: p50 ${low.p50Ms} ms, p95 ${low.p95Ms} ms, p99 ${low.p99Ms} ms`)
     log(`end-to-end: ${P.e2eRate}/s for ${P.e2eSeconds} s`)
     const e2eSince = new Date().toISOString()
-    const e2eRun = await withCpu(svc.pid, () => profiled(svc, profileDir, 'e2e', () => e2ePhase(svc.base, world, factory, runId, subscriber)), (r) => r.matched)
+    const e2eRun = await withCpu(
+      svc.pid,
+      () => profiled(svc, profileDir, 'e2e', () => e2ePhase(svc.base, world, factory, runId, subscriber)),
+      (r) => r.matched,
+    )
     result.e2e = { ...e2eRun.result, cpu: e2eRun.cpu }
     result.e2e.breakdown = await pipelineBreakdown(databaseUrl, sub.id, e2eSince)
     const { intake: lowIntake, ...lowRest } = low
     result.e2e.atLowRate = { ...lowRest, intakeP99Ms: lowIntake.p99Ms }
     phaseRss.e2e = svc.takePhasePeakMb()
-    log(`  p50 ${result.e2e.p50Ms} ms, p95 ${result.e2e.p95Ms} ms, p99 ${result.e2e.p99Ms} ms; achieved ${result.e2e.achievedRate}/s, missing ${result.e2e.missing}`)
+    log(
+      `  p50 ${result.e2e.p50Ms} ms, p95 ${result.e2e.p95Ms} ms, p99 ${result.e2e.p99Ms} ms; achieved ${result.e2e.achievedRate}/s, missing ${result.e2e.missing}`,
+    )
 
     mark('drain')
     log(`drain: backlog of ${P.drainBacklog}`)
     let drainCpu
-    result.drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, async (fn) => {
-      const r = await withCpu(svc.pid, () => profiled(svc, profileDir, 'drain', fn), (s) => s?.distinct)
-      drainCpu = r.cpu
-      return r.result
-    }, () => mark('recovery'))
+    result.drain = await drainPhase(
+      svc.base,
+      operatorKey,
+      world,
+      subscriber,
+      sub.id,
+      databaseUrl,
+      async (fn) => {
+        const r = await withCpu(
+          svc.pid,
+          () => profiled(svc, profileDir, 'drain', fn),
+          (s) => s?.distinct,
+        )
+        drainCpu = r.cpu
+        return r.result
+      },
+      () => mark('recovery'),
+    )
     result.drain.cpu = drainCpu
     result.drain.ratio = round(result.drain.perSecond / bullmq.processPerSecond, 3)
     phaseRss.drain = svc.takePhasePeakMb()
-    log(`  ${result.drain.perSecond} deliveries/s (steady ${result.drain.steadyPerSecond}/s), ${result.drain.delivered}/${result.drain.backlog} in ${result.drain.seconds} s`)
+    log(
+      `  ${result.drain.perSecond} deliveries/s (steady ${result.drain.steadyPerSecond}/s), ${result.drain.delivered}/${result.drain.backlog} in ${result.drain.seconds} s`,
+    )
 
     const mem = svc.memory()
     result.rssPeakMb = mem?.hwmMb ?? Math.max(...Object.values(phaseRss))
@@ -504,7 +646,12 @@ async function main() {
   }
 
   if (profileDir) {
-    const parts = ['# CPU profiles of the service, per bench phase', '', `Run ${result.date}. Open the .cpuprofile files in Chrome DevTools or speedscope for the full picture.`, '']
+    const parts = [
+      '# CPU profiles of the service, per bench phase',
+      '',
+      `Run ${result.date}. Open the .cpuprofile files in Chrome DevTools or speedscope for the full picture.`,
+      '',
+    ]
     for (const phase of ['intake', 'read', 'e2e', 'drain']) {
       const file = path.join(profileDir, `${phase}.cpuprofile`)
       if (existsSync(file)) parts.push(profileMarkdown(phase, summarizeProfile(file, 25)))
@@ -535,7 +682,8 @@ async function main() {
   const broken = []
   if (!result.read?.ok) broken.push('read: no successful request')
   if (!result.e2e?.matched || result.e2e.missing) broken.push(`end-to-end: ${result.e2e?.missing ?? '?'} referrals never reached the subscriber`)
-  if (!result.drain?.delivered || (SMOKE && !result.drain.drained)) broken.push(`drain: ${result.drain?.delivered ?? 0} of ${result.drain?.backlog ?? '?'} delivered`)
+  if (!result.drain?.delivered || (SMOKE && !result.drain.drained))
+    broken.push(`drain: ${result.drain?.delivered ?? 0} of ${result.drain?.backlog ?? '?'} delivered`)
   if (broken.length) throw new Error(`the bench ran but a phase did not work: ${broken.join('; ')}`)
 }
 

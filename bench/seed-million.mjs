@@ -23,8 +23,10 @@ import { createLogger } from '../dist/src/logging.js'
 import { scaleOrganizations } from './lib/history.mjs'
 import { log, ROOT } from './lib/util.mjs'
 
-const REFERRAL_COLS = 'id, version, status, referral_type, court_code, case_number, dispute_type, organization_id, held_by, acceptance_due_on, mediation_due_on, chain_head, doc, created_at, updated_at'
-const EVENT_COLS = 'id, type, occurred_at, subject_kind, subject_id, sequence, case_version, actor, data, court_code, organization_id, region_code, audience, prev_hash, hash'
+const REFERRAL_COLS =
+  'id, version, status, referral_type, court_code, case_number, dispute_type, organization_id, held_by, acceptance_due_on, mediation_due_on, chain_head, doc, created_at, updated_at'
+const EVENT_COLS =
+  'id, type, occurred_at, subject_kind, subject_id, sequence, case_version, actor, data, court_code, organization_id, region_code, audience, prev_hash, hash'
 
 /** Seeds `count` referrals created over the `days` before now. Returns counts and timings. */
 export async function seedScale({ databaseUrl, count = 1_000_000, batch = 1000, days = 365, seed = 20261129 }) {
@@ -50,7 +52,9 @@ export async function seedScale({ databaseUrl, count = 1_000_000, batch = 1000, 
     loaders.push(c)
   }
   const to = Date.now() - 60_000
-  const worker = new Worker(path.join(ROOT, 'bench', 'lib', 'seed-worker.mjs'), { workerData: { count, batch, from: to - days * 86_400_000, to, seed, inFlight: loaders.length + 1 } })
+  const worker = new Worker(path.join(ROOT, 'bench', 'lib', 'seed-worker.mjs'), {
+    workerData: { count, batch, from: to - days * 86_400_000, to, seed, inFlight: loaders.length + 1 },
+  })
   let referrals = 0
   let events = 0
   let parties = 0
@@ -59,7 +63,10 @@ export async function seedScale({ databaseUrl, count = 1_000_000, batch = 1000, 
     await c.query('BEGIN')
     await c.query(`INSERT INTO referrals (${REFERRAL_COLS}) SELECT ${REFERRAL_COLS} FROM json_populate_recordset(null::referrals, $1::json)`, [m.referrals])
     await c.query(`INSERT INTO events (${EVENT_COLS}) SELECT ${EVENT_COLS} FROM json_populate_recordset(null::events, $1::json)`, [m.events])
-    await c.query('INSERT INTO party_index (subject_id, id_hash) SELECT subject_id, id_hash FROM json_populate_recordset(null::party_index, $1::json) ON CONFLICT DO NOTHING', [m.parties])
+    await c.query(
+      'INSERT INTO party_index (subject_id, id_hash) SELECT subject_id, id_hash FROM json_populate_recordset(null::party_index, $1::json) ON CONFLICT DO NOTHING',
+      [m.parties],
+    )
     await c.query('COMMIT')
   }
   await new Promise((resolve, reject) => {
@@ -106,7 +113,14 @@ export async function seedScale({ databaseUrl, count = 1_000_000, batch = 1000, 
   const vacuumSeconds = (performance.now() - t1) / 1000
   const size = await client.query('SELECT pg_database_size(current_database()) AS bytes')
   await client.end()
-  return { referrals, events, partyIndex: parties, seedSeconds: Math.round(seedSeconds), vacuumSeconds: Math.round(vacuumSeconds), databaseMb: Math.round(Number(size.rows[0].bytes) / 1048576) }
+  return {
+    referrals,
+    events,
+    partyIndex: parties,
+    seedSeconds: Math.round(seedSeconds),
+    vacuumSeconds: Math.round(vacuumSeconds),
+    databaseMb: Math.round(Number(size.rows[0].bytes) / 1048576),
+  }
 }
 
 if (path.resolve(process.argv[1] ?? '') === path.resolve(new URL(import.meta.url).pathname)) {

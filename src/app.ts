@@ -74,7 +74,12 @@ export async function buildApp(deps: BuildAppDeps, opts: BuildAppOptions = {}): 
   const keyCache = new KeyCache({ prefix: deps.config.queuePrefix, publisher: deps.redis, subscriber: deps.subscriber })
   keyCache.start()
   app.addHook('onClose', async () => keyCache.close())
-  registerAuth(app, { db: deps.db, cache: keyCache, bootstrap: deps.bootstrap, onBadKey: badKeyLimiter(deps.redis, deps.config.queuePrefix, deps.config.authFailuresPerMinute) })
+  registerAuth(app, {
+    db: deps.db,
+    cache: keyCache,
+    bootstrap: deps.bootstrap,
+    onBadKey: badKeyLimiter(deps.redis, deps.config.queuePrefix, deps.config.authFailuresPerMinute),
+  })
   await registerRateLimits(app, deps)
   registerMetrics(app, deps.metrics)
   await app.register(healthPlugin, { deps })

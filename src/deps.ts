@@ -50,7 +50,9 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
   const redis = createRedis(config.redisUrl, 'producer', onRedisError)
   const queues = createQueues(config.redisUrl, config.queuePrefix, onRedisError)
   const subscriber = new ChannelSubscriber(() =>
-    createRedis(config.redisUrl, 'worker', (err) => logger.warn({ err: { message: err.message } }, 'Redis subscriber connection error; key revocations fall back on the TTL, the outbox on its poll')),
+    createRedis(config.redisUrl, 'worker', (err) =>
+      logger.warn({ err: { message: err.message } }, 'Redis subscriber connection error; key revocations fall back on the TTL, the outbox on its poll'),
+    ),
   )
   const deliveryDb = createDb(config.databaseUrl, Math.max(10, config.databasePoolSize), logger, {
     asyncCommit: true,
@@ -115,7 +117,14 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
 }
 
 async function ensureBootstrapOperator(db: Kysely<Database>): Promise<void> {
-  await insertClient(db, { id: BOOTSTRAP_OPERATOR_ID, name: 'bootstrap operator (OPERATOR_API_KEY)', role: 'operator', courtCodes: [], organizationIds: [], regionCodes: [] })
+  await insertClient(db, {
+    id: BOOTSTRAP_OPERATOR_ID,
+    name: 'bootstrap operator (OPERATOR_API_KEY)',
+    role: 'operator',
+    courtCodes: [],
+    organizationIds: [],
+    regionCodes: [],
+  })
 }
 
 export type { Redis }

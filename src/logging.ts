@@ -8,7 +8,7 @@ export function redactUrl(url: string): string {
 }
 
 export const requestSerializers = {
-  req(req: { method?: string; url?: string; id?: string; headers?: Record<string, unknown>; socket?: { remoteAddress?: string } ; ip?: string }) {
+  req(req: { method?: string; url?: string; id?: string; headers?: Record<string, unknown>; socket?: { remoteAddress?: string }; ip?: string }) {
     return {
       method: req.method,
       url: req.url ? redactUrl(req.url) : undefined,

@@ -73,6 +73,9 @@ export async function warnIfProvisional(deps: Pick<Deps, 'calendar' | 'logger'>,
   const { publishedYears, provisionalFrom } = await deps.calendar.coverage()
   const nextYear = new Date().getUTCFullYear() + 1
   if (nextYear >= provisionalFrom) {
-    logger.warn({ publishedYears, provisionalFrom }, `no published holiday arrangement from ${provisionalFrom}: deadlines reaching it use the statutory days and are provisional`)
+    logger.warn(
+      { publishedYears, provisionalFrom },
+      `no published holiday arrangement from ${provisionalFrom}: deadlines reaching it use the statutory days and are provisional`,
+    )
   }
 }

@@ -61,7 +61,7 @@ function readUsage(): string {
     '  --deadline S        give up waiting after this (600)',
     '  --concurrency N     parallel creating requests (8)',
     '  --api-concurrency N requests each simulator has in flight at most, like an HTTP connection pool (4)',
-    '  --lives accept|full stop each case at the platform\'s acceptance, or mediate it to its end (accept)',
+    "  --lives accept|full stop each case at the platform's acceptance, or mediate it to its end (accept)",
     '  --decline-rate R    share of first designations declined, then redesignated (0.1)',
     '  --seed N            seeds the plans and the faults',
     '  --database-url URL  PostgreSQL server to use (a fresh database is created and dropped)',
@@ -120,7 +120,11 @@ if (values.json) {
     `faults        ${s.timings.faultPhaseS} s: API SIGKILLed ${s.kills.api}×, worker SIGKILLed ${s.kills.worker}× (median start-up ${s.kills.apiStartupMsMedian} / ${s.kills.workerStartupMsMedian} ms)`,
     `events        ${s.events} (lives complete ${s.lives.complete}/${s.lives.expected}, mismatched ${s.lives.mismatched})`,
     `deliveries    ${s.deliveries.total}: delivered ${s.deliveries.delivered}, pending ${s.deliveries.pending}, dead ${s.deliveries.dead}; ${s.deliveries.attempts} attempts, ${s.deliveries.failedAttempts} failed, max ${s.deliveries.maxAttempts} for one delivery`,
-    `attempt errs  ${Object.entries(s.deliveries.attemptErrors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+    `attempt errs  ${
+      Object.entries(s.deliveries.attemptErrors)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    }`,
     ...Object.entries(s.peers).map(
       ([name, p]) =>
         `${name.padEnd(13)} ${p.requests} requests; failed on purpose ${p.injected.error} 5xx, ${p.injected.reset} resets, ${p.injected.hang} hangs; ${p.pushedNew} events, ${p.pushDuplicates} duplicate pushes ignored; missing ${p.missingPushes}, out of order ${p.orderErrors}, gaps ${p.gapFills}; ${p.actions} actions, ${p.failedActions} failed, ${p.duplicateEffects} duplicate effects; bad signatures ${p.badSignatures}`,
@@ -129,7 +133,9 @@ if (values.json) {
     `timings       creation ${s.timings.creationS} s, everything delivered ${s.timings.settleS ?? '—'} s after the faults stopped, total ${s.timings.totalS} s`,
     `logs          ${s.logDir}`,
     '',
-    result.ok ? 'RESULT: PASS — 0 lost, in order per case, 0 duplicate effects' : `RESULT: FAIL — ${result.violations.length} violations:\n  - ${result.violations.join('\n  - ')}`,
+    result.ok
+      ? 'RESULT: PASS — 0 lost, in order per case, 0 duplicate effects'
+      : `RESULT: FAIL — ${result.violations.length} violations:\n  - ${result.violations.join('\n  - ')}`,
   ]
   process.stdout.write(`${lines.join('\n')}\n`)
 }

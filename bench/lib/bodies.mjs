@@ -11,7 +11,14 @@ import { seededRandom as rng } from '../../dist/tools/simulators/shared.js'
 
 const SURNAMES = ['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙', '马', '朱', '胡', '郭', '何', '高', '林', '罗']
 const GIVEN = ['伟', '芳', '娜', '秀英', '敏', '静', '丽', '强', '磊', '军', '洋', '勇', '艳', '杰', '娟', '涛', '明', '超', '秀兰', '霞', '平', '刚', '桂英']
-const COMPANIES = ['北京华信物业管理有限公司', '北京朝阳建设工程有限公司', '北京京东世纪贸易有限公司', '北京链家置地房地产经纪有限公司', '中国工商银行股份有限公司北京朝阳支行', '北京首都开发股份有限公司']
+const COMPANIES = [
+  '北京华信物业管理有限公司',
+  '北京朝阳建设工程有限公司',
+  '北京京东世纪贸易有限公司',
+  '北京链家置地房地产经纪有限公司',
+  '中国工商银行股份有限公司北京朝阳支行',
+  '北京首都开发股份有限公司',
+]
 const STREETS = ['八里庄街道', '朝外街道', '呼家楼街道', '三里屯街道', '建外街道', '麦子店街道', '团结湖街道', '酒仙桥街道']
 const AREAS = ['110105', '110101', '110102', '110106', '110108', '130102', '440524', '320102', '510104']
 const CLAIMS = [
@@ -68,7 +75,8 @@ function party(r, role) {
     idNumber: residentId(r),
     phone: phone(r),
   }
-  if (r() < 0.7) p.address = `北京市朝阳区${STREETS[Math.floor(r() * STREETS.length)]}${1 + Math.floor(r() * 300)}号院${1 + Math.floor(r() * 20)}号楼${1 + Math.floor(r() * 30)}0${1 + Math.floor(r() * 4)}`
+  if (r() < 0.7)
+    p.address = `北京市朝阳区${STREETS[Math.floor(r() * STREETS.length)]}${1 + Math.floor(r() * 300)}号院${1 + Math.floor(r() * 20)}号楼${1 + Math.floor(r() * 30)}0${1 + Math.floor(r() * 4)}`
   if (r() < 0.2) p.agents = [{ name: personName(r), kind: 'relative', idType: 'resident_id', idNumber: residentId(r), phone: phone(r) }]
   return p
 }

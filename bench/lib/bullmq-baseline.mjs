@@ -17,7 +17,9 @@ process.send({ ready: true })
 
 const t0 = performance.now()
 for (let i = 0; i < jobs; i += 1000) {
-  await queue.addBulk(Array.from({ length: Math.min(1000, jobs - i) }, (_, k) => ({ name, data: { i: i + k }, opts: { removeOnComplete: true, removeOnFail: true } })))
+  await queue.addBulk(
+    Array.from({ length: Math.min(1000, jobs - i) }, (_, k) => ({ name, data: { i: i + k }, opts: { removeOnComplete: true, removeOnFail: true } })),
+  )
 }
 const addSeconds = (performance.now() - t0) / 1000
 

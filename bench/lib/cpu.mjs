@@ -53,7 +53,14 @@ function difference(a, b, ops) {
     machineBusyPct: all ? Math.round((1 - idle / all) * 1000) / 10 : null,
     /** The service process's share of one core (100 = one core fully used). */
     serviceCorePct: wall ? Math.round(((s.serviceUser + s.serviceSys) / wall) * 1000) / 10 : null,
-    msPerOp: { service: perOp(s.serviceUser + s.serviceSys), serviceUser: perOp(s.serviceUser), serviceSys: perOp(s.serviceSys), postgres: perOp(s.postgres), redis: perOp(s.redis), other: perOp(s.other) },
+    msPerOp: {
+      service: perOp(s.serviceUser + s.serviceSys),
+      serviceUser: perOp(s.serviceUser),
+      serviceSys: perOp(s.serviceSys),
+      postgres: perOp(s.postgres),
+      redis: perOp(s.redis),
+      other: perOp(s.other),
+    },
     ops,
   }
 }
@@ -63,7 +70,9 @@ export async function withCpu(servicePid, fn, ops) {
   let before
   try {
     before = snapshot(servicePid)
-    before.cores = readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).length
+    before.cores = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d/.test(l)).length
   } catch {
     return { result: await fn(), cpu: undefined }
   }

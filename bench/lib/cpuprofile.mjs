@@ -67,9 +67,17 @@ export function summarizeProfile(file, top = 20) {
   return {
     wallSeconds: Math.round(totalUs / 1e5) / 10,
     busyPercent: pct(busyUs, totalUs),
-    areas: sorted(areaUs).filter(([k]) => k !== '(idle)').slice(0, top).map(([k, us]) => ({ area: k, percentOfBusy: pct(us, busyUs) })),
-    self: sorted(selfUs).filter(([k]) => !k.startsWith('(idle)')).slice(0, top).map(([k, us]) => ({ fn: k, percentOfBusy: pct(us, busyUs) })),
-    serviceInclusive: sorted(inclUs).slice(0, top).map(([k, us]) => ({ fn: k, percentOfBusy: pct(us, busyUs) })),
+    areas: sorted(areaUs)
+      .filter(([k]) => k !== '(idle)')
+      .slice(0, top)
+      .map(([k, us]) => ({ area: k, percentOfBusy: pct(us, busyUs) })),
+    self: sorted(selfUs)
+      .filter(([k]) => !k.startsWith('(idle)'))
+      .slice(0, top)
+      .map(([k, us]) => ({ fn: k, percentOfBusy: pct(us, busyUs) })),
+    serviceInclusive: sorted(inclUs)
+      .slice(0, top)
+      .map(([k, us]) => ({ fn: k, percentOfBusy: pct(us, busyUs) })),
   }
 }
 
@@ -95,8 +103,12 @@ export function summarizeHeapProfile(file, top = 15) {
   const pct = (b) => Math.round((1000 * b) / Math.max(1, total)) / 10
   return {
     sampledMb: Math.round(total / 104857.6) / 10,
-    areas: sorted(byArea).slice(0, top).map(([k, b]) => ({ area: k, percent: pct(b) })),
-    functions: sorted(byFn).slice(0, top).map(([k, b]) => ({ fn: k, percent: pct(b) })),
+    areas: sorted(byArea)
+      .slice(0, top)
+      .map(([k, b]) => ({ area: k, percent: pct(b) })),
+    functions: sorted(byFn)
+      .slice(0, top)
+      .map(([k, b]) => ({ fn: k, percent: pct(b) })),
   }
 }
 
@@ -117,7 +129,12 @@ export function heapMarkdown(title, h) {
 
 /** The summary as Markdown. */
 export function profileMarkdown(title, s) {
-  const lines = [`### ${title}`, '', `${s.wallSeconds} s profiled, process busy ${s.busyPercent}% of it (the rest idle: waiting on PostgreSQL, Redis, the network).`, '']
+  const lines = [
+    `### ${title}`,
+    '',
+    `${s.wallSeconds} s profiled, process busy ${s.busyPercent}% of it (the rest idle: waiting on PostgreSQL, Redis, the network).`,
+    '',
+  ]
   lines.push('| area | % of busy CPU |', '|---|---:|', ...s.areas.map((a) => `| ${a.area} | ${a.percentOfBusy} |`), '')
   lines.push('| hottest functions (self time) | % |', '|---|---:|', ...s.self.map((f) => `| \`${f.fn}\` | ${f.percentOfBusy} |`), '')
   lines.push('| service functions (inclusive time) | % |', '|---|---:|', ...s.serviceInclusive.map((f) => `| \`${f.fn}\` | ${f.percentOfBusy} |`), '')

@@ -92,7 +92,14 @@ export function historyGenerator({ r, factory, cal, cipher, from, to, count }) {
     const body = factory.next()
     let org = orgs[Math.floor(r() * orgs.length)].id
     const designation = { mode: r() < 0.85 ? 'court_designated' : 'party_selected', organizationId: org }
-    const caseBody = { ...body, referralType: inLitigation ? 'in_litigation' : 'pre_filing', ...(procedure ? { procedure } : {}), courtCode: court.code, caseNumber: `（${year}）${court.code}${type}${seq}号`, designation }
+    const caseBody = {
+      ...body,
+      referralType: inLitigation ? 'in_litigation' : 'pre_filing',
+      ...(procedure ? { procedure } : {}),
+      courtCode: court.code,
+      caseNumber: `（${year}）${court.code}${type}${seq}号`,
+      designation,
+    }
     const due = acceptanceDueOn(cal, shanghaiDate(created))
     const { doc, hashes } = intakeDoc(cipher, caseBody, { acceptanceDueOn: due.date, mediationDueOn: null, provisional: due.provisional })
     const id = uuidAt(createdMs)
@@ -161,7 +168,14 @@ export function historyGenerator({ r, factory, cal, cipher, from, to, count }) {
       const at = bySystem ? endOfShanghaiDay(ref.doc.deadlines.acceptanceDueOn) : t
       if (at.getTime() > now) return finish()
       ref.status = 'declined'
-      ref.doc = { ...ref.doc, decline: { reason: bySystem ? 'acceptance_timeout' : '本组织调解员不足，建议另行指定', declinedAt: at.toISOString(), by: bySystem ? 'system' : 'organization' } }
+      ref.doc = {
+        ...ref.doc,
+        decline: {
+          reason: bySystem ? 'acceptance_timeout' : '本组织调解员不足，建议另行指定',
+          declinedAt: at.toISOString(),
+          by: bySystem ? 'system' : 'organization',
+        },
+      }
       emit('referral.declined', at, bySystem ? 'system' : med)
       // A third of the declined cases are redesignated to another organization of the same roster.
       if (r() < 0.67) return finish()
@@ -175,7 +189,11 @@ export function historyGenerator({ r, factory, cal, cipher, from, to, count }) {
       ref.status = 'referred'
       ref.organizationId = other
       ref.heldBy = ref.heldBy.includes(other) ? ref.heldBy : [...ref.heldBy, other]
-      ref.doc = { ...rest, designation: { mode: 'court_designated', organizationId: other }, deadlines: { acceptanceDueOn: due2.date, mediationDueOn: null, provisional: due2.provisional } }
+      ref.doc = {
+        ...rest,
+        designation: { mode: 'court_designated', organizationId: other },
+        deadlines: { acceptanceDueOn: due2.date, mediationDueOn: null, provisional: due2.provisional },
+      }
       emit('referral.redesignated', again, court_)
       t = between(new Date(again.getTime() + HOUR), new Date(endOfShanghaiDay(due2.date).getTime() - HOUR))
       if (t.getTime() > now) return finish()
@@ -184,7 +202,12 @@ export function historyGenerator({ r, factory, cal, cipher, from, to, count }) {
     // Accepted: the mediation clock starts.
     const mdue = mediationDueOn(cal, shanghaiDate(t), ref.referralType, procedure)
     ref.status = 'mediating'
-    ref.doc = { ...ref.doc, mediator: { name: MEDIATORS[Math.floor(r() * MEDIATORS.length)], id: `M-${Math.floor(r() * 900) + 100}` }, acceptedAt: t.toISOString(), deadlines: { acceptanceDueOn: ref.doc.deadlines.acceptanceDueOn, mediationDueOn: mdue.date, provisional: mdue.provisional } }
+    ref.doc = {
+      ...ref.doc,
+      mediator: { name: MEDIATORS[Math.floor(r() * MEDIATORS.length)], id: `M-${Math.floor(r() * 900) + 100}` },
+      acceptedAt: t.toISOString(),
+      deadlines: { acceptanceDueOn: ref.doc.deadlines.acceptanceDueOn, mediationDueOn: mdue.date, provisional: mdue.provisional },
+    }
     emit('referral.accepted', t, med)
     const dueEnd = endOfShanghaiDay(mdue.date)
     const outcomeAt = between(new Date(t.getTime() + DAY), new Date(dueEnd.getTime() - HOUR))
@@ -225,7 +248,10 @@ export function historyGenerator({ r, factory, cal, cipher, from, to, count }) {
       }
       const perfAt = new Date(outcomeAt.getTime() + DAY * (15 + r() * 45))
       if (perfAt.getTime() <= now && r() < 0.5) {
-        ref.doc = { ...ref.doc, performance: { status: r() < 0.85 ? 'performed' : 'partially_performed', reportedOn: shanghaiDate(perfAt), reportedAt: perfAt.toISOString() } }
+        ref.doc = {
+          ...ref.doc,
+          performance: { status: r() < 0.85 ? 'performed' : 'partially_performed', reportedOn: shanghaiDate(perfAt), reportedAt: perfAt.toISOString() },
+        }
         emit('referral.performance_reported', perfAt, med)
       }
       return finish()
@@ -236,7 +262,12 @@ export function historyGenerator({ r, factory, cal, cipher, from, to, count }) {
     const { suspension: _s, ...rest } = ref.doc
     void _s
     ref.status = 'terminated'
-    ref.doc = { ...rest, termination: bySystem ? { reason: 'deadline_expired', terminatedAt: endAt.toISOString(), by: 'system' } : { reason: 'gap_too_large', report: '双方分歧较大，经多次调解未能达成一致。', terminatedAt: endAt.toISOString(), by: 'organization' } }
+    ref.doc = {
+      ...rest,
+      termination: bySystem
+        ? { reason: 'deadline_expired', terminatedAt: endAt.toISOString(), by: 'system' }
+        : { reason: 'gap_too_large', report: '双方分歧较大，经多次调解未能达成一致。', terminatedAt: endAt.toISOString(), by: 'organization' },
+    }
     emit('referral.terminated', endAt, bySystem ? 'system' : med)
     const returnAt = new Date(endAt.getTime() + DAY * (1 + r() * 4))
     if (returnAt.getTime() > now) return finish()

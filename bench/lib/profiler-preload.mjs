@@ -20,7 +20,14 @@ const started = Date.now()
 setInterval(() => {
   const m = process.memoryUsage()
   const mb = (x) => Math.round(x / 104857.6) / 10
-  memory.push({ t: Math.round((Date.now() - started) / 1000), rss: mb(m.rss), heapUsed: mb(m.heapUsed), heapTotal: mb(m.heapTotal), external: mb(m.external), arrayBuffers: mb(m.arrayBuffers) })
+  memory.push({
+    t: Math.round((Date.now() - started) / 1000),
+    rss: mb(m.rss),
+    heapUsed: mb(m.heapUsed),
+    heapTotal: mb(m.heapTotal),
+    external: mb(m.external),
+    arrayBuffers: mb(m.arrayBuffers),
+  })
 }, 1000).unref()
 
 process.on('SIGWINCH', () => {
@@ -31,7 +38,11 @@ process.on('SIGWINCH', () => {
       await session.post('Profiler.start')
       // Allocation sampling over the same window, collected objects included: what churns the heap.
       await session.post('HeapProfiler.enable')
-      await session.post('HeapProfiler.startSampling', { samplingInterval: 65536, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+      await session.post('HeapProfiler.startSampling', {
+        samplingInterval: 65536,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      })
       running = true
       return
     }

@@ -9,7 +9,8 @@ import { ROOT } from './util.mjs'
 export const README_START = '<!-- bench:results:start -->'
 export const README_END = '<!-- bench:results:end -->'
 
-const n = (v, digits = 0) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }))
+const n = (v, digits = 0) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const ms = (v) => (v === null || v === undefined ? '—' : v === 0 ? '< 1 ms' : `${n(v, v < 10 ? 1 : 0)} ms`)
 const mark = (t) => (t === undefined ? '' : t.met ? '✅ met' : '❌ missed')
 
@@ -20,7 +21,11 @@ export function evaluateTargets(r) {
   if (r.read?.ratio !== undefined) t.read = { target: 'read ≥ 0.25 × bare-route baseline', value: r.read.ratio, met: r.read.ratio >= 0.25 }
   if (r.e2e?.p99Ms !== undefined) {
     const rateOk = r.e2e.achievedRate >= 0.95 * r.e2e.rate
-    t.e2e = { target: `end-to-end p99 ≤ 250 ms at ${r.e2e.rate}/s`, value: r.e2e.p99Ms, met: r.e2e.p99Ms !== null && r.e2e.p99Ms <= 250 && rateOk && r.e2e.missing === 0 }
+    t.e2e = {
+      target: `end-to-end p99 ≤ 250 ms at ${r.e2e.rate}/s`,
+      value: r.e2e.p99Ms,
+      met: r.e2e.p99Ms !== null && r.e2e.p99Ms <= 250 && rateOk && r.e2e.missing === 0,
+    }
   }
   if (r.drain?.perSecond !== undefined) t.drain = { target: 'drain ≥ 2,000 deliveries/s', value: r.drain.perSecond, met: r.drain.perSecond >= 2000 }
   if (r.rssPeakMb !== undefined) t.rss = { target: 'peak RSS ≤ 250 MB', value: r.rssPeakMb, met: r.rssPeakMb <= 250 }
@@ -31,39 +36,69 @@ export function markdownTable(r) {
   const t = r.targets ?? {}
   const b = r.baselines ?? {}
   const lines = []
-  const load = r.machine.loadAverageAtStart ? ` Load average ${r.machine.loadAverageAtStart[0]} at the start, ${r.machine.loadAverageAtEnd?.[0] ?? '—'} at the end (the machine is shared).` : ''
-  lines.push(`Run ${r.date} (${r.mode}, ${r.totalSeconds ?? '—'} s) on ${r.machine.cpus} × ${r.machine.cpuModel}, ${n(r.machine.memGb, 1)} GB RAM, Node ${r.machine.node}, ${r.machine.postgres}, Redis ${r.machine.redis}; load generator on the same machine.${load}`)
+  const load = r.machine.loadAverageAtStart
+    ? ` Load average ${r.machine.loadAverageAtStart[0]} at the start, ${r.machine.loadAverageAtEnd?.[0] ?? '—'} at the end (the machine is shared).`
+    : ''
+  lines.push(
+    `Run ${r.date} (${r.mode}, ${r.totalSeconds ?? '—'} s) on ${r.machine.cpus} × ${r.machine.cpuModel}, ${n(r.machine.memGb, 1)} GB RAM, Node ${r.machine.node}, ${r.machine.postgres}, Redis ${r.machine.redis}; load generator on the same machine.${load}`,
+  )
   lines.push('')
   lines.push('| measure | result | same-run baseline | ratio | target | |')
   lines.push('|---|---|---|---:|---|---|')
   if (r.intake) {
-    lines.push(`| intake \`POST /v1/referrals\` (${r.intake.connections} connections, ${r.intake.seconds} s) | ${n(r.intake.rps)} req/s, p99 ${ms(r.intake.p99Ms)} | raw insert transaction via \`pg\`, pool 10: ${n(b.rawInsert?.tps)} tps, p99 ${ms(b.rawInsert?.p99Ms)} | ${n(r.intake.ratio, 2)} | ≥ 0.5 | ${mark(t.intake)} |`)
-    if (b.rawInsertNotify) lines.push(`| (diagnostic) the raw insert transaction plus \`pg_notify\`, as every event write did before the relay's wake-up moved after the commit | ${n(b.rawInsertNotify.tps)} tps, p99 ${ms(b.rawInsertNotify.p99Ms)} | raw insert transaction | ${n(b.rawInsertNotify.tps / b.rawInsert.tps, 2)} | — | |`)
+    lines.push(
+      `| intake \`POST /v1/referrals\` (${r.intake.connections} connections, ${r.intake.seconds} s) | ${n(r.intake.rps)} req/s, p99 ${ms(r.intake.p99Ms)} | raw insert transaction via \`pg\`, pool 10: ${n(b.rawInsert?.tps)} tps, p99 ${ms(b.rawInsert?.p99Ms)} | ${n(r.intake.ratio, 2)} | ≥ 0.5 | ${mark(t.intake)} |`,
+    )
+    if (b.rawInsertNotify)
+      lines.push(
+        `| (diagnostic) the raw insert transaction plus \`pg_notify\`, as every event write did before the relay's wake-up moved after the commit | ${n(b.rawInsertNotify.tps)} tps, p99 ${ms(b.rawInsertNotify.p99Ms)} | raw insert transaction | ${n(b.rawInsertNotify.tps / b.rawInsert.tps, 2)} | — | |`,
+      )
     const o = r.intake.overload
-    if (o) lines.push(`| intake burst: ${o.connections} connections, ${o.seconds} s (more intake transactions than pool connections) | ${n(o.rps)} req/s created, ${n(o.status503)} × 503, p50 ${ms(o.p50Ms)} | — | — | — | |`)
+    if (o)
+      lines.push(
+        `| intake burst: ${o.connections} connections, ${o.seconds} s (more intake transactions than pool connections) | ${n(o.rps)} req/s created, ${n(o.status503)} × 503, p50 ${ms(o.p50Ms)} | — | — | — | |`,
+      )
   }
   if (r.read) {
-    lines.push(`| read \`GET /v1/referrals/{id}\` as the court (${r.read.connections} connections, ${n(r.read.ids)} ids) | ${n(r.read.rps)} req/s, p99 ${ms(r.read.p99Ms)} | bare Fastify route: ${n(b.bareFastify?.rps)} req/s, p99 ${ms(b.bareFastify?.p99Ms)} | ${n(r.read.ratio, 2)} | ≥ 0.25 | ${mark(t.read)} |`)
-    if (r.read.masked) lines.push(`| read, masked view (operator: no decryption, no access-log row) | ${n(r.read.masked.rps)} req/s, p99 ${ms(r.read.masked.p99Ms)} | bare Fastify route | ${n(r.read.masked.ratio, 2)} | — | |`)
+    lines.push(
+      `| read \`GET /v1/referrals/{id}\` as the court (${r.read.connections} connections, ${n(r.read.ids)} ids) | ${n(r.read.rps)} req/s, p99 ${ms(r.read.p99Ms)} | bare Fastify route: ${n(b.bareFastify?.rps)} req/s, p99 ${ms(b.bareFastify?.p99Ms)} | ${n(r.read.ratio, 2)} | ≥ 0.25 | ${mark(t.read)} |`,
+    )
+    if (r.read.masked)
+      lines.push(
+        `| read, masked view (operator: no decryption, no access-log row) | ${n(r.read.masked.rps)} req/s, p99 ${ms(r.read.masked.p99Ms)} | bare Fastify route | ${n(r.read.masked.ratio, 2)} | — | |`,
+      )
   }
   if (r.e2e?.atLowRate) {
     const l = r.e2e.atLowRate
-    lines.push(`| end-to-end at ${n(l.rate)}/s for ${l.seconds} s (the pipeline's own latency; ${n(l.matched)} matched, ${n(l.missing)} missing) | p50 ${ms(l.p50Ms)}, p95 ${ms(l.p95Ms)}, p99 ${ms(l.p99Ms)} | — | — | — | |`)
+    lines.push(
+      `| end-to-end at ${n(l.rate)}/s for ${l.seconds} s (the pipeline's own latency; ${n(l.matched)} matched, ${n(l.missing)} missing) | p50 ${ms(l.p50Ms)}, p95 ${ms(l.p95Ms)}, p99 ${ms(l.p99Ms)} | — | — | — | |`,
+    )
   }
   if (r.e2e) {
     const short = r.e2e.achievedRate < 0.95 * r.e2e.rate ? ` (only ${n(r.e2e.achievedRate)}/s of ${n(r.e2e.rate)}/s achieved)` : ''
-    lines.push(`| end-to-end: intake answer → webhook received, ${n(r.e2e.rate)}/s offered for ${r.e2e.seconds} s (achieved ${n(r.e2e.achievedRate)}/s, ${n(r.e2e.matched)} matched, ${n(r.e2e.missing)} missing) | p50 ${ms(r.e2e.p50Ms)}, p95 ${ms(r.e2e.p95Ms)}, p99 ${ms(r.e2e.p99Ms)} (intake p99 ${ms(r.e2e.intakeP99Ms)}) | — | — | p99 ≤ 250 ms at ${n(r.e2e.rate)}/s | ${mark(t.e2e)}${t.e2e && !t.e2e.met ? short : ''} |`)
+    lines.push(
+      `| end-to-end: intake answer → webhook received, ${n(r.e2e.rate)}/s offered for ${r.e2e.seconds} s (achieved ${n(r.e2e.achievedRate)}/s, ${n(r.e2e.matched)} matched, ${n(r.e2e.missing)} missing) | p50 ${ms(r.e2e.p50Ms)}, p95 ${ms(r.e2e.p95Ms)}, p99 ${ms(r.e2e.p99Ms)} (intake p99 ${ms(r.e2e.intakeP99Ms)}) | — | — | p99 ≤ 250 ms at ${n(r.e2e.rate)}/s | ${mark(t.e2e)}${t.e2e && !t.e2e.met ? short : ''} |`,
+    )
   }
   if (r.drain) {
-    lines.push(`| drain: ${n(r.drain.backlog)} pending deliveries after an outage | ${n(r.drain.perSecond)} deliveries/s (steady ${n(r.drain.steadyPerSecond)}/s, first after ${ms(r.drain.timeToFirstMs)}) | BullMQ no-op worker, concurrency 50: ${n(b.bullmq?.processPerSecond)} jobs/s | ${n(r.drain.ratio, 2)} | ≥ 2,000/s | ${mark(t.drain)} |`)
+    lines.push(
+      `| drain: ${n(r.drain.backlog)} pending deliveries after an outage | ${n(r.drain.perSecond)} deliveries/s (steady ${n(r.drain.steadyPerSecond)}/s, first after ${ms(r.drain.timeToFirstMs)}) | BullMQ no-op worker, concurrency 50: ${n(b.bullmq?.processPerSecond)} jobs/s | ${n(r.drain.ratio, 2)} | ≥ 2,000/s | ${mark(t.drain)} |`,
+    )
   }
   if (r.rssPeakMb !== undefined) lines.push(`| peak RSS of the service (VmHWM) | ${n(r.rssPeakMb, 1)} MB | — | — | ≤ 250 MB | ${mark(t.rss)} |`)
   const bd = [r.e2e?.atLowRate, r.e2e].filter((e) => e?.breakdown?.eventToDeliveryRowMs)
   if (bd.length) {
-    lines.push('', 'Where the end-to-end time goes (p50 / p95 / p99, from the service\'s tables): event written → delivery row (relay) → first attempt started (queue) → attempt HTTP time.', '')
+    lines.push(
+      '',
+      "Where the end-to-end time goes (p50 / p95 / p99, from the service's tables): event written → delivery row (relay) → first attempt started (queue) → attempt HTTP time.",
+      '',
+    )
     lines.push('| rate | event → delivery row | delivery row → attempt | attempt HTTP |', '|---|---|---|---|')
     const f = (x) => (x ? `${n(x.p50, 1)} / ${n(x.p95, 1)} / ${n(x.p99, 1)} ms` : '—')
-    for (const e of bd) lines.push(`| ${n(e.rate)}/s | ${f(e.breakdown.eventToDeliveryRowMs)} | ${f(e.breakdown.deliveryRowToFirstAttemptMs)} | ${f(e.breakdown.attemptHttpMs)} |`)
+    for (const e of bd)
+      lines.push(
+        `| ${n(e.rate)}/s | ${f(e.breakdown.eventToDeliveryRowMs)} | ${f(e.breakdown.deliveryRowToFirstAttemptMs)} | ${f(e.breakdown.attemptHttpMs)} |`,
+      )
   }
   const cpuRows = [
     ['intake', r.intake?.cpu, 'referral'],
@@ -72,12 +107,21 @@ export function markdownTable(r) {
     ['drain', r.drain?.cpu, 'delivery'],
   ].filter(([, c]) => c?.msPerOp)
   if (cpuRows.length) {
-    lines.push('', 'Where the CPU went (from /proc, CPU milliseconds per operation; the load generator shares the same cores). "service core" is the service process\'s share of one core: near 100 % its one event loop is the limit.', '')
-    lines.push('| phase | machine busy | service core | service (user + sys) | PostgreSQL | Redis | load generator, bench |', '|---|---:|---:|---:|---:|---:|---:|')
+    lines.push(
+      '',
+      'Where the CPU went (from /proc, CPU milliseconds per operation; the load generator shares the same cores). "service core" is the service process\'s share of one core: near 100 % its one event loop is the limit.',
+      '',
+    )
+    lines.push(
+      '| phase | machine busy | service core | service (user + sys) | PostgreSQL | Redis | load generator, bench |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+    )
     const c2 = (x) => (x === null || x === undefined ? '—' : `${n(x, 2)} ms`)
     for (const [name, c, unit] of cpuRows) {
       const m = c.msPerOp
-      lines.push(`| ${name} (per ${unit}) | ${n(c.machineBusyPct, 0)} % | ${n(c.serviceCorePct, 0)} % | ${c2(m.service)} (${c2(m.serviceUser)} + ${c2(m.serviceSys)}) | ${c2(m.postgres)} | ${c2(m.redis)} | ${c2(m.other)} |`)
+      lines.push(
+        `| ${name} (per ${unit}) | ${n(c.machineBusyPct, 0)} % | ${n(c.serviceCorePct, 0)} % | ${c2(m.service)} (${c2(m.serviceUser)} + ${c2(m.serviceSys)}) | ${c2(m.postgres)} | ${c2(m.redis)} | ${c2(m.other)} |`,
+      )
     }
   }
   if (r.scale) lines.push('', ...scaleTable(r.scale))
@@ -86,7 +130,9 @@ export function markdownTable(r) {
 
 function scaleTable(s) {
   const lines = []
-  lines.push(`Scale (${s.date}): ${n(s.referrals)} referrals, ${n(s.events)} events, ${n(s.partyIndex)} party-index rows, database ${n(s.databaseMb)} MB; seeded in ${n(s.seedSeconds)} s.`)
+  lines.push(
+    `Scale (${s.date}): ${n(s.referrals)} referrals, ${n(s.events)} events, ${n(s.partyIndex)} party-index rows, database ${n(s.databaseMb)} MB; seeded in ${n(s.seedSeconds)} s.`,
+  )
   lines.push('')
   lines.push('| list query (`GET /v1/referrals`, limit 50) | caller | req/s | p50 | p99 | plan (EXPLAIN ANALYZE) |')
   lines.push('|---|---|---:|---:|---:|---|')

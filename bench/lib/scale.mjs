@@ -73,10 +73,21 @@ async function explain(pool, statements) {
     await c.query('ROLLBACK').catch(() => undefined)
     c.release()
   }
-  return { text: texts.join('\n\n'), executionMs: Math.round(execMs * 10) / 10, summary: `${[...scans].join(', ')}; ${Math.round(execMs * 10) / 10} ms; buffers hit ${hit}, read ${read}` }
+  return {
+    text: texts.join('\n\n'),
+    executionMs: Math.round(execMs * 10) / 10,
+    summary: `${[...scans].join(', ')}; ${Math.round(execMs * 10) / 10} ms; buffers hit ${hit}, read ${read}`,
+  }
 }
 
-const principalOf = (client, role) => ({ clientId: client.id, role, name: client.name ?? role, courtCodes: client.courtCodes ?? [], organizationIds: client.organizationIds ?? [], regionCodes: client.regionCodes ?? [] })
+const principalOf = (client, role) => ({
+  clientId: client.id,
+  role,
+  name: client.name ?? role,
+  courtCodes: client.courtCodes ?? [],
+  organizationIds: client.organizationIds ?? [],
+  regionCodes: client.regionCodes ?? [],
+})
 
 export async function runScale(argv) {
   const arg = (name, dflt) => {
@@ -105,8 +116,16 @@ export async function runScale(argv) {
       log(`seeding ${count.toLocaleString('en-US')} referrals into ${database}`)
       Object.assign(scale, await seedScale({ databaseUrl, count }))
     } else {
-      const c = await pool.query(`SELECT (SELECT count(*) FROM referrals)::int AS referrals, (SELECT count(*) FROM events)::int AS events, (SELECT count(*) FROM party_index)::int AS party, pg_database_size(current_database()) AS bytes`)
-      Object.assign(scale, { referrals: c.rows[0].referrals, events: c.rows[0].events, partyIndex: c.rows[0].party, databaseMb: Math.round(Number(c.rows[0].bytes) / 1048576), seedSeconds: null })
+      const c = await pool.query(
+        `SELECT (SELECT count(*) FROM referrals)::int AS referrals, (SELECT count(*) FROM events)::int AS events, (SELECT count(*) FROM party_index)::int AS party, pg_database_size(current_database()) AS bytes`,
+      )
+      Object.assign(scale, {
+        referrals: c.rows[0].referrals,
+        events: c.rows[0].events,
+        partyIndex: c.rows[0].party,
+        databaseMb: Math.round(Number(c.rows[0].bytes) / 1048576),
+        seedSeconds: null,
+      })
     }
     log(`${scale.referrals} referrals, ${scale.events} events, ${scale.databaseMb} MB`)
 
@@ -125,9 +144,14 @@ export async function runScale(argv) {
 
     // Sample values from the data: a party of a recent 京0105 case, an id half-way through 京0105's cases.
     const cipher = benchCipher()
-    const enc = (await pool.query(`SELECT doc->'parties'->0->'idNumber'->>'enc' AS enc FROM referrals WHERE court_code = '京0105' ORDER BY id DESC LIMIT 1`)).rows[0].enc
+    const enc = (await pool.query(`SELECT doc->'parties'->0->'idNumber'->>'enc' AS enc FROM referrals WHERE court_code = '京0105' ORDER BY id DESC LIMIT 1`))
+      .rows[0].enc
     const partyId = cipher.decrypt(enc, 'idNumber')
-    const mid = (await pool.query(`SELECT id FROM referrals WHERE court_code = '京0105' ORDER BY id OFFSET (SELECT count(*) / 2 FROM referrals WHERE court_code = '京0105') LIMIT 1`)).rows[0].id
+    const mid = (
+      await pool.query(
+        `SELECT id FROM referrals WHERE court_code = '京0105' ORDER BY id OFFSET (SELECT count(*) / 2 FROM referrals WHERE court_code = '京0105') LIMIT 1`,
+      )
+    ).rows[0].id
     const weekAgo = new Date(Date.now() - 7 * 86_400_000).toISOString()
 
     const lists = [
@@ -144,14 +168,20 @@ export async function runScale(argv) {
       { caller: 'operator', key: operatorKey, p: P.operator, qs: { status: 'suspended' } },
     ]
     scale.list = []
-    const plans = ['# Query plans on the scale database', '', `${scale.referrals} referrals, ${scale.events} events (${scale.date}). Captured from the service's own repository functions, run with EXPLAIN (ANALYZE, BUFFERS).`, '']
+    const plans = [
+      '# Query plans on the scale database',
+      '',
+      `${scale.referrals} referrals, ${scale.events} events (${scale.date}). Captured from the service's own repository functions, run with EXPLAIN (ANALYZE, BUFFERS).`,
+      '',
+    ]
     for (const q of lists) {
       const url = `/v1/referrals?${new URLSearchParams({ limit: '50', ...q.qs })}`
       const shown =
         q.label ??
         (decodeURIComponent(new URLSearchParams(q.qs).toString())
           .replace(/partyIdNumber=[^&]+/, 'partyIdNumber=<id>')
-          .replace(/updatedSince=[^&]+/, 'updatedSince=<7 days ago>') || '(no filter)')
+          .replace(/updatedSince=[^&]+/, 'updatedSince=<7 days ago>') ||
+          '(no filter)')
       const probe = await api(svc.base, 'GET', url, { key: q.key })
       await cannon({ url: `${svc.base}${url}`, connections: 2, duration: 1, headers: { authorization: `Bearer ${q.key}` } })
       const res = await cannon({ url: `${svc.base}${url}`, connections: 10, duration: seconds, headers: { authorization: `Bearer ${q.key}` } })
@@ -159,11 +189,42 @@ export async function runScale(argv) {
       const hash = q.qs.partyIdNumber ? cipher.blindIndex(normalizeResidentId(q.qs.partyIdNumber), 'idNumber') : undefined
       const after = q.qs.cursor ? mid : undefined
       const statements = await captureSql(pool, (db) =>
-        listReferrals(db, q.p, { status: q.qs.status, courtCode: q.qs.courtCode, organizationId: q.qs.organizationId, disputeType: q.qs.disputeType, updatedSince: q.qs.updatedSince, partyIdHash: hash, afterId: after, limit: 51 }),
+        listReferrals(db, q.p, {
+          status: q.qs.status,
+          courtCode: q.qs.courtCode,
+          organizationId: q.qs.organizationId,
+          disputeType: q.qs.disputeType,
+          updatedSince: q.qs.updatedSince,
+          partyIdHash: hash,
+          afterId: after,
+          limit: 51,
+        }),
       )
       const plan = await explain(pool, statements)
-      scale.list.push({ query: shown, caller: q.caller, items: probe.body.items.length, rps: f.rps, p50Ms: f.p50Ms, p99Ms: f.p99Ms, non2xx: f.non2xx, plan: { summary: plan.summary, executionMs: plan.executionMs } })
-      plans.push(`## ${q.caller}: \`GET /v1/referrals?${shown}\``, '', `${f.rps} req/s, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms over HTTP; ${probe.body.items.length} items on the page.`, '', '```sql', statements.map((s) => s.sql).join(';\n'), '```', '', '```', plan.text, '```', '')
+      scale.list.push({
+        query: shown,
+        caller: q.caller,
+        items: probe.body.items.length,
+        rps: f.rps,
+        p50Ms: f.p50Ms,
+        p99Ms: f.p99Ms,
+        non2xx: f.non2xx,
+        plan: { summary: plan.summary, executionMs: plan.executionMs },
+      })
+      plans.push(
+        `## ${q.caller}: \`GET /v1/referrals?${shown}\``,
+        '',
+        `${f.rps} req/s, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms over HTTP; ${probe.body.items.length} items on the page.`,
+        '',
+        '```sql',
+        statements.map((s) => s.sql).join(';\n'),
+        '```',
+        '',
+        '```',
+        plan.text,
+        '```',
+        '',
+      )
       log(`list ${q.caller} ${shown}: ${f.rps} req/s, p99 ${f.p99Ms} ms; SQL ${plan.executionMs} ms`)
     }
 
@@ -206,11 +267,33 @@ export async function runScale(argv) {
         const from = q.qs.from ?? addCalendarDays(today, -29)
         const statements = await captureSql(pool, async (db) => {
           const withConfirmations = await hasConfirmations(db)
-          await computeStats(db, q.p, { start: startOfShanghaiDay(from), end: endOfShanghaiDay(q.qs.to ?? today), today, groupBy: q.qs.groupBy }, withConfirmations)
+          await computeStats(
+            db,
+            q.p,
+            { start: startOfShanghaiDay(from), end: endOfShanghaiDay(q.qs.to ?? today), today, groupBy: q.qs.groupBy },
+            withConfirmations,
+          )
         })
         const plan = await explain(pool, statements)
-        scale.stats.push({ query: shown, caller: q.caller, status: status === 200 ? 'ok' : `HTTP ${status}`, medianMs: Math.round(times[Math.floor(times.length / 2)]), maxMs: Math.round(times.at(-1)), sqlMs: plan.executionMs, plan: plan.summary })
-        plans.push(`## ${q.caller}: \`GET /v1/stats?${shown}\``, '', `wall time ${times.map((t) => Math.round(t)).join(', ')} ms (HTTP ${status}).`, '', '```', plan.text, '```', '')
+        scale.stats.push({
+          query: shown,
+          caller: q.caller,
+          status: status === 200 ? 'ok' : `HTTP ${status}`,
+          medianMs: Math.round(times[Math.floor(times.length / 2)]),
+          maxMs: Math.round(times.at(-1)),
+          sqlMs: plan.executionMs,
+          plan: plan.summary,
+        })
+        plans.push(
+          `## ${q.caller}: \`GET /v1/stats?${shown}\``,
+          '',
+          `wall time ${times.map((t) => Math.round(t)).join(', ')} ms (HTTP ${status}).`,
+          '',
+          '```',
+          plan.text,
+          '```',
+          '',
+        )
         log(`stats ${q.caller} ${shown}: ${times.map((t) => Math.round(t)).join(' / ')} ms (HTTP ${status}); SQL ${plan.executionMs} ms`)
       }
     }
@@ -238,7 +321,14 @@ export async function runScale(argv) {
   result.scale = scale
   if (!result.machine) {
     const { default: os } = await import('node:os')
-    result.machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', memGb: Math.round(os.totalmem() / 1e8) / 10, node: process.version, postgres: '', redis: '' }
+    result.machine = {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '',
+      memGb: Math.round(os.totalmem() / 1e8) / 10,
+      node: process.version,
+      postgres: '',
+      redis: '',
+    }
   }
   writeResults(file, result)
   log(updateReadme(result) ? 'README.md table updated' : 'README.md has no bench markers; table not written there')

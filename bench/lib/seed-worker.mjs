@@ -28,7 +28,7 @@ parentPort.on('message', () => {
   wake?.()
 })
 
-for (let done = 0; done < count; ) {
+for (let done = 0; done < count;) {
   const n = Math.min(batch, count - done)
   const referrals = []
   const events = []
@@ -42,6 +42,13 @@ for (let done = 0; done < count; ) {
   done += n
   while (unacked >= inFlight) await new Promise((resolve) => (wake = resolve))
   unacked++
-  parentPort.postMessage({ n, e: events.length, p: parties.length, referrals: JSON.stringify(referrals), events: JSON.stringify(events), parties: JSON.stringify(parties) })
+  parentPort.postMessage({
+    n,
+    e: events.length,
+    p: parties.length,
+    referrals: JSON.stringify(referrals),
+    events: JSON.stringify(events),
+    parties: JSON.stringify(parties),
+  })
 }
 parentPort.postMessage({ done: true })

@@ -98,7 +98,9 @@ export async function startService({ database, queuePrefix, operatorKey, profile
       RATE_LIMIT_PER_MINUTE: '100000000',
       ...(profileDir ? { BENCH_PROFILE_DIR: profileDir } : {}),
       // A/B runs: BENCH_SERVICE_DATABASE_PREPARED_STATEMENTS=false runs the service without prepared statements.
-      ...(process.env.BENCH_SERVICE_DATABASE_PREPARED_STATEMENTS ? { DATABASE_PREPARED_STATEMENTS: process.env.BENCH_SERVICE_DATABASE_PREPARED_STATEMENTS } : {}),
+      ...(process.env.BENCH_SERVICE_DATABASE_PREPARED_STATEMENTS
+        ? { DATABASE_PREPARED_STATEMENTS: process.env.BENCH_SERVICE_DATABASE_PREPARED_STATEMENTS }
+        : {}),
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -110,15 +112,19 @@ export async function startService({ database, queuePrefix, operatorKey, profile
     exited = { code, signal }
   })
   const base = `http://127.0.0.1:${port}`
-  const ready = await until(async () => {
-    if (exited) return 'exited'
-    try {
-      const res = await globalThis.fetch(`${base}/health/ready`)
-      return res.status === 200 ? 'ready' : undefined
-    } catch {
-      return undefined
-    }
-  }, 60_000, 100)
+  const ready = await until(
+    async () => {
+      if (exited) return 'exited'
+      try {
+        const res = await globalThis.fetch(`${base}/health/ready`)
+        return res.status === 200 ? 'ready' : undefined
+      } catch {
+        return undefined
+      }
+    },
+    60_000,
+    100,
+  )
   if (ready !== 'ready') {
     child.kill('SIGKILL')
     throw new Error(`the service did not become ready (${ready ?? 'timeout'}); its log: ${logFile}\n${readFileSync(logFile, 'utf8').slice(-3000)}`)

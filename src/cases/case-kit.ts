@@ -140,7 +140,12 @@ export async function transitionCase<C extends Versioned & { status: string }, A
 }
 
 /** A case the principal may read, with how it stands to it; 404 when there is none or it is outside the scope. */
-export async function readCase<C extends Versioned & { status: string }>(db: Db, kind: CaseKind<C, string>, p: Principal, id: string): Promise<{ value: C; standing: CaseStanding }> {
+export async function readCase<C extends Versioned & { status: string }>(
+  db: Db,
+  kind: CaseKind<C, string>,
+  p: Principal,
+  id: string,
+): Promise<{ value: C; standing: CaseStanding }> {
   const c = isUuid(id) ? await kind.get(db, id) : undefined
   const standing = c ? await kind.standing(db, p, c) : undefined
   if (!c || !standing?.read) throw notFound(kind.what)
@@ -148,7 +153,14 @@ export async function readCase<C extends Versioned & { status: string }>(db: Db,
 }
 
 /** The events of a case the principal may read, after a sequence number. */
-export async function caseEvents(db: Kysely<Database>, kind: CaseKind<Versioned & { status: string }, string>, p: Principal, id: string, afterSequence: number, limit: number) {
+export async function caseEvents(
+  db: Kysely<Database>,
+  kind: CaseKind<Versioned & { status: string }, string>,
+  p: Principal,
+  id: string,
+  afterSequence: number,
+  limit: number,
+) {
   const { value } = await readCase(db, kind, p, id)
   return listSubjectEvents(db, value.id, afterSequence, limit)
 }

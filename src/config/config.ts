@@ -17,10 +17,18 @@ export const EnvSchema = Type.Object({
   HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
   OPERATOR_API_KEY: Type.Optional(Type.String({ minLength: 32 })),
-  LOG_LEVEL: Type.Union([
-    Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
-    Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
-  ], { default: 'info' }),
+  LOG_LEVEL: Type.Union(
+    [
+      Type.Literal('fatal'),
+      Type.Literal('error'),
+      Type.Literal('warn'),
+      Type.Literal('info'),
+      Type.Literal('debug'),
+      Type.Literal('trace'),
+      Type.Literal('silent'),
+    ],
+    { default: 'info' },
+  ),
   DATA_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 1000, minimum: 1 }),
   AUTH_FAILURES_PER_MINUTE: Type.Integer({ default: 30, minimum: 1 }),
@@ -52,7 +60,10 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super(`Invalid configuration: ${variable} ${message}`)
     this.name = 'ConfigError'
   }
@@ -106,5 +117,8 @@ function parseTrustProxy(value: string): Config['trustProxy'] {
   if (value === 'false' || value === '0' || value === '') return false
   if (value === 'true') return true
   if (/^\d+$/.test(value)) return Number(value)
-  return value.split(',').map((s) => s.trim()).filter(Boolean)
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 }

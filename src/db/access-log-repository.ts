@@ -14,7 +14,10 @@ export interface AccessEntry {
 /** Records that a client was shown full personal data of a case (contract §8). */
 export async function recordAccess(db: Db, entries: AccessEntry[], batch?: WriteBatch): Promise<void> {
   if (!entries.length) return
-  await writeOrDefer(db.insertInto('access_log').values(entries.map((e) => ({ client_id: e.clientId, subject_id: e.subjectId, fields: e.fields, request_id: e.requestId }))), batch)
+  await writeOrDefer(
+    db.insertInto('access_log').values(entries.map((e) => ({ client_id: e.clientId, subject_id: e.subjectId, fields: e.fields, request_id: e.requestId }))),
+    batch,
+  )
 }
 
 export interface AccessLogFilters {

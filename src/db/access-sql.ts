@@ -113,7 +113,10 @@ function colCoversSql(col: Expression<unknown>, known: string): Expression<SqlBo
  */
 function onOneBranchOfValidSql(known: string[], col: Expression<unknown>): Expression<SqlBool> {
   if (!known.length) return FALSE
-  return sql<SqlBool>`(${sql.join(known.map((r) => sql<SqlBool>`${knownCoversSql(r, col)} OR ${colCoversSql(col, r)}`), sql` OR `)})`
+  return sql<SqlBool>`(${sql.join(
+    known.map((r) => sql<SqlBool>`${knownCoversSql(r, col)} OR ${colCoversSql(col, r)}`),
+    sql` OR `,
+  )})`
 }
 
 /** The same on a column that may be null or malformed (`events.region_code`): such a value is on no branch. */
@@ -126,7 +129,10 @@ function onOneBranchSql(known: string[], col: Expression<unknown>): Expression<S
 function coveredBySql(known: string[], col: Expression<unknown>): Expression<SqlBool> {
   const valid = known.filter(isValidRegionPrefix)
   if (!valid.length) return FALSE
-  return sql<SqlBool>`(${col} IS NOT NULL AND ${validRegionSql(col)} AND (${sql.join(valid.map((r) => knownCoversSql(r, col)), sql` OR `)}))`
+  return sql<SqlBool>`(${col} IS NOT NULL AND ${validRegionSql(col)} AND (${sql.join(
+    valid.map((r) => knownCoversSql(r, col)),
+    sql` OR `,
+  )}))`
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ import type { Database } from './database.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 /** data/ at the package root, whether running from src/ or from dist/src/. */
-const DATA_DIR = [path.resolve(HERE, '../../data'), path.resolve(HERE, '../../../data')].find((d) => existsSync(path.join(d, 'holidays.json'))) ?? path.resolve(HERE, '../../data')
+const DATA_DIR =
+  [path.resolve(HERE, '../../data'), path.resolve(HERE, '../../../data')].find((d) => existsSync(path.join(d, 'holidays.json'))) ??
+  path.resolve(HERE, '../../data')
 
 /** The shipped data files: the State Council arrangements and the statutory lunar dates. */
 export function loadShippedCalendarData(dir = DATA_DIR): { arrangements: Record<string, YearArrangement>; lunar: Record<string, LunarYear> } {
@@ -25,7 +27,11 @@ export class CalendarProvider {
   private cached: { cal: LegalCalendar; stamp: string; at: number } | undefined
   private readonly shipped: ReturnType<typeof loadShippedCalendarData>
 
-  constructor(private readonly db: Kysely<Database>, private readonly maxAgeMs = 2_000, shipped = loadShippedCalendarData()) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly maxAgeMs = 2_000,
+    shipped = loadShippedCalendarData(),
+  ) {
     this.shipped = shipped
   }
 

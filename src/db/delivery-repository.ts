@@ -113,23 +113,73 @@ const DUE_SLACK_MS = 500
  * below must name every column of the three tables it returns, or a column added later would go missing).
  */
 function columnsOf<Row>() {
-  return <const L extends ReadonlyArray<keyof Row & string>>(list: L & ([Exclude<keyof Row, L[number]>] extends [never] ? unknown : { missing: Exclude<keyof Row, L[number]> })): L => list
+  return <const L extends ReadonlyArray<keyof Row & string>>(
+    list: L & ([Exclude<keyof Row, L[number]>] extends [never] ? unknown : { missing: Exclude<keyof Row, L[number]> }),
+  ): L => list
 }
 const DELIVERY_COLUMNS = columnsOf<DeliveryRow>()([
-  'id', 'subscription_id', 'event_id', 'event_pos', 'event_type', 'subject_kind', 'subject_id', 'sequence', 'status', 'attempts', 'next_attempt_at',
-  'lease_until', 'first_attempt_at', 'last_attempt_at', 'last_status', 'last_error', 'created_at', 'delivered_at', 'dead_at',
+  'id',
+  'subscription_id',
+  'event_id',
+  'event_pos',
+  'event_type',
+  'subject_kind',
+  'subject_id',
+  'sequence',
+  'status',
+  'attempts',
+  'next_attempt_at',
+  'lease_until',
+  'first_attempt_at',
+  'last_attempt_at',
+  'last_status',
+  'last_error',
+  'created_at',
+  'delivered_at',
+  'dead_at',
 ])
 const SUBSCRIPTION_COLUMNS = columnsOf<SubscriptionRow>()([
-  'id', 'client_id', 'url', 'event_types', 'description', 'allow_private_network', 'signature_algorithm', 'secret_enc', 'previous_secret_enc',
-  'previous_secret_expires_at', 'enabled', 'disabled_reason', 'disabled_at', 'created_at', 'updated_at', 'deleted_at',
+  'id',
+  'client_id',
+  'url',
+  'event_types',
+  'description',
+  'allow_private_network',
+  'signature_algorithm',
+  'secret_enc',
+  'previous_secret_enc',
+  'previous_secret_expires_at',
+  'enabled',
+  'disabled_reason',
+  'disabled_at',
+  'created_at',
+  'updated_at',
+  'deleted_at',
 ])
 const EVENT_COLUMNS = columnsOf<EventRow>()([
-  'pos', 'id', 'txid', 'type', 'occurred_at', 'subject_kind', 'subject_id', 'sequence', 'case_version', 'actor', 'data', 'court_code',
-  'organization_id', 'region_code', 'audience', 'prev_hash', 'hash',
+  'pos',
+  'id',
+  'txid',
+  'type',
+  'occurred_at',
+  'subject_kind',
+  'subject_id',
+  'sequence',
+  'case_version',
+  'actor',
+  'data',
+  'court_code',
+  'organization_id',
+  'region_code',
+  'audience',
+  'prev_hash',
+  'hash',
 ])
 /** The claim's select list: the delivery's columns as they are, its subscription's and event's prefixed. */
 const CLAIM_COLUMNS = sql.raw(
-  [...DELIVERY_COLUMNS.map((c) => `c.${c}`), ...SUBSCRIPTION_COLUMNS.map((c) => `s.${c} AS s__${c}`), ...EVENT_COLUMNS.map((c) => `e.${c} AS e__${c}`)].join(', '),
+  [...DELIVERY_COLUMNS.map((c) => `c.${c}`), ...SUBSCRIPTION_COLUMNS.map((c) => `s.${c} AS s__${c}`), ...EVENT_COLUMNS.map((c) => `e.${c} AS e__${c}`)].join(
+    ', ',
+  ),
 )
 
 function pick<Row>(row: Record<string, unknown>, prefix: string, columns: readonly string[]): Row {
@@ -202,9 +252,7 @@ export interface AttemptRecord {
 }
 
 export type DeliveryUpdate =
-  | { status: 'delivered' }
-  | { status: 'dead'; error: string | null }
-  | { status: 'pending'; nextAttemptAt: Date; error: string | null }
+  { status: 'delivered' } | { status: 'dead'; error: string | null } | { status: 'pending'; nextAttemptAt: Date; error: string | null }
 
 export interface RecordedAttempt {
   /** The delivery as updated. */
@@ -223,7 +271,13 @@ export interface RecordedAttempt {
  * statement's snapshot still shows it pending). One fanned out while the statement runs is not seen; its own
  * job, enqueued by the relay, claims it, or the sweeper does if that job came before this commit.
  */
-export async function recordAttempt(db: Db, id: string, a: AttemptRecord, u: DeliveryUpdate, opts: { now?: Date; findNext?: boolean } = {}): Promise<RecordedAttempt | undefined> {
+export async function recordAttempt(
+  db: Db,
+  id: string,
+  a: AttemptRecord,
+  u: DeliveryUpdate,
+  opts: { now?: Date; findNext?: boolean } = {},
+): Promise<RecordedAttempt | undefined> {
   const now = opts.now ?? new Date()
   const outcome =
     u.status === 'delivered'

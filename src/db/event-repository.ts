@@ -127,17 +127,21 @@ export interface VersionedCommit<T extends Versioned> {
  */
 export async function commitVersioned<T extends Versioned>(trx: Transaction<Database>, c: VersionedCommit<T>): Promise<T> {
   const version = c.before.version + 1
-  const { hash } = await appendEvent(trx, {
-    type: c.eventType,
-    subject: { kind: c.subjectKind, id: c.before.id },
-    sequence: version,
-    caseVersion: version,
-    actor: c.actor,
-    data: c.eventData,
-    prevHash: c.before.chainHead,
-    occurredAt: c.now,
-    scope: c.scope,
-  }, c.batch)
+  const { hash } = await appendEvent(
+    trx,
+    {
+      type: c.eventType,
+      subject: { kind: c.subjectKind, id: c.before.id },
+      sequence: version,
+      caseVersion: version,
+      actor: c.actor,
+      data: c.eventData,
+      prevHash: c.before.chainHead,
+      occurredAt: c.now,
+      scope: c.scope,
+    },
+    c.batch,
+  )
   const saved: T = { ...c.after, version, chainHead: hash, updatedAt: c.now }
   await c.save(trx, saved, c.batch)
   return saved

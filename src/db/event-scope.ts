@@ -61,5 +61,9 @@ export async function readFeed(db: Db, p: Principal, after: FeedCursor, types: s
     .where(sql<SqlBool>`(e.txid, e.pos) > (${after.txid}::xid8, ${after.pos}::bigint)`)
     .where(eventScopeSql(p, 'e'))
   if (types?.length) q = q.where('e.type', 'in', types)
-  return q.orderBy(sql`e.txid`).orderBy('e.pos').limit(limit).execute()
+  return q
+    .orderBy(sql`e.txid`)
+    .orderBy('e.pos')
+    .limit(limit)
+    .execute()
 }

@@ -21,7 +21,13 @@ export type Claim = { kind: 'in_use' } | { kind: 'claimed'; prior: StoredRespons
  * (primary key), and the caller answers with the stored one ({@link findStored} after the rollback).
  */
 export async function claimKey(trx: Transaction<Database>, clientId: string, key: string): Promise<Claim> {
-  const r = await sql<{ ok: boolean; request_hash: string | null; response_status: number | null; response_body: string | null; response_headers: Record<string, string> | null }>`
+  const r = await sql<{
+    ok: boolean
+    request_hash: string | null
+    response_status: number | null
+    response_body: string | null
+    response_headers: Record<string, string> | null
+  }>`
     SELECT l.ok, k.request_hash, k.response_status, k.response_body, k.response_headers
     FROM (SELECT pg_try_advisory_xact_lock(hashtextextended(${`${clientId}:${key}`}, 7243)) AS ok) l
     LEFT JOIN idempotency_keys k ON l.ok AND k.client_id = ${clientId} AND k.key = ${key}`.execute(trx)

@@ -14,7 +14,11 @@ export const SEALED_DOCUMENTS: ReadonlyArray<{ table: string; id: string; column
  * Each batch locks its rows briefly (FOR UPDATE), so a concurrent transition either finishes first or waits.
  * Safe to run again: rows already on the current key are left alone.
  */
-export async function rotateDocuments(db: Kysely<Database>, cipher: FieldCipher, opts: { batch?: number; onBatch?: (table: string, rotated: number) => void } = {}): Promise<number> {
+export async function rotateDocuments(
+  db: Kysely<Database>,
+  cipher: FieldCipher,
+  opts: { batch?: number; onBatch?: (table: string, rotated: number) => void } = {},
+): Promise<number> {
   const batch = opts.batch ?? 200
   let total = 0
   for (const t of SEALED_DOCUMENTS) {

@@ -45,7 +45,15 @@ function toMaterial(r: MaterialRow): Material {
 export async function beginUpload(db: Db, m: { id: string; clientId: string; clientRole: string; contentType: string; title: string }): Promise<void> {
   await db
     .insertInto('materials')
-    .values({ id: m.id, client_id: m.clientId, client_role: m.clientRole, content_type: m.contentType, title: m.title, chunk_size: CHUNK_SIZE, status: 'uploading' })
+    .values({
+      id: m.id,
+      client_id: m.clientId,
+      client_role: m.clientRole,
+      content_type: m.contentType,
+      title: m.title,
+      chunk_size: CHUNK_SIZE,
+      status: 'uploading',
+    })
     .execute()
 }
 

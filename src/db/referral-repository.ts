@@ -33,25 +33,23 @@ export const ACTIVE_CASE_CONSTRAINT = 'referrals_active_case_uidx'
 
 /** Inserts the referral now, or in `batch`; `onDuplicate` is the error for an active referral of the same case. */
 export async function insertReferral(trx: Transaction<Database>, r: Referral, batch?: WriteBatch, onDuplicate?: () => Error): Promise<void> {
-  const q = trx
-    .insertInto('referrals')
-    .values({
-      id: r.id,
-      version: r.version,
-      status: r.status,
-      referral_type: r.referralType,
-      court_code: r.courtCode,
-      case_number: r.caseNumber,
-      dispute_type: r.disputeType,
-      organization_id: r.organizationId,
-      held_by: r.heldBy,
-      acceptance_due_on: r.doc.deadlines.acceptanceDueOn,
-      mediation_due_on: r.doc.deadlines.mediationDueOn,
-      chain_head: r.chainHead,
-      doc: JSON.stringify(r.doc),
-      created_at: r.createdAt,
-      updated_at: r.updatedAt,
-    })
+  const q = trx.insertInto('referrals').values({
+    id: r.id,
+    version: r.version,
+    status: r.status,
+    referral_type: r.referralType,
+    court_code: r.courtCode,
+    case_number: r.caseNumber,
+    dispute_type: r.disputeType,
+    organization_id: r.organizationId,
+    held_by: r.heldBy,
+    acceptance_due_on: r.doc.deadlines.acceptanceDueOn,
+    mediation_due_on: r.doc.deadlines.mediationDueOn,
+    chain_head: r.chainHead,
+    doc: JSON.stringify(r.doc),
+    created_at: r.createdAt,
+    updated_at: r.updatedAt,
+  })
   if (batch) batch.add(q, onDuplicate ? { onUniqueViolation: { constraint: ACTIVE_CASE_CONSTRAINT, error: onDuplicate } } : {})
   else await q.execute()
 }
@@ -88,7 +86,13 @@ export async function saveReferral(trx: Transaction<Database>, r: Referral, batc
 export async function insertPartyIndex(trx: Transaction<Database>, subjectId: string, hashes: string[], batch?: WriteBatch): Promise<void> {
   const unique = [...new Set(hashes)]
   if (!unique.length) return
-  await writeOrDefer(trx.insertInto('party_index').values(unique.map((h) => ({ subject_id: subjectId, id_hash: h }))).onConflict((oc) => oc.doNothing()), batch)
+  await writeOrDefer(
+    trx
+      .insertInto('party_index')
+      .values(unique.map((h) => ({ subject_id: subjectId, id_hash: h })))
+      .onConflict((oc) => oc.doNothing()),
+    batch,
+  )
 }
 
 /** Organization ids and region codes of the organizations that ever held the referral. */
@@ -120,14 +124,25 @@ export async function listReferrals(db: Db, p: Principal, f: ReferralFilters): P
   if (f.updatedSince) q = q.where('r.updated_at', '>=', new Date(f.updatedSince))
   if (f.partyIdHash) {
     const hash = f.partyIdHash
-    q = q.where((eb) => eb.exists(eb.selectFrom('party_index as pi').select('pi.subject_id').whereRef('pi.subject_id', '=', 'r.id').where('pi.id_hash', '=', hash)))
+    q = q.where((eb) =>
+      eb.exists(eb.selectFrom('party_index as pi').select('pi.subject_id').whereRef('pi.subject_id', '=', 'r.id').where('pi.id_hash', '=', hash)),
+    )
   }
   if (f.afterId) q = q.where('r.id', '>', f.afterId)
   if (f.updatedSince && Date.now() - new Date(f.updatedSince).getTime() <= RECENT_UPDATES_MS) {
     // What changed since a recent moment is few rows, but they sit at the end of the id order (ids follow creation):
     // walking the primary key and filtering read 765,415 rows at 1,000,000 referrals (bench/results/scale-plans.md).
     // Filtering first (referrals_court_updated_idx, referrals_updated_idx), then ordering the few, reads only them.
-    const rows = await db.with((cte) => cte('recent').materialized(), () => q).selectFrom('recent').selectAll().orderBy('id').limit(f.limit).execute()
+    const rows = await db
+      .with(
+        (cte) => cte('recent').materialized(),
+        () => q,
+      )
+      .selectFrom('recent')
+      .selectAll()
+      .orderBy('id')
+      .limit(f.limit)
+      .execute()
     return rows.map(toReferral)
   }
   const rows = await q.orderBy('r.id').limit(f.limit).execute()

@@ -87,7 +87,11 @@ export async function hasConfirmations(db: Db): Promise<boolean> {
 export async function computeStats(db: Kysely<Database>, p: Principal, q: StatsQuery, withConfirmations: boolean): Promise<StatsGroupRow[]> {
   const prefix = q.regionCode ? `${regionPrefix(q.regionCode)}%` : null
 
-  const baseFilters: Array<Expression<SqlBool>> = [sql<SqlBool>`r.created_at >= ${q.start}`, sql<SqlBool>`r.created_at < ${q.end}`, referralScopeOverlapSql(p, 'r')]
+  const baseFilters: Array<Expression<SqlBool>> = [
+    sql<SqlBool>`r.created_at >= ${q.start}`,
+    sql<SqlBool>`r.created_at < ${q.end}`,
+    referralScopeOverlapSql(p, 'r'),
+  ]
   if (q.courtCode) baseFilters.push(sql<SqlBool>`r.court_code = ${q.courtCode}`)
   if (prefix) baseFilters.push(sql<SqlBool>`r.held_by && ${orgsUnderSql([prefix])}`)
   const base = sql`SELECT r.id, r.court_code, r.dispute_type, r.held_by, r.organization_id, r.status, r.created_at FROM referrals r WHERE ${sql.join(baseFilters, sql` AND `)}`
@@ -116,8 +120,7 @@ export async function computeStats(db: Kysely<Database>, p: Principal, q: StatsQ
         GROUP BY b.id, o.region_code, b.status, b.created_at`
       break
   }
-  const attribution =
-    q.groupBy === 'organization' ? sql`AND e.organization_id = p.key` : q.groupBy === 'region' ? sql`AND e.region_code = p.key` : sql``
+  const attribution = q.groupBy === 'organization' ? sql`AND e.organization_id = p.key` : q.groupBy === 'region' ? sql`AND e.region_code = p.key` : sql``
 
   const confAttribution =
     q.groupBy === 'organization'
@@ -219,7 +222,8 @@ export async function countOverdueConfirmations(db: Db, p: Principal, today: str
   const filters: Array<Expression<SqlBool>> = [sql<SqlBool>`c.status = 'under_review'`, sql<SqlBool>`c.review_due_on < ${today}::date`]
   filters.push(confirmationScopeSql(p, 'c'))
   if (f.courtCode) filters.push(sql<SqlBool>`c.court_code = ${f.courtCode}`)
-  if (f.regionCode) filters.push(sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = c.organization_id AND o.region_code LIKE ${`${regionPrefix(f.regionCode)}%`})`)
+  if (f.regionCode)
+    filters.push(sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = c.organization_id AND o.region_code LIKE ${`${regionPrefix(f.regionCode)}%`})`)
   const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM judicial_confirmations c WHERE ${sql.join(filters, sql` AND `)}`.execute(db)
   return r.rows[0]?.n ?? 0
 }

@@ -154,7 +154,12 @@ export async function disableSubscription(db: Db, id: string, reason: string, no
  * which no longer have anywhere to go. Returns false when there was no such live subscription.
  */
 export async function deleteSubscription(trx: Transaction<Database>, id: string, now = new Date()): Promise<boolean> {
-  const r = await trx.updateTable('subscriptions').set({ deleted_at: now, updated_at: now }).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst()
+  const r = await trx
+    .updateTable('subscriptions')
+    .set({ deleted_at: now, updated_at: now })
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst()
   if (Number(r.numUpdatedRows) === 0) return false
   await trx
     .updateTable('deliveries')
@@ -182,7 +187,14 @@ export async function fanOutTargets(db: Db): Promise<FanOutTarget[]> {
     .execute()
   return rows.map((r) => ({
     subscription: toSubscription(r),
-    principal: { clientId: r.client_id, role: r.role, name: r.name, courtCodes: r.court_codes, organizationIds: r.organization_ids, regionCodes: r.region_codes },
+    principal: {
+      clientId: r.client_id,
+      role: r.role,
+      name: r.name,
+      courtCodes: r.court_codes,
+      organizationIds: r.organization_ids,
+      regionCodes: r.region_codes,
+    },
   }))
 }
 

@@ -120,7 +120,11 @@ export type AttemptOutcome =
  * Sends one claimed delivery and records the outcome. Exported for tests; the job processor is its only caller
  * in production.
  */
-export async function attemptDelivery(ctx: DeliveryContext, claimed: ClaimedDelivery, opts: Pick<DeliveryWorkerOptions, 'timeoutMs' | 'retryDelayMs' | 'resolve'> = {}): Promise<AttemptOutcome> {
+export async function attemptDelivery(
+  ctx: DeliveryContext,
+  claimed: ClaimedDelivery,
+  opts: Pick<DeliveryWorkerOptions, 'timeoutMs' | 'retryDelayMs' | 'resolve'> = {},
+): Promise<AttemptOutcome> {
   const { db } = ctx
   const { delivery: d, subscription: sub, event } = claimed
   if (!sub || !sub.enabled) {
@@ -134,7 +138,14 @@ export async function attemptDelivery(ctx: DeliveryContext, claimed: ClaimedDeli
   const body = JSON.stringify(toEnvelope(event))
   const attemptedAt = new Date()
   const headers = webhookHeaders(event.id, Math.floor(attemptedAt.getTime() / 1000), body, signingKeys(ctx.cipher, sub, attemptedAt))
-  const result = await sendWebhook({ url: sub.url, body, headers, allowPrivateNetwork: sub.allowPrivateNetwork, timeoutMs: opts.timeoutMs ?? DELIVERY_TIMEOUT_MS, resolve: opts.resolve })
+  const result = await sendWebhook({
+    url: sub.url,
+    body,
+    headers,
+    allowPrivateNetwork: sub.allowPrivateNetwork,
+    timeoutMs: opts.timeoutMs ?? DELIVERY_TIMEOUT_MS,
+    resolve: opts.resolve,
+  })
   const now = new Date()
   const verdict = classifyResponse(result.status, result.errorKind)
   const failure = describeFailure(result)
@@ -152,7 +163,14 @@ export async function attemptDelivery(ctx: DeliveryContext, claimed: ClaimedDeli
     update = { status: 'pending', nextAttemptAt: new Date(now.getTime() + delay), error: failure }
   }
 
-  const attempt: AttemptRecord = { attemptedAt, httpStatus: result.status, latencyMs: result.latencyMs, responseBody: result.responseExcerpt, error: failure, outcome: verdict }
+  const attempt: AttemptRecord = {
+    attemptedAt,
+    httpStatus: result.status,
+    latencyMs: result.latencyMs,
+    responseBody: result.responseExcerpt,
+    error: failure,
+    outcome: verdict,
+  }
   const emits = exhausted && event.type !== 'delivery.exhausted'
   // The common case is one statement (atomic on its own); the outcomes that write more take a transaction.
   const saved =
@@ -225,7 +243,14 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
   const timeoutMs = opts.timeoutMs ?? DELIVERY_TIMEOUT_MS
   // The lease outlives the longest attempt (timeout plus the database writes around it).
   const leaseMs = timeoutMs + (opts.leaseMarginMs ?? 10_000)
-  const relay = new OutboxRelay({ db: ctx.db, subscriber: ctx.subscriber, channel: outboxChannel(ctx.config.queuePrefix), queue: ctx.queues.deliveries, logger: log, batchSize: opts.relayBatchSize })
+  const relay = new OutboxRelay({
+    db: ctx.db,
+    subscriber: ctx.subscriber,
+    channel: outboxChannel(ctx.config.queuePrefix),
+    queue: ctx.queues.deliveries,
+    logger: log,
+    batchSize: opts.relayBatchSize,
+  })
   if (opts.listen !== false) relay.start()
 
   const connection = redisOptions(ctx.config.redisUrl, 'worker')
@@ -263,7 +288,9 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
     },
   )
   worker.on('error', (err) => log.warn({ err: { message: err.message } }, 'delivery worker error'))
-  worker.on('failed', (job, err) => log.warn({ deliveryId: job?.data.deliveryId, err: { message: err.message } }, 'delivery job failed; the sweeper will re-enqueue it'))
+  worker.on('failed', (job, err) =>
+    log.warn({ deliveryId: job?.data.deliveryId, err: { message: err.message } }, 'delivery job failed; the sweeper will re-enqueue it'),
+  )
 
   const recoveryWorker = new Worker<{ recoveryId: string }>(
     QUEUES.jobs,

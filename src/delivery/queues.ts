@@ -83,7 +83,9 @@ const JOB_OPTS = { removeOnComplete: true, removeOnFail: true } as const
  */
 export async function enqueueDeliveries(queue: Queue, ids: string[]): Promise<void> {
   for (let i = 0; i < ids.length; i += 500) {
-    await queue.addBulk(ids.slice(i, i + 500).map((id) => ({ name: DELIVERY_JOB, data: { deliveryId: id } satisfies DeliveryJobData, opts: { jobId: id, ...JOB_OPTS } })))
+    await queue.addBulk(
+      ids.slice(i, i + 500).map((id) => ({ name: DELIVERY_JOB, data: { deliveryId: id } satisfies DeliveryJobData, opts: { jobId: id, ...JOB_OPTS } })),
+    )
   }
 }
 

@@ -75,7 +75,9 @@ export class OutboxRelay {
   start(): void {
     const sub = this.#opts.subscriber.listen(this.#opts.channel, { message: () => this.kick(), ready: () => this.kick() })
     this.#subscription = sub
-    sub.subscribed.catch((err: unknown) => this.#opts.logger.warn({ err: { message: (err as Error).message } }, 'could not subscribe to the outbox wake-up channel; the poll covers'))
+    sub.subscribed.catch((err: unknown) =>
+      this.#opts.logger.warn({ err: { message: (err as Error).message } }, 'could not subscribe to the outbox wake-up channel; the poll covers'),
+    )
     this.kick()
   }
 
@@ -106,7 +108,10 @@ export class OutboxRelay {
               try {
                 await enqueueDeliveries(this.#opts.queue, pending)
               } catch (err) {
-                this.#opts.logger.warn({ err: { message: (err as Error).message }, deliveries: pending.length }, 'could not enqueue deliveries; the sweeper will')
+                this.#opts.logger.warn(
+                  { err: { message: (err as Error).message }, deliveries: pending.length },
+                  'could not enqueue deliveries; the sweeper will',
+                )
               }
             }
             if (events === 0 || events < this.#opts.batchSize || this.#closing) break

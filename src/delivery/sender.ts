@@ -42,7 +42,13 @@ const MAX_SOCKETS_PER_HOST = 64
 
 // `timeout` is the sockets' inactivity timeout: the agent closes a pooled socket when it fires; on a socket in use
 // it only emits an event nobody acts on (the attempt's deadline is its signal).
-const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_MS, maxSockets: MAX_SOCKETS_PER_HOST, maxFreeSockets: MAX_SOCKETS_PER_HOST, scheduling: 'lifo' } as const
+const agentOptions = {
+  keepAlive: true,
+  timeout: IDLE_SOCKET_MS,
+  maxSockets: MAX_SOCKETS_PER_HOST,
+  maxFreeSockets: MAX_SOCKETS_PER_HOST,
+  scheduling: 'lifo',
+} as const
 
 /** One pair of agents (http, https) per address policy (see the module comment). */
 interface Pools {
@@ -158,7 +164,8 @@ export async function sendWebhook(input: SendInput): Promise<SendResult> {
     const onError = (err: NodeJS.ErrnoException) => {
       if (settled) return
       if (err.code === URL_NOT_ALLOWED) return done({ status: null, errorKind: 'url_not_allowed', error: err.message, responseExcerpt: null })
-      if (signal.aborted) return done({ status: null, errorKind: 'timeout', error: `no complete answer within ${timeoutMs} ms`, responseExcerpt: excerpt(chunks) })
+      if (signal.aborted)
+        return done({ status: null, errorKind: 'timeout', error: `no complete answer within ${timeoutMs} ms`, responseExcerpt: excerpt(chunks) })
       done({ status: null, errorKind: 'connection', error: `${err.code ?? 'error'}: ${err.message}`.slice(0, 500), responseExcerpt: excerpt(chunks) })
     }
     const req = client.request(syntax.url, {

@@ -5,39 +5,39 @@
  * tests) verify with {@link verify}. The id and timestamp are part of the signed content so that a captured
  * request cannot be replayed under another id or, outside the tolerance window, at another time.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { SignatureAlgorithm } from '../db/subscription-repository.js';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { SignatureAlgorithm } from '../db/subscription-repository.js'
 
 /** Signature algorithms a subscription may choose (contract §8); `hmac-sm3` serves deployments under 密评. */
-export type { SignatureAlgorithm };
+export type { SignatureAlgorithm }
 
 /** Scheme prefix written in the `webhook-signature` header for each algorithm. */
 export const SIGNATURE_SCHEMES: Readonly<Record<SignatureAlgorithm, string>> = {
   'hmac-sha256': 'v1',
   'hmac-sm3': 'sm3',
-};
+}
 
 /** Node digest names behind each algorithm. */
 const DIGESTS: Readonly<Record<SignatureAlgorithm, string>> = {
   'hmac-sha256': 'sha256',
   'hmac-sm3': 'sm3',
-};
+}
 
 /** Field-cipher context of subscription secrets: the API encrypts them under it, the worker decrypts them to sign. */
-export const SECRET_CONTEXT = 'subscriptionSecret';
+export const SECRET_CONTEXT = 'subscriptionSecret'
 
 /** Prefix that marks a Standard Webhooks secret, so a secret pasted into the wrong place is recognisable. */
-export const SECRET_PREFIX = 'whsec_';
+export const SECRET_PREFIX = 'whsec_'
 
 /** Default tolerance between the signed timestamp and the receiver's clock (Standard Webhooks: 5 minutes). */
-export const DEFAULT_TOLERANCE_SECONDS = 300;
+export const DEFAULT_TOLERANCE_SECONDS = 300
 
 /** Bytes of randomness in a generated secret: above the contract's minimum of 24, matching the HMAC block needs. */
-const SECRET_BYTES = 32;
+const SECRET_BYTES = 32
 
 /** Creates a new subscription secret: `whsec_` followed by base64 of 32 random bytes. */
 export function generateSecret(): string {
-  return SECRET_PREFIX + randomBytes(SECRET_BYTES).toString('base64');
+  return SECRET_PREFIX + randomBytes(SECRET_BYTES).toString('base64')
 }
 
 /**
@@ -48,58 +48,58 @@ export function generateSecret(): string {
  *   garbled key would sign "successfully" and fail only at the receiver.
  */
 export function secretBytes(secret: string): Buffer {
-  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
+  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
-    throw new TypeError('webhook secret is not base64 (expected "whsec_<base64>")');
+    throw new TypeError('webhook secret is not base64 (expected "whsec_<base64>")')
   }
-  const bytes = Buffer.from(encoded, 'base64');
+  const bytes = Buffer.from(encoded, 'base64')
   if (bytes.length === 0) {
-    throw new TypeError('webhook secret decodes to no bytes');
+    throw new TypeError('webhook secret decodes to no bytes')
   }
-  return bytes;
+  return bytes
 }
 
 /** Body of a webhook request: signed byte for byte as sent. */
-export type WebhookBody = string | Uint8Array;
+export type WebhookBody = string | Uint8Array
 
 /** A secret together with the algorithm it signs with. */
 export interface SigningKey {
-  secret: string;
-  algorithm?: SignatureAlgorithm;
+  secret: string
+  algorithm?: SignatureAlgorithm
 }
 
 /** What {@link sign} needs. */
 export interface SignInput {
   /** Event id, also sent as `webhook-id`. */
-  id: string;
+  id: string
   /** Unix time in seconds, also sent as `webhook-timestamp`. */
-  timestamp: number;
-  body: WebhookBody;
-  secret: string;
-  algorithm?: SignatureAlgorithm;
+  timestamp: number
+  body: WebhookBody
+  secret: string
+  algorithm?: SignatureAlgorithm
 }
 
 function assertTimestamp(timestamp: number): void {
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-    throw new RangeError(`webhook timestamp must be a non-negative integer of unix seconds, got ${timestamp}`);
+    throw new RangeError(`webhook timestamp must be a non-negative integer of unix seconds, got ${timestamp}`)
   }
 }
 
 /** Base64 HMAC of the signed content, without scheme prefix. */
 function digest(key: Buffer, algorithm: SignatureAlgorithm, id: string, timestamp: string, body: WebhookBody): string {
-  const hmac = createHmac(DIGESTS[algorithm], key);
-  hmac.update(`${id}.${timestamp}.`, 'utf8');
-  if (typeof body === 'string') hmac.update(body, 'utf8');
-  else hmac.update(body);
-  return hmac.digest('base64');
+  const hmac = createHmac(DIGESTS[algorithm], key)
+  hmac.update(`${id}.${timestamp}.`, 'utf8')
+  if (typeof body === 'string') hmac.update(body, 'utf8')
+  else hmac.update(body)
+  return hmac.digest('base64')
 }
 
 /** Signs one message with one secret: `v1,<base64>` for HMAC-SHA256, `sm3,<base64>` for HMAC-SM3. */
 export function sign(input: SignInput): string {
-  const algorithm = input.algorithm ?? 'hmac-sha256';
-  assertTimestamp(input.timestamp);
-  const sig = digest(secretBytes(input.secret), algorithm, input.id, String(input.timestamp), input.body);
-  return `${SIGNATURE_SCHEMES[algorithm]},${sig}`;
+  const algorithm = input.algorithm ?? 'hmac-sha256'
+  assertTimestamp(input.timestamp)
+  const sig = digest(secretBytes(input.secret), algorithm, input.id, String(input.timestamp), input.body)
+  return `${SIGNATURE_SCHEMES[algorithm]},${sig}`
 }
 
 /**
@@ -108,11 +108,9 @@ export function sign(input: SignInput): string {
  */
 export function signatureHeader(id: string, timestamp: number, body: WebhookBody, secrets: readonly SigningKey[]): string {
   if (secrets.length === 0) {
-    throw new RangeError('at least one secret is needed to sign a webhook');
+    throw new RangeError('at least one secret is needed to sign a webhook')
   }
-  return secrets
-    .map((key) => sign({ id, timestamp, body, secret: key.secret, algorithm: key.algorithm }))
-    .join(' ');
+  return secrets.map((key) => sign({ id, timestamp, body, secret: key.secret, algorithm: key.algorithm })).join(' ')
 }
 
 /**
@@ -120,86 +118,74 @@ export function signatureHeader(id: string, timestamp: number, body: WebhookBody
  * plain header records (and so can be handed straight to {@link verify} or `http.request`).
  */
 export type WebhookHeaders = {
-  'webhook-id': string;
-  'webhook-timestamp': string;
-  'webhook-signature': string;
-  'content-type': 'application/json';
-};
+  'webhook-id': string
+  'webhook-timestamp': string
+  'webhook-signature': string
+  'content-type': 'application/json'
+}
 
 /** All headers of a delivery, so the sender cannot forget one or sign a different timestamp than it sends. */
-export function webhookHeaders(
-  id: string,
-  timestamp: number,
-  body: WebhookBody,
-  secrets: readonly SigningKey[],
-): WebhookHeaders {
+export function webhookHeaders(id: string, timestamp: number, body: WebhookBody, secrets: readonly SigningKey[]): WebhookHeaders {
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
     'webhook-signature': signatureHeader(id, timestamp, body, secrets),
     'content-type': 'application/json',
-  };
+  }
 }
 
 /** Stable reasons a verification fails, for receivers to log and tests to assert on. */
-export type WebhookVerificationErrorCode =
-  | 'missing_headers'
-  | 'invalid_timestamp'
-  | 'timestamp_too_old'
-  | 'timestamp_too_new'
-  | 'invalid_signature';
+export type WebhookVerificationErrorCode = 'missing_headers' | 'invalid_timestamp' | 'timestamp_too_old' | 'timestamp_too_new' | 'invalid_signature'
 
 /** Thrown by {@link verify}; `code` is stable, the message is for humans. */
 export class WebhookVerificationError extends Error {
-  readonly code: WebhookVerificationErrorCode;
+  readonly code: WebhookVerificationErrorCode
 
   constructor(code: WebhookVerificationErrorCode, message: string) {
-    super(message);
-    this.name = 'WebhookVerificationError';
-    this.code = code;
+    super(message)
+    this.name = 'WebhookVerificationError'
+    this.code = code
   }
 }
 
 /** Header container accepted by {@link verify}: Node's `IncomingHttpHeaders`, a plain object, or a fetch `Headers`. */
-export type HeaderSource =
-  | { get(name: string): string | null }
-  | Readonly<Record<string, string | readonly string[] | undefined>>;
+export type HeaderSource = { get(name: string): string | null } | Readonly<Record<string, string | readonly string[] | undefined>>
 
 /** What {@link verify} needs. */
 export interface VerifyInput {
-  headers: HeaderSource;
+  headers: HeaderSource
   /** The raw body exactly as received; re-serialised JSON would not match. */
-  body: WebhookBody;
+  body: WebhookBody
   /** One secret, or several while the sender rotates. */
-  secrets: string | readonly string[];
-  algorithm?: SignatureAlgorithm;
-  toleranceSeconds?: number;
-  now?: Date;
+  secrets: string | readonly string[]
+  algorithm?: SignatureAlgorithm
+  toleranceSeconds?: number
+  now?: Date
 }
 
 /** Case-insensitive header read; a repeated header counts as missing because its meaning is ambiguous. */
 function readHeader(headers: HeaderSource, name: string): string | undefined {
   if (typeof headers.get === 'function') {
-    const value = (headers as { get(name: string): string | null }).get(name);
-    return value ?? undefined;
+    const value = (headers as { get(name: string): string | null }).get(name)
+    return value ?? undefined
   }
-  const record = headers as Readonly<Record<string, string | readonly string[] | undefined>>;
+  const record = headers as Readonly<Record<string, string | readonly string[] | undefined>>
   for (const key of Object.keys(record)) {
-    if (key.toLowerCase() !== name) continue;
-    const value = record[key];
-    if (typeof value === 'string') return value;
-    if (Array.isArray(value) && value.length === 1 && typeof value[0] === 'string') return value[0];
-    return undefined;
+    if (key.toLowerCase() !== name) continue
+    const value = record[key]
+    if (typeof value === 'string') return value
+    if (Array.isArray(value) && value.length === 1 && typeof value[0] === 'string') return value[0]
+    return undefined
   }
-  return undefined;
+  return undefined
 }
 
 /** Compares two strings in time independent of where they differ. Lengths are not secret (base64 of a fixed digest). */
 function constantTimeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'utf8');
-  const right = Buffer.from(b, 'utf8');
-  if (left.length !== right.length) return false;
-  return timingSafeEqual(left, right);
+  const left = Buffer.from(a, 'utf8')
+  const right = Buffer.from(b, 'utf8')
+  if (left.length !== right.length) return false
+  return timingSafeEqual(left, right)
 }
 
 /**
@@ -211,50 +197,50 @@ function constantTimeEqual(a: string, b: string): boolean {
  * scheme are ignored, so an `sm3` signature never satisfies an `hmac-sha256` receiver and vice versa.
  */
 export function verify(input: VerifyInput): true {
-  const algorithm = input.algorithm ?? 'hmac-sha256';
-  const tolerance = input.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
-  const now = input.now ?? new Date();
+  const algorithm = input.algorithm ?? 'hmac-sha256'
+  const tolerance = input.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS
+  const now = input.now ?? new Date()
 
-  const id = readHeader(input.headers, 'webhook-id');
-  const timestampHeader = readHeader(input.headers, 'webhook-timestamp');
-  const signatureValue = readHeader(input.headers, 'webhook-signature');
+  const id = readHeader(input.headers, 'webhook-id')
+  const timestampHeader = readHeader(input.headers, 'webhook-timestamp')
+  const signatureValue = readHeader(input.headers, 'webhook-signature')
   if (!id || !timestampHeader || !signatureValue) {
-    throw new WebhookVerificationError('missing_headers', 'missing webhook-id, webhook-timestamp or webhook-signature');
+    throw new WebhookVerificationError('missing_headers', 'missing webhook-id, webhook-timestamp or webhook-signature')
   }
 
   if (!/^\d{1,15}$/.test(timestampHeader)) {
-    throw new WebhookVerificationError('invalid_timestamp', 'webhook-timestamp is not unix seconds');
+    throw new WebhookVerificationError('invalid_timestamp', 'webhook-timestamp is not unix seconds')
   }
-  const timestamp = Number(timestampHeader);
-  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const timestamp = Number(timestampHeader)
+  const nowSeconds = Math.floor(now.getTime() / 1000)
   if (timestamp < nowSeconds - tolerance) {
-    throw new WebhookVerificationError('timestamp_too_old', 'webhook-timestamp is too old');
+    throw new WebhookVerificationError('timestamp_too_old', 'webhook-timestamp is too old')
   }
   if (timestamp > nowSeconds + tolerance) {
-    throw new WebhookVerificationError('timestamp_too_new', 'webhook-timestamp is too far in the future');
+    throw new WebhookVerificationError('timestamp_too_new', 'webhook-timestamp is too far in the future')
   }
 
-  const scheme = SIGNATURE_SCHEMES[algorithm];
-  const candidates: string[] = [];
+  const scheme = SIGNATURE_SCHEMES[algorithm]
+  const candidates: string[] = []
   for (const part of signatureValue.split(' ')) {
-    if (part === '') continue;
-    const comma = part.indexOf(',');
-    if (comma < 0) continue;
-    if (part.slice(0, comma) !== scheme) continue;
-    candidates.push(part.slice(comma + 1));
+    if (part === '') continue
+    const comma = part.indexOf(',')
+    if (comma < 0) continue
+    if (part.slice(0, comma) !== scheme) continue
+    candidates.push(part.slice(comma + 1))
   }
 
-  const secrets = typeof input.secrets === 'string' ? [input.secrets] : input.secrets;
-  let matched = false;
+  const secrets = typeof input.secrets === 'string' ? [input.secrets] : input.secrets
+  let matched = false
   for (const secret of secrets) {
-    const expected = digest(secretBytes(secret), algorithm, id, timestampHeader, input.body);
+    const expected = digest(secretBytes(secret), algorithm, id, timestampHeader, input.body)
     for (const candidate of candidates) {
       // No early exit: every comparison runs, so timing reveals nothing about which secret or signature matched.
-      if (constantTimeEqual(candidate, expected)) matched = true;
+      if (constantTimeEqual(candidate, expected)) matched = true
     }
   }
   if (!matched) {
-    throw new WebhookVerificationError('invalid_signature', 'no matching webhook signature');
+    throw new WebhookVerificationError('invalid_signature', 'no matching webhook signature')
   }
-  return true;
+  return true
 }

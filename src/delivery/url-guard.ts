@@ -13,27 +13,20 @@
  * Node never calls `lookup` for a host that is already an IP literal, so step 1 is what covers literals;
  * literals cannot be rebound, so checking them once per attempt is enough.
  */
-import { promises as dnsPromises, type LookupAddress, type LookupAllOptions } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { promises as dnsPromises, type LookupAddress, type LookupAllOptions } from 'node:dns'
+import { BlockList, isIP, type LookupFunction } from 'node:net'
 
 /** What an address is, as far as outbound webhooks are concerned. */
-export type AddressClass =
-  | 'public'
-  | 'loopback'
-  | 'private'
-  | 'link_local'
-  | 'metadata'
-  | 'unspecified'
-  | 'other_reserved';
+export type AddressClass = 'public' | 'loopback' | 'private' | 'link_local' | 'metadata' | 'unspecified' | 'other_reserved'
 
-type Family = 'ipv4' | 'ipv6';
-type Rule = readonly [address: string, prefix: number];
+type Family = 'ipv4' | 'ipv6'
+type Rule = readonly [address: string, prefix: number]
 
 /** Builds one BlockList from CIDR rules of a single family, so IPv4 rules never match IPv6 input by accident. */
 function table(family: Family, rules: readonly Rule[]): BlockList {
-  const list = new BlockList();
-  for (const [address, prefix] of rules) list.addSubnet(address, prefix, family);
-  return list;
+  const list = new BlockList()
+  for (const [address, prefix] of rules) list.addSubnet(address, prefix, family)
+  return list
 }
 
 /**
@@ -76,7 +69,7 @@ const IPV4_TABLES: ReadonlyArray<readonly [AddressClass, BlockList]> = [
       ['240.0.0.0', 4], // reserved, including 255.255.255.255 broadcast
     ]),
   ],
-];
+]
 
 /** IPv6 tables, checked in order after IPv4-embedding prefixes have been handled. */
 const IPV6_TABLES: ReadonlyArray<readonly [AddressClass, BlockList]> = [
@@ -101,22 +94,22 @@ const IPV6_TABLES: ReadonlyArray<readonly [AddressClass, BlockList]> = [
       ['ff00::', 8], // multicast
     ]),
   ],
-];
+]
 
 /** Global unicast: the only IPv6 space currently handed out for public hosts. */
-const IPV6_GLOBAL_UNICAST = table('ipv6', [['2000::', 3]]);
+const IPV6_GLOBAL_UNICAST = table('ipv6', [['2000::', 3]])
 
 /** Prefixes whose last 32 bits are an IPv4 address that the packet effectively goes to. */
-const IPV4_MAPPED = table('ipv6', [['::ffff:0:0', 96]]);
-const NAT64_WELL_KNOWN = table('ipv6', [['64:ff9b::', 96]]);
+const IPV4_MAPPED = table('ipv6', [['::ffff:0:0', 96]])
+const NAT64_WELL_KNOWN = table('ipv6', [['64:ff9b::', 96]])
 
 /** Removes URL brackets and a zone id (`fe80::1%eth0`), which are notation, not part of the address. */
 function bareAddress(ip: string): string {
-  let value = ip.trim();
-  if (value.startsWith('[') && value.endsWith(']')) value = value.slice(1, -1);
-  const zone = value.indexOf('%');
-  if (zone >= 0 && value.includes(':')) value = value.slice(0, zone);
-  return value;
+  let value = ip.trim()
+  if (value.startsWith('[') && value.endsWith(']')) value = value.slice(1, -1)
+  const zone = value.indexOf('%')
+  if (zone >= 0 && value.includes(':')) value = value.slice(0, zone)
+  return value
 }
 
 /**
@@ -124,32 +117,35 @@ function bareAddress(ip: string): string {
  * parsing can rely on well-formed input (at most one `::`, an optional dotted IPv4 tail).
  */
 function ipv6Groups(ip: string): number[] {
-  let text = ip;
-  const lastColon = text.lastIndexOf(':');
+  let text = ip
+  const lastColon = text.lastIndexOf(':')
   if (text.includes('.', lastColon)) {
     // Rewrite the dotted tail (`::ffff:1.2.3.4`) as two hex groups so only one syntax remains to parse.
-    const [a, b, c, d] = text.slice(lastColon + 1).split('.').map(Number);
-    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+    const [a, b, c, d] = text
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number)
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
   }
-  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
-  const doubleColon = text.indexOf('::');
-  if (doubleColon < 0) return parse(text);
-  const head = parse(text.slice(0, doubleColon));
-  const rest = parse(text.slice(doubleColon + 2));
-  return [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest];
+  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)))
+  const doubleColon = text.indexOf('::')
+  if (doubleColon < 0) return parse(text)
+  const head = parse(text.slice(0, doubleColon))
+  const rest = parse(text.slice(doubleColon + 2))
+  return [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest]
 }
 
 function embeddedIpv4(groups: readonly number[]): string {
-  const hi = groups[6];
-  const lo = groups[7];
-  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  const hi = groups[6]
+  const lo = groups[7]
+  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`
 }
 
 function classifyIpv4(ip: string): AddressClass {
   for (const [category, list] of IPV4_TABLES) {
-    if (list.check(ip, 'ipv4')) return category;
+    if (list.check(ip, 'ipv4')) return category
   }
-  return 'public';
+  return 'public'
 }
 
 /**
@@ -162,18 +158,18 @@ function classifyIpv4(ip: string): AddressClass {
  * @throws TypeError if the text is not an IP address.
  */
 export function classifyAddress(ip: string): AddressClass {
-  const address = bareAddress(ip);
-  const version = isIP(address);
-  if (version === 4) return classifyIpv4(address);
-  if (version !== 6) throw new TypeError(`not an IP address: ${JSON.stringify(ip)}`);
+  const address = bareAddress(ip)
+  const version = isIP(address)
+  if (version === 4) return classifyIpv4(address)
+  if (version !== 6) throw new TypeError(`not an IP address: ${JSON.stringify(ip)}`)
 
   if (IPV4_MAPPED.check(address, 'ipv6') || NAT64_WELL_KNOWN.check(address, 'ipv6')) {
-    return classifyIpv4(embeddedIpv4(ipv6Groups(address)));
+    return classifyIpv4(embeddedIpv4(ipv6Groups(address)))
   }
   for (const [category, list] of IPV6_TABLES) {
-    if (list.check(address, 'ipv6')) return category;
+    if (list.check(address, 'ipv6')) return category
   }
-  return IPV6_GLOBAL_UNICAST.check(address, 'ipv6') ? 'public' : 'other_reserved';
+  return IPV6_GLOBAL_UNICAST.check(address, 'ipv6') ? 'public' : 'other_reserved'
 }
 
 /**
@@ -183,36 +179,30 @@ export function classifyAddress(ip: string): AddressClass {
  * hand out cloud credentials. Anything that is not an IP address is refused.
  */
 export function isAddressAllowed(ip: string, allowPrivateNetwork: boolean): boolean {
-  let category: AddressClass;
+  let category: AddressClass
   try {
-    category = classifyAddress(ip);
+    category = classifyAddress(ip)
   } catch {
-    return false;
+    return false
   }
-  if (category === 'public') return true;
-  if (category === 'loopback' || category === 'private') return allowPrivateNetwork;
-  return false;
+  if (category === 'public') return true
+  if (category === 'loopback' || category === 'private') return allowPrivateNetwork
+  return false
 }
 
 /** Why a URL was refused; mapped to 422 `url_not_allowed` by the API. */
 export type UrlRefusalReason =
-  | 'invalid_url'
-  | 'url_too_long'
-  | 'unsupported_scheme'
-  | 'credentials_in_url'
-  | 'missing_host'
-  | 'resolution_failed'
-  | 'address_not_allowed';
+  'invalid_url' | 'url_too_long' | 'unsupported_scheme' | 'credentials_in_url' | 'missing_host' | 'resolution_failed' | 'address_not_allowed'
 
 /** A refusal with a stable reason and a human-readable detail. */
 export interface UrlRefusal {
-  ok: false;
-  reason: UrlRefusalReason;
-  detail: string;
+  ok: false
+  reason: UrlRefusalReason
+  detail: string
 }
 
 /** Longest accepted URL: generous for real endpoints, small enough to log and store without surprises. */
-export const MAX_URL_LENGTH = 2048;
+export const MAX_URL_LENGTH = 2048
 
 /**
  * Checks what can be checked without the network: an absolute http(s) URL with a host and without credentials.
@@ -223,37 +213,37 @@ export const MAX_URL_LENGTH = 2048;
  */
 export function checkUrlSyntax(url: string): { ok: true; url: URL } | UrlRefusal {
   if (url.length > MAX_URL_LENGTH) {
-    return { ok: false, reason: 'url_too_long', detail: `URL is longer than ${MAX_URL_LENGTH} characters` };
+    return { ok: false, reason: 'url_too_long', detail: `URL is longer than ${MAX_URL_LENGTH} characters` }
   }
-  let parsed: URL;
+  let parsed: URL
   try {
-    parsed = new URL(url);
+    parsed = new URL(url)
   } catch {
-    return { ok: false, reason: 'invalid_url', detail: 'not an absolute URL' };
+    return { ok: false, reason: 'invalid_url', detail: 'not an absolute URL' }
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    return { ok: false, reason: 'unsupported_scheme', detail: 'only http and https URLs are accepted' };
+    return { ok: false, reason: 'unsupported_scheme', detail: 'only http and https URLs are accepted' }
   }
   if (parsed.username !== '' || parsed.password !== '') {
-    return { ok: false, reason: 'credentials_in_url', detail: 'URLs must not contain a user name or password' };
+    return { ok: false, reason: 'credentials_in_url', detail: 'URLs must not contain a user name or password' }
   }
   if (parsed.hostname === '') {
-    return { ok: false, reason: 'missing_host', detail: 'URL has no host' };
+    return { ok: false, reason: 'missing_host', detail: 'URL has no host' }
   }
-  return { ok: true, url: parsed };
+  return { ok: true, url: parsed }
 }
 
 /** Resolves every address of a host name; `dns.promises.lookup` by default, injectable for tests. */
-export type ResolveAll = (hostname: string, options: LookupAllOptions) => Promise<LookupAddress[]>;
+export type ResolveAll = (hostname: string, options: LookupAllOptions) => Promise<LookupAddress[]>
 
 /** The address a URL will be contacted at, after all checks passed. */
 export interface ResolvedTarget {
-  ok: true;
-  address: string;
-  family: 4 | 6;
+  ok: true
+  address: string
+  family: 4 | 6
 }
 
-const defaultResolve: ResolveAll = (hostname, options) => dnsPromises.lookup(hostname, options);
+const defaultResolve: ResolveAll = (hostname, options) => dnsPromises.lookup(hostname, options)
 
 /**
  * Resolves the URL's host and checks every address it resolves to.
@@ -262,47 +252,43 @@ const defaultResolve: ResolveAll = (hostname, options) => dnsPromises.lookup(hos
  * tries IPv6 and IPv4), so a name with one public and one loopback address is refused. IP literals, bracketed
  * IPv6 included, are checked without a lookup.
  */
-export async function resolveAndCheck(
-  url: URL,
-  allowPrivateNetwork: boolean,
-  lookup: ResolveAll = defaultResolve,
-): Promise<ResolvedTarget | UrlRefusal> {
-  const host = bareAddress(url.hostname);
-  if (host === '') return { ok: false, reason: 'missing_host', detail: 'URL has no host' };
+export async function resolveAndCheck(url: URL, allowPrivateNetwork: boolean, lookup: ResolveAll = defaultResolve): Promise<ResolvedTarget | UrlRefusal> {
+  const host = bareAddress(url.hostname)
+  if (host === '') return { ok: false, reason: 'missing_host', detail: 'URL has no host' }
 
-  let addresses: LookupAddress[];
-  const literal = isIP(host);
+  let addresses: LookupAddress[]
+  const literal = isIP(host)
   if (literal !== 0) {
-    addresses = [{ address: host, family: literal }];
+    addresses = [{ address: host, family: literal }]
   } else {
     try {
-      addresses = await lookup(host, { all: true });
+      addresses = await lookup(host, { all: true })
     } catch (err) {
-      const code = err instanceof Error && 'code' in err ? String((err as NodeJS.ErrnoException).code) : 'unknown';
-      return { ok: false, reason: 'resolution_failed', detail: `host name could not be resolved (${code})` };
+      const code = err instanceof Error && 'code' in err ? String((err as NodeJS.ErrnoException).code) : 'unknown'
+      return { ok: false, reason: 'resolution_failed', detail: `host name could not be resolved (${code})` }
     }
     if (addresses.length === 0) {
-      return { ok: false, reason: 'resolution_failed', detail: 'host name resolved to no address' };
+      return { ok: false, reason: 'resolution_failed', detail: 'host name resolved to no address' }
     }
   }
 
   for (const { address } of addresses) {
     if (!isAddressAllowed(address, allowPrivateNetwork)) {
-      let category: string;
+      let category: string
       try {
-        category = classifyAddress(address);
+        category = classifyAddress(address)
       } catch {
-        category = 'invalid';
+        category = 'invalid'
       }
       return {
         ok: false,
         reason: 'address_not_allowed',
         detail: `${host} resolves to ${address} (${category}), which is not an allowed address`,
-      };
+      }
     }
   }
-  const first = addresses[0];
-  return { ok: true, address: first.address, family: first.family === 6 ? 6 : 4 };
+  const first = addresses[0]
+  return { ok: true, address: first.address, family: first.family === 6 ? 6 : 4 }
 }
 
 /** Syntax check and address check in one call, for registration and PATCH. */
@@ -311,32 +297,32 @@ export async function checkUrl(
   allowPrivateNetwork: boolean,
   lookup: ResolveAll = defaultResolve,
 ): Promise<({ url: URL } & ResolvedTarget) | UrlRefusal> {
-  const syntax = checkUrlSyntax(url);
-  if (!syntax.ok) return syntax;
-  const resolved = await resolveAndCheck(syntax.url, allowPrivateNetwork, lookup);
-  if (!resolved.ok) return resolved;
-  return { ...resolved, url: syntax.url };
+  const syntax = checkUrlSyntax(url)
+  if (!syntax.ok) return syntax
+  const resolved = await resolveAndCheck(syntax.url, allowPrivateNetwork, lookup)
+  if (!resolved.ok) return resolved
+  return { ...resolved, url: syntax.url }
 }
 
 /** Error code a refused connection carries, so the delivery worker can classify it as `url_not_allowed`. */
-export const URL_NOT_ALLOWED = 'URL_NOT_ALLOWED';
+export const URL_NOT_ALLOWED = 'URL_NOT_ALLOWED'
 
 /** Raised through the socket when {@link guardedLookup} refuses an address. */
 export class UrlNotAllowedError extends Error {
-  readonly code = URL_NOT_ALLOWED;
-  readonly hostname: string;
-  readonly address: string;
+  readonly code = URL_NOT_ALLOWED
+  readonly hostname: string
+  readonly address: string
 
   constructor(hostname: string, address: string) {
-    super(`connection to ${hostname} refused: ${address} is not an allowed address`);
-    this.name = 'UrlNotAllowedError';
-    this.hostname = hostname;
-    this.address = address;
+    super(`connection to ${hostname} refused: ${address} is not an allowed address`)
+    this.name = 'UrlNotAllowedError'
+    this.hostname = hostname
+    this.address = address
   }
 }
 
 function toErrno(err: unknown): NodeJS.ErrnoException {
-  return err instanceof Error ? err : new Error(String(err));
+  return err instanceof Error ? err : new Error(String(err))
 }
 
 /**
@@ -349,38 +335,36 @@ function toErrno(err: unknown): NodeJS.ErrnoException {
  */
 export function guardedLookup(allowPrivateNetwork: boolean, resolve: ResolveAll = defaultResolve): LookupFunction {
   return (hostname, options, callback) => {
-    const wantAll = options.all === true;
+    const wantAll = options.all === true
     const fail = (err: NodeJS.ErrnoException): void => {
-      process.nextTick(() => callback(err, wantAll ? [] : ''));
-    };
-    const host = bareAddress(hostname);
-    const literal = isIP(host);
+      process.nextTick(() => callback(err, wantAll ? [] : ''))
+    }
+    const host = bareAddress(hostname)
+    const literal = isIP(host)
     const pending: Promise<LookupAddress[]> =
-      literal !== 0
-        ? Promise.resolve([{ address: host, family: literal }])
-        : resolve(host, { family: options.family, hints: options.hints, all: true });
+      literal !== 0 ? Promise.resolve([{ address: host, family: literal }]) : resolve(host, { family: options.family, hints: options.hints, all: true })
     pending.then(
       (addresses) => {
         if (addresses.length === 0) {
-          const err: NodeJS.ErrnoException = new Error(`${hostname} resolved to no address`);
-          err.code = 'ENOTFOUND';
-          fail(err);
-          return;
+          const err: NodeJS.ErrnoException = new Error(`${hostname} resolved to no address`)
+          err.code = 'ENOTFOUND'
+          fail(err)
+          return
         }
-        const refused = addresses.find((a) => !isAddressAllowed(a.address, allowPrivateNetwork));
+        const refused = addresses.find((a) => !isAddressAllowed(a.address, allowPrivateNetwork))
         if (refused) {
-          fail(new UrlNotAllowedError(hostname, refused.address));
-          return;
+          fail(new UrlNotAllowedError(hostname, refused.address))
+          return
         }
         // The callback runs outside the promise chain so an exception in it surfaces instead of being swallowed.
         if (wantAll) {
-          process.nextTick(() => callback(null, addresses));
+          process.nextTick(() => callback(null, addresses))
         } else {
-          const first = addresses[0];
-          process.nextTick(() => callback(null, first.address, first.family));
+          const first = addresses[0]
+          process.nextTick(() => callback(null, first.address, first.family))
         }
       },
       (err: unknown) => fail(toErrno(err)),
-    );
-  };
+    )
+  }
 }

@@ -8,45 +8,45 @@
  */
 
 /** A calendar date, `YYYY-MM-DD`, meant in Asia/Shanghai. */
-export type DateString = string;
+export type DateString = string
 
 /** One year's published arrangement: the days off (放假) and the make-up working days (调休上班). */
 export interface YearArrangement {
-  holidays: DateString[];
-  workdays: DateString[];
+  holidays: DateString[]
+  workdays: DateString[]
 }
 
 /** The lunar-derived statutory holidays of one year, for years with no published arrangement. */
 export interface LunarYear {
   /** 除夕, the first of the four statutory 春节 days. */
-  chuxi: DateString;
+  chuxi: DateString
   /** 正月初一. */
-  springFestival: DateString;
+  springFestival: DateString
   /** 清明 (the solar-term day). */
-  qingming: DateString;
+  qingming: DateString
   /** 端午 (五月初五). */
-  duanwu: DateString;
+  duanwu: DateString
   /** 中秋 (八月十五). */
-  zhongqiu: DateString;
+  zhongqiu: DateString
 }
 
 /** What a {@link LegalCalendar} is built from: the `years` objects of the two data files. */
 export interface LegalCalendarData {
   /** Published arrangements by year (`data/holidays.json` `years`, plus operator updates). */
-  arrangements: Readonly<Record<string, YearArrangement>>;
+  arrangements: Readonly<Record<string, YearArrangement>>
   /** Lunar dates by year (`data/statutory-lunar.json` `years`). */
-  lunar: Readonly<Record<string, LunarYear>>;
+  lunar: Readonly<Record<string, LunarYear>>
 }
 
 /** The calendar of one year as served by `GET /v1/calendar/{year}`. */
 export interface YearInfo {
-  year: number;
+  year: number
   /** Days off, sorted. Weekends are not listed unless they are part of a holiday block. */
-  holidays: DateString[];
+  holidays: DateString[]
   /** Make-up working days falling on weekends, sorted. */
-  workdays: DateString[];
+  workdays: DateString[]
   /** True when no arrangement is published and the statutory fallback is used. */
-  provisional: boolean;
+  provisional: boolean
 }
 
 /**
@@ -55,34 +55,34 @@ export interface YearInfo {
  * make-up days around the statutory ones), so clients must be told.
  */
 export interface DatedResult {
-  date: DateString;
-  provisional: boolean;
+  date: DateString
+  provisional: boolean
 }
 
 // ---------------------------------------------------------------------------------------------
 // Day arithmetic
 
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const MS_PER_DAY = 86_400_000;
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/
+const MS_PER_DAY = 86_400_000
 /** Asia/Shanghai has been UTC+8 all year, with no daylight saving, since 1991. */
-const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
+const SHANGHAI_OFFSET_MS = 8 * 3_600_000
 
 function isLeapYear(year: number): boolean {
-  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
 }
 
 function daysInMonth(year: number, month: number): number {
-  if (month === 2) return isLeapYear(year) ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+  if (month === 2) return isLeapYear(year) ? 29 : 28
+  return [4, 6, 9, 11].includes(month) ? 30 : 31
 }
 
 /** Whether `s` is a real date written `YYYY-MM-DD` (`2026-02-29` is not). */
 export function isValidDateString(s: string): boolean {
-  const m = DATE_RE.exec(s);
-  if (!m) return false;
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(Number(m[1]), month);
+  const m = DATE_RE.exec(s)
+  if (!m) return false
+  const month = Number(m[2])
+  const day = Number(m[3])
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(Number(m[1]), month)
 }
 
 /**
@@ -90,48 +90,48 @@ export function isValidDateString(s: string): boolean {
  * Used instead of `Date.UTC`, which treats years 0–99 as 1900–1999.
  */
 function toDayNumber(d: DateString): number {
-  const m = DATE_RE.exec(d);
-  if (!m || !isValidDateString(d)) throw new RangeError(`not a YYYY-MM-DD date: ${d}`);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  const y = Number(m[1]) - (month <= 2 ? 1 : 0);
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const mp = (month + 9) % 12;
-  const doy = Math.floor((153 * mp + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146_097 + doe - 719_468;
+  const m = DATE_RE.exec(d)
+  if (!m || !isValidDateString(d)) throw new RangeError(`not a YYYY-MM-DD date: ${d}`)
+  const month = Number(m[2])
+  const day = Number(m[3])
+  const y = Number(m[1]) - (month <= 2 ? 1 : 0)
+  const era = Math.floor(y / 400)
+  const yoe = y - era * 400
+  const mp = (month + 9) % 12
+  const doy = Math.floor((153 * mp + 2) / 5) + day - 1
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
+  return era * 146_097 + doe - 719_468
 }
 
 /** Inverse of {@link toDayNumber} (`civil_from_days`). */
 function fromDayNumber(n: number): DateString {
-  const z = n + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  if (year < 0 || year > 9999) throw new RangeError('date out of range');
-  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+  const z = n + 719_468
+  const era = Math.floor(z / 146_097)
+  const doe = z - era * 146_097
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365)
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
+  const mp = Math.floor((5 * doy + 2) / 153)
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1
+  const month = mp < 10 ? mp + 3 : mp - 9
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+  if (year < 0 || year > 9999) throw new RangeError('date out of range')
+  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`
 }
 
 /** `d` plus `n` calendar days (`n` may be negative). */
 export function addCalendarDays(d: DateString, n: number): DateString {
-  if (!Number.isSafeInteger(n)) throw new RangeError('n must be an integer');
-  return fromDayNumber(toDayNumber(d) + n);
+  if (!Number.isSafeInteger(n)) throw new RangeError('n must be an integer')
+  return fromDayNumber(toDayNumber(d) + n)
 }
 
 /** Calendar days from `a` to `b`: positive when `b` is later, 0 for the same day. */
 export function daysBetween(a: DateString, b: DateString): number {
-  return toDayNumber(b) - toDayNumber(a);
+  return toDayNumber(b) - toDayNumber(a)
 }
 
 /** 0 = Sunday … 6 = Saturday. 1970-01-01 was a Thursday. */
 function dayOfWeek(d: DateString): number {
-  return (((toDayNumber(d) + 4) % 7) + 7) % 7;
+  return (((toDayNumber(d) + 4) % 7) + 7) % 7
 }
 
 /**
@@ -139,14 +139,14 @@ function dayOfWeek(d: DateString): number {
  * agreement took effect) are Chinese dates whatever the server's zone.
  */
 export function shanghaiDate(instant: Date): DateString {
-  const ms = instant.getTime();
-  if (!Number.isFinite(ms)) throw new RangeError('invalid Date');
-  return fromDayNumber(Math.floor((ms + SHANGHAI_OFFSET_MS) / MS_PER_DAY));
+  const ms = instant.getTime()
+  if (!Number.isFinite(ms)) throw new RangeError('invalid Date')
+  return fromDayNumber(Math.floor((ms + SHANGHAI_OFFSET_MS) / MS_PER_DAY))
 }
 
 /** The instant a date begins in Asia/Shanghai (00:00 +08:00). */
 export function startOfShanghaiDay(d: DateString): Date {
-  return new Date(toDayNumber(d) * MS_PER_DAY - SHANGHAI_OFFSET_MS);
+  return new Date(toDayNumber(d) * MS_PER_DAY - SHANGHAI_OFFSET_MS)
 }
 
 /**
@@ -154,11 +154,11 @@ export function startOfShanghaiDay(d: DateString): Date {
  * runs to the end of its last day, so this is when a timer due "on" `d` fires.
  */
 export function endOfShanghaiDay(d: DateString): Date {
-  return new Date((toDayNumber(d) + 1) * MS_PER_DAY - SHANGHAI_OFFSET_MS);
+  return new Date((toDayNumber(d) + 1) * MS_PER_DAY - SHANGHAI_OFFSET_MS)
 }
 
 function yearOf(d: DateString): number {
-  return Number(d.slice(0, 4));
+  return Number(d.slice(0, 4))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,27 +171,27 @@ function yearOf(d: DateString): number {
  * belong in that year's arrangement, so that each year stands on its own.
  */
 export function validateArrangement(year: number, arr: YearArrangement): string[] {
-  const problems: string[] = [];
-  if (!Number.isInteger(year) || year < 1 || year > 9999) problems.push(`year ${year} is not a valid year`);
+  const problems: string[] = []
+  if (!Number.isInteger(year) || year < 1 || year > 9999) problems.push(`year ${year} is not a valid year`)
   const check = (list: readonly string[], name: 'holidays' | 'workdays'): Set<string> => {
-    const seen = new Set<string>();
+    const seen = new Set<string>()
     list.forEach((d, i) => {
       if (!isValidDateString(d)) {
-        problems.push(`${name}[${i}]: ${JSON.stringify(d)} is not a YYYY-MM-DD date`);
-        return;
+        problems.push(`${name}[${i}]: ${JSON.stringify(d)} is not a YYYY-MM-DD date`)
+        return
       }
-      if (yearOf(d) !== year) problems.push(`${name}[${i}]: ${d} is not in ${year}`);
-      if (seen.has(d)) problems.push(`${name}[${i}]: ${d} is listed twice`);
-      seen.add(d);
-    });
-    return seen;
-  };
-  const holidays = check(arr.holidays, 'holidays');
-  const workdays = check(arr.workdays, 'workdays');
-  for (const d of [...workdays].sort()) {
-    if (holidays.has(d)) problems.push(`${d} is both a holiday and a make-up working day`);
+      if (yearOf(d) !== year) problems.push(`${name}[${i}]: ${d} is not in ${year}`)
+      if (seen.has(d)) problems.push(`${name}[${i}]: ${d} is listed twice`)
+      seen.add(d)
+    })
+    return seen
   }
-  return problems;
+  const holidays = check(arr.holidays, 'holidays')
+  const workdays = check(arr.workdays, 'workdays')
+  for (const d of [...workdays].sort()) {
+    if (holidays.has(d)) problems.push(`${d} is both a holiday and a make-up working day`)
+  }
+  return problems
 }
 
 /**
@@ -200,21 +200,21 @@ export function validateArrangement(year: number, arr: YearArrangement): string[
  * October. Without lunar data only the fixed-date holidays can be given.
  */
 function statutoryHolidays(year: number, lunar: LunarYear | undefined): DateString[] {
-  const y = String(year).padStart(4, '0');
-  const days = new Set<DateString>([`${y}-01-01`, `${y}-05-01`, `${y}-05-02`, `${y}-10-01`, `${y}-10-02`, `${y}-10-03`]);
+  const y = String(year).padStart(4, '0')
+  const days = new Set<DateString>([`${y}-01-01`, `${y}-05-01`, `${y}-05-02`, `${y}-10-01`, `${y}-10-02`, `${y}-10-03`])
   if (lunar) {
-    for (let i = 0; i < 4; i++) days.add(addCalendarDays(lunar.chuxi, i));
-    days.add(lunar.qingming);
-    days.add(lunar.duanwu);
-    days.add(lunar.zhongqiu);
+    for (let i = 0; i < 4; i++) days.add(addCalendarDays(lunar.chuxi, i))
+    days.add(lunar.qingming)
+    days.add(lunar.duanwu)
+    days.add(lunar.zhongqiu)
   }
-  return [...days].sort();
+  return [...days].sort()
 }
 
 interface YearTable {
-  info: YearInfo;
-  holidays: ReadonlySet<DateString>;
-  workdays: ReadonlySet<DateString>;
+  info: YearInfo
+  holidays: ReadonlySet<DateString>
+  workdays: ReadonlySet<DateString>
 }
 
 /**
@@ -223,13 +223,13 @@ interface YearTable {
  * ({@link LegalCalendar.withArrangement}), so a deadline computation never sees a half-updated year.
  */
 export class LegalCalendar {
-  private readonly arrangements: Readonly<Record<string, YearArrangement>>;
-  private readonly lunar: Readonly<Record<string, LunarYear>>;
-  private readonly cache = new Map<number, YearTable>();
+  private readonly arrangements: Readonly<Record<string, YearArrangement>>
+  private readonly lunar: Readonly<Record<string, LunarYear>>
+  private readonly cache = new Map<number, YearTable>()
 
   constructor(data: LegalCalendarData) {
-    this.arrangements = { ...data.arrangements };
-    this.lunar = { ...data.lunar };
+    this.arrangements = { ...data.arrangements }
+    this.lunar = { ...data.lunar }
   }
 
   /** A copy of this calendar with `arr` as the published arrangement of `year`. */
@@ -237,56 +237,56 @@ export class LegalCalendar {
     return new LegalCalendar({
       arrangements: { ...this.arrangements, [String(year)]: { holidays: [...arr.holidays], workdays: [...arr.workdays] } },
       lunar: this.lunar,
-    });
+    })
   }
 
   /** The years with a published arrangement, ascending. */
   publishedYears(): number[] {
     return Object.keys(this.arrangements)
       .map(Number)
-      .sort((a, b) => a - b);
+      .sort((a, b) => a - b)
   }
 
   private table(year: number): YearTable {
-    const cached = this.cache.get(year);
-    if (cached) return cached;
-    const key = String(year);
-    const published = Object.hasOwn(this.arrangements, key) ? this.arrangements[key] : undefined;
-    const lunar = Object.hasOwn(this.lunar, key) ? this.lunar[key] : undefined;
-    const holidays = published ? [...new Set(published.holidays)].sort() : statutoryHolidays(year, lunar);
-    const workdays = published ? [...new Set(published.workdays)].sort() : [];
+    const cached = this.cache.get(year)
+    if (cached) return cached
+    const key = String(year)
+    const published = Object.hasOwn(this.arrangements, key) ? this.arrangements[key] : undefined
+    const lunar = Object.hasOwn(this.lunar, key) ? this.lunar[key] : undefined
+    const holidays = published ? [...new Set(published.holidays)].sort() : statutoryHolidays(year, lunar)
+    const workdays = published ? [...new Set(published.workdays)].sort() : []
     const table: YearTable = {
       info: { year, holidays, workdays, provisional: !published },
       holidays: new Set(holidays),
       workdays: new Set(workdays),
-    };
-    this.cache.set(year, table);
-    return table;
+    }
+    this.cache.set(year, table)
+    return table
   }
 
   /** The days off and make-up working days of `year`, and whether they are only provisional. */
   yearInfo(year: number): YearInfo {
-    if (!Number.isInteger(year) || year < 1 || year > 9999) throw new RangeError(`invalid year: ${year}`);
-    const { info } = this.table(year);
-    return { ...info, holidays: [...info.holidays], workdays: [...info.workdays] };
+    if (!Number.isInteger(year) || year < 1 || year > 9999) throw new RangeError(`invalid year: ${year}`)
+    const { info } = this.table(year)
+    return { ...info, holidays: [...info.holidays], workdays: [...info.workdays] }
   }
 
   /** Whether `year` has no published arrangement, so its days come from the statutory fallback. */
   isProvisional(year: number): boolean {
-    return this.table(year).info.provisional;
+    return this.table(year).info.provisional
   }
 
   /** A make-up working day, or a Monday–Friday that is not a day off. */
   isWorkingDay(d: DateString): boolean {
-    const dow = dayOfWeek(d);
-    const t = this.table(yearOf(d));
-    if (t.workdays.has(d)) return true;
-    return dow !== 0 && dow !== 6 && !t.holidays.has(d);
+    const dow = dayOfWeek(d)
+    const t = this.table(yearOf(d))
+    if (t.workdays.has(d)) return true
+    return dow !== 0 && dow !== 6 && !t.holidays.has(d)
   }
 
   /** A 法定休假日 in the sense of 民诉法 art. 85: a day off, or a weekend day not worked. */
   isRestDay(d: DateString): boolean {
-    return !this.isWorkingDay(d);
+    return !this.isWorkingDay(d)
   }
 
   /**
@@ -295,15 +295,15 @@ export class LegalCalendar {
    * `n` = 0 gives `start` unchanged.
    */
   addWorkingDays(start: DateString, n: number): DatedResult {
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('n must be a non-negative integer');
-    let date = start;
-    let provisional = false;
-    for (let left = n; left > 0; ) {
-      date = addCalendarDays(date, 1);
-      provisional ||= this.isProvisional(yearOf(date));
-      if (this.isWorkingDay(date)) left--;
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('n must be a non-negative integer')
+    let date = start
+    let provisional = false
+    for (let left = n; left > 0;) {
+      date = addCalendarDays(date, 1)
+      provisional ||= this.isProvisional(yearOf(date))
+      if (this.isWorkingDay(date)) left--
     }
-    return { date, provisional };
+    return { date, provisional }
   }
 
   /**
@@ -311,34 +311,34 @@ export class LegalCalendar {
    * last day that is a rest day moves to the next working day.
    */
   addDaysRolled(start: DateString, n: number): DatedResult {
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('n must be a non-negative integer');
-    return this.rollForward(addCalendarDays(start, n));
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('n must be a non-negative integer')
+    return this.rollForward(addCalendarDays(start, n))
   }
 
   /** `d` if it is a working day, else the next working day. */
   rollForward(d: DateString): DatedResult {
-    let date = d;
-    let provisional = this.isProvisional(yearOf(date));
+    let date = d
+    let provisional = this.isProvisional(yearOf(date))
     while (this.isRestDay(date)) {
-      date = addCalendarDays(date, 1);
-      provisional ||= this.isProvisional(yearOf(date));
+      date = addCalendarDays(date, 1)
+      provisional ||= this.isProvisional(yearOf(date))
     }
-    return { date, provisional };
+    return { date, provisional }
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Deadlines
 
-export type ReferralType = 'pre_filing' | 'in_litigation';
-export type Procedure = 'ordinary' | 'summary';
+export type ReferralType = 'pre_filing' | 'in_litigation'
+export type Procedure = 'ordinary' | 'summary'
 
 /**
  * The day by which the designated organisation must accept or decline: the 3rd working day after
  * the referral date (在线调解规则 art. 12). The timer fires at {@link endOfShanghaiDay} of it.
  */
 export function acceptanceDueOn(cal: LegalCalendar, referralDate: DateString): DatedResult {
-  return cal.addWorkingDays(referralDate, 3);
+  return cal.addWorkingDays(referralDate, 3)
 }
 
 /**
@@ -347,20 +347,15 @@ export function acceptanceDueOn(cal: LegalCalendar, referralDate: DateString): D
  * is a caller error, not something to guess.
  */
 export function mediationPeriodDays(referralType: ReferralType, procedure?: Procedure): number {
-  if (referralType === 'pre_filing') return 30;
-  if (procedure === 'ordinary') return 15;
-  if (procedure === 'summary') return 7;
-  throw new RangeError('an in_litigation referral needs a procedure');
+  if (referralType === 'pre_filing') return 30
+  if (procedure === 'ordinary') return 15
+  if (procedure === 'summary') return 7
+  throw new RangeError('an in_litigation referral needs a procedure')
 }
 
 /** When mediation must end: the acceptance date plus the period, counted per art. 85. */
-export function mediationDueOn(
-  cal: LegalCalendar,
-  acceptanceDate: DateString,
-  referralType: ReferralType,
-  procedure?: Procedure,
-): DatedResult {
-  return cal.addDaysRolled(acceptanceDate, mediationPeriodDays(referralType, procedure));
+export function mediationDueOn(cal: LegalCalendar, acceptanceDate: DateString, referralType: ReferralType, procedure?: Procedure): DatedResult {
+  return cal.addDaysRolled(acceptanceDate, mediationPeriodDays(referralType, procedure))
 }
 
 /**
@@ -368,15 +363,10 @@ export function mediationDueOn(
  * 在线调解规则 art. 26): moved later by the calendar days from suspension to resumption (0 when
  * both fall on the same day), then rolled forward if it lands on a rest day.
  */
-export function resumedDueOn(
-  cal: LegalCalendar,
-  currentDueOn: DateString,
-  suspendedOn: DateString,
-  resumedOn: DateString,
-): DatedResult {
-  const paused = daysBetween(suspendedOn, resumedOn);
-  if (paused < 0) throw new RangeError('resumedOn is before suspendedOn');
-  return cal.rollForward(addCalendarDays(currentDueOn, paused));
+export function resumedDueOn(cal: LegalCalendar, currentDueOn: DateString, suspendedOn: DateString, resumedOn: DateString): DatedResult {
+  const paused = daysBetween(suspendedOn, resumedOn)
+  if (paused < 0) throw new RangeError('resumedOn is before suspendedOn')
+  return cal.rollForward(addCalendarDays(currentDueOn, paused))
 }
 
 /**
@@ -384,10 +374,10 @@ export function resumedDueOn(
  * (民诉法 art. 205), counted per art. 85.
  */
 export function confirmationDeadline(cal: LegalCalendar, effectiveDate: DateString): DatedResult {
-  return cal.addDaysRolled(effectiveDate, 30);
+  return cal.addDaysRolled(effectiveDate, 30)
 }
 
 /** When the court must rule on a confirmation application: 30 days after 立案 (民诉法 art. 187). */
 export function reviewDueOn(cal: LegalCalendar, acceptedOn: DateString): DatedResult {
-  return cal.addDaysRolled(acceptedOn, 30);
+  return cal.addDaysRolled(acceptedOn, 30)
 }

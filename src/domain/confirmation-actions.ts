@@ -60,10 +60,17 @@ export function checkApplicationShape(b: CreateConfirmationInput, by: Role): voi
       if (!b.parties.some((x) => x.role === 'applicant')) errors.push({ path: '/parties', code: 'applicant_required', message: '至少需要一名申请人' })
       if (!b.parties.some((x) => x.role === 'respondent')) errors.push({ path: '/parties', code: 'respondent_required', message: '至少需要一名被申请人' })
       errors.push(...checkPartyIndexes(b.parties.length, applicantIndexes(b.applicants)))
-      if (b.agreement) errors.push(...checkPartyIndexes(b.parties.length, b.agreement.signatures.map((s, i) => ({ path: `/agreement/signatures/${i}/partyIndex`, index: s.partyIndex }))))
+      if (b.agreement)
+        errors.push(
+          ...checkPartyIndexes(
+            b.parties.length,
+            b.agreement.signatures.map((s, i) => ({ path: `/agreement/signatures/${i}/partyIndex`, index: s.partyIndex })),
+          ),
+        )
     }
   }
-  if (b.agreement?.form === 'oral' && !b.agreement.effectiveAt) errors.push({ path: '/agreement/effectiveAt', code: 'required', message: '口头协议须填写生效时间' })
+  if (b.agreement?.form === 'oral' && !b.agreement.effectiveAt)
+    errors.push({ path: '/agreement/effectiveAt', code: 'required', message: '口头协议须填写生效时间' })
   if (errors.length) throw validationFailed(errors)
 }
 
@@ -99,7 +106,12 @@ export function checkStandaloneApplication(b: CreateConfirmationInput, organizat
   const venue: Venue = b.venue ? { basis: b.venue.basis, ...(b.venue.regionCode ? { regionCode: b.venue.regionCode } : {}) } : { basis: 'organization_seat' }
   raise(checkStandaloneVenue(b.courtCode, organizationRegion, venue))
   raise(checkSubject(b.subject ?? 'ordinary'))
-  if (!coversAllParties(partyCount, agreementBody.signatures.map((s) => s.partyIndex))) {
+  if (
+    !coversAllParties(
+      partyCount,
+      agreementBody.signatures.map((s) => s.partyIndex),
+    )
+  ) {
     throw businessRule('signatures_incomplete', '调解协议须经全体当事人签署')
   }
   for (const [i, s] of agreementBody.signatures.entries()) notFuture(s.signedAt, now, `agreement/signatures/${i}/signedAt`)
@@ -146,11 +158,13 @@ export function acceptApplication(c: Confirmation, b: ConfirmationAcceptanceInpu
   if (!b.caseNumber) errors.push({ path: '/caseNumber', code: 'required', message: '受理须填写司法确认案号' })
   if (b.reason !== undefined) errors.push({ path: '/reason', code: 'not_allowed', message: '受理时不填写理由' })
   const parsed = b.caseNumber ? parseCaseNumber(b.caseNumber, { currentYear: Number(at.today.slice(0, 4)) }) : null
-  if (parsed && parsed.court !== c.courtCode) errors.push({ path: '/caseNumber', code: 'invalid_case_number', message: `案号中的法院代字须为受理法院 ${c.courtCode}` })
+  if (parsed && parsed.court !== c.courtCode)
+    errors.push({ path: '/caseNumber', code: 'invalid_case_number', message: `案号中的法院代字须为受理法院 ${c.courtCode}` })
   if (errors.length) throw validationFailed(errors)
   const acceptedOn = b.acceptedOn ?? at.today
   if (daysBetween(at.today, acceptedOn) > 0) throw businessRule('date_in_future', 'acceptedOn 不能晚于当日', { path: 'acceptedOn' })
-  if (daysBetween(shanghaiDate(new Date(c.doc.appliedAt)), acceptedOn) < 0) throw businessRule('date_before_application', 'acceptedOn 不能早于申请日', { path: 'acceptedOn' })
+  if (daysBetween(shanghaiDate(new Date(c.doc.appliedAt)), acceptedOn) < 0)
+    throw businessRule('date_before_application', 'acceptedOn 不能早于申请日', { path: 'acceptedOn' })
   const due = reviewDueOn(at.cal, acceptedOn)
   const caseNumber = parsed?.normalized ?? (b.caseNumber as string)
   return {

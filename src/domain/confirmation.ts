@@ -142,7 +142,11 @@ export function checkStandaloneVenue(courtCode: string, organizationRegion: stri
  * When the agreement took effect: for written and electronic agreements the last signature (在线调解规则 19); an
  * oral one on the day it is reached, which the caller states (人民调解法 30).
  */
-export function agreementEffectiveAt(form: 'written' | 'oral' | 'electronic', signatures: ReadonlyArray<{ signedAt: string }>, stated: string | undefined): string {
+export function agreementEffectiveAt(
+  form: 'written' | 'oral' | 'electronic',
+  signatures: ReadonlyArray<{ signedAt: string }>,
+  stated: string | undefined,
+): string {
   if (form === 'oral') {
     if (stated === undefined) throw new RangeError('an oral agreement needs its effective time')
     return new Date(stated).toISOString()
@@ -171,7 +175,10 @@ export function applicationTiming(cal: LegalCalendar, effectiveAt: string, appli
       ok: false,
       applicationDueOn: due.date,
       provisional: due.provisional,
-      problem: { code: 'confirmation_deadline_passed', detail: `申请司法确认的期限已于 ${due.date} 届满（民事诉讼法 205、85）；如有正当理由，请填写 lateReason` },
+      problem: {
+        code: 'confirmation_deadline_passed',
+        detail: `申请司法确认的期限已于 ${due.date} 届满（民事诉讼法 205、85）；如有正当理由，请填写 lateReason`,
+      },
     }
   }
   return { ok: true, applicationDueOn: due.date, provisional: due.provisional, late }
@@ -220,7 +227,6 @@ export interface Confirmation {
   updatedAt: Date
 }
 
-
 /** Full ID numbers and mainland mobiles inside free text, not part of a longer run of digits. */
 const FREE_TEXT_PERSONAL_DATA = /(?<!\d)(?:\d{17}[\dXx]|1\d{10})(?!\d)/g
 
@@ -240,7 +246,8 @@ export function maskFreeText(text: string): string {
 export function confirmationView(c: Confirmation, full: boolean, decrypt: Decrypt, today: string): Record<string, unknown> {
   const d = c.doc
   const text = (s: string | undefined) => (s === undefined || full ? s : maskFreeText(s))
-  const reason = <T extends { reason?: string }>(o: T | undefined): T | null => (o ? { ...o, ...(o.reason !== undefined ? { reason: text(o.reason) } : {}) } : null)
+  const reason = <T extends { reason?: string }>(o: T | undefined): T | null =>
+    o ? { ...o, ...(o.reason !== undefined ? { reason: text(o.reason) } : {}) } : null
   return {
     id: c.id,
     version: c.version,

@@ -6,7 +6,7 @@
  * same input always gives the same answer and tests can pin the date.
  */
 
-import { isValidDateString } from './calendar.js';
+import { isValidDateString } from './calendar.js'
 
 /**
  * Province abbreviation (as used in 法院代字) → the 2-digit province part of the 行政区划代码.
@@ -48,17 +48,17 @@ export const PROVINCES = {
   青: '63',
   宁: '64',
   新: '65',
-} as const satisfies Record<string, string>;
+} as const satisfies Record<string, string>
 
 /** A province abbreviation that is a key of {@link PROVINCES}. */
-export type ProvinceAbbreviation = keyof typeof PROVINCES;
+export type ProvinceAbbreviation = keyof typeof PROVINCES
 
 /**
  * Every abbreviation that may open a court code: the provinces plus 军 (military courts) and
  * 兵 (新疆生产建设兵团 courts). Kept separate from {@link PROVINCES} because the last two have no
  * province of their own.
  */
-export const COURT_ABBREVIATIONS: readonly string[] = [...Object.keys(PROVINCES), '军', '兵'];
+export const COURT_ABBREVIATIONS: readonly string[] = [...Object.keys(PROVINCES), '军', '兵']
 
 /**
  * Abbreviation → region prefix used when deriving a court's region. 兵 maps to 66, the prefix
@@ -66,29 +66,23 @@ export const COURT_ABBREVIATIONS: readonly string[] = [...Object.keys(PROVINCES)
  * `66` see XPCC courts). 军 has no region, so military courts fall outside every regional scope
  * except the national `*`.
  */
-export const COURT_REGION_PREFIXES: Readonly<Record<string, string>> = { ...PROVINCES, 兵: '66' };
+export const COURT_REGION_PREFIXES: Readonly<Record<string, string>> = { ...PROVINCES, 兵: '66' }
 
 /**
  * 2-digit prefixes accepted at the start of a 行政区划代码: the 31 provinces, 66 (XPCC areas), and
  * 71 台湾, 81 香港, 82 澳门, which GB/T 2260 reserves even though no mediation organisation there
  * is on the mainland rosters.
  */
-export const REGION_PROVINCE_PREFIXES: ReadonlySet<string> = new Set([
-  ...Object.values(PROVINCES),
-  '66',
-  '71',
-  '81',
-  '82',
-]);
+export const REGION_PROVINCE_PREFIXES: ReadonlySet<string> = new Set([...Object.values(PROVINCES), '66', '71', '81', '82'])
 
 /** Own-property lookup, so that `constructor` or `__proto__` never look like abbreviations. */
 function lookup(table: Readonly<Record<string, string>>, key: string): string | undefined {
-  return Object.hasOwn(table, key) ? table[key] : undefined;
+  return Object.hasOwn(table, key) ? table[key] : undefined
 }
 
 /** The province code for an abbreviation (`粤` → `44`), or `undefined` for anything else. */
 export function provinceCode(abbreviation: string): string | undefined {
-  return lookup(PROVINCES, abbreviation);
+  return lookup(PROVINCES, abbreviation)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -100,25 +94,25 @@ export function provinceCode(abbreviation: string): string | undefined {
  * type group refuses. Brackets may be half- or full-width; the output is always full-width.
  */
 const CASE_NUMBER_RE =
-  /^[（(](?<year>(?:19|20)\d{2})[）)](?<court>最高法|[京津冀晋内辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川黔云藏陕甘青宁新军兵](?:\d{4}|\d{2})?)(?<special>知)?(?<type>(?:(?![字第号])[\u4e00-\u9fa5]){1,5}?)(?<seq>[1-9]\d{0,7})号$/u;
+  /^[（(](?<year>(?:19|20)\d{2})[）)](?<court>最高法|[京津冀晋内辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川黔云藏陕甘青宁新军兵](?:\d{4}|\d{2})?)(?<special>知)?(?<type>(?:(?![字第号])[\u4e00-\u9fa5]){1,5}?)(?<seq>[1-9]\d{0,7})号$/u
 
 /** The first year of the current numbering rules (in force 2016-01-01). */
-export const FIRST_CASE_NUMBER_YEAR = 2016;
+export const FIRST_CASE_NUMBER_YEAR = 2016
 
 /** A case number split into its parts. */
 export interface CaseNumber {
   /** 年度: the year the case was registered. */
-  year: number;
+  year: number
   /** 法院代字, e.g. `京0105`, `粤07`, `最高法`. */
-  court: string;
+  court: string
   /** Whether the 专门审判代字 `知` (intellectual-property tribunal) is present. */
-  special: boolean;
+  special: boolean
   /** 类型代字, e.g. `民诉前调`, `民初`, `诉前调确`, `民特`. */
-  type: string;
+  type: string
   /** 编号: the sequence number within court, year and type. */
-  seq: number;
+  seq: number
   /** The official form, with full-width brackets: `（2024）浙02民诉前调595号`. */
-  normalized: string;
+  normalized: string
 }
 
 /**
@@ -130,13 +124,13 @@ export interface CaseNumber {
  * number must compare equal to the court's own, so silent repair would hide client bugs.
  */
 export function parseCaseNumber(input: string, opts: { currentYear: number }): CaseNumber | null {
-  const m = CASE_NUMBER_RE.exec(input);
-  if (!m?.groups) return null;
-  const { year: y, court, special, type, seq: s } = m.groups;
-  const year = Number(y);
-  if (year < FIRST_CASE_NUMBER_YEAR || year > opts.currentYear) return null;
-  const seq = Number(s);
-  const isSpecial = special !== undefined;
+  const m = CASE_NUMBER_RE.exec(input)
+  if (!m?.groups) return null
+  const { year: y, court, special, type, seq: s } = m.groups
+  const year = Number(y)
+  if (year < FIRST_CASE_NUMBER_YEAR || year > opts.currentYear) return null
+  const seq = Number(s)
+  const isSpecial = special !== undefined
   return {
     year,
     court,
@@ -144,14 +138,13 @@ export function parseCaseNumber(input: string, opts: { currentYear: number }): C
     type,
     seq,
     normalized: `（${year}）${court}${isSpecial ? '知' : ''}${type}${seq}号`,
-  };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // 法院代字
 
-const COURT_CODE_RE =
-  /^(?:最高法|[京津冀晋内辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川黔云藏陕甘青宁新军兵](?:\d{2}|\d{4})?)$/u;
+const COURT_CODE_RE = /^(?:最高法|[京津冀晋内辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川黔云藏陕甘青宁新军兵](?:\d{2}|\d{4})?)$/u
 
 /**
  * Whether `code` has the shape of a 法院代字: `最高法`, or an abbreviation alone (high court), with
@@ -160,7 +153,7 @@ const COURT_CODE_RE =
  * reorganisations, so GB/T 2260 cannot stand in for it.
  */
 export function isValidCourtCode(code: string): boolean {
-  return COURT_CODE_RE.test(code);
+  return COURT_CODE_RE.test(code)
 }
 
 /**
@@ -170,32 +163,32 @@ export function isValidCourtCode(code: string): boolean {
  * `最高法` and military courts (`军…`) have no region and give `null`, as does an invalid code.
  */
 export function courtRegion(courtCode: string): string | null {
-  if (!isValidCourtCode(courtCode) || courtCode === '最高法') return null;
-  const abbreviation = courtCode.slice(0, 1);
-  const prefix = lookup(COURT_REGION_PREFIXES, abbreviation);
-  if (prefix === undefined) return null;
-  return prefix + courtCode.slice(1);
+  if (!isValidCourtCode(courtCode) || courtCode === '最高法') return null
+  const abbreviation = courtCode.slice(0, 1)
+  const prefix = lookup(COURT_REGION_PREFIXES, abbreviation)
+  if (prefix === undefined) return null
+  return prefix + courtCode.slice(1)
 }
 
 // ---------------------------------------------------------------------------------------------
 // 居民身份证号码 (GB 11643-1999)
 
 /** ISO 7064 MOD 11-2 weights, 2^(18−i) mod 11. */
-const RESIDENT_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] as const;
-const RESIDENT_ID_CHECK = '10X98765432';
+const RESIDENT_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] as const
+const RESIDENT_ID_CHECK = '10X98765432'
 
 /**
  * Birth dates before this are refused. Real, still-valid numbers carry 19th-century dates
  * (440524188001010014 is a published sample), so the floor is deliberately generous.
  */
-export const EARLIEST_BIRTH_DATE = '1800-01-01';
+export const EARLIEST_BIRTH_DATE = '1800-01-01'
 
 /**
  * Normalises a resident ID for storage and comparison: the check character `x` becomes `X`, as
  * GB 11643 prints it. Nothing else is changed.
  */
 export function normalizeResidentId(s: string): string {
-  return s.replace(/x$/, 'X');
+  return s.replace(/x$/, 'X')
 }
 
 /**
@@ -203,10 +196,10 @@ export function normalizeResidentId(s: string): string {
  * fixtures can build valid numbers instead of copying real people's.
  */
 export function residentIdCheckChar(first17: string): string {
-  if (!/^\d{17}$/.test(first17)) throw new RangeError('expected 17 digits');
-  let sum = 0;
-  for (let i = 0; i < 17; i++) sum += Number(first17[i]) * RESIDENT_ID_WEIGHTS[i];
-  return RESIDENT_ID_CHECK[sum % 11];
+  if (!/^\d{17}$/.test(first17)) throw new RangeError('expected 17 digits')
+  let sum = 0
+  for (let i = 0; i < 17; i++) sum += Number(first17[i]) * RESIDENT_ID_WEIGHTS[i]
+  return RESIDENT_ID_CHECK[sum % 11]
 }
 
 /**
@@ -220,34 +213,34 @@ export function residentIdCheckChar(first17: string): string {
  * Residence-permit numbers (81/82/83…) pass, as they use the same scheme.
  */
 export function isValidResidentId(s: string, today: string): boolean {
-  const id = normalizeResidentId(s);
-  if (!/^\d{17}[\dX]$/.test(id)) return false;
-  const birth = `${id.slice(6, 10)}-${id.slice(10, 12)}-${id.slice(12, 14)}`;
-  if (!isValidDateString(birth) || birth < EARLIEST_BIRTH_DATE || birth > today) return false;
-  return residentIdCheckChar(id.slice(0, 17)) === id[17];
+  const id = normalizeResidentId(s)
+  if (!/^\d{17}[\dX]$/.test(id)) return false
+  const birth = `${id.slice(6, 10)}-${id.slice(10, 12)}-${id.slice(12, 14)}`
+  if (!isValidDateString(birth) || birth < EARLIEST_BIRTH_DATE || birth > today) return false
+  return residentIdCheckChar(id.slice(0, 17)) === id[17]
 }
 
 // ---------------------------------------------------------------------------------------------
 // 统一社会信用代码 (GB 32100-2015)
 
 /** The 31 characters of GB 32100 (no I, O, S, V, Z); a character's value is its index. */
-export const USCC_CHARSET = '0123456789ABCDEFGHJKLMNPQRTUWXY';
-const USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28] as const;
-const USCC_SHAPE_RE = /^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$/;
+export const USCC_CHARSET = '0123456789ABCDEFGHJKLMNPQRTUWXY'
+const USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28] as const
+const USCC_SHAPE_RE = /^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$/
 
 /**
  * The check character for the first 17 characters of a USCC. Exposed for the same reason as
  * {@link residentIdCheckChar}: fixtures can be generated rather than borrowed.
  */
 export function usccCheckChar(first17: string): string {
-  if (first17.length !== 17) throw new RangeError('expected 17 characters');
-  let sum = 0;
+  if (first17.length !== 17) throw new RangeError('expected 17 characters')
+  let sum = 0
   for (let i = 0; i < 17; i++) {
-    const value = USCC_CHARSET.indexOf(first17[i]);
-    if (value < 0) throw new RangeError(`character outside the GB 32100 set: ${first17[i]}`);
-    sum += value * USCC_WEIGHTS[i];
+    const value = USCC_CHARSET.indexOf(first17[i])
+    if (value < 0) throw new RangeError(`character outside the GB 32100 set: ${first17[i]}`)
+    sum += value * USCC_WEIGHTS[i]
   }
-  return USCC_CHARSET[(31 - (sum % 31)) % 31];
+  return USCC_CHARSET[(31 - (sum % 31)) % 31]
 }
 
 /**
@@ -256,8 +249,8 @@ export function usccCheckChar(first17: string): string {
  * allow-list decision for the caller, not something to weaken here.
  */
 export function isValidUscc(s: string): boolean {
-  if (!USCC_SHAPE_RE.test(s)) return false;
-  return usccCheckChar(s.slice(0, 17)) === s[17];
+  if (!USCC_SHAPE_RE.test(s)) return false
+  return usccCheckChar(s.slice(0, 17)) === s[17]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,7 +262,7 @@ export function isValidUscc(s: string): boolean {
  * because organisations and courts outlive boundary changes.
  */
 export function isValidRegionCode(s: string): boolean {
-  return /^\d{6}$/.test(s) && REGION_PROVINCE_PREFIXES.has(s.slice(0, 2));
+  return /^\d{6}$/.test(s) && REGION_PROVINCE_PREFIXES.has(s.slice(0, 2))
 }
 
 /**
@@ -277,7 +270,7 @@ export function isValidRegionCode(s: string): boolean {
  * full 6-digit code, with a known province prefix.
  */
 export function isValidRegionPrefix(s: string): boolean {
-  return /^(?:\d{2}|\d{4}|\d{6})$/.test(s) && REGION_PROVINCE_PREFIXES.has(s.slice(0, 2));
+  return /^(?:\d{2}|\d{4}|\d{6})$/.test(s) && REGION_PROVINCE_PREFIXES.has(s.slice(0, 2))
 }
 
 /**
@@ -286,9 +279,9 @@ export function isValidRegionPrefix(s: string): boolean {
  * what a SQL `LIKE 'prefix%'` needs.
  */
 export function regionPrefix(code: string): string {
-  if (/^\d{2}0000$/.test(code)) return code.slice(0, 2);
-  if (/^\d{4}00$/.test(code)) return code.slice(0, 4);
-  return code;
+  if (/^\d{2}0000$/.test(code)) return code.slice(0, 2)
+  if (/^\d{4}00$/.test(code)) return code.slice(0, 4)
+  return code
 }
 
 /**
@@ -299,9 +292,9 @@ export function regionPrefix(code: string): string {
  * `110000` covers `11`, but `110105` does not. Malformed values cover nothing.
  */
 export function regionCovers(covering: string, code: string): boolean {
-  if (covering === '*') return true;
-  if (!isValidRegionPrefix(covering) || !isValidRegionPrefix(code)) return false;
-  return code.startsWith(regionPrefix(covering));
+  if (covering === '*') return true
+  if (!isValidRegionPrefix(covering) || !isValidRegionPrefix(code)) return false
+  return code.startsWith(regionPrefix(covering))
 }
 
 /**
@@ -309,5 +302,5 @@ export function regionCovers(covering: string, code: string): boolean {
  * decide whether a regional platform and a court (or an organisation) can concern each other.
  */
 export function regionsOnOneBranch(a: string, b: string): boolean {
-  return regionCovers(a, b) || regionCovers(b, a);
+  return regionCovers(a, b) || regionCovers(b, a)
 }

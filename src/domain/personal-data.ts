@@ -7,10 +7,10 @@
  */
 
 /** How many leading code points a masked value keeps (contract §1: `110***********1234`, `138****5678`). */
-const KEEP_HEAD = 3;
+const KEEP_HEAD = 3
 /** How many trailing code points a masked value keeps. */
-const KEEP_TAIL = 4;
-const MASK_CHAR = '*';
+const KEEP_TAIL = 4
+const MASK_CHAR = '*'
 
 /**
  * Keeps the first {@link KEEP_HEAD} and last {@link KEEP_TAIL} code points and stars everything in between.
@@ -20,15 +20,11 @@ const MASK_CHAR = '*';
  * both ends without revealing all of it is starred completely.
  */
 function maskMiddle(value: string): string {
-  const chars = Array.from(value);
+  const chars = Array.from(value)
   if (chars.length <= KEEP_HEAD + KEEP_TAIL) {
-    return MASK_CHAR.repeat(chars.length);
+    return MASK_CHAR.repeat(chars.length)
   }
-  return (
-    chars.slice(0, KEEP_HEAD).join('') +
-    MASK_CHAR.repeat(chars.length - KEEP_HEAD - KEEP_TAIL) +
-    chars.slice(chars.length - KEEP_TAIL).join('')
-  );
+  return chars.slice(0, KEEP_HEAD).join('') + MASK_CHAR.repeat(chars.length - KEEP_HEAD - KEEP_TAIL) + chars.slice(chars.length - KEEP_TAIL).join('')
 }
 
 /**
@@ -38,7 +34,7 @@ function maskMiddle(value: string): string {
  * birth date and the sequence number in the middle stay hidden.
  */
 export function maskIdNumber(idNumber: string): string {
-  return maskMiddle(idNumber);
+  return maskMiddle(idNumber)
 }
 
 /**
@@ -47,21 +43,21 @@ export function maskIdNumber(idNumber: string): string {
  * The first three digits (carrier prefix) and the last four are what a human needs to tell two numbers apart.
  */
 export function maskPhone(phone: string): string {
-  return maskMiddle(phone);
+  return maskMiddle(phone)
 }
 
 /**
  * Full 18-character resident ID numbers that are not part of a longer run of digits.
  * A lower-case `x` check character is included because it is still the same person's number.
  */
-const ID_NUMBER_PATTERN = /(?<![\d.])\d{17}[\dXx](?!\d)/g;
+const ID_NUMBER_PATTERN = /(?<![\d.])\d{17}[\dXx](?!\d)/g
 /**
  * Mainland mobile numbers (`1` followed by ten digits) that are not part of a longer run of digits, nor the
  * fraction of a decimal number (a log line's `"responseTime":12.10987654321` is not a phone).
  */
-const MOBILE_PATTERN = /(?<![\d.])1\d{10}(?!\d)/g;
+const MOBILE_PATTERN = /(?<![\d.])1\d{10}(?!\d)/g
 /** UUIDs and hex digests carry long digit runs by chance; they are identifiers, not personal data. */
-const HEX_IDENTIFIERS = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?<![0-9a-z])[0-9a-f]{32,}(?![0-9a-z])/gi;
+const HEX_IDENTIFIERS = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?<![0-9a-z])[0-9a-f]{32,}(?![0-9a-z])/gi
 
 /**
  * Finds full ID numbers and mobile numbers in free text, in order of appearance.
@@ -71,20 +67,20 @@ const HEX_IDENTIFIERS = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
  * timestamps from being reported as phones.
  */
 export function scanForPersonalData(text: string): string[] {
-  const hits: Array<{ index: number; value: string }> = [];
+  const hits: Array<{ index: number; value: string }> = []
   // Blank out UUIDs and digests first (same length, so indexes stay put): `…-a15704332219` is not a phone.
-  const scanned = text.replace(HEX_IDENTIFIERS, (m) => ' '.repeat(m.length));
+  const scanned = text.replace(HEX_IDENTIFIERS, (m) => ' '.repeat(m.length))
   for (const pattern of [ID_NUMBER_PATTERN, MOBILE_PATTERN]) {
     for (const match of scanned.matchAll(pattern)) {
-      hits.push({ index: match.index ?? 0, value: match[0] });
+      hits.push({ index: match.index ?? 0, value: match[0] })
     }
   }
-  hits.sort((a, b) => a.index - b.index);
-  return hits.map((hit) => hit.value);
+  hits.sort((a, b) => a.index - b.index)
+  return hits.map((hit) => hit.value)
 }
 
 /** Masks an address: the first six code points (province, city, district as a rule) and up to eight stars. */
 export function maskAddress(address: string): string {
-  const cps = [...address];
-  return cps.length <= 6 ? MASK_CHAR.repeat(cps.length) : `${cps.slice(0, 6).join('')}${MASK_CHAR.repeat(Math.min(cps.length - 6, 8))}`;
+  const cps = [...address]
+  return cps.length <= 6 ? MASK_CHAR.repeat(cps.length) : `${cps.slice(0, 6).join('')}${MASK_CHAR.repeat(Math.min(cps.length - 6, 8))}`
 }

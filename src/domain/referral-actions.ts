@@ -21,7 +21,14 @@ import { parseCaseNumber, regionCovers } from './identifiers.js'
 import { checkDesignation, type Organization } from './organization.js'
 import type { Principal } from './principal.js'
 import type { Referral } from './referral.js'
-import { CLOSURE_DISPOSITIONS, coversAllParties, decideTransition, type ReferralAction, SYSTEM_DECLINE_REASON, SYSTEM_TERMINATION_REASON } from './referral-machine.js'
+import {
+  CLOSURE_DISPOSITIONS,
+  coversAllParties,
+  decideTransition,
+  type ReferralAction,
+  SYSTEM_DECLINE_REASON,
+  SYSTEM_TERMINATION_REASON,
+} from './referral-machine.js'
 
 /**
  * The rules of each referral action, as pure functions: given the locked referral, the validated input, the clock
@@ -57,7 +64,12 @@ export function checkReferralIntake(b: CreateReferralInput, p: Principal, now: D
   errors.push(...checkPartyIndexes(b.parties.length, consentIndexes(b.consent)))
   if (errors.length) throw validationFailed(errors)
   if (!p.courtCodes.includes(b.courtCode)) throw businessRule('court_code_not_allowed', '调用方无权以该法院代字委派案件')
-  if (!coversAllParties(b.parties.length, b.consent.map((c) => c.partyIndex))) {
+  if (
+    !coversAllParties(
+      b.parties.length,
+      b.consent.map((c) => c.partyIndex),
+    )
+  ) {
     throw businessRule('consent_required', '委派调解须经全体当事人同意（意见 三(二)）')
   }
   return { caseNumber: parseCaseNumber(b.caseNumber, { currentYear: currentYear(now) })?.normalized ?? b.caseNumber }
@@ -147,7 +159,9 @@ export function resume(r: Referral, b: ResumptionInput, at: At): Referral {
   const due = s && current ? resumedDueOn(at.cal, current, s.suspendedOn, resumedOn) : { date: current, provisional: r.doc.deadlines.provisional }
   const { suspension: _s, ...rest } = r.doc
   void _s
-  const closed = s ? [{ reason: s.reason, ...(s.note ? { note: s.note } : {}), suspendedOn: s.suspendedOn, resumedOn, ...(b.note ? { resumeNote: b.note } : {}) }] : []
+  const closed = s
+    ? [{ reason: s.reason, ...(s.note ? { note: s.note } : {}), suspendedOn: s.suspendedOn, resumedOn, ...(b.note ? { resumeNote: b.note } : {}) }]
+    : []
   return {
     ...r,
     doc: {
@@ -162,7 +176,13 @@ export function resume(r: Referral, b: ResumptionInput, at: At): Referral {
 export function extend(r: Referral, b: ExtensionInput, at: At): Referral {
   const errors = checkPartyIndexes(r.doc.parties.length, consentIndexes(b.consent))
   if (errors.length) throw validationFailed(errors)
-  if (!coversAllParties(r.doc.parties.length, b.consent.map((c) => c.partyIndex))) throw businessRule('consent_required', '延长调解期限须经全体当事人同意')
+  if (
+    !coversAllParties(
+      r.doc.parties.length,
+      b.consent.map((c) => c.partyIndex),
+    )
+  )
+    throw businessRule('consent_required', '延长调解期限须经全体当事人同意')
   const current = r.doc.deadlines.mediationDueOn
   if (current && daysBetween(current, b.newDueOn) <= 0) throw businessRule('due_date_not_later', `newDueOn 须晚于当前期限 ${current}`)
   return {
@@ -170,17 +190,30 @@ export function extend(r: Referral, b: ExtensionInput, at: At): Referral {
     doc: {
       ...r.doc,
       extensions: [...(r.doc.extensions ?? []), { previousDueOn: current ?? '', newDueOn: b.newDueOn, consent: b.consent, extendedAt: at.now.toISOString() }],
-      deadlines: { ...r.doc.deadlines, mediationDueOn: b.newDueOn, provisional: at.cal.isProvisional(Number(b.newDueOn.slice(0, 4))) && r.doc.deadlines.provisional },
+      deadlines: {
+        ...r.doc.deadlines,
+        mediationDueOn: b.newDueOn,
+        provisional: at.cal.isProvisional(Number(b.newDueOn.slice(0, 4))) && r.doc.deadlines.provisional,
+      },
     },
   }
 }
 
 /** Every party signs; written and electronic agreements take effect at the last signature (在线调解规则 19). */
 export function recordAgreement(r: Referral, b: AgreementInput, at: At): Referral {
-  const errors = checkPartyIndexes(r.doc.parties.length, b.signatures.map((s, i) => ({ path: `/signatures/${i}/partyIndex`, index: s.partyIndex })))
+  const errors = checkPartyIndexes(
+    r.doc.parties.length,
+    b.signatures.map((s, i) => ({ path: `/signatures/${i}/partyIndex`, index: s.partyIndex })),
+  )
   if (b.form === 'oral' && !b.effectiveAt) errors.push({ path: '/effectiveAt', code: 'required', message: '口头协议须填写生效时间' })
   if (errors.length) throw validationFailed(errors)
-  if (!coversAllParties(r.doc.parties.length, b.signatures.map((s) => s.partyIndex))) throw businessRule('signatures_incomplete', '调解协议须经全体当事人签署')
+  if (
+    !coversAllParties(
+      r.doc.parties.length,
+      b.signatures.map((s) => s.partyIndex),
+    )
+  )
+    throw businessRule('signatures_incomplete', '调解协议须经全体当事人签署')
   for (const [i, s] of b.signatures.entries()) notFuture(s.signedAt, at.now, `signatures/${i}/signedAt`)
   const last = b.signatures.reduce((m, s) => Math.max(m, new Date(s.signedAt).getTime()), 0)
   const effectiveAt = b.form === 'oral' ? new Date(b.effectiveAt as string).toISOString() : new Date(last).toISOString()
@@ -201,12 +234,21 @@ export function recordAgreement(r: Referral, b: AgreementInput, at: At): Referra
 /** Reasons per 在线调解规则 25; undisputed facts must be confirmed by every party. */
 export function terminate(r: Referral, b: TerminationInput, at: At): Referral {
   const facts = b.undisputedFacts ?? []
-  const errors = checkPartyIndexes(r.doc.parties.length, facts.flatMap((f, i) => f.confirmedBy.map((pi, j) => ({ path: `/undisputedFacts/${i}/confirmedBy/${j}`, index: pi }))))
+  const errors = checkPartyIndexes(
+    r.doc.parties.length,
+    facts.flatMap((f, i) => f.confirmedBy.map((pi, j) => ({ path: `/undisputedFacts/${i}/confirmedBy/${j}`, index: pi }))),
+  )
   if (errors.length) throw validationFailed(errors)
   if (facts.some((f) => !coversAllParties(r.doc.parties.length, f.confirmedBy))) throw businessRule('signatures_incomplete', '无争议事实须经全体当事人签字确认')
   const { suspension: _s, ...rest } = r.doc
   void _s
-  const termination = { reason: b.reason, report: b.report, ...(facts.length ? { undisputedFacts: facts } : {}), terminatedAt: at.now.toISOString(), by: 'organization' as const }
+  const termination = {
+    reason: b.reason,
+    report: b.report,
+    ...(facts.length ? { undisputedFacts: facts } : {}),
+    terminatedAt: at.now.toISOString(),
+    by: 'organization' as const,
+  }
   return { ...r, doc: { ...rest, termination } }
 }
 
@@ -225,7 +267,10 @@ export function registerCase(r: Referral, b: CourtFilingInput, at: At): Referral
   const parsed = b.caseNumber ? parseCaseNumber(b.caseNumber, { currentYear: currentYear(at.now) }) : null
   if (parsed && parsed.court !== r.courtCode) errors.push({ path: '/caseNumber', code: 'invalid_case_number', message: '新案号的法院代字须与委派法院一致' })
   if (errors.length) throw validationFailed(errors)
-  return { ...r, doc: { ...r.doc, courtFiling: { action: 'case_registered', caseNumber: parsed?.normalized ?? (b.caseNumber as string), filedOn: b.filedOn as string } } }
+  return {
+    ...r,
+    doc: { ...r.doc, courtFiling: { action: 'case_registered', caseNumber: parsed?.normalized ?? (b.caseNumber as string), filedOn: b.filedOn as string } },
+  }
 }
 
 /** The trial resumes on a date, under the case's own 案号. */
@@ -239,12 +284,21 @@ export function resumeTrial(r: Referral, b: CourtFilingInput): Referral {
 export function close(r: Referral, b: ClosureInput, at: At): Referral {
   const allowed: readonly string[] = CLOSURE_DISPOSITIONS[r.referralType]
   if (!allowed.includes(b.disposition)) throw illegalTransition(r.status, `closure:${b.disposition}`)
-  return { ...r, doc: { ...r.doc, closure: { disposition: b.disposition, ...(b.documentNumber ? { documentNumber: b.documentNumber } : {}), closedAt: at.now.toISOString() } } }
+  return {
+    ...r,
+    doc: {
+      ...r.doc,
+      closure: { disposition: b.disposition, ...(b.documentNumber ? { documentNumber: b.documentNumber } : {}), closedAt: at.now.toISOString() },
+    },
+  }
 }
 
 /** Repeatable; the latest report wins. */
 export function reportPerformance(r: Referral, b: PerformanceInput, at: At): Referral {
-  return { ...r, doc: { ...r.doc, performance: { status: b.status, reportedOn: b.reportedOn, ...(b.note ? { note: b.note } : {}), reportedAt: at.now.toISOString() } } }
+  return {
+    ...r,
+    doc: { ...r.doc, performance: { status: b.status, reportedOn: b.reportedOn, ...(b.note ? { note: b.note } : {}), reportedAt: at.now.toISOString() } },
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,13 +308,23 @@ export function reportPerformance(r: Referral, b: PerformanceInput, at: At): Ref
  * The expiry due on a referral as of `today` (Asia/Shanghai): the acceptance deadline of a referred case or the
  * mediation deadline of a mediating one, passed; null when none is.
  */
-export function expiryDue(r: Referral, today: string, now: Date): { action: Extract<ReferralAction, 'acceptance_timeout' | 'mediation_timeout'>; after: Referral } | null {
+export function expiryDue(
+  r: Referral,
+  today: string,
+  now: Date,
+): { action: Extract<ReferralAction, 'acceptance_timeout' | 'mediation_timeout'>; after: Referral } | null {
   const d = r.doc.deadlines
   if (r.status === 'referred' && d.acceptanceDueOn && d.acceptanceDueOn < today) {
-    return { action: 'acceptance_timeout', after: { ...r, doc: { ...r.doc, decline: { reason: SYSTEM_DECLINE_REASON, declinedAt: now.toISOString(), by: 'system' } } } }
+    return {
+      action: 'acceptance_timeout',
+      after: { ...r, doc: { ...r.doc, decline: { reason: SYSTEM_DECLINE_REASON, declinedAt: now.toISOString(), by: 'system' } } },
+    }
   }
   if (r.status === 'mediating' && d.mediationDueOn && d.mediationDueOn < today) {
-    return { action: 'mediation_timeout', after: { ...r, doc: { ...r.doc, termination: { reason: SYSTEM_TERMINATION_REASON, terminatedAt: now.toISOString(), by: 'system' } } } }
+    return {
+      action: 'mediation_timeout',
+      after: { ...r, doc: { ...r.doc, termination: { reason: SYSTEM_TERMINATION_REASON, terminatedAt: now.toISOString(), by: 'system' } } },
+    }
   }
   return null
 }

@@ -75,9 +75,7 @@ export const TRANSITIONS: readonly TransitionRule[] = [
   { action: 'report_performance', by: 'mediation', from: ['agreed', 'closed'], to: 'same', event: 'referral.performance_reported' },
 ]
 
-export type TransitionDecision =
-  | { ok: true; to: ReferralStatus; event: string }
-  | { ok: false; reason: 'forbidden' | 'illegal_transition' }
+export type TransitionDecision = { ok: true; to: ReferralStatus; event: string } | { ok: false; reason: 'forbidden' | 'illegal_transition' }
 
 /** Decides whether `by` may take `action` on a referral of `referralType` in state `status`. */
 export function decideTransition(

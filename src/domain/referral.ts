@@ -72,7 +72,13 @@ export interface ReferralDoc {
   suspensions?: Array<{ reason: string; note?: string; suspendedOn: string; resumedOn?: string }>
   extensions?: Array<{ previousDueOn: string; newDueOn: string; consent: Consent[]; extendedAt: string }>
   agreement?: Agreement
-  termination?: { reason: string; report?: string; undisputedFacts?: Array<{ statement: string; confirmedBy: number[] }>; terminatedAt: string; by: 'organization' | 'system' }
+  termination?: {
+    reason: string
+    report?: string
+    undisputedFacts?: Array<{ statement: string; confirmedBy: number[] }>
+    terminatedAt: string
+    by: 'organization' | 'system'
+  }
   materialReturn?: { materials: Array<{ materialId: string }>; report: string; returnedAt: string }
   courtFiling?: { action: 'case_registered'; caseNumber: string; filedOn: string } | { action: 'trial_resumed'; resumedOn: string }
   closure?: { disposition: string; documentNumber?: string; closedAt: string }

@@ -6,10 +6,10 @@
  */
 
 /** What became of one delivery attempt, and therefore of the delivery. */
-export type DeliveryOutcome = 'delivered' | 'retry' | 'dead' | 'gone';
+export type DeliveryOutcome = 'delivered' | 'retry' | 'dead' | 'gone'
 
 /** Why an attempt produced no HTTP status. */
-export type DeliveryErrorKind = 'timeout' | 'connection' | 'url_not_allowed';
+export type DeliveryErrorKind = 'timeout' | 'connection' | 'url_not_allowed'
 
 /**
  * Maps the result of one attempt to the next step, following Standard Webhooks.
@@ -26,32 +26,32 @@ export type DeliveryErrorKind = 'timeout' | 'connection' | 'url_not_allowed';
  * connection error so that an unexpected failure mode never loses an event.
  */
 export function classifyResponse(status: number | null, errorKind?: DeliveryErrorKind): DeliveryOutcome {
-  if (errorKind === 'url_not_allowed') return 'dead';
-  if (errorKind === 'timeout' || errorKind === 'connection') return 'retry';
-  if (status === null || !Number.isInteger(status)) return 'retry';
-  if (status >= 200 && status <= 299) return 'delivered';
-  if (status === 410) return 'gone';
-  if (status === 408 || status === 429 || (status >= 500 && status <= 599)) return 'retry';
-  return 'dead';
+  if (errorKind === 'url_not_allowed') return 'dead'
+  if (errorKind === 'timeout' || errorKind === 'connection') return 'retry'
+  if (status === null || !Number.isInteger(status)) return 'retry'
+  if (status >= 200 && status <= 299) return 'delivered'
+  if (status === 410) return 'gone'
+  if (status === 408 || status === 429 || (status >= 500 && status <= 599)) return 'retry'
+  return 'dead'
 }
 
 /** Backoff base: the first retry waits between half and all of this, which keeps it within 10 s (contract §4). */
-export const RETRY_BASE_DELAY_MS = 5_000;
+export const RETRY_BASE_DELAY_MS = 5_000
 /** Longest wait between two attempts, so a receiver that recovers is served again within the hour. */
-export const RETRY_MAX_DELAY_MS = 60 * 60 * 1000;
+export const RETRY_MAX_DELAY_MS = 60 * 60 * 1000
 /**
  * Longest wait a receiver's Retry-After can impose. Honouring an unbounded value would let one misbehaving
  * receiver park its deliveries past the retry window; six hours still leaves several attempts within it.
  */
-export const RETRY_AFTER_MAX_MS = 6 * 60 * 60 * 1000;
+export const RETRY_AFTER_MAX_MS = 6 * 60 * 60 * 1000
 /**
  * How long after the first attempt deliveries keep being retried. The contract demands at least 24 h; the extra
  * hour is a margin for clock skew and for a final attempt scheduled just before the 24 h mark.
  */
-export const RETRY_WINDOW_MS = 25 * 60 * 60 * 1000;
+export const RETRY_WINDOW_MS = 25 * 60 * 60 * 1000
 
 /** Exponent ceiling: far beyond the point where the cap applies, and keeps `2 ** n` finite. */
-const MAX_EXPONENT = 30;
+const MAX_EXPONENT = 30
 
 /**
  * Delay before retry number `attempt` (1 = the first retry), in milliseconds.
@@ -67,21 +67,17 @@ const MAX_EXPONENT = 30;
  * exception would strand a delivery: an attempt below 1 (or NaN) counts as the first retry, and a `random`
  * outside [0, 1) is clamped into it.
  */
-export function nextRetryDelayMs(
-  attempt: number,
-  random: () => number = Math.random,
-  retryAfterMs?: number,
-): number {
-  const n = Number.isFinite(attempt) ? Math.max(1, Math.floor(attempt)) : 1;
-  const exponential = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** Math.min(n - 1, MAX_EXPONENT));
-  const r = random();
-  const jitter = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
-  const half = exponential / 2;
-  const computed = Math.round(half + jitter * half);
+export function nextRetryDelayMs(attempt: number, random: () => number = Math.random, retryAfterMs?: number): number {
+  const n = Number.isFinite(attempt) ? Math.max(1, Math.floor(attempt)) : 1
+  const exponential = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** Math.min(n - 1, MAX_EXPONENT))
+  const r = random()
+  const jitter = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0
+  const half = exponential / 2
+  const computed = Math.round(half + jitter * half)
   if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs) || retryAfterMs <= 0) {
-    return computed;
+    return computed
   }
-  return Math.max(Math.min(Math.round(retryAfterMs), RETRY_AFTER_MAX_MS), computed);
+  return Math.max(Math.min(Math.round(retryAfterMs), RETRY_AFTER_MAX_MS), computed)
 }
 
 /**
@@ -92,30 +88,41 @@ export function nextRetryDelayMs(
  * the gaps. An invalid date never gives up, so bad data cannot silently drop an event.
  */
 export function shouldGiveUp(firstAttemptAt: Date, now: Date): boolean {
-  return now.getTime() - firstAttemptAt.getTime() >= RETRY_WINDOW_MS;
+  return now.getTime() - firstAttemptAt.getTime() >= RETRY_WINDOW_MS
 }
 
 const MONTHS: Record<string, number> = {
-  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
-};
-const DAY_NAME = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
-const LONG_DAY_NAME = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)';
-const MONTH_NAME = '(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
-const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
+}
+const DAY_NAME = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)'
+const LONG_DAY_NAME = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)'
+const MONTH_NAME = '(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)'
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})'
 /** RFC 9110 §5.6.7 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`. */
-const IMF_FIXDATE = new RegExp(`^${DAY_NAME}, (\\d{2}) ${MONTH_NAME} (\\d{4}) ${TIME} GMT$`);
+const IMF_FIXDATE = new RegExp(`^${DAY_NAME}, (\\d{2}) ${MONTH_NAME} (\\d{4}) ${TIME} GMT$`)
 /** Obsolete RFC 850 date: `Sunday, 06-Nov-94 08:49:37 GMT`. */
-const RFC850_DATE = new RegExp(`^${LONG_DAY_NAME}, (\\d{2})-${MONTH_NAME}-(\\d{2}) ${TIME} GMT$`);
+const RFC850_DATE = new RegExp(`^${LONG_DAY_NAME}, (\\d{2})-${MONTH_NAME}-(\\d{2}) ${TIME} GMT$`)
 /** Obsolete asctime date: `Sun Nov  6 08:49:37 1994` (always UTC, though it says no zone). */
-const ASCTIME_DATE = new RegExp(`^${DAY_NAME} ${MONTH_NAME} ([ \\d]\\d) ${TIME} (\\d{4})$`);
+const ASCTIME_DATE = new RegExp(`^${DAY_NAME} ${MONTH_NAME} ([ \\d]\\d) ${TIME} (\\d{4})$`)
 
 /** Builds a UTC instant, rejecting impossible fields such as 31 Feb or 25:00 instead of rolling them over. */
 function utc(year: number, month: number, day: number, hour: number, minute: number, second: number): number | undefined {
-  if (hour > 23 || minute > 59 || second > 60) return undefined;
-  const ms = Date.UTC(year, month, day, hour, minute, Math.min(second, 59));
-  const check = new Date(ms);
-  if (check.getUTCDate() !== day || check.getUTCMonth() !== month) return undefined;
-  return ms;
+  if (hour > 23 || minute > 59 || second > 60) return undefined
+  const ms = Date.UTC(year, month, day, hour, minute, Math.min(second, 59))
+  const check = new Date(ms)
+  if (check.getUTCDate() !== day || check.getUTCMonth() !== month) return undefined
+  return ms
 }
 
 /**
@@ -123,24 +130,24 @@ function utc(year: number, month: number, day: number, hour: number, minute: num
  * Hand-written because `Date.parse` reads the zone-less asctime form as local time and accepts many non-HTTP forms.
  */
 function parseHttpDate(value: string, now: Date): number | undefined {
-  let m = IMF_FIXDATE.exec(value);
+  let m = IMF_FIXDATE.exec(value)
   if (m) {
-    return utc(Number(m[3]), MONTHS[m[2]], Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+    return utc(Number(m[3]), MONTHS[m[2]], Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]))
   }
-  m = RFC850_DATE.exec(value);
+  m = RFC850_DATE.exec(value)
   if (m) {
     // RFC 9110: a two-digit year more than 50 years in the future means the most recent past year with those digits.
-    const twoDigit = Number(m[3]);
-    const currentYear = now.getUTCFullYear();
-    let year = currentYear - (currentYear % 100) + twoDigit;
-    if (year > currentYear + 50) year -= 100;
-    return utc(year, MONTHS[m[2]], Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+    const twoDigit = Number(m[3])
+    const currentYear = now.getUTCFullYear()
+    let year = currentYear - (currentYear % 100) + twoDigit
+    if (year > currentYear + 50) year -= 100
+    return utc(year, MONTHS[m[2]], Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]))
   }
-  m = ASCTIME_DATE.exec(value);
+  m = ASCTIME_DATE.exec(value)
   if (m) {
-    return utc(Number(m[6]), MONTHS[m[1]], Number(m[2].trim()), Number(m[3]), Number(m[4]), Number(m[5]));
+    return utc(Number(m[6]), MONTHS[m[1]], Number(m[2].trim()), Number(m[3]), Number(m[4]), Number(m[5]))
   }
-  return undefined;
+  return undefined
 }
 
 /**
@@ -151,14 +158,14 @@ function parseHttpDate(value: string, now: Date): number | undefined {
  * not capped here: {@link nextRetryDelayMs} applies the cap, so the raw value can still be logged.
  */
 export function parseRetryAfter(header: string | undefined, now: Date): number | undefined {
-  if (header === undefined) return undefined;
-  const value = header.trim();
-  if (value === '') return undefined;
+  if (header === undefined) return undefined
+  const value = header.trim()
+  if (value === '') return undefined
   if (/^\d+$/.test(value)) {
-    const seconds = Number(value);
-    return Number.isFinite(seconds) ? seconds * 1000 : undefined;
+    const seconds = Number(value)
+    return Number.isFinite(seconds) ? seconds * 1000 : undefined
   }
-  const at = parseHttpDate(value, now);
-  if (at === undefined) return undefined;
-  return Math.max(0, at - now.getTime());
+  const at = parseHttpDate(value, now)
+  if (at === undefined) return undefined
+  return Math.max(0, at - now.getTime())
 }

@@ -111,7 +111,10 @@ function modesFor(courtCode: string, org: RoutingCandidate): { modes: Designatio
   if (special.length) {
     modes.push('court_designated')
     const own = special.includes(courtCode)
-    rosterReasons.push({ code: 'court_special_roster', text: own ? `列入本院（${courtCode}）特邀调解名册，可由法院指定` : `列入高级人民法院（${special[0]}）特邀调解名册，可由法院指定` })
+    rosterReasons.push({
+      code: 'court_special_roster',
+      text: own ? `列入本院（${courtCode}）特邀调解名册，可由法院指定` : `列入高级人民法院（${special[0]}）特邀调解名册，可由法院指定`,
+    })
   }
   if (org.rosters.ministry) {
     modes.push('party_selected')
@@ -144,13 +147,20 @@ function tierOf(category: DisputeCategory, org: RoutingCandidate, covers: boolea
   const centre: Reason = { code: 'centre_dispatch', text: '非诉讼纠纷化解中心，可统一接收并分派至辖区调解组织' }
   switch (category) {
     case 'specialised':
-      if (org.kind === 'industry_committee' && covers) return { tier: 0, reason: { code: 'industry_committee_for_type', text: `行业性专业性人民调解委员会，受理此类纠纷（${disputeType}）` } }
+      if (org.kind === 'industry_committee' && covers)
+        return { tier: 0, reason: { code: 'industry_committee_for_type', text: `行业性专业性人民调解委员会，受理此类纠纷（${disputeType}）` } }
       if (covers) return { tier: 1, reason: listed }
       if (org.kind === 'centre') return { tier: 1, reason: centre }
       return { tier: 2, reason: notListed }
     case 'basic':
       if (local && LOCAL_KINDS.includes(org.kind)) {
-        return { tier: 0, reason: { code: 'local_committee', text: org.kind === 'village_committee' ? '纠纷发生地的村（居）民委员会人民调解委员会' : '纠纷发生地的乡镇（街道）人民调解委员会' } }
+        return {
+          tier: 0,
+          reason: {
+            code: 'local_committee',
+            text: org.kind === 'village_committee' ? '纠纷发生地的村（居）民委员会人民调解委员会' : '纠纷发生地的乡镇（街道）人民调解委员会',
+          },
+        }
       }
       if (local && org.kind === 'centre') return { tier: 1, reason: centre }
       if (local) return { tier: 2, reason: covers ? listed : notListed }

@@ -21,7 +21,13 @@ export function integrityBody(v: Awaited<ReturnType<typeof verifySubjectChain>>)
   return v.valid ? { valid: true, length: v.length, head: v.head } : { valid: false, brokenAtSequence: v.brokenAtSequence }
 }
 
-const AccessEntryView = Type.Object({ at: Timestamp, clientId: Type.String(), subjectId: Type.String(), fields: Type.Array(Type.String()), requestId: Type.String() })
+const AccessEntryView = Type.Object({
+  at: Timestamp,
+  clientId: Type.String(),
+  subjectId: Type.String(),
+  fields: Type.Array(Type.String()),
+  requestId: Type.String(),
+})
 
 /** Tamper evidence and the personal-data access trail (contract §8). */
 const auditPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {

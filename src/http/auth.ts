@@ -19,8 +19,7 @@ declare module 'fastify' {
   }
 }
 
-export const unauthorized = (): AppError =>
-  new AppError(401, 'unauthorized', '缺少有效的 API 密钥', { headers: { 'www-authenticate': 'Bearer' } })
+export const unauthorized = (): AppError => new AppError(401, 'unauthorized', '缺少有效的 API 密钥', { headers: { 'www-authenticate': 'Bearer' } })
 
 export interface BootstrapOperator {
   hash: Buffer

@@ -8,10 +8,7 @@ import { errorResponses } from './common-schemas.js'
 /** No query parameters: an unknown one is a 400 (contract §1). */
 const NoQuery = Type.Object({}, { additionalProperties: false })
 
-const YearParam = Type.Object(
-  { year: Type.Integer({ minimum: 1, maximum: 9999, description: '公历年份 / year' }) },
-  { additionalProperties: false },
-)
+const YearParam = Type.Object({ year: Type.Integer({ minimum: 1, maximum: 9999, description: '公历年份 / year' }) }, { additionalProperties: false })
 
 const DateList = (description: string) => Type.Array(Type.String({ maxLength: 10 }), { maxItems: 366, description })
 

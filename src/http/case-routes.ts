@@ -175,7 +175,9 @@ export function caseRoutes<C extends { version: number; id: string }>(app: App, 
         async (req, reply) => {
           const caller = callerOf(req)
           const body = req.body as Static<S>
-          return runIdempotent(req, reply, deps.db, async (trx, batch) => caseAnswer(deps, await route.run({ trx, batch }, caller, req.params.id, body), kind.render))
+          return runIdempotent(req, reply, deps.db, async (trx, batch) =>
+            caseAnswer(deps, await route.run({ trx, batch }, caller, req.params.id, body), kind.render),
+          )
         },
       )
     },

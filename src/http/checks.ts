@@ -27,11 +27,16 @@ const caseNumberError = (message: string) => ({ code: 'invalid_case_number', mes
 export const semanticChecks: Record<string, SemanticCheck> = {
   courtCode: (v) => (typeof v === 'string' && isValidCourtCode(v) ? null : { code: 'invalid_court_code', message: '法院代字格式不正确' }),
 
-  regionCode: (v) => (typeof v === 'string' && isValidRegionCode(v) ? null : { code: 'invalid_region_code', message: '行政区划代码须为 6 位数字且省级代码有效' }),
+  regionCode: (v) =>
+    typeof v === 'string' && isValidRegionCode(v) ? null : { code: 'invalid_region_code', message: '行政区划代码须为 6 位数字且省级代码有效' },
 
-  regionPrefix: (v) => (typeof v === 'string' && isValidRegionPrefix(v) ? null : { code: 'invalid_region_code', message: '行政区划代码（前缀）须为 2、4 或 6 位数字' }),
+  regionPrefix: (v) =>
+    typeof v === 'string' && isValidRegionPrefix(v) ? null : { code: 'invalid_region_code', message: '行政区划代码（前缀）须为 2、4 或 6 位数字' },
 
-  regionScope: (v) => (v === '*' || (typeof v === 'string' && isValidRegionPrefix(v)) ? null : { code: 'invalid_region_code', message: '区域范围须为 2、4、6 位行政区划代码前缀或 *' }),
+  regionScope: (v) =>
+    v === '*' || (typeof v === 'string' && isValidRegionPrefix(v))
+      ? null
+      : { code: 'invalid_region_code', message: '区域范围须为 2、4、6 位行政区划代码前缀或 *' },
 
   uscc: (v) => (typeof v === 'string' && isValidUscc(v) ? null : { code: 'invalid_uscc', message: '统一社会信用代码校验失败' }),
 
@@ -42,7 +47,9 @@ export const semanticChecks: Record<string, SemanticCheck> = {
     if (typeof v !== 'string') return null
     switch (parent?.idType) {
       case 'resident_id':
-        return isValidResidentId(normalizeResidentId(v), today()) ? null : { code: 'invalid_id_number', message: '居民身份证号码校验失败（长度、出生日期或校验位）' }
+        return isValidResidentId(normalizeResidentId(v), today())
+          ? null
+          : { code: 'invalid_id_number', message: '居民身份证号码校验失败（长度、出生日期或校验位）' }
       case 'uscc':
         return isValidUscc(v) ? null : { code: 'invalid_uscc', message: '统一社会信用代码校验失败' }
       default:

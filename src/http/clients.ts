@@ -91,7 +91,13 @@ const clientsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps; keyCache?: KeyCa
         tags: ['clients'],
         summary: '查询调用方 / Get a client',
         params: IdParam,
-        response: { 200: Type.Object({ ...ClientView.properties, keys: Type.Array(Type.Object({ keyId: Type.String(), createdAt: Timestamp, revokedAt: Type.Union([Timestamp, Type.Null()]) })) }), ...errorResponses(404) },
+        response: {
+          200: Type.Object({
+            ...ClientView.properties,
+            keys: Type.Array(Type.Object({ keyId: Type.String(), createdAt: Timestamp, revokedAt: Type.Union([Timestamp, Type.Null()]) })),
+          }),
+          ...errorResponses(404),
+        },
       },
     },
     async (req) => {
@@ -136,7 +142,10 @@ const clientsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps; keyCache?: KeyCa
       schema: {
         tags: ['clients'],
         summary: '吊销密钥（立即生效）/ Revoke a key, effective at once',
-        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), keyId: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+        params: Type.Object(
+          { id: Type.String({ minLength: 1, maxLength: 64 }), keyId: Type.String({ minLength: 1, maxLength: 64 }) },
+          { additionalProperties: false },
+        ),
         response: { 204: Type.Null({ description: '已吊销 / revoked' }), ...errorResponses(404) },
       },
     },
@@ -153,7 +162,11 @@ function validateClientScope(b: { role: string; courtCodes?: string[]; organizat
   const errors = []
   if (b.role !== 'court' && b.courtCodes?.length) errors.push({ path: '/courtCodes', code: 'not_allowed_for_role', message: '仅法院角色可设置 courtCodes' })
   if (b.role !== 'mediation' && (b.organizationIds?.length || b.regionCodes?.length)) {
-    errors.push({ path: b.organizationIds?.length ? '/organizationIds' : '/regionCodes', code: 'not_allowed_for_role', message: '仅调解平台角色可设置组织或区域范围' })
+    errors.push({
+      path: b.organizationIds?.length ? '/organizationIds' : '/regionCodes',
+      code: 'not_allowed_for_role',
+      message: '仅调解平台角色可设置组织或区域范围',
+    })
   }
   if (b.role === 'court' && !b.courtCodes?.length) errors.push({ path: '/courtCodes', code: 'required', message: '法院角色必须至少有一个法院代字' })
   if (b.role === 'mediation' && !b.organizationIds?.length && !b.regionCodes?.length) {

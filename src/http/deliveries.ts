@@ -79,7 +79,14 @@ function deliveryView(d: DeliveryRow, attempts: DeliveryAttemptRow[]): Static<ty
     createdAt: d.created_at.toISOString(),
     deliveredAt: iso(d.delivered_at),
     deadAt: iso(d.dead_at),
-    attemptLog: attempts.map((a) => ({ at: a.attempted_at.toISOString(), httpStatus: a.http_status, latencyMs: a.latency_ms, response: a.response_body, error: a.error, outcome: a.outcome })),
+    attemptLog: attempts.map((a) => ({
+      at: a.attempted_at.toISOString(),
+      httpStatus: a.http_status,
+      latencyMs: a.latency_ms,
+      response: a.response_body,
+      error: a.error,
+      outcome: a.outcome,
+    })),
   }
 }
 
@@ -93,7 +100,8 @@ const deliveriesPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
       schema: {
         tags: ['events'],
         summary: '投递记录 / List deliveries with their attempt log',
-        description: '按创建时间倒序（最新在前）；每条附尝试记录：时间、HTTP 状态、耗时、应答前 1 KiB、错误。Newest first; each with its attempt log. since/until filter on the delivery’s creation time.',
+        description:
+          '按创建时间倒序（最新在前）；每条附尝试记录：时间、HTTP 状态、耗时、应答前 1 KiB、错误。Newest first; each with its attempt log. since/until filter on the delivery’s creation time.',
         querystring: Type.Object(
           {
             subscriptionId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
@@ -130,7 +138,10 @@ const deliveriesPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
               }),
         (d) => ({ id: d.id }),
       )
-      const log = await attemptsOf(deps.db, items.map((d) => d.id))
+      const log = await attemptsOf(
+        deps.db,
+        items.map((d) => d.id),
+      )
       return { items: items.map((d) => deliveryView(d, log.get(d.id) ?? [])), nextCursor }
     },
   )
@@ -162,7 +173,8 @@ const deliveriesPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
       schema: {
         tags: ['events'],
         summary: '重新投递 / Retry a delivery now',
-        description: 'dead 或 pending 的投递立即重新排队（重新计算 24 小时重试窗口），webhook-id 不变；已送达的返回 409。A dead or pending delivery is attempted again now, with the same webhook-id; a delivered one → 409.',
+        description:
+          'dead 或 pending 的投递立即重新排队（重新计算 24 小时重试窗口），webhook-id 不变；已送达的返回 409。A dead or pending delivery is attempted again now, with the same webhook-id; a delivered one → 409.',
         headers: IDEMPOTENCY_HEADER,
         params: IdParam,
         response: { 202: DeliveryView, ...errorResponses(404, 409, 422) },

@@ -14,7 +14,9 @@ const READERS = ['court', 'mediation', 'operator'] as const
 
 const FeedPage = Type.Object({
   items: Type.Array(EventEnvelopeSchema),
-  nextCursor: Type.String({ description: '总是字符串：末尾时 items 为空，游标即续读位置 / always a string: at the end items is empty and the cursor is the resume point' }),
+  nextCursor: Type.String({
+    description: '总是字符串：末尾时 items 为空，游标即续读位置 / always a string: at the end items is empty and the cursor is the resume point',
+  }),
 })
 
 /** `after` absent → the start of the feed. Its transaction id (xid8) could exceed a bigint only after ~2³¹ wraparounds. */
@@ -25,7 +27,10 @@ function parseAfter(after: string | undefined): FeedCursor {
 
 function parseTypes(types: string | undefined): string[] | undefined {
   if (types === undefined) return undefined
-  const list = types.split(',').map((s) => s.trim()).filter(Boolean)
+  const list = types
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   const unknown = list.filter((t) => !(EVENT_TYPES as readonly string[]).includes(t))
   if (!list.length || unknown.length) throw fieldInvalid('/types', 'unknown_event_type', `未知的事件类型：${unknown.join(', ') || '(空)'}`)
   return list

@@ -5,13 +5,21 @@ import type { AppDeps } from './app-deps.js'
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   try {
-    return await Promise.race([p, new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), ms) })])
+    return await Promise.race([
+      p,
+      new Promise<T>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), ms)
+      }),
+    ])
   } finally {
     clearTimeout(timer)
   }
 }
 
-const CheckSchema = { type: 'object', properties: { status: { type: 'string', enum: ['up', 'down'] }, latencyMs: { type: 'number' }, error: { type: 'string' } } }
+const CheckSchema = {
+  type: 'object',
+  properties: { status: { type: 'string', enum: ['up', 'down'] }, latencyMs: { type: 'number' }, error: { type: 'string' } },
+}
 
 const healthPlugin: FastifyPluginAsync<{ deps: AppDeps }> = async (app, { deps }) => {
   app.get(
@@ -37,8 +45,22 @@ const healthPlugin: FastifyPluginAsync<{ deps: AppDeps }> = async (app, { deps }
         summary: '就绪检查（PostgreSQL 与 Redis）/ Readiness: PostgreSQL and Redis answer',
         security: [],
         response: {
-          200: { type: 'object', properties: { status: { type: 'string' }, checks: { type: 'object', additionalProperties: CheckSchema }, calendar: { type: 'object', additionalProperties: true } } },
-          503: { type: 'object', properties: { status: { type: 'string' }, checks: { type: 'object', additionalProperties: CheckSchema }, calendar: { type: 'object', additionalProperties: true } } },
+          200: {
+            type: 'object',
+            properties: {
+              status: { type: 'string' },
+              checks: { type: 'object', additionalProperties: CheckSchema },
+              calendar: { type: 'object', additionalProperties: true },
+            },
+          },
+          503: {
+            type: 'object',
+            properties: {
+              status: { type: 'string' },
+              checks: { type: 'object', additionalProperties: CheckSchema },
+              calendar: { type: 'object', additionalProperties: true },
+            },
+          },
         },
       },
     },
@@ -49,7 +71,11 @@ const healthPlugin: FastifyPluginAsync<{ deps: AppDeps }> = async (app, { deps }
           await withTimeout(fn(), 2000)
           return { status: 'up' as const, latencyMs: Math.round((performance.now() - started) * 10) / 10 }
         } catch (err) {
-          return { status: 'down' as const, latencyMs: Math.round(performance.now() - started), error: (err as Error).message === 'timeout' ? 'timeout' : 'unreachable' }
+          return {
+            status: 'down' as const,
+            latencyMs: Math.round(performance.now() - started),
+            error: (err as Error).message === 'timeout' ? 'timeout' : 'unreachable',
+          }
         }
       }
       const [postgres, redis] = await Promise.all([probe(() => sql`SELECT 1`.execute(deps.db)), probe(() => deps.redis.ping())])

@@ -21,7 +21,10 @@ const KEY_RE = /^[\x21-\x7e]{1,255}$/
 export const IDEMPOTENCY_HEADER = {
   type: 'object',
   properties: {
-    'idempotency-key': { type: 'string', description: '幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。Idempotency key, scoped to the calling client.' },
+    'idempotency-key': {
+      type: 'string',
+      description: '幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。Idempotency key, scoped to the calling client.',
+    },
     'if-match': { type: 'string', description: '乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version.' },
   },
 } as const
@@ -104,12 +107,18 @@ export async function runIdempotent(
       const payload = JSON.stringify(result.body)
       const headers = result.headers ?? {}
       // The answer is stored in the same statement as the handler's deferred writes.
-      await store(trx, clientId, key, {
-        requestHash: hash,
-        status: result.status,
-        body: result.secretFields?.length ? JSON.stringify(nullSecrets(result.body, result.secretFields)) : payload,
-        headers,
-      }, batch)
+      await store(
+        trx,
+        clientId,
+        key,
+        {
+          requestHash: hash,
+          status: result.status,
+          body: result.secretFields?.length ? JSON.stringify(nullSecrets(result.body, result.secretFields)) : payload,
+          headers,
+        },
+        batch,
+      )
       await batch.execute(trx)
       afterCommit = result.afterCommit
       return { replay: false, status: result.status, body: payload, headers }
@@ -129,5 +138,9 @@ export async function runIdempotent(
   }
   for (const [k, v] of Object.entries(outcome.headers)) reply.header(k, v)
   if (outcome.replay) reply.header('idempotent-replayed', 'true')
-  return reply.code(outcome.status).type('application/json; charset=utf-8').serializer((s: unknown) => s as string).send(outcome.body)
+  return reply
+    .code(outcome.status)
+    .type('application/json; charset=utf-8')
+    .serializer((s: unknown) => s as string)
+    .send(outcome.body)
 }

@@ -30,7 +30,14 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
   const confirmations = confirmationService(deps)
   // `overdue` depends on the day the view is made.
   const render = (c: Confirmation, full: boolean) => confirmationView(c, full, decryptWith(deps.cipher), shanghaiDate(new Date()))
-  const routes = caseRoutes<Confirmation>(app, deps, { base: '/v1/judicial-confirmations', tags: TAGS, view: ConfirmationView, render, get: confirmations.get, events: confirmations.events })
+  const routes = caseRoutes<Confirmation>(app, deps, {
+    base: '/v1/judicial-confirmations',
+    tags: TAGS,
+    view: ConfirmationView,
+    render,
+    get: confirmations.get,
+    events: confirmations.events,
+  })
 
   routes.create({
     roles: MEDIATION,
@@ -57,7 +64,7 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
   routes.getOne(
     '查询司法确认申请 / Get a judicial confirmation application',
     '返回 ETag: "<version>"。个人信息仅对受理法院与承办组织完整显示；审查中且已过 reviewDueOn 时 overdue 为 true。' +
-          ' ETag carries the version; personal data is full only for the court concerned and the handling organization; overdue is true while under review past reviewDueOn.',
+      ' ETag carries the version; personal data is full only for the court concerned and the handling organization; overdue is true while under review past reviewDueOn.',
   )
 
   app.get(
@@ -115,8 +122,7 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     path: 'withdrawal',
     roles: MEDIATION,
     summary: '撤回申请 / Withdraw the application',
-    description:
-      'applied 或 under_review → withdrawn（民诉法解释 357）；请求体可省略或附 reason。Mediation only; the body may be omitted.',
+    description: 'applied 或 under_review → withdrawn（民诉法解释 357）；请求体可省略或附 reason。Mediation only; the body may be omitted.',
     body: ConfirmationWithdrawalBody,
     emptyBody: true,
     run: confirmations.withdraw,

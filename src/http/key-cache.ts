@@ -13,9 +13,7 @@ export class KeyCache {
   private readonly channel: string
 
   /** `publisher` and `subscriber` are the process's connections (deps.ts); the cache opens none of its own. */
-  constructor(
-    private readonly opts: { prefix: string; publisher: Redis; subscriber: ChannelSubscriber; ttlMs?: number; maxEntries?: number },
-  ) {
+  constructor(private readonly opts: { prefix: string; publisher: Redis; subscriber: ChannelSubscriber; ttlMs?: number; maxEntries?: number }) {
     this.channel = `${opts.prefix}:api-key-revoked`
   }
 

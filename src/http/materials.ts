@@ -78,7 +78,8 @@ function decodeTitle(req: FastifyRequest): string {
   const raw = req.headers['x-material-title']
   if (raw === undefined) throw fieldInvalid('/headers/x-material-title', 'required', '缺少 X-Material-Title 请求头')
   const encoded = Array.isArray(raw) ? raw[0] : raw
-  if (!/^[\x20-\x7e]*$/.test(encoded)) throw fieldInvalid('/headers/x-material-title', 'invalid_format', 'X-Material-Title 须为百分号编码的 UTF-8（仅 ASCII 字符）')
+  if (!/^[\x20-\x7e]*$/.test(encoded))
+    throw fieldInvalid('/headers/x-material-title', 'invalid_format', 'X-Material-Title 须为百分号编码的 UTF-8（仅 ASCII 字符）')
   let title: string
   try {
     title = decodeURIComponent(encoded)
@@ -169,7 +170,11 @@ const materialsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
           type: 'object',
           properties: {
             ...IDEMPOTENCY_HEADER.properties,
-            'x-material-title': { type: 'string', description: '材料标题，百分号编码的 UTF-8 / title, percent-encoded UTF-8', examples: ['%E8%B5%B7%E8%AF%89%E7%8A%B6.pdf'] },
+            'x-material-title': {
+              type: 'string',
+              description: '材料标题，百分号编码的 UTF-8 / title, percent-encoded UTF-8',
+              examples: ['%E8%B5%B7%E8%AF%89%E7%8A%B6.pdf'],
+            },
           },
         },
         querystring: NoQuery,
@@ -249,7 +254,11 @@ const materialsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
       if (outcome.replay) reply.header('idempotent-replayed', 'true')
       const answered = JSON.parse(outcome.body) as { id: string }
       reply.header('location', `/v1/materials/${answered.id}`)
-      return reply.code(outcome.status).type('application/json; charset=utf-8').serializer((s: unknown) => s as string).send(outcome.body)
+      return reply
+        .code(outcome.status)
+        .type('application/json; charset=utf-8')
+        .serializer((s: unknown) => s as string)
+        .send(outcome.body)
     },
   )
 

@@ -23,13 +23,30 @@ export const OrganizationBody = Type.Object(
     rosters: Type.Object(
       {
         ministry: Type.Boolean({ description: '司法部人民调解组织名册 / on the ministry roster' }),
-        courtSpecial: Type.Array(Type.String({ 'x-check': 'courtCode' }), { maxItems: 200, uniqueItems: true, description: '特邀调解名册所属法院代字 / courts whose special roster lists it' }),
+        courtSpecial: Type.Array(Type.String({ 'x-check': 'courtCode' }), {
+          maxItems: 200,
+          uniqueItems: true,
+          description: '特邀调解名册所属法院代字 / courts whose special roster lists it',
+        }),
       },
       { additionalProperties: false },
     ),
     active: Type.Boolean(),
   },
-  { additionalProperties: false, examples: [{ name: '朝阳区八里庄街道人民调解委员会', kind: 'township_committee', regionCode: '110105', disputeTypes: ['neighbor', 'marriage_family'], fullTimeMediators: 2, rosters: { ministry: true, courtSpecial: ['京0105'] }, active: true }] },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        name: '朝阳区八里庄街道人民调解委员会',
+        kind: 'township_committee',
+        regionCode: '110105',
+        disputeTypes: ['neighbor', 'marriage_family'],
+        fullTimeMediators: 2,
+        rosters: { ministry: true, courtSpecial: ['京0105'] },
+        active: true,
+      },
+    ],
+  },
 )
 
 export const OrganizationView = Type.Object({
@@ -74,7 +91,8 @@ const organizationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       schema: {
         tags: ['organizations'],
         summary: '登记或更新调解组织 / Create or replace an organization on the roster',
-        description: '调解平台只能维护其范围内的组织（organizationIds 或 regionCodes 前缀），否则 403 out_of_scope。Mediation clients keep organizations in their scope; operators any.',
+        description:
+          '调解平台只能维护其范围内的组织（organizationIds 或 regionCodes 前缀），否则 403 out_of_scope。Mediation clients keep organizations in their scope; operators any.',
         params: Type.Object({ id: OrgId }, { additionalProperties: false }),
         body: OrganizationBody,
         response: { 200: OrganizationView, 201: OrganizationView, ...errorResponses(422) },
@@ -155,7 +173,12 @@ const organizationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       const { items, nextCursor } = await listPage(
         q,
         { id: 'slug' },
-        (after, take) => listOrganizations(deps.db, { regionCode: q.regionCode, disputeType: q.disputeType, courtCode: q.courtCode, roster: q.roster, afterId: after?.id, limit: take }, req.principal),
+        (after, take) =>
+          listOrganizations(
+            deps.db,
+            { regionCode: q.regionCode, disputeType: q.disputeType, courtCode: q.courtCode, roster: q.roster, afterId: after?.id, limit: take },
+            req.principal,
+          ),
         (o) => ({ id: o.id }),
       )
       return { items: items.map(organizationView), nextCursor }

@@ -72,7 +72,13 @@ export function toProblem(err: FastifyError | AppError | Error): { problem: Prob
       return { problem: problemOf(413, 'payload_too_large', '请求体超过大小上限') }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { problem: problemOf(fe.statusCode === 400 ? 400 : 415, fe.statusCode === 400 ? 'invalid_content_length' : 'unsupported_media_type', '不支持的请求内容类型') }
+      return {
+        problem: problemOf(
+          fe.statusCode === 400 ? 400 : 415,
+          fe.statusCode === 400 ? 'invalid_content_length' : 'unsupported_media_type',
+          '不支持的请求内容类型',
+        ),
+      }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { problem: problemOf(400, 'validation_failed', '请求体不能为空', {}, [{ path: '', code: 'required', message: '缺少请求体' }]) }
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -82,7 +88,11 @@ export function toProblem(err: FastifyError | AppError | Error): { problem: Prob
       return { problem: problemOf(400, 'bad_request', '请求地址无效') }
   }
   if (fe.statusCode === 400 && /prototype|__proto__|constructor/i.test(fe.message)) {
-    return { problem: problemOf(400, 'validation_failed', '请求体包含被禁止的属性', {}, [{ path: '', code: 'forbidden_property', message: '不允许 __proto__ 或 constructor.prototype' }]) }
+    return {
+      problem: problemOf(400, 'validation_failed', '请求体包含被禁止的属性', {}, [
+        { path: '', code: 'forbidden_property', message: '不允许 __proto__ 或 constructor.prototype' },
+      ]),
+    }
   }
   if (fe.statusCode === 400 && fe instanceof SyntaxError) {
     return { problem: problemOf(400, 'invalid_json', '请求体不是有效的 JSON') }
@@ -107,7 +117,12 @@ export class MethodTable {
   add(method: string | string[], url: string): void {
     let entry = this.patterns.get(url)
     if (!entry) {
-      const re = new RegExp(`^${url.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`)
+      const re = new RegExp(
+        `^${url
+          .split('/')
+          .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+          .join('/')}/?$`,
+      )
       entry = { re, methods: new Set() }
       this.patterns.set(url, entry)
     }

@@ -38,7 +38,14 @@ const READERS = ['court', 'mediation', 'operator'] as const
 const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const referrals = referralService(deps)
   const render = (r: Referral, full: boolean) => referralView(r, full, decryptWith(deps.cipher))
-  const routes = caseRoutes<Referral>(app, deps, { base: '/v1/referrals', tags: ['referrals'], view: ReferralView, render, get: referrals.get, events: referrals.events })
+  const routes = caseRoutes<Referral>(app, deps, {
+    base: '/v1/referrals',
+    tags: ['referrals'],
+    view: ReferralView,
+    render,
+    get: referrals.get,
+    events: referrals.events,
+  })
 
   routes.create({
     roles: COURT,
@@ -63,7 +70,8 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
       schema: {
         tags: ['referrals'],
         summary: '委派/委托案件列表 / List referrals',
-        description: '仅返回调用方可读的案件。partyIdNumber 为当事人证件号精确检索（盲索引），仅限法院与调解平台。Only cases the caller may read; partyIdNumber is an exact blind-index search for courts and platforms.',
+        description:
+          '仅返回调用方可读的案件。partyIdNumber 为当事人证件号精确检索（盲索引），仅限法院与调解平台。Only cases the caller may read; partyIdNumber is an exact blind-index search for courts and platforms.',
         querystring: Type.Object(
           {
             status: Type.Optional(Type.String({ maxLength: 32 })),
@@ -118,7 +126,8 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     path: 'assignment',
     roles: MEDIATION,
     summary: '中心分派 / Dispatch from a centre',
-    description: '仅当被指定组织为非诉讼纠纷化解中心，且目标组织在中心辖区内（意见 三(二)）。Only a centre may dispatch, to an active organization in its region.',
+    description:
+      '仅当被指定组织为非诉讼纠纷化解中心，且目标组织在中心辖区内（意见 三(二)）。Only a centre may dispatch, to an active organization in its region.',
     body: AssignmentBody,
     run: referrals.assign,
   })
@@ -136,7 +145,8 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     path: 'resumption',
     roles: MEDIATION,
     summary: '恢复调解 / Resume',
-    description: 'suspended → mediating；期限顺延中止期间的日历天数，遇休息日顺延。The due date moves later by the calendar days suspended, then rolls forward.',
+    description:
+      'suspended → mediating；期限顺延中止期间的日历天数，遇休息日顺延。The due date moves later by the calendar days suspended, then rolls forward.',
     body: ResumptionBody,
     run: referrals.resume,
   })
@@ -172,7 +182,8 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     path: 'material-return',
     roles: MEDIATION,
     summary: '退回材料 / Return the materials',
-    description: 'terminated → materials_returned；须附书面终结报告（特邀调解规定 26）。A written report is required; materials may be empty when the file goes back on paper.',
+    description:
+      'terminated → materials_returned；须附书面终结报告（特邀调解规定 26）。A written report is required; materials may be empty when the file goes back on paper.',
     body: MaterialReturnBody,
     run: referrals.returnMaterials,
   })

@@ -12,7 +12,9 @@ const DEFAULT_DAYS = 30
 /** A longer period is refused: ten years of referrals is already the whole history of the 总对总 link. */
 const MAX_DAYS = 3660
 
-const Rate = Nullable(Type.Number({ minimum: 0, maximum: 1, description: '0–1，保留 4 位小数；分母为 0 时为 null / rounded to 4 decimals, null when undefined' }))
+const Rate = Nullable(
+  Type.Number({ minimum: 0, maximum: 1, description: '0–1，保留 4 位小数；分母为 0 时为 null / rounded to 4 decimals, null when undefined' }),
+)
 const Count = Type.Integer({ minimum: 0 })
 
 const GroupView = Type.Object({
@@ -133,7 +135,9 @@ const statsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { 
         { start: startOfShanghaiDay(from), end: endOfShanghaiDay(to), today, groupBy, courtCode: q.courtCode, regionCode: q.regionCode },
         withConfirmations,
       )
-      const overdueConfirmations = withConfirmations ? await countOverdueConfirmations(deps.db, p, today, { courtCode: q.courtCode, regionCode: q.regionCode }) : 0
+      const overdueConfirmations = withConfirmations
+        ? await countOverdueConfirmations(deps.db, p, today, { courtCode: q.courtCode, regionCode: q.regionCode })
+        : 0
       return { from, to, groupBy, asOf: today, groups, overdueConfirmations }
     },
   )

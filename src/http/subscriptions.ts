@@ -25,7 +25,6 @@ import { EVENT_TYPES } from '../schemas/events.js'
 import { CreateBody, PatchBody, RecoveryBody, RecoveryView, SubscriptionView, WithSecret } from '../schemas/subscriptions.js'
 import { listPage } from './pagination.js'
 
-
 /** How long the previous secret keeps signing after a rotation (contract §4). */
 export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000
 
@@ -69,7 +68,8 @@ function checkEventTypes(types: string[] | undefined): void {
   const errors: FieldError[] = []
   if (types.includes('*') && types.length > 1) errors.push({ path: '/eventTypes', code: 'invalid_value', message: '"*" 须单独使用' })
   types.forEach((t, i) => {
-    if (t !== '*' && !(EVENT_TYPES as readonly string[]).includes(t)) errors.push({ path: `/eventTypes/${i}`, code: 'unknown_event_type', message: `未知的事件类型 ${t}` })
+    if (t !== '*' && !(EVENT_TYPES as readonly string[]).includes(t))
+      errors.push({ path: `/eventTypes/${i}`, code: 'unknown_event_type', message: `未知的事件类型 ${t}` })
   })
   if (errors.length) throw validationFailed(errors)
 }
@@ -150,7 +150,8 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
         q,
         { id: 'uuid' },
         // A client id that is no UUID names no client: an empty list (the cursor is still checked).
-        async (after, take) => (q.clientId !== undefined && !isUuid(q.clientId) ? [] : listSubscriptions(deps.db, { clientId: q.clientId, afterId: after?.id, limit: take })),
+        async (after, take) =>
+          q.clientId !== undefined && !isUuid(q.clientId) ? [] : listSubscriptions(deps.db, { clientId: q.clientId, afterId: after?.id, limit: take }),
         (s) => ({ id: s.id }),
       )
       return { items: items.map(subscriptionView), nextCursor }
@@ -179,7 +180,8 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       schema: {
         tags: ['events'],
         summary: '修改订阅 / Update a subscription',
-        description: '可改地址、事件类型、说明、allowPrivateNetwork 与启用状态（重新启用 410 停用的订阅）；地址按新设置重新检查。停用时未完成的投递记为 dead（subscription_disabled），重新启用后可用 recovery 补发。Changing the URL or allowPrivateNetwork re-checks the URL; disabling ends the pending deliveries (dead, subscription_disabled; recover them after re-enabling); enabled: true re-enables a subscription a 410 disabled.',
+        description:
+          '可改地址、事件类型、说明、allowPrivateNetwork 与启用状态（重新启用 410 停用的订阅）；地址按新设置重新检查。停用时未完成的投递记为 dead（subscription_disabled），重新启用后可用 recovery 补发。Changing the URL or allowPrivateNetwork re-checks the URL; disabling ends the pending deliveries (dead, subscription_disabled; recover them after re-enabling); enabled: true re-enables a subscription a 410 disabled.',
         params: IdParam,
         body: PatchBody,
         response: { 200: SubscriptionView, ...errorResponses(404, 422) },
@@ -209,7 +211,8 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       schema: {
         tags: ['events'],
         summary: '删除订阅 / Delete a subscription',
-        description: '未完成的投递随之终止（记为 dead，原因 subscription_deleted）；投递记录保留。Its pending deliveries end (dead, subscription_deleted); the history stays.',
+        description:
+          '未完成的投递随之终止（记为 dead，原因 subscription_deleted）；投递记录保留。Its pending deliveries end (dead, subscription_deleted); the history stays.',
         params: IdParam,
         response: { 204: Type.Null({ description: '已删除 / deleted' }), ...errorResponses(404) },
       },
@@ -229,7 +232,8 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       schema: {
         tags: ['events'],
         summary: '轮换签名密钥 / Rotate the signing secret',
-        description: '返回新密钥（仅一次）。旧密钥继续签名 24 小时：期间 webhook-signature 携带新旧两个签名（空格分隔）。The old secret keeps signing for 24 h; both signatures are sent meanwhile.',
+        description:
+          '返回新密钥（仅一次）。旧密钥继续签名 24 小时：期间 webhook-signature 携带新旧两个签名（空格分隔）。The old secret keeps signing for 24 h; both signatures are sent meanwhile.',
         headers: IDEMPOTENCY_HEADER,
         params: IdParam,
         response: { 200: WithSecret, ...errorResponses(404, 409, 422) },
@@ -291,7 +295,10 @@ const subscriptionsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
         tags: ['events'],
         summary: '恢复任务状态 / Recovery job status',
         description: 'queued 或 done；done 时 requeued 为重新排队的投递数。queued or done; when done, requeued counts the re-opened deliveries.',
-        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), jobId: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+        params: Type.Object(
+          { id: Type.String({ minLength: 1, maxLength: 64 }), jobId: Type.String({ minLength: 1, maxLength: 64 }) },
+          { additionalProperties: false },
+        ),
         response: { 200: RecoveryView, ...errorResponses(404) },
       },
     },

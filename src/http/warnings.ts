@@ -28,7 +28,9 @@ const WarningBody = Type.Object(
     disputeType: StringEnum(DISPUTE_TYPES),
     summary: Type.String({ minLength: 1, maxLength: 2000, description: '事由摘要（勿含身份证号、电话）/ summary; keep personal data out' }),
     involvedPersons: Type.Integer({ minimum: 0, maximum: 10_000_000, description: '涉及人数 / number of people involved' }),
-    referralId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: '相关委派案件（须为调用方可读）/ a related referral the caller may read' })),
+    referralId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: '相关委派案件（须为调用方可读）/ a related referral the caller may read' }),
+    ),
   },
   {
     additionalProperties: false,

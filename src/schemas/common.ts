@@ -16,5 +16,4 @@ export const CursorQuery = Type.String({ minLength: 1, maxLength: 512, descripti
 export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 with offset' })
 export const LegalDate = Type.String({ format: 'date', description: 'YYYY-MM-DD (Asia/Shanghai)' })
 
-export const listOf = <T extends TSchema>(item: T) =>
-  Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) })
+export const listOf = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) })

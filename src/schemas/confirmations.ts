@@ -46,11 +46,17 @@ const EXAMPLE_STANDALONE = {
 
 export const CreateConfirmationBody = Type.Object(
   {
-    referralId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: '委派案件标识；不填为自行调解的独立申请 / the referral; absent for a standalone application' })),
+    referralId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: '委派案件标识；不填为自行调解的独立申请 / the referral; absent for a standalone application' }),
+    ),
     courtCode: Type.String({ 'x-check': 'courtCode', description: '受理法院代字 / the court applied to' }),
     agreement: Type.Optional(AgreementBody),
     agreementSha256: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 128, description: '调解协议条款的 SHA-256（小写十六进制）；关联委派时必填 / SHA-256 of the terms, required for a referral-linked application' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        description: '调解协议条款的 SHA-256（小写十六进制）；关联委派时必填 / SHA-256 of the terms, required for a referral-linked application',
+      }),
     ),
     applicants: Type.Array(PartyIndex, { minItems: 1, maxItems: 100, description: '申请人（当事人序号），须为协议全体当事人 / every party of the agreement' }),
     appliedAt: Timestamp,
@@ -63,7 +69,9 @@ export const CreateConfirmationBody = Type.Object(
       Type.Object(
         {
           basis: StringEnum(VENUE_BASES, { description: '管辖依据（民事诉讼法 205(2)）/ jurisdiction basis' }),
-          regionCode: Type.Optional(Type.String({ 'x-check': 'regionCode', description: 'party_domicile / subject_matter 时必填 / required unless organization_seat' })),
+          regionCode: Type.Optional(
+            Type.String({ 'x-check': 'regionCode', description: 'party_domicile / subject_matter 时必填 / required unless organization_seat' }),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -75,13 +83,18 @@ export const CreateConfirmationBody = Type.Object(
 export const ConfirmationAcceptanceBody = Type.Object(
   {
     decision: StringEnum(['accepted', 'not_accepted'] as const),
-    caseNumber: Type.Optional(Type.String({ maxLength: 64, 'x-check': 'confirmationCaseNumber', description: '受理时必填：诉前调确 或 民特 案号，法院代字须与申请一致' })),
+    caseNumber: Type.Optional(
+      Type.String({ maxLength: 64, 'x-check': 'confirmationCaseNumber', description: '受理时必填：诉前调确 或 民特 案号，法院代字须与申请一致' }),
+    ),
     acceptedOn: Type.Optional(Type.String({ 'x-check': 'date', description: '立案日期，默认当日（Asia/Shanghai）/ date of 立案, default today' })),
     reason: Type.Optional(Text(2000, '不予受理的理由（必填）/ reason, required when not accepted')),
   },
   {
     additionalProperties: false,
-    examples: [{ decision: 'accepted', caseNumber: '（2026）京0105诉前调确88号' }, { decision: 'not_accepted', reason: '涉及物权确权，不属于司法确认范围' }],
+    examples: [
+      { decision: 'accepted', caseNumber: '（2026）京0105诉前调确88号' },
+      { decision: 'not_accepted', reason: '涉及物权确权，不属于司法确认范围' },
+    ],
   },
 )
 

@@ -4,9 +4,26 @@ import { LegalDate, Nullable, StringEnum, Timestamp } from './common.js'
 
 /** Contract §2 / domain.md §7. Extensible: adding a code is a compatible change. */
 export const DISPUTE_TYPES = [
-  'marriage_family', 'neighbor', 'housing_homestead', 'contract', 'production_business', 'damage_compensation', 'land_forest',
-  'land_acquisition', 'environment', 'labor', 'consumer', 'medical', 'traffic', 'property_management', 'tourism', 'finance',
-  'insurance', 'intellectual_property', 'new_employment', 'other',
+  'marriage_family',
+  'neighbor',
+  'housing_homestead',
+  'contract',
+  'production_business',
+  'damage_compensation',
+  'land_forest',
+  'land_acquisition',
+  'environment',
+  'labor',
+  'consumer',
+  'medical',
+  'traffic',
+  'property_management',
+  'tourism',
+  'finance',
+  'insurance',
+  'intellectual_property',
+  'new_employment',
+  'other',
 ] as const
 
 export const ID_TYPES = ['resident_id', 'uscc', 'passport', 'hk_macao_permit', 'taiwan_permit', 'foreign_permanent_id'] as const
@@ -35,7 +52,12 @@ export const PartyInput = Type.Object(
     kind: StringEnum(['natural_person', 'legal_person', 'other_org'] as const),
     name: Name,
     idType: StringEnum(ID_TYPES),
-    idNumber: Type.String({ minLength: 1, maxLength: 40, 'x-check': 'idNumber', description: '证件号码；居民身份证与统一社会信用代码校验校验位 / checksum-validated for resident_id and uscc' }),
+    idNumber: Type.String({
+      minLength: 1,
+      maxLength: 40,
+      'x-check': 'idNumber',
+      description: '证件号码；居民身份证与统一社会信用代码校验校验位 / checksum-validated for resident_id and uscc',
+    }),
     phone: Type.Optional(Phone),
     address: Type.Optional(Text(300)),
     agents: Type.Optional(Type.Array(Agent, { maxItems: 2, description: '代理人至多 2 人（民诉法 61）/ at most 2 agents' })),
@@ -112,8 +134,14 @@ export const AcceptanceBody = Type.Object(
   { additionalProperties: false, examples: [{ decision: 'accepted', mediator: { name: '王调解', id: 'M-001' }, acceptedAt: '2026-11-30T10:00:00+08:00' }] },
 )
 
-export const RedesignationBody = Type.Object({ designation: DesignationInput }, { additionalProperties: false, examples: [{ designation: { mode: 'party_selected', organizationId: 'bj-cy-centre' } }] })
-export const AssignmentBody = Type.Object({ organizationId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }, { additionalProperties: false, examples: [{ organizationId: 'bj-cy-blz' }] })
+export const RedesignationBody = Type.Object(
+  { designation: DesignationInput },
+  { additionalProperties: false, examples: [{ designation: { mode: 'party_selected', organizationId: 'bj-cy-centre' } }] },
+)
+export const AssignmentBody = Type.Object(
+  { organizationId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) },
+  { additionalProperties: false, examples: [{ organizationId: 'bj-cy-blz' }] },
+)
 export const SuspensionBody = Type.Object(
   { reason: StringEnum(['appraisal', 'suspected_false_mediation', 'other'] as const), note: Type.Optional(Text(2000)) },
   { additionalProperties: false, examples: [{ reason: 'appraisal', note: '委托房屋漏水原因鉴定' }] },
@@ -121,7 +149,18 @@ export const SuspensionBody = Type.Object(
 export const ResumptionBody = Type.Object({ note: Type.Optional(Text(2000)) }, { additionalProperties: false, examples: [{ note: '鉴定意见已出具' }] })
 export const ExtensionBody = Type.Object(
   { newDueOn: Type.String({ 'x-check': 'date', description: 'YYYY-MM-DD' }), consent: Type.Array(ConsentInput, { minItems: 1, maxItems: 100 }) },
-  { additionalProperties: false, examples: [{ newDueOn: '2027-01-20', consent: [{ partyIndex: 0, consentedAt: '2026-12-20T10:00:00+08:00', method: 'written' }, { partyIndex: 1, consentedAt: '2026-12-20T10:05:00+08:00', method: 'written' }] }] },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        newDueOn: '2027-01-20',
+        consent: [
+          { partyIndex: 0, consentedAt: '2026-12-20T10:00:00+08:00', method: 'written' },
+          { partyIndex: 1, consentedAt: '2026-12-20T10:05:00+08:00', method: 'written' },
+        ],
+      },
+    ],
+  },
 )
 export const AgreementBody = Type.Object(
   {
@@ -138,7 +177,19 @@ export const AgreementBody = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ agreementNumber: '朝八调〔2026〕17号', form: 'written', terms: '李四于2026年12月31日前赔偿张三5000元。', amount: '5000.00', signatures: [{ partyIndex: 0, signedAt: '2026-12-10T15:00:00+08:00' }, { partyIndex: 1, signedAt: '2026-12-10T15:05:00+08:00' }], performance: { method: 'deferred', dueOn: '2026-12-31' } }],
+    examples: [
+      {
+        agreementNumber: '朝八调〔2026〕17号',
+        form: 'written',
+        terms: '李四于2026年12月31日前赔偿张三5000元。',
+        amount: '5000.00',
+        signatures: [
+          { partyIndex: 0, signedAt: '2026-12-10T15:00:00+08:00' },
+          { partyIndex: 1, signedAt: '2026-12-10T15:05:00+08:00' },
+        ],
+        performance: { method: 'deferred', dueOn: '2026-12-31' },
+      },
+    ],
   },
 )
 export const TerminationBody = Type.Object(
@@ -146,17 +197,29 @@ export const TerminationBody = Type.Object(
     reason: StringEnum(TERMINATION_REASONS),
     report: Text(20000, '调解终结报告 / termination report'),
     undisputedFacts: Type.Optional(
-      Type.Array(
-        Type.Object({ statement: Text(4000), confirmedBy: Type.Array(PartyIndex, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false }),
-        { maxItems: 100, description: '无争议事实，须经全体当事人确认 / confirmed by every party' },
-      ),
+      Type.Array(Type.Object({ statement: Text(4000), confirmedBy: Type.Array(PartyIndex, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false }), {
+        maxItems: 100,
+        description: '无争议事实，须经全体当事人确认 / confirmed by every party',
+      }),
     ),
   },
-  { additionalProperties: false, examples: [{ reason: 'gap_too_large', report: '双方对赔偿数额分歧过大，调解不成。', undisputedFacts: [{ statement: '漏水源自被申请人住宅卫生间', confirmedBy: [0, 1] }] }] },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        reason: 'gap_too_large',
+        report: '双方对赔偿数额分歧过大，调解不成。',
+        undisputedFacts: [{ statement: '漏水源自被申请人住宅卫生间', confirmedBy: [0, 1] }],
+      },
+    ],
+  },
 )
 export const MaterialReturnBody = Type.Object(
   { materials: Type.Array(MaterialRef, { maxItems: 200 }), report: Text(20000, '书面终结报告（必填）/ written report, required'), returnedAt: Timestamp },
-  { additionalProperties: false, examples: [{ materials: [], report: '调解终结报告：双方分歧过大。纸质卷宗另行移送。', returnedAt: '2026-12-15T09:00:00+08:00' }] },
+  {
+    additionalProperties: false,
+    examples: [{ materials: [], report: '调解终结报告：双方分歧过大。纸质卷宗另行移送。', returnedAt: '2026-12-15T09:00:00+08:00' }],
+  },
 )
 export const CourtFilingBody = Type.Object(
   {
@@ -165,7 +228,13 @@ export const CourtFilingBody = Type.Object(
     filedOn: Type.Optional(Type.String({ 'x-check': 'date' })),
     resumedOn: Type.Optional(Type.String({ 'x-check': 'date' })),
   },
-  { additionalProperties: false, examples: [{ action: 'case_registered', caseNumber: '（2026）京0105民初23456号', filedOn: '2026-12-16' }, { action: 'trial_resumed', resumedOn: '2026-12-16' }] },
+  {
+    additionalProperties: false,
+    examples: [
+      { action: 'case_registered', caseNumber: '（2026）京0105民初23456号', filedOn: '2026-12-16' },
+      { action: 'trial_resumed', resumedOn: '2026-12-16' },
+    ],
+  },
 )
 export const ClosureBody = Type.Object(
   {

@@ -10,21 +10,36 @@ const EventTypeList = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
   description: '订阅的事件类型，或 ["*"] 表示全部 / event types to receive, or ["*"] for all',
   examples: [['referral.created', 'referral.accepted'], ['*']],
 })
-const Url = Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) 接收地址；回环、内网、链路本地与云元数据地址被拒绝 / http(s) endpoint; loopback, private, link-local and metadata addresses are refused' })
-const AllowPrivate = Type.Boolean({ description: '允许回环与内网地址（链路本地与元数据地址始终拒绝）/ admit loopback and private addresses (never link-local or metadata)' })
+const Url = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  description:
+    'http(s) 接收地址；回环、内网、链路本地与云元数据地址被拒绝 / http(s) endpoint; loopback, private, link-local and metadata addresses are refused',
+})
+const AllowPrivate = Type.Boolean({
+  description: '允许回环与内网地址（链路本地与元数据地址始终拒绝）/ admit loopback and private addresses (never link-local or metadata)',
+})
 
 export const CreateBody = Type.Object(
   {
-    clientId: Type.String({ minLength: 1, maxLength: 64, description: '接收方调用方：其读取范围决定推送哪些事件 / the client whose read scope decides which events are sent' }),
+    clientId: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: '接收方调用方：其读取范围决定推送哪些事件 / the client whose read scope decides which events are sent',
+    }),
     url: Url,
     eventTypes: EventTypeList,
     description: Type.Optional(Type.String({ maxLength: 500 })),
     allowPrivateNetwork: Type.Optional(AllowPrivate),
-    signatureAlgorithm: Type.Optional(StringEnum(['hmac-sha256', 'hmac-sm3'] as const, { description: '签名算法：hmac-sha256（默认，v1）或 hmac-sm3（国密，sm3）/ signature algorithm' })),
+    signatureAlgorithm: Type.Optional(
+      StringEnum(['hmac-sha256', 'hmac-sm3'] as const, { description: '签名算法：hmac-sha256（默认，v1）或 hmac-sm3（国密，sm3）/ signature algorithm' }),
+    ),
   },
   {
     additionalProperties: false,
-    examples: [{ clientId: '0192f0c4-8d1e-7c3a-9b1e-2f5d6a7b8c9d', url: 'https://court.example.cn/zdz/webhooks', eventTypes: ['*'], description: '朝阳法院业务系统' }],
+    examples: [
+      { clientId: '0192f0c4-8d1e-7c3a-9b1e-2f5d6a7b8c9d', url: 'https://court.example.cn/zdz/webhooks', eventTypes: ['*'], description: '朝阳法院业务系统' },
+    ],
   },
 )
 

@@ -7,22 +7,22 @@
  * job has re-encrypted what {@link FieldCipher.needsRotation} reports. Exact search works on a keyed hash
  * ({@link FieldCipher.blindIndex}) instead of the plaintext.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto'
 
 /** One data key as configured in `DATA_KEYS`. */
 export interface DataKey {
-  id: string;
-  key: Buffer;
+  id: string
+  key: Buffer
 }
 
 /** AES-256 needs 32-byte keys; the contract fixes `DATA_KEYS` entries at exactly that. */
-export const DATA_KEY_BYTES = 32;
+export const DATA_KEY_BYTES = 32
 /** 96-bit IVs are GCM's native size; random IVs are safe for far more values than one key will ever encrypt. */
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
-const TOKEN_PREFIX = 'enc:v1:';
-const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
-const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
+const IV_BYTES = 12
+const TAG_BYTES = 16
+const TOKEN_PREFIX = 'enc:v1:'
+const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/
+const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/
 
 /**
  * Parses `DATA_KEYS` (`keyId:base64-of-32-bytes`, comma-separated, first one encrypts).
@@ -32,37 +32,37 @@ const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
  */
 export function parseDataKeys(value: string): DataKey[] {
   const fail = (message: string): never => {
-    throw new Error(`DATA_KEYS ${message}`);
-  };
-  if (value.trim() === '') fail('is empty (expected "keyId:base64-of-32-bytes", comma-separated)');
-  const keys: DataKey[] = [];
-  const seen = new Set<string>();
+    throw new Error(`DATA_KEYS ${message}`)
+  }
+  if (value.trim() === '') fail('is empty (expected "keyId:base64-of-32-bytes", comma-separated)')
+  const keys: DataKey[] = []
+  const seen = new Set<string>()
   value.split(',').forEach((raw, index) => {
-    const entry = raw.trim();
-    const position = `entry ${index + 1}`;
-    if (entry === '') fail(`${position} is empty (stray comma?)`);
-    const colon = entry.indexOf(':');
-    if (colon < 0) fail(`${position} has no key id (expected "keyId:base64-of-32-bytes")`);
-    const id = entry.slice(0, colon);
-    const encoded = entry.slice(colon + 1);
+    const entry = raw.trim()
+    const position = `entry ${index + 1}`
+    if (entry === '') fail(`${position} is empty (stray comma?)`)
+    const colon = entry.indexOf(':')
+    if (colon < 0) fail(`${position} has no key id (expected "keyId:base64-of-32-bytes")`)
+    const id = entry.slice(0, colon)
+    const encoded = entry.slice(colon + 1)
     if (!KEY_ID_PATTERN.test(id)) {
-      fail(`${position}: key id must be 1-32 characters of A-Z, a-z, 0-9, "_" or "-"`);
+      fail(`${position}: key id must be 1-32 characters of A-Z, a-z, 0-9, "_" or "-"`)
     }
-    if (seen.has(id)) fail(`${position}: key id "${id}" appears twice`);
-    if (!BASE64_PATTERN.test(encoded)) fail(`${position} (key id "${id}"): key is not base64`);
-    const key = Buffer.from(encoded, 'base64');
+    if (seen.has(id)) fail(`${position}: key id "${id}" appears twice`)
+    if (!BASE64_PATTERN.test(encoded)) fail(`${position} (key id "${id}"): key is not base64`)
+    const key = Buffer.from(encoded, 'base64')
     if (key.length !== DATA_KEY_BYTES) {
-      fail(`${position} (key id "${id}"): key must decode to ${DATA_KEY_BYTES} bytes, got ${key.length}`);
+      fail(`${position} (key id "${id}"): key must decode to ${DATA_KEY_BYTES} bytes, got ${key.length}`)
     }
-    seen.add(id);
-    keys.push({ id, key });
-  });
-  return keys;
+    seen.add(id)
+    keys.push({ id, key })
+  })
+  return keys
 }
 
 /** Formats keys back into the `DATA_KEYS` syntax, e.g. to print a freshly generated development key. */
 export function formatDataKeys(keys: readonly DataKey[]): string {
-  return keys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(',');
+  return keys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(',')
 }
 
 /**
@@ -70,7 +70,7 @@ export function formatDataKeys(keys: readonly DataKey[]): string {
  * Whatever it encrypts becomes unreadable once the process exits, which is acceptable only for throwaway data.
  */
 export function generateThrowawayKeys(): DataKey[] {
-  return [{ id: `dev-${randomBytes(4).toString('hex')}`, key: randomBytes(DATA_KEY_BYTES) }];
+  return [{ id: `dev-${randomBytes(4).toString('hex')}`, key: randomBytes(DATA_KEY_BYTES) }]
 }
 
 /**
@@ -78,20 +78,20 @@ export function generateThrowawayKeys(): DataKey[] {
  * surrounding whitespace is dropped and letters are upper-cased (an ID number's check character `x` is `X`).
  */
 export function normalizeForIndex(value: string): string {
-  return value.trim().toUpperCase();
+  return value.trim().toUpperCase()
 }
 
 /** Stable failure reasons, so callers can tell corruption from a missing key without parsing messages. */
-export type FieldCipherErrorCode = 'malformed_token' | 'unknown_key' | 'authentication_failed';
+export type FieldCipherErrorCode = 'malformed_token' | 'unknown_key' | 'authentication_failed'
 
 /** Raised by {@link FieldCipher.decrypt}. Messages never contain plaintext or key material. */
 export class FieldCipherError extends Error {
-  readonly code: FieldCipherErrorCode;
+  readonly code: FieldCipherErrorCode
 
   constructor(code: FieldCipherErrorCode, message: string) {
-    super(message);
-    this.name = 'FieldCipherError';
-    this.code = code;
+    super(message)
+    this.name = 'FieldCipherError'
+    this.code = code
   }
 }
 
@@ -101,7 +101,7 @@ export interface FieldCipherOptions {
    * Key for blind indexes (at least 32 bytes). Give one to make indexes independent of the data keys, so even
    * the oldest data key can be retired without recomputing every index.
    */
-  indexKey?: Buffer;
+  indexKey?: Buffer
 }
 
 /**
@@ -111,68 +111,66 @@ export interface FieldCipherOptions {
  * (key ids cannot contain NUL).
  */
 function aad(keyId: string, context: string | undefined): Buffer {
-  return Buffer.from(`${TOKEN_PREFIX}\u0000${keyId}\u0000${context ?? ''}`, 'utf8');
+  return Buffer.from(`${TOKEN_PREFIX}\u0000${keyId}\u0000${context ?? ''}`, 'utf8')
 }
 
 /** Splits a token into key id and payload, or returns undefined when it is not one. */
 function parseToken(token: string): { keyId: string; payload: string } | undefined {
-  if (!token.startsWith(TOKEN_PREFIX)) return undefined;
-  const rest = token.slice(TOKEN_PREFIX.length);
-  const colon = rest.indexOf(':');
-  if (colon < 0) return undefined;
-  const keyId = rest.slice(0, colon);
-  const payload = rest.slice(colon + 1);
-  if (!KEY_ID_PATTERN.test(keyId) || !BASE64_PATTERN.test(payload)) return undefined;
-  return { keyId, payload };
+  if (!token.startsWith(TOKEN_PREFIX)) return undefined
+  const rest = token.slice(TOKEN_PREFIX.length)
+  const colon = rest.indexOf(':')
+  if (colon < 0) return undefined
+  const keyId = rest.slice(0, colon)
+  const payload = rest.slice(colon + 1)
+  if (!KEY_ID_PATTERN.test(keyId) || !BASE64_PATTERN.test(payload)) return undefined
+  return { keyId, payload }
 }
 
 /** Whether a stored value is an encryption token (as opposed to legacy plaintext). */
 export function isEncryptedToken(value: string): boolean {
-  return parseToken(value) !== undefined;
+  return parseToken(value) !== undefined
 }
 
 /** Encrypts, decrypts and blind-indexes personal data fields with the configured data keys. */
 export class FieldCipher {
-  readonly #keys: ReadonlyMap<string, Buffer>;
-  readonly #current: DataKey;
-  readonly #indexKey: Buffer;
-  readonly #purposeKeys = new Map<string, Buffer>();
+  readonly #keys: ReadonlyMap<string, Buffer>
+  readonly #current: DataKey
+  readonly #indexKey: Buffer
+  readonly #purposeKeys = new Map<string, Buffer>()
 
   /**
    * @param keys data keys, the first one encrypting new values (as parsed by {@link parseDataKeys}).
    * @throws Error on an empty list, a duplicate id or a key of the wrong length.
    */
   constructor(keys: readonly DataKey[], options: FieldCipherOptions = {}) {
-    if (keys.length === 0) throw new Error('FieldCipher needs at least one data key');
-    const map = new Map<string, Buffer>();
+    if (keys.length === 0) throw new Error('FieldCipher needs at least one data key')
+    const map = new Map<string, Buffer>()
     for (const { id, key } of keys) {
-      if (!KEY_ID_PATTERN.test(id)) throw new Error(`data key id "${id}" is not 1-32 characters of [A-Za-z0-9_-]`);
-      if (key.length !== DATA_KEY_BYTES) throw new Error(`data key "${id}" must be ${DATA_KEY_BYTES} bytes`);
-      if (map.has(id)) throw new Error(`data key id "${id}" appears twice`);
-      map.set(id, Buffer.from(key));
+      if (!KEY_ID_PATTERN.test(id)) throw new Error(`data key id "${id}" is not 1-32 characters of [A-Za-z0-9_-]`)
+      if (key.length !== DATA_KEY_BYTES) throw new Error(`data key "${id}" must be ${DATA_KEY_BYTES} bytes`)
+      if (map.has(id)) throw new Error(`data key id "${id}" appears twice`)
+      map.set(id, Buffer.from(key))
     }
-    this.#keys = map;
-    this.#current = { id: keys[0].id, key: map.get(keys[0].id) as Buffer };
+    this.#keys = map
+    this.#current = { id: keys[0].id, key: map.get(keys[0].id) as Buffer }
 
     if (options.indexKey !== undefined) {
       if (options.indexKey.length < DATA_KEY_BYTES) {
-        throw new Error(`blind index key must be at least ${DATA_KEY_BYTES} bytes`);
+        throw new Error(`blind index key must be at least ${DATA_KEY_BYTES} bytes`)
       }
-      this.#indexKey = Buffer.from(options.indexKey);
+      this.#indexKey = Buffer.from(options.indexKey)
     } else {
       // Blind indexes are stored and searched, so they must survive key rotation. Rotation adds new keys at the
       // FRONT of the list; the LAST (oldest) key is the one that stays put longest, so the index key is derived
       // from it. Retiring that oldest key changes every index: pass `indexKey` to avoid that, or re-index.
-      const oldest = keys[keys.length - 1];
-      this.#indexKey = Buffer.from(
-        hkdfSync('sha256', oldest.key, Buffer.alloc(0), Buffer.from('zdz blind index v1', 'utf8'), 32),
-      );
+      const oldest = keys[keys.length - 1]
+      this.#indexKey = Buffer.from(hkdfSync('sha256', oldest.key, Buffer.alloc(0), Buffer.from('zdz blind index v1', 'utf8'), 32))
     }
   }
 
   /** Id of the key that encrypts new values. */
   get currentKeyId(): string {
-    return this.#current.id;
+    return this.#current.id
   }
 
   /**
@@ -180,12 +178,12 @@ export class FieldCipher {
    * which stops a token from being moved to another field.
    */
   encrypt(plain: string, context?: string): string {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.#current.key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(aad(this.#current.id, context));
-    const ciphertext = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-    const payload = Buffer.concat([iv, ciphertext, cipher.getAuthTag()]).toString('base64');
-    return `${TOKEN_PREFIX}${this.#current.id}:${payload}`;
+    const iv = randomBytes(IV_BYTES)
+    const cipher = createCipheriv('aes-256-gcm', this.#current.key, iv, { authTagLength: TAG_BYTES })
+    cipher.setAAD(aad(this.#current.id, context))
+    const ciphertext = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()])
+    const payload = Buffer.concat([iv, ciphertext, cipher.getAuthTag()]).toString('base64')
+    return `${TOKEN_PREFIX}${this.#current.id}:${payload}`
   }
 
   /**
@@ -195,28 +193,28 @@ export class FieldCipher {
    *   or `authentication_failed` (tampered token, wrong context, or a different key under the same id).
    */
   decrypt(token: string, context?: string): string {
-    const parsed = parseToken(token);
-    if (!parsed) throw new FieldCipherError('malformed_token', 'value is not an encrypted field token');
-    const key = this.#keys.get(parsed.keyId);
-    if (!key) throw new FieldCipherError('unknown_key', `data key "${parsed.keyId}" is not configured in DATA_KEYS`);
-    const raw = Buffer.from(parsed.payload, 'base64');
+    const parsed = parseToken(token)
+    if (!parsed) throw new FieldCipherError('malformed_token', 'value is not an encrypted field token')
+    const key = this.#keys.get(parsed.keyId)
+    if (!key) throw new FieldCipherError('unknown_key', `data key "${parsed.keyId}" is not configured in DATA_KEYS`)
+    const raw = Buffer.from(parsed.payload, 'base64')
     // Only the canonical encoding is accepted, so no two token strings decrypt to the same stored value.
     if (raw.toString('base64') !== parsed.payload) {
-      throw new FieldCipherError('malformed_token', 'encrypted field token is not canonical base64');
+      throw new FieldCipherError('malformed_token', 'encrypted field token is not canonical base64')
     }
     if (raw.length < IV_BYTES + TAG_BYTES) {
-      throw new FieldCipherError('malformed_token', 'encrypted field token is truncated');
+      throw new FieldCipherError('malformed_token', 'encrypted field token is truncated')
     }
-    const iv = raw.subarray(0, IV_BYTES);
-    const tag = raw.subarray(raw.length - TAG_BYTES);
-    const ciphertext = raw.subarray(IV_BYTES, raw.length - TAG_BYTES);
+    const iv = raw.subarray(0, IV_BYTES)
+    const tag = raw.subarray(raw.length - TAG_BYTES)
+    const ciphertext = raw.subarray(IV_BYTES, raw.length - TAG_BYTES)
     try {
-      const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-      decipher.setAAD(aad(parsed.keyId, context));
-      decipher.setAuthTag(tag);
-      return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8');
+      const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
+      decipher.setAAD(aad(parsed.keyId, context))
+      decipher.setAuthTag(tag)
+      return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8')
     } catch {
-      throw new FieldCipherError('authentication_failed', 'encrypted field failed authentication');
+      throw new FieldCipherError('authentication_failed', 'encrypted field failed authentication')
     }
   }
 
@@ -225,8 +223,8 @@ export class FieldCipher {
    * or it is not a token at all (plaintext left from before encryption).
    */
   needsRotation(token: string): boolean {
-    const parsed = parseToken(token);
-    return parsed === undefined || parsed.keyId !== this.#current.id;
+    const parsed = parseToken(token)
+    return parsed === undefined || parsed.keyId !== this.#current.id
   }
 
   /**
@@ -238,11 +236,11 @@ export class FieldCipher {
    * entropy for a keyed hash to protect them, and keep the keys secret.
    */
   blindIndex(value: string, purpose: string): string {
-    let key = this.#purposeKeys.get(purpose);
+    let key = this.#purposeKeys.get(purpose)
     if (!key) {
-      key = Buffer.from(hkdfSync('sha256', this.#indexKey, Buffer.alloc(0), Buffer.from(`purpose:${purpose}`, 'utf8'), 32));
-      this.#purposeKeys.set(purpose, key);
+      key = Buffer.from(hkdfSync('sha256', this.#indexKey, Buffer.alloc(0), Buffer.from(`purpose:${purpose}`, 'utf8'), 32))
+      this.#purposeKeys.set(purpose, key)
     }
-    return createHmac('sha256', key).update(normalizeForIndex(value), 'utf8').digest('hex');
+    return createHmac('sha256', key).update(normalizeForIndex(value), 'utf8').digest('hex')
   }
 }

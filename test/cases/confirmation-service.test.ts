@@ -51,20 +51,40 @@ interface Agreed {
 
 /** A referral taken through the referral service to `agreed` (and closed, if asked). */
 async function agreedReferral(opts: { inLitigation?: boolean; close?: 'agreement_filed' | 'mediation_document_issued' } = {}): Promise<Agreed> {
-  const body = opts.inLitigation ? referralBody({ referralType: 'in_litigation', procedure: 'ordinary', caseNumber: caseNumber('京0105', '民初') }) : referralBody()
+  const body = opts.inLitigation
+    ? referralBody({ referralType: 'in_litigation', procedure: 'ordinary', caseNumber: caseNumber('京0105', '民初') })
+    : referralBody()
   const { value: r } = await world.work(referrals.create(caller(court), body as unknown as CreateReferralInput))
-  await world.work((w) => referrals.accept(w, caller(platform), r.id, { decision: 'accepted', mediator: { name: '王调解' }, acceptedAt: new Date().toISOString() }))
+  await world.work((w) =>
+    referrals.accept(w, caller(platform), r.id, { decision: 'accepted', mediator: { name: '王调解' }, acceptedAt: new Date().toISOString() }),
+  )
   const terms = `李四于本月底前向张三支付赔偿款 8000 元，双方再无争议。#${r.id}`
   const signedAt = hourAgo()
   const ag = await world.work((w) =>
-    referrals.recordAgreement(w, caller(platform), r.id, { form: 'written', terms, signatures: [{ partyIndex: 0, signedAt }, { partyIndex: 1, signedAt }], performance: { method: 'immediate' } }),
+    referrals.recordAgreement(w, caller(platform), r.id, {
+      form: 'written',
+      terms,
+      signatures: [
+        { partyIndex: 0, signedAt },
+        { partyIndex: 1, signedAt },
+      ],
+      performance: { method: 'immediate' },
+    }),
   )
   if (opts.close) await world.work((w) => referrals.close(w, caller(court), r.id, { disposition: opts.close as 'agreement_filed' }))
   return { id: r.id, sha: ag.value.doc.agreement?.sha256 as string, terms }
 }
 
 const linkedBody = (a: Agreed, over: Record<string, unknown> = {}) =>
-  ({ referralId: a.id, courtCode: '京0105', agreementSha256: a.sha, applicants: [0, 1], appliedAt: new Date().toISOString(), materials: [], ...over }) as unknown as CreateConfirmationInput
+  ({
+    referralId: a.id,
+    courtCode: '京0105',
+    agreementSha256: a.sha,
+    applicants: [0, 1],
+    appliedAt: new Date().toISOString(),
+    materials: [],
+    ...over,
+  }) as unknown as CreateConfirmationInput
 
 let termSeq = 0
 function standaloneBody(over: Record<string, unknown> = {}): CreateConfirmationInput {
@@ -83,7 +103,15 @@ function standaloneBody(over: Record<string, unknown> = {}): CreateConfirmationI
       performance: { method: 'deferred', dueOn: '2027-01-31' },
     },
     parties: [
-      { role: 'applicant', kind: 'natural_person', name: '王五', idType: 'resident_id', idNumber: residentId('110105', '19700101'), phone: '13912345678', address: '北京市朝阳区八里庄路 5 号' },
+      {
+        role: 'applicant',
+        kind: 'natural_person',
+        name: '王五',
+        idType: 'resident_id',
+        idNumber: residentId('110105', '19700101'),
+        phone: '13912345678',
+        address: '北京市朝阳区八里庄路 5 号',
+      },
       { role: 'respondent', kind: 'natural_person', name: '赵六', idType: 'resident_id', idNumber: residentId('110108', '19850202') },
     ],
     applicants: [0, 1],
@@ -99,7 +127,14 @@ async function row(id: string) {
   return db.selectFrom('judicial_confirmations').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
 }
 const count = async (table: 'judicial_confirmations' | 'events') =>
-  Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+  Number(
+    (
+      await db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  )
 
 interface StepExpect {
   status: Confirmation['status']
@@ -121,11 +156,24 @@ async function step(t: Test, id: string, by: Principal, e: StepExpect, run: (w: 
   t.equal(out.full, true, 'the caller sees the application in full')
   t.same(out.hints, { events: true }, 'the relay is woken; applications have no timers')
   const r = await row(id)
-  t.match(r, { status: e.status, version: v, chain_head: out.value.chainHead, case_number: out.value.caseNumber, review_due_on: out.value.reviewDueOn }, 'the row holds the new state')
+  t.match(
+    r,
+    { status: e.status, version: v, chain_head: out.value.chainHead, case_number: out.value.caseNumber, review_due_on: out.value.reviewDueOn },
+    'the row holds the new state',
+  )
   const after = await trailOf(db, id)
   t.equal(after.events.length, before.events.length + 1, 'exactly one new event')
   const ev = after.events.at(-1)!
-  t.match(ev, { type: e.event, sequence: v, case_version: v, subject_kind: 'judicial_confirmation', court_code: out.value.courtCode, organization_id: out.value.organizationId, prev_hash: rowBefore.chain_head, hash: r.chain_head })
+  t.match(ev, {
+    type: e.event,
+    sequence: v,
+    case_version: v,
+    subject_kind: 'judicial_confirmation',
+    court_code: out.value.courtCode,
+    organization_id: out.value.organizationId,
+    prev_hash: rowBefore.chain_head,
+    hash: r.chain_head,
+  })
   t.same(ev.actor, { clientId: by.clientId, role: by.role }, 'the caller is the actor')
   t.match(ev.data, { confirmation: { status: e.status, version: v } }, 'the event shows the new state')
   t.same(scanForPersonalData(JSON.stringify(ev.data)), [], 'the event data is masked')
@@ -151,10 +199,28 @@ async function checkApplied(t: Test, out: Outcome<Confirmation>, by: Principal, 
   t.equal(out.full, true)
   t.same(out.hints, { events: true })
   const r = await row(c.id)
-  t.match(r, { status: 'applied', version: 1, chain_head: c.chainHead, referral_id: c.referralId, organization_id: c.organizationId, agreement_sha256: c.agreementSha256 })
+  t.match(r, {
+    status: 'applied',
+    version: 1,
+    chain_head: c.chainHead,
+    referral_id: c.referralId,
+    organization_id: c.organizationId,
+    agreement_sha256: c.agreementSha256,
+  })
   const trail = await trailOf(db, c.id)
   t.equal(trail.events.length, 1)
-  t.match(trail.events[0], { type: 'confirmation.applied', sequence: 1, case_version: 1, prev_hash: GENESIS_HASH, hash: c.chainHead, subject_kind: 'judicial_confirmation', court_code: '京0105', organization_id: c.organizationId, region_code: regionCode, audience: 'case' })
+  t.match(trail.events[0], {
+    type: 'confirmation.applied',
+    sequence: 1,
+    case_version: 1,
+    prev_hash: GENESIS_HASH,
+    hash: c.chainHead,
+    subject_kind: 'judicial_confirmation',
+    court_code: '京0105',
+    organization_id: c.organizationId,
+    region_code: regionCode,
+    audience: 'case',
+  })
   t.same(trail.events[0]!.actor, { clientId: by.clientId, role: by.role })
   t.same(scanForPersonalData(JSON.stringify(trail.events[0]!.data)), [], 'the event data is masked')
   t.equal(trail.outbox, 1, 'the event is in the outbox')
@@ -181,12 +247,20 @@ t.test('a referral-linked application: Outcome, row, event, outbox, access trail
   t.match(await refusal(apply(linkedBody(a, { applicants: [0] }))), { status: 422, code: 'joint_application_required' })
   t.match(await refusal(apply(linkedBody(a), otherPlatform)), { status: 404, code: 'not_found' }, 'another region’s platform does not see the referral')
   t.match(await refusal(apply(linkedBody(a, { referralId: '01a224ae-0000-7000-8000-000000000000' }))), { status: 404 }, 'unknown referral')
-  t.match(await refusal(() => apply(linkedBody(a, { organizationId: 'bj-cy-blz' }))), { status: 400, code: 'validation_failed' }, 'standalone fields on a linked application')
+  t.match(
+    await refusal(() => apply(linkedBody(a, { organizationId: 'bj-cy-blz' }))),
+    { status: 400, code: 'validation_failed' },
+    'standalone fields on a linked application',
+  )
   t.equal(await count('judicial_confirmations'), n0, 'no row for any refused application')
   t.equal(await count('events'), e0, 'no event for any refused application')
 
   const { value: early } = await world.work(referrals.create(caller(court), referralBody() as unknown as CreateReferralInput))
-  t.match(await refusal(apply(linkedBody({ id: early.id, sha: 'a'.repeat(64), terms: '' }))), { status: 409, code: 'illegal_transition', extra: { currentStatus: 'referred' } }, 'a referral without an agreement')
+  t.match(
+    await refusal(apply(linkedBody({ id: early.id, sha: 'a'.repeat(64), terms: '' }))),
+    { status: 409, code: 'illegal_transition', extra: { currentStatus: 'referred' } },
+    'a referral without an agreement',
+  )
 })
 
 t.test('two applications racing past the live-application check: the unique index decides, the loser leaves no event', async (t) => {
@@ -210,7 +284,10 @@ t.test('two applications racing past the live-application check: the unique inde
     (err: unknown) => err,
   )
   const waitingOnLock = async () =>
-    Number((await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(db)).rows[0]?.n)
+    Number(
+      (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(db))
+        .rows[0]?.n,
+    )
   for (let i = 0; i < 200 && (await waitingOnLock()) === 0; i++) await new Promise((r) => setTimeout(r, 25))
   t.equal(await waitingOnLock(), 1, 'the second application waits on the first one’s row')
   release()
@@ -248,8 +325,16 @@ t.test('a standalone application', async (t) => {
   await checkApplied(t, await apply({ ...body, appliedAt: new Date().toISOString() }), platform, '110105')
 
   const [n0, e0] = [await count('judicial_confirmations'), await count('events')]
-  t.match(await refusal(apply(standaloneBody({ organizationId: 'gd-fs-org' }))), { status: 422, code: 'organization_out_of_scope' }, 'an organization outside the caller’s scope')
-  t.match(await refusal(apply(standaloneBody({ organizationId: 'nowhere' }))), { status: 422, code: 'organization_out_of_scope' }, 'an unknown organization answers alike')
+  t.match(
+    await refusal(apply(standaloneBody({ organizationId: 'gd-fs-org' }))),
+    { status: 422, code: 'organization_out_of_scope' },
+    'an organization outside the caller’s scope',
+  )
+  t.match(
+    await refusal(apply(standaloneBody({ organizationId: 'nowhere' }))),
+    { status: 422, code: 'organization_out_of_scope' },
+    'an unknown organization answers alike',
+  )
   t.match(await refusal(apply(standaloneBody({ courtCode: '粤0604' }))), { status: 422, code: 'wrong_court' })
   t.match(await refusal(apply(standaloneBody({ subject: 'personal_status' }))), { status: 422, code: 'excluded_subject' })
   t.match(await refusal(apply(standaloneBody({ appliedAt: new Date(Date.now() + 3_600_000).toISOString() }))), { status: 422, code: 'timestamp_in_future' })
@@ -266,29 +351,93 @@ t.test('acceptance with a 民特 number, then a valid ruling; refusals on the wa
 
   await refused(t, id, (w) => confirmations.accept(w, caller(platform), id, { decision: 'accepted', caseNumber: cn }), 403, 'forbidden', 'mediation accepts')
   await refused(t, id, (w) => confirmations.accept(w, caller(operator), id, { decision: 'accepted', caseNumber: cn }), 403, 'forbidden', 'an operator accepts')
-  await refused(t, id, (w) => confirmations.accept(w, caller(otherCourt), id, { decision: 'accepted', caseNumber: jcNumber('民特', '粤0604') }), 404, 'not_found', 'another court')
+  await refused(
+    t,
+    id,
+    (w) => confirmations.accept(w, caller(otherCourt), id, { decision: 'accepted', caseNumber: jcNumber('民特', '粤0604') }),
+    404,
+    'not_found',
+    'another court',
+  )
   await refused(t, id, (w) => confirmations.withdraw(w, caller(court), id, {}), 403, 'forbidden', 'a court withdraws')
-  await refused(t, id, (w) => confirmations.rule(w, caller(court), id, { result: 'valid', rulingNumber: cn, ruledOn: today() }), 409, 'illegal_transition', 'a ruling before acceptance')
-  const wrongCourt = await refused(t, id, (w) => confirmations.accept(w, caller(court), id, { decision: 'accepted', caseNumber: jcNumber('民特', '京0106') }), 400, 'validation_failed', 'a case number of another court')
+  await refused(
+    t,
+    id,
+    (w) => confirmations.rule(w, caller(court), id, { result: 'valid', rulingNumber: cn, ruledOn: today() }),
+    409,
+    'illegal_transition',
+    'a ruling before acceptance',
+  )
+  const wrongCourt = await refused(
+    t,
+    id,
+    (w) => confirmations.accept(w, caller(court), id, { decision: 'accepted', caseNumber: jcNumber('民特', '京0106') }),
+    400,
+    'validation_failed',
+    'a case number of another court',
+  )
   t.match(wrongCourt.errors, [{ path: '/caseNumber', code: 'invalid_case_number' }])
-  await refused(t, id, (w) => confirmations.accept(w, caller(court), id, { decision: 'accepted', caseNumber: cn, acceptedOn: '2099-01-01' }), 422, 'date_in_future', 'acceptedOn in the future')
-  await refused(t, id, (w) => confirmations.accept(w, caller(court, '"7"'), id, { decision: 'accepted', caseNumber: cn }), 412, 'version_mismatch', 'a stale If-Match')
+  await refused(
+    t,
+    id,
+    (w) => confirmations.accept(w, caller(court), id, { decision: 'accepted', caseNumber: cn, acceptedOn: '2099-01-01' }),
+    422,
+    'date_in_future',
+    'acceptedOn in the future',
+  )
+  await refused(
+    t,
+    id,
+    (w) => confirmations.accept(w, caller(court, '"7"'), id, { decision: 'accepted', caseNumber: cn }),
+    412,
+    'version_mismatch',
+    'a stale If-Match',
+  )
 
   const cal = await deps.calendar.get()
-  const acc = await step(t, id, court, { status: 'under_review', event: 'confirmation.accepted' }, (w) => confirmations.accept(w, caller(court, '"1"'), id, { decision: 'accepted', caseNumber: cn }))
+  const acc = await step(t, id, court, { status: 'under_review', event: 'confirmation.accepted' }, (w) =>
+    confirmations.accept(w, caller(court, '"1"'), id, { decision: 'accepted', caseNumber: cn }),
+  )
   t.equal(acc.caseNumber, cn)
   t.equal(acc.reviewDueOn, reviewDueOn(cal, today()).date, 'review due 30 days after today, rolled per art. 85')
   t.match(acc.doc.acceptance, { caseNumber: cn, acceptedOn: today() })
 
-  const stale = await refused(t, id, (w) => confirmations.rule(w, caller(court, '"1"'), id, { result: 'valid', rulingNumber: cn, ruledOn: today() }), 412, 'version_mismatch', 'If-Match "1" after version 2')
+  const stale = await refused(
+    t,
+    id,
+    (w) => confirmations.rule(w, caller(court, '"1"'), id, { result: 'valid', rulingNumber: cn, ruledOn: today() }),
+    412,
+    'version_mismatch',
+    'If-Match "1" after version 2',
+  )
   t.same(stale.extra, { currentVersion: 2 })
-  await refused(t, id, (w) => confirmations.refuse(w, caller(court), id, { decision: 'not_accepted', reason: '重复' }), 409, 'illegal_transition', 'refusing an accepted application')
-  await refused(t, id, (w) => confirmations.rule(w, caller(court), id, { result: 'valid', rulingNumber: cn, ruledOn: '2026-01-01' }), 422, 'date_before_acceptance', 'a ruling dated before acceptance')
+  await refused(
+    t,
+    id,
+    (w) => confirmations.refuse(w, caller(court), id, { decision: 'not_accepted', reason: '重复' }),
+    409,
+    'illegal_transition',
+    'refusing an accepted application',
+  )
+  await refused(
+    t,
+    id,
+    (w) => confirmations.rule(w, caller(court), id, { result: 'valid', rulingNumber: cn, ruledOn: '2026-01-01' }),
+    422,
+    'date_before_acceptance',
+    'a ruling dated before acceptance',
+  )
 
-  const ruled = await step(t, id, court, { status: 'ruled_valid', event: 'confirmation.ruled' }, (w) => confirmations.rule(w, caller(court, '"2"'), id, { result: 'valid', rulingNumber: cn, ruledOn: today() }))
+  const ruled = await step(t, id, court, { status: 'ruled_valid', event: 'confirmation.ruled' }, (w) =>
+    confirmations.rule(w, caller(court, '"2"'), id, { result: 'valid', rulingNumber: cn, ruledOn: today() }),
+  )
   t.match(ruled.doc.ruling, { result: 'valid', rulingNumber: cn, ruledOn: today(), agreementSha256: a.sha })
   await refused(t, id, (w) => confirmations.withdraw(w, caller(platform), id, {}), 409, 'illegal_transition', 'withdrawing after the ruling')
-  t.match(await refusal(apply(linkedBody(a))), { status: 409, code: 'duplicate_application', extra: { existingId: id } }, 'a valid ruling keeps the agreement from new applications')
+  t.match(
+    await refusal(apply(linkedBody(a))),
+    { status: 409, code: 'duplicate_application', extra: { existingId: id } },
+    'a valid ruling keeps the agreement from new applications',
+  )
 
   const events = await confirmations.events(caller(court), id, 0, 10)
   t.same(
@@ -306,13 +455,24 @@ t.test('not accepted; a rejected ruling; after either the parties may apply agai
   const a = await agreedReferral()
   const { value: c } = await apply(linkedBody(a))
   await refused(t, c.id, (w) => confirmations.refuse(w, caller(court), c.id, { decision: 'not_accepted' }), 400, 'validation_failed', 'no reason')
-  const refusedApp = await step(t, c.id, court, { status: 'not_accepted', event: 'confirmation.not_accepted' }, (w) => confirmations.refuse(w, caller(court), c.id, { decision: 'not_accepted', reason: '不属于本院管辖' }))
+  const refusedApp = await step(t, c.id, court, { status: 'not_accepted', event: 'confirmation.not_accepted' }, (w) =>
+    confirmations.refuse(w, caller(court), c.id, { decision: 'not_accepted', reason: '不属于本院管辖' }),
+  )
   t.match(refusedApp, { reviewDueOn: null, caseNumber: null, doc: { notAccepted: { reason: '不属于本院管辖' } } })
-  await refused(t, c.id, (w) => confirmations.rule(w, caller(court), c.id, { result: 'valid', rulingNumber: 'x', ruledOn: today() }), 409, 'illegal_transition', 'a ruling on a refused application')
+  await refused(
+    t,
+    c.id,
+    (w) => confirmations.rule(w, caller(court), c.id, { result: 'valid', rulingNumber: 'x', ruledOn: today() }),
+    409,
+    'illegal_transition',
+    'a ruling on a refused application',
+  )
 
   const { value: again } = await apply(linkedBody(a))
   t.not(again.id, c.id, 'a new application after the refusal')
-  await step(t, again.id, court, { status: 'under_review', event: 'confirmation.accepted' }, (w) => confirmations.accept(w, caller(court), again.id, { decision: 'accepted', caseNumber: jcNumber('诉前调确') }))
+  await step(t, again.id, court, { status: 'under_review', event: 'confirmation.accepted' }, (w) =>
+    confirmations.accept(w, caller(court), again.id, { decision: 'accepted', caseNumber: jcNumber('诉前调确') }),
+  )
   const rej = await step(t, again.id, court, { status: 'ruled_rejected', event: 'confirmation.ruled' }, (w) =>
     confirmations.rule(w, caller(court), again.id, { result: 'rejected', rulingNumber: jcNumber('民特'), ruledOn: today(), reason: '协议内容不明确' }),
   )
@@ -324,16 +484,29 @@ t.test('not accepted; a rejected ruling; after either the parties may apply agai
 t.test('withdrawal: from applied and from under review', async (t) => {
   const { value: s } = await apply(standaloneBody())
   await refused(t, s.id, (w) => confirmations.withdraw(w, caller(otherPlatform), s.id, {}), 404, 'not_found', 'another region’s platform')
-  const wd = await step(t, s.id, platform, { status: 'withdrawn', event: 'confirmation.withdrawn' }, (w) => confirmations.withdraw(w, caller(platform), s.id, { reason: '当事人已自动履行完毕' }))
+  const wd = await step(t, s.id, platform, { status: 'withdrawn', event: 'confirmation.withdrawn' }, (w) =>
+    confirmations.withdraw(w, caller(platform), s.id, { reason: '当事人已自动履行完毕' }),
+  )
   t.match(wd.doc.withdrawal, { reason: '当事人已自动履行完毕' })
   await refused(t, s.id, (w) => confirmations.withdraw(w, caller(platform), s.id, {}), 409, 'illegal_transition', 'withdrawing twice')
 
   const a = await agreedReferral()
   const { value: c } = await apply(linkedBody(a))
-  await step(t, c.id, court, { status: 'under_review', event: 'confirmation.accepted' }, (w) => confirmations.accept(w, caller(court), c.id, { decision: 'accepted', caseNumber: jcNumber('民特') }))
-  const wd2 = await step(t, c.id, platform, { status: 'withdrawn', event: 'confirmation.withdrawn' }, (w) => confirmations.withdraw(w, caller(platform), c.id, {}))
+  await step(t, c.id, court, { status: 'under_review', event: 'confirmation.accepted' }, (w) =>
+    confirmations.accept(w, caller(court), c.id, { decision: 'accepted', caseNumber: jcNumber('民特') }),
+  )
+  const wd2 = await step(t, c.id, platform, { status: 'withdrawn', event: 'confirmation.withdrawn' }, (w) =>
+    confirmations.withdraw(w, caller(platform), c.id, {}),
+  )
   t.equal(wd2.doc.withdrawal?.reason, undefined, 'a withdrawal without a reason')
-  await refused(t, c.id, (w) => confirmations.rule(w, caller(court), c.id, { result: 'valid', rulingNumber: 'x', ruledOn: today() }), 409, 'illegal_transition', 'a ruling on a withdrawn application')
+  await refused(
+    t,
+    c.id,
+    (w) => confirmations.rule(w, caller(court), c.id, { result: 'valid', rulingNumber: 'x', ruledOn: today() }),
+    409,
+    'illegal_transition',
+    'a ruling on a withdrawn application',
+  )
   t.equal((await apply(linkedBody(a))).value.status, 'applied', 'a withdrawn application does not block a new one')
 })
 
@@ -346,13 +519,22 @@ t.test('reads: get, list, events, assertReadable', async (t) => {
     t.match(await refusal(confirmations.get(caller(p), c.id)), { status: 404, code: 'not_found' }, `${p.role} outside the scope: get`)
     t.match(await refusal(confirmations.events(caller(p), c.id, 0, 10)), { status: 404 })
     t.match(await refusal(confirmations.assertReadable(caller(p), c.id)), { status: 404 })
-    t.notOk((await confirmations.list(caller(p), { limit: 500 })).some((x) => x.value.id === c.id), `${p.role} outside the scope: not listed`)
+    t.notOk(
+      (await confirmations.list(caller(p), { limit: 500 })).some((x) => x.value.id === c.id),
+      `${p.role} outside the scope: not listed`,
+    )
   }
   t.match(await refusal(confirmations.get(caller(court), 'not-a-uuid')), { status: 404 })
   const mine = await confirmations.list(caller(court), { limit: 500 })
   t.ok(mine.some((x) => x.value.id === c.id && x.full))
-  t.ok((await confirmations.list(caller(operator), { limit: 500 })).every((x) => !x.full), 'operators list masked')
-  t.same((await confirmations.events(caller(platform), c.id, 0, 10)).map((e) => e.type), ['confirmation.applied'])
+  t.ok(
+    (await confirmations.list(caller(operator), { limit: 500 })).every((x) => !x.full),
+    'operators list masked',
+  )
+  t.same(
+    (await confirmations.events(caller(platform), c.id, 0, 10)).map((e) => e.type),
+    ['confirmation.applied'],
+  )
 
   await deps.accessTrail.flush()
   const trail = await trailOf(db, c.id)
@@ -364,10 +546,12 @@ t.test('who may apply: the service checks the role against the transition table,
   // service directly is refused before any unit of work begins.
   const a = await agreedReferral()
   const before = await count('judicial_confirmations')
-  const outcome = await Promise.resolve().then(() => world.work(confirmations.apply(caller(court), linkedBody(a)))).then(
-    (out) => ({ applied: out.value.status }),
-    (err: unknown) => err,
-  )
+  const outcome = await Promise.resolve()
+    .then(() => world.work(confirmations.apply(caller(court), linkedBody(a))))
+    .then(
+      (out) => ({ applied: out.value.status }),
+      (err: unknown) => err,
+    )
   t.match(outcome, { status: 403, code: 'forbidden' }, 'a court applying is refused as forbidden')
   t.equal(await count('judicial_confirmations'), before + (Object.hasOwn(outcome as object, 'applied') ? 1 : 0), 'a refused application leaves no row')
 })

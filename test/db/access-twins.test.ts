@@ -1,14 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { type Expression, type Kysely, sql, type SqlBool } from 'kysely'
 import t from 'tap'
-import {
-  confirmationScopeSql,
-  eventScopeSql,
-  orgScopeSql,
-  referralScopeOverlapSql,
-  referralScopeSql,
-  warningScopeSql,
-} from '../../src/db/access-sql.js'
+import { confirmationScopeSql, eventScopeSql, orgScopeSql, referralScopeOverlapSql, referralScopeSql, warningScopeSql } from '../../src/db/access-sql.js'
 import { listConfirmations } from '../../src/db/confirmation-repository.js'
 import { createDb } from '../../src/db/connection.js'
 import type { Database } from '../../src/db/database.js'
@@ -165,19 +158,27 @@ async function seed(db: Kysely<Database>) {
   }
   for (const [i, r] of REFERRALS.entries()) {
     await sql`INSERT INTO referrals (id, version, status, referral_type, court_code, case_number, dispute_type, organization_id, held_by, chain_head, doc, created_at, updated_at)
-      VALUES (${randomUUID()}::uuid, 1, 'mediating', 'pre_filing', ${r.courtCode}, ${`(2030)twin${i}`}, 'neighbor', ${r.heldBy.at(-1)}, ${r.heldBy}::text[], '', '{}', now(), now())`.execute(db)
+      VALUES (${randomUUID()}::uuid, 1, 'mediating', 'pre_filing', ${r.courtCode}, ${`(2030)twin${i}`}, 'neighbor', ${r.heldBy.at(-1)}, ${r.heldBy}::text[], '', '{}', now(), now())`.execute(
+      db,
+    )
   }
   for (const c of CONFIRMATIONS) {
     await sql`INSERT INTO judicial_confirmations (id, version, status, court_code, organization_id, subject, late, applied_at, review_due_on, agreement_sha256, chain_head, doc, created_at, updated_at)
-      VALUES (${randomUUID()}::uuid, 1, 'under_review', ${c.courtCode}, ${c.organizationId}, 'party_domicile', false, now(), '2030-01-01', '', '', '{}', now(), now())`.execute(db)
+      VALUES (${randomUUID()}::uuid, 1, 'under_review', ${c.courtCode}, ${c.organizationId}, 'party_domicile', false, now(), '2030-01-01', '', '', '{}', now(), now())`.execute(
+      db,
+    )
   }
   for (const e of EVENTS) {
     await sql`INSERT INTO events (id, type, occurred_at, subject_kind, subject_id, sequence, actor, data, court_code, organization_id, region_code, audience, prev_hash, hash)
-      VALUES (${randomUUID()}::uuid, 'warning.raised', now(), 'warning', ${randomUUID()}::uuid, 1, '"system"', '{}', ${e.courtCode ?? null}, ${e.organizationId ?? null}, ${e.regionCode ?? null}, ${e.audience}, '', '')`.execute(db)
+      VALUES (${randomUUID()}::uuid, 'warning.raised', now(), 'warning', ${randomUUID()}::uuid, 1, '"system"', '{}', ${e.courtCode ?? null}, ${e.organizationId ?? null}, ${e.regionCode ?? null}, ${e.audience}, '', '')`.execute(
+      db,
+    )
   }
   for (const w of WARNINGS) {
     await sql`INSERT INTO warnings (id, level, region_code, dispute_type, summary, involved_persons, raised_by_client, raised_by_role, raised_by_name, chain_head, created_at)
-      VALUES (${randomUUID()}::uuid, 'red', ${w.regionCode}, 'neighbor', 'twin', 3, ${w.raisedBy.clientId}::uuid, ${w.raisedBy.role}, 'raiser', '', now())`.execute(db)
+      VALUES (${randomUUID()}::uuid, 'red', ${w.regionCode}, 'neighbor', 'twin', 3, ${w.raisedBy.clientId}::uuid, ${w.raisedBy.role}, 'raiser', '', now())`.execute(
+      db,
+    )
   }
 }
 
@@ -185,7 +186,10 @@ await seed(db)
 
 /** The verdict of a SQL condition for every row of a table: as a WHERE clause takes it, NULL counts as false. */
 async function verdicts(table: string, alias: string, cond: Expression<SqlBool>): Promise<Map<string, boolean>> {
-  const r = await sql<{ id: string; ok: boolean }>`SELECT ${sql.ref(`${alias}.id`)}::text AS id, coalesce(${cond}, false) AS ok FROM ${sql.table(table)} AS ${sql.table(alias)}`.execute(db)
+  const r = await sql<{
+    id: string
+    ok: boolean
+  }>`SELECT ${sql.ref(`${alias}.id`)}::text AS id, coalesce(${cond}, false) AS ok FROM ${sql.table(table)} AS ${sql.table(alias)}`.execute(db)
   return new Map(r.rows.map((x) => [x.id, x.ok]))
 }
 
@@ -229,7 +233,10 @@ t.test('organizations: organizationInScope ⇔ orgScopeSql, and the roster list 
     // Courts and operators list the whole roster: a different rule; for mediation clients the list is the scope.
     listOrganizations: async (p) =>
       p.role === 'mediation'
-        ? listed((await listOrganizations(db, { limit: 1000 }, p)).map((o) => o.id), orgs)
+        ? listed(
+            (await listOrganizations(db, { limit: 1000 }, p)).map((o) => o.id),
+            orgs,
+          )
         : new Map(orgs.map((o) => [o.id, organizationInScope(p, o)])),
   })
   t.strictSame(r.disagreements, [], 'the rule and its twins agree on every pair')
@@ -239,13 +246,28 @@ t.test('organizations: organizationInScope ⇔ orgScopeSql, and the roster list 
 t.test('referrals: referralStanding(…).read ⇔ referralScopeSql, the overlap form, the list and the statistics', async (t) => {
   const rows = await db.selectFrom('referrals').select(['id', 'court_code', 'organization_id', 'held_by']).execute()
   const referrals = await Promise.all(
-    rows.map(async (r) => ({ id: r.id, courtCode: r.court_code, organizationId: r.organization_id, heldBy: r.held_by, holders: await holderRegions(db, r.held_by) })),
+    rows.map(async (r) => ({
+      id: r.id,
+      courtCode: r.court_code,
+      organizationId: r.organization_id,
+      heldBy: r.held_by,
+      holders: await holderRegions(db, r.held_by),
+    })),
   )
-  const r = await compare(referrals, (x) => `${x.courtCode}/${x.heldBy.join('>')}`, (p, x) => referralStanding(p, x, x.holders).read, {
-    referralScopeSql: (p) => verdicts('referrals', 'r', referralScopeSql(p, 'r')),
-    referralScopeOverlapSql: (p) => verdicts('referrals', 'r', referralScopeOverlapSql(p, 'r')),
-    listReferrals: async (p) => listed((await listReferrals(db, p, { limit: 1000 })).map((x) => x.id), referrals),
-  })
+  const r = await compare(
+    referrals,
+    (x) => `${x.courtCode}/${x.heldBy.join('>')}`,
+    (p, x) => referralStanding(p, x, x.holders).read,
+    {
+      referralScopeSql: (p) => verdicts('referrals', 'r', referralScopeSql(p, 'r')),
+      referralScopeOverlapSql: (p) => verdicts('referrals', 'r', referralScopeOverlapSql(p, 'r')),
+      listReferrals: async (p) =>
+        listed(
+          (await listReferrals(db, p, { limit: 1000 })).map((x) => x.id),
+          referrals,
+        ),
+    },
+  )
   t.strictSame(r.disagreements, [], 'the rule and its twins agree on every pair')
   t.ok(r.yes > 20 && r.no > 20, `both answers occur (${r.yes} readable, ${r.no} not)`)
 
@@ -266,10 +288,19 @@ t.test('confirmations: confirmationStanding(…).read ⇔ confirmationScopeSql, 
   const confirmations = await Promise.all(
     rows.map(async (c) => ({ id: c.id, courtCode: c.court_code, organizationId: c.organization_id, org: (await holderRegions(db, [c.organization_id]))[0] })),
   )
-  const r = await compare(confirmations, (c) => `${c.courtCode}/${c.organizationId}`, (p, c) => confirmationStanding(p, c, c.org).read, {
-    confirmationScopeSql: (p) => verdicts('judicial_confirmations', 'c', confirmationScopeSql(p, 'c')),
-    listConfirmations: async (p) => listed((await listConfirmations(db, p, { today: TODAY, limit: 1000 })).map((c) => c.id), confirmations),
-  })
+  const r = await compare(
+    confirmations,
+    (c) => `${c.courtCode}/${c.organizationId}`,
+    (p, c) => confirmationStanding(p, c, c.org).read,
+    {
+      confirmationScopeSql: (p) => verdicts('judicial_confirmations', 'c', confirmationScopeSql(p, 'c')),
+      listConfirmations: async (p) =>
+        listed(
+          (await listConfirmations(db, p, { today: TODAY, limit: 1000 })).map((c) => c.id),
+          confirmations,
+        ),
+    },
+  )
   t.strictSame(r.disagreements, [], 'the rule and its twins agree on every pair')
   t.ok(r.yes > 20 && r.no > 20, `both answers occur (${r.yes} readable, ${r.no} not)`)
 
@@ -297,20 +328,34 @@ t.test('events: mayReadEvent ⇔ eventScopeSql (the fan-out and the pull feed)',
   const court = byName('court', '京0105')
   t.ok(mayReadEvent(court, { audience: 'case', courtCode: '京0105', organizationId: null, regionCode: null }))
   t.notOk(mayReadEvent(court, { audience: 'case', courtCode: '粤0604', organizationId: null, regionCode: '110105' }))
-  t.ok(mayReadEvent(court, { audience: 'court', courtCode: null, organizationId: null, regionCode: '110000' }), 'a Beijing-wide warning reaches a district court')
+  t.ok(
+    mayReadEvent(court, { audience: 'court', courtCode: null, organizationId: null, regionCode: '110000' }),
+    'a Beijing-wide warning reaches a district court',
+  )
   t.notOk(mayReadEvent(court, { audience: 'court', courtCode: null, organizationId: null, regionCode: '110108' }), 'a sibling district does not')
-  t.notOk(mayReadEvent(court, { audience: 'mediation', courtCode: null, organizationId: null, regionCode: '110105' }), 'warnings for the mediation side are not for courts')
+  t.notOk(
+    mayReadEvent(court, { audience: 'mediation', courtCode: null, organizationId: null, regionCode: '110105' }),
+    'warnings for the mediation side are not for courts',
+  )
   t.notOk(mayReadEvent(byName('mediation', '11'), { audience: 'operator', courtCode: null, organizationId: null, regionCode: null }))
-  t.ok(mayReadEvent(byName('mediation', 'bj-cy-blz'), { audience: 'case', courtCode: '京0105', organizationId: 'bj-cy-blz', regionCode: '999999' }), 'listed organization')
+  t.ok(
+    mayReadEvent(byName('mediation', 'bj-cy-blz'), { audience: 'case', courtCode: '京0105', organizationId: 'bj-cy-blz', regionCode: '999999' }),
+    'listed organization',
+  )
 })
 
 t.test('warnings: mayReadWarning ⇔ warningScopeSql, and the warning list', async (t) => {
   const rows = await db.selectFrom('warnings').select(['id', 'region_code', 'raised_by_client', 'raised_by_role']).execute()
   const warnings = rows.map((w) => ({ id: w.id, regionCode: w.region_code, raisedBy: { clientId: w.raised_by_client, role: w.raised_by_role } }))
-  const raiser = (id: string) => (id === COURT_RAISER ? 'court' : id === MEDIATION_RAISER ? 'mediation' : (principals.find((p) => p.clientId === id) ?? { role: '?' }).role + '-own')
+  const raiser = (id: string) =>
+    id === COURT_RAISER ? 'court' : id === MEDIATION_RAISER ? 'mediation' : (principals.find((p) => p.clientId === id) ?? { role: '?' }).role + '-own'
   const r = await compare(warnings, (w) => `${w.regionCode} by ${raiser(w.raisedBy.clientId)}`, mayReadWarning, {
     warningScopeSql: (p) => verdicts('warnings', 'w', warningScopeSql(p, 'w')),
-    listWarnings: async (p) => listed((await listWarnings(db, p, { limit: 1000 })).map((w) => w.id), warnings),
+    listWarnings: async (p) =>
+      listed(
+        (await listWarnings(db, p, { limit: 1000 })).map((w) => w.id),
+        warnings,
+      ),
   })
   t.strictSame(r.disagreements, [], 'the rule and its twins agree on every pair')
   t.ok(r.yes > 20 && r.no > 20, `both answers occur (${r.yes} readable, ${r.no} not)`)

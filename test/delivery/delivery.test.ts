@@ -37,7 +37,11 @@ async function newReferral(): Promise<string> {
   return res.json().id
 }
 async function accept(id: string) {
-  const res = await postRetrying(h, world.platform.key, `/v1/referrals/${id}/acceptance`, { decision: 'accepted', mediator: { name: '王调解' }, acceptedAt: new Date().toISOString() })
+  const res = await postRetrying(h, world.platform.key, `/v1/referrals/${id}/acceptance`, {
+    decision: 'accepted',
+    mediator: { name: '王调解' },
+    acceptedAt: new Date().toISOString(),
+  })
   if (res.statusCode !== 200) throw new Error(`accept ${res.statusCode} ${res.body}`)
 }
 async function act(id: string, path: string, body: unknown) {
@@ -46,14 +50,24 @@ async function act(id: string, path: string, body: unknown) {
 }
 
 const deliveryOf = (subscriptionId: string, subjectId: string, sequence = 1) =>
-  h.deps.db.selectFrom('deliveries').selectAll().where('subscription_id', '=', subscriptionId).where('subject_id', '=', subjectId).where('sequence', '=', sequence).executeTakeFirst()
+  h.deps.db
+    .selectFrom('deliveries')
+    .selectAll()
+    .where('subscription_id', '=', subscriptionId)
+    .where('subject_id', '=', subjectId)
+    .where('sequence', '=', sequence)
+    .executeTakeFirst()
 
 /** Waits until the delivery exists and satisfies `pred`. */
 const settle = (subscriptionId: string, subjectId: string, pred: (d: DeliveryRow) => boolean, sequence = 1, what = 'delivery state') =>
-  eventually(async () => {
-    const d = await deliveryOf(subscriptionId, subjectId, sequence)
-    return d && pred(d) ? d : undefined
-  }, 20_000, what)
+  eventually(
+    async () => {
+      const d = await deliveryOf(subscriptionId, subjectId, sequence)
+      return d && pred(d) ? d : undefined
+    },
+    20_000,
+    what,
+  )
 
 const attempted = (d: DeliveryRow) => d.attempts > 0 && d.lease_until === null
 
@@ -75,25 +89,41 @@ t.test('fan-out: each subscription gets the events its client may read, of its t
   await acceptedOnlyPeer.waitFor(() => acceptedOnlyPeer.accepted.size === 1, 20_000, 'accepted only')
 
   const got = courtPeer.acceptedEvents().filter((e) => e.subject.id === id)
-  t.same(got.map((e) => [e.type, e.sequence]), [['referral.created', 1], ['referral.accepted', 2]])
-  t.ok(courtPeer.requests.every((r) => r.verified === true), 'every request carries a valid signature')
+  t.same(
+    got.map((e) => [e.type, e.sequence]),
+    [
+      ['referral.created', 1],
+      ['referral.accepted', 2],
+    ],
+  )
+  t.ok(
+    courtPeer.requests.every((r) => r.verified === true),
+    'every request carries a valid signature',
+  )
   const first = courtPeer.requests.find((r) => r.event?.subject.id === id) as NonNullable<Peer['requests'][number]>
   t.equal(first.webhookId, first.event?.id, 'webhook-id is the event id')
   t.match(first.signature, /^v1,[A-Za-z0-9+/]+=*$/, 'one v1 signature')
   t.ok(Math.abs(Number(first.timestamp) - Date.now() / 1000) < 60, 'webhook-timestamp is now, in unix seconds')
   t.notOk(/\d{17}[\dX]/.test(first.body) || /1\d{10}/.test(first.body.replace(/"[0-9a-f-]{36}"/g, '')), 'no full ID number or phone in the payload')
   t.equal(acceptedOnlyPeer.acceptedEvents()[0].type, 'referral.accepted')
-  t.notOk(courtPeer.requests.some((r) => r.event?.subject.id === early), 'nothing from before the subscription existed')
+  t.notOk(
+    courtPeer.requests.some((r) => r.event?.subject.id === early),
+    'nothing from before the subscription existed',
+  )
 
   // The foreign court's subscription got deliveries for none of it (the relay has run: the others were delivered).
   const foreign = await h.deps.db.selectFrom('deliveries').select('id').where('subscription_id', '=', foreignSub.id).execute()
   t.equal(foreign.length, 0)
   t.equal(foreignPeer.requests.length, 0)
   // The peer answers before the worker records the outcome: wait for the rows to say so.
-  const rows = await eventually(async () => {
-    const r = await h.deps.db.selectFrom('deliveries').selectAll().where('subject_id', '=', id).execute()
-    return r.every((x) => x.status === 'delivered') ? r : undefined
-  }, 20_000, 'deliveries recorded')
+  const rows = await eventually(
+    async () => {
+      const r = await h.deps.db.selectFrom('deliveries').selectAll().where('subject_id', '=', id).execute()
+      return r.every((x) => x.status === 'delivered') ? r : undefined
+    },
+    20_000,
+    'deliveries recorded',
+  )
   t.equal(rows.length, 5, 'court ×2, platform ×2, accepted-only ×1')
   t.ok(rows.every((r) => r.status === 'delivered' && r.attempts === 1 && r.delivered_at))
   for (const s of [courtSub, platformSub, foreignSub]) await h.call(op, { method: 'DELETE', url: `/v1/subscriptions/${s.id}` })
@@ -173,7 +203,12 @@ t.test('the response-code table (reliability row 9)', async (t) => {
   t.equal(d410.status, 'dead')
   const disabled = (await h.call(op, { method: 'GET', url: `/v1/subscriptions/${sub.id}` })).json()
   t.match(disabled, { enabled: false, disabledReason: 'gone_410' })
-  const stillPending = await h.deps.db.selectFrom('deliveries').select(['status', 'last_error']).where('subscription_id', '=', sub.id).where('status', '=', 'pending').execute()
+  const stillPending = await h.deps.db
+    .selectFrom('deliveries')
+    .select(['status', 'last_error'])
+    .where('subscription_id', '=', sub.id)
+    .where('status', '=', 'pending')
+    .execute()
   t.equal(stillPending.length, 0, 'the retrying 408/500 deliveries ended with the subscription')
   const before = p.requests.length
   const whileDisabled = await newReferral()
@@ -186,7 +221,10 @@ t.test('the response-code table (reliability row 9)', async (t) => {
   await h.call(op, { method: 'PATCH', url: `/v1/subscriptions/${sub.id}`, payload: { enabled: true } })
   const afterEnable = await newReferral()
   await settle(sub.id, afterEnable, (x) => x.status === 'delivered', 1, 'after re-enabling')
-  t.notOk(p.requests.slice(before).some((r) => r.event?.subject.id === whileDisabled), 'nothing was sent while disabled')
+  t.notOk(
+    p.requests.slice(before).some((r) => r.event?.subject.id === whileDisabled),
+    'nothing was sent while disabled',
+  )
   await h.call(op, { method: 'DELETE', url: `/v1/subscriptions/${sub.id}` })
 })
 
@@ -224,7 +262,11 @@ t.test('signatures: rotation sends both for 24 h, hmac-sm3 uses the sm3 scheme',
   t.equal(p.requests.find((r) => r.event?.subject.id === two)?.verified, true, 'and one that knows only the new secret')
 
   // Once the overlap has passed, the old secret signs no more.
-  await h.deps.db.updateTable('subscriptions').set({ previous_secret_expires_at: new Date(Date.now() - 1000) }).where('id', '=', sub.id).execute()
+  await h.deps.db
+    .updateTable('subscriptions')
+    .set({ previous_secret_expires_at: new Date(Date.now() - 1000) })
+    .where('id', '=', sub.id)
+    .execute()
   p.secrets = [oldSecret]
   const three = await newReferral()
   const d3 = await settle(sub.id, three, (x) => x.status !== 'pending')
@@ -291,7 +333,11 @@ t.test('exhaustion: dead after the retry window, delivery.exhausted to operator 
   const d = await settle(courtSub.id, id, attempted, 1, 'first failure')
   t.equal(d.status, 'pending')
   // Pretend the first attempt was 26 hours ago, and let the next attempt run now.
-  await h.deps.db.updateTable('deliveries').set({ first_attempt_at: new Date(Date.now() - 26 * 3600_000), next_attempt_at: new Date() }).where('id', '=', d.id).execute()
+  await h.deps.db
+    .updateTable('deliveries')
+    .set({ first_attempt_at: new Date(Date.now() - 26 * 3600_000), next_attempt_at: new Date() })
+    .where('id', '=', d.id)
+    .execute()
   await enqueueAt(h.deps.queues.deliveries, d.id)
   const dead = await settle(courtSub.id, id, (x) => x.status === 'dead', 1, 'exhausted')
   t.match(dead.last_error, /retry window exhausted/)
@@ -299,8 +345,15 @@ t.test('exhaustion: dead after the retry window, delivery.exhausted to operator 
   t.equal(ev.length, 1)
   t.match(ev[0], { type: 'delivery.exhausted', subject_kind: 'delivery', audience: 'operator', sequence: 1 })
   t.match(ev[0].data, { deliveryId: d.id, subscriptionId: courtSub.id, eventType: 'referral.created', subject: { kind: 'referral', id } })
-  await opPeer.waitFor(() => opPeer.acceptedEvents().some((e) => e.type === 'delivery.exhausted' && e.subject.id === d.id), 20_000, 'exhausted event at the operator')
-  t.notOk(courtPeer.requests.some((r) => r.event?.type === 'delivery.exhausted'), 'courts never see operational events')
+  await opPeer.waitFor(
+    () => opPeer.acceptedEvents().some((e) => e.type === 'delivery.exhausted' && e.subject.id === d.id),
+    20_000,
+    'exhausted event at the operator',
+  )
+  t.notOk(
+    courtPeer.requests.some((r) => r.event?.type === 'delivery.exhausted'),
+    'courts never see operational events',
+  )
   const courtFeed = (await h.call(world.court.key, { method: 'GET', url: '/v1/events?types=delivery.exhausted' })).json()
   t.equal(courtFeed.items.length, 0, 'nor in the pull feed')
   await h.call(op, { method: 'DELETE', url: `/v1/subscriptions/${courtSub.id}` })
@@ -333,9 +386,15 @@ t.test('operator routes: deliveries with attempt log, recovery, sync status', as
   t.match(mx, { pending: 0, dead: 1, oldestPendingAgeSeconds: null })
   t.ok(mx.lastDeliveredAt)
   const others = (await h.call(world.otherCourt.key, { method: 'GET', url: '/v1/sync/status' })).json()
-  t.notOk(others.items.some((i: { subscriptionId: string }) => [stuck.id, mixed.id].includes(i.subscriptionId)), 'another client sees none of them')
+  t.notOk(
+    others.items.some((i: { subscriptionId: string }) => [stuck.id, mixed.id].includes(i.subscriptionId)),
+    'another client sees none of them',
+  )
   const all = (await h.call(op, { method: 'GET', url: '/v1/sync/status' })).json()
-  t.ok([stuck.id, mixed.id].every((id) => all.items.some((i: { subscriptionId: string }) => i.subscriptionId === id)), 'operators see all')
+  t.ok(
+    [stuck.id, mixed.id].every((id) => all.items.some((i: { subscriptionId: string }) => i.subscriptionId === id)),
+    'operators see all',
+  )
   for (const item of all.items as Array<{ subscriptionId: string; pending: number; dead: number }>) {
     const counts = await h.deps.db
       .selectFrom('deliveries')
@@ -356,7 +415,12 @@ t.test('operator routes: deliveries with attempt log, recovery, sync status', as
   t.match(dead.items[0], { eventType: 'referral.created', subject: { kind: 'referral', id: a }, sequence: 1, status: 'dead', attempts: 1, nextAttemptAt: null })
   const byType = (await h.call(op, { method: 'GET', url: `/v1/deliveries?subscriptionId=${stuck.id}&eventType=referral.accepted` })).json()
   t.equal(byType.items.length, 0)
-  const future = (await h.call(op, { method: 'GET', url: `/v1/deliveries?subscriptionId=${stuck.id}&since=${encodeURIComponent(new Date(Date.now() + 3600_000).toISOString())}` })).json()
+  const future = (
+    await h.call(op, {
+      method: 'GET',
+      url: `/v1/deliveries?subscriptionId=${stuck.id}&since=${encodeURIComponent(new Date(Date.now() + 3600_000).toISOString())}`,
+    })
+  ).json()
   t.equal(future.items.length, 0)
   const page1 = (await h.call(op, { method: 'GET', url: `/v1/deliveries?subscriptionId=${stuck.id}&limit=1` })).json()
   t.equal(page1.items.length, 1)
@@ -370,19 +434,35 @@ t.test('operator routes: deliveries with attempt log, recovery, sync status', as
 
   // Recovery re-sends only the dead ones in the window, as a background job.
   const requestsBefore = mixedPeer.requests.length
-  const recovery = await h.call(op, { method: 'POST', url: `/v1/subscriptions/${mixed.id}/recovery`, headers: { 'idempotency-key': idemKey() }, payload: { since: new Date(Date.now() - 3600_000).toISOString() } })
+  const recovery = await h.call(op, {
+    method: 'POST',
+    url: `/v1/subscriptions/${mixed.id}/recovery`,
+    headers: { 'idempotency-key': idemKey() },
+    payload: { since: new Date(Date.now() - 3600_000).toISOString() },
+  })
   t.equal(recovery.statusCode, 202, recovery.body)
-  const job = await eventually(async () => {
-    const s = (await h.call(op, { method: 'GET', url: `/v1/subscriptions/${mixed.id}/recovery/${recovery.json().jobId}` })).json()
-    return s.status === 'done' ? s : undefined
-  }, 20_000, 'recovery done')
+  const job = await eventually(
+    async () => {
+      const s = (await h.call(op, { method: 'GET', url: `/v1/subscriptions/${mixed.id}/recovery/${recovery.json().jobId}` })).json()
+      return s.status === 'done' ? s : undefined
+    },
+    20_000,
+    'recovery done',
+  )
   t.equal(job.requeued, 1)
   await settle(mixed.id, a, (d) => d.status === 'delivered', 1, 'recovered')
   const resent = mixedPeer.requests.slice(requestsBefore)
-  t.same(resent.map((r) => r.event?.subject.id), [a], 'only the dead delivery was sent again')
+  t.same(
+    resent.map((r) => r.event?.subject.id),
+    [a],
+    'only the dead delivery was sent again',
+  )
   t.equal(resent[0].webhookId, mixedPeer.requests.find((r) => r.event?.subject.id === a)?.webhookId)
   const afterRecovery = (await h.call(client.key, { method: 'GET', url: '/v1/sync/status' })).json()
-  t.match(afterRecovery.items.find((i: { subscriptionId: string }) => i.subscriptionId === mixed.id), { pending: 0, dead: 0 })
+  t.match(
+    afterRecovery.items.find((i: { subscriptionId: string }) => i.subscriptionId === mixed.id),
+    { pending: 0, dead: 0 },
+  )
 
   // Deleting a subscription ends its pending deliveries.
   await h.call(op, { method: 'DELETE', url: `/v1/subscriptions/${stuck.id}` })
@@ -422,14 +502,21 @@ t.test('order per subject under random peer failures (reliability row 11)', asyn
   await p.waitFor(() => events.every((e) => p.accepted.has(e.id)), 60_000, 'every event accepted')
   t.same(p.orderViolations(), [], 'no event was sent before an earlier one of its case was accepted')
   for (const id of referrals) {
-    const seqs = p.acceptedEvents().filter((e) => e.subject.id === id).map((e) => e.sequence)
+    const seqs = p
+      .acceptedEvents()
+      .filter((e) => e.subject.id === id)
+      .map((e) => e.sequence)
     t.same(seqs, [1, 2, 3, 4, 5, 6, 7, 8], `case ${id.slice(-6)} in sequence order`)
   }
   t.ok(n > events.length, 'the peer did fail some calls')
-  const rows = await eventually(async () => {
-    const r = await h.deps.db.selectFrom('deliveries').select(['status']).where('subscription_id', '=', sub.id).execute()
-    return r.every((x) => x.status === 'delivered') ? r : undefined
-  }, 20_000, 'deliveries recorded')
+  const rows = await eventually(
+    async () => {
+      const r = await h.deps.db.selectFrom('deliveries').select(['status']).where('subscription_id', '=', sub.id).execute()
+      return r.every((x) => x.status === 'delivered') ? r : undefined
+    },
+    20_000,
+    'deliveries recorded',
+  )
   t.equal(rows.length, events.length, 'every delivery recorded as delivered')
   await h.call(op, { method: 'DELETE', url: `/v1/subscriptions/${sub.id}` })
 })
@@ -470,10 +557,17 @@ t.test('keep-alive: one connection for consecutive deliveries, a closed one cost
   const raced = await newReferral()
   const d2 = await settle(sub.id, raced, (d) => d.status === 'delivered', 1, 'delivered after the reset')
   const webhookId = p.requests.find((r) => r.event?.subject.id === raced)?.webhookId as string
-  t.same(arrivals.filter((a) => a.webhookId === webhookId).map((a) => a.reused), [true, false], 'reset over a reused connection, retried over a new one')
+  t.same(
+    arrivals.filter((a) => a.webhookId === webhookId).map((a) => a.reused),
+    [true, false],
+    'reset over a reused connection, retried over a new one',
+  )
   t.equal(d2.attempts, 2, 'failed once, then retried')
   const attempts = await h.deps.db.selectFrom('delivery_attempts').select(['error', 'outcome']).where('delivery_id', '=', d2.id).orderBy('id').execute()
-  t.match(attempts, [{ error: /^connection/, outcome: 'retry' }, { error: null, outcome: 'delivered' }])
+  t.match(attempts, [
+    { error: /^connection/, outcome: 'retry' },
+    { error: null, outcome: 'delivered' },
+  ])
   t.equal(p.accepted.size, 5, 'every event accepted')
 
   // Stopping the worker closes the idle connections at once (they would otherwise idle for seconds).
@@ -528,9 +622,24 @@ t.test('claim and record: one statement each, with the subscription, the event a
   const event = await db.selectFrom('events').selectAll().where('subject_id', '=', referral).executeTakeFirstOrThrow()
   const subject = randomUUID()
   const row = (sequence: number, eventPos = event.pos) => ({
-    id: randomUUID(), subscription_id: sub.id, event_id: randomUUID(), event_pos: eventPos, event_type: event.type, subject_kind: 'referral',
-    subject_id: subject, sequence, status: 'pending' as const, next_attempt_at: new Date(), lease_until: null, first_attempt_at: null,
-    last_attempt_at: null, last_status: null, last_error: null, created_at: new Date(), delivered_at: null, dead_at: null,
+    id: randomUUID(),
+    subscription_id: sub.id,
+    event_id: randomUUID(),
+    event_pos: eventPos,
+    event_type: event.type,
+    subject_kind: 'referral',
+    subject_id: subject,
+    sequence,
+    status: 'pending' as const,
+    next_attempt_at: new Date(),
+    lease_until: null,
+    first_attempt_at: null,
+    last_attempt_at: null,
+    last_status: null,
+    last_error: null,
+    created_at: new Date(),
+    delivered_at: null,
+    dead_at: null,
   })
   const [d1, d2, d3] = [row(1), row(2), row(3)]
   await db.insertInto('deliveries').values([d1, d2, d3]).execute()
@@ -554,7 +663,13 @@ t.test('claim and record: one statement each, with the subscription, the event a
   t.equal(logged[0].latency_ms, 3)
 
   const retryAt = new Date(Date.now() + 60_000)
-  const r2 = await recordAttempt(db, d2.id, { ...attempt('retry'), httpStatus: 500, error: 'HTTP 500' }, { status: 'pending', nextAttemptAt: retryAt, error: 'HTTP 500' }, { findNext: true })
+  const r2 = await recordAttempt(
+    db,
+    d2.id,
+    { ...attempt('retry'), httpStatus: 500, error: 'HTTP 500' },
+    { status: 'pending', nextAttemptAt: retryAt, error: 'HTTP 500' },
+    { findNext: true },
+  )
   t.match(r2, { delivery: { status: 'pending', next_attempt_at: retryAt, last_error: 'HTTP 500', attempts: 1 }, next: undefined })
   t.same(await claimDelivery(db, d2.id, 60_000), { kind: 'later', at: retryAt })
   const r3 = await recordAttempt(db, d2.id, { ...attempt('dead'), httpStatus: 400 }, { status: 'dead', error: 'HTTP 400' }, { findNext: false })

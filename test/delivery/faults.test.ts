@@ -36,14 +36,18 @@ class PrivateRedis {
     const probe = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
     probe.on('error', () => undefined)
     try {
-      await eventually(async () => {
-        try {
-          if (probe.status !== 'ready') await probe.connect().catch(() => undefined)
-          return (await probe.ping()) === 'PONG'
-        } catch {
-          return false
-        }
-      }, 10_000, 'redis-server to start')
+      await eventually(
+        async () => {
+          try {
+            if (probe.status !== 'ready') await probe.connect().catch(() => undefined)
+            return (await probe.ping()) === 'PONG'
+          } catch {
+            return false
+          }
+        },
+        10_000,
+        'redis-server to start',
+      )
     } finally {
       probe.disconnect()
     }
@@ -102,12 +106,26 @@ const deliveryOf = (subscriptionId: string, subjectId: string) =>
 async function allDelivered(t: Test, p: Peer, subscriptionId: string, referrals: string[], timeoutMs = 60_000) {
   const events = await h.deps.db.selectFrom('events').select('id').where('subject_id', 'in', referrals).execute()
   await p.waitFor(() => events.every((e) => p.accepted.has(e.id)), timeoutMs, 'every event accepted')
-  const rows = await h.deps.db.selectFrom('deliveries').select(['status', 'event_id']).where('subscription_id', '=', subscriptionId).where('subject_id', 'in', referrals).execute()
+  const rows = await h.deps.db
+    .selectFrom('deliveries')
+    .select(['status', 'event_id'])
+    .where('subscription_id', '=', subscriptionId)
+    .where('subject_id', 'in', referrals)
+    .execute()
   t.equal(rows.length, events.length, 'one delivery per event')
-  await eventually(async () => {
-    const pending = await h.deps.db.selectFrom('deliveries').select('id').where('subscription_id', '=', subscriptionId).where('status', '<>', 'delivered').execute()
-    return pending.length === 0
-  }, 20_000, 'every delivery marked delivered')
+  await eventually(
+    async () => {
+      const pending = await h.deps.db
+        .selectFrom('deliveries')
+        .select('id')
+        .where('subscription_id', '=', subscriptionId)
+        .where('status', '<>', 'delivered')
+        .execute()
+      return pending.length === 0
+    },
+    20_000,
+    'every delivery marked delivered',
+  )
   t.equal(events.filter((e) => !p.accepted.has(e.id)).length, 0, '0 lost')
   t.same(p.orderViolations(), [], 'order per case kept')
 }
@@ -123,10 +141,14 @@ t.test('hanging, dripping and resetting peers cost one timeout each, and no sock
   for (const c of cases) {
     p.script.push(c.action)
     const id = await newReferral()
-    const d = await eventually(async () => {
-      const row = await deliveryOf(sub.id, id)
-      return row && row.status === 'delivered' ? row : undefined
-    }, 20_000, `${c.action.kind} then delivered`)
+    const d = await eventually(
+      async () => {
+        const row = await deliveryOf(sub.id, id)
+        return row && row.status === 'delivered' ? row : undefined
+      },
+      20_000,
+      `${c.action.kind} then delivered`,
+    )
     const attempts = await h.deps.db.selectFrom('delivery_attempts').selectAll().where('delivery_id', '=', d.id).orderBy('id').execute()
     t.equal(attempts.length, 2, `${c.action.kind}: one failed attempt, then a retry`)
     t.match(attempts[0].error, c.kind, `${c.action.kind}: classified ${c.kind}`)
@@ -176,7 +198,16 @@ t.test('a worker killed during the send, three times for one job: delivered, nev
   engine = undefined
   const childScript = path.join(TEST_DIR, 'delivery-worker-child.ts')
   const tsImport = process.execArgv.filter((a) => a.includes('@tapjs/typescript'))
-  const env = { ...process.env, NODE_OPTIONS: '', DATABASE_URL: h.db.url, REDIS_URL: redis.url, QUEUE_PREFIX: h.prefix, DATA_KEYS: dataKeys, CHILD_TIMEOUT_MS: '2000', LOG_LEVEL: 'silent' }
+  const env = {
+    ...process.env,
+    NODE_OPTIONS: '',
+    DATABASE_URL: h.db.url,
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: h.prefix,
+    DATA_KEYS: dataKeys,
+    CHILD_TIMEOUT_MS: '2000',
+    LOG_LEVEL: 'silent',
+  }
   const children: ChildProcess[] = []
   t.teardown(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')))
   const startChild = async () => {
@@ -213,16 +244,24 @@ t.test('a worker killed during the send, three times for one job: delivered, nev
 
   p.respond = () => ({ kind: 'ok' })
   const last = await startChild()
-  const done = await eventually(async () => {
-    const row = await deliveryOf(sub.id, id)
-    return row?.status === 'delivered' ? row : undefined
-  }, 30_000, 'delivered by the next worker')
+  const done = await eventually(
+    async () => {
+      const row = await deliveryOf(sub.id, id)
+      return row?.status === 'delivered' ? row : undefined
+    },
+    30_000,
+    'delivered by the next worker',
+  )
   t.ok(done)
   t.ok(p.requests.length >= 4, 'sent again after every kill')
   t.equal(new Set(p.requests.map((r) => r.webhookId)).size, 1, 'always the same webhook-id')
   t.equal(p.accepted.size, 1)
   t.ok(stalled.filter((j) => j === d?.id).length >= 2, 'BullMQ saw the job stall and put it back')
-  t.same(failed.filter((j) => j === d?.id), [], 'the job never went to failed')
+  t.same(
+    failed.filter((j) => j === d?.id),
+    [],
+    'the job never went to failed',
+  )
   const exited = new Promise((r) => last.once('exit', r))
   last.kill('SIGTERM')
   await exited

@@ -1,7 +1,15 @@
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { addCalendarDays, confirmationDeadline, LegalCalendar, type LunarYear, reviewDueOn, shanghaiDate, type YearArrangement } from '../../src/domain/calendar.js'
+import {
+  addCalendarDays,
+  confirmationDeadline,
+  LegalCalendar,
+  type LunarYear,
+  reviewDueOn,
+  shanghaiDate,
+  type YearArrangement,
+} from '../../src/domain/calendar.js'
 import type { Confirmation } from '../../src/domain/confirmation.js'
 import {
   acceptApplication,
@@ -16,7 +24,12 @@ import {
 } from '../../src/domain/confirmation-actions.js'
 import { AppError } from '../../src/domain/errors.js'
 import type { Agreement, Referral, ReferralDoc, StoredParty } from '../../src/domain/referral.js'
-import type { ConfirmationAcceptanceInput, ConfirmationRulingInput, ConfirmationWithdrawalInput, CreateConfirmationInput } from '../../src/schemas/confirmations.js'
+import type {
+  ConfirmationAcceptanceInput,
+  ConfirmationRulingInput,
+  ConfirmationWithdrawalInput,
+  CreateConfirmationInput,
+} from '../../src/schemas/confirmations.js'
 
 /**
  * Table tests of the pure judicial-confirmation rules (src/domain/confirmation-actions.ts): one table per function,
@@ -56,7 +69,8 @@ function refusal(run: () => unknown): Refusal | null | { unexpected: string } {
 }
 
 function pick(value: unknown, paths: string[]): Record<string, unknown> {
-  const get = (path: string) => path.split('.').reduce<unknown>((o, k) => (o === null || o === undefined ? undefined : (o as Record<string, unknown>)[k]), value)
+  const get = (path: string) =>
+    path.split('.').reduce<unknown>((o, k) => (o === null || o === undefined ? undefined : (o as Record<string, unknown>)[k]), value)
   return Object.fromEntries(paths.map((p) => [p, get(p)]))
 }
 
@@ -163,7 +177,13 @@ const LINKED: CreateConfirmationInput = deepFreeze({
 })
 
 const applicant = { role: 'applicant' as const, kind: 'natural_person' as const, name: '张三', idType: 'resident_id' as const, idNumber: '11010519491231002X' }
-const respondent = { role: 'respondent' as const, kind: 'natural_person' as const, name: '李四', idType: 'resident_id' as const, idNumber: '440524188001010014' }
+const respondent = {
+  role: 'respondent' as const,
+  kind: 'natural_person' as const,
+  name: '李四',
+  idType: 'resident_id' as const,
+  idNumber: '440524188001010014',
+}
 const STANDALONE_TERMS = '李四于2026年9月30日前向张三支付赔偿款8000元，双方再无其他争议。'
 const STANDALONE_SIGNATURES = [
   { partyIndex: 1, signedAt: '2026-09-01T10:00:00+08:00' },
@@ -173,7 +193,13 @@ const STANDALONE: CreateConfirmationInput = deepFreeze({
   courtCode: '京0105',
   organizationId: 'bj-cy-blz',
   venue: { basis: 'organization_seat' },
-  agreement: { form: 'written', terms: STANDALONE_TERMS, amount: '8000.00', signatures: STANDALONE_SIGNATURES, performance: { method: 'deferred', dueOn: '2026-09-30' } },
+  agreement: {
+    form: 'written',
+    terms: STANDALONE_TERMS,
+    amount: '8000.00',
+    signatures: STANDALONE_SIGNATURES,
+    performance: { method: 'deferred', dueOn: '2026-09-30' },
+  },
   parties: [applicant, respondent],
   applicants: [0, 1],
   appliedAt: '2026-09-15T10:00:00+08:00',
@@ -227,7 +253,11 @@ t.test('raise', async (t) => {
   const rows: Array<Row & { problem: Parameters<typeof raise>[0] }> = [
     { name: 'no problem', problem: null, err: null },
     { name: 'a rule problem is 422 with its code', problem: { code: 'excluded_subject', detail: '涉及身份关系' }, err: rule('excluded_subject') },
-    { name: 'a conflict is 409 with its code', problem: { code: 'duplicate_application', detail: '已有申请', status: 409 }, err: { status: 409, code: 'duplicate_application' } },
+    {
+      name: 'a conflict is 409 with its code',
+      problem: { code: 'duplicate_application', detail: '已有申请', status: 409 },
+      err: { status: 409, code: 'duplicate_application' },
+    },
   ]
   for (const row of rows) verify(t, row, () => raise(row.problem))
 })
@@ -239,7 +269,11 @@ t.test('checkApplicationShape', async (t) => {
   void [_o, _p, _a]
   const rows: Array<Row & { b: CreateConfirmationInput }> = [
     { name: 'linked: the referral supplies everything else', b: LINKED, err: null },
-    { name: 'linked, with the agreement repeated', b: { ...LINKED, agreement: { form: 'written', terms: TERMS, signatures: AGREEMENT.signatures, performance: AGREEMENT.performance } }, err: null },
+    {
+      name: 'linked, with the agreement repeated',
+      b: { ...LINKED, agreement: { form: 'written', terms: TERMS, signatures: AGREEMENT.signatures, performance: AGREEMENT.performance } },
+      err: null,
+    },
     { name: 'linked, with parties', b: { ...LINKED, parties: [applicant, respondent] }, err: invalid('/parties not_allowed') },
     { name: 'linked, with an organization', b: { ...LINKED, organizationId: 'bj-cy-blz' }, err: invalid('/organizationId not_allowed') },
     { name: 'linked, with a venue', b: { ...LINKED, venue: { basis: 'organization_seat' } }, err: invalid('/venue not_allowed') },
@@ -248,15 +282,27 @@ t.test('checkApplicationShape', async (t) => {
       b: { ...LINKED, parties: [applicant, respondent], organizationId: 'bj-cy-blz', venue: { basis: 'party_domicile', regionCode: '110105' } },
       err: invalid('/parties not_allowed', '/organizationId not_allowed', '/venue not_allowed'),
     },
-    { name: 'linked, an oral agreement without effectiveAt', b: { ...LINKED, agreement: { form: 'oral', terms: TERMS, signatures: AGREEMENT.signatures, performance: AGREEMENT.performance } }, err: invalid('/agreement/effectiveAt required') },
+    {
+      name: 'linked, an oral agreement without effectiveAt',
+      b: { ...LINKED, agreement: { form: 'oral', terms: TERMS, signatures: AGREEMENT.signatures, performance: AGREEMENT.performance } },
+      err: invalid('/agreement/effectiveAt required'),
+    },
     { name: 'standalone', b: STANDALONE, err: null },
     { name: 'standalone, no venue (organization seat by default)', b: { ...STANDALONE, venue: undefined }, err: null },
     { name: 'standalone, party domicile with a region', b: { ...STANDALONE, venue: { basis: 'party_domicile', regionCode: '110108' } }, err: null },
     { name: 'standalone, no agreement', b: noAgreement, err: invalid('/agreement required') },
     { name: 'standalone, no parties', b: noParties, err: invalid('/parties required') },
     { name: 'standalone, no organization', b: noOrganization, err: invalid('/organizationId required') },
-    { name: 'standalone, nothing of its own', b: { ...LINKED, referralId: undefined }, err: invalid('/agreement required', '/parties required', '/organizationId required') },
-    { name: 'organization seat with a region', b: { ...STANDALONE, venue: { basis: 'organization_seat', regionCode: '110105' } }, err: invalid('/venue/regionCode not_allowed') },
+    {
+      name: 'standalone, nothing of its own',
+      b: { ...LINKED, referralId: undefined },
+      err: invalid('/agreement required', '/parties required', '/organizationId required'),
+    },
+    {
+      name: 'organization seat with a region',
+      b: { ...STANDALONE, venue: { basis: 'organization_seat', regionCode: '110105' } },
+      err: invalid('/venue/regionCode not_allowed'),
+    },
     { name: 'party domicile without a region', b: { ...STANDALONE, venue: { basis: 'party_domicile' } }, err: invalid('/venue/regionCode required') },
     { name: 'subject matter without a region', b: { ...STANDALONE, venue: { basis: 'subject_matter' } }, err: invalid('/venue/regionCode required') },
     { name: 'no applicant among the parties', b: { ...STANDALONE, parties: [respondent, respondent] }, err: invalid('/parties applicant_required') },
@@ -270,8 +316,20 @@ t.test('checkApplicationShape', async (t) => {
     { name: 'standalone, an oral agreement without effectiveAt', b: standaloneAgreement({ form: 'oral' }), err: invalid('/agreement/effectiveAt required') },
     {
       name: 'standalone, every error in order',
-      b: { ...standaloneAgreement({ form: 'oral' }), organizationId: undefined, venue: { basis: 'subject_matter' }, parties: [applicant, applicant], applicants: [0, 3] },
-      err: invalid('/organizationId required', '/venue/regionCode required', '/parties respondent_required', '/applicants/1 invalid_party_index', '/agreement/effectiveAt required'),
+      b: {
+        ...standaloneAgreement({ form: 'oral' }),
+        organizationId: undefined,
+        venue: { basis: 'subject_matter' },
+        parties: [applicant, applicant],
+        applicants: [0, 3],
+      },
+      err: invalid(
+        '/organizationId required',
+        '/venue/regionCode required',
+        '/parties respondent_required',
+        '/applicants/1 invalid_party_index',
+        '/agreement/effectiveAt required',
+      ),
     },
   ]
   for (const row of rows) verify(t, row, () => checkApplicationShape(row.b, 'mediation'))
@@ -282,7 +340,8 @@ t.test('checkApplicationShape', async (t) => {
 })
 
 t.test('checkReferralApplication', async (t) => {
-  const closed = (disposition: string, patch: Partial<Referral> = {}) => variant(AGREED, { status: 'closed', ...patch }, { closure: { disposition, closedAt: iso('2026-09-05T10:00:00+08:00') } })
+  const closed = (disposition: string, patch: Partial<Referral> = {}) =>
+    variant(AGREED, { status: 'closed', ...patch }, { closure: { disposition, closedAt: iso('2026-09-05T10:00:00+08:00') } })
   const inLitigation = { referralType: 'in_litigation' as const, caseNumber: '（2026）京0105民初88号' }
   const agreementOf = (terms: string) => ({ form: 'written' as const, terms, signatures: AGREEMENT.signatures, performance: AGREEMENT.performance })
   const its = { sha256: SHA, effectiveAt: '2026-09-01T02:00:00.000Z', terms: TERMS }
@@ -297,7 +356,12 @@ t.test('checkReferralApplication', async (t) => {
     { name: 'still mediating', r: variant(AGREED, { status: 'mediating' }, { agreement: undefined }), err: illegal('mediating') },
     { name: 'terminated', r: variant(AGREED, { status: 'terminated' }, { agreement: undefined }), err: illegal('terminated') },
     { name: 'agreed but no agreement on file', r: variant(AGREED, {}, { agreement: undefined }), err: illegal('agreed') },
-    { name: 'the state is checked before the hash', r: variant(AGREED, { status: 'mediating' }), b: { ...LINKED, agreementSha256: '00' }, err: illegal('mediating') },
+    {
+      name: 'the state is checked before the hash',
+      r: variant(AGREED, { status: 'mediating' }),
+      b: { ...LINKED, agreementSha256: '00' },
+      err: illegal('mediating'),
+    },
     { name: 'no hash', b: { ...LINKED, agreementSha256: undefined }, err: rule('agreement_mismatch') },
     { name: 'a different hash', b: { ...LINKED, agreementSha256: sha256(`${TERMS} `) }, err: rule('agreement_mismatch') },
     { name: 'the right hash but different terms attached', b: { ...LINKED, agreement: agreementOf(`${TERMS}另补偿500元。`) }, err: rule('agreement_mismatch') },
@@ -328,21 +392,49 @@ t.test('checkStandaloneApplication', async (t) => {
   const rows: Array<Row & { b: CreateConfirmationInput; region?: string }> = [
     { name: 'at the seat of the organization: effective at the last signature', b: STANDALONE, want: { agreement, venue: { basis: 'organization_seat' } } },
     { name: 'no venue: the seat by default', b: { ...STANDALONE, venue: undefined }, want: { venue: { basis: 'organization_seat' } } },
-    { name: 'the hash given, in upper case', b: { ...STANDALONE, agreementSha256: sha256(STANDALONE_TERMS).toUpperCase() }, want: { 'agreement.sha256': sha256(STANDALONE_TERMS) } },
-    { name: 'an agreement number is kept', b: standaloneAgreement({ agreementNumber: '朝八调〔2026〕18号' }), want: { 'agreement.agreementNumber': '朝八调〔2026〕18号' } },
-    { name: 'oral: effective when stated', b: standaloneAgreement({ form: 'oral', effectiveAt: '2026-08-31T20:00:00+08:00' }), want: { 'agreement.effectiveAt': '2026-08-31T12:00:00.000Z', 'agreement.form': 'oral' } },
-    { name: 'a party’s domicile the court covers', b: { ...STANDALONE, courtCode: '京0108', venue: { basis: 'party_domicile', regionCode: '110108' } }, want: { venue: { basis: 'party_domicile', regionCode: '110108' } } },
+    {
+      name: 'the hash given, in upper case',
+      b: { ...STANDALONE, agreementSha256: sha256(STANDALONE_TERMS).toUpperCase() },
+      want: { 'agreement.sha256': sha256(STANDALONE_TERMS) },
+    },
+    {
+      name: 'an agreement number is kept',
+      b: standaloneAgreement({ agreementNumber: '朝八调〔2026〕18号' }),
+      want: { 'agreement.agreementNumber': '朝八调〔2026〕18号' },
+    },
+    {
+      name: 'oral: effective when stated',
+      b: standaloneAgreement({ form: 'oral', effectiveAt: '2026-08-31T20:00:00+08:00' }),
+      want: { 'agreement.effectiveAt': '2026-08-31T12:00:00.000Z', 'agreement.form': 'oral' },
+    },
+    {
+      name: 'a party’s domicile the court covers',
+      b: { ...STANDALONE, courtCode: '京0108', venue: { basis: 'party_domicile', regionCode: '110108' } },
+      want: { venue: { basis: 'party_domicile', regionCode: '110108' } },
+    },
     { name: 'a different hash', b: { ...STANDALONE, agreementSha256: SHA }, err: rule('agreement_mismatch') },
     { name: 'the hash is checked before the court', b: { ...STANDALONE, courtCode: '京01', agreementSha256: SHA }, err: rule('agreement_mismatch') },
     { name: 'an intermediate court', b: { ...STANDALONE, courtCode: '京01' }, err: rule('wrong_court') },
     { name: 'a high court', b: { ...STANDALONE, courtCode: '京' }, err: rule('wrong_court') },
     { name: 'a basic court not at the seat', b: { ...STANDALONE, courtCode: '京0108' }, err: rule('wrong_court') },
     { name: 'the organization sits elsewhere', b: STANDALONE, region: '110108', err: rule('wrong_court') },
-    { name: 'subject matter elsewhere than the court', b: { ...STANDALONE, venue: { basis: 'subject_matter', regionCode: '110108' } }, err: rule('wrong_court') },
+    {
+      name: 'subject matter elsewhere than the court',
+      b: { ...STANDALONE, venue: { basis: 'subject_matter', regionCode: '110108' } },
+      err: rule('wrong_court'),
+    },
     { name: 'title to IP', b: { ...STANDALONE, subject: 'ip_title' }, err: rule('excluded_subject') },
     { name: 'one party did not sign', b: standaloneAgreement({ signatures: [STANDALONE_SIGNATURES[1]] }), err: rule('signatures_incomplete') },
-    { name: 'a signature 6 minutes ahead of the clock', b: standaloneAgreement({ signatures: [STANDALONE_SIGNATURES[0], { partyIndex: 0, signedAt: '2026-09-15T12:06:00+08:00' }] }), err: rule('timestamp_in_future', { path: 'agreement/signatures/1/signedAt' }) },
-    { name: 'an oral agreement effective in the future', b: standaloneAgreement({ form: 'oral', effectiveAt: '2026-09-16T09:00:00+08:00' }), err: rule('timestamp_in_future', { path: 'agreement/effectiveAt' }) },
+    {
+      name: 'a signature 6 minutes ahead of the clock',
+      b: standaloneAgreement({ signatures: [STANDALONE_SIGNATURES[0], { partyIndex: 0, signedAt: '2026-09-15T12:06:00+08:00' }] }),
+      err: rule('timestamp_in_future', { path: 'agreement/signatures/1/signedAt' }),
+    },
+    {
+      name: 'an oral agreement effective in the future',
+      b: standaloneAgreement({ form: 'oral', effectiveAt: '2026-09-16T09:00:00+08:00' }),
+      err: rule('timestamp_in_future', { path: 'agreement/effectiveAt' }),
+    },
     { name: 'one party does not apply', b: { ...STANDALONE, applicants: [1] }, err: rule('joint_application_required') },
   ]
   for (const row of rows) verify(t, row, () => checkStandaloneApplication(row.b, row.region ?? '110105', NOW))
@@ -357,8 +449,18 @@ t.test('checkApplicationTiming', async (t) => {
     { name: 'effective Tue 09-01: 30 days is Thu 10-01, National Day; due Thu 10-08', b: applied('2026-09-15T10:00:00+08:00'), want: inTime },
     { name: 'on the last day, late evening', b: applied('2026-10-08T23:59:00+08:00'), want: inTime },
     { name: 'the same day, with a reason nobody needed', b: applied('2026-10-08T23:59:00+08:00', '材料准备'), want: inTime },
-    { name: 'effective 00:30 on 09-01 Shanghai (08-31 in UTC): still due 10-08', b: applied('2026-09-15T10:00:00+08:00'), agreement: effective('2026-08-31T16:30:00Z'), want: inTime },
-    { name: 'effective at 23:00 on 08-31: due Wed 09-30', b: applied('2026-09-15T10:00:00+08:00'), agreement: effective('2026-08-31T23:00:00+08:00'), want: { ...inTime, applicationDueOn: '2026-09-30' } },
+    {
+      name: 'effective 00:30 on 09-01 Shanghai (08-31 in UTC): still due 10-08',
+      b: applied('2026-09-15T10:00:00+08:00'),
+      agreement: effective('2026-08-31T16:30:00Z'),
+      want: inTime,
+    },
+    {
+      name: 'effective at 23:00 on 08-31: due Wed 09-30',
+      b: applied('2026-09-15T10:00:00+08:00'),
+      agreement: effective('2026-08-31T23:00:00+08:00'),
+      want: { ...inTime, applicationDueOn: '2026-09-30' },
+    },
     { name: 'applied 4 minutes before the agreement took effect: within the skew', b: applied('2026-09-01T09:56:00+08:00'), want: inTime },
     {
       name: 'effective 12-10: due Sat 2027-01-09, rolled to Mon 01-11, provisional',
@@ -368,9 +470,17 @@ t.test('checkApplicationTiming', async (t) => {
       want: { ok: true, applicationDueOn: '2027-01-11', provisional: true, late: false },
     },
     { name: 'late (00:30 on 10-09 Shanghai) with a reason', b: applied('2026-10-08T16:30:00Z', '当事人住院治疗'), want: { ...inTime, late: true } },
-    { name: 'late (00:30 on 10-09 Shanghai) without a reason', b: applied('2026-10-08T16:30:00Z'), err: rule('confirmation_deadline_passed', { applicationDueOn: '2026-10-08' }) },
+    {
+      name: 'late (00:30 on 10-09 Shanghai) without a reason',
+      b: applied('2026-10-08T16:30:00Z'),
+      err: rule('confirmation_deadline_passed', { applicationDueOn: '2026-10-08' }),
+    },
     { name: 'applied 6 minutes ahead of the clock', b: applied('2026-10-20T12:06:00+08:00'), err: rule('timestamp_in_future', { path: 'appliedAt' }) },
-    { name: 'applied 6 minutes before the agreement took effect', b: applied('2026-09-01T09:54:00+08:00'), err: rule('timestamp_before_agreement', { path: 'appliedAt' }) },
+    {
+      name: 'applied 6 minutes before the agreement took effect',
+      b: applied('2026-09-01T09:54:00+08:00'),
+      err: rule('timestamp_before_agreement', { path: 'appliedAt' }),
+    },
   ]
   for (const row of rows) verify(t, row, () => checkApplicationTiming(row.b, row.agreement ?? AGREEMENT, cal, row.now ?? NOW))
   const wrong: string[] = []
@@ -387,7 +497,11 @@ t.test('checkApplicationTiming', async (t) => {
 
 t.test('acceptApplication', async (t) => {
   const NOW = '2026-09-10T10:00:00+08:00'
-  const accepted = (caseNumber?: string, acceptedOn?: string): ConfirmationAcceptanceInput => ({ decision: 'accepted', ...(caseNumber ? { caseNumber } : {}), ...(acceptedOn ? { acceptedOn } : {}) })
+  const accepted = (caseNumber?: string, acceptedOn?: string): ConfirmationAcceptanceInput => ({
+    decision: 'accepted',
+    ...(caseNumber ? { caseNumber } : {}),
+    ...(acceptedOn ? { acceptedOn } : {}),
+  })
   const rows: Array<Row & { c?: Confirmation; b: ConfirmationAcceptanceInput; now?: string }> = [
     {
       name: 'accepted Wed 09-02: 30 days is 10-02, National Day; review due Thu 10-08',
@@ -400,21 +514,38 @@ t.test('acceptApplication', async (t) => {
         'doc.acceptance': { caseNumber: '（2026）京0105诉前调确88号', acceptedOn: '2026-09-02', acceptedAt: '2026-09-10T02:00:00.000Z' },
       },
     },
-    { name: 'accepted today by default (09-10): due on the make-up Saturday 10-10', b: accepted('（2026）京0105民特5号'), want: { caseNumber: '（2026）京0105民特5号', reviewDueOn: '2026-10-10', 'doc.acceptance.acceptedOn': '2026-09-10' } },
-    { name: 'accepted on the day of the application in Shanghai (08-28)', b: accepted('（2026）京0105诉前调确88号', '2026-08-28'), want: { 'doc.acceptance.acceptedOn': '2026-08-28', reviewDueOn: '2026-09-28' } },
+    {
+      name: 'accepted today by default (09-10): due on the make-up Saturday 10-10',
+      b: accepted('（2026）京0105民特5号'),
+      want: { caseNumber: '（2026）京0105民特5号', reviewDueOn: '2026-10-10', 'doc.acceptance.acceptedOn': '2026-09-10' },
+    },
+    {
+      name: 'accepted on the day of the application in Shanghai (08-28)',
+      b: accepted('（2026）京0105诉前调确88号', '2026-08-28'),
+      want: { 'doc.acceptance.acceptedOn': '2026-08-28', reviewDueOn: '2026-09-28' },
+    },
     {
       name: 'accepted 12-03: due Sat 2027-01-02, rolled to Mon 01-04, provisional',
       b: accepted('（2026）京0105诉前调确88号'),
       now: '2026-12-03T10:00:00+08:00',
       want: { reviewDueOn: '2027-01-04', 'doc.provisional': true },
     },
-    { name: 'a provisional application stays provisional', c: { ...APPLIED, doc: { ...APPLIED.doc, provisional: true } }, b: accepted('（2026）京0105诉前调确88号', '2026-09-02'), want: { reviewDueOn: '2026-10-08', 'doc.provisional': true } },
+    {
+      name: 'a provisional application stays provisional',
+      c: { ...APPLIED, doc: { ...APPLIED.doc, provisional: true } },
+      b: accepted('（2026）京0105诉前调确88号', '2026-09-02'),
+      want: { reviewDueOn: '2026-10-08', 'doc.provisional': true },
+    },
     { name: 'no case number', b: accepted(undefined, '2026-09-02'), err: invalid('/caseNumber required') },
     { name: 'a reason', b: { ...accepted('（2026）京0105诉前调确88号'), reason: '理由' }, err: invalid('/reason not_allowed') },
     { name: 'no number, and a reason', b: { decision: 'accepted', reason: '理由' }, err: invalid('/caseNumber required', '/reason not_allowed') },
     { name: 'a case number of another court', b: accepted('（2026）京0106诉前调确88号', '2026-09-02'), err: invalid('/caseNumber invalid_case_number') },
     { name: 'accepted tomorrow', b: accepted('（2026）京0105诉前调确88号', '2026-09-11'), err: rule('date_in_future', { path: 'acceptedOn' }) },
-    { name: 'accepted the day before the application (Shanghai date)', b: accepted('（2026）京0105诉前调确88号', '2026-08-27'), err: rule('date_before_application', { path: 'acceptedOn' }) },
+    {
+      name: 'accepted the day before the application (Shanghai date)',
+      b: accepted('（2026）京0105诉前调确88号', '2026-08-27'),
+      err: rule('date_before_application', { path: 'acceptedOn' }),
+    },
   ]
   for (const row of rows) verify(t, row, () => acceptApplication(row.c ?? APPLIED, row.b, atDay(row.now ?? NOW)))
   for (const day of ['2026-09-02', '2026-09-10', '2026-12-03']) {
@@ -426,11 +557,23 @@ t.test('acceptApplication', async (t) => {
 t.test('refuseApplication', async (t) => {
   const NOW = '2026-09-03T15:00:00+08:00'
   const rows: Array<Row & { b: ConfirmationAcceptanceInput }> = [
-    { name: 'with a reason', b: { decision: 'not_accepted', reason: '涉及物权确权' }, want: { status: 'applied', caseNumber: null, reviewDueOn: null, 'doc.notAccepted': { reason: '涉及物权确权', decidedAt: '2026-09-03T07:00:00.000Z' } } },
+    {
+      name: 'with a reason',
+      b: { decision: 'not_accepted', reason: '涉及物权确权' },
+      want: { status: 'applied', caseNumber: null, reviewDueOn: null, 'doc.notAccepted': { reason: '涉及物权确权', decidedAt: '2026-09-03T07:00:00.000Z' } },
+    },
     { name: 'without a reason', b: { decision: 'not_accepted' }, err: invalid('/reason required') },
-    { name: 'with a case number', b: { decision: 'not_accepted', reason: '理由', caseNumber: '（2026）京0105诉前调确88号' }, err: invalid('/caseNumber not_allowed') },
+    {
+      name: 'with a case number',
+      b: { decision: 'not_accepted', reason: '理由', caseNumber: '（2026）京0105诉前调确88号' },
+      err: invalid('/caseNumber not_allowed'),
+    },
     { name: 'with an acceptance date', b: { decision: 'not_accepted', reason: '理由', acceptedOn: '2026-09-03' }, err: invalid('/acceptedOn not_allowed') },
-    { name: 'all three', b: { decision: 'not_accepted', caseNumber: '（2026）京0105诉前调确88号', acceptedOn: '2026-09-03' }, err: invalid('/reason required', '/caseNumber not_allowed', '/acceptedOn not_allowed') },
+    {
+      name: 'all three',
+      b: { decision: 'not_accepted', caseNumber: '（2026）京0105诉前调确88号', acceptedOn: '2026-09-03' },
+      err: invalid('/reason required', '/caseNumber not_allowed', '/acceptedOn not_allowed'),
+    },
   ]
   for (const row of rows) verify(t, row, () => refuseApplication(APPLIED, row.b, atDay(NOW)))
 })
@@ -438,25 +581,58 @@ t.test('refuseApplication', async (t) => {
 t.test('withdrawApplication', async (t) => {
   const NOW = '2026-09-05T09:00:00+08:00'
   const rows: Array<Row & { c: Confirmation; b: ConfirmationWithdrawalInput }> = [
-    { name: 'applied, with a reason', c: APPLIED, b: { reason: '当事人已自动履行完毕' }, want: { status: 'applied', 'doc.withdrawal': { reason: '当事人已自动履行完毕', withdrawnAt: '2026-09-05T01:00:00.000Z' } } },
-    { name: 'under review, without a reason', c: UNDER_REVIEW, b: {}, want: { status: 'under_review', reviewDueOn: '2026-10-08', 'doc.withdrawal': { withdrawnAt: '2026-09-05T01:00:00.000Z' } } },
+    {
+      name: 'applied, with a reason',
+      c: APPLIED,
+      b: { reason: '当事人已自动履行完毕' },
+      want: { status: 'applied', 'doc.withdrawal': { reason: '当事人已自动履行完毕', withdrawnAt: '2026-09-05T01:00:00.000Z' } },
+    },
+    {
+      name: 'under review, without a reason',
+      c: UNDER_REVIEW,
+      b: {},
+      want: { status: 'under_review', reviewDueOn: '2026-10-08', 'doc.withdrawal': { withdrawnAt: '2026-09-05T01:00:00.000Z' } },
+    },
   ]
   for (const row of rows) verify(t, row, () => withdrawApplication(row.c, row.b, atDay(NOW)))
 })
 
 t.test('ruleOnApplication', async (t) => {
   const NOW = '2026-09-20T10:00:00+08:00'
-  const ruling = (result: 'valid' | 'rejected', ruledOn: string, reason?: string): ConfirmationRulingInput => ({ result, rulingNumber: '（2026）京0105诉前调确88号', ruledOn, ...(reason ? { reason } : {}) })
+  const ruling = (result: 'valid' | 'rejected', ruledOn: string, reason?: string): ConfirmationRulingInput => ({
+    result,
+    rulingNumber: '（2026）京0105诉前调确88号',
+    ruledOn,
+    ...(reason ? { reason } : {}),
+  })
   const rows: Array<Row & { b: ConfirmationRulingInput }> = [
     {
       name: 'valid: the ruling names the agreement by its hash',
       b: ruling('valid', '2026-09-15'),
-      want: { status: 'under_review', 'doc.ruling': { result: 'valid', rulingNumber: '（2026）京0105诉前调确88号', ruledOn: '2026-09-15', agreementSha256: SHA, recordedAt: '2026-09-20T02:00:00.000Z' } },
+      want: {
+        status: 'under_review',
+        'doc.ruling': {
+          result: 'valid',
+          rulingNumber: '（2026）京0105诉前调确88号',
+          ruledOn: '2026-09-15',
+          agreementSha256: SHA,
+          recordedAt: '2026-09-20T02:00:00.000Z',
+        },
+      },
     },
     {
       name: 'rejected, with grounds',
       b: ruling('rejected', '2026-09-15', '协议内容不明确'),
-      want: { 'doc.ruling': { result: 'rejected', rulingNumber: '（2026）京0105诉前调确88号', ruledOn: '2026-09-15', reason: '协议内容不明确', agreementSha256: SHA, recordedAt: '2026-09-20T02:00:00.000Z' } },
+      want: {
+        'doc.ruling': {
+          result: 'rejected',
+          rulingNumber: '（2026）京0105诉前调确88号',
+          ruledOn: '2026-09-15',
+          reason: '协议内容不明确',
+          agreementSha256: SHA,
+          recordedAt: '2026-09-20T02:00:00.000Z',
+        },
+      },
     },
     { name: 'ruled on the day of acceptance', b: ruling('valid', '2026-09-02'), want: { 'doc.ruling.ruledOn': '2026-09-02' } },
     { name: 'ruled today', b: ruling('rejected', '2026-09-20'), want: { 'doc.ruling.ruledOn': '2026-09-20', 'doc.ruling.reason': undefined } },

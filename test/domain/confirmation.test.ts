@@ -46,7 +46,11 @@ t.test('transition table: every (state, action, role)', async (t) => {
       for (const role of roles) {
         const got = decideConfirmationTransition(status, action as ConfirmationAction, role)
         const want =
-          role !== rule.by ? { ok: false, reason: 'forbidden' } : rule.from.includes(status) ? { ok: true, to: rule.to, event: rule.event } : { ok: false, reason: 'illegal_transition' }
+          role !== rule.by
+            ? { ok: false, reason: 'forbidden' }
+            : rule.from.includes(status)
+              ? { ok: true, to: rule.to, event: rule.event }
+              : { ok: false, reason: 'illegal_transition' }
         t.same(got, want, `${status} × ${action} × ${role}`)
         rows++
       }
@@ -102,7 +106,14 @@ t.test('joint application', async (t) => {
 })
 
 t.test('courts', async (t) => {
-  const basic: Array<[string, boolean]> = [['京0105', true], ['粤0604', true], ['粤07', false], ['京', false], ['最高法', false], ['京010', false]]
+  const basic: Array<[string, boolean]> = [
+    ['京0105', true],
+    ['粤0604', true],
+    ['粤07', false],
+    ['京', false],
+    ['最高法', false],
+    ['京010', false],
+  ]
   for (const [code, ok] of basic) t.equal(isBasicCourt(code), ok, code)
   t.equal(checkReferringCourt('京0105', '京0105'), null)
   t.equal(checkReferringCourt('京0105', '京0106')?.code, 'wrong_court')
@@ -199,8 +210,22 @@ t.test('view masks personal data unless full', async (t) => {
         recordedAt: '2026-09-02T02:00:00.000Z',
       },
       parties: [
-        { role: 'applicant', kind: 'natural_person', name: '张三', idType: 'resident_id', idNumber: { enc: 'E1', masked: '110***********1234' }, phone: { enc: 'E2', masked: '138****5678' } },
-        { role: 'respondent', kind: 'natural_person', name: '李四', idType: 'resident_id', idNumber: { enc: 'E3', masked: '440***********0014' }, address: { enc: 'E4', masked: '北京市朝阳区****' } },
+        {
+          role: 'applicant',
+          kind: 'natural_person',
+          name: '张三',
+          idType: 'resident_id',
+          idNumber: { enc: 'E1', masked: '110***********1234' },
+          phone: { enc: 'E2', masked: '138****5678' },
+        },
+        {
+          role: 'respondent',
+          kind: 'natural_person',
+          name: '李四',
+          idType: 'resident_id',
+          idNumber: { enc: 'E3', masked: '440***********0014' },
+          address: { enc: 'E4', masked: '北京市朝阳区****' },
+        },
       ],
       materials: [],
     },
@@ -208,14 +233,31 @@ t.test('view masks personal data unless full', async (t) => {
     updatedAt: new Date('2026-09-03T02:00:00Z'),
   }
   c.doc.agreement.terms = '赵六通过 13912345678 收款'
-  c.doc.ruling = { result: 'rejected', rulingNumber: 'x', ruledOn: '2026-10-01', reason: '联系电话 13912345678 无人接听', agreementSha256: 'a'.repeat(64), recordedAt: '2026-10-01T00:00:00Z' }
+  c.doc.ruling = {
+    result: 'rejected',
+    rulingNumber: 'x',
+    ruledOn: '2026-10-01',
+    reason: '联系电话 13912345678 无人接听',
+    agreementSha256: 'a'.repeat(64),
+    recordedAt: '2026-10-01T00:00:00Z',
+  }
   const decrypt = (token: string) => `plain-${token}`
   const masked = confirmationView(c, false, decrypt, '2026-10-09')
-  t.match(masked, { overdue: true, agreementSha256: 'a'.repeat(64), parties: [{ idNumber: '110***********1234', phone: '138****5678' }, { address: '北京市朝阳区****' }] })
+  t.match(masked, {
+    overdue: true,
+    agreementSha256: 'a'.repeat(64),
+    parties: [{ idNumber: '110***********1234', phone: '138****5678' }, { address: '北京市朝阳区****' }],
+  })
   t.match(masked, { agreement: { terms: '赵六通过 139****5678 收款' }, ruling: { reason: '联系电话 139****5678 无人接听' } })
   const full = confirmationView(c, true, decrypt, '2026-10-01')
   t.match(full, { agreement: { terms: '赵六通过 13912345678 收款' }, ruling: { reason: '联系电话 13912345678 无人接听' } })
-  t.match(full, { overdue: false, parties: [{ idNumber: 'plain-E1', phone: 'plain-E2' }, { idNumber: 'plain-E3', address: 'plain-E4' }] })
+  t.match(full, {
+    overdue: false,
+    parties: [
+      { idNumber: 'plain-E1', phone: 'plain-E2' },
+      { idNumber: 'plain-E3', address: 'plain-E4' },
+    ],
+  })
   t.same(confirmationPersonalFields(c).sort(), ['address', 'idNumber', 'phone'])
 })
 

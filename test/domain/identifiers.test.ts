@@ -1,5 +1,5 @@
-import t, { type Test } from 'tap';
-import fc from 'fast-check';
+import t, { type Test } from 'tap'
+import fc from 'fast-check'
 import {
   COURT_ABBREVIATIONS,
   PROVINCES,
@@ -18,33 +18,29 @@ import {
   regionsOnOneBranch,
   residentIdCheckChar,
   usccCheckChar,
-} from '../../src/domain/identifiers.js';
+} from '../../src/domain/identifiers.js'
 
-const TODAY = '2026-06-15';
+const TODAY = '2026-06-15'
 
 /** Runs a property and reports a counterexample through tap instead of throwing. */
-function propertyHolds<Ts>(
-  t: Test,
-  property: fc.IRawProperty<Ts, false>,
-  message = 'property holds',
-): void {
-  const details = fc.check(property);
-  t.equal(details.failed ? (fc.defaultReportMessage(details) ?? 'property failed') : null, null, message);
+function propertyHolds<Ts>(t: Test, property: fc.IRawProperty<Ts, false>, message = 'property holds'): void {
+  const details = fc.check(property)
+  t.equal(details.failed ? (fc.defaultReportMessage(details) ?? 'property failed') : null, null, message)
 }
 
 t.test('PROVINCES', async (t) => {
-  t.equal(Object.keys(PROVINCES).length, 31);
-  t.equal(PROVINCES.京, '11');
-  t.equal(PROVINCES.内, '15');
-  t.equal(PROVINCES.新, '65');
-  t.equal(new Set(Object.values(PROVINCES)).size, 31, 'codes are distinct');
-  t.equal(provinceCode('粤'), '44');
-  t.equal(provinceCode('军'), undefined);
-  t.equal(provinceCode('兵'), undefined);
-  t.equal(provinceCode('constructor'), undefined);
-  t.ok(COURT_ABBREVIATIONS.includes('军'));
-  t.ok(COURT_ABBREVIATIONS.includes('兵'));
-});
+  t.equal(Object.keys(PROVINCES).length, 31)
+  t.equal(PROVINCES.京, '11')
+  t.equal(PROVINCES.内, '15')
+  t.equal(PROVINCES.新, '65')
+  t.equal(new Set(Object.values(PROVINCES)).size, 31, 'codes are distinct')
+  t.equal(provinceCode('粤'), '44')
+  t.equal(provinceCode('军'), undefined)
+  t.equal(provinceCode('兵'), undefined)
+  t.equal(provinceCode('constructor'), undefined)
+  t.ok(COURT_ABBREVIATIONS.includes('军'))
+  t.ok(COURT_ABBREVIATIONS.includes('兵'))
+})
 
 t.test('parseCaseNumber: valid samples', async (t) => {
   const cases: Array<[string, { year: number; court: string; special: boolean; type: string; seq: number; normalized: string }]> = [
@@ -55,11 +51,11 @@ t.test('parseCaseNumber: valid samples', async (t) => {
     ['(2021)最高法知民终2270号', { year: 2021, court: '最高法', special: true, type: '民终', seq: 2270, normalized: '（2021）最高法知民终2270号' }],
     ['（2016）京民初1号', { year: 2016, court: '京', special: false, type: '民初', seq: 1, normalized: '（2016）京民初1号' }],
     ['(2026)兵0101民初12345678号', { year: 2026, court: '兵0101', special: false, type: '民初', seq: 12345678, normalized: '（2026）兵0101民初12345678号' }],
-  ];
+  ]
   for (const [input, expected] of cases) {
-    t.same(parseCaseNumber(input, { currentYear: 2026 }), expected, input);
+    t.same(parseCaseNumber(input, { currentYear: 2026 }), expected, input)
   }
-});
+})
 
 t.test('parseCaseNumber: invalid', async (t) => {
   const invalid = [
@@ -79,17 +75,17 @@ t.test('parseCaseNumber: invalid', async (t) => {
     '（21）川0104民初1号',
     '',
     'not a case number',
-  ];
-  for (const input of invalid) t.equal(parseCaseNumber(input, { currentYear: 2026 }), null, JSON.stringify(input));
-  t.equal(parseCaseNumber('（2015）津高民申字第136号', { currentYear: 2030 }), null, 'legacy form whatever the year');
-  t.ok(parseCaseNumber('（2026）津0105民特2号', { currentYear: 2026 }), 'the current year is allowed');
-});
+  ]
+  for (const input of invalid) t.equal(parseCaseNumber(input, { currentYear: 2026 }), null, JSON.stringify(input))
+  t.equal(parseCaseNumber('（2015）津高民申字第136号', { currentYear: 2030 }), null, 'legacy form whatever the year')
+  t.ok(parseCaseNumber('（2026）津0105民特2号', { currentYear: 2026 }), 'the current year is allowed')
+})
 
 t.test('parseCaseNumber: normalized form parses to itself', async (t) => {
   const court = fc.oneof(
     fc.constant('最高法'),
     fc.tuple(fc.constantFrom(...COURT_ABBREVIATIONS), fc.constantFrom('', '01', '0105', '73')).map(([a, d]) => a + d),
-  );
+  )
   propertyHolds(
     t,
     fc.property(
@@ -100,10 +96,10 @@ t.test('parseCaseNumber: normalized form parses to itself', async (t) => {
       fc.integer({ min: 1, max: 99_999_999 }),
       fc.boolean(),
       (year, c, special, type, seq, halfWidth) => {
-        const [open, close] = halfWidth ? ['(', ')'] : ['（', '）'];
-        const input = `${open}${year}${close}${c}${special ? '知' : ''}${type}${seq}号`;
-        const parsed = parseCaseNumber(input, { currentYear: 2026 });
-        if (!parsed) return false;
+        const [open, close] = halfWidth ? ['(', ')'] : ['（', '）']
+        const input = `${open}${year}${close}${c}${special ? '知' : ''}${type}${seq}号`
+        const parsed = parseCaseNumber(input, { currentYear: 2026 })
+        if (!parsed) return false
         return (
           parsed.year === year &&
           parsed.court === c &&
@@ -112,20 +108,20 @@ t.test('parseCaseNumber: normalized form parses to itself', async (t) => {
           parsed.seq === seq &&
           parsed.normalized === `（${year}）${c}${special ? '知' : ''}${type}${seq}号` &&
           parseCaseNumber(parsed.normalized, { currentYear: 2026 })?.normalized === parsed.normalized
-        );
+        )
       },
     ),
-  );
-});
+  )
+})
 
 t.test('isValidCourtCode', async (t) => {
   for (const ok of ['最高法', '京', '京01', '京0105', '粤07', '粤0703', '内', '军', '军01', '兵', '兵0101']) {
-    t.ok(isValidCourtCode(ok), ok);
+    t.ok(isValidCourtCode(ok), ok)
   }
   for (const bad of ['', '最高', '最高法01', '京1', '京010', '京01050', ' 京', '京 ', '港', '港01', 'BJ', '11', '京ab']) {
-    t.notOk(isValidCourtCode(bad), JSON.stringify(bad));
+    t.notOk(isValidCourtCode(bad), JSON.stringify(bad))
   }
-});
+})
 
 t.test('courtRegion', async (t) => {
   const cases: Array<[string, string | null]> = [
@@ -141,43 +137,41 @@ t.test('courtRegion', async (t) => {
     ['军01', null],
     ['京010', null],
     ['', null],
-  ];
-  for (const [code, region] of cases) t.equal(courtRegion(code), region, code);
+  ]
+  for (const [code, region] of cases) t.equal(courtRegion(code), region, code)
 
   propertyHolds(
     t,
     fc.property(fc.constantFrom(...Object.keys(PROVINCES)), fc.stringMatching(/^\d{4}$/), (abbr, digits) => {
-      const region = courtRegion(abbr + digits);
-      return region !== null && isValidRegionCode(region) && regionCovers(courtRegion(abbr) ?? '', region);
+      const region = courtRegion(abbr + digits)
+      return region !== null && isValidRegionCode(region) && regionCovers(courtRegion(abbr) ?? '', region)
     }),
-  );
-});
+  )
+})
 
 // ----- resident IDs
 
-const SAMPLE_IDS = ['11010519491231002X', '440524188001010014'];
+const SAMPLE_IDS = ['11010519491231002X', '440524188001010014']
 
 /** A date between 1800-01-01 and TODAY, as YYYYMMDD. */
 const birthDate = fc
   .date({ min: new Date('1800-01-01T00:00:00Z'), max: new Date(`${TODAY}T00:00:00Z`), noInvalidDate: true })
-  .map((d) => d.toISOString().slice(0, 10).replaceAll('-', ''));
+  .map((d) => d.toISOString().slice(0, 10).replaceAll('-', ''))
 
-const validResidentId = fc
-  .tuple(fc.stringMatching(/^\d{6}$/), birthDate, fc.stringMatching(/^\d{3}$/))
-  .map(([address, birth, seq]) => {
-    const first17 = address + birth + seq;
-    return first17 + residentIdCheckChar(first17);
-  });
+const validResidentId = fc.tuple(fc.stringMatching(/^\d{6}$/), birthDate, fc.stringMatching(/^\d{3}$/)).map(([address, birth, seq]) => {
+  const first17 = address + birth + seq
+  return first17 + residentIdCheckChar(first17)
+})
 
 t.test('resident ID: samples', async (t) => {
-  for (const id of SAMPLE_IDS) t.ok(isValidResidentId(id, TODAY), id);
-  t.ok(isValidResidentId('11010519491231002x', TODAY), 'lower-case x is accepted');
-  t.equal(normalizeResidentId('11010519491231002x'), '11010519491231002X');
-  t.equal(normalizeResidentId('440524188001010014'), '440524188001010014');
-});
+  for (const id of SAMPLE_IDS) t.ok(isValidResidentId(id, TODAY), id)
+  t.ok(isValidResidentId('11010519491231002x', TODAY), 'lower-case x is accepted')
+  t.equal(normalizeResidentId('11010519491231002x'), '11010519491231002X')
+  t.equal(normalizeResidentId('440524188001010014'), '440524188001010014')
+})
 
 t.test('resident ID: invalid', async (t) => {
-  const withCheck = (first17: string): string => first17 + residentIdCheckChar(first17);
+  const withCheck = (first17: string): string => first17 + residentIdCheckChar(first17)
   const cases: Array<[string, string]> = [
     ['110105491231002', '15-digit numbers are refused'],
     ['11010519491231002', '17 characters'],
@@ -191,92 +185,98 @@ t.test('resident ID: invalid', async (t) => {
     [withCheck('11010520260616002'), 'born after today'],
     [withCheck('11010520270101002'), 'born next year'],
     ['１１０１０５１９４９１２３１００２Ｘ', 'full-width digits'],
-  ];
-  for (const [id, why] of cases) t.notOk(isValidResidentId(id, TODAY), why);
-  t.ok(isValidResidentId(withCheck('11010520260615002'), TODAY), 'born today');
-  t.ok(isValidResidentId(withCheck('11010518000101002'), TODAY), 'born 1800-01-01');
-  t.ok(isValidResidentId(withCheck('11010520000229002'), TODAY), 'born on a leap day');
-  t.ok(isValidResidentId(withCheck('99999919800101002'), TODAY), 'unknown address codes are not refused');
-  t.ok(isValidResidentId(withCheck('81000019940823002'), TODAY), 'Hong Kong residence permit');
-  t.ok(isValidResidentId(withCheck('83000019940823002'), TODAY), 'Taiwan residence permit');
-});
+  ]
+  for (const [id, why] of cases) t.notOk(isValidResidentId(id, TODAY), why)
+  t.ok(isValidResidentId(withCheck('11010520260615002'), TODAY), 'born today')
+  t.ok(isValidResidentId(withCheck('11010518000101002'), TODAY), 'born 1800-01-01')
+  t.ok(isValidResidentId(withCheck('11010520000229002'), TODAY), 'born on a leap day')
+  t.ok(isValidResidentId(withCheck('99999919800101002'), TODAY), 'unknown address codes are not refused')
+  t.ok(isValidResidentId(withCheck('81000019940823002'), TODAY), 'Hong Kong residence permit')
+  t.ok(isValidResidentId(withCheck('83000019940823002'), TODAY), 'Taiwan residence permit')
+})
 
 t.test('resident ID: generated numbers are valid', async (t) => {
-  propertyHolds(t, fc.property(validResidentId, (id) => isValidResidentId(id, TODAY)));
-});
+  propertyHolds(
+    t,
+    fc.property(validResidentId, (id) => isValidResidentId(id, TODAY)),
+  )
+})
 
 t.test('resident ID: any single-character corruption is invalid', async (t) => {
   propertyHolds(
     t,
     fc.property(validResidentId, fc.nat(17), fc.integer({ min: 1, max: 10 }), (id, pos, shift) => {
-      const alphabet = pos === 17 ? '0123456789X' : '0123456789';
-      const current = alphabet.indexOf(id[pos]);
-      const replacement = alphabet[(current + shift) % alphabet.length];
-      if (replacement === id[pos]) return true; // a full turn of the 10-digit alphabet
-      const corrupted = id.slice(0, pos) + replacement + id.slice(pos + 1);
-      return !isValidResidentId(corrupted, TODAY);
+      const alphabet = pos === 17 ? '0123456789X' : '0123456789'
+      const current = alphabet.indexOf(id[pos])
+      const replacement = alphabet[(current + shift) % alphabet.length]
+      if (replacement === id[pos]) return true // a full turn of the 10-digit alphabet
+      const corrupted = id.slice(0, pos) + replacement + id.slice(pos + 1)
+      return !isValidResidentId(corrupted, TODAY)
     }),
-  );
-});
+  )
+})
 
 // ----- USCC
 
-const usccChar = fc.constantFrom(...USCC_CHARSET);
+const usccChar = fc.constantFrom(...USCC_CHARSET)
 const validUscc = fc
   .tuple(fc.array(usccChar, { minLength: 2, maxLength: 2 }), fc.stringMatching(/^\d{6}$/), fc.array(usccChar, { minLength: 9, maxLength: 9 }))
   .map(([head, division, org]) => {
-    const first17 = head.join('') + division + org.join('');
-    return first17 + usccCheckChar(first17);
-  });
+    const first17 = head.join('') + division + org.join('')
+    return first17 + usccCheckChar(first17)
+  })
 
 t.test('USCC: samples', async (t) => {
-  t.ok(isValidUscc('91110105MA01B2C34Q'));
-  t.notOk(isValidUscc('91110105MA01B2C34R'), 'wrong check character');
-  t.notOk(isValidUscc('91110105ma01b2c34q'), 'lower case');
-  t.notOk(isValidUscc('91350100M0001TGQXM'), 'an early pilot code that fails the checksum');
-  t.notOk(isValidUscc('91110105MA01B2C34'), '17 characters');
-  t.notOk(isValidUscc('91110105MA01B2C34QQ'), '19 characters');
-  t.notOk(isValidUscc('9111010AMA01B2C34Q'), 'letter in the division code');
+  t.ok(isValidUscc('91110105MA01B2C34Q'))
+  t.notOk(isValidUscc('91110105MA01B2C34R'), 'wrong check character')
+  t.notOk(isValidUscc('91110105ma01b2c34q'), 'lower case')
+  t.notOk(isValidUscc('91350100M0001TGQXM'), 'an early pilot code that fails the checksum')
+  t.notOk(isValidUscc('91110105MA01B2C34'), '17 characters')
+  t.notOk(isValidUscc('91110105MA01B2C34QQ'), '19 characters')
+  t.notOk(isValidUscc('9111010AMA01B2C34Q'), 'letter in the division code')
   for (const forbidden of ['I', 'O', 'S', 'V', 'Z']) {
-    const first17 = `91110105MA01B2C3${forbidden}`;
-    t.notOk(isValidUscc(`${first17}0`), `contains ${forbidden}`);
+    const first17 = `91110105MA01B2C3${forbidden}`
+    t.notOk(isValidUscc(`${first17}0`), `contains ${forbidden}`)
   }
-  t.equal(usccCheckChar('91110105MA01B2C34'), 'Q');
-  t.throws(() => usccCheckChar('91110105MA01B2C3I'), RangeError);
-});
+  t.equal(usccCheckChar('91110105MA01B2C34'), 'Q')
+  t.throws(() => usccCheckChar('91110105MA01B2C3I'), RangeError)
+})
 
 t.test('USCC: generated codes are valid', async (t) => {
-  propertyHolds(t, fc.property(validUscc, (code) => isValidUscc(code)));
-});
+  propertyHolds(
+    t,
+    fc.property(validUscc, (code) => isValidUscc(code)),
+  )
+})
 
 t.test('USCC: any single-character corruption is invalid', async (t) => {
   propertyHolds(
     t,
     fc.property(validUscc, fc.nat(17), fc.integer({ min: 1, max: 30 }), (code, pos, shift) => {
-      const alphabet = pos >= 2 && pos <= 7 ? '0123456789' : USCC_CHARSET;
-      const current = alphabet.indexOf(code[pos]);
-      const replacement = alphabet[(current + shift) % alphabet.length];
-      if (replacement === code[pos]) return true;
-      const corrupted = code.slice(0, pos) + replacement + code.slice(pos + 1);
-      return !isValidUscc(corrupted);
+      const alphabet = pos >= 2 && pos <= 7 ? '0123456789' : USCC_CHARSET
+      const current = alphabet.indexOf(code[pos])
+      const replacement = alphabet[(current + shift) % alphabet.length]
+      if (replacement === code[pos]) return true
+      const corrupted = code.slice(0, pos) + replacement + code.slice(pos + 1)
+      return !isValidUscc(corrupted)
     }),
-  );
-});
+  )
+})
 
 // ----- regions
 
 t.test('isValidRegionCode / isValidRegionPrefix', async (t) => {
   for (const ok of ['110105', '440703', '650000', '660000', '710000', '810000', '820000', '540000']) {
-    t.ok(isValidRegionCode(ok), ok);
+    t.ok(isValidRegionCode(ok), ok)
   }
   for (const bad of ['', '11', '1101', '11010', '1101050', '000000', '190000', '830000', '99xxxx', ' 110105', '１１０１０５']) {
-    t.notOk(isValidRegionCode(bad), JSON.stringify(bad));
+    t.notOk(isValidRegionCode(bad), JSON.stringify(bad))
   }
-  for (const ok of ['11', '1101', '110105', '66', '82']) t.ok(isValidRegionPrefix(ok), ok);
+  for (const ok of ['11', '1101', '110105', '66', '82']) t.ok(isValidRegionPrefix(ok), ok)
   for (const bad of ['', '1', '110', '11010', '1101050', '00', '0000', '*', '1a']) {
-    t.notOk(isValidRegionPrefix(bad), JSON.stringify(bad));
+    t.notOk(isValidRegionPrefix(bad), JSON.stringify(bad))
   }
-});
+})
 
 t.test('regionPrefix', async (t) => {
   const cases: Array<[string, string]> = [
@@ -286,9 +286,9 @@ t.test('regionPrefix', async (t) => {
     ['441900', '4419'],
     ['11', '11'],
     ['1101', '1101'],
-  ];
-  for (const [code, prefix] of cases) t.equal(regionPrefix(code), prefix, code);
-});
+  ]
+  for (const [code, prefix] of cases) t.equal(regionPrefix(code), prefix, code)
+})
 
 t.test('regionCovers', async (t) => {
   const cases: Array<[string, string, boolean]> = [
@@ -315,27 +315,27 @@ t.test('regionCovers', async (t) => {
     ['', '110105', false],
     ['1', '110105', false],
     ['11', 'garbage', false],
-  ];
-  for (const [covering, code, expected] of cases) t.equal(regionCovers(covering, code), expected, `${covering} covers ${code}: ${expected}`);
+  ]
+  for (const [covering, code, expected] of cases) t.equal(regionCovers(covering, code), expected, `${covering} covers ${code}: ${expected}`)
 
-  t.ok(regionsOnOneBranch('110105', '11'));
-  t.ok(regionsOnOneBranch('11', '110105'));
-  t.ok(regionsOnOneBranch('110100', '110105'));
-  t.notOk(regionsOnOneBranch('110105', '110106'));
-  t.notOk(regionsOnOneBranch('1101', '1102'));
-  t.ok(regionsOnOneBranch('*', '440703'));
+  t.ok(regionsOnOneBranch('110105', '11'))
+  t.ok(regionsOnOneBranch('11', '110105'))
+  t.ok(regionsOnOneBranch('110100', '110105'))
+  t.notOk(regionsOnOneBranch('110105', '110106'))
+  t.notOk(regionsOnOneBranch('1101', '1102'))
+  t.ok(regionsOnOneBranch('*', '440703'))
 
   propertyHolds(
     t,
     fc.property(fc.constantFrom(...Object.values(PROVINCES)), fc.stringMatching(/^\d{4}$/), (pp, rest) => {
-      const code = pp + rest;
+      const code = pp + rest
       return (
         regionCovers(code, code) &&
         regionCovers(pp, code) &&
         regionCovers(`${pp}0000`, code) &&
         regionCovers(`${code.slice(0, 4)}00`, code) &&
         code.startsWith(regionPrefix(code))
-      );
+      )
     }),
-  );
-});
+  )
+})

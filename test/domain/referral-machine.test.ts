@@ -55,6 +55,10 @@ t.test('every (state, action, actor, type) pair', async (t) => {
 
 t.test('event types follow contract §4', async (t) => {
   const events = new Set(TRANSITIONS.map((r) => r.event))
-  for (const e of events) t.match(e, /^referral\.(created|accepted|declined|redesignated|assigned|suspended|resumed|extended|agreement_recorded|terminated|materials_returned|case_registered|trial_resumed|closed|performance_reported)$/)
+  for (const e of events)
+    t.match(
+      e,
+      /^referral\.(created|accepted|declined|redesignated|assigned|suspended|resumed|extended|agreement_recorded|terminated|materials_returned|case_registered|trial_resumed|closed|performance_reported)$/,
+    )
   t.equal(events.size, 15, 'all fifteen referral event types are produced')
 })

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t from 'tap'
 import {
   classifyResponse,
   nextRetryDelayMs,
@@ -9,9 +9,9 @@ import {
   shouldGiveUp,
   type DeliveryErrorKind,
   type DeliveryOutcome,
-} from '../../src/domain/retry-policy.js';
+} from '../../src/domain/retry-policy.js'
 
-const HOUR = 60 * 60 * 1000;
+const HOUR = 60 * 60 * 1000
 
 t.test('classifyResponse', async (t) => {
   const cases: Array<[number | null, DeliveryErrorKind | undefined, DeliveryOutcome]> = [
@@ -47,11 +47,11 @@ t.test('classifyResponse', async (t) => {
     // An error kind wins over a status read before the failure (e.g. a body that timed out after the headers).
     [200, 'timeout', 'retry'],
     [200, 'url_not_allowed', 'dead'],
-  ];
+  ]
   for (const [status, kind, expected] of cases) {
-    t.equal(classifyResponse(status, kind), expected, `${status} ${kind ?? ''}`);
+    t.equal(classifyResponse(status, kind), expected, `${status} ${kind ?? ''}`)
   }
-});
+})
 
 t.test('nextRetryDelayMs: equal jitter within bounds', async (t) => {
   const cases: Array<{ attempt: number; random: number; expected: number }> = [
@@ -72,35 +72,39 @@ t.test('nextRetryDelayMs: equal jitter within bounds', async (t) => {
     { attempt: Number.NaN, random: 0, expected: 2_500 },
     { attempt: 1, random: 7, expected: 5_000 },
     { attempt: 1, random: -1, expected: 2_500 },
-  ];
+  ]
   for (const { attempt, random, expected } of cases) {
-    t.equal(nextRetryDelayMs(attempt, () => random), expected, `attempt ${attempt}, random ${random}`);
+    t.equal(
+      nextRetryDelayMs(attempt, () => random),
+      expected,
+      `attempt ${attempt}, random ${random}`,
+    )
   }
-});
+})
 
 t.test('nextRetryDelayMs: the first retry is within 10 s and delays never exceed the cap', async (t) => {
   for (let i = 0; i <= 100; i++) {
-    const r = i / 100;
-    const first = nextRetryDelayMs(1, () => r);
-    t.ok(first > 0 && first <= 10_000, `first retry ${first}`);
+    const r = i / 100
+    const first = nextRetryDelayMs(1, () => r)
+    t.ok(first > 0 && first <= 10_000, `first retry ${first}`)
     for (let attempt = 1; attempt <= 40; attempt++) {
-      const d = nextRetryDelayMs(attempt, () => r);
-      if (d <= 0 || d > RETRY_MAX_DELAY_MS) t.fail(`attempt ${attempt} delay ${d}`);
+      const d = nextRetryDelayMs(attempt, () => r)
+      if (d <= 0 || d > RETRY_MAX_DELAY_MS) t.fail(`attempt ${attempt} delay ${d}`)
     }
   }
   // The default random source is used when none is injected.
-  const d = nextRetryDelayMs(1);
-  t.ok(d >= 2_500 && d <= 5_000);
-});
+  const d = nextRetryDelayMs(1)
+  t.ok(d >= 2_500 && d <= 5_000)
+})
 
 t.test('nextRetryDelayMs: delays grow and stay monotonic for a fixed random', async (t) => {
-  let previous = 0;
+  let previous = 0
   for (let attempt = 1; attempt <= 30; attempt++) {
-    const d = nextRetryDelayMs(attempt, () => 0.5);
-    t.ok(d >= previous, `attempt ${attempt}`);
-    previous = d;
+    const d = nextRetryDelayMs(attempt, () => 0.5)
+    t.ok(d >= previous, `attempt ${attempt}`)
+    previous = d
   }
-});
+})
 
 t.test('nextRetryDelayMs: Retry-After is honoured and capped', async (t) => {
   const cases: Array<{ attempt: number; retryAfterMs: number | undefined; expected: number }> = [
@@ -114,16 +118,20 @@ t.test('nextRetryDelayMs: Retry-After is honoured and capped', async (t) => {
     { attempt: 1, retryAfterMs: Number.NaN, expected: 2_500 },
     { attempt: 1, retryAfterMs: -5_000, expected: 2_500 },
     { attempt: 20, retryAfterMs: 60_000, expected: RETRY_MAX_DELAY_MS / 2 },
-  ];
+  ]
   for (const { attempt, retryAfterMs, expected } of cases) {
-    t.equal(nextRetryDelayMs(attempt, () => 0, retryAfterMs), expected, `attempt ${attempt}, Retry-After ${retryAfterMs}`);
+    t.equal(
+      nextRetryDelayMs(attempt, () => 0, retryAfterMs),
+      expected,
+      `attempt ${attempt}, Retry-After ${retryAfterMs}`,
+    )
   }
-});
+})
 
 t.test('shouldGiveUp only after at least 24 h', async (t) => {
-  t.ok(RETRY_WINDOW_MS > 24 * HOUR, 'window has a margin beyond 24 h');
-  t.ok(RETRY_WINDOW_MS <= 26 * HOUR, 'margin stays modest');
-  const first = new Date('2025-03-01T00:00:00Z');
+  t.ok(RETRY_WINDOW_MS > 24 * HOUR, 'window has a margin beyond 24 h')
+  t.ok(RETRY_WINDOW_MS <= 26 * HOUR, 'margin stays modest')
+  const first = new Date('2025-03-01T00:00:00Z')
   const cases: Array<[number, boolean]> = [
     [0, false],
     [1 * HOUR, false],
@@ -132,30 +140,30 @@ t.test('shouldGiveUp only after at least 24 h', async (t) => {
     [RETRY_WINDOW_MS, true],
     [48 * HOUR, true],
     [-HOUR, false],
-  ];
+  ]
   for (const [elapsed, expected] of cases) {
-    t.equal(shouldGiveUp(first, new Date(first.getTime() + elapsed)), expected, `elapsed ${elapsed}`);
+    t.equal(shouldGiveUp(first, new Date(first.getTime() + elapsed)), expected, `elapsed ${elapsed}`)
   }
-  t.equal(shouldGiveUp(new Date(Number.NaN), new Date()), false, 'invalid date never gives up');
-});
+  t.equal(shouldGiveUp(new Date(Number.NaN), new Date()), false, 'invalid date never gives up')
+})
 
 t.test('a full schedule keeps retrying for at least 24 h', async (t) => {
   for (const r of [0, 0.5, 1]) {
-    const first = new Date('2025-03-01T00:00:00Z');
-    let now = first;
-    let attempt = 1;
+    const first = new Date('2025-03-01T00:00:00Z')
+    let now = first
+    let attempt = 1
     while (!shouldGiveUp(first, now)) {
-      now = new Date(now.getTime() + nextRetryDelayMs(attempt, () => r));
-      attempt++;
-      if (attempt > 1_000) break;
+      now = new Date(now.getTime() + nextRetryDelayMs(attempt, () => r))
+      attempt++
+      if (attempt > 1_000) break
     }
-    t.ok(now.getTime() - first.getTime() >= 24 * HOUR, `random ${r}: gave up after ${attempt} attempts`);
-    t.ok(attempt < 200, `random ${r}: bounded number of attempts (${attempt})`);
+    t.ok(now.getTime() - first.getTime() >= 24 * HOUR, `random ${r}: gave up after ${attempt} attempts`)
+    t.ok(attempt < 200, `random ${r}: bounded number of attempts (${attempt})`)
   }
-});
+})
 
 t.test('parseRetryAfter', async (t) => {
-  const now = new Date('2025-03-01T12:00:00Z');
+  const now = new Date('2025-03-01T12:00:00Z')
   const cases: Array<[string | undefined, number | undefined]> = [
     [undefined, undefined],
     ['', undefined],
@@ -177,8 +185,8 @@ t.test('parseRetryAfter', async (t) => {
     ['Sat, 01 Mar 2025 25:01:00 GMT', undefined],
     ['Sat, 01 Mar 2025 12:01:00 +0800', undefined],
     ['2025-03-01T12:01:00Z', undefined],
-  ];
+  ]
   for (const [header, expected] of cases) {
-    t.equal(parseRetryAfter(header, now), expected, JSON.stringify(header));
+    t.equal(parseRetryAfter(header, now), expected, JSON.stringify(header))
   }
-});
+})

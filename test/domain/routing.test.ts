@@ -1,11 +1,5 @@
 import t from 'tap'
-import {
-  coveringRegionCodes,
-  disputeCategory,
-  rankOrganizations,
-  type RoutingCandidate,
-  type RoutingRequest,
-} from '../../src/domain/routing.js'
+import { coveringRegionCodes, disputeCategory, rankOrganizations, type RoutingCandidate, type RoutingRequest } from '../../src/domain/routing.js'
 
 function org(id: string, over: Partial<RoutingCandidate> = {}): RoutingCandidate {
   return {
@@ -56,7 +50,12 @@ const table: Row[] = [
       org('other-court-roster', { kind: 'industry_committee', disputeTypes: ['medical'], rosters: { ministry: false, courtSpecial: ['粤0604', '京0106'] } }),
       org('gd-ministry', { kind: 'industry_committee', disputeTypes: ['medical'], regionCode: '440604' }),
       org('other-district', { kind: 'industry_committee', disputeTypes: ['medical'], regionCode: '110106' }),
-      org('gd-on-our-roster', { kind: 'industry_committee', disputeTypes: ['medical'], regionCode: '440604', rosters: { ministry: false, courtSpecial: ['京0105'] } }),
+      org('gd-on-our-roster', {
+        kind: 'industry_committee',
+        disputeTypes: ['medical'],
+        regionCode: '440604',
+        rosters: { ministry: false, courtSpecial: ['京0105'] },
+      }),
       org('high-court-roster', { kind: 'industry_committee', disputeTypes: ['medical'], rosters: { ministry: false, courtSpecial: ['京'] } }),
     ],
     order: ['high-court-roster', 'gd-on-our-roster'],

@@ -46,13 +46,24 @@ export async function startCaseWorld(): Promise<CaseWorld> {
 }
 
 export function principal(role: Role, scope: Partial<Pick<Principal, 'courtCodes' | 'organizationIds' | 'regionCodes' | 'name'>> = {}): Principal {
-  return { clientId: randomUUID(), role, name: scope.name ?? `${role} test client`, courtCodes: scope.courtCodes ?? [], organizationIds: scope.organizationIds ?? [], regionCodes: scope.regionCodes ?? [] }
+  return {
+    clientId: randomUUID(),
+    role,
+    name: scope.name ?? `${role} test client`,
+    courtCodes: scope.courtCodes ?? [],
+    organizationIds: scope.organizationIds ?? [],
+    regionCodes: scope.regionCodes ?? [],
+  }
 }
 
 export const caller = (p: Principal, ifMatch?: string): Caller => ({ principal: p, requestId: 'test', ...(ifMatch !== undefined ? { ifMatch } : {}) })
 
 /** Creates or replaces an organization directly through the repository (defaults: a Chaoyang township committee). */
-export async function seedOrganization(db: Kysely<Database>, id: string, over: Partial<Omit<Organization, 'id' | 'version' | 'createdAt' | 'updatedAt'>> = {}): Promise<Organization> {
+export async function seedOrganization(
+  db: Kysely<Database>,
+  id: string,
+  over: Partial<Omit<Organization, 'id' | 'version' | 'createdAt' | 'updatedAt'>> = {},
+): Promise<Organization> {
   const { org } = await db.transaction().execute((trx) =>
     upsertOrganization(trx, {
       id,
@@ -96,8 +107,16 @@ export interface Trail {
 /** What the database holds about one case besides its row: its events, their outbox rows, its access trail. */
 export async function trailOf(db: Kysely<Database>, subjectId: string): Promise<Trail> {
   const events = await db.selectFrom('events').selectAll().where('subject_id', '=', subjectId).orderBy('sequence').execute()
-  const outbox = await sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox o JOIN events e ON e.pos = o.event_pos WHERE e.subject_id = ${subjectId}`.execute(db)
-  const access = await db.selectFrom('access_log').select(['client_id']).select((eb) => eb.fn.countAll<number>().as('n')).where('subject_id', '=', subjectId).groupBy('client_id').execute()
+  const outbox = await sql<{
+    n: number
+  }>`SELECT count(*)::int AS n FROM outbox o JOIN events e ON e.pos = o.event_pos WHERE e.subject_id = ${subjectId}`.execute(db)
+  const access = await db
+    .selectFrom('access_log')
+    .select(['client_id'])
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('subject_id', '=', subjectId)
+    .groupBy('client_id')
+    .execute()
   return { events, outbox: outbox.rows[0]!.n, access: Object.fromEntries(access.map((a) => [a.client_id, Number(a.n)])) }
 }
 

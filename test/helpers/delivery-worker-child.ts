@@ -18,6 +18,9 @@ const worker = startDeliveryWorker(deps, {
 const sweep = setInterval(() => void worker.sweep().catch(() => undefined), 500)
 process.on('SIGTERM', () => {
   clearInterval(sweep)
-  void worker.close().then(() => deps.close()).then(() => process.exit(0))
+  void worker
+    .close()
+    .then(() => deps.close())
+    .then(() => process.exit(0))
 })
 process.send?.('ready')

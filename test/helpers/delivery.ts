@@ -18,7 +18,14 @@ export interface TestEngine {
  * `every()`; tests want it faster). Retries default to 100 ms so failure scenarios finish quickly.
  */
 export function startEngine(deps: Deps, opts: DeliveryWorkerOptions & { sweepEveryMs?: number } = {}): TestEngine {
-  const engine = startDeliveryWorker(deps, { concurrency: 8, retryDelayMs: () => 100, lockDurationMs: 5_000, stalledIntervalMs: 1_000, sweep: { graceMs: 300 }, ...opts })
+  const engine = startDeliveryWorker(deps, {
+    concurrency: 8,
+    retryDelayMs: () => 100,
+    lockDurationMs: 5_000,
+    stalledIntervalMs: 1_000,
+    sweep: { graceMs: 300 },
+    ...opts,
+  })
   let running = false
   const timer = setInterval(() => {
     if (running) return

@@ -36,7 +36,15 @@ export function referralBody(over: Record<string, unknown> = {}) {
     claimSummary: '请求被申请人停止漏水侵害并赔偿损失',
     claimAmount: '12000.00',
     parties: [
-      { role: 'applicant', kind: 'natural_person', name: '张三', idType: 'resident_id', idNumber: residentId(), phone: '13800138000', address: '北京市朝阳区八里庄街道1号' },
+      {
+        role: 'applicant',
+        kind: 'natural_person',
+        name: '张三',
+        idType: 'resident_id',
+        idNumber: residentId(),
+        phone: '13800138000',
+        address: '北京市朝阳区八里庄街道1号',
+      },
       { role: 'respondent', kind: 'natural_person', name: '李四', idType: 'resident_id', idNumber: residentId('440524') },
     ],
     consent: [

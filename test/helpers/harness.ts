@@ -23,7 +23,9 @@ function dbUrl(name: string): string {
 
 function migrationsHash(): string {
   const h = createHash('sha256')
-  for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.ts')).sort()) {
+  for (const f of readdirSync(MIGRATIONS_DIR)
+    .filter((f) => f.endsWith('.ts'))
+    .sort()) {
     h.update(f)
     h.update(readFileSync(path.join(MIGRATIONS_DIR, f)))
   }
@@ -122,7 +124,10 @@ export interface Harness {
   /** inject() with a bearer key. */
   call(key: string | null, opts: InjectOptions): Promise<LightMyRequestResponse>
   /** Creates a client through the API and returns its key and id. */
-  client(role: 'court' | 'mediation' | 'operator', scope?: { courtCodes?: string[]; organizationIds?: string[]; regionCodes?: string[] }): Promise<{ id: string; key: string; keyId: string }>
+  client(
+    role: 'court' | 'mediation' | 'operator',
+    scope?: { courtCodes?: string[]; organizationIds?: string[]; regionCodes?: string[] },
+  ): Promise<{ id: string; key: string; keyId: string }>
   close(): Promise<void>
 }
 
@@ -154,8 +159,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const routes: Harness['routes'] = []
   const app = await buildApp(deps, { onRoute: (r) => routes.push(r), ...opts.app })
   await app.ready()
-  const call: Harness['call'] = (key, o) =>
-    app.inject({ ...o, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(o.headers ?? {}) } })
+  const call: Harness['call'] = (key, o) => app.inject({ ...o, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(o.headers ?? {}) } })
   return {
     app,
     deps,

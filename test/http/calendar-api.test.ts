@@ -44,7 +44,21 @@ t.test('GET: published years and the statutory fallback, for every role', async 
   const y2027 = (await h.call(world.court.key, { method: 'GET', url: '/v1/calendar/2027' })).json()
   t.same(y2027, {
     year: 2027,
-    holidays: ['2027-01-01', '2027-02-05', '2027-02-06', '2027-02-07', '2027-02-08', '2027-04-05', '2027-05-01', '2027-05-02', '2027-06-09', '2027-09-15', '2027-10-01', '2027-10-02', '2027-10-03'],
+    holidays: [
+      '2027-01-01',
+      '2027-02-05',
+      '2027-02-06',
+      '2027-02-07',
+      '2027-02-08',
+      '2027-04-05',
+      '2027-05-01',
+      '2027-05-02',
+      '2027-06-09',
+      '2027-09-15',
+      '2027-10-01',
+      '2027-10-02',
+      '2027-10-03',
+    ],
     workdays: [],
     provisional: true,
   })
@@ -72,7 +86,10 @@ t.test('PUT: operators only, every bad date named', async (t) => {
   const p = bad.json()
   t.equal(p.code, 'validation_failed')
   const got = p.errors.map((e: { path: string; code: string }) => `${e.path} ${e.code}`).sort()
-  t.same(got, ['/holidays/0 invalid_date', '/holidays/1 wrong_year', '/holidays/3 duplicate_date', '/workdays/0 conflicting_date', '/workdays/1 invalid_date'].sort())
+  t.same(
+    got,
+    ['/holidays/0 invalid_date', '/holidays/1 wrong_year', '/holidays/3 duplicate_date', '/workdays/0 conflicting_date', '/workdays/1 invalid_date'].sort(),
+  )
   const unknown = await h.call(op, { method: 'PUT', url: '/v1/calendar/2028', payload: { ...body, note: 'x' } })
   t.equal(unknown.statusCode, 400)
   t.equal(unknown.json().errors[0].path, '/note')

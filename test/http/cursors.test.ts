@@ -31,7 +31,11 @@ for (let i = 0; i < 2; i++) {
   referralIds.push(r.json().id as string)
 }
 const referralId = referralIds[0]
-const accepted = await post(h, w.platform.key, `/v1/referrals/${referralId}/acceptance`, { decision: 'accepted', mediator: { name: '王调解' }, acceptedAt: new Date().toISOString() })
+const accepted = await post(h, w.platform.key, `/v1/referrals/${referralId}/acceptance`, {
+  decision: 'accepted',
+  mediator: { name: '王调解' },
+  acceptedAt: new Date().toISOString(),
+})
 if (accepted.statusCode !== 200) throw new Error(`acceptance: ${accepted.body}`)
 // Full-data reads by the referring court leave access-log entries.
 for (const id of referralIds) await h.call(w.court.key, { method: 'GET', url: `/v1/referrals/${id}` })
@@ -78,7 +82,13 @@ for (const c of [w.court, w.platform]) {
 }
 
 for (let i = 0; i < 2; i++) {
-  const warning = await post(h, w.court.key, '/v1/warnings', { level: 'orange', regionCode: '110105', disputeType: 'labor', summary: `农民工集中讨薪 ${i}`, involvedPersons: 30 })
+  const warning = await post(h, w.court.key, '/v1/warnings', {
+    level: 'orange',
+    regionCode: '110105',
+    disputeType: 'labor',
+    summary: `农民工集中讨薪 ${i}`,
+    involvedPersons: 30,
+  })
   if (warning.statusCode !== 201) throw new Error(`warning: ${warning.body}`)
 }
 
@@ -204,14 +214,23 @@ for (const r of routes) {
 
 t.test('the limit defaults to 50 when absent (schema default applied by validation)', async (t) => {
   // Query strings are validated with useDefaults: the handler sees limit = 50, the schema's default.
-  const validate = createValidatorCompiler(semanticChecks)({ schema: Type.Object({ limit: Type.Optional(LimitQuery) }), method: 'GET', url: '/', httpPart: 'querystring' })
+  const validate = createValidatorCompiler(semanticChecks)({
+    schema: Type.Object({ limit: Type.Optional(LimitQuery) }),
+    method: 'GET',
+    url: '/',
+    httpPart: 'querystring',
+  })
   const query: { limit?: number } = {}
   t.equal(validate(query), true)
   t.equal(query.limit, 50)
   t.equal(DEFAULT_LIMIT, 50)
 
   for (let i = 0; i < 51; i++) {
-    const res = await h.call(w.platform.key, { method: 'PUT', url: `/v1/organizations/bulk-${String(i).padStart(2, '0')}`, payload: organizationBody({ name: `调委会 ${i}` }) })
+    const res = await h.call(w.platform.key, {
+      method: 'PUT',
+      url: `/v1/organizations/bulk-${String(i).padStart(2, '0')}`,
+      payload: organizationBody({ name: `调委会 ${i}` }),
+    })
     if (res.statusCode !== 201) throw new Error(res.body)
   }
   const res = await get(w.court.key, '/v1/organizations')

@@ -61,12 +61,22 @@ t.test('the pull feed: scoped, filtered, paged, resumable', async (t) => {
   const created = await post(h, world.court.key, '/v1/referrals', referralBody())
   t.equal(created.statusCode, 201, created.body)
   const referralId = created.json().id
-  const accepted = await post(h, world.platform.key, `/v1/referrals/${referralId}/acceptance`, { decision: 'accepted', mediator: { name: '王调解' }, acceptedAt: new Date().toISOString() })
+  const accepted = await post(h, world.platform.key, `/v1/referrals/${referralId}/acceptance`, {
+    decision: 'accepted',
+    mediator: { name: '王调解' },
+    acceptedAt: new Date().toISOString(),
+  })
   t.equal(accepted.statusCode, 200, accepted.body)
 
   const courtAll = await readUntil(world.court.key, (items) => items.filter((e) => e.subject.id === referralId).length === 2)
   const mine = courtAll.items.filter((e) => e.subject.id === referralId)
-  t.same(mine.map((e) => [e.type, e.sequence]), [['referral.created', 1], ['referral.accepted', 2]])
+  t.same(
+    mine.map((e) => [e.type, e.sequence]),
+    [
+      ['referral.created', 1],
+      ['referral.accepted', 2],
+    ],
+  )
   const platformAll = await readAll(world.platform.key)
   t.equal(platformAll.items.filter((e) => e.subject.id === referralId).length, 2, 'the holding platform reads them')
   t.equal((await readAll(world.otherCourt.key)).items.filter((e) => e.subject.id === referralId).length, 0, 'another court does not')
@@ -82,7 +92,10 @@ t.test('the pull feed: scoped, filtered, paged, resumable', async (t) => {
   const suspended = await post(h, world.platform.key, `/v1/referrals/${referralId}/suspension`, { reason: 'appraisal' })
   t.equal(suspended.statusCode, 200, suspended.body)
   const more = await readUntil(world.court.key, (items) => items.length > 0, courtAll.cursor)
-  t.same(more.items.map((e) => e.type), ['referral.suspended'])
+  t.same(
+    more.items.map((e) => e.type),
+    ['referral.suspended'],
+  )
 
   t.equal((await h.call(world.court.key, { method: 'GET', url: '/v1/events?after=garbage' })).statusCode, 400)
   t.equal((await h.call(world.court.key, { method: 'GET', url: '/v1/events?types=referral.nope' })).statusCode, 400)
@@ -114,8 +127,14 @@ t.test('the pull feed never skips an event whose transaction commits late', asyn
   // A reader now sees B's row in the table, but the feed holds it back: serving it would move the cursor
   // past A's position, and A would be skipped when it commits.
   const during = await readAll(h.operatorKey, start.cursor)
-  t.notOk(during.items.some((e) => e.id === eventB), 'B is held back while an older transaction is open')
-  t.notOk(during.items.some((e) => e.id === eventA), 'A is not visible yet')
+  t.notOk(
+    during.items.some((e) => e.id === eventB),
+    'B is held back while an older transaction is open',
+  )
+  t.notOk(
+    during.items.some((e) => e.id === eventA),
+    'A is not visible yet',
+  )
 
   await a.query('COMMIT')
   const after = (await readUntil(h.operatorKey, (items) => items.some((e) => e.id === eventA) && items.some((e) => e.id === eventB), during.cursor)).items
@@ -140,6 +159,9 @@ t.test('a transaction open in another database of the cluster does not hold the 
   await elsewhere.query('SELECT pg_current_xact_id()')
   const id = await insertEvent(ours, { audience: 'operator' })
   const got = await readUntil(h.operatorKey, (items) => items.some((e) => e.id === id), start.cursor)
-  t.ok(got.items.some((e) => e.id === id), 'the event is served although an older transaction elsewhere is still open')
+  t.ok(
+    got.items.some((e) => e.id === id),
+    'the event is served although an older transaction elsewhere is still open',
+  )
   await elsewhere.query('ROLLBACK')
 })

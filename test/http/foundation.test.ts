@@ -109,11 +109,24 @@ t.test('clients and keys: shown once, stored hashed, rotation and revocation', a
 })
 
 t.test('client scope validation', async (t) => {
-  const bad = await h.call(h.operatorKey, { method: 'POST', url: '/v1/clients', headers: { 'idempotency-key': idemKey() }, payload: { name: 'x', role: 'court', courtCodes: ['京01X5'], regionCodes: ['11'] } })
+  const bad = await h.call(h.operatorKey, {
+    method: 'POST',
+    url: '/v1/clients',
+    headers: { 'idempotency-key': idemKey() },
+    payload: { name: 'x', role: 'court', courtCodes: ['京01X5'], regionCodes: ['11'] },
+  })
   t.equal(bad.statusCode, 400)
   const paths = bad.json().errors.map((e: { path: string }) => e.path)
-  t.ok(paths.some((p: string) => p.startsWith('/courtCodes')), 'names the bad court code')
-  const noScope = await h.call(h.operatorKey, { method: 'POST', url: '/v1/clients', headers: { 'idempotency-key': idemKey() }, payload: { name: 'x', role: 'mediation' } })
+  t.ok(
+    paths.some((p: string) => p.startsWith('/courtCodes')),
+    'names the bad court code',
+  )
+  const noScope = await h.call(h.operatorKey, {
+    method: 'POST',
+    url: '/v1/clients',
+    headers: { 'idempotency-key': idemKey() },
+    payload: { name: 'x', role: 'mediation' },
+  })
   t.equal(noScope.statusCode, 400)
 })
 
@@ -124,8 +137,14 @@ t.test('20 identical POSTs in parallel create one client, no 5xx', async (t) => 
     Array.from({ length: 20 }, () => h.call(h.operatorKey, { method: 'POST', url: '/v1/clients', headers: { 'idempotency-key': key }, payload: body })),
   )
   const statuses = results.map((r) => r.statusCode)
-  t.notOk(statuses.some((s) => s >= 500), `no 5xx: ${statuses.join(',')}`)
-  t.ok(statuses.every((s) => s === 201 || s === 409), 'created, replayed or in use')
+  t.notOk(
+    statuses.some((s) => s >= 500),
+    `no 5xx: ${statuses.join(',')}`,
+  )
+  t.ok(
+    statuses.every((s) => s === 201 || s === 409),
+    'created, replayed or in use',
+  )
   for (const r of results.filter((r) => r.statusCode === 409)) t.equal(r.json().code, 'idempotency_key_in_use')
   const { rows } = await h.deps.pool.query('SELECT count(*)::int AS n FROM clients WHERE name = $1', [body.name])
   t.equal(rows[0].n, 1, 'exactly one client')
@@ -133,10 +152,18 @@ t.test('20 identical POSTs in parallel create one client, no 5xx', async (t) => 
 
 t.test('strict input', async (t) => {
   const post = (payload: unknown, headers: Record<string, string> = {}) =>
-    h.call(h.operatorKey, { method: 'POST', url: '/v1/clients', headers: { 'idempotency-key': idemKey(), 'content-type': 'application/json', ...headers }, payload: payload as string })
+    h.call(h.operatorKey, {
+      method: 'POST',
+      url: '/v1/clients',
+      headers: { 'idempotency-key': idemKey(), 'content-type': 'application/json', ...headers },
+      payload: payload as string,
+    })
   const unknown = await post({ name: 'x', role: 'court', courtCodes: ['京0105'], isAdmin: true })
   t.equal(unknown.statusCode, 400)
-  t.same(unknown.json().errors.map((e: { path: string; code: string }) => [e.path, e.code]), [['/isAdmin', 'unknown_property']])
+  t.same(
+    unknown.json().errors.map((e: { path: string; code: string }) => [e.path, e.code]),
+    [['/isAdmin', 'unknown_property']],
+  )
 
   const coerced = await post({ name: 12345, role: 'court', courtCodes: ['京0105'] })
   t.equal(coerced.statusCode, 400, 'a number is not coerced to a string')
@@ -144,7 +171,10 @@ t.test('strict input', async (t) => {
 
   const many = await post({ role: 'boss', courtCodes: 5 })
   t.equal(many.statusCode, 400)
-  const paths = many.json().errors.map((e: { path: string }) => e.path).sort()
+  const paths = many
+    .json()
+    .errors.map((e: { path: string }) => e.path)
+    .sort()
   t.same(paths, ['/courtCodes', '/name', '/role'], 'every failing path is listed')
 
   const proto = await post('{"name":"x","role":"court","courtCodes":["京0105"],"__proto__":{"admin":true}}')
@@ -163,7 +193,12 @@ t.test('strict input', async (t) => {
   const deep = await post('{"name":"x","role":"court","courtCodes":["京0105"],"n":' + '['.repeat(5000) + ']'.repeat(5000) + '}')
   t.equal(deep.statusCode, 400, 'deep nesting is refused')
 
-  const xml = await h.call(h.operatorKey, { method: 'POST', url: '/v1/clients', headers: { 'idempotency-key': idemKey(), 'content-type': 'application/xml' }, payload: '<a/>' })
+  const xml = await h.call(h.operatorKey, {
+    method: 'POST',
+    url: '/v1/clients',
+    headers: { 'idempotency-key': idemKey(), 'content-type': 'application/xml' },
+    payload: '<a/>',
+  })
   t.equal(xml.statusCode, 415)
 
   const limit = await h.call(h.operatorKey, { method: 'GET', url: '/v1/organizations?limit=100000' })
@@ -222,8 +257,14 @@ t.test('logs: request and client ids, no credentials', async (t) => {
   await h.call(h.operatorKey, { method: 'GET', url: '/v1/organizations', headers: { 'x-request-id': `req-${marker}` } })
   const lines = h.logs.lines.filter((l) => l.includes(`req-${marker}`))
   t.ok(lines.length > 0, 'the request id is logged')
-  t.ok(lines.some((l) => l.includes('clientId')), 'with the client id')
-  t.notOk(h.logs.lines.some((l) => l.includes(h.operatorKey)), 'the key never reaches a log line')
+  t.ok(
+    lines.some((l) => l.includes('clientId')),
+    'with the client id',
+  )
+  t.notOk(
+    h.logs.lines.some((l) => l.includes(h.operatorKey)),
+    'the key never reaches a log line',
+  )
 })
 
 t.test('configuration errors name the variable', async (t) => {
@@ -265,18 +306,22 @@ t.test('graceful shutdown: in-flight requests finish, new ones get 503', async (
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
   const get = (headers: Record<string, string> = {}) =>
     new Promise<number>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/health/live', agent, headers }, (res) => {
-        res.resume()
-        res.on('end', () => resolve(res.statusCode ?? 0))
-      }).on('error', reject)
+      http
+        .get({ host: '127.0.0.1', port, path: '/health/live', agent, headers }, (res) => {
+          res.resume()
+          res.on('end', () => resolve(res.statusCode ?? 0))
+        })
+        .on('error', reject)
     })
   t.equal(await get(), 200, 'warm keep-alive connection')
   const other = new http.Agent({ keepAlive: true, maxSockets: 1 })
   const slowPromise = new Promise<number>((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/health/live', agent: other, headers: { 'x-test-hold-ms': '500' } }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.statusCode ?? 0))
-    }).on('error', reject)
+    http
+      .get({ host: '127.0.0.1', port, path: '/health/live', agent: other, headers: { 'x-test-hold-ms': '500' } }, (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      })
+      .on('error', reject)
   })
   await new Promise((r) => setTimeout(r, 100))
   const closing = h2.app.close()

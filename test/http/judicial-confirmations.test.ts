@@ -22,7 +22,11 @@ const gdOrg = await h.call(w.otherPlatform.key, {
 })
 if (gdOrg.statusCode !== 201) throw new Error(gdOrg.body)
 // A district-level organization elsewhere in Beijing (the Beijing platform's scope covers it).
-const hdOrg = await h.call(w.platform.key, { method: 'PUT', url: '/v1/organizations/bj-hd-org', payload: organizationBody({ name: '海淀区人民调解委员会', regionCode: '110108', rosters: { ministry: true, courtSpecial: [] } }) })
+const hdOrg = await h.call(w.platform.key, {
+  method: 'PUT',
+  url: '/v1/organizations/bj-hd-org',
+  payload: organizationBody({ name: '海淀区人民调解委员会', regionCode: '110108', rosters: { ministry: true, courtSpecial: [] } }),
+})
 if (hdOrg.statusCode !== 201) throw new Error(hdOrg.body)
 
 function readYears<T>(file: string): Record<string, T> {
@@ -57,11 +61,17 @@ interface Agreed {
 
 /** A referral taken through the real referral API to `agreed` (and, if asked, closed). */
 async function agreedReferral(opts: { signedAt?: string; inLitigation?: boolean; close?: string } = {}): Promise<Agreed> {
-  const body = opts.inLitigation ? referralBody({ referralType: 'in_litigation', procedure: 'ordinary', caseNumber: caseNumber('京0105', '民初') }) : referralBody()
+  const body = opts.inLitigation
+    ? referralBody({ referralType: 'in_litigation', procedure: 'ordinary', caseNumber: caseNumber('京0105', '民初') })
+    : referralBody()
   const created = await post(h, w.court.key, '/v1/referrals', body)
   if (created.statusCode !== 201) throw new Error(`referral: ${created.body}`)
   const id = created.json().id as string
-  const acc = await post(h, w.platform.key, `/v1/referrals/${id}/acceptance`, { decision: 'accepted', mediator: { name: '王调解' }, acceptedAt: new Date().toISOString() })
+  const acc = await post(h, w.platform.key, `/v1/referrals/${id}/acceptance`, {
+    decision: 'accepted',
+    mediator: { name: '王调解' },
+    acceptedAt: new Date().toISOString(),
+  })
   if (acc.statusCode !== 200) throw new Error(`accept: ${acc.body}`)
   const signedAt = opts.signedAt ?? hourAgo()
   const terms = `李四于本月底前向张三支付赔偿款 8000 元，双方再无争议。#${id}`
@@ -109,7 +119,15 @@ function standaloneBody(over: Record<string, unknown> = {}) {
       performance: { method: 'deferred', dueOn: '2027-01-31' },
     },
     parties: [
-      { role: 'applicant', kind: 'natural_person', name: '王五', idType: 'resident_id', idNumber: residentId('110105', '19700101'), phone: '13912345678', address: '北京市朝阳区八里庄路 5 号' },
+      {
+        role: 'applicant',
+        kind: 'natural_person',
+        name: '王五',
+        idType: 'resident_id',
+        idNumber: residentId('110105', '19700101'),
+        phone: '13912345678',
+        address: '北京市朝阳区八里庄路 5 号',
+      },
       { role: 'respondent', kind: 'natural_person', name: '赵六·阿不都', idType: 'resident_id', idNumber: residentId('110108', '19850202') },
     ],
     applicants: [0, 1],
@@ -149,7 +167,9 @@ t.test('referral-linked application: rules and errors', async (t) => {
   const wrongSha = await apply(linkedBody(a, { agreementSha256: agreementSha256('另一份协议') }))
   t.equal(wrongSha.json().code, 'agreement_mismatch', 'agreementSha256 differs')
   const otherTerms = await apply(
-    linkedBody(a, { agreement: { form: 'written', terms: '不同的条款', signatures: [{ partyIndex: 0, signedAt: hourAgo() }], performance: { method: 'immediate' } } }),
+    linkedBody(a, {
+      agreement: { form: 'written', terms: '不同的条款', signatures: [{ partyIndex: 0, signedAt: hourAgo() }], performance: { method: 'immediate' } },
+    }),
   )
   t.equal(otherTerms.statusCode, 422)
   t.equal(otherTerms.json().code, 'agreement_mismatch', 'an attached agreement with other terms')
@@ -172,7 +192,10 @@ t.test('referral-linked application: rules and errors', async (t) => {
   t.match(badIndex.json().errors, [{ path: '/applicants/2', code: 'invalid_party_index' }])
   const standaloneFields = await apply(linkedBody(a, { organizationId: 'bj-cy-blz', venue: { basis: 'organization_seat' } }))
   t.equal(standaloneFields.statusCode, 400)
-  t.match(standaloneFields.json().errors, [{ path: '/organizationId', code: 'not_allowed' }, { path: '/venue', code: 'not_allowed' }])
+  t.match(standaloneFields.json().errors, [
+    { path: '/organizationId', code: 'not_allowed' },
+    { path: '/venue', code: 'not_allowed' },
+  ])
   const unknownField = await apply(linkedBody(a, { status: 'ruled_valid' }))
   t.equal(unknownField.statusCode, 400, 'mass assignment refused')
   const badCourt = await apply(linkedBody(a, { courtCode: 'XX' }))
@@ -195,7 +218,9 @@ t.test('referral-linked application: rules and errors', async (t) => {
   t.equal(noIdem.json().code, 'idempotency_key_required')
 
   // The same agreement attached in full is accepted: it matches the referral's.
-  const body = linkedBody(a, { agreement: { form: 'written', terms: a.terms, signatures: [{ partyIndex: 0, signedAt: hourAgo() }], performance: { method: 'immediate' } } })
+  const body = linkedBody(a, {
+    agreement: { form: 'written', terms: a.terms, signatures: [{ partyIndex: 0, signedAt: hourAgo() }], performance: { method: 'immediate' } },
+  })
   const key = idemKey()
   const ok = await h.call(w.platform.key, { method: 'POST', url: BASE, payload: body, headers: { 'idempotency-key': key } })
   t.equal(ok.statusCode, 201, ok.body)
@@ -250,7 +275,10 @@ t.test('referral-linked application: rules and errors', async (t) => {
 
   const events = await get(w.platform.key, `${BASE}/${c.id}/events`)
   t.equal(events.statusCode, 200)
-  t.match(events.json(), { items: [{ type: 'confirmation.applied', sequence: 1, caseVersion: 1, subject: { kind: 'judicial_confirmation', id: c.id } }], nextCursor: null })
+  t.match(events.json(), {
+    items: [{ type: 'confirmation.applied', sequence: 1, caseVersion: 1, subject: { kind: 'judicial_confirmation', id: c.id } }],
+    nextCursor: null,
+  })
   t.equal(events.json().items[0].data.confirmation.agreementSha256, a.sha)
   t.same(scanForPersonalData(events.body), [], 'event data is masked')
   const row = await h.deps.db.selectFrom('events').selectAll().where('subject_id', '=', c.id).executeTakeFirstOrThrow()
@@ -265,7 +293,14 @@ t.test('referral-linked application: rules and errors', async (t) => {
 t.test('the referral must be agreed, or closed as agreement_filed', async (t) => {
   const created = await post(h, w.court.key, '/v1/referrals', referralBody())
   const rid = created.json().id
-  const early = await apply({ referralId: rid, courtCode: '京0105', agreementSha256: 'a'.repeat(64), applicants: [0, 1], appliedAt: new Date().toISOString(), materials: [] })
+  const early = await apply({
+    referralId: rid,
+    courtCode: '京0105',
+    agreementSha256: 'a'.repeat(64),
+    applicants: [0, 1],
+    appliedAt: new Date().toISOString(),
+    materials: [],
+  })
   t.equal(early.statusCode, 409)
   t.match(early.json(), { code: 'illegal_transition', currentStatus: 'referred' })
 
@@ -360,7 +395,10 @@ t.test('court decisions, withdrawal, history and the hash chain', async (t) => {
   const page1 = await get(w.court.key, `${url}/events?limit=2`)
   t.equal(page1.json().items.length, 2)
   const page2 = await get(w.court.key, `${url}/events?limit=2&cursor=${page1.json().nextCursor}`)
-  t.same(page2.json().items.map((e: { sequence: number }) => e.sequence), [3])
+  t.same(
+    page2.json().items.map((e: { sequence: number }) => e.sequence),
+    [3],
+  )
   const rows = await h.deps.db.selectFrom('events').selectAll().where('subject_id', '=', id).orderBy('sequence').execute()
   t.match(verifyChain(rows.map((r) => ({ envelope: toEnvelope(r), prevHash: r.prev_hash, hash: r.hash }))), { valid: true, length: 3 })
   const head = await h.deps.db.selectFrom('judicial_confirmations').select('chain_head').where('id', '=', id).executeTakeFirstOrThrow()
@@ -368,7 +406,12 @@ t.test('court decisions, withdrawal, history and the hash chain', async (t) => {
 
   // Rejected ruling.
   const r2 = await accepted()
-  const rejected = await post(h, w.court.key, `${BASE}/${r2.id}/ruling`, { result: 'rejected', rulingNumber: r2.caseNumber, ruledOn: shanghaiDate(new Date()), reason: '协议内容不明确（民诉法解释 358(5)）' })
+  const rejected = await post(h, w.court.key, `${BASE}/${r2.id}/ruling`, {
+    result: 'rejected',
+    rulingNumber: r2.caseNumber,
+    ruledOn: shanghaiDate(new Date()),
+    reason: '协议内容不明确（民诉法解释 358(5)）',
+  })
   t.equal(rejected.statusCode, 200)
   t.match(rejected.json(), { status: 'ruled_rejected', ruling: { result: 'rejected', reason: /不明确/ } })
   t.equal((await apply(linkedBody(r2.agreed))).statusCode, 201, 'after a rejection the parties may apply again')
@@ -392,7 +435,11 @@ t.test('court decisions, withdrawal, history and the hash chain', async (t) => {
   const ruleWithdrawn = await post(h, w.court.key, `${BASE}/${r4.id}/ruling`, { result: 'valid', rulingNumber: 'x', ruledOn: shanghaiDate(new Date()) })
   t.match(ruleWithdrawn.json(), { code: 'illegal_transition', currentStatus: 'withdrawn' })
   const r5 = await applied()
-  const rulingBeforeAcceptance = await post(h, w.court.key, `${BASE}/${r5.id}/ruling`, { result: 'valid', rulingNumber: 'x', ruledOn: shanghaiDate(new Date()) })
+  const rulingBeforeAcceptance = await post(h, w.court.key, `${BASE}/${r5.id}/ruling`, {
+    result: 'valid',
+    rulingNumber: 'x',
+    ruledOn: shanghaiDate(new Date()),
+  })
   t.match(rulingBeforeAcceptance.json(), { code: 'illegal_transition', currentStatus: 'applied' })
   t.equal((await post(h, w.platform.key, `${BASE}/${r5.id}/ruling`, { result: 'valid', rulingNumber: 'x', ruledOn: shanghaiDate(new Date()) })).statusCode, 403)
 })
@@ -439,7 +486,8 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
   t.equal(c.parties[1].name, '赵六·阿不都')
   const stored = await h.deps.db.selectFrom('judicial_confirmations').select('doc').where('id', '=', c.id).executeTakeFirstOrThrow()
   const raw = JSON.stringify(stored.doc)
-  for (const plain of [body.parties[0].idNumber, body.parties[1].idNumber, '13912345678', '八里庄路']) t.notOk(raw.includes(plain), `${plain} is not stored in plain text`)
+  for (const plain of [body.parties[0].idNumber, body.parties[1].idNumber, '13912345678', '八里庄路'])
+    t.notOk(raw.includes(plain), `${plain} is not stored in plain text`)
   t.equal((await get(w.court.key, `${BASE}/${c.id}`)).json().parties[0].phone, '13912345678', 'the court concerned sees it in full')
   const masked = await get(operator, `${BASE}/${c.id}`)
   t.equal(masked.json().parties[0].phone, '139****5678')
@@ -466,7 +514,13 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
 
   const missing = await apply({ courtCode: '京0105', applicants: [0, 1], appliedAt: new Date().toISOString(), materials: [] })
   t.equal(missing.statusCode, 400)
-  t.same(missing.json().errors.map((e: { path: string }) => e.path).sort(), ['/agreement', '/organizationId', '/parties'])
+  t.same(
+    missing
+      .json()
+      .errors.map((e: { path: string }) => e.path)
+      .sort(),
+    ['/agreement', '/organizationId', '/parties'],
+  )
 
   const cases: Array<[string, Record<string, unknown>, number, string]> = [
     ['another district court', { courtCode: '京0106' }, 422, 'wrong_court'],
@@ -512,7 +566,9 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
   // Venue by party domicile or subject matter: the court's region covers the given region.
   const domicile = await apply(standaloneBody({ courtCode: '京0108', venue: { basis: 'party_domicile', regionCode: '110108' } }))
   t.equal(domicile.statusCode, 201, domicile.body)
-  const subjectMatter = await apply(standaloneBody({ organizationId: 'bj-hd-org', courtCode: '京0105', venue: { basis: 'subject_matter', regionCode: '110105' } }))
+  const subjectMatter = await apply(
+    standaloneBody({ organizationId: 'bj-hd-org', courtCode: '京0105', venue: { basis: 'subject_matter', regionCode: '110105' } }),
+  )
   t.equal(subjectMatter.statusCode, 201, subjectMatter.body)
   t.equal(subjectMatter.json().organizationId, 'bj-hd-org')
   const gd = await apply(standaloneBody({ organizationId: 'gd-fs-org', courtCode: '粤0604', materials: [{ materialId: gdPdf }] }), w.otherPlatform.key)
@@ -530,14 +586,23 @@ t.test('lists, filters and the BOLA matrix', async (t) => {
   const courtList = await get(w.court.key, `${BASE}?limit=200`)
   t.equal(courtList.statusCode, 200)
   t.ok(courtList.json().items.length > 0)
-  t.ok(courtList.json().items.every((c: { courtCode: string }) => c.courtCode === '京0105'), 'a court sees its own court codes only')
+  t.ok(
+    courtList.json().items.every((c: { courtCode: string }) => c.courtCode === '京0105'),
+    'a court sees its own court codes only',
+  )
   t.notOk(courtList.json().items.some((c: { id: string }) => c.id === gdId))
   const gdCourtList = await get(w.otherCourt.key, `${BASE}?limit=200`)
   t.ok(gdCourtList.json().items.some((c: { id: string }) => c.id === gdId))
-  t.ok(gdCourtList.json().items.every((c: { courtCode: string }) => c.courtCode === '粤0604'), 'the other court sees only its applications')
+  t.ok(
+    gdCourtList.json().items.every((c: { courtCode: string }) => c.courtCode === '粤0604'),
+    'the other court sees only its applications',
+  )
   const gdPlatformList = await get(w.otherPlatform.key, `${BASE}?limit=200`)
   t.ok(gdPlatformList.json().items.some((c: { id: string }) => c.id === gdId))
-  t.ok(gdPlatformList.json().items.every((c: { organizationId: string }) => c.organizationId === 'gd-fs-org'), 'the other platform sees only its organization’s')
+  t.ok(
+    gdPlatformList.json().items.every((c: { organizationId: string }) => c.organizationId === 'gd-fs-org'),
+    'the other platform sees only its organization’s',
+  )
   const bjPlatformList = await get(w.platform.key, `${BASE}?limit=200`)
   t.notOk(bjPlatformList.json().items.some((c: { id: string }) => c.id === gdId))
   t.ok(bjPlatformList.json().items.some((c: { id: string }) => c.id === mine.id))
@@ -554,7 +619,10 @@ t.test('lists, filters and the BOLA matrix', async (t) => {
   t.same((await get(tianjin.key, BASE)).json().items, [])
 
   const filtered = await get(w.court.key, `${BASE}?status=under_review&referralId=${mine.agreed.id}&courtCode=京0105&organizationId=bj-cy-blz`)
-  t.same(filtered.json().items.map((c: { id: string }) => c.id), [mine.id])
+  t.same(
+    filtered.json().items.map((c: { id: string }) => c.id),
+    [mine.id],
+  )
   t.same((await get(w.court.key, `${BASE}?status=withdrawn&referralId=${mine.agreed.id}`)).json().items, [])
   const p1 = await get(w.court.key, `${BASE}?limit=1`)
   t.equal(p1.json().items.length, 1)
@@ -586,7 +654,10 @@ t.test('lists, filters and the BOLA matrix', async (t) => {
       t.equal(res.statusCode, want, `${r.method} ${r.url.replace(id, '{id}')} by ${c.name}`)
       if (want === 404) t.notOk(res.body.includes('京0105'), 'no foreign field in the answer')
     }
-    const anon = r.method === 'GET' ? await h.call(null, { method: 'GET', url: r.url }) : await h.call(null, { method: 'POST', url: r.url, payload: r.body as object, headers: { 'idempotency-key': idemKey() } })
+    const anon =
+      r.method === 'GET'
+        ? await h.call(null, { method: 'GET', url: r.url })
+        : await h.call(null, { method: 'POST', url: r.url, payload: r.body as object, headers: { 'idempotency-key': idemKey() } })
     t.equal(anon.statusCode, 401)
   }
   t.equal((await get(w.court.key, `${BASE}/${id}`)).json().status, 'under_review', 'nothing changed')
@@ -610,8 +681,13 @@ t.test('concurrency and idempotency', async (t) => {
   const agreed = await agreedReferral()
   const key = idemKey()
   const body = linkedBody(agreed)
-  const results = await Promise.all(Array.from({ length: 20 }, () => h.call(w.platform.key, { method: 'POST', url: BASE, payload: body, headers: { 'idempotency-key': key } })))
-  t.ok(results.every((r) => r.statusCode === 201 || (r.statusCode === 409 && r.json().code === 'idempotency_key_in_use')), 'no 5xx, no other error')
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () => h.call(w.platform.key, { method: 'POST', url: BASE, payload: body, headers: { 'idempotency-key': key } })),
+  )
+  t.ok(
+    results.every((r) => r.statusCode === 201 || (r.statusCode === 409 && r.json().code === 'idempotency_key_in_use')),
+    'no 5xx, no other error',
+  )
   t.ok(results.some((r) => r.statusCode === 201))
   const rows = await h.deps.db.selectFrom('judicial_confirmations').select('id').where('referral_id', '=', agreed.id).execute()
   t.equal(rows.length, 1)

@@ -57,8 +57,16 @@ t.test('upload answers 201 with the digest, size, type and title', async (t) => 
   t.same(b, { id: b.id, sha256: sha(pdfBytes), sizeBytes: pdfBytes.length, contentType: PDF, title })
   t.equal(first.headers.location, `/v1/materials/${b.id}`)
   // Stored in 256 KiB chunks.
-  const chunks = await h.deps.db.selectFrom('material_chunks').select(['seq', sql<number>`length(data)`.as('len')]).where('material_id', '=', b.id).orderBy('seq').execute()
-  t.same(chunks.map((c) => c.len), [262144, 262144, pdfBytes.length - 2 * 262144])
+  const chunks = await h.deps.db
+    .selectFrom('material_chunks')
+    .select(['seq', sql<number>`length(data)`.as('len')])
+    .where('material_id', '=', b.id)
+    .orderBy('seq')
+    .execute()
+  t.same(
+    chunks.map((c) => c.len),
+    [262144, 262144, pdfBytes.length - 2 * 262144],
+  )
 })
 
 t.test('download streams the bytes back to the uploader', async (t) => {
@@ -103,7 +111,12 @@ t.test('every allowed type is accepted; anything else is 415', async (t) => {
     t.equal(res.json().code, 'unsupported_media_type', type)
     t.match(res.headers['content-type'], /application\/problem\+json/)
   }
-  const noType = await h.call(world.court.key, { method: 'POST', url: '/v1/materials', payload: Buffer.from('abc'), headers: { 'idempotency-key': idemKey(), 'x-material-title': 'a' } })
+  const noType = await h.call(world.court.key, {
+    method: 'POST',
+    url: '/v1/materials',
+    payload: Buffer.from('abc'),
+    headers: { 'idempotency-key': idemKey(), 'x-material-title': 'a' },
+  })
   t.equal(noType.statusCode, 415, noType.body)
   t.same(await countMaterials(), before, 'nothing stored')
 })
@@ -113,11 +126,21 @@ t.test('roles, headers and empty bodies', async (t) => {
   t.equal(asOperator.statusCode, 403)
   t.equal((await h.call(null, { method: 'POST', url: '/v1/materials', payload: Buffer.from('%PDF'), headers: { 'content-type': PDF } })).statusCode, 401)
 
-  const noKey = await h.call(world.court.key, { method: 'POST', url: '/v1/materials', payload: Buffer.from('%PDF'), headers: { 'content-type': PDF, 'x-material-title': 'a' } })
+  const noKey = await h.call(world.court.key, {
+    method: 'POST',
+    url: '/v1/materials',
+    payload: Buffer.from('%PDF'),
+    headers: { 'content-type': PDF, 'x-material-title': 'a' },
+  })
   t.equal(noKey.statusCode, 400)
   t.equal(noKey.json().code, 'idempotency_key_required')
 
-  const noTitle = await h.call(world.court.key, { method: 'POST', url: '/v1/materials', payload: Buffer.from('%PDF'), headers: { 'content-type': PDF, 'idempotency-key': idemKey() } })
+  const noTitle = await h.call(world.court.key, {
+    method: 'POST',
+    url: '/v1/materials',
+    payload: Buffer.from('%PDF'),
+    headers: { 'content-type': PDF, 'idempotency-key': idemKey() },
+  })
   t.equal(noTitle.statusCode, 400)
   t.equal(noTitle.json().errors[0].path, '/headers/x-material-title')
 
@@ -135,7 +158,13 @@ t.test('roles, headers and empty bodies', async (t) => {
 t.test('idempotency: replay after streaming, different content refused', async (t) => {
   const key = idemKey()
   const body = Buffer.from('%PDF-1.4 idempotent')
-  const send = (b: Buffer, ttl = 'a.pdf') => h.call(world.court.key, { method: 'POST', url: '/v1/materials', payload: b, headers: { 'content-type': PDF, 'x-material-title': ttl, 'idempotency-key': key } })
+  const send = (b: Buffer, ttl = 'a.pdf') =>
+    h.call(world.court.key, {
+      method: 'POST',
+      url: '/v1/materials',
+      payload: b,
+      headers: { 'content-type': PDF, 'x-material-title': ttl, 'idempotency-key': key },
+    })
   const before = (await countMaterials()).complete
   const one = await send(body)
   t.equal(one.statusCode, 201)
@@ -156,7 +185,14 @@ t.test('idempotency: replay after streaming, different content refused', async (
   // Parallel identical uploads with one key: exactly one material, the others replay or are told to wait.
   const key2 = idemKey()
   const results = await Promise.all(
-    Array.from({ length: 8 }, () => h.call(world.court.key, { method: 'POST', url: '/v1/materials', payload: body, headers: { 'content-type': PDF, 'x-material-title': 'p.pdf', 'idempotency-key': key2 } })),
+    Array.from({ length: 8 }, () =>
+      h.call(world.court.key, {
+        method: 'POST',
+        url: '/v1/materials',
+        payload: body,
+        headers: { 'content-type': PDF, 'x-material-title': 'p.pdf', 'idempotency-key': key2 },
+      }),
+    ),
   )
   const ids = new Set(results.filter((r) => r.statusCode === 201).map((r) => r.json().id))
   t.equal(ids.size, 1)
@@ -181,7 +217,14 @@ t.test('BOLA: only the uploader and readers of a referencing case', async (t) =>
   const ref = await post(h, world.court.key, '/v1/referrals', referralBody())
   t.equal(ref.statusCode, 201, ref.body)
   await h.deps.db.transaction().execute(async (trx) => {
-    await assertMaterialsExist(trx, [firstId], { clientId: world.court.id, role: 'court', name: 'c', courtCodes: ['京0105'], organizationIds: [], regionCodes: [] })
+    await assertMaterialsExist(trx, [firstId], {
+      clientId: world.court.id,
+      role: 'court',
+      name: 'c',
+      courtCodes: ['京0105'],
+      organizationIds: [],
+      regionCodes: [],
+    })
     await linkMaterials(trx, 'referral', ref.json().id, [firstId])
     await linkMaterials(trx, 'referral', ref.json().id, [firstId])
   })
@@ -203,7 +246,10 @@ t.test('assertMaterialsExist and linkMaterials', async (t) => {
   const refused = await h.deps.db
     .transaction()
     .execute((trx) => assertMaterialsExist(trx, [firstId, missing, 'not-a-uuid']))
-    .then(() => null, (err: unknown) => err)
+    .then(
+      () => null,
+      (err: unknown) => err,
+    )
   t.ok(refused instanceof AppError)
   t.equal((refused as AppError).status, 422)
   t.equal((refused as AppError).code, 'unknown_material')
@@ -216,7 +262,10 @@ t.test('assertMaterialsExist and linkMaterials', async (t) => {
   const hidden = await h.deps.db
     .transaction()
     .execute((trx) => assertMaterialsExist(trx, [firstId], stranger))
-    .then(() => null, (err: unknown) => err)
+    .then(
+      () => null,
+      (err: unknown) => err,
+    )
   t.equal((hidden as AppError | null)?.code, 'unknown_material')
   const reader = { clientId: world.platform.id, role: 'mediation' as const, name: 'x', courtCodes: [], organizationIds: [], regionCodes: ['11'] }
   await h.deps.db.transaction().execute((trx) => assertMaterialsExist(trx, [firstId], reader))
@@ -274,7 +323,13 @@ function generated(size: number, onChunk?: () => Promise<void> | void): { stream
 
 function httpUpload(body: Readable, headers: Record<string, string | number>): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/materials', headers: { authorization: `Bearer ${world.court.key}`, 'idempotency-key': idemKey(), 'x-material-title': 'big.pdf', 'content-type': PDF, ...headers } })
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/v1/materials',
+      headers: { authorization: `Bearer ${world.court.key}`, 'idempotency-key': idemKey(), 'x-material-title': 'big.pdf', 'content-type': PDF, ...headers },
+    })
     req.on('response', (res) => {
       const parts: Buffer[] = []
       res.on('data', (c: Buffer) => parts.push(c))
@@ -364,7 +419,19 @@ t.test('above 50 MiB: 413, from the declared length or while streaming, nothing 
 
 t.test('a client that goes away mid-body leaves nothing behind', async (t) => {
   const before = await countMaterials()
-  const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/materials', headers: { authorization: `Bearer ${world.court.key}`, 'idempotency-key': idemKey(), 'x-material-title': 'cut.pdf', 'content-type': PDF, 'content-length': 8 * 1024 * 1024 } })
+  const req = http.request({
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path: '/v1/materials',
+    headers: {
+      authorization: `Bearer ${world.court.key}`,
+      'idempotency-key': idemKey(),
+      'x-material-title': 'cut.pdf',
+      'content-type': PDF,
+      'content-length': 8 * 1024 * 1024,
+    },
+  })
   req.on('error', () => undefined)
   for (let i = 0; i < 16; i++) req.write(randomBytes(64 * 1024))
   // Wait until the server has started storing the upload, then hang up.

@@ -18,7 +18,8 @@ async function refer(over: Record<string, unknown> = {}) {
   if (res.statusCode !== 201) throw new Error(`refer: ${res.statusCode} ${res.body}`)
   return res.json()
 }
-const act = (key: string, id: string, action: string, body: unknown, headers: Record<string, string> = {}) => post(h, key, `/v1/referrals/${id}/${action}`, body, headers)
+const act = (key: string, id: string, action: string, body: unknown, headers: Record<string, string> = {}) =>
+  post(h, key, `/v1/referrals/${id}/${action}`, body, headers)
 const accept = (id: string) => act(w.platform.key, id, 'acceptance', { decision: 'accepted', mediator: { name: '王调解', id: 'M-1' }, acceptedAt: now() })
 
 t.test('create: the referral as the contract shapes it', async (t) => {
@@ -48,11 +49,19 @@ t.test('create: identifiers are validated and name themselves', async (t) => {
   bad.parties[0].idNumber = '110105198001010011'
   const r1 = await post(h, w.court.key, '/v1/referrals', bad)
   t.equal(r1.statusCode, 400)
-  t.same(r1.json().errors.map((e: { path: string; code: string }) => [e.path, e.code]), [['/parties/0/idNumber', 'invalid_id_number']])
+  t.same(
+    r1.json().errors.map((e: { path: string; code: string }) => [e.path, e.code]),
+    [['/parties/0/idNumber', 'invalid_id_number']],
+  )
 
   // The digits go over the wire as a JSON number (as a careless client would send them), not through a JS number.
   const asNumber = JSON.stringify(referralBody()).replace(/"idNumber":"(\d{18})"/, '"idNumber":$1')
-  const r2 = await h.call(w.court.key, { method: 'POST', url: '/v1/referrals', headers: { 'idempotency-key': idemKey(), 'content-type': 'application/json' }, payload: asNumber })
+  const r2 = await h.call(w.court.key, {
+    method: 'POST',
+    url: '/v1/referrals',
+    headers: { 'idempotency-key': idemKey(), 'content-type': 'application/json' },
+    payload: asNumber,
+  })
   t.equal(r2.statusCode, 400, 'an ID number sent as a JSON number is refused, not coerced')
   t.equal(r2.json().errors[0].path, '/parties/0/idNumber')
 
@@ -73,12 +82,22 @@ t.test('create: identifiers are validated and name themselves', async (t) => {
 
   const lit = await post(h, w.court.key, '/v1/referrals', referralBody({ referralType: 'in_litigation', caseNumber: caseNumber('京0105', '民初') }))
   t.equal(lit.statusCode, 400)
-  t.same(lit.json().errors.map((e: { path: string }) => e.path), ['/procedure'])
+  t.same(
+    lit.json().errors.map((e: { path: string }) => e.path),
+    ['/procedure'],
+  )
 
   const several = referralBody({ disputeType: 'gossip', claimSummary: '' })
   several.parties[0].idNumber = '123'
   const r4 = await post(h, w.court.key, '/v1/referrals', several)
-  t.same(r4.json().errors.map((e: { path: string }) => e.path).sort(), ['/claimSummary', '/disputeType', '/parties/0/idNumber'], 'every offending path')
+  t.same(
+    r4
+      .json()
+      .errors.map((e: { path: string }) => e.path)
+      .sort(),
+    ['/claimSummary', '/disputeType', '/parties/0/idNumber'],
+    'every offending path',
+  )
 
   const one = referralBody()
   one.parties = [one.parties[0]]
@@ -107,10 +126,22 @@ t.test('create: business rules', async (t) => {
   t.equal(foreign.statusCode, 422)
   t.equal(foreign.json().code, 'court_code_not_allowed')
 
-  await h.call(w.platform.key, { method: 'PUT', url: '/v1/organizations/bj-not-ministry', payload: organizationBody({ rosters: { ministry: false, courtSpecial: [] } }) })
+  await h.call(w.platform.key, {
+    method: 'PUT',
+    url: '/v1/organizations/bj-not-ministry',
+    payload: organizationBody({ rosters: { ministry: false, courtSpecial: [] } }),
+  })
   await h.call(w.platform.key, { method: 'PUT', url: '/v1/organizations/bj-inactive', payload: organizationBody({ active: false }) })
-  await h.call(w.platform.key, { method: 'PUT', url: '/v1/organizations/bj-high-roster', payload: organizationBody({ rosters: { ministry: false, courtSpecial: ['京'] } }) })
-  await h.call(w.platform.key, { method: 'PUT', url: '/v1/organizations/bj-other-court', payload: organizationBody({ rosters: { ministry: true, courtSpecial: ['京0106'] } }) })
+  await h.call(w.platform.key, {
+    method: 'PUT',
+    url: '/v1/organizations/bj-high-roster',
+    payload: organizationBody({ rosters: { ministry: false, courtSpecial: ['京'] } }),
+  })
+  await h.call(w.platform.key, {
+    method: 'PUT',
+    url: '/v1/organizations/bj-other-court',
+    payload: organizationBody({ rosters: { ministry: true, courtSpecial: ['京0106'] } }),
+  })
   const cases: Array<[string, string, number, string?]> = [
     ['party_selected', 'bj-not-ministry', 422, 'not_on_roster'],
     ['court_designated', 'bj-other-court', 422, 'not_on_roster'],
@@ -152,18 +183,38 @@ t.test('the pre-filing life: accept, suspend, resume, extend, agree, close, perf
   const partial = await act(w.platform.key, r.id, 'extension', { newDueOn: later, consent: [{ partyIndex: 0, consentedAt: now(), method: 'written' }] })
   t.equal(partial.statusCode, 422)
   t.equal(partial.json().code, 'consent_required')
-  const earlier = await act(w.platform.key, r.id, 'extension', { newDueOn: addCalendarDays(cur.deadlines.mediationDueOn, -1), consent: [0, 1].map((i) => ({ partyIndex: i, consentedAt: now(), method: 'written' })) })
+  const earlier = await act(w.platform.key, r.id, 'extension', {
+    newDueOn: addCalendarDays(cur.deadlines.mediationDueOn, -1),
+    consent: [0, 1].map((i) => ({ partyIndex: i, consentedAt: now(), method: 'written' })),
+  })
   t.equal(earlier.statusCode, 422)
-  const ext = await act(w.platform.key, r.id, 'extension', { newDueOn: later, consent: [0, 1].map((i) => ({ partyIndex: i, consentedAt: now(), method: 'written' })) })
+  const ext = await act(w.platform.key, r.id, 'extension', {
+    newDueOn: later,
+    consent: [0, 1].map((i) => ({ partyIndex: i, consentedAt: now(), method: 'written' })),
+  })
   t.equal(ext.statusCode, 200)
   t.equal(ext.json().deadlines.mediationDueOn, later)
 
-  const unsigned = await act(w.platform.key, r.id, 'agreement', { form: 'written', terms: '李四赔偿张三 5000 元', signatures: [{ partyIndex: 0, signedAt: now() }], performance: { method: 'immediate' } })
+  const unsigned = await act(w.platform.key, r.id, 'agreement', {
+    form: 'written',
+    terms: '李四赔偿张三 5000 元',
+    signatures: [{ partyIndex: 0, signedAt: now() }],
+    performance: { method: 'immediate' },
+  })
   t.equal(unsigned.statusCode, 422)
   t.equal(unsigned.json().code, 'signatures_incomplete')
   const t1 = new Date(Date.now() - 60_000).toISOString()
   const t2 = new Date(Date.now() - 30_000).toISOString()
-  const agr = await act(w.platform.key, r.id, 'agreement', { form: 'written', terms: '李四赔偿张三 5000 元', amount: '5000.00', signatures: [{ partyIndex: 0, signedAt: t1 }, { partyIndex: 1, signedAt: t2 }], performance: { method: 'immediate' } })
+  const agr = await act(w.platform.key, r.id, 'agreement', {
+    form: 'written',
+    terms: '李四赔偿张三 5000 元',
+    amount: '5000.00',
+    signatures: [
+      { partyIndex: 0, signedAt: t1 },
+      { partyIndex: 1, signedAt: t2 },
+    ],
+    performance: { method: 'immediate' },
+  })
   t.equal(agr.statusCode, 200)
   cur = agr.json()
   t.equal(cur.status, 'agreed')
@@ -184,21 +235,46 @@ t.test('the pre-filing life: accept, suspend, resume, extend, agree, close, perf
   t.equal(perf.json().performance.status, 'performed', 'latest wins')
 
   const events = (await get(w.court.key, `/v1/referrals/${r.id}/events`)).json().items
-  t.same(events.map((e: { type: string }) => e.type), [
-    'referral.created', 'referral.accepted', 'referral.suspended', 'referral.resumed', 'referral.extended',
-    'referral.agreement_recorded', 'referral.performance_reported', 'referral.closed', 'referral.performance_reported',
-  ])
-  t.same(events.map((e: { sequence: number }) => e.sequence), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'gap-free sequence')
-  t.same(events.map((e: { caseVersion: number }) => e.caseVersion), [1, 2, 3, 4, 5, 6, 7, 8, 9])
+  t.same(
+    events.map((e: { type: string }) => e.type),
+    [
+      'referral.created',
+      'referral.accepted',
+      'referral.suspended',
+      'referral.resumed',
+      'referral.extended',
+      'referral.agreement_recorded',
+      'referral.performance_reported',
+      'referral.closed',
+      'referral.performance_reported',
+    ],
+  )
+  t.same(
+    events.map((e: { sequence: number }) => e.sequence),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    'gap-free sequence',
+  )
+  t.same(
+    events.map((e: { caseVersion: number }) => e.caseVersion),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+  )
   t.equal(perf.json().version, 9)
 })
 
 t.test('failure paths: terminate, return materials, register the case / resume the trial', async (t) => {
   const r = await refer()
   await accept(r.id)
-  const unconfirmed = await act(w.platform.key, r.id, 'termination', { reason: 'gap_too_large', report: '差距过大', undisputedFacts: [{ statement: '双方确认漏水事实', confirmedBy: [0] }] })
+  const unconfirmed = await act(w.platform.key, r.id, 'termination', {
+    reason: 'gap_too_large',
+    report: '差距过大',
+    undisputedFacts: [{ statement: '双方确认漏水事实', confirmedBy: [0] }],
+  })
   t.equal(unconfirmed.statusCode, 422)
-  const term = await act(w.platform.key, r.id, 'termination', { reason: 'gap_too_large', report: '差距过大', undisputedFacts: [{ statement: '双方确认漏水事实', confirmedBy: [0, 1] }] })
+  const term = await act(w.platform.key, r.id, 'termination', {
+    reason: 'gap_too_large',
+    report: '差距过大',
+    undisputedFacts: [{ statement: '双方确认漏水事实', confirmedBy: [0, 1] }],
+  })
   t.equal(term.json().status, 'terminated')
   const noReport = await act(w.platform.key, r.id, 'material-return', { materials: [], returnedAt: now() })
   t.equal(noReport.statusCode, 400, 'the written report is required')
@@ -208,9 +284,17 @@ t.test('failure paths: terminate, return materials, register the case / resume t
   const resumed = await act(w.court.key, r.id, 'court-filing', { action: 'trial_resumed', resumedOn: shanghaiDate(new Date()) })
   t.equal(resumed.statusCode, 409, 'a pre-filing referral cannot resume a trial')
   t.equal(resumed.json().currentStatus, 'materials_returned')
-  const wrongType = await act(w.court.key, r.id, 'court-filing', { action: 'case_registered', caseNumber: caseNumber('京0105', '民诉前调'), filedOn: shanghaiDate(new Date()) })
+  const wrongType = await act(w.court.key, r.id, 'court-filing', {
+    action: 'case_registered',
+    caseNumber: caseNumber('京0105', '民诉前调'),
+    filedOn: shanghaiDate(new Date()),
+  })
   t.equal(wrongType.statusCode, 400)
-  const reg = await act(w.court.key, r.id, 'court-filing', { action: 'case_registered', caseNumber: caseNumber('京0105', '民初'), filedOn: shanghaiDate(new Date()) })
+  const reg = await act(w.court.key, r.id, 'court-filing', {
+    action: 'case_registered',
+    caseNumber: caseNumber('京0105', '民初'),
+    filedOn: shanghaiDate(new Date()),
+  })
   t.equal(reg.statusCode, 200)
   t.equal(reg.json().status, 'case_registered')
   const again = await post(h, w.court.key, '/v1/referrals', referralBody({ caseNumber: r.caseNumber }))
@@ -223,7 +307,11 @@ t.test('failure paths: terminate, return materials, register the case / resume t
   const lt = await act(w.platform.key, lit.id, 'termination', { reason: 'party_refused', report: '一方拒绝继续调解' })
   t.equal(lt.json().status, 'terminated', 'a suspended case can be terminated')
   await act(w.platform.key, lit.id, 'material-return', { materials: [], report: '报告', returnedAt: now() })
-  const reg2 = await act(w.court.key, lit.id, 'court-filing', { action: 'case_registered', caseNumber: caseNumber('京0105', '民初'), filedOn: shanghaiDate(new Date()) })
+  const reg2 = await act(w.court.key, lit.id, 'court-filing', {
+    action: 'case_registered',
+    caseNumber: caseNumber('京0105', '民初'),
+    filedOn: shanghaiDate(new Date()),
+  })
   t.equal(reg2.statusCode, 409, 'an in-litigation referral is not registered anew')
   const tr = await act(w.court.key, lit.id, 'court-filing', { action: 'trial_resumed', resumedOn: shanghaiDate(new Date()) })
   t.equal(tr.json().status, 'trial_resumed')
@@ -236,9 +324,23 @@ t.test('decline, redesignation, centre dispatch', async (t) => {
   const dec = await act(w.platform.key, r.id, 'acceptance', { decision: 'declined', reason: '超出受理范围' })
   t.equal(dec.json().status, 'declined')
   t.equal(dec.json().decline.reason, '超出受理范围')
-  await h.call(w.platform.key, { method: 'PUT', url: '/v1/organizations/bj-centre', payload: organizationBody({ kind: 'centre', regionCode: '110100', rosters: { ministry: true, courtSpecial: ['京0105'] } }) })
-  await h.call(w.platform.key, { method: 'PUT', url: '/v1/organizations/bj-village', payload: organizationBody({ kind: 'village_committee', regionCode: '110105' }) })
-  await h.call(w.platform.key, { method: 'PUT', url: '/v1/organizations/tj-village', payload: organizationBody({ kind: 'village_committee', regionCode: '120101' }) }).then((res) => t.equal(res.statusCode, 403, 'out of the platform scope'))
+  await h.call(w.platform.key, {
+    method: 'PUT',
+    url: '/v1/organizations/bj-centre',
+    payload: organizationBody({ kind: 'centre', regionCode: '110100', rosters: { ministry: true, courtSpecial: ['京0105'] } }),
+  })
+  await h.call(w.platform.key, {
+    method: 'PUT',
+    url: '/v1/organizations/bj-village',
+    payload: organizationBody({ kind: 'village_committee', regionCode: '110105' }),
+  })
+  await h
+    .call(w.platform.key, {
+      method: 'PUT',
+      url: '/v1/organizations/tj-village',
+      payload: organizationBody({ kind: 'village_committee', regionCode: '120101' }),
+    })
+    .then((res) => t.equal(res.statusCode, 403, 'out of the platform scope'))
   const red = await act(w.court.key, r.id, 'redesignation', { designation: { mode: 'court_designated', organizationId: 'bj-centre' } })
   t.equal(red.statusCode, 200)
   t.equal(red.json().status, 'referred')
@@ -254,7 +356,16 @@ t.test('decline, redesignation, centre dispatch', async (t) => {
 
 t.test('illegal transitions, roles, If-Match, concurrency', async (t) => {
   const r = await refer()
-  const early = await act(w.platform.key, r.id, 'agreement', { form: 'oral', terms: 'x', effectiveAt: now(), signatures: [{ partyIndex: 0, signedAt: now() }, { partyIndex: 1, signedAt: now() }], performance: { method: 'immediate' } })
+  const early = await act(w.platform.key, r.id, 'agreement', {
+    form: 'oral',
+    terms: 'x',
+    effectiveAt: now(),
+    signatures: [
+      { partyIndex: 0, signedAt: now() },
+      { partyIndex: 1, signedAt: now() },
+    ],
+    performance: { method: 'immediate' },
+  })
   t.equal(early.statusCode, 409)
   t.equal(early.json().code, 'illegal_transition')
   t.equal(early.json().currentStatus, 'referred')
@@ -262,7 +373,11 @@ t.test('illegal transitions, roles, If-Match, concurrency', async (t) => {
   t.equal(courtAccepts.statusCode, 403)
   const opAccepts = await act(h.operatorKey, r.id, 'acceptance', { decision: 'accepted', mediator: { name: 'x' }, acceptedAt: now() })
   t.equal(opAccepts.statusCode, 403, 'operators are read-only on cases')
-  const future = await act(w.platform.key, r.id, 'acceptance', { decision: 'accepted', mediator: { name: 'x' }, acceptedAt: new Date(Date.now() + 3_600_000).toISOString() })
+  const future = await act(w.platform.key, r.id, 'acceptance', {
+    decision: 'accepted',
+    mediator: { name: 'x' },
+    acceptedAt: new Date(Date.now() + 3_600_000).toISOString(),
+  })
   t.equal(future.statusCode, 422, 'acceptedAt in the future')
   const before = await act(w.platform.key, r.id, 'acceptance', { decision: 'accepted', mediator: { name: 'x' }, acceptedAt: '2020-01-01T00:00:00Z' })
   t.equal(before.statusCode, 422, 'acceptedAt before the referral')
@@ -299,7 +414,10 @@ t.test('scope: other courts and platforms see nothing (BOLA), operators see mask
   for (const key of foreign) {
     for (const [method, url] of routes) t.equal((await h.call(key, { method: method as 'GET', url })).statusCode, 404, `${method} ${url}`)
     const list = await get(key, '/v1/referrals?limit=200')
-    t.notOk(list.json().items.some((x: { id: string }) => x.id === r.id), 'absent from foreign lists')
+    t.notOk(
+      list.json().items.some((x: { id: string }) => x.id === r.id),
+      'absent from foreign lists',
+    )
   }
   const actions: Array<[string, string, unknown]> = [
     [w.otherPlatform.key, 'acceptance', { decision: 'accepted', mediator: { name: 'x' }, acceptedAt: now() }],
@@ -318,14 +436,20 @@ t.test('scope: other courts and platforms see nothing (BOLA), operators see mask
   t.equal(pl.parties[0].idNumber, r.parties[0].idNumber, 'the handling organization sees full data')
 
   const found = await get(w.court.key, `/v1/referrals?partyIdNumber=${r.parties[1].idNumber}`)
-  t.ok(found.json().items.some((x: { id: string }) => x.id === r.id), 'exact search by ID number')
+  t.ok(
+    found.json().items.some((x: { id: string }) => x.id === r.id),
+    'exact search by ID number',
+  )
   const notFound = await get(w.otherCourt.key, `/v1/referrals?partyIdNumber=${r.parties[1].idNumber}`)
   t.equal(notFound.json().items.length, 0)
   t.equal((await get(h.operatorKey, `/v1/referrals?partyIdNumber=${r.parties[1].idNumber}`)).statusCode, 403)
 
   await h.deps.accessTrail.flush()
   const log = await h.deps.pool.query('SELECT client_id, fields FROM access_log WHERE subject_id = $1', [r.id])
-  t.ok(log.rows.some((x: { client_id: string }) => x.client_id === w.platform.id), 'full views are in the access trail')
+  t.ok(
+    log.rows.some((x: { client_id: string }) => x.client_id === w.platform.id),
+    'full views are in the access trail',
+  )
 })
 
 t.test('list filters and pagination', async (t) => {
@@ -334,7 +458,10 @@ t.test('list filters and pagination', async (t) => {
   const seen: string[] = []
   let cursor: string | null = null
   do {
-    const res: { json(): { items: Array<{ id: string }>; nextCursor: string | null } } = await get(w.court.key, `/v1/referrals?disputeType=labor&limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+    const res: { json(): { items: Array<{ id: string }>; nextCursor: string | null } } = await get(
+      w.court.key,
+      `/v1/referrals?disputeType=labor&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+    )
     const page = res.json()
     t.ok(page.items.length <= 2)
     seen.push(...page.items.map((x) => x.id))
@@ -355,7 +482,10 @@ t.test('updatedSince: recent (filtered first) and old (id order) give the same p
     const seen: string[] = []
     let cursor: string | null = null
     do {
-      const res: { statusCode: number; json(): { items: Array<{ id: string }>; nextCursor: string | null } } = await get(w.court.key, `/v1/referrals?${query}&limit=1${cursor ? `&cursor=${cursor}` : ''}`)
+      const res: { statusCode: number; json(): { items: Array<{ id: string }>; nextCursor: string | null } } = await get(
+        w.court.key,
+        `/v1/referrals?${query}&limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+      )
       t.equal(res.statusCode, 200)
       seen.push(...res.json().items.map((x) => x.id))
       cursor = res.json().nextCursor
@@ -413,6 +543,10 @@ t.test('no full ID number or mobile in logs or events', async (t) => {
   const { rows } = await sql<{ data: unknown }>`SELECT data FROM events`.execute(h.deps.db)
   const hits = rows.flatMap((r) => scanForPersonalData(JSON.stringify(r.data)))
   t.same(hits, [], 'event payloads are masked')
-  t.same(h.logs.lines.flatMap((l) => scanForPersonalData(l)), [], 'log lines hold no personal data')
+  t.same(
+    h.logs.lines.flatMap((l) => scanForPersonalData(l)),
+    [],
+    'log lines hold no personal data',
+  )
   t.ok(residentId())
 })

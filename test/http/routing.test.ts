@@ -15,15 +15,63 @@ async function org(key: string, id: string, over: Record<string, unknown>) {
 
 const bj = world.platform.key
 // bj-cy-blz (standardWorld): township, 110105, neighbor + marriage_family, 2 mediators, ministry + 京0105.
-await org(bj, 'bj-medical', { kind: 'industry_committee', regionCode: '110000', disputeTypes: ['medical'], fullTimeMediators: 5, rosters: { ministry: true, courtSpecial: ['京'] } })
-await org(bj, 'cy-medical-small', { kind: 'industry_committee', regionCode: '110105', disputeTypes: ['medical'], fullTimeMediators: 2, rosters: { ministry: true, courtSpecial: [] } })
+await org(bj, 'bj-medical', {
+  kind: 'industry_committee',
+  regionCode: '110000',
+  disputeTypes: ['medical'],
+  fullTimeMediators: 5,
+  rosters: { ministry: true, courtSpecial: ['京'] },
+})
+await org(bj, 'cy-medical-small', {
+  kind: 'industry_committee',
+  regionCode: '110105',
+  disputeTypes: ['medical'],
+  fullTimeMediators: 2,
+  rosters: { ministry: true, courtSpecial: [] },
+})
 await org(bj, 'cy-medical-off', { kind: 'industry_committee', regionCode: '110105', disputeTypes: ['medical'], fullTimeMediators: 9, active: false })
-await org(bj, 'cy-centre', { kind: 'centre', regionCode: '110105', disputeTypes: [], fullTimeMediators: 4, rosters: { ministry: false, courtSpecial: ['京0105'] } })
-await org(bj, 'cy-village', { kind: 'village_committee', regionCode: '110105', disputeTypes: ['neighbor'], fullTimeMediators: 0, rosters: { ministry: true, courtSpecial: [] } })
-await org(bj, 'cy-town-low', { kind: 'township_committee', regionCode: '110105', disputeTypes: ['neighbor'], fullTimeMediators: 1, rosters: { ministry: true, courtSpecial: [] } })
-await org(bj, 'hd-town', { kind: 'township_committee', regionCode: '110108', disputeTypes: ['neighbor'], fullTimeMediators: 3, rosters: { ministry: true, courtSpecial: [] } })
-await org(bj, 'unlisted', { kind: 'industry_committee', regionCode: '110105', disputeTypes: ['medical'], fullTimeMediators: 3, rosters: { ministry: false, courtSpecial: ['京0106'] } })
-await org(world.otherPlatform.key, 'gd-medical', { kind: 'industry_committee', regionCode: '440000', disputeTypes: ['medical'], fullTimeMediators: 5, rosters: { ministry: true, courtSpecial: [] } })
+await org(bj, 'cy-centre', {
+  kind: 'centre',
+  regionCode: '110105',
+  disputeTypes: [],
+  fullTimeMediators: 4,
+  rosters: { ministry: false, courtSpecial: ['京0105'] },
+})
+await org(bj, 'cy-village', {
+  kind: 'village_committee',
+  regionCode: '110105',
+  disputeTypes: ['neighbor'],
+  fullTimeMediators: 0,
+  rosters: { ministry: true, courtSpecial: [] },
+})
+await org(bj, 'cy-town-low', {
+  kind: 'township_committee',
+  regionCode: '110105',
+  disputeTypes: ['neighbor'],
+  fullTimeMediators: 1,
+  rosters: { ministry: true, courtSpecial: [] },
+})
+await org(bj, 'hd-town', {
+  kind: 'township_committee',
+  regionCode: '110108',
+  disputeTypes: ['neighbor'],
+  fullTimeMediators: 3,
+  rosters: { ministry: true, courtSpecial: [] },
+})
+await org(bj, 'unlisted', {
+  kind: 'industry_committee',
+  regionCode: '110105',
+  disputeTypes: ['medical'],
+  fullTimeMediators: 3,
+  rosters: { ministry: false, courtSpecial: ['京0106'] },
+})
+await org(world.otherPlatform.key, 'gd-medical', {
+  kind: 'industry_committee',
+  regionCode: '440000',
+  disputeTypes: ['medical'],
+  fullTimeMediators: 5,
+  rosters: { ministry: true, courtSpecial: [] },
+})
 
 const suggest = (key: string, q: string) => h.call(key, { method: 'GET', url: `/v1/routing/suggestions?${q}` })
 const order = (res: { json(): { items: Array<{ organizationId: string }> } }) => res.json().items.map((i) => i.organizationId)
@@ -39,7 +87,13 @@ t.test('specialised dispute: industry committees covering the type first', async
     [1, 2, 3, 4, 5, 6],
   )
   const first = b.items[0]
-  t.match(first, { name: 'bj-medical', kind: 'industry_committee', regionCode: '110000', staffingCompliant: true, designationModes: ['court_designated', 'party_selected'] })
+  t.match(first, {
+    name: 'bj-medical',
+    kind: 'industry_committee',
+    regionCode: '110000',
+    staffingCompliant: true,
+    designationModes: ['court_designated', 'party_selected'],
+  })
   t.same(
     first.reasons.map((r: { code: string }) => r.code),
     ['industry_committee_for_type', 'region_level_covers', 'staffing_compliant', 'court_special_roster', 'ministry_roster'],
@@ -84,7 +138,14 @@ t.test('operators name the court; court codes must be the caller’s', async (t)
 
   for (const key of [world.platform.key, world.otherPlatform.key]) t.equal((await suggest(key, 'disputeType=medical&courtCode=京0105')).statusCode, 403)
   t.equal((await suggest(null as unknown as string, 'disputeType=medical')).statusCode, 401)
-  for (const q of ['courtCode=京0105', 'disputeType=gossip', 'disputeType=medical&regionCode=1', 'disputeType=medical&courtCode=X', 'disputeType=medical&limit=0', 'disputeType=medical&x=1']) {
+  for (const q of [
+    'courtCode=京0105',
+    'disputeType=gossip',
+    'disputeType=medical&regionCode=1',
+    'disputeType=medical&courtCode=X',
+    'disputeType=medical&limit=0',
+    'disputeType=medical&x=1',
+  ]) {
     t.equal((await suggest(world.court.key, q)).statusCode, 400, q)
   }
 })
@@ -97,7 +158,15 @@ t.test('inactive and out-of-region organizations never appear', async (t) => {
   const put = await h.call(bj, {
     method: 'PUT',
     url: '/v1/organizations/bj-medical',
-    payload: organizationBody({ name: 'bj-medical', kind: 'industry_committee', regionCode: '110000', disputeTypes: ['medical'], fullTimeMediators: 5, rosters: { ministry: true, courtSpecial: ['京'] }, active: false }),
+    payload: organizationBody({
+      name: 'bj-medical',
+      kind: 'industry_committee',
+      regionCode: '110000',
+      disputeTypes: ['medical'],
+      fullTimeMediators: 5,
+      rosters: { ministry: true, courtSpecial: ['京'] },
+      active: false,
+    }),
   })
   t.equal(put.statusCode, 200)
   t.equal(order(await suggest(world.court.key, 'disputeType=medical'))[0], 'cy-medical-small')

@@ -19,7 +19,12 @@ t.test('function-level authorisation: every route refuses every role it does not
     const url = r.url.replace(/:(\w+)/g, (_, name: string) => DUMMY[name] ?? DUMMY.id)
     for (const role of ['court', 'mediation', 'operator']) {
       if (roles.includes(role)) continue
-      const res = await h.call(keys[role], { method, url, headers: { 'idempotency-key': idemKey() }, payload: method === 'GET' || method === ('DELETE' as string) ? undefined : {} })
+      const res = await h.call(keys[role], {
+        method,
+        url,
+        headers: { 'idempotency-key': idemKey() },
+        payload: method === 'GET' || method === ('DELETE' as string) ? undefined : {},
+      })
       t.equal(res.statusCode, 403, `${role} on ${method} ${r.url}`)
       checked++
     }
@@ -58,9 +63,18 @@ t.test('access trail for full personal data', async (t) => {
   const log = await h.call(h.operatorKey, { method: 'GET', url: `/v1/access-log?subjectId=${r.id}` })
   t.equal(log.statusCode, 200)
   const items = log.json().items
-  t.ok(items.some((e: { clientId: string }) => e.clientId === w.court.id), 'the referring court (on create)')
-  t.ok(items.some((e: { clientId: string; requestId: string }) => e.clientId === w.platform.id && e.requestId === `trail-${r.id}`), 'the platform, with its request id')
-  t.notOk(items.some((e: { clientId: string }) => e.clientId === '00000000-0000-7000-8000-000000000001'), 'masked views are not full views')
+  t.ok(
+    items.some((e: { clientId: string }) => e.clientId === w.court.id),
+    'the referring court (on create)',
+  )
+  t.ok(
+    items.some((e: { clientId: string; requestId: string }) => e.clientId === w.platform.id && e.requestId === `trail-${r.id}`),
+    'the platform, with its request id',
+  )
+  t.notOk(
+    items.some((e: { clientId: string }) => e.clientId === '00000000-0000-7000-8000-000000000001'),
+    'masked views are not full views',
+  )
   t.ok(items.every((e: { fields: string[] }) => e.fields.includes('idNumber')))
   t.equal((await h.call(w.court.key, { method: 'GET', url: '/v1/access-log' })).statusCode, 403)
 })
@@ -92,7 +106,11 @@ t.test('repeated bad keys from one address are slowed, then refused; X-Forwarded
   t.teardown(() => h3.close())
   const tries = await Promise.all(
     Array.from({ length: 36 }, (_, i) =>
-      h3.app.inject({ method: 'GET', url: '/v1/organizations', headers: { authorization: `Bearer zdz_aaaaaaaaaa_${'A'.repeat(43)}`, 'x-forwarded-for': `203.0.113.${i}` } }),
+      h3.app.inject({
+        method: 'GET',
+        url: '/v1/organizations',
+        headers: { authorization: `Bearer zdz_aaaaaaaaaa_${'A'.repeat(43)}`, 'x-forwarded-for': `203.0.113.${i}` },
+      }),
     ),
   )
   const codes = tries.map((r) => r.statusCode)

@@ -20,7 +20,11 @@ for (const [id, key, regionCode, courtSpecial] of [
   [ORG.B, world.platform.key, '110108', ['京0108', '京0105']],
   [ORG.C, world.otherPlatform.key, '440604', ['粤0604']],
 ] as const) {
-  const res = await h.call(key, { method: 'PUT', url: `/v1/organizations/${id}`, payload: organizationBody({ regionCode, rosters: { ministry: true, courtSpecial } }) })
+  const res = await h.call(key, {
+    method: 'PUT',
+    url: `/v1/organizations/${id}`,
+    payload: organizationBody({ regionCode, rosters: { ministry: true, courtSpecial } }),
+  })
   if (res.statusCode !== 201) throw new Error(res.body)
 }
 
@@ -101,44 +105,109 @@ const ev = (type: string, when: string, org: string, performance?: string): Seed
 // ---------------------------------------------------------------------------------------------
 // The seeded October 2026 (Asia/Shanghai). Answers below are worked out by hand from this list.
 const R1 = await seedReferral({
-  court: '京0105', disputeType: 'neighbor', status: 'closed', createdAt: at('2026-10-01T09:00:00'),
-  events: [ev('created', 'created', ORG.A), ev('accepted', '2026-10-02T10:00:00', ORG.A), ev('agreement_recorded', '2026-10-12T16:00:00', ORG.A),
-    ev('closed', '2026-10-13T09:00:00', ORG.A), ev('performance_reported', '2026-10-20T09:00:00', ORG.A, 'not_performed'), ev('performance_reported', '2026-10-28T09:00:00', ORG.A, 'performed')],
+  court: '京0105',
+  disputeType: 'neighbor',
+  status: 'closed',
+  createdAt: at('2026-10-01T09:00:00'),
+  events: [
+    ev('created', 'created', ORG.A),
+    ev('accepted', '2026-10-02T10:00:00', ORG.A),
+    ev('agreement_recorded', '2026-10-12T16:00:00', ORG.A),
+    ev('closed', '2026-10-13T09:00:00', ORG.A),
+    ev('performance_reported', '2026-10-20T09:00:00', ORG.A, 'not_performed'),
+    ev('performance_reported', '2026-10-28T09:00:00', ORG.A, 'performed'),
+  ],
 })
 // Terminated, then the case was registered: counts as terminated and as litigated.
 await seedReferral({
-  court: '京0105', disputeType: 'neighbor', status: 'case_registered', createdAt: at('2026-10-03T08:00:00'),
-  events: [ev('created', 'created', ORG.A), ev('accepted', '2026-10-03T11:00:00', ORG.A), ev('terminated', '2026-10-08T23:30:00', ORG.A),
-    ev('materials_returned', '2026-10-09T10:00:00', ORG.A), ev('case_registered', '2026-10-15T10:00:00', ORG.A)],
+  court: '京0105',
+  disputeType: 'neighbor',
+  status: 'case_registered',
+  createdAt: at('2026-10-03T08:00:00'),
+  events: [
+    ev('created', 'created', ORG.A),
+    ev('accepted', '2026-10-03T11:00:00', ORG.A),
+    ev('terminated', '2026-10-08T23:30:00', ORG.A),
+    ev('materials_returned', '2026-10-09T10:00:00', ORG.A),
+    ev('case_registered', '2026-10-15T10:00:00', ORG.A),
+  ],
 })
 // Declined by A, redesignated to B, agreed there.
 const R3 = await seedReferral({
-  court: '京0105', disputeType: 'labor', status: 'agreed', createdAt: at('2026-10-05T10:00:00'),
-  events: [ev('created', 'created', ORG.A), ev('declined', '2026-10-06T10:00:00', ORG.A), ev('redesignated', '2026-10-06T15:00:00', ORG.B),
-    ev('accepted', '2026-10-07T00:10:00', ORG.B), ev('agreement_recorded', '2026-10-27T10:00:00', ORG.B), ev('performance_reported', '2026-11-05T10:00:00', ORG.B, 'partially_performed')],
+  court: '京0105',
+  disputeType: 'labor',
+  status: 'agreed',
+  createdAt: at('2026-10-05T10:00:00'),
+  events: [
+    ev('created', 'created', ORG.A),
+    ev('declined', '2026-10-06T10:00:00', ORG.A),
+    ev('redesignated', '2026-10-06T15:00:00', ORG.B),
+    ev('accepted', '2026-10-07T00:10:00', ORG.B),
+    ev('agreement_recorded', '2026-10-27T10:00:00', ORG.B),
+    ev('performance_reported', '2026-11-05T10:00:00', ORG.B, 'partially_performed'),
+  ],
 })
 await seedReferral({
-  court: '京0108', disputeType: 'contract', status: 'terminated', createdAt: at('2026-10-10T10:00:00'),
-  events: [ev('created', 'created', ORG.B), ev('accepted', '2026-10-11T10:00:00', ORG.B), ev('suspended', '2026-10-12T10:00:00', ORG.B),
-    ev('resumed', '2026-10-14T10:00:00', ORG.B), ev('terminated', '2026-10-20T00:00:01', ORG.B)],
+  court: '京0108',
+  disputeType: 'contract',
+  status: 'terminated',
+  createdAt: at('2026-10-10T10:00:00'),
+  events: [
+    ev('created', 'created', ORG.B),
+    ev('accepted', '2026-10-11T10:00:00', ORG.B),
+    ev('suspended', '2026-10-12T10:00:00', ORG.B),
+    ev('resumed', '2026-10-14T10:00:00', ORG.B),
+    ev('terminated', '2026-10-20T00:00:01', ORG.B),
+  ],
 })
 // The last minutes of the period.
-await seedReferral({ court: '京0108', disputeType: 'contract', status: 'referred', createdAt: at('2026-10-31T23:59:59'), events: [ev('created', 'created', ORG.B)] })
+await seedReferral({
+  court: '京0108',
+  disputeType: 'contract',
+  status: 'referred',
+  createdAt: at('2026-10-31T23:59:59'),
+  events: [ev('created', 'created', ORG.B)],
+})
 // Just outside, both ends.
 const R6 = await seedReferral({
-  court: '京0105', disputeType: 'neighbor', status: 'agreed', createdAt: at('2026-09-30T23:59:59'),
+  court: '京0105',
+  disputeType: 'neighbor',
+  status: 'agreed',
+  createdAt: at('2026-09-30T23:59:59'),
   events: [ev('created', 'created', ORG.A), ev('accepted', '2026-10-01T10:00:00', ORG.A), ev('agreement_recorded', '2026-10-02T10:00:00', ORG.A)],
 })
-await seedReferral({ court: '京0105', disputeType: 'neighbor', status: 'referred', createdAt: at('2026-11-01T00:00:00'), events: [ev('created', 'created', ORG.A)] })
+await seedReferral({
+  court: '京0105',
+  disputeType: 'neighbor',
+  status: 'referred',
+  createdAt: at('2026-11-01T00:00:00'),
+  events: [ev('created', 'created', ORG.A)],
+})
 const R8 = await seedReferral({
-  court: '粤0604', disputeType: 'medical', status: 'closed', createdAt: at('2026-10-15T10:00:00'),
-  events: [ev('created', 'created', ORG.C), ev('accepted', '2026-10-16T10:00:00', ORG.C), ev('agreement_recorded', '2026-10-17T10:00:00', ORG.C),
-    ev('closed', '2026-10-18T10:00:00', ORG.C), ev('performance_reported', '2026-10-30T10:00:00', ORG.C, 'performed')],
+  court: '粤0604',
+  disputeType: 'medical',
+  status: 'closed',
+  createdAt: at('2026-10-15T10:00:00'),
+  events: [
+    ev('created', 'created', ORG.C),
+    ev('accepted', '2026-10-16T10:00:00', ORG.C),
+    ev('agreement_recorded', '2026-10-17T10:00:00', ORG.C),
+    ev('closed', '2026-10-18T10:00:00', ORG.C),
+    ev('performance_reported', '2026-10-30T10:00:00', ORG.C, 'performed'),
+  ],
 })
 // Declined by timeout at A, redesignated to A2 in the same district, now mediating there.
 await seedReferral({
-  court: '京0105', disputeType: 'neighbor', status: 'mediating', createdAt: at('2026-10-20T10:00:00'),
-  events: [ev('created', 'created', ORG.A), ev('declined', '2026-10-24T00:00:00', ORG.A), ev('redesignated', '2026-10-25T10:00:00', ORG.A2), ev('accepted', '2026-10-26T10:00:00', ORG.A2)],
+  court: '京0105',
+  disputeType: 'neighbor',
+  status: 'mediating',
+  createdAt: at('2026-10-20T10:00:00'),
+  events: [
+    ev('created', 'created', ORG.A),
+    ev('declined', '2026-10-24T00:00:00', ORG.A),
+    ev('redesignated', '2026-10-25T10:00:00', ORG.A2),
+    ev('accepted', '2026-10-26T10:00:00', ORG.A2),
+  ],
 })
 await seedConfirmation({ referralId: R1, court: '京0105', org: ORG.A, status: 'ruled_valid', reviewDueOn: '2026-11-20' })
 await seedConfirmation({ referralId: R3, court: '京0105', org: ORG.B, status: 'under_review', reviewDueOn: '2026-11-01' })
@@ -155,9 +224,23 @@ const median = (xs: number[]) => {
 }
 
 const zero = {
-  referrals: 0, accepted: 0, declined: 0, agreed: 0, terminated: 0, successRate: null, performanceReported: 0, performed: 0, autoPerformanceRate: null,
-  medianDaysToOutcome: null, litigatedAfterFailure: 0, confirmationsApplied: 0, confirmationsRuledValid: 0, confirmationsOverdue: 0,
-  openReferrals: 0, openReferralMedianAgeDays: null, openReferralMaxAgeDays: null,
+  referrals: 0,
+  accepted: 0,
+  declined: 0,
+  agreed: 0,
+  terminated: 0,
+  successRate: null,
+  performanceReported: 0,
+  performed: 0,
+  autoPerformanceRate: null,
+  medianDaysToOutcome: null,
+  litigatedAfterFailure: 0,
+  confirmationsApplied: 0,
+  confirmationsRuledValid: 0,
+  confirmationsOverdue: 0,
+  openReferrals: 0,
+  openReferralMedianAgeDays: null,
+  openReferralMaxAgeDays: null,
 }
 const g = (key: string, over: Record<string, unknown>) => ({ key, ...zero, ...over })
 
@@ -169,16 +252,46 @@ const stats = async (key: string, q: string) => {
 const OCT = 'from=2026-10-01&to=2026-10-31'
 
 const bj0105 = g('京0105', {
-  referrals: 4, accepted: 4, declined: 2, agreed: 2, terminated: 1, successRate: 0.6667, performanceReported: 2, performed: 1, autoPerformanceRate: 0.5,
+  referrals: 4,
+  accepted: 4,
+  declined: 2,
+  agreed: 2,
+  terminated: 1,
+  successRate: 0.6667,
+  performanceReported: 2,
+  performed: 1,
+  autoPerformanceRate: 0.5,
   // R1 10-02 → 10-12: 10; R2 10-03 → 10-08: 5; R3 10-07 → 10-27: 20.
-  medianDaysToOutcome: 10, litigatedAfterFailure: 1, confirmationsApplied: 2, confirmationsRuledValid: 1, confirmationsOverdue: 1,
-  openReferrals: 2, openReferralMedianAgeDays: median([age('2026-10-05'), age('2026-10-20')]), openReferralMaxAgeDays: age('2026-10-05'),
+  medianDaysToOutcome: 10,
+  litigatedAfterFailure: 1,
+  confirmationsApplied: 2,
+  confirmationsRuledValid: 1,
+  confirmationsOverdue: 1,
+  openReferrals: 2,
+  openReferralMedianAgeDays: median([age('2026-10-05'), age('2026-10-20')]),
+  openReferralMaxAgeDays: age('2026-10-05'),
 })
 const bj0108 = g('京0108', {
-  referrals: 2, accepted: 1, terminated: 1, successRate: 0, medianDaysToOutcome: 9,
-  openReferrals: 2, openReferralMedianAgeDays: median([age('2026-10-10'), age('2026-10-31')]), openReferralMaxAgeDays: age('2026-10-10'),
+  referrals: 2,
+  accepted: 1,
+  terminated: 1,
+  successRate: 0,
+  medianDaysToOutcome: 9,
+  openReferrals: 2,
+  openReferralMedianAgeDays: median([age('2026-10-10'), age('2026-10-31')]),
+  openReferralMaxAgeDays: age('2026-10-10'),
 })
-const gd0604 = g('粤0604', { referrals: 1, accepted: 1, agreed: 1, successRate: 1, performanceReported: 1, performed: 1, autoPerformanceRate: 1, medianDaysToOutcome: 1, confirmationsApplied: 1 })
+const gd0604 = g('粤0604', {
+  referrals: 1,
+  accepted: 1,
+  agreed: 1,
+  successRate: 1,
+  performanceReported: 1,
+  performed: 1,
+  autoPerformanceRate: 1,
+  medianDaysToOutcome: 1,
+  confirmationsApplied: 1,
+})
 
 t.test('by court, as an operator: every figure worked out by hand', async (t) => {
   const s = await stats(op, `${OCT}&groupBy=court`)
@@ -194,32 +307,81 @@ t.test('by court, as an operator: every figure worked out by hand', async (t) =>
 
 t.test('by organization and by region: each outcome for the organization holding the case when it was reached', async (t) => {
   const org = await stats(op, `${OCT}&groupBy=organization`)
-  t.same(org.groups, [
-    g(ORG.A, {
-      referrals: 4, accepted: 2, declined: 2, agreed: 1, terminated: 1, successRate: 0.5, performanceReported: 1, performed: 1, autoPerformanceRate: 1,
-      medianDaysToOutcome: 7.5, litigatedAfterFailure: 1, confirmationsApplied: 1, confirmationsRuledValid: 1,
-    }),
-    g(ORG.C, { ...gd0604, key: ORG.C }),
-    g(ORG.A2, { referrals: 1, accepted: 1, openReferrals: 1, openReferralMedianAgeDays: age('2026-10-20'), openReferralMaxAgeDays: age('2026-10-20') }),
-    g(ORG.B, {
-      referrals: 3, accepted: 2, agreed: 1, terminated: 1, successRate: 0.5, performanceReported: 1, performed: 0, autoPerformanceRate: 0,
-      medianDaysToOutcome: 14.5, confirmationsApplied: 1, confirmationsOverdue: 1,
-      openReferrals: 3, openReferralMedianAgeDays: age('2026-10-10'), openReferralMaxAgeDays: age('2026-10-05'),
-    }),
-  ].sort((a, b) => (a.key < b.key ? -1 : 1)))
+  t.same(
+    org.groups,
+    [
+      g(ORG.A, {
+        referrals: 4,
+        accepted: 2,
+        declined: 2,
+        agreed: 1,
+        terminated: 1,
+        successRate: 0.5,
+        performanceReported: 1,
+        performed: 1,
+        autoPerformanceRate: 1,
+        medianDaysToOutcome: 7.5,
+        litigatedAfterFailure: 1,
+        confirmationsApplied: 1,
+        confirmationsRuledValid: 1,
+      }),
+      g(ORG.C, { ...gd0604, key: ORG.C }),
+      g(ORG.A2, { referrals: 1, accepted: 1, openReferrals: 1, openReferralMedianAgeDays: age('2026-10-20'), openReferralMaxAgeDays: age('2026-10-20') }),
+      g(ORG.B, {
+        referrals: 3,
+        accepted: 2,
+        agreed: 1,
+        terminated: 1,
+        successRate: 0.5,
+        performanceReported: 1,
+        performed: 0,
+        autoPerformanceRate: 0,
+        medianDaysToOutcome: 14.5,
+        confirmationsApplied: 1,
+        confirmationsOverdue: 1,
+        openReferrals: 3,
+        openReferralMedianAgeDays: age('2026-10-10'),
+        openReferralMaxAgeDays: age('2026-10-05'),
+      }),
+    ].sort((a, b) => (a.key < b.key ? -1 : 1)),
+  )
 
   const region = await stats(op, `${OCT}&groupBy=region`)
   t.same(region.groups, [
     // A and A2 together: the referral passed from one to the other counts once.
     g('110105', {
-      referrals: 4, accepted: 3, declined: 2, agreed: 1, terminated: 1, successRate: 0.5, performanceReported: 1, performed: 1, autoPerformanceRate: 1,
-      medianDaysToOutcome: 7.5, litigatedAfterFailure: 1, confirmationsApplied: 1, confirmationsRuledValid: 1,
-      openReferrals: 1, openReferralMedianAgeDays: age('2026-10-20'), openReferralMaxAgeDays: age('2026-10-20'),
+      referrals: 4,
+      accepted: 3,
+      declined: 2,
+      agreed: 1,
+      terminated: 1,
+      successRate: 0.5,
+      performanceReported: 1,
+      performed: 1,
+      autoPerformanceRate: 1,
+      medianDaysToOutcome: 7.5,
+      litigatedAfterFailure: 1,
+      confirmationsApplied: 1,
+      confirmationsRuledValid: 1,
+      openReferrals: 1,
+      openReferralMedianAgeDays: age('2026-10-20'),
+      openReferralMaxAgeDays: age('2026-10-20'),
     }),
     g('110108', {
-      referrals: 3, accepted: 2, agreed: 1, terminated: 1, successRate: 0.5, performanceReported: 1, performed: 0, autoPerformanceRate: 0,
-      medianDaysToOutcome: 14.5, confirmationsApplied: 1, confirmationsOverdue: 1,
-      openReferrals: 3, openReferralMedianAgeDays: age('2026-10-10'), openReferralMaxAgeDays: age('2026-10-05'),
+      referrals: 3,
+      accepted: 2,
+      agreed: 1,
+      terminated: 1,
+      successRate: 0.5,
+      performanceReported: 1,
+      performed: 0,
+      autoPerformanceRate: 0,
+      medianDaysToOutcome: 14.5,
+      confirmationsApplied: 1,
+      confirmationsOverdue: 1,
+      openReferrals: 3,
+      openReferralMedianAgeDays: age('2026-10-10'),
+      openReferralMaxAgeDays: age('2026-10-05'),
     }),
     g('440604', { ...gd0604, key: '440604' }),
   ])
@@ -230,25 +392,72 @@ t.test('by dispute type and by month', async (t) => {
   t.same(types.groups, [
     g('contract', { ...bj0108, key: 'contract' }),
     g('labor', {
-      referrals: 1, accepted: 1, declined: 1, agreed: 1, successRate: 1, performanceReported: 1, autoPerformanceRate: 0, medianDaysToOutcome: 20,
-      confirmationsApplied: 1, confirmationsOverdue: 1, openReferrals: 1, openReferralMedianAgeDays: age('2026-10-05'), openReferralMaxAgeDays: age('2026-10-05'),
+      referrals: 1,
+      accepted: 1,
+      declined: 1,
+      agreed: 1,
+      successRate: 1,
+      performanceReported: 1,
+      autoPerformanceRate: 0,
+      medianDaysToOutcome: 20,
+      confirmationsApplied: 1,
+      confirmationsOverdue: 1,
+      openReferrals: 1,
+      openReferralMedianAgeDays: age('2026-10-05'),
+      openReferralMaxAgeDays: age('2026-10-05'),
     }),
     g('medical', { ...gd0604, key: 'medical' }),
     g('neighbor', {
-      referrals: 3, accepted: 3, declined: 1, agreed: 1, terminated: 1, successRate: 0.5, performanceReported: 1, performed: 1, autoPerformanceRate: 1,
-      medianDaysToOutcome: 7.5, litigatedAfterFailure: 1, confirmationsApplied: 1, confirmationsRuledValid: 1,
-      openReferrals: 1, openReferralMedianAgeDays: age('2026-10-20'), openReferralMaxAgeDays: age('2026-10-20'),
+      referrals: 3,
+      accepted: 3,
+      declined: 1,
+      agreed: 1,
+      terminated: 1,
+      successRate: 0.5,
+      performanceReported: 1,
+      performed: 1,
+      autoPerformanceRate: 1,
+      medianDaysToOutcome: 7.5,
+      litigatedAfterFailure: 1,
+      confirmationsApplied: 1,
+      confirmationsRuledValid: 1,
+      openReferrals: 1,
+      openReferralMedianAgeDays: age('2026-10-20'),
+      openReferralMaxAgeDays: age('2026-10-20'),
     }),
   ])
 
   // Month boundaries are Asia/Shanghai midnights: 09-30 23:59:59 and 11-01 00:00:00 fall outside October.
   const months = await stats(op, 'from=2026-09-01&to=2026-11-28&groupBy=month')
   t.same(months.groups, [
-    g('2026-09', { referrals: 1, accepted: 1, agreed: 1, successRate: 1, medianDaysToOutcome: 1, confirmationsApplied: 1, confirmationsRuledValid: 1, openReferrals: 1, openReferralMedianAgeDays: age('2026-09-30'), openReferralMaxAgeDays: age('2026-09-30') }),
+    g('2026-09', {
+      referrals: 1,
+      accepted: 1,
+      agreed: 1,
+      successRate: 1,
+      medianDaysToOutcome: 1,
+      confirmationsApplied: 1,
+      confirmationsRuledValid: 1,
+      openReferrals: 1,
+      openReferralMedianAgeDays: age('2026-09-30'),
+      openReferralMaxAgeDays: age('2026-09-30'),
+    }),
     g('2026-10', {
-      referrals: 7, accepted: 6, declined: 2, agreed: 3, terminated: 2, successRate: 0.6, performanceReported: 3, performed: 2, autoPerformanceRate: 0.6667,
+      referrals: 7,
+      accepted: 6,
+      declined: 2,
+      agreed: 3,
+      terminated: 2,
+      successRate: 0.6,
+      performanceReported: 3,
+      performed: 2,
+      autoPerformanceRate: 0.6667,
       // 1, 5, 9, 10, 20.
-      medianDaysToOutcome: 9, litigatedAfterFailure: 1, confirmationsApplied: 3, confirmationsRuledValid: 1, confirmationsOverdue: 1,
+      medianDaysToOutcome: 9,
+      litigatedAfterFailure: 1,
+      confirmationsApplied: 3,
+      confirmationsRuledValid: 1,
+      confirmationsOverdue: 1,
       openReferrals: 4,
       openReferralMedianAgeDays: median([age('2026-10-05'), age('2026-10-10'), age('2026-10-31'), age('2026-10-20')]),
       openReferralMaxAgeDays: age('2026-10-05'),
@@ -275,8 +484,19 @@ t.test('scoped to the caller; courtCode and regionCode filters', async (t) => {
   const hdStats = await stats(hd.key, OCT)
   t.same(hdStats.groups, [
     g('京0105', {
-      referrals: 1, accepted: 1, declined: 1, agreed: 1, successRate: 1, performanceReported: 1, autoPerformanceRate: 0, medianDaysToOutcome: 20,
-      confirmationsApplied: 1, confirmationsOverdue: 1, openReferrals: 1, openReferralMedianAgeDays: age('2026-10-05'), openReferralMaxAgeDays: age('2026-10-05'),
+      referrals: 1,
+      accepted: 1,
+      declined: 1,
+      agreed: 1,
+      successRate: 1,
+      performanceReported: 1,
+      autoPerformanceRate: 0,
+      medianDaysToOutcome: 20,
+      confirmationsApplied: 1,
+      confirmationsOverdue: 1,
+      openReferrals: 1,
+      openReferralMedianAgeDays: age('2026-10-05'),
+      openReferralMaxAgeDays: age('2026-10-05'),
     }),
     bj0108,
   ])
@@ -289,7 +509,10 @@ t.test('scoped to the caller; courtCode and regionCode filters', async (t) => {
   t.same((await stats(op, `${OCT}&regionCode=4406`)).groups, [gd0604])
   t.same(
     (await stats(op, `${OCT}&regionCode=110108`)).groups.map((x: { key: string; referrals: number }) => [x.key, x.referrals]),
-    [['京0105', 1], ['京0108', 2]],
+    [
+      ['京0105', 1],
+      ['京0108', 2],
+    ],
   )
   t.same(
     (await stats(op, `${OCT}&regionCode=110105&groupBy=organization`)).groups.map((x: { key: string }) => x.key),
@@ -300,7 +523,16 @@ t.test('scoped to the caller; courtCode and regionCode filters', async (t) => {
 })
 
 t.test('validation', async (t) => {
-  for (const q of ['from=2026-10-31&to=2026-10-01', 'from=2026-02-30', 'to=tomorrow', 'groupBy=week', 'courtCode=X', 'regionCode=1', 'limit=5', 'from=2000-01-01&to=2026-10-01']) {
+  for (const q of [
+    'from=2026-10-31&to=2026-10-01',
+    'from=2026-02-30',
+    'to=tomorrow',
+    'groupBy=week',
+    'courtCode=X',
+    'regionCode=1',
+    'limit=5',
+    'from=2000-01-01&to=2026-10-01',
+  ]) {
     const res = await h.call(op, { method: 'GET', url: `/v1/stats?${q}` })
     t.equal(res.statusCode, 400, q)
     t.equal(res.json().code, 'validation_failed', q)
@@ -324,23 +556,51 @@ t.test('the default period is the last 30 days, and the API’s own events count
   const now = new Date().toISOString()
   await act(x.json().id, 'acceptance', { decision: 'accepted', mediator: { name: '王调解' }, acceptedAt: now })
   await act(x.json().id, 'agreement', {
-    form: 'written', terms: '被申请人于十日内赔偿 8000 元', signatures: [{ partyIndex: 0, signedAt: now }, { partyIndex: 1, signedAt: now }], performance: { method: 'immediate' },
+    form: 'written',
+    terms: '被申请人于十日内赔偿 8000 元',
+    signatures: [
+      { partyIndex: 0, signedAt: now },
+      { partyIndex: 1, signedAt: now },
+    ],
+    performance: { method: 'immediate' },
   })
   await act(x.json().id, 'performance', { status: 'performed', reportedOn: today })
   await act(x.json().id, 'performance', { status: 'not_performed', reportedOn: today })
   await act(y.json().id, 'acceptance', { decision: 'declined', reason: '案情超出本委员会受理范围' })
   // The window's first instant is in; the instant before is out.
   const first = addCalendarDays(today, -29)
-  await seedReferral({ court: '京0106', disputeType: 'neighbor', status: 'referred', createdAt: startOfShanghaiDay(first), events: [ev('created', 'created', ORG.A)] })
-  await seedReferral({ court: '京0106', disputeType: 'neighbor', status: 'referred', createdAt: new Date(startOfShanghaiDay(first).getTime() - 1), events: [ev('created', 'created', ORG.A)] })
+  await seedReferral({
+    court: '京0106',
+    disputeType: 'neighbor',
+    status: 'referred',
+    createdAt: startOfShanghaiDay(first),
+    events: [ev('created', 'created', ORG.A)],
+  })
+  await seedReferral({
+    court: '京0106',
+    disputeType: 'neighbor',
+    status: 'referred',
+    createdAt: new Date(startOfShanghaiDay(first).getTime() - 1),
+    events: [ev('created', 'created', ORG.A)],
+  })
 
   const s = await stats(court.key, '')
   t.equal(s.from, first)
   t.equal(s.to, today)
   t.same(s.groups, [
     g('京0106', {
-      referrals: 3, accepted: 1, declined: 1, agreed: 1, successRate: 1, performanceReported: 1, performed: 0, autoPerformanceRate: 0, medianDaysToOutcome: 0,
-      openReferrals: 3, openReferralMedianAgeDays: 0, openReferralMaxAgeDays: 29,
+      referrals: 3,
+      accepted: 1,
+      declined: 1,
+      agreed: 1,
+      successRate: 1,
+      performanceReported: 1,
+      performed: 0,
+      autoPerformanceRate: 0,
+      medianDaysToOutcome: 0,
+      openReferrals: 3,
+      openReferralMedianAgeDays: 0,
+      openReferralMaxAgeDays: 29,
     }),
   ])
   t.same((await stats(court.key, `to=${today}`)).groups, s.groups, 'from defaults to 29 days before to')

@@ -23,7 +23,15 @@ t.test('creation: secret shown once, stored encrypted, replay answers secret nul
   const s = res.json()
   t.match(s.secret, /^whsec_[A-Za-z0-9+/]{40,}={0,2}$/)
   t.equal(Buffer.from(s.secret.slice(6), 'base64').length >= 24, true, 'at least 24 random bytes')
-  t.match(s, { clientId: court.id, url: PUBLIC_URL, eventTypes: ['*'], allowPrivateNetwork: false, signatureAlgorithm: 'hmac-sha256', enabled: true, disabledReason: null })
+  t.match(s, {
+    clientId: court.id,
+    url: PUBLIC_URL,
+    eventTypes: ['*'],
+    allowPrivateNetwork: false,
+    signatureAlgorithm: 'hmac-sha256',
+    enabled: true,
+    disabledReason: null,
+  })
   t.equal(res.headers.location, `/v1/subscriptions/${s.id}`)
 
   const row = await h.deps.db.selectFrom('subscriptions').selectAll().where('id', '=', s.id).executeTakeFirstOrThrow()
@@ -121,7 +129,9 @@ t.test('get, list, patch, delete', async (t) => {
   const seen: string[] = []
   let cursor: string | null = null
   for (let i = 0; i < 100; i++) {
-    const page: { items: Array<{ id: string }>; nextCursor: string | null } = (await h.call(op, { method: 'GET', url: `/v1/subscriptions?limit=1${cursor ? `&cursor=${cursor}` : ''}` })).json()
+    const page: { items: Array<{ id: string }>; nextCursor: string | null } = (
+      await h.call(op, { method: 'GET', url: `/v1/subscriptions?limit=1${cursor ? `&cursor=${cursor}` : ''}` })
+    ).json()
     seen.push(...page.items.map((s) => s.id))
     cursor = page.nextCursor
     if (!cursor) break
@@ -130,7 +140,11 @@ t.test('get, list, patch, delete', async (t) => {
   t.equal(new Set(seen).size, seen.length, 'no repeats across pages')
   t.equal((await h.call(op, { method: 'GET', url: '/v1/subscriptions?bogus=1' })).statusCode, 400)
 
-  const patched = await h.call(op, { method: 'PATCH', url: `/v1/subscriptions/${a.id}`, payload: { eventTypes: ['referral.accepted', 'referral.closed'], description: null } })
+  const patched = await h.call(op, {
+    method: 'PATCH',
+    url: `/v1/subscriptions/${a.id}`,
+    payload: { eventTypes: ['referral.accepted', 'referral.closed'], description: null },
+  })
   t.equal(patched.statusCode, 200, patched.body)
   t.same(patched.json().eventTypes, ['referral.accepted', 'referral.closed'])
   const toLoopback = await h.call(op, { method: 'PATCH', url: `/v1/subscriptions/${a.id}`, payload: { url: 'http://127.0.0.1/hook' } })
@@ -145,7 +159,11 @@ t.test('get, list, patch, delete', async (t) => {
   const enabled = await h.call(op, { method: 'PATCH', url: `/v1/subscriptions/${a.id}`, payload: { enabled: true } })
   t.match(enabled.json(), { enabled: true, disabledReason: null, disabledAt: null })
   t.equal((await h.call(op, { method: 'PATCH', url: `/v1/subscriptions/${a.id}`, payload: {} })).statusCode, 400)
-  t.equal((await h.call(op, { method: 'PATCH', url: `/v1/subscriptions/${a.id}`, payload: { clientId: platform.id } })).statusCode, 400, 'the client cannot change')
+  t.equal(
+    (await h.call(op, { method: 'PATCH', url: `/v1/subscriptions/${a.id}`, payload: { clientId: platform.id } })).statusCode,
+    400,
+    'the client cannot change',
+  )
 
   const del = await h.call(op, { method: 'DELETE', url: `/v1/subscriptions/${a.id}` })
   t.equal(del.statusCode, 204)
@@ -170,18 +188,47 @@ t.test('secret rotation: a new secret once, the old one kept for 24 h', async (t
   t.equal(h.deps.cipher.decrypt(row.previous_secret_enc as string, SECRET_CONTEXT), s.secret)
   const replay = await rotate()
   t.equal(replay.json().secret, null, 'replay hides the secret')
-  t.equal((await h.call(op, { method: 'POST', url: '/v1/subscriptions/0192f0c4-8d1e-7c3a-9b1e-2f5d6a7b8c9d/secret-rotation', headers: { 'idempotency-key': idemKey() } })).statusCode, 404)
+  t.equal(
+    (
+      await h.call(op, {
+        method: 'POST',
+        url: '/v1/subscriptions/0192f0c4-8d1e-7c3a-9b1e-2f5d6a7b8c9d/secret-rotation',
+        headers: { 'idempotency-key': idemKey() },
+      })
+    ).statusCode,
+    404,
+  )
 })
 
 t.test('recovery request validation', async (t) => {
   const s = (await create({ clientId: court.id, url: PUBLIC_URL, eventTypes: ['*'] })).json()
-  const backwards = await h.call(op, { method: 'POST', url: `/v1/subscriptions/${s.id}/recovery`, headers: { 'idempotency-key': idemKey() }, payload: { since: '2026-12-02T00:00:00+08:00', until: '2026-12-01T00:00:00+08:00' } })
+  const backwards = await h.call(op, {
+    method: 'POST',
+    url: `/v1/subscriptions/${s.id}/recovery`,
+    headers: { 'idempotency-key': idemKey() },
+    payload: { since: '2026-12-02T00:00:00+08:00', until: '2026-12-01T00:00:00+08:00' },
+  })
   t.equal(backwards.statusCode, 400)
-  const ok = await h.call(op, { method: 'POST', url: `/v1/subscriptions/${s.id}/recovery`, headers: { 'idempotency-key': idemKey() }, payload: { since: '2026-01-01T00:00:00+08:00' } })
+  const ok = await h.call(op, {
+    method: 'POST',
+    url: `/v1/subscriptions/${s.id}/recovery`,
+    headers: { 'idempotency-key': idemKey() },
+    payload: { since: '2026-01-01T00:00:00+08:00' },
+  })
   t.equal(ok.statusCode, 202, ok.body)
   t.match(ok.json(), { subscriptionId: s.id, status: 'queued', requeued: null })
   const status = await h.call(op, { method: 'GET', url: `/v1/subscriptions/${s.id}/recovery/${ok.json().jobId}` })
   t.equal(status.statusCode, 200)
   t.equal((await h.call(op, { method: 'GET', url: `/v1/subscriptions/${s.id}/recovery/0192f0c4-8d1e-7c3a-9b1e-2f5d6a7b8c9d` })).statusCode, 404)
-  t.equal((await h.call(court.key, { method: 'POST', url: `/v1/subscriptions/${s.id}/recovery`, headers: { 'idempotency-key': idemKey() }, payload: { since: '2026-01-01T00:00:00+08:00' } })).statusCode, 403)
+  t.equal(
+    (
+      await h.call(court.key, {
+        method: 'POST',
+        url: `/v1/subscriptions/${s.id}/recovery`,
+        headers: { 'idempotency-key': idemKey() },
+        payload: { since: '2026-01-01T00:00:00+08:00' },
+      })
+    ).statusCode,
+    403,
+  )
 })

@@ -13,32 +13,68 @@ const world = await standardWorld(h)
 type Scope = { courtCodes?: string[]; organizationIds?: string[]; regionCodes?: string[] }
 async function client(role: 'court' | 'mediation', scope: Scope) {
   const c = await h.client(role, scope)
-  const principal: Principal = { clientId: c.id, role, name: '', courtCodes: scope.courtCodes ?? [], organizationIds: scope.organizationIds ?? [], regionCodes: scope.regionCodes ?? [] }
+  const principal: Principal = {
+    clientId: c.id,
+    role,
+    name: '',
+    courtCodes: scope.courtCodes ?? [],
+    organizationIds: scope.organizationIds ?? [],
+    regionCodes: scope.regionCodes ?? [],
+  }
   return { ...c, principal }
 }
 
 const c = {
-  court: { ...world.court, principal: { clientId: world.court.id, role: 'court', name: '', courtCodes: ['京0105'], organizationIds: [], regionCodes: [] } as Principal },
+  court: {
+    ...world.court,
+    principal: { clientId: world.court.id, role: 'court', name: '', courtCodes: ['京0105'], organizationIds: [], regionCodes: [] } as Principal,
+  },
   sameCourt: await client('court', { courtCodes: ['京0105'] }),
   highCourt: await client('court', { courtCodes: ['京'] }),
   neighbourCourt: await client('court', { courtCodes: ['京0106'] }),
-  gdCourt: { ...world.otherCourt, principal: { clientId: world.otherCourt.id, role: 'court', name: '', courtCodes: ['粤0604'], organizationIds: [], regionCodes: [] } as Principal },
+  gdCourt: {
+    ...world.otherCourt,
+    principal: { clientId: world.otherCourt.id, role: 'court', name: '', courtCodes: ['粤0604'], organizationIds: [], regionCodes: [] } as Principal,
+  },
   gdHighCourt: await client('court', { courtCodes: ['粤'] }),
-  bjPlatform: { ...world.platform, principal: { clientId: world.platform.id, role: 'mediation', name: '', courtCodes: [], organizationIds: [], regionCodes: ['11'] } as Principal },
+  bjPlatform: {
+    ...world.platform,
+    principal: { clientId: world.platform.id, role: 'mediation', name: '', courtCodes: [], organizationIds: [], regionCodes: ['11'] } as Principal,
+  },
   cyPlatform: await client('mediation', { regionCodes: ['110105'] }),
   hdPlatform: await client('mediation', { regionCodes: ['110106'] }),
-  gdPlatform: { ...world.otherPlatform, principal: { clientId: world.otherPlatform.id, role: 'mediation', name: '', courtCodes: [], organizationIds: [], regionCodes: ['44'] } as Principal },
+  gdPlatform: {
+    ...world.otherPlatform,
+    principal: { clientId: world.otherPlatform.id, role: 'mediation', name: '', courtCodes: [], organizationIds: [], regionCodes: ['44'] } as Principal,
+  },
   gdPlatform2: await client('mediation', { regionCodes: ['44'] }),
   national: await client('mediation', { regionCodes: ['*'] }),
   orgOnly: await client('mediation', { organizationIds: ['bj-cy-blz'] }),
 }
 const op = h.operatorKey
 
-const body = (over: Record<string, unknown> = {}) => ({ level: 'orange', regionCode: '110105', disputeType: 'labor', summary: '建筑工地 60 余名农民工集中讨薪', involvedPersons: 63, ...over })
+const body = (over: Record<string, unknown> = {}) => ({
+  level: 'orange',
+  regionCode: '110105',
+  disputeType: 'labor',
+  summary: '建筑工地 60 余名农民工集中讨薪',
+  involvedPersons: 63,
+  ...over,
+})
 
 const fromCourt = await post(h, c.court.key, '/v1/warnings', body())
-const fromGd = await post(h, c.gdPlatform.key, '/v1/warnings', body({ level: 'red', regionCode: '440604', disputeType: 'land_acquisition', summary: '征地补偿群体性纠纷', involvedPersons: 200 }))
-const fromBjProvince = await post(h, c.bjPlatform.key, '/v1/warnings', body({ level: 'yellow', regionCode: '110000', disputeType: 'property_management', involvedPersons: 0 }))
+const fromGd = await post(
+  h,
+  c.gdPlatform.key,
+  '/v1/warnings',
+  body({ level: 'red', regionCode: '440604', disputeType: 'land_acquisition', summary: '征地补偿群体性纠纷', involvedPersons: 200 }),
+)
+const fromBjProvince = await post(
+  h,
+  c.bjPlatform.key,
+  '/v1/warnings',
+  body({ level: 'yellow', regionCode: '110000', disputeType: 'property_management', involvedPersons: 0 }),
+)
 
 t.test('raising a warning', async (t) => {
   t.equal(fromCourt.statusCode, 201, fromCourt.body)
@@ -61,7 +97,17 @@ t.test('raising a warning', async (t) => {
   const events = await h.deps.db.selectFrom('events').selectAll().where('subject_id', 'in', [w.id, fromGd.json().id]).orderBy('pos').execute()
   t.equal(events.length, 2)
   const [e, g] = events
-  t.match(e, { type: 'warning.raised', subject_kind: 'warning', sequence: 1, case_version: null, audience: 'mediation', region_code: '110105', court_code: null, organization_id: null, prev_hash: GENESIS_HASH })
+  t.match(e, {
+    type: 'warning.raised',
+    subject_kind: 'warning',
+    sequence: 1,
+    case_version: null,
+    audience: 'mediation',
+    region_code: '110105',
+    court_code: null,
+    organization_id: null,
+    prev_hash: GENESIS_HASH,
+  })
   t.same((e.data as { warning: unknown }).warning, w)
   t.same(e.actor, { clientId: world.court.id, role: 'court' })
   t.match(g, { audience: 'court', region_code: '440604' })
@@ -72,9 +118,19 @@ t.test('raising a warning', async (t) => {
 t.test('rules: roles, validation, idempotency, the referral must be readable', async (t) => {
   const asOp = await post(h, op, '/v1/warnings', body())
   t.equal(asOp.statusCode, 403)
-  const bad = await post(h, c.court.key, '/v1/warnings', { level: 'purple', regionCode: '11', disputeType: 'gossip', summary: '', involvedPersons: -1, note: 'x' })
+  const bad = await post(h, c.court.key, '/v1/warnings', {
+    level: 'purple',
+    regionCode: '11',
+    disputeType: 'gossip',
+    summary: '',
+    involvedPersons: -1,
+    note: 'x',
+  })
   t.equal(bad.statusCode, 400)
-  const paths = bad.json().errors.map((e: { path: string }) => e.path).sort()
+  const paths = bad
+    .json()
+    .errors.map((e: { path: string }) => e.path)
+    .sort()
   t.same(paths, ['/disputeType', '/involvedPersons', '/level', '/note', '/regionCode', '/summary'])
   t.equal(bad.json().errors.find((e: { path: string }) => e.path === '/regionCode').code, 'invalid_region_code')
   for (const n of ['3', 1.5, null]) {
@@ -82,7 +138,13 @@ t.test('rules: roles, validation, idempotency, the referral must be readable', a
     t.equal(res.statusCode, 400, `involvedPersons ${JSON.stringify(n)}`)
   }
   const missing = await post(h, c.court.key, '/v1/warnings', { level: 'red' })
-  t.same(missing.json().errors.map((e: { path: string }) => e.path).sort(), ['/disputeType', '/involvedPersons', '/regionCode', '/summary'])
+  t.same(
+    missing
+      .json()
+      .errors.map((e: { path: string }) => e.path)
+      .sort(),
+    ['/disputeType', '/involvedPersons', '/regionCode', '/summary'],
+  )
 
   const noKey = await h.call(c.court.key, { method: 'POST', url: '/v1/warnings', payload: body() })
   t.equal(noKey.statusCode, 400)
@@ -94,9 +156,22 @@ t.test('rules: roles, validation, idempotency, the referral must be readable', a
   t.equal(b.json().id, a.json().id)
   t.equal((await post(h, c.court.key, '/v1/warnings', body({ summary: '不同' }), { 'idempotency-key': key })).statusCode, 422)
 
-  const gdOrg = await h.call(c.gdPlatform.key, { method: 'PUT', url: '/v1/organizations/gd-fs', payload: organizationBody({ regionCode: '440604', rosters: { ministry: true, courtSpecial: ['粤0604'] } }) })
+  const gdOrg = await h.call(c.gdPlatform.key, {
+    method: 'PUT',
+    url: '/v1/organizations/gd-fs',
+    payload: organizationBody({ regionCode: '440604', rosters: { ministry: true, courtSpecial: ['粤0604'] } }),
+  })
   t.equal(gdOrg.statusCode, 201)
-  const gdRef = await post(h, c.gdCourt.key, '/v1/referrals', referralBody({ courtCode: '粤0604', caseNumber: `（2026）粤0604民诉前调${Math.floor(Math.random() * 1e6) + 1}号`, designation: { mode: 'court_designated', organizationId: 'gd-fs' } }))
+  const gdRef = await post(
+    h,
+    c.gdCourt.key,
+    '/v1/referrals',
+    referralBody({
+      courtCode: '粤0604',
+      caseNumber: `（2026）粤0604民诉前调${Math.floor(Math.random() * 1e6) + 1}号`,
+      designation: { mode: 'court_designated', organizationId: 'gd-fs' },
+    }),
+  )
   t.equal(gdRef.statusCode, 201, gdRef.body)
   const bjRef = await post(h, c.court.key, '/v1/referrals', referralBody())
   t.equal(bjRef.statusCode, 201, bjRef.body)
@@ -183,11 +258,26 @@ t.test('list filters and pagination', async (t) => {
   t.ok(all.items.length >= 5)
   const ordered = all.items.map((w: { id: string }) => w.id)
   t.same(ordered, [...ordered].sort(), 'oldest first')
-  t.same((await list('level=red')).items.map((w: { id: string }) => w.id), [ids.gd])
-  t.same((await list('regionCode=44')).items.map((w: { id: string }) => w.id), [ids.gd])
-  t.same((await list('regionCode=4406')).items.map((w: { id: string }) => w.id), [ids.gd])
-  t.same((await list('regionCode=110000')).items.map((w: { regionCode: string }) => w.regionCode).every((r: string) => r.startsWith('11')), true)
-  t.same((await list('disputeType=property_management')).items.map((w: { id: string }) => w.id), [ids.bjProvince])
+  t.same(
+    (await list('level=red')).items.map((w: { id: string }) => w.id),
+    [ids.gd],
+  )
+  t.same(
+    (await list('regionCode=44')).items.map((w: { id: string }) => w.id),
+    [ids.gd],
+  )
+  t.same(
+    (await list('regionCode=4406')).items.map((w: { id: string }) => w.id),
+    [ids.gd],
+  )
+  t.same(
+    (await list('regionCode=110000')).items.map((w: { regionCode: string }) => w.regionCode).every((r: string) => r.startsWith('11')),
+    true,
+  )
+  t.same(
+    (await list('disputeType=property_management')).items.map((w: { id: string }) => w.id),
+    [ids.bjProvince],
+  )
   t.equal((await list(`since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).items.length, 0)
   t.equal((await list(`since=${encodeURIComponent(new Date(Date.now() - 600_000).toISOString())}`)).items.length, all.items.length)
   const page1 = await list('limit=2')

@@ -73,9 +73,14 @@ t.test('a write batch maps a unique violation of a named constraint, and refuses
     db.transaction().execute(async (trx) => {
       const batch = new WriteBatch()
       for (let i = 0; i < 2; i++) {
-        batch.add(trx.insertInto('idempotency_keys').values({ client_id: world.court.id, key: 'mapped', request_hash: 'h', response_status: 201, response_body: '{}', response_headers: '{}' }), {
-          onUniqueViolation: { constraint: 'idempotency_keys_pkey', error: () => conflict('stored_twice', 'twice') },
-        })
+        batch.add(
+          trx
+            .insertInto('idempotency_keys')
+            .values({ client_id: world.court.id, key: 'mapped', request_hash: 'h', response_status: 201, response_body: '{}', response_headers: '{}' }),
+          {
+            onUniqueViolation: { constraint: 'idempotency_keys_pkey', error: () => conflict('stored_twice', 'twice') },
+          },
+        )
       }
       await batch.execute(trx)
     }),
@@ -96,17 +101,33 @@ t.test('the claim reads the stored answer in its statement, and answers in_use w
   await other.query('ROLLBACK')
 
   t.same(await db.transaction().execute((trx) => claimKey(trx, world.court.id, key)), { kind: 'claimed', prior: undefined })
-  await db.transaction().execute((trx) => store(trx, world.court.id, key, { requestHash: 'hash-1', status: 201, body: '{"id":"x"}', headers: { location: '/x' } }))
+  await db
+    .transaction()
+    .execute((trx) => store(trx, world.court.id, key, { requestHash: 'hash-1', status: 201, body: '{"id":"x"}', headers: { location: '/x' } }))
   t.same(await db.transaction().execute((trx) => claimKey(trx, world.court.id, key)), {
     kind: 'claimed',
     prior: { requestHash: 'hash-1', status: 201, body: '{"id":"x"}', headers: { location: '/x' } },
   })
 
   // After a failure, an answer stored meanwhile by a duplicate is the answer (the snapshot race of claimKey).
-  t.same(await storedAfterFailure(db, world.court.id, key, 'hash-1', conflict('duplicate_referral', 'dup')), { replay: true, status: 201, body: '{"id":"x"}', headers: { location: '/x' } })
-  t.same(await storedAfterFailure(db, world.court.id, key, 'hash-1', Object.assign(new Error('duplicate key'), { code: '23505' })), { replay: true, status: 201, body: '{"id":"x"}', headers: { location: '/x' } })
+  t.same(await storedAfterFailure(db, world.court.id, key, 'hash-1', conflict('duplicate_referral', 'dup')), {
+    replay: true,
+    status: 201,
+    body: '{"id":"x"}',
+    headers: { location: '/x' },
+  })
+  t.same(await storedAfterFailure(db, world.court.id, key, 'hash-1', Object.assign(new Error('duplicate key'), { code: '23505' })), {
+    replay: true,
+    status: 201,
+    body: '{"id":"x"}',
+    headers: { location: '/x' },
+  })
   await rejectsWithCode(t, storedAfterFailure(db, world.court.id, key, 'other-hash', conflict('duplicate_referral', 'dup')), 'idempotency_key_reused')
-  t.equal(await storedAfterFailure(db, world.court.id, key, 'hash-1', conflict('idempotency_key_in_use', 'busy')), undefined, 'in_use is never turned into a replay')
+  t.equal(
+    await storedAfterFailure(db, world.court.id, key, 'hash-1', conflict('idempotency_key_in_use', 'busy')),
+    undefined,
+    'in_use is never turned into a replay',
+  )
   t.equal(await storedAfterFailure(db, world.court.id, 'no-such-key', 'hash-1', conflict('duplicate_referral', 'dup')), undefined)
 })
 
@@ -159,7 +180,10 @@ t.test('parameterised statements are prepared once per connection; a changed res
     t.equal((await prepared()).filter((s) => s.includes('write-path probe')).length, 1, 'prepared once, reused')
     const each = sql<{ n: number }>`${sql.raw(PLAN_EACH_TIME)} SELECT ${8}::int AS n, 'write-path each' IS NOT NULL AS each`
     await each.execute(conn)
-    t.notOk((await prepared()).some((s) => s.includes('write-path each')), 'marked statements stay unnamed')
+    t.notOk(
+      (await prepared()).some((s) => s.includes('write-path each')),
+      'marked statements stay unnamed',
+    )
 
     await sql`CREATE TABLE write_path_probe (id int PRIMARY KEY)`.execute(conn)
     await sql`INSERT INTO write_path_probe VALUES (1)`.execute(conn)
@@ -191,7 +215,10 @@ t.test('a claim by id uses the primary key even when statistics say few deliveri
   const id = (await sql<{ id: string }>`SELECT id FROM deliveries WHERE subscription_id = ${subscriptionId} LIMIT 1`.execute(db)).rows[0]!.id
 
   const captured: CompiledQuery[] = []
-  const recording = new Kysely<Database>({ dialect: new PostgresDialect({ pool: h.deps.pool }), log: (e) => void (e.level === 'query' && captured.push(e.query)) })
+  const recording = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: h.deps.pool }),
+    log: (e) => void (e.level === 'query' && captured.push(e.query)),
+  })
   /** The index the plan reads the claimed row `d` through. */
   const indexOfD = async (text: string, parameters: readonly unknown[]): Promise<string | undefined> => {
     const plan = (await h.deps.pool.query(`EXPLAIN (FORMAT JSON) ${text}`, [...parameters])).rows[0]['QUERY PLAN'][0].Plan

@@ -29,5 +29,8 @@ t.test('rotation re-encrypts every stored value with the new key, while the old 
   t.equal(onlyNew.decrypt(rows[0].doc.parties[0].idNumber.enc, 'idNumber'), created[0].parties[0].idNumber, 'the new key alone decrypts')
   t.equal(rows[0].doc.parties[0].idNumber.masked.length, 18, 'masked forms untouched')
   const dump = await h.deps.pool.query(`SELECT doc::text AS d FROM referrals`)
-  t.notOk(dump.rows.some((r: { d: string }) => r.d.includes(created[0].parties[0].idNumber)), 'plain values never stored')
+  t.notOk(
+    dump.rows.some((r: { d: string }) => r.d.includes(created[0].parties[0].idNumber)),
+    'plain values never stored',
+  )
 })

@@ -42,10 +42,16 @@ t.test('signatures: forged, stale, future, altered and unsigned requests get 401
   const p = await playLife(world, scripted, DEMO_LIVES[0])
   t.ok(p.ok, `life played: ${p.history.join(' → ')}`)
   // The life's last webhooks may still be on their way: count what the court took in once nothing is pending.
-  await eventually(async () => {
-    const r = await sql<{ n: number }>`SELECT (SELECT count(*) FROM outbox)::int + (SELECT count(*) FROM deliveries WHERE status = 'pending')::int AS n`.execute(h.deps.db)
-    return r.rows[0]?.n === 0
-  }, 20_000, 'no delivery pending')
+  await eventually(
+    async () => {
+      const r = await sql<{
+        n: number
+      }>`SELECT (SELECT count(*) FROM outbox)::int + (SELECT count(*) FROM deliveries WHERE status = 'pending')::int AS n`.execute(h.deps.db)
+      return r.rows[0]?.n === 0
+    },
+    20_000,
+    'no delivery pending',
+  )
   const event = (await court.api.getOk<{ items: EventEnvelope[] }>(`/v1/referrals/${p.id}/events`)).items[0]
   const body = JSON.stringify(event)
   const now = Math.floor(Date.now() / 1000)
@@ -98,7 +104,13 @@ t.test('dedup and exactly-once effects: a redelivered event is acknowledged and 
 
   // A receiver that lost its memory (a second instance) acts again: the Idempotency-Key derived from the event
   // id makes the API replay the first answer, so the service changes nothing twice either.
-  const amnesiac = new PlatformSimulator({ api: new ApiClient(baseUrl, world.clients.platform.key), organizations: ORGANIZATIONS.map((o) => o.id), seed: 8, plan: () => ({ outcome: 'agree' }), mediate: false })
+  const amnesiac = new PlatformSimulator({
+    api: new ApiClient(baseUrl, world.clients.platform.key),
+    organizations: ORGANIZATIONS.map((o) => o.id),
+    seed: 8,
+    plan: () => ({ outcome: 'agree' }),
+    mediate: false,
+  })
   amnesiac.ingest(createdEvent, 'pull')
   await amnesiac.idle()
   const record = amnesiac.actions.get(key)
@@ -111,7 +123,11 @@ t.test('dedup and exactly-once effects: a redelivered event is acknowledged and 
 })
 
 t.test('faults on command, through the control API: 5xx, resets and hangs are retried until delivered', async (t) => {
-  const control = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${platform.port}/_control/${path}`, init).then(async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }))
+  const control = (path: string, init?: RequestInit) =>
+    fetch(`http://127.0.0.1:${platform.port}/_control/${path}`, init).then(async (r) => ({
+      status: r.status,
+      json: (await r.json()) as Record<string, unknown>,
+    }))
   const bad = await control('faults', { method: 'PUT', body: JSON.stringify({ failureRate: 2 }) })
   t.equal(bad.status, 400, 'a failure rate above 1 is refused')
   for (const mode of ['error', 'reset', 'hang'] as const) {
@@ -144,24 +160,34 @@ t.test('the demo lives reach their end states, the outage is reconciled, both si
   t.ok(outage.fresh >= 3, `the court pulled what it missed (${outage.fresh} new events)`)
 
   // The connector's own retries reach the court again: those events come as duplicates.
-  await eventually(async () => {
-    const s = await court.api.getOk<{ items: Array<{ pending: number }> }>('/v1/sync/status')
-    return s.items.every((i) => i.pending === 0)
-  }, 30_000, 'no pending deliveries')
+  await eventually(
+    async () => {
+      const s = await court.api.getOk<{ items: Array<{ pending: number }> }>('/v1/sync/status')
+      return s.items.every((i) => i.pending === 0)
+    },
+    30_000,
+    'no pending deliveries',
+  )
   t.ok(court.stats.pushDuplicates > 0, 'late pushes recognised as duplicates')
   // Lives begun in earlier tests may still be taking their last step: in sync means in sync once quiet, i.e. both
   // simulators idle, nothing pending in the service, and the same counts twice in a row.
   let previous = ''
-  await eventually(async () => {
-    await court.idle()
-    await platform.idle()
-    const [c, p] = [await checkSync(court), await checkSync(platform)]
-    const r = await sql<{ n: number }>`SELECT (SELECT count(*) FROM outbox)::int + (SELECT count(*) FROM deliveries WHERE status = 'pending')::int AS n`.execute(h.deps.db)
-    const now = `${c.events}/${p.events}`
-    const quiet = c.ok && p.ok && r.rows[0]?.n === 0 && now === previous
-    previous = now
-    return quiet
-  }, 30_000, 'both simulators in sync and quiet')
+  await eventually(
+    async () => {
+      await court.idle()
+      await platform.idle()
+      const [c, p] = [await checkSync(court), await checkSync(platform)]
+      const r = await sql<{
+        n: number
+      }>`SELECT (SELECT count(*) FROM outbox)::int + (SELECT count(*) FROM deliveries WHERE status = 'pending')::int AS n`.execute(h.deps.db)
+      const now = `${c.events}/${p.events}`
+      const quiet = c.ok && p.ok && r.rows[0]?.n === 0 && now === previous
+      previous = now
+      return quiet
+    },
+    30_000,
+    'both simulators in sync and quiet',
+  )
   for (const sim of [court, platform]) {
     await sim.idle()
     const sync = await checkSync(sim)

@@ -19,7 +19,10 @@ export interface ApiAnswer<T = unknown> {
 
 /** The request could not be completed after retrying until `giveUpAfterMs`. */
 export class ApiUnavailableError extends Error {
-  constructor(message: string, readonly attempts: number) {
+  constructor(
+    message: string,
+    readonly attempts: number,
+  ) {
     super(message)
     this.name = 'ApiUnavailableError'
   }
@@ -65,7 +68,11 @@ export class ApiClient {
   #inFlight = 0
   readonly #waiting: Array<() => void> = []
 
-  constructor(readonly baseUrl: string, readonly key: string, opts: ApiClientOptions = {}) {
+  constructor(
+    readonly baseUrl: string,
+    readonly key: string,
+    opts: ApiClientOptions = {},
+  ) {
     this.timeoutMs = opts.timeoutMs ?? 10_000
     this.giveUpAfterMs = opts.giveUpAfterMs ?? 600_000
     this.maxBackoffMs = opts.maxBackoffMs ?? 2_000

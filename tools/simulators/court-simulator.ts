@@ -45,16 +45,26 @@ export class CourtSimulator extends PeerSimulator {
    * Creates a referral through the API, retrying with the same Idempotency-Key until the answer is definitive.
    * The answer is kept as received, so a later replay can be compared with it byte for byte.
    */
-  async createReferral(opts: { referralType?: 'pre_filing' | 'in_litigation'; organizationId?: string; caseNumber?: string; seed?: number } = {}): Promise<CreatedReferral> {
+  async createReferral(
+    opts: { referralType?: 'pre_filing' | 'in_litigation'; organizationId?: string; caseNumber?: string; seed?: number } = {},
+  ): Promise<CreatedReferral> {
     const referralType = opts.referralType ?? 'pre_filing'
     const caseNumber = opts.caseNumber ?? this.caseNumbers.next(referralType === 'pre_filing' ? '民诉前调' : '民初')
-    const body = referralBody({ referralType, courtCode: this.courtCode, caseNumber, organizationId: opts.organizationId ?? this.organizations[0], seed: opts.seed ?? this.created.length + this.seed })
+    const body = referralBody({
+      referralType,
+      courtCode: this.courtCode,
+      caseNumber,
+      organizationId: opts.organizationId ?? this.organizations[0],
+      seed: opts.seed ?? this.created.length + this.seed,
+    })
     const idempotencyKey = `court-create-${randomUUID()}`
     const answer = await this.api.post<{ id: string; status: string }>('/v1/referrals', body, idempotencyKey)
     const ok = answer.status === 201
     const c: CreatedReferral = { idempotencyKey, body, answer, id: ok ? answer.json.id : undefined, caseNumber }
     this.created.push(c)
-    this.log(`[${this.label}] ${referralType === 'pre_filing' ? '诉前委派' : '诉中委托'} / ${referralType} referral ${caseNumber} → ${answer.status}${answer.attempts > 1 ? ` (${answer.attempts} 次尝试 / attempts)` : ''}${ok ? '' : ` ${answer.body.slice(0, 200)}`}`)
+    this.log(
+      `[${this.label}] ${referralType === 'pre_filing' ? '诉前委派' : '诉中委托'} / ${referralType} referral ${caseNumber} → ${answer.status}${answer.attempts > 1 ? ` (${answer.attempts} 次尝试 / attempts)` : ''}${ok ? '' : ` ${answer.body.slice(0, 200)}`}`,
+    )
     return c
   }
 
@@ -68,17 +78,36 @@ export class CourtSimulator extends PeerSimulator {
       case 'referral.declined': {
         const next = this.organizations.find((o) => o !== r.organizationId)
         if (!next) return
-        await this.act(e, 'redesignation', `${path}/redesignation`, { designation: { mode: 'court_designated', organizationId: next } }, `重新指定调解组织 ${next} / redesignated ${r.caseNumber}`)
+        await this.act(
+          e,
+          'redesignation',
+          `${path}/redesignation`,
+          { designation: { mode: 'court_designated', organizationId: next } },
+          `重新指定调解组织 ${next} / redesignated ${r.caseNumber}`,
+        )
         return
       }
       case 'referral.agreement_recorded': {
-        const body = r.referralType === 'pre_filing' ? { disposition: 'agreement_filed' } : { disposition: 'mediation_document_issued', documentNumber: newCaseNumber }
-        await this.act(e, 'closure', `${path}/closure`, body, `${r.referralType === 'pre_filing' ? '协议备案结案' : '出具调解书结案'} / closed (${body.disposition}) ${r.caseNumber}`)
+        const body =
+          r.referralType === 'pre_filing' ? { disposition: 'agreement_filed' } : { disposition: 'mediation_document_issued', documentNumber: newCaseNumber }
+        await this.act(
+          e,
+          'closure',
+          `${path}/closure`,
+          body,
+          `${r.referralType === 'pre_filing' ? '协议备案结案' : '出具调解书结案'} / closed (${body.disposition}) ${r.caseNumber}`,
+        )
         return
       }
       case 'referral.materials_returned': {
         if (r.referralType === 'pre_filing') {
-          await this.act(e, 'court-filing', `${path}/court-filing`, { action: 'case_registered', caseNumber: newCaseNumber, filedOn: on }, `登记立案 ${newCaseNumber} / case registered ${r.caseNumber}`)
+          await this.act(
+            e,
+            'court-filing',
+            `${path}/court-filing`,
+            { action: 'case_registered', caseNumber: newCaseNumber, filedOn: on },
+            `登记立案 ${newCaseNumber} / case registered ${r.caseNumber}`,
+          )
         } else {
           await this.act(e, 'court-filing', `${path}/court-filing`, { action: 'trial_resumed', resumedOn: on }, `恢复审理 / trial resumed ${r.caseNumber}`)
         }

@@ -40,7 +40,15 @@ export const DEMO_LIVES: readonly LifeSpec[] = [
     title: '不予接受 → 重新指定 → 调解成功 → 结案 / declined → redesignated → agreement → closed',
     referralType: 'pre_filing',
     plan: { decline: true, outcome: 'agree' },
-    expected: ['referral.created', 'referral.declined', 'referral.redesignated', 'referral.accepted', 'referral.agreement_recorded', 'referral.closed', 'referral.performance_reported'],
+    expected: [
+      'referral.created',
+      'referral.declined',
+      'referral.redesignated',
+      'referral.accepted',
+      'referral.agreement_recorded',
+      'referral.closed',
+      'referral.performance_reported',
+    ],
   },
 ]
 
@@ -58,7 +66,9 @@ export async function historyOf(world: World, id: string): Promise<string[]> {
   const types: string[] = []
   let cursor: string | null = null
   do {
-    const page: { items: Array<{ type: string }>; nextCursor: string | null } = await world.court.api.getOk(`/v1/referrals/${id}/events?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+    const page: { items: Array<{ type: string }>; nextCursor: string | null } = await world.court.api.getOk(
+      `/v1/referrals/${id}/events?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    )
     types.push(...page.items.map((e) => e.type))
     cursor = page.nextCursor
   } while (cursor)
@@ -99,7 +109,12 @@ export interface OutageResult extends LifeResult {
  * reads what it missed from the pull feed with its resume cursor, acts on it (closes the case), and the
  * connector's late pushes of the same events are recognised as duplicates.
  */
-export async function playOutage(world: World, scripted: Map<string, Partial<LifePlan>>, log: (line: string) => void, timeoutMs = 60_000): Promise<OutageResult> {
+export async function playOutage(
+  world: World,
+  scripted: Map<string, Partial<LifePlan>>,
+  log: (line: string) => void,
+  timeoutMs = 60_000,
+): Promise<OutageResult> {
   const { court, platform } = world
   const spec = DEMO_LIVES[0]
   await court.reconcile()
@@ -121,7 +136,16 @@ export async function playOutage(world: World, scripted: Map<string, Partial<Lif
   log(`法院业务系统恢复，按游标拉取事件 / back online, the court pulled GET /v1/events?after=<cursor>: ${pulled} events, ${fresh} new`)
   const history = await waitForHistory(world, id, spec.expected, Math.max(1_000, until - Date.now()))
   const referral = await court.api.getOk<{ status: string }>(`/v1/referrals/${id}`)
-  return { title: '接收端离线后按游标对账 / receiver outage, reconciled through the pull feed', id, caseNumber, status: referral.status, history, ok: same(history, spec.expected), pulled, fresh }
+  return {
+    title: '接收端离线后按游标对账 / receiver outage, reconciled through the pull feed',
+    id,
+    caseNumber,
+    status: referral.status,
+    history,
+    ok: same(history, spec.expected),
+    pulled,
+    fresh,
+  }
 }
 
 function same(a: readonly string[], b: readonly string[]): boolean {

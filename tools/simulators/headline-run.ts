@@ -72,9 +72,33 @@ export interface HeadlineSummary {
   referrals: { requested: number; created: number; inDatabase: number; distinctCaseNumbers: number; creationRequests: number; creationRetries: number }
   replays: { checked: number; identical: number; otherBodyRefused: number }
   events: number
-  deliveries: { total: number; delivered: number; pending: number; dead: number; attempts: number; failedAttempts: number; maxAttempts: number; attemptErrors: Record<string, number> }
+  deliveries: {
+    total: number
+    delivered: number
+    pending: number
+    dead: number
+    attempts: number
+    failedAttempts: number
+    maxAttempts: number
+    attemptErrors: Record<string, number>
+  }
   kills: { api: number; worker: number; apiStartupMsMedian: number; workerStartupMsMedian: number }
-  peers: Record<string, { requests: number; injected: Record<string, number>; pushedNew: number; pushDuplicates: number; missingPushes: number; orderErrors: number; gapFills: number; actions: number; failedActions: number; duplicateEffects: number; badSignatures: number }>
+  peers: Record<
+    string,
+    {
+      requests: number
+      injected: Record<string, number>
+      pushedNew: number
+      pushDuplicates: number
+      missingPushes: number
+      orderErrors: number
+      gapFills: number
+      actions: number
+      failedActions: number
+      duplicateEffects: number
+      badSignatures: number
+    }
+  >
   lives: { expected: number; complete: number; mismatched: number }
   /** The pending deliveries when the faults stopped: what the settle time is made of. */
   atFaultsOff: { pending: number; leased: number; backingOff: number; behindEarlier: number; runnable: number; latestRetryInS: number | null }
@@ -120,8 +144,22 @@ export async function runHeadline(o: HeadlineOptions): Promise<HeadlineResult> {
     RATE_LIMIT_PER_MINUTE: '10000000',
     SHUTDOWN_TIMEOUT_MS: '10000',
   }
-  const api = new ServiceProcess({ name: 'api', args: o.apiArgs, cwd: o.cwd, env: { ...env, LOG_LEVEL: 'warn' }, ready: { url: `${baseUrl}/health/ready` }, logFile: path.join(logDir, 'api.log') })
-  const worker = new ServiceProcess({ name: 'worker', args: o.workerArgs, cwd: o.cwd, env: { ...env, LOG_LEVEL: 'info' }, ready: { logPattern: /zdz connector worker started/ }, logFile: path.join(logDir, 'worker.log') })
+  const api = new ServiceProcess({
+    name: 'api',
+    args: o.apiArgs,
+    cwd: o.cwd,
+    env: { ...env, LOG_LEVEL: 'warn' },
+    ready: { url: `${baseUrl}/health/ready` },
+    logFile: path.join(logDir, 'api.log'),
+  })
+  const worker = new ServiceProcess({
+    name: 'worker',
+    args: o.workerArgs,
+    cwd: o.cwd,
+    env: { ...env, LOG_LEVEL: 'info' },
+    ready: { logPattern: /zdz connector worker started/ },
+    logFile: path.join(logDir, 'worker.log'),
+  })
   const violations: string[] = []
   const violate = (v: string) => {
     violations.push(v)
@@ -177,10 +215,14 @@ export async function runHeadline(o: HeadlineOptions): Promise<HeadlineResult> {
       }
     }
     const loops = Promise.all([killLoop(api, 0), killLoop(worker, o.killEveryMs / 2)])
-    log(`故障开始 / faults on: 每 ~${o.killEveryMs / 1000} s 杀死 API 与 worker 进程 / SIGKILL API and worker every ~${o.killEveryMs / 1000} s of uptime; 对端失败率 / peers fail ${Math.round(o.failureRate * 100)}% (5xx, reset, hang); ≥ ${o.faultMs / 1000} s and until every referral is created`)
+    log(
+      `故障开始 / faults on: 每 ~${o.killEveryMs / 1000} s 杀死 API 与 worker 进程 / SIGKILL API and worker every ~${o.killEveryMs / 1000} s of uptime; 对端失败率 / peers fail ${Math.round(o.failureRate * 100)}% (5xx, reset, hang); ≥ ${o.faultMs / 1000} s and until every referral is created`,
+    )
 
     // --- Load ------------------------------------------------------------------------------------------
-    const types: Array<'pre_filing' | 'in_litigation'> = Array.from({ length: o.referrals }, (_, i) => (keyedRandom(o.seed, `type:${i}`) < 0.7 ? 'pre_filing' : 'in_litigation'))
+    const types: Array<'pre_filing' | 'in_litigation'> = Array.from({ length: o.referrals }, (_, i) =>
+      keyedRandom(o.seed, `type:${i}`) < 0.7 ? 'pre_filing' : 'in_litigation',
+    )
     let nextIndex = 0
     let creationDone = 0
     const creation = (async () => {
@@ -246,7 +288,9 @@ export async function runHeadline(o: HeadlineOptions): Promise<HeadlineResult> {
     // --- Settle: everything delivered, every life at its end ---------------------------------------------
     const expectedTypes = (c: CreatedReferral): string[] => {
       const plan = platform.planFor({ caseNumber: c.caseNumber })
-      const head = plan.decline ? ['referral.created', 'referral.declined', 'referral.redesignated', 'referral.accepted'] : ['referral.created', 'referral.accepted']
+      const head = plan.decline
+        ? ['referral.created', 'referral.declined', 'referral.redesignated', 'referral.accepted']
+        : ['referral.created', 'referral.accepted']
       if (o.lives === 'accept') return head
       const preFiling = c.body.referralType === 'pre_filing'
       return plan.outcome === 'agree'
@@ -255,14 +299,18 @@ export async function runHeadline(o: HeadlineOptions): Promise<HeadlineResult> {
     }
     const byId = new Map(court.created.filter((c) => c.id).map((c) => [c.id as string, c]))
     const histories = async () => {
-      const rows = await q<{ subject_id: string; types: string[] }>(`SELECT subject_id, array_agg(type ORDER BY sequence) AS types FROM events WHERE subject_kind = 'referral' GROUP BY subject_id`)
+      const rows = await q<{ subject_id: string; types: string[] }>(
+        `SELECT subject_id, array_agg(type ORDER BY sequence) AS types FROM events WHERE subject_kind = 'referral' GROUP BY subject_id`,
+      )
       return new Map(rows.map((r) => [r.subject_id, r.types]))
     }
     const deadline = tStop + o.deadlineMs
     let settledAt: number | undefined
     let lastState = ''
     for (;;) {
-      const [st] = await q<{ pending: string; outbox: string }>(`SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending, (SELECT count(*) FROM outbox) AS outbox`)
+      const [st] = await q<{ pending: string; outbox: string }>(
+        `SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending, (SELECT count(*) FROM outbox) AS outbox`,
+      )
       const ids = (await q<{ id: string }>(`SELECT id FROM events WHERE audience <> 'operator'`)).map((r) => r.id)
       const unpushed = sims.map((s) => ids.filter((id) => !s.pushed.has(id)).length)
       const h = await histories()
@@ -281,14 +329,16 @@ export async function runHeadline(o: HeadlineOptions): Promise<HeadlineResult> {
     if (settledAt === undefined) violate(`not everything was delivered ${seconds(o.deadlineMs)} s after the faults stopped: ${lastState}`)
     else {
       log(`全部送达 / everything delivered ${seconds(settledAt - settleFrom)} s after the faults stopped`)
-      if (settledAt - settleFrom > o.settleMs) violate(`delivery took ${seconds(settledAt - settleFrom)} s after the faults stopped (limit ${seconds(o.settleMs)} s)`)
+      if (settledAt - settleFrom > o.settleMs)
+        violate(`delivery took ${seconds(settledAt - settleFrom)} s after the faults stopped (limit ${seconds(o.settleMs)} s)`)
     }
     for (const s of sims) await s.idle(30_000).catch((err: Error) => violate(err.message))
 
     // --- Checks ----------------------------------------------------------------------------------------
     const created = court.created
     const notCreated = created.filter((c) => c.answer.status !== 201)
-    if (notCreated.length) violate(`${notCreated.length} creations ended without 201, e.g. ${notCreated[0].answer.status} ${notCreated[0].answer.body.slice(0, 200)}`)
+    if (notCreated.length)
+      violate(`${notCreated.length} creations ended without 201, e.g. ${notCreated[0].answer.status} ${notCreated[0].answer.body.slice(0, 200)}`)
     const [counts] = await q<{ n: string; distinct_numbers: string }>(`SELECT count(*) AS n, count(DISTINCT case_number) AS distinct_numbers FROM referrals`)
     if (Number(counts.n) !== o.referrals) violate(`${counts.n} referrals in the database, expected exactly ${o.referrals}`)
     if (Number(counts.distinct_numbers) !== Number(counts.n)) violate(`${Number(counts.n) - Number(counts.distinct_numbers)} duplicated case numbers`)
@@ -302,7 +352,12 @@ export async function runHeadline(o: HeadlineOptions): Promise<HeadlineResult> {
         while (cursor < created.length) {
           const c = created[cursor++]
           const again = await court.api.post('/v1/referrals', c.body, c.idempotencyKey)
-          if (again.status === c.answer.status && again.body === c.answer.body && (c.answer.status !== 201 || again.headers.get('idempotent-replayed') === 'true')) identical++
+          if (
+            again.status === c.answer.status &&
+            again.body === c.answer.body &&
+            (c.answer.status !== 201 || again.headers.get('idempotent-replayed') === 'true')
+          )
+            identical++
           else replayMismatch.push(`${c.caseNumber}: first ${c.answer.status}, replay ${again.status}${again.body === c.answer.body ? '' : ' (other body)'}`)
         }
       }),
@@ -317,7 +372,9 @@ export async function runHeadline(o: HeadlineOptions): Promise<HeadlineResult> {
 
     // Deliveries: none dead, one per event and subscription, every event pushed to both peers.
     const [events] = await q<{ n: string }>(`SELECT count(*) AS n FROM events WHERE audience <> 'operator'`)
-    const deliveries = await q<{ status: string; n: string; max_attempts: number }>(`SELECT status, count(*) AS n, max(attempts) AS max_attempts FROM deliveries GROUP BY status`)
+    const deliveries = await q<{ status: string; n: string; max_attempts: number }>(
+      `SELECT status, count(*) AS n, max(attempts) AS max_attempts FROM deliveries GROUP BY status`,
+    )
     const dCount = (s: string) => Number(deliveries.find((d) => d.status === s)?.n ?? 0)
     const totalDeliveries = deliveries.reduce((a, d) => a + Number(d.n), 0)
     if (dCount('dead')) violate(`${dCount('dead')} dead deliveries`)
@@ -333,7 +390,10 @@ export async function runHeadline(o: HeadlineOptions): Promise<HeadlineResult> {
 
     const allIds = (await q<{ id: string }>(`SELECT id FROM events WHERE audience <> 'operator'`)).map((r) => r.id)
     const peers: HeadlineSummary['peers'] = {}
-    for (const [name, s] of [['court', court], ['platform', platform]] as const) {
+    for (const [name, s] of [
+      ['court', court],
+      ['platform', platform],
+    ] as const) {
       const missing = allIds.filter((id) => !s.pushed.has(id))
       if (missing.length) violate(`${name}: ${missing.length} events never arrived by push`)
       if (s.orderErrors.length) violate(`${name}: ${s.orderErrors.length} events out of sequence, e.g. ${s.orderErrors[0]}`)
@@ -343,7 +403,10 @@ export async function runHeadline(o: HeadlineOptions): Promise<HeadlineResult> {
       if (s.errors.length) violate(`${name}: ${s.errors.length} processing errors, e.g. ${s.errors[0]}`)
       if (s.stats.badSignatures) violate(`${name}: ${s.stats.badSignatures} requests with a bad signature`)
       const sync = await checkSync(s)
-      if (!sync.ok) violate(`${name} not in sync with the pull feed: missing ${sync.missing.length}, out of order ${sync.outOfOrder.length}, extra ${sync.extra.length}, service gaps ${sync.serviceGaps.length}`)
+      if (!sync.ok)
+        violate(
+          `${name} not in sync with the pull feed: missing ${sync.missing.length}, out of order ${sync.outOfOrder.length}, extra ${sync.extra.length}, service gaps ${sync.serviceGaps.length}`,
+        )
       peers[name] = {
         requests: s.stats.requests,
         injected: s.stats.injected,
@@ -366,7 +429,12 @@ export async function runHeadline(o: HeadlineOptions): Promise<HeadlineResult> {
     for (const [id, c] of byId) {
       const got = h.get(id) ?? []
       if (JSON.stringify(got) === JSON.stringify(expectedTypes(c))) complete++
-      else mismatched.push(`${c.caseNumber}: ${got.map((t) => t.replace('referral.', '')).join(' → ')} (expected ${expectedTypes(c).map((t) => t.replace('referral.', '')).join(' → ')})`)
+      else
+        mismatched.push(
+          `${c.caseNumber}: ${got.map((t) => t.replace('referral.', '')).join(' → ')} (expected ${expectedTypes(c)
+            .map((t) => t.replace('referral.', ''))
+            .join(' → ')})`,
+        )
     }
     if (mismatched.length) violate(`${mismatched.length} cases do not have their planned history, e.g. ${mismatched.slice(0, 2).join('; ')}`)
 
@@ -401,7 +469,12 @@ export async function runHeadline(o: HeadlineOptions): Promise<HeadlineResult> {
       peers,
       lives: { expected: byId.size, complete, mismatched: mismatched.length },
       atFaultsOff,
-      timings: { faultPhaseS: seconds(tStop - tFaults), creationS: seconds(creationDone - tFaults), settleS: settledAt === undefined ? null : seconds(settledAt - settleFrom), totalS: seconds(Date.now() - t0) },
+      timings: {
+        faultPhaseS: seconds(tStop - tFaults),
+        creationS: seconds(creationDone - tFaults),
+        settleS: settledAt === undefined ? null : seconds(settledAt - settleFrom),
+        totalS: seconds(Date.now() - t0),
+      },
       logDir,
     }
     return { ok: violations.length === 0, violations, summary }

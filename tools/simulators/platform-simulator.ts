@@ -67,10 +67,22 @@ export class PlatformSimulator extends PeerSimulator {
         if (r.status !== 'referred') return
         // Only the first designation is ever declined, so a declined life goes on after the redesignation.
         if (e.type === 'referral.created' && this.planFor(r).decline) {
-          await this.act(e, 'decline', `${path}/acceptance`, { decision: 'declined', reason: '本组织调解员均已满负荷，建议另行指定调解组织' }, `不予接受 / decline ${r.caseNumber}`)
+          await this.act(
+            e,
+            'decline',
+            `${path}/acceptance`,
+            { decision: 'declined', reason: '本组织调解员均已满负荷，建议另行指定调解组织' },
+            `不予接受 / decline ${r.caseNumber}`,
+          )
           return
         }
-        await this.act(e, 'accept', `${path}/acceptance`, { decision: 'accepted', mediator: { name: '王调解', id: `M-${r.organizationId}` }, acceptedAt: at }, `受理 / accept ${r.caseNumber}`)
+        await this.act(
+          e,
+          'accept',
+          `${path}/acceptance`,
+          { decision: 'accepted', mediator: { name: '王调解', id: `M-${r.organizationId}` }, acceptedAt: at },
+          `受理 / accept ${r.caseNumber}`,
+        )
         return
       }
       case 'referral.accepted': {
@@ -94,7 +106,13 @@ export class PlatformSimulator extends PeerSimulator {
           )
         } else {
           const reason = TERMINATION_REASONS[Math.floor(keyedRandom(this.seed, `${r.caseNumber}:reason`) * TERMINATION_REASONS.length)]
-          await this.act(e, 'termination', `${path}/termination`, { reason, report: '经多次组织调解，双方未能达成一致，调解终结。' }, `调解终结（${reason}）/ mediation terminated ${r.caseNumber}`)
+          await this.act(
+            e,
+            'termination',
+            `${path}/termination`,
+            { reason, report: '经多次组织调解，双方未能达成一致，调解终结。' },
+            `调解终结（${reason}）/ mediation terminated ${r.caseNumber}`,
+          )
         }
         return
       }
@@ -108,7 +126,13 @@ export class PlatformSimulator extends PeerSimulator {
         )
         return
       case 'referral.closed':
-        await this.act(e, 'performance', `${path}/performance`, { status: 'performed', reportedOn: shanghaiDate(new Date(at)), note: '回访确认已按协议履行' }, `履行回访 / performance reported ${r.caseNumber}`)
+        await this.act(
+          e,
+          'performance',
+          `${path}/performance`,
+          { status: 'performed', reportedOn: shanghaiDate(new Date(at)), note: '回访确认已按协议履行' },
+          `履行回访 / performance reported ${r.caseNumber}`,
+        )
         return
       default:
         return

@@ -71,7 +71,9 @@ export class ServiceProcess {
     })
     this.starts++
     this.readyAt = undefined
-    const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`${this.opts.name} exited (${signal ?? code}) before it was ready; see ${this.opts.logFile}`)))
+    const exited = new Promise<string>((resolve) =>
+      child.once('exit', (code, signal) => resolve(`${this.opts.name} exited (${signal ?? code}) before it was ready; see ${this.opts.logFile}`)),
+    )
     const until = t0 + (this.opts.readyTimeoutMs ?? 90_000)
     const ready = this.opts.ready
     let logOffset = offset

@@ -40,7 +40,10 @@ export function shanghaiYear(at = new Date()): number {
 /** Hands out case numbers (案号) of one court, unique within a run: a random start, then counting up. */
 export class CaseNumbers {
   #next: number
-  constructor(readonly courtCode: string, seed = Date.now()) {
+  constructor(
+    readonly courtCode: string,
+    seed = Date.now(),
+  ) {
     this.#next = 100_000 + Math.floor(keyedRandom(seed, 'case-numbers') * 8_000_000)
   }
 

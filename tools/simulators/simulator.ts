@@ -404,7 +404,9 @@ export abstract class PeerSimulator {
     let cursor: string | null = null
     const missing: EventEnvelope[] = []
     do {
-      const page: { items: EventEnvelope[]; nextCursor: string | null } = await this.api.getOk(`/v1/referrals/${subjectId}/events?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+      const page: { items: EventEnvelope[]; nextCursor: string | null } = await this.api.getOk(
+        `/v1/referrals/${subjectId}/events?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      )
       for (const e of page.items) if (e.sequence > last && e.sequence < upTo) missing.push(e)
       cursor = page.nextCursor
     } while (cursor)
@@ -422,7 +424,9 @@ export abstract class PeerSimulator {
     this.subjects.set(subjectId, list)
     this.#lastSeq.set(subjectId, Math.max(this.#lastSeq.get(subjectId) ?? 0, event.sequence))
     const r = referralOf(event)
-    this.log(`[${this.label}] 收到 ${EVENT_LABELS[event.type] ?? ''} / received ${event.type} #${event.sequence}${r ? ` ${r.caseNumber}` : ''}${via === 'push' ? '' : ` (${via === 'pull' ? '拉取 / pulled' : '补齐 / from history'})`}`)
+    this.log(
+      `[${this.label}] 收到 ${EVENT_LABELS[event.type] ?? ''} / received ${event.type} #${event.sequence}${r ? ` ${r.caseNumber}` : ''}${via === 'push' ? '' : ` (${via === 'pull' ? '拉取 / pulled' : '补齐 / from history'})`}`,
+    )
     if (r) await this.onEvent(event, r)
   }
 
@@ -438,7 +442,16 @@ export abstract class PeerSimulator {
     this.effectRuns.set(key, (this.effectRuns.get(key) ?? 0) + 1)
     this.stats.actions++
     const a = await this.api.post(path, body, key)
-    this.actions.set(key, { key, path, eventId: event.id, eventType: event.type, subjectId: event.subject.id, status: a.status, attempts: a.attempts, body: a.body.slice(0, 500) })
+    this.actions.set(key, {
+      key,
+      path,
+      eventId: event.id,
+      eventType: event.type,
+      subjectId: event.subject.id,
+      status: a.status,
+      attempts: a.attempts,
+      body: a.body.slice(0, 500),
+    })
     const ok = a.status >= 200 && a.status <= 299
     if (!ok) this.stats.actionFailures++
     this.log(`[${this.label}] ${narration} → ${a.status}${a.attempts > 1 ? ` (${a.attempts} 次尝试 / attempts)` : ''}${ok ? '' : ` ${a.body.slice(0, 200)}`}`)

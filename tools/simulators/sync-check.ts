@@ -26,7 +26,9 @@ export async function readWholeFeed(sim: PeerSimulator): Promise<EventEnvelope[]
   const all: EventEnvelope[] = []
   let cursor: string | undefined
   for (;;) {
-    const page = await sim.api.getOk<{ items: EventEnvelope[]; nextCursor: string }>(`/v1/events?limit=200${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`)
+    const page = await sim.api.getOk<{ items: EventEnvelope[]; nextCursor: string }>(
+      `/v1/events?limit=200${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`,
+    )
     all.push(...page.items)
     cursor = page.nextCursor
     if (page.items.length === 0) return all

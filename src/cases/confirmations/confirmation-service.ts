@@ -34,7 +34,19 @@ import { isUuid } from '../../domain/ids.js'
 import type { Principal } from '../../domain/principal.js'
 import type { Agreement, StoredParty } from '../../domain/referral.js'
 import type { ConfirmationAcceptanceInput, ConfirmationRulingInput, ConfirmationWithdrawalInput, CreateConfirmationInput } from '../../schemas/confirmations.js'
-import { type CaseDeps, caseEvents, type CaseKind, type CaseStanding, type Caller, type Outcome, readCase, recordFullView, transitionCase, type Trx, type Work } from '../case-kit.js'
+import {
+  type CaseDeps,
+  caseEvents,
+  type CaseKind,
+  type CaseStanding,
+  type Caller,
+  type Outcome,
+  readCase,
+  recordFullView,
+  transitionCase,
+  type Trx,
+  type Work,
+} from '../case-kit.js'
 import { sealParties } from '../parties.js'
 import { referralStandingIn } from '../referrals/referral-service.js'
 
@@ -125,7 +137,11 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
     const timing = rules.checkApplicationTiming(b, intake.agreement, await deps.calendar.get(), now)
     // A material is quoted only if the caller may read it (uploaded it, or may read a case referencing it).
     const materials = b.materials ?? []
-    await assertMaterialsExist(trx, materials.map((m) => m.materialId), p)
+    await assertMaterialsExist(
+      trx,
+      materials.map((m) => m.materialId),
+      p,
+    )
     if (intake.referralId) {
       const live = await findLiveConfirmation(trx, intake.referralId)
       if (live) throw conflict('duplicate_application', '该委派案件已有待审查或已裁定有效的司法确认申请', { existingId: live.id })
@@ -179,7 +195,12 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
     }
     if (intake.referralId) await copyPartyIndex(trx, intake.referralId, c.id)
     else await insertPartyIndex(trx, c.id, intake.partyHashes)
-    await linkMaterials(trx, 'judicial_confirmation', c.id, materials.map((m) => m.materialId))
+    await linkMaterials(
+      trx,
+      'judicial_confirmation',
+      c.id,
+      materials.map((m) => m.materialId),
+    )
     return answer(work, caller, c, true)
   }
 
@@ -197,7 +218,9 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
   }
 
   function trail(caller: Caller, shown: Confirmation[]): void {
-    deps.accessTrail.record(shown.map((c) => ({ clientId: caller.principal.clientId, subjectId: c.id, fields: confirmationPersonalFields(c), requestId: caller.requestId })))
+    deps.accessTrail.record(
+      shown.map((c) => ({ clientId: caller.principal.clientId, subjectId: c.id, fields: confirmationPersonalFields(c), requestId: caller.requestId })),
+    )
   }
 
   return {
@@ -221,13 +244,17 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
       return rows.map((c) => ({ value: c, full }))
     },
 
-    events: (caller: Caller, id: string, afterSequence: number, limit: number) => caseEvents(deps.db, confirmationKind, caller.principal, id, afterSequence, limit),
+    events: (caller: Caller, id: string, afterSequence: number, limit: number) =>
+      caseEvents(deps.db, confirmationKind, caller.principal, id, afterSequence, limit),
 
     assertReadable: async (caller: Caller, id: string): Promise<Confirmation> => (await readCase(deps.db, confirmationKind, caller.principal, id)).value,
 
-    accept: (work: Work, caller: Caller, id: string, b: ConfirmationAcceptanceInput) => decide(work, caller, id, 'accept', (c, at) => rules.acceptApplication(c, b, at)),
-    refuse: (work: Work, caller: Caller, id: string, b: ConfirmationAcceptanceInput) => decide(work, caller, id, 'not_accept', (c, at) => rules.refuseApplication(c, b, at)),
-    withdraw: (work: Work, caller: Caller, id: string, b: ConfirmationWithdrawalInput) => decide(work, caller, id, 'withdraw', (c, at) => rules.withdrawApplication(c, b, at)),
+    accept: (work: Work, caller: Caller, id: string, b: ConfirmationAcceptanceInput) =>
+      decide(work, caller, id, 'accept', (c, at) => rules.acceptApplication(c, b, at)),
+    refuse: (work: Work, caller: Caller, id: string, b: ConfirmationAcceptanceInput) =>
+      decide(work, caller, id, 'not_accept', (c, at) => rules.refuseApplication(c, b, at)),
+    withdraw: (work: Work, caller: Caller, id: string, b: ConfirmationWithdrawalInput) =>
+      decide(work, caller, id, 'withdraw', (c, at) => rules.withdrawApplication(c, b, at)),
     rule: (work: Work, caller: Caller, id: string, b: ConfirmationRulingInput) =>
       decide(work, caller, id, b.result === 'valid' ? 'rule_valid' : 'rule_rejected', (c, at) => rules.ruleOnApplication(c, b, at)),
   }

@@ -4,7 +4,16 @@ import type { Database } from '../../db/database.js'
 import { appendEvent } from '../../db/event-repository.js'
 import { assertMaterialsExist, linkMaterials } from '../../db/material-repository.js'
 import { getOrganization } from '../../db/organization-repository.js'
-import { commitTransition, getReferral, holderRegions, insertPartyIndex, insertReferral, listReferrals, lockReferral, type ReferralFilters } from '../../db/referral-repository.js'
+import {
+  commitTransition,
+  getReferral,
+  holderRegions,
+  insertPartyIndex,
+  insertReferral,
+  listReferrals,
+  lockReferral,
+  type ReferralFilters,
+} from '../../db/referral-repository.js'
 import type { Kysely } from 'kysely'
 import { referralStanding } from '../../domain/access.js'
 import { acceptanceDueOn, endOfShanghaiDay, shanghaiDate } from '../../domain/calendar.js'
@@ -29,7 +38,20 @@ import type {
   SuspensionInput,
   TerminationInput,
 } from '../../schemas/referrals.js'
-import { type CaseDeps, caseEvents, type CaseKind, type CaseStanding, type Caller, type CommitHints, type Outcome, readCase, recordFullView, transitionCase, type Trx, type Work } from '../case-kit.js'
+import {
+  type CaseDeps,
+  caseEvents,
+  type CaseKind,
+  type CaseStanding,
+  type Caller,
+  type CommitHints,
+  type Outcome,
+  readCase,
+  recordFullView,
+  transitionCase,
+  type Trx,
+  type Work,
+} from '../case-kit.js'
 import { sealParties } from '../parties.js'
 
 /**
@@ -97,7 +119,9 @@ export function referralService(deps: ReferralServiceDeps) {
   }
 
   function trail(caller: Caller, shown: Array<{ r: Referral; full: boolean }>): void {
-    const entries = shown.filter((s) => s.full).map((s) => ({ clientId: caller.principal.clientId, subjectId: s.r.id, fields: personalFields(s.r), requestId: caller.requestId }))
+    const entries = shown
+      .filter((s) => s.full)
+      .map((s) => ({ clientId: caller.principal.clientId, subjectId: s.r.id, fields: personalFields(s.r), requestId: caller.requestId }))
     deps.accessTrail.record(entries)
   }
 
@@ -194,11 +218,14 @@ export function referralService(deps: ReferralServiceDeps) {
     redesignate: (work: Work, caller: Caller, id: string, b: RedesignationInput) =>
       act(work, caller, id, 'redesignate', async (r, at) => rules.redesignate(r, b, await getOrganization(work.trx, b.designation.organizationId), at)),
     assign: (work: Work, caller: Caller, id: string, b: AssignmentInput) =>
-      act(work, caller, id, 'assign', async (r, at) => rules.assign(r, b, await getOrganization(work.trx, r.organizationId), await getOrganization(work.trx, b.organizationId), at)),
+      act(work, caller, id, 'assign', async (r, at) =>
+        rules.assign(r, b, await getOrganization(work.trx, r.organizationId), await getOrganization(work.trx, b.organizationId), at),
+      ),
     suspend: (work: Work, caller: Caller, id: string, b: SuspensionInput) => act(work, caller, id, 'suspend', (r, at) => rules.suspend(r, b, at)),
     resume: (work: Work, caller: Caller, id: string, b: ResumptionInput) => act(work, caller, id, 'resume', (r, at) => rules.resume(r, b, at)),
     extend: (work: Work, caller: Caller, id: string, b: ExtensionInput) => act(work, caller, id, 'extend', (r, at) => rules.extend(r, b, at)),
-    recordAgreement: (work: Work, caller: Caller, id: string, b: AgreementInput) => act(work, caller, id, 'record_agreement', (r, at) => rules.recordAgreement(r, b, at)),
+    recordAgreement: (work: Work, caller: Caller, id: string, b: AgreementInput) =>
+      act(work, caller, id, 'record_agreement', (r, at) => rules.recordAgreement(r, b, at)),
     terminate: (work: Work, caller: Caller, id: string, b: TerminationInput) => act(work, caller, id, 'terminate', (r, at) => rules.terminate(r, b, at)),
     returnMaterials: (work: Work, caller: Caller, id: string, b: MaterialReturnInput) =>
       act(work, caller, id, 'return_materials', async (r, at) => {
@@ -208,9 +235,11 @@ export function referralService(deps: ReferralServiceDeps) {
         await linkMaterials(work.trx, 'referral', r.id, ids)
         return after
       }),
-    registerCase: (work: Work, caller: Caller, id: string, b: CourtFilingInput) => act(work, caller, id, 'register_case', (r, at) => rules.registerCase(r, b, at)),
+    registerCase: (work: Work, caller: Caller, id: string, b: CourtFilingInput) =>
+      act(work, caller, id, 'register_case', (r, at) => rules.registerCase(r, b, at)),
     resumeTrial: (work: Work, caller: Caller, id: string, b: CourtFilingInput) => act(work, caller, id, 'resume_trial', (r) => rules.resumeTrial(r, b)),
     close: (work: Work, caller: Caller, id: string, b: ClosureInput) => act(work, caller, id, 'close', (r, at) => rules.close(r, b, at)),
-    reportPerformance: (work: Work, caller: Caller, id: string, b: PerformanceInput) => act(work, caller, id, 'report_performance', (r, at) => rules.reportPerformance(r, b, at)),
+    reportPerformance: (work: Work, caller: Caller, id: string, b: PerformanceInput) =>
+      act(work, caller, id, 'report_performance', (r, at) => rules.reportPerformance(r, b, at)),
   }
 }

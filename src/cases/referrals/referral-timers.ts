@@ -17,7 +17,18 @@ import { referralKind } from './referral-service.js'
  */
 export async function scheduleTimer(queue: Queue, referralId: string, dueAt: Date): Promise<void> {
   const delay = Math.max(0, dueAt.getTime() - Date.now() + 1_000)
-  await queue.add('expire', { referralId }, { jobId: `${referralId}_${dueAt.getTime()}`, delay, removeOnComplete: 1000, removeOnFail: 1000, attempts: 5, backoff: { type: 'exponential', delay: 5_000 } })
+  await queue.add(
+    'expire',
+    { referralId },
+    {
+      jobId: `${referralId}_${dueAt.getTime()}`,
+      delay,
+      removeOnComplete: 1000,
+      removeOnFail: 1000,
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 5_000 },
+    },
+  )
 }
 
 /** Expires the referral if (and only if) a deadline has passed as of `today`. Returns whether it transitioned. */
