@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import { UUID } from 'uuidv7'
 import { acceptanceDueOn, endOfShanghaiDay, mediationDueOn, shanghaiDate } from '../../dist/src/domain/calendar.js'
 import { chainHash, GENESIS_HASH } from '../../dist/src/domain/event-chain.js'
-import { maskedView } from '../../dist/src/http/referrals.js'
+import { maskedReferralView as maskedView } from '../../dist/src/domain/referral.js'
 import { intakeDoc } from './shape.mjs'
 
 const HOUR = 3600_000

@@ -2,7 +2,8 @@
  * Rows in the shape the service writes, built with the service's own functions (from dist/): the sealed
  * parties and blind indexes of POST /v1/referrals, and the masked referral view carried by events.
  */
-import { maskedView, sealParties } from '../../dist/src/http/referrals.js'
+import { maskedReferralView as maskedView } from '../../dist/src/domain/referral.js'
+import { sealParties } from '../../dist/src/cases/parties.js'
 import { FieldCipher, parseDataKeys } from '../../dist/src/security/field-cipher.js'
 import { BENCH_DATA_KEYS } from './service.mjs'
 
