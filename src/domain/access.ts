@@ -139,3 +139,77 @@ export function mayReadWarning(p: Principal, w: WarningRef): boolean {
   if (isNational(p)) return true
   return regionsOf(p).some((r) => regionsOnOneBranch(r, w.regionCode))
 }
+
+/**
+ * Who may move an organization from region `from` to region `to` (contract §5 v1.1, reliability row 25): the region
+ * decides which platform's clients receive its cases, so a mediation client may move one only when its region codes
+ * cover both the old and the new region; being bound to the organization by id alone is not enough. Operators may.
+ * Staying in the same region is no move.
+ */
+export function mayMoveOrganization(p: Principal, from: string, to: string): boolean {
+  if (p.role === 'operator') return true
+  if (p.role !== 'mediation') return false
+  if (from === to) return true
+  const covered = (code: string) => p.regionCodes.some((r) => regionCovers(r, code))
+  return covered(from) && covered(to)
+}
+
+/**
+ * Who may put an organization on court `courtCode`'s special roster (特邀调解名册) or take it off: that court, or an
+ * operator (contract §5 v1.1). The roster is granted by the court side, never self-declared.
+ */
+export function mayManageCourtRoster(p: Principal, courtCode: string): boolean {
+  return p.role === 'operator' || courtInScope(p, courtCode)
+}
+
+/** Who may set an organization's `rosters.courtSpecial` directly through `PUT /v1/organizations/{id}`: operators. */
+export function maySetCourtSpecial(p: Principal): boolean {
+  return p.role === 'operator'
+}
+
+/** An organization as it stands, for the rules on changing it. */
+export interface OrgState extends OrgRef {
+  courtSpecial: readonly string[]
+}
+
+/** Whether two lists of court codes hold the same codes, whatever their order. */
+export function sameCourtCodes(a: readonly string[], b: readonly string[]): boolean {
+  const set = new Set(a)
+  return set.size === new Set(b).size && b.every((c) => set.has(c))
+}
+
+/** Why a change to an organization is refused: the problem's code and its (Chinese) detail. */
+export interface OrganizationChangeProblem {
+  code: 'forbidden' | 'out_of_scope' | 'roster_managed_by_court'
+  detail: string
+}
+
+/**
+ * Why `PUT /v1/organizations/{id}` by `p` is refused, or null when it may go ahead (contract §5, reliability row 25).
+ * `current` is the organization as stored (undefined on create); `next` what the body asks for, `courtSpecial`
+ * undefined when the body omits it. Operators may do anything. A mediation client needs the organization in scope
+ * as it stands and as it would be (else `out_of_scope`), may move it only within its region codes
+ * ({@link mayMoveOrganization}, else `out_of_scope`), and may not change its special rosters: it may omit them or
+ * repeat them unchanged; on create they start empty, so any court code is a change (`roster_managed_by_court`).
+ */
+export function organizationPutProblem(
+  p: Principal,
+  current: OrgState | undefined,
+  next: OrgRef & { courtSpecial?: readonly string[] },
+): OrganizationChangeProblem | null {
+  if (p.role === 'operator') return null
+  if (p.role !== 'mediation') return { code: 'forbidden', detail: '当前角色无权维护调解组织' }
+  if (!organizationInScope(p, next) || (current && !organizationInScope(p, current))) {
+    return { code: 'out_of_scope', detail: '该组织不在调用方的管辖范围内' }
+  }
+  if (current && !mayMoveOrganization(p, current.regionCode, next.regionCode)) {
+    return { code: 'out_of_scope', detail: '变更组织的行政区划须由 regionCodes 同时覆盖原区划与新区划的调用方进行' }
+  }
+  if (next.courtSpecial !== undefined && !maySetCourtSpecial(p) && !sameCourtCodes(next.courtSpecial, current?.courtSpecial ?? [])) {
+    return {
+      code: 'roster_managed_by_court',
+      detail: '特邀调解名册由法院维护，调解平台不能自行变更；请由法院通过 PUT /v1/courts/{courtCode}/special-roster/{organizationId} 登记',
+    }
+  }
+  return null
+}
