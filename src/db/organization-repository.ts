@@ -31,20 +31,12 @@ export async function getOrganization(db: Db, id: string): Promise<Organization 
 
 export type OrganizationInput = Omit<Organization, 'version' | 'createdAt' | 'updatedAt'>
 
-/** Creates or replaces; `created` tells which (201 vs 200). */
+/**
+ * Creates or replaces, with no rule on who may change what (seeding and tests; the API locks, checks, then inserts or
+ * updates); `created` tells which.
+ */
 export async function upsertOrganization(trx: Transaction<Database>, o: OrganizationInput): Promise<{ org: Organization; created: boolean }> {
-  const values = {
-    id: o.id,
-    name: o.name,
-    kind: o.kind,
-    region_code: o.regionCode,
-    uscc: o.uscc,
-    dispute_types: o.disputeTypes,
-    full_time_mediators: o.fullTimeMediators,
-    ministry_roster: o.rosters.ministry,
-    court_special: o.rosters.courtSpecial,
-    active: o.active,
-  }
+  const values = { id: o.id, ...organizationValues(o) }
   const row = await trx
     .insertInto('organizations')
     .values(values)
@@ -59,6 +51,67 @@ export async function upsertOrganization(trx: Transaction<Database>, o: Organiza
     .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
     .executeTakeFirstOrThrow()
   return { org: toOrganization(row), created: row.inserted }
+}
+
+/** Reads an organization and locks its row until the end of the transaction (undefined when there is none). */
+export async function lockOrganization(trx: Transaction<Database>, id: string): Promise<Organization | undefined> {
+  const row = await trx.selectFrom('organizations').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
+  return row ? toOrganization(row) : undefined
+}
+
+function organizationValues(o: OrganizationInput) {
+  return {
+    name: o.name,
+    kind: o.kind,
+    region_code: o.regionCode,
+    uscc: o.uscc,
+    dispute_types: o.disputeTypes,
+    full_time_mediators: o.fullTimeMediators,
+    ministry_roster: o.rosters.ministry,
+    court_special: o.rosters.courtSpecial,
+    active: o.active,
+  }
+}
+
+/** Creates an organization unless one with its id exists (then undefined: lock and update that one instead). */
+export async function insertOrganization(trx: Transaction<Database>, o: OrganizationInput): Promise<Organization | undefined> {
+  const row = await trx
+    .insertInto('organizations')
+    .values({ id: o.id, ...organizationValues(o) })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returningAll()
+    .executeTakeFirst()
+  return row ? toOrganization(row) : undefined
+}
+
+/** Replaces an existing organization's attributes, bumping its version. */
+export async function updateOrganization(trx: Transaction<Database>, o: OrganizationInput): Promise<Organization> {
+  const row = await trx
+    .updateTable('organizations')
+    .set({ ...organizationValues(o), version: sql`version + 1`, updated_at: sql`now()` })
+    .where('id', '=', o.id)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  return toOrganization(row)
+}
+
+/**
+ * Puts an organization on court `courtCode`'s special roster (`on`) or takes it off, in one statement; the version
+ * and `updatedAt` move only when the roster changes. Undefined when there is no such organization.
+ */
+export async function setOnCourtRoster(db: Db, id: string, courtCode: string, on: boolean): Promise<Organization | undefined> {
+  const changed = await db
+    .updateTable('organizations')
+    .set({
+      court_special: on ? sql`array_append(court_special, ${courtCode}::text)` : sql`array_remove(court_special, ${courtCode}::text)`,
+      version: sql`version + 1`,
+      updated_at: sql`now()`,
+    })
+    .where('id', '=', id)
+    .where(on ? sql<boolean>`NOT (${courtCode}::text = ANY(court_special))` : sql<boolean>`${courtCode}::text = ANY(court_special)`)
+    .returningAll()
+    .executeTakeFirst()
+  return changed ? toOrganization(changed) : getOrganization(db, id)
 }
 
 export interface OrganizationFilters {

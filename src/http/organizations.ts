@@ -1,9 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { getOrganization, listOrganizations, upsertOrganization } from '../db/organization-repository.js'
-import { notFound, outOfScope } from '../domain/errors.js'
+import {
+  getOrganization,
+  insertOrganization,
+  listOrganizations,
+  lockOrganization,
+  type OrganizationInput,
+  updateOrganization,
+} from '../db/organization-repository.js'
+import { AppError, notFound } from '../domain/errors.js'
 import { ORGANIZATION_KINDS, type Organization, staffingCompliant } from '../domain/organization.js'
-import { organizationInScope } from '../domain/access.js'
+import { maySetCourtSpecial, organizationInScope, organizationPutProblem } from '../domain/access.js'
 import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
 import { CursorQuery, LimitQuery, listOf, StringEnum, Timestamp } from '../schemas/common.js'
@@ -23,11 +30,15 @@ export const OrganizationBody = Type.Object(
     rosters: Type.Object(
       {
         ministry: Type.Boolean({ description: '司法部人民调解组织名册 / on the ministry roster' }),
-        courtSpecial: Type.Array(Type.String({ 'x-check': 'courtCode' }), {
-          maxItems: 200,
-          uniqueItems: true,
-          description: '特邀调解名册所属法院代字 / courts whose special roster lists it',
-        }),
+        courtSpecial: Type.Optional(
+          Type.Array(Type.String({ 'x-check': 'courtCode' }), {
+            maxItems: 200,
+            uniqueItems: true,
+            description:
+              '特邀调解名册所属法院代字，由法院通过 PUT /v1/courts/{courtCode}/special-roster/{organizationId} 登记；调解平台可省略或原样重复，变更 → 403 roster_managed_by_court；运维可设置。' +
+              'Courts whose special roster lists it, granted by the court; a mediation client omits it or repeats it unchanged (any change → 403 roster_managed_by_court); operators may set it.',
+          }),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -42,7 +53,7 @@ export const OrganizationBody = Type.Object(
         regionCode: '110105',
         disputeTypes: ['neighbor', 'marriage_family'],
         fullTimeMediators: 2,
-        rosters: { ministry: true, courtSpecial: ['京0105'] },
+        rosters: { ministry: true },
         active: true,
       },
     ],
@@ -92,7 +103,12 @@ const organizationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
         tags: ['organizations'],
         summary: '登记或更新调解组织 / Create or replace an organization on the roster',
         description:
-          '调解平台只能维护其范围内的组织（organizationIds 或 regionCodes 前缀），否则 403 out_of_scope。Mediation clients keep organizations in their scope; operators any.',
+          '调解平台只能维护其范围内的组织（organizationIds 或 regionCodes 前缀），否则 403 out_of_scope；变更 regionCode 须由 regionCodes 同时覆盖原区划与新区划的调用方进行' +
+          '（仅以 organizationIds 绑定的调用方不可），否则 403 out_of_scope。rosters.courtSpecial 由法院登记（PUT/DELETE /v1/courts/{courtCode}/special-roster/{organizationId}）：' +
+          '调解平台可省略或原样重复（保持不变），任何变更 → 403 roster_managed_by_court；新建时为空。运维可维护任何组织并设置 courtSpecial。\n\n' +
+          'Mediation clients keep organizations in their scope (403 out_of_scope). Changing regionCode needs regionCodes covering both the old and the new region ' +
+          '(a client bound by organizationIds alone may not; 403 out_of_scope). rosters.courtSpecial is granted by the courts: a mediation client may omit it or repeat it ' +
+          'unchanged (kept; empty on create), any change → 403 roster_managed_by_court. Operators may change anything, courtSpecial included.',
         params: Type.Object({ id: OrgId }, { additionalProperties: false }),
         body: OrganizationBody,
         response: { 200: OrganizationView, 201: OrganizationView, ...errorResponses(422) },
@@ -102,15 +118,16 @@ const organizationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       const b = req.body
       const id = req.params.id
       const p = req.principal
-      if (p.role === 'mediation') {
-        const existing = await getOrganization(deps.db, id)
-        // Both the organization as it stands and as it would be must be in scope: no moving one out of reach.
-        if (!organizationInScope(p, { id, regionCode: b.regionCode }) || (existing && !organizationInScope(p, existing))) {
-          throw outOfScope('该组织不在调用方的管辖范围内')
-        }
-      }
-      const { org, created } = await deps.db.transaction().execute((trx) =>
-        upsertOrganization(trx, {
+      /** What the body makes of the organization as it stands (undefined: none yet), or the refusal. */
+      const decide = (current: Organization | undefined): OrganizationInput => {
+        const problem = organizationPutProblem(p, current && { id, regionCode: current.regionCode, courtSpecial: current.rosters.courtSpecial }, {
+          id,
+          regionCode: b.regionCode,
+          courtSpecial: b.rosters.courtSpecial,
+        })
+        if (problem) throw new AppError(403, problem.code, problem.detail)
+        const kept = current?.rosters.courtSpecial ?? []
+        return {
           id,
           name: b.name,
           kind: b.kind,
@@ -118,10 +135,22 @@ const organizationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
           uscc: b.uscc ?? null,
           disputeTypes: b.disputeTypes,
           fullTimeMediators: b.fullTimeMediators,
-          rosters: b.rosters,
+          rosters: { ministry: b.rosters.ministry, courtSpecial: b.rosters.courtSpecial && maySetCourtSpecial(p) ? b.rosters.courtSpecial : kept },
           active: b.active,
-        }),
-      )
+        }
+      }
+      // The rules are decided on the locked row, so a concurrent create or roster grant cannot slip between the check and the write.
+      const { org, created } = await deps.db.transaction().execute(async (trx) => {
+        let current = await lockOrganization(trx, id)
+        if (!current) {
+          const inserted = await insertOrganization(trx, decide(undefined))
+          if (inserted) return { org: inserted, created: true }
+          // Another request created it meanwhile: decide again, against that one.
+          current = await lockOrganization(trx, id)
+          if (!current) throw new Error(`organization ${id} neither inserted nor found`)
+        }
+        return { org: await updateOrganization(trx, decide(current)), created: false }
+      })
       return reply.code(created ? 201 : 200).send(organizationView(org))
     },
   )

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AppDeps } from './app-deps.js'
 import organizationsPlugin from './organizations.js'
+import courtRostersPlugin from './court-rosters.js'
 import referralsPlugin from './referrals.js'
 import auditPlugin from './audit.js'
 import confirmationsPlugin from './judicial-confirmations.js'
@@ -19,6 +20,7 @@ export type ResourcePlugin = FastifyPluginAsyncTypebox<{ deps: AppDeps }>
 /** The resource plugins, registered in this order by buildApp. */
 const resourcePlugins: readonly ResourcePlugin[] = [
   organizationsPlugin,
+  courtRostersPlugin,
   referralsPlugin,
   auditPlugin,
   confirmationsPlugin,

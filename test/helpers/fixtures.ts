@@ -9,6 +9,10 @@ export function residentId(area = '110105', birth = '19800101', order = 1 + (seq
   return first17 + residentIdCheckChar(first17)
 }
 
+/**
+ * The body of `PUT /v1/organizations/{id}` as a platform sends it: no `rosters.courtSpecial`, which the courts grant
+ * (see {@link grantSpecialRoster}).
+ */
 export function organizationBody(over: Record<string, unknown> = {}) {
   return {
     name: '八里庄街道人民调解委员会',
@@ -16,7 +20,7 @@ export function organizationBody(over: Record<string, unknown> = {}) {
     regionCode: '110105',
     disputeTypes: ['neighbor', 'marriage_family'],
     fullTimeMediators: 2,
-    rosters: { ministry: true, courtSpecial: ['京0105'] },
+    rosters: { ministry: true },
     active: true,
     ...over,
   }
@@ -57,7 +61,23 @@ export function referralBody(over: Record<string, unknown> = {}) {
   }
 }
 
-/** A court (京0105) and a Beijing platform with one organization, ready for referrals. */
+/** `PUT` (on) or `DELETE` (off) `/v1/courts/{courtCode}/special-roster/{organizationId}` with `key`. */
+export function specialRoster(h: Harness, key: string, courtCode: string, organizationId: string, on = true) {
+  return h.call(key, { method: on ? 'PUT' : 'DELETE', url: `/v1/courts/${encodeURIComponent(courtCode)}/special-roster/${organizationId}` })
+}
+
+/**
+ * Puts an organization on the special rosters of `courtCodes`, as each court does (by default through the operator
+ * key, which may act for any court); throws unless each answers 204.
+ */
+export async function grantSpecialRoster(h: Harness, organizationId: string, courtCodes: readonly string[], key = h.operatorKey): Promise<void> {
+  for (const c of courtCodes) {
+    const res = await specialRoster(h, key, c, organizationId)
+    if (res.statusCode !== 204) throw new Error(`special roster ${c} ← ${organizationId}: ${res.statusCode} ${res.body}`)
+  }
+}
+
+/** A court (京0105) and a Beijing platform with one organization on the court's special roster, ready for referrals. */
 export async function standardWorld(h: Harness) {
   const court = await h.client('court', { courtCodes: ['京0105'] })
   const platform = await h.client('mediation', { regionCodes: ['11'] })
@@ -65,6 +85,7 @@ export async function standardWorld(h: Harness) {
   const otherPlatform = await h.client('mediation', { regionCodes: ['44'] })
   const org = await h.call(platform.key, { method: 'PUT', url: '/v1/organizations/bj-cy-blz', payload: organizationBody() })
   if (org.statusCode !== 201) throw new Error(`org: ${org.statusCode} ${org.body}`)
+  await grantSpecialRoster(h, 'bj-cy-blz', ['京0105'], court.key)
   return { court, platform, otherCourt, otherPlatform }
 }
 

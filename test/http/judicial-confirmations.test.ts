@@ -6,7 +6,7 @@ import { agreementSha256 } from '../../src/domain/confirmation.js'
 import { verifyChain } from '../../src/domain/event-chain.js'
 import { scanForPersonalData } from '../../src/domain/personal-data.js'
 import { toEnvelope } from '../../src/db/event-repository.js'
-import { caseNumber, organizationBody, post, referralBody, residentId, standardWorld } from '../helpers/fixtures.js'
+import { caseNumber, grantSpecialRoster, organizationBody, post, referralBody, residentId, standardWorld } from '../helpers/fixtures.js'
 import { idemKey, startHarness } from '../helpers/harness.js'
 
 const h = await startHarness()
@@ -18,14 +18,15 @@ const operator = h.operatorKey
 const gdOrg = await h.call(w.otherPlatform.key, {
   method: 'PUT',
   url: '/v1/organizations/gd-fs-org',
-  payload: organizationBody({ name: '佛山市禅城区人民调解委员会', regionCode: '440604', rosters: { ministry: true, courtSpecial: ['粤0604'] } }),
+  payload: organizationBody({ name: '佛山市禅城区人民调解委员会', regionCode: '440604' }),
 })
 if (gdOrg.statusCode !== 201) throw new Error(gdOrg.body)
+await grantSpecialRoster(h, 'gd-fs-org', ['粤0604'], w.otherCourt.key)
 // A district-level organization elsewhere in Beijing (the Beijing platform's scope covers it).
 const hdOrg = await h.call(w.platform.key, {
   method: 'PUT',
   url: '/v1/organizations/bj-hd-org',
-  payload: organizationBody({ name: '海淀区人民调解委员会', regionCode: '110108', rosters: { ministry: true, courtSpecial: [] } }),
+  payload: organizationBody({ name: '海淀区人民调解委员会', regionCode: '110108' }),
 })
 if (hdOrg.statusCode !== 201) throw new Error(hdOrg.body)
 

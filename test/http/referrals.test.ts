@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import { expireIfDue, sweepOverdue } from '../../src/cases/referrals/referral-timers.js'
 import { addCalendarDays, shanghaiDate } from '../../src/domain/calendar.js'
 import { scanForPersonalData } from '../../src/domain/personal-data.js'
-import { caseNumber, organizationBody, post, referralBody, residentId, standardWorld } from '../helpers/fixtures.js'
+import { caseNumber, grantSpecialRoster, organizationBody, post, referralBody, residentId, standardWorld } from '../helpers/fixtures.js'
 import { idemKey, startHarness } from '../helpers/harness.js'
 
 const h = await startHarness()
@@ -129,19 +129,22 @@ t.test('create: business rules', async (t) => {
   await h.call(w.platform.key, {
     method: 'PUT',
     url: '/v1/organizations/bj-not-ministry',
-    payload: organizationBody({ rosters: { ministry: false, courtSpecial: [] } }),
+    payload: organizationBody({ rosters: { ministry: false } }),
   })
   await h.call(w.platform.key, { method: 'PUT', url: '/v1/organizations/bj-inactive', payload: organizationBody({ active: false }) })
+  await grantSpecialRoster(h, 'bj-inactive', ['京0105'], w.court.key)
   await h.call(w.platform.key, {
     method: 'PUT',
     url: '/v1/organizations/bj-high-roster',
-    payload: organizationBody({ rosters: { ministry: false, courtSpecial: ['京'] } }),
+    payload: organizationBody({ rosters: { ministry: false } }),
   })
+  await grantSpecialRoster(h, 'bj-high-roster', ['京'])
   await h.call(w.platform.key, {
     method: 'PUT',
     url: '/v1/organizations/bj-other-court',
-    payload: organizationBody({ rosters: { ministry: true, courtSpecial: ['京0106'] } }),
+    payload: organizationBody(),
   })
+  await grantSpecialRoster(h, 'bj-other-court', ['京0106'])
   const cases: Array<[string, string, number, string?]> = [
     ['party_selected', 'bj-not-ministry', 422, 'not_on_roster'],
     ['court_designated', 'bj-other-court', 422, 'not_on_roster'],
@@ -327,8 +330,9 @@ t.test('decline, redesignation, centre dispatch', async (t) => {
   await h.call(w.platform.key, {
     method: 'PUT',
     url: '/v1/organizations/bj-centre',
-    payload: organizationBody({ kind: 'centre', regionCode: '110100', rosters: { ministry: true, courtSpecial: ['京0105'] } }),
+    payload: organizationBody({ kind: 'centre', regionCode: '110100' }),
   })
+  await grantSpecialRoster(h, 'bj-centre', ['京0105'], w.court.key)
   await h.call(w.platform.key, {
     method: 'PUT',
     url: '/v1/organizations/bj-village',

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { startHarness } from '../helpers/harness.js'
-import { organizationBody, standardWorld } from '../helpers/fixtures.js'
+import { grantSpecialRoster, organizationBody, standardWorld } from '../helpers/fixtures.js'
 
 const h = await startHarness()
 t.teardown(() => h.close())
@@ -8,69 +8,86 @@ const world = await standardWorld(h)
 const twoCourts = await h.client('court', { courtCodes: ['京0105', '京0106'] })
 const op = h.operatorKey
 
-async function org(key: string, id: string, over: Record<string, unknown>) {
+/** The platform registers the organization; the courts of `courtSpecial` put it on their special rosters. */
+async function org(key: string, id: string, over: Record<string, unknown>, courtSpecial: string[] = []) {
   const res = await h.call(key, { method: 'PUT', url: `/v1/organizations/${id}`, payload: organizationBody({ name: id, ...over }) })
   if (res.statusCode !== 201) throw new Error(`${id}: ${res.statusCode} ${res.body}`)
+  await grantSpecialRoster(h, id, courtSpecial)
 }
 
 const bj = world.platform.key
 // bj-cy-blz (standardWorld): township, 110105, neighbor + marriage_family, 2 mediators, ministry + 京0105.
-await org(bj, 'bj-medical', {
-  kind: 'industry_committee',
-  regionCode: '110000',
-  disputeTypes: ['medical'],
-  fullTimeMediators: 5,
-  rosters: { ministry: true, courtSpecial: ['京'] },
-})
+await org(
+  bj,
+  'bj-medical',
+  {
+    kind: 'industry_committee',
+    regionCode: '110000',
+    disputeTypes: ['medical'],
+    fullTimeMediators: 5,
+    rosters: { ministry: true },
+  },
+  ['京'],
+)
 await org(bj, 'cy-medical-small', {
   kind: 'industry_committee',
   regionCode: '110105',
   disputeTypes: ['medical'],
   fullTimeMediators: 2,
-  rosters: { ministry: true, courtSpecial: [] },
+  rosters: { ministry: true },
 })
 await org(bj, 'cy-medical-off', { kind: 'industry_committee', regionCode: '110105', disputeTypes: ['medical'], fullTimeMediators: 9, active: false })
-await org(bj, 'cy-centre', {
-  kind: 'centre',
-  regionCode: '110105',
-  disputeTypes: [],
-  fullTimeMediators: 4,
-  rosters: { ministry: false, courtSpecial: ['京0105'] },
-})
+await org(
+  bj,
+  'cy-centre',
+  {
+    kind: 'centre',
+    regionCode: '110105',
+    disputeTypes: [],
+    fullTimeMediators: 4,
+    rosters: { ministry: false },
+  },
+  ['京0105'],
+)
 await org(bj, 'cy-village', {
   kind: 'village_committee',
   regionCode: '110105',
   disputeTypes: ['neighbor'],
   fullTimeMediators: 0,
-  rosters: { ministry: true, courtSpecial: [] },
+  rosters: { ministry: true },
 })
 await org(bj, 'cy-town-low', {
   kind: 'township_committee',
   regionCode: '110105',
   disputeTypes: ['neighbor'],
   fullTimeMediators: 1,
-  rosters: { ministry: true, courtSpecial: [] },
+  rosters: { ministry: true },
 })
 await org(bj, 'hd-town', {
   kind: 'township_committee',
   regionCode: '110108',
   disputeTypes: ['neighbor'],
   fullTimeMediators: 3,
-  rosters: { ministry: true, courtSpecial: [] },
+  rosters: { ministry: true },
 })
-await org(bj, 'unlisted', {
-  kind: 'industry_committee',
-  regionCode: '110105',
-  disputeTypes: ['medical'],
-  fullTimeMediators: 3,
-  rosters: { ministry: false, courtSpecial: ['京0106'] },
-})
+await org(
+  bj,
+  'unlisted',
+  {
+    kind: 'industry_committee',
+    regionCode: '110105',
+    disputeTypes: ['medical'],
+    fullTimeMediators: 3,
+    rosters: { ministry: false },
+  },
+  ['京0106'],
+)
 await org(world.otherPlatform.key, 'gd-medical', {
   kind: 'industry_committee',
   regionCode: '440000',
   disputeTypes: ['medical'],
   fullTimeMediators: 5,
-  rosters: { ministry: true, courtSpecial: [] },
+  rosters: { ministry: true },
 })
 
 const suggest = (key: string, q: string) => h.call(key, { method: 'GET', url: `/v1/routing/suggestions?${q}` })

@@ -4,7 +4,7 @@ import { sql } from 'kysely'
 import { uuidv7 } from 'uuidv7'
 import { addCalendarDays, daysBetween, shanghaiDate, startOfShanghaiDay } from '../../src/domain/calendar.js'
 import { idemKey, startHarness } from '../helpers/harness.js'
-import { organizationBody, post, referralBody, standardWorld } from '../helpers/fixtures.js'
+import { grantSpecialRoster, organizationBody, post, referralBody, standardWorld } from '../helpers/fixtures.js'
 
 const h = await startHarness()
 t.teardown(() => h.close())
@@ -23,9 +23,10 @@ for (const [id, key, regionCode, courtSpecial] of [
   const res = await h.call(key, {
     method: 'PUT',
     url: `/v1/organizations/${id}`,
-    payload: organizationBody({ regionCode, rosters: { ministry: true, courtSpecial } }),
+    payload: organizationBody({ regionCode }),
   })
   if (res.statusCode !== 201) throw new Error(res.body)
+  await grantSpecialRoster(h, id, courtSpecial)
 }
 
 /** Shanghai wall-clock time → instant. */

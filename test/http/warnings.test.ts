@@ -4,7 +4,7 @@ import { mayReadEvent } from '../../src/domain/access.js'
 import { GENESIS_HASH } from '../../src/domain/event-chain.js'
 import type { Principal } from '../../src/domain/principal.js'
 import { idemKey, startHarness } from '../helpers/harness.js'
-import { organizationBody, post, referralBody, standardWorld } from '../helpers/fixtures.js'
+import { grantSpecialRoster, organizationBody, post, referralBody, standardWorld } from '../helpers/fixtures.js'
 
 const h = await startHarness()
 t.teardown(() => h.close())
@@ -159,9 +159,10 @@ t.test('rules: roles, validation, idempotency, the referral must be readable', a
   const gdOrg = await h.call(c.gdPlatform.key, {
     method: 'PUT',
     url: '/v1/organizations/gd-fs',
-    payload: organizationBody({ regionCode: '440604', rosters: { ministry: true, courtSpecial: ['粤0604'] } }),
+    payload: organizationBody({ regionCode: '440604' }),
   })
   t.equal(gdOrg.statusCode, 201)
+  await grantSpecialRoster(h, 'gd-fs', ['粤0604'], c.gdCourt.key)
   const gdRef = await post(
     h,
     c.gdCourt.key,
