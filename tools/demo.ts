@@ -100,7 +100,9 @@ try {
   })
   say(`法院业务系统 / court client ${world.clients.court.id} (${COURT_CODE}), 订阅 / subscription ${world.subscriptions.court} → ${world.court.url}`)
   say(`调解平台 / platform client ${world.clients.platform.id} (region 11), 订阅 / subscription ${world.subscriptions.platform} → ${world.platform.url}`)
-  say(`调解组织 / organizations: ${ORGANIZATIONS.map((o) => `${o.name} (${o.id})`).join(', ')}`)
+  say(
+    `调解组织（平台登记，法院列入 ${COURT_CODE} 特邀调解名册）/ organizations (registered by the platform, put on the ${COURT_CODE} special roster by the court): ${ORGANIZATIONS.map((o) => `${o.name} (${o.id})`).join(', ')}`,
+  )
   if (failureRate) say(`两个模拟器均随机失败 ${Math.round(failureRate * 100)}% 的推送 / both simulators fail ${Math.round(failureRate * 100)}% of pushes`)
 
   const results = []

@@ -155,8 +155,14 @@ export class ApiClient {
     return this.call<T>('POST', path, { body, idempotencyKey })
   }
 
-  put<T = unknown>(path: string, body: unknown): Promise<ApiAnswer<T>> {
+  /** A PUT, idempotent by nature: sent again until definitive, no Idempotency-Key. `body` undefined sends none. */
+  put<T = unknown>(path: string, body?: unknown): Promise<ApiAnswer<T>> {
     return this.call<T>('PUT', path, { body })
+  }
+
+  /** A DELETE, idempotent by nature: sent again until definitive. */
+  delete<T = unknown>(path: string): Promise<ApiAnswer<T>> {
+    return this.call<T>('DELETE', path)
   }
 
   get<T = unknown>(path: string): Promise<ApiAnswer<T>> {

@@ -68,6 +68,19 @@ export class CourtSimulator extends PeerSimulator {
     return c
   }
 
+  /**
+   * Puts an organization on this court's special roster (特邀调解名册), or takes it off (`on` false): the roster is the
+   * court's to grant (contract §5), so the court system does it, never the platform. Throws unless the API answers 204.
+   */
+  async specialRoster(organizationId: string, on = true): Promise<void> {
+    const path = `/v1/courts/${encodeURIComponent(this.courtCode)}/special-roster/${encodeURIComponent(organizationId)}`
+    const a = on ? await this.api.put(path) : await this.api.delete(path)
+    if (a.status !== 204) throw new Error(`${on ? 'PUT' : 'DELETE'} ${path}: HTTP ${a.status} ${a.body.slice(0, 300)}`)
+    this.log(
+      `[${this.label}] ${on ? '列入特邀调解名册' : '移出特邀调解名册'} / ${on ? 'put on' : 'took off'} the ${this.courtCode} special roster: ${organizationId}`,
+    )
+  }
+
   protected async onEvent(e: EventEnvelope, r: ReferralData): Promise<void> {
     if (r.courtCode !== this.courtCode) return
     const path = `/v1/referrals/${r.id}`

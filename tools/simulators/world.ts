@@ -1,7 +1,7 @@
 /**
  * The small world the demo, the fault run and the tests play in: one court (京0105 朝阳区人民法院), one
- * platform client for Beijing, two mediation organizations on the court's special roster, and the two
- * simulators subscribed to their clients' events.
+ * platform client for Beijing, two mediation organizations the platform registers and the court puts on its
+ * special roster, and the two simulators subscribed to their clients' events.
  */
 import { randomUUID } from 'node:crypto'
 import { ApiClient, type ApiClientOptions } from './api-client.js'
@@ -49,7 +49,11 @@ export async function createClient(operator: ApiClient, body: Record<string, unk
   return { id: c.id, key: c.apiKey }
 }
 
-/** Sets up the clients, the organizations, the simulators and their subscriptions. */
+/**
+ * Sets up the clients, the organizations, the simulators and their subscriptions. The platform registers the
+ * organizations (without `courtSpecial`: a platform may not list itself on a court's roster); the court system
+ * then puts them on its special roster through `PUT /v1/courts/{courtCode}/special-roster/{organizationId}`.
+ */
 export async function createWorld(opts: WorldOptions): Promise<World> {
   const operator = new ApiClient(opts.baseUrl, opts.operatorKey, opts.api)
   const courtClient = await createClient(operator, { name: '朝阳区人民法院业务系统', role: 'court', courtCodes: [COURT_CODE] })
@@ -62,7 +66,7 @@ export async function createWorld(opts: WorldOptions): Promise<World> {
       regionCode: '110105',
       disputeTypes: ['neighbor', 'marriage_family', 'contract', 'property_management', 'labor', 'traffic'],
       fullTimeMediators: 3,
-      rosters: { ministry: true, courtSpecial: [COURT_CODE] },
+      rosters: { ministry: true },
       active: true,
     })
     if (a.status !== 201 && a.status !== 200) throw new Error(`organization ${o.id}: HTTP ${a.status} ${a.body.slice(0, 300)}`)
@@ -76,6 +80,7 @@ export async function createWorld(opts: WorldOptions): Promise<World> {
     faults: opts.faults,
     log: opts.log,
   }).start()
+  for (const o of ORGANIZATIONS) await court.specialRoster(o.id)
   const platform = await new PlatformSimulator({
     ...opts.platform,
     api: platformApi,
