@@ -129,10 +129,12 @@ async function seedWorld(base, operatorKey) {
         regionCode: o.regionCode,
         disputeTypes: ['neighbor', 'property_management', 'labor', 'contract', 'traffic', 'marriage_family', 'consumer', 'finance'],
         fullTimeMediators: 3,
-        rosters: { ministry: true, courtSpecial: ['京0105'] },
+        rosters: { ministry: true },
         active: true,
       },
     })
+    // The special roster is the court's to grant (contract §5).
+    await api(base, 'PUT', `/v1/courts/${encodeURIComponent('京0105')}/special-roster/${o.id}`, { key: court.apiKey })
   }
   return { court, platform, organizationIds: BENCH_ORGANIZATIONS.map((o) => o.id) }
 }
