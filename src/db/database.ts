@@ -52,6 +52,11 @@ export interface IdempotencyKeysTable {
   response_status: number
   response_body: string
   response_headers: ColumnType<Record<string, string>, string, string>
+  /** The case resource a stored case answer shows (its collection path), with `subject_id` and `personal_paths`; else null. */
+  subject_kind: string | null
+  subject_id: string | null
+  /** The paths of the strings `response_body` holds masked (JSON array of paths). */
+  personal_paths: ColumnType<Array<Array<string | number>> | null, string | null, string | null>
   created_at: Timestamp
 }
 

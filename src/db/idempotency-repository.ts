@@ -2,11 +2,42 @@ import { type Kysely, sql, type Transaction } from 'kysely'
 import type { Database } from './database.js'
 import { type WriteBatch, writeOrDefer } from './write-batch.js'
 
+/** A path into a JSON answer: property names and array indexes. */
+export type JsonPath = Array<string | number>
+
+/**
+ * The case an answer shows, for answers stored with its personal data masked: the case resource (its collection
+ * path, e.g. `/v1/referrals`), the case's id, and the paths of the strings the stored body holds masked.
+ */
+export interface StoredSubject {
+  kind: string
+  id: string
+  paths: JsonPath[]
+}
+
 export interface StoredResponse {
   requestHash: string
   status: number
   body: string
   headers: Record<string, string>
+  /** Present when `body` shows a case with its personal data masked (to be shown again as the caller may see it then). */
+  subject?: StoredSubject
+}
+
+interface StoredRow {
+  request_hash: string
+  response_status: number
+  response_body: string
+  response_headers: Record<string, string>
+  subject_kind: string | null
+  subject_id: string | null
+  personal_paths: JsonPath[] | null
+}
+
+function storedOf(row: StoredRow): StoredResponse {
+  const res: StoredResponse = { requestHash: row.request_hash, status: row.response_status, body: row.response_body, headers: row.response_headers }
+  if (row.subject_kind !== null && row.subject_id !== null) res.subject = { kind: row.subject_kind, id: row.subject_id, paths: row.personal_paths ?? [] }
+  return res
 }
 
 export type Claim = { kind: 'in_use' } | { kind: 'claimed'; prior: StoredResponse | undefined }
@@ -21,33 +52,30 @@ export type Claim = { kind: 'in_use' } | { kind: 'claimed'; prior: StoredRespons
  * (primary key), and the caller answers with the stored one ({@link findStored} after the rollback).
  */
 export async function claimKey(trx: Transaction<Database>, clientId: string, key: string): Promise<Claim> {
-  const r = await sql<{
-    ok: boolean
-    request_hash: string | null
-    response_status: number | null
-    response_body: string | null
-    response_headers: Record<string, string> | null
-  }>`
-    SELECT l.ok, k.request_hash, k.response_status, k.response_body, k.response_headers
+  const r = await sql<{ ok: boolean } & { [K in keyof StoredRow]: StoredRow[K] | null }>`
+    SELECT l.ok, k.request_hash, k.response_status, k.response_body, k.response_headers, k.subject_kind, k.subject_id, k.personal_paths
     FROM (SELECT pg_try_advisory_xact_lock(hashtextextended(${`${clientId}:${key}`}, 7243)) AS ok) l
     LEFT JOIN idempotency_keys k ON l.ok AND k.client_id = ${clientId} AND k.key = ${key}`.execute(trx)
   const row = r.rows[0]
   if (row?.ok !== true) return { kind: 'in_use' }
   if (row.request_hash === null) return { kind: 'claimed', prior: undefined }
-  return { kind: 'claimed', prior: { requestHash: row.request_hash, status: row.response_status!, body: row.response_body!, headers: row.response_headers! } }
+  return { kind: 'claimed', prior: storedOf(row as StoredRow) }
 }
 
 export async function findStored(db: Kysely<Database> | Transaction<Database>, clientId: string, key: string): Promise<StoredResponse | undefined> {
   const row = await db
     .selectFrom('idempotency_keys')
-    .select(['request_hash', 'response_status', 'response_body', 'response_headers'])
+    .select(['request_hash', 'response_status', 'response_body', 'response_headers', 'subject_kind', 'subject_id', 'personal_paths'])
     .where('client_id', '=', clientId)
     .where('key', '=', key)
     .executeTakeFirst()
-  return row ? { requestHash: row.request_hash, status: row.response_status, body: row.response_body, headers: row.response_headers } : undefined
+  return row ? storedOf(row) : undefined
 }
 
-/** Stores the answer, in `batch` (the effect's last statement) when there is one. */
+/**
+ * Stores the answer, in `batch` (the effect's last statement) when there is one. An answer showing a case must come
+ * with its personal data already masked, and its `subject`: the store never holds personal data in clear.
+ */
 export async function store(trx: Transaction<Database>, clientId: string, key: string, res: StoredResponse, batch?: WriteBatch): Promise<void> {
   await writeOrDefer(
     trx.insertInto('idempotency_keys').values({
@@ -57,6 +85,7 @@ export async function store(trx: Transaction<Database>, clientId: string, key: s
       response_status: res.status,
       response_body: res.body,
       response_headers: JSON.stringify(res.headers),
+      ...(res.subject ? { subject_kind: res.subject.kind, subject_id: res.subject.id, personal_paths: JSON.stringify(res.subject.paths) } : {}),
     }),
     batch,
   )

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import Type, { type Static, type TSchema } from 'typebox'
 import type { Caller, Outcome, Work } from '../cases/case-kit.js'
+import { AppError } from '../domain/errors.js'
 import type { Decrypt } from '../domain/referral.js'
 import type { Role } from '../domain/principal.js'
 import type { FieldCipher } from '../security/field-cipher.js'
@@ -11,7 +12,7 @@ import { CursorQuery, IdParam, LimitQuery, listOf } from '../schemas/common.js'
 import { EventEnvelopeSchema } from '../schemas/events.js'
 import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
-import { type HandlerResult, IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
+import { differingStrings, type HandlerResult, IDEMPOTENCY_HEADER, type ReplayView, runIdempotent, withStringsFrom } from './idempotency.js'
 import { listPage } from './pagination.js'
 
 const READERS = ['court', 'mediation', 'operator'] as const
@@ -32,15 +33,50 @@ export const decryptWith =
   (token, context) =>
     cipher.decrypt(token, context)
 
-/** The answer to a write on a case: its view, its version as ETag, and the commit hints for after the commit. */
-export function caseAnswer<C extends { version: number }>(
+/**
+ * The answer to a write on a case: its view, its version as ETag, and the commit hints for after the commit. It is
+ * stored for replays with the case's personal data masked (the strings where the full and the masked views differ),
+ * with the case it shows, so that a replay shows that data as the caller may see it then ({@link replayedCase}).
+ */
+export function caseAnswer<C extends { version: number; id: string }>(
   deps: AppDeps,
+  kind: Pick<CaseResource<C>, 'base' | 'render'>,
   out: Outcome<C>,
-  view: (c: C, full: boolean) => unknown,
   status = 200,
   headers: Record<string, string> = {},
 ): HandlerResult {
-  return { status, body: view(out.value, out.full), headers: { etag: `"${out.value.version}"`, ...headers }, afterCommit: () => deps.afterCommit(out.hints) }
+  const body = kind.render(out.value, out.full)
+  const masked = kind.render(out.value, false)
+  const paths = differingStrings(out.full ? body : kind.render(out.value, true), masked)
+  return {
+    status,
+    body,
+    headers: { etag: `"${out.value.version}"`, ...headers },
+    afterCommit: () => deps.afterCommit(out.hints),
+    stored: { body: withStringsFrom(body, paths, masked), subject: { kind: kind.base, id: out.value.id, paths } },
+  }
+}
+
+/**
+ * A replayed answer about a case as the caller may see it now (reliability row 28): stored masked, it shows the
+ * personal data again, taken from the case itself, only while the caller may see the case in full (the service's
+ * `get`, which asks the case's standing and records the full view in the access trail like any read). Parties and the
+ * other masked texts never change once set, so for an unchanged standing the replay is the first answer byte for byte;
+ * a caller who lost the case, or may no longer read it at all, gets the stored masked answer.
+ */
+export function replayedCase<C extends { version: number }>(kind: CaseResource<C>, caller: Caller): ReplayView {
+  return async (body, subject) => {
+    if (subject.kind !== kind.base || !subject.paths.length) return body
+    let now: { value: C; full: boolean }
+    try {
+      now = await kind.get(caller, subject.id)
+    } catch (err) {
+      if (err instanceof AppError && err.status === 404) return body
+      throw err
+    }
+    if (!now.full) return body
+    return JSON.stringify(withStringsFrom(JSON.parse(body), subject.paths, kind.render(now.value, true)))
+  }
 }
 
 export interface CaseActionRoute<S extends TSchema, C extends { version: number }> {
@@ -101,11 +137,18 @@ export function caseRoutes<C extends { version: number; id: string }>(app: App, 
           },
         },
         async (req, reply) => {
-          const run = route.prepare(callerOf(req), req.body as Static<S>)
-          return runIdempotent(req, reply, deps.db, async (trx, batch) => {
-            const out = await run({ trx, batch })
-            return caseAnswer(deps, out, kind.render, 201, { location: `${kind.base}/${out.value.id}` })
-          })
+          const caller = callerOf(req)
+          const run = route.prepare(caller, req.body as Static<S>)
+          return runIdempotent(
+            req,
+            reply,
+            deps.db,
+            async (trx, batch) => {
+              const out = await run({ trx, batch })
+              return caseAnswer(deps, kind, out, 201, { location: `${kind.base}/${out.value.id}` })
+            },
+            replayedCase(kind, caller),
+          )
         },
       )
     },
@@ -175,8 +218,12 @@ export function caseRoutes<C extends { version: number; id: string }>(app: App, 
         async (req, reply) => {
           const caller = callerOf(req)
           const body = req.body as Static<S>
-          return runIdempotent(req, reply, deps.db, async (trx, batch) =>
-            caseAnswer(deps, await route.run({ trx, batch }, caller, req.params.id, body), kind.render),
+          return runIdempotent(
+            req,
+            reply,
+            deps.db,
+            async (trx, batch) => caseAnswer(deps, kind, await route.run({ trx, batch }, caller, req.params.id, body)),
+            replayedCase(kind, caller),
           )
         },
       )

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely, Transaction } from 'kysely'
 import type { Database } from '../db/database.js'
-import { claimKey, findStored, store, type StoredResponse } from '../db/idempotency-repository.js'
+import { claimKey, findStored, type JsonPath, store, type StoredResponse, type StoredSubject } from '../db/idempotency-repository.js'
 import { WriteBatch } from '../db/write-batch.js'
 import { AppError, conflict } from '../domain/errors.js'
 
@@ -14,7 +14,18 @@ export interface HandlerResult {
   secretFields?: string[]
   /** Runs after the transaction committed (e.g. nudging the queue). Errors there are logged, never sent. */
   afterCommit?: () => Promise<void> | void
+  /**
+   * An answer showing a case's personal data: `body` with that data masked, stored instead of it, and the case a
+   * replay shows it again from (see {@link ReplayView}). Personal data is never stored in clear (contract §8).
+   */
+  stored?: { body: unknown; subject: StoredSubject }
 }
+
+/**
+ * Rebuilds a stored case answer for a replay: the stored body (personal data masked) with that data as the caller
+ * may see it now (reliability row 28). Without one, a replay answers the stored, masked body.
+ */
+export type ReplayView = (body: string, subject: StoredSubject) => Promise<string>
 
 const KEY_RE = /^[\x21-\x7e]{1,255}$/
 
@@ -23,7 +34,8 @@ export const IDEMPOTENCY_HEADER = {
   properties: {
     'idempotency-key': {
       type: 'string',
-      description: '幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。Idempotency key, scoped to the calling client.',
+      description:
+        '幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full).',
     },
     'if-match': { type: 'string', description: '乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version.' },
   },
@@ -44,11 +56,13 @@ interface Outcome {
   status: number
   body: string
   headers: Record<string, string>
+  /** A replay of a case answer: its body is stored masked. */
+  subject?: StoredSubject
 }
 
 function replayOf(prior: StoredResponse, hash: string): Outcome {
   if (prior.requestHash !== hash) throw new AppError(422, 'idempotency_key_reused', '该 Idempotency-Key 已用于内容不同的请求')
-  return { replay: true, status: prior.status, body: prior.body, headers: prior.headers }
+  return { replay: true, status: prior.status, body: prior.body, headers: prior.headers, ...(prior.subject ? { subject: prior.subject } : {}) }
 }
 
 /**
@@ -68,18 +82,65 @@ function nullSecrets(body: unknown, fields: string[] | undefined): unknown {
   return copy
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
+ * The paths of the strings that differ between two renderings of one answer, e.g. a case's full and masked views:
+ * where the personal data is.
+ */
+export function differingStrings(a: unknown, b: unknown, at: JsonPath = [], out: JsonPath[] = []): JsonPath[] {
+  if (typeof a === 'string' && typeof b === 'string') {
+    if (a !== b) out.push(at)
+  } else if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) differingStrings(a[i], b[i], [...at, i], out)
+  } else if (isRecord(a) && isRecord(b)) {
+    for (const k of Object.keys(a)) if (Object.hasOwn(b, k)) differingStrings(a[k], b[k], [...at, k], out)
+  }
+  return out
+}
+
+function valueAt(v: unknown, path: JsonPath): unknown {
+  let cur = v
+  for (const k of path) {
+    if (Array.isArray(cur) && typeof k === 'number') cur = cur[k]
+    else if (isRecord(cur) && typeof k === 'string' && Object.hasOwn(cur, k)) cur = cur[k]
+    else return undefined
+  }
+  return cur
+}
+
+/**
+ * A JSON copy of `target` whose strings at `paths` are those of `source` at the same paths. A path where either
+ * holds no string is left as it is; nothing else changes, the order of properties included.
+ */
+export function withStringsFrom(target: unknown, paths: JsonPath[], source: unknown): unknown {
+  const copy: unknown = JSON.parse(JSON.stringify(target))
+  for (const path of paths) {
+    const from = valueAt(source, path)
+    const parent = valueAt(copy, path.slice(0, -1)) as Record<string | number, unknown>
+    const last = path.at(-1)
+    if (typeof from !== 'string' || last === undefined || typeof valueAt(copy, path) !== 'string') continue
+    parent[last] = from
+  }
+  return copy
+}
+
 /**
  * Runs a creating or changing POST exactly once per (client, Idempotency-Key).
  *
  * The claim, the effect and the stored answer share one transaction: the advisory lock (try, never wait) makes a
- * concurrent duplicate answer 409 `idempotency_key_in_use`; a finished one is replayed byte for byte; a crash before
- * commit leaves no trace, so the client's retry runs afresh. Refusals (4xx) are not stored: they changed nothing.
+ * concurrent duplicate answer 409 `idempotency_key_in_use`; a finished one is replayed with its stored status and
+ * body; a crash before commit leaves no trace, so the client's retry runs afresh. Refusals (4xx) are not stored:
+ * they changed nothing. An answer showing a case is stored with its personal data masked (`stored`), and `replayView`
+ * shows that data again as the caller may see it at the replay: for an unchanged standing, byte for byte the first
+ * answer.
  */
 export async function runIdempotent(
   req: FastifyRequest,
   reply: FastifyReply,
   db: Kysely<Database>,
   handler: (trx: Transaction<Database>, batch: WriteBatch) => Promise<HandlerResult>,
+  replayView?: ReplayView,
 ): Promise<FastifyReply> {
   const raw = req.headers['idempotency-key']
   if (raw === undefined) {
@@ -106,19 +167,11 @@ export async function runIdempotent(
       const result = await handler(trx, batch)
       const payload = JSON.stringify(result.body)
       const headers = result.headers ?? {}
-      // The answer is stored in the same statement as the handler's deferred writes.
-      await store(
-        trx,
-        clientId,
-        key,
-        {
-          requestHash: hash,
-          status: result.status,
-          body: result.secretFields?.length ? JSON.stringify(nullSecrets(result.body, result.secretFields)) : payload,
-          headers,
-        },
-        batch,
-      )
+      // The answer is stored in the same statement as the handler's deferred writes, without secrets or personal data.
+      const stored = result.stored
+        ? { body: JSON.stringify(result.stored.body), subject: result.stored.subject }
+        : { body: result.secretFields?.length ? JSON.stringify(nullSecrets(result.body, result.secretFields)) : payload }
+      await store(trx, clientId, key, { requestHash: hash, status: result.status, headers, ...stored }, batch)
       await batch.execute(trx)
       afterCommit = result.afterCommit
       return { replay: false, status: result.status, body: payload, headers }
@@ -129,6 +182,8 @@ export async function runIdempotent(
     if (!stored) throw err
     outcome = stored
   }
+  // Outside the transaction: showing a case as the caller may see it now reads the case on a connection of its own.
+  if (outcome.replay && outcome.subject) outcome = { ...outcome, body: replayView ? await replayView(outcome.body, outcome.subject) : outcome.body }
   if (afterCommit) {
     try {
       await afterCommit()
