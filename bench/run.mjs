@@ -278,10 +278,12 @@ async function e2ePhase(base, world, factory, runId, subscriber, rate = P.e2eRat
   })
   const intake = figures(res)
   if (errors.length) log(`e2e: unexpected intake answers, e.g. ${errors[0]}`)
+  // Wait for these referrals' own webhooks: late deliveries of an earlier phase also count in the subscriber's totals.
   const all = await until(
     async () => {
-      const s = await subscriber.call({ cmd: 'stats' })
-      return s.distinct >= answered.size ? s : undefined
+      const { receipts } = await subscriber.call({ cmd: 'receipts' }, 60_000)
+      const seen = new Set(receipts.map(([id]) => id))
+      return [...answered.keys()].every((id) => seen.has(id)) ? true : undefined
     },
     60_000,
     250,
