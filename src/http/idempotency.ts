@@ -70,7 +70,9 @@ function replayOf(prior: StoredResponse, hash: string): Outcome {
  * if there is one (an effect that lost such a race fails with a conflict, a refused transition or a stale version).
  */
 export async function storedAfterFailure(db: Kysely<Database>, clientId: string, key: string, hash: string, err: unknown): Promise<Outcome | undefined> {
-  if (err instanceof AppError && (err.status === 400 || err.code === 'idempotency_key_in_use' || err.code === 'idempotency_key_reused')) return undefined
+  // in_use: the lock is held by a replay of a finished request (its answer is stored: replay it too) or by the request
+  // itself, still in flight (nothing stored yet: the 409 stands).
+  if (err instanceof AppError && (err.status === 400 || err.code === 'idempotency_key_reused')) return undefined
   const prior = await findStored(db, clientId, key).catch(() => undefined)
   return prior ? replayOf(prior, hash) : undefined
 }
@@ -129,7 +131,8 @@ export function withStringsFrom(target: unknown, paths: JsonPath[], source: unkn
  * Runs a creating or changing POST exactly once per (client, Idempotency-Key).
  *
  * The claim, the effect and the stored answer share one transaction: the advisory lock (try, never wait) makes a
- * concurrent duplicate answer 409 `idempotency_key_in_use`; a finished one is replayed with its stored status and
+ * duplicate of a request still in flight answer 409 `idempotency_key_in_use`; a finished one is replayed (also while
+ * another replay holds the lock) with its stored status and
  * body; a crash before commit leaves no trace, so the client's retry runs afresh. Refusals (4xx) are not stored:
  * they changed nothing. An answer showing a case is stored with its personal data masked (`stored`), and `replayView`
  * shows that data again as the caller may see it at the replay: for an unchanged standing, byte for byte the first

@@ -123,10 +123,15 @@ t.test('the claim reads the stored answer in its statement, and answers in_use w
     headers: { location: '/x' },
   })
   await rejectsWithCode(t, storedAfterFailure(db, world.court.id, key, 'other-hash', conflict('duplicate_referral', 'dup')), 'idempotency_key_reused')
-  t.equal(
+  t.same(
     await storedAfterFailure(db, world.court.id, key, 'hash-1', conflict('idempotency_key_in_use', 'busy')),
+    { replay: true, status: 201, body: '{"id":"x"}', headers: { location: '/x' } },
+    'in_use over a finished request (another replay holds the lock) is a replay',
+  )
+  t.equal(
+    await storedAfterFailure(db, world.court.id, 'in-flight-key', 'hash-1', conflict('idempotency_key_in_use', 'busy')),
     undefined,
-    'in_use is never turned into a replay',
+    'in_use while nothing is stored (the request is still in flight) stays a 409',
   )
   t.equal(await storedAfterFailure(db, world.court.id, 'no-such-key', 'hash-1', conflict('duplicate_referral', 'dup')), undefined)
 })
@@ -293,3 +298,27 @@ async function subscribePeerForCourt(peer: Peer) {
   peer.secrets = [(res.json() as { secret: string }).secret]
   return res.json() as { id: string }
 }
+
+t.test('parallel replays of a finished key are all replays, never 409 (only a request in flight is "in use")', async (t) => {
+  const key = `replays-${Date.now()}`
+  const payload = referralBody() as object
+  const first = await h.call(world.court.key, { method: 'POST', url: '/v1/referrals', payload, headers: { 'idempotency-key': key } })
+  t.equal(first.statusCode, 201)
+  const body = first.json()
+  const replays = await Promise.all(
+    Array.from({ length: 20 }, () => h.call(world.court.key, { method: 'POST', url: '/v1/referrals', payload, headers: { 'idempotency-key': key } })),
+  )
+  t.strictSame(
+    replays.map((r) => r.statusCode),
+    replays.map(() => 201),
+    'twenty parallel replays: 201 each',
+  )
+  t.ok(
+    replays.every((r) => r.headers['idempotent-replayed'] === 'true'),
+    'each marked as a replay',
+  )
+  t.ok(
+    replays.every((r) => r.json().id === body.id),
+    'each the same referral',
+  )
+})
