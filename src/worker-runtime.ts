@@ -3,6 +3,7 @@ import type { Deps } from './deps.js'
 import { deleteExpired } from './db/idempotency-repository.js'
 import { startTimerWorker, sweepOverdue } from './cases/referrals/referral-timers.js'
 import { startDeliveryWorker } from './delivery/delivery-worker.js'
+import { maintainMaterials } from './delivery/maintenance.js'
 
 export interface RunningWorkers {
   close(): Promise<void>
@@ -15,7 +16,7 @@ const IDEMPOTENCY_RETENTION_HOURS = 48
  * The background side: BullMQ workers for timeliness, plus periodic sweeps of PostgreSQL that make Redis
  * disposable (they re-create whatever Redis lost). Every sweep is safe to run in several processes at once.
  */
-export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}): RunningWorkers {
+export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number; materialsIntervalMs?: number } = {}): RunningWorkers {
   const log = deps.logger.child({ component: 'worker' })
   const workers: Worker[] = [startTimerWorker(deps.db, deps.config.redisUrl, deps.config.queuePrefix, log, () => deps.outboxSignal.wake())]
   const timers: NodeJS.Timeout[] = []
@@ -46,6 +47,10 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number } = {}
     }
   })
   every('idempotency-keys', 3_600_000, () => deleteExpired(deps.db, IDEMPOTENCY_RETENTION_HOURS))
+  // Material storage: half-written uploads and materials no case references (src/delivery/maintenance.ts).
+  every('materials', opts.materialsIntervalMs ?? 300_000, () =>
+    maintainMaterials({ db: deps.db, logger: log }, { orphanTtlHours: deps.config.materialOrphanTtlHours }),
+  )
   // Webhook delivery: relay + BullMQ worker; the poll and the sweeper make Redis and the wake-ups disposable.
   // Delivery bookkeeping runs on its own pool with asynchronous commit (Deps.deliveryDb).
   const delivery = startDeliveryWorker({ ...deps, db: deps.deliveryDb })

@@ -34,6 +34,10 @@ export const EnvSchema = Type.Object({
   AUTH_FAILURES_PER_MINUTE: Type.Integer({ default: 30, minimum: 1 }),
   TRUST_PROXY: Type.String({ default: 'false' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 25000, minimum: 1000 }),
+  /** Bytes of complete materials one client may keep (uploads beyond it answer 507 quota_exceeded). Default 10 GiB. */
+  MATERIAL_QUOTA_BYTES_PER_CLIENT: Type.Integer({ default: 10 * 1024 ** 3, minimum: 1 }),
+  /** Hours after its upload a material no case references is removed by the worker. */
+  MATERIAL_ORPHAN_TTL_HOURS: Type.Integer({ default: 72, minimum: 1 }),
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -57,6 +61,10 @@ export interface Config {
   /** false, true, a hop count, or a comma-separated list of trusted proxy addresses/CIDRs */
   trustProxy: boolean | number | string[]
   shutdownTimeoutMs: number
+  /** Bytes of complete materials per client; the upload that would pass it is refused (src/http/materials.ts). */
+  materialQuotaBytesPerClient: number
+  /** Age after which a material no case references is expired by the worker (src/delivery/maintenance.ts). */
+  materialOrphanTtlHours: number
 }
 
 export class ConfigError extends Error {
@@ -69,7 +77,15 @@ export class ConfigError extends Error {
   }
 }
 
-const NUMERIC = new Set(['DATABASE_POOL_SIZE', 'PORT', 'RATE_LIMIT_PER_MINUTE', 'AUTH_FAILURES_PER_MINUTE', 'SHUTDOWN_TIMEOUT_MS'])
+const NUMERIC = new Set([
+  'DATABASE_POOL_SIZE',
+  'PORT',
+  'RATE_LIMIT_PER_MINUTE',
+  'AUTH_FAILURES_PER_MINUTE',
+  'SHUTDOWN_TIMEOUT_MS',
+  'MATERIAL_QUOTA_BYTES_PER_CLIENT',
+  'MATERIAL_ORPHAN_TTL_HOURS',
+])
 
 /** Reads and checks the environment once; throws a ConfigError naming the first bad variable. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -110,6 +126,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    materialQuotaBytesPerClient: env.MATERIAL_QUOTA_BYTES_PER_CLIENT,
+    materialOrphanTtlHours: env.MATERIAL_ORPHAN_TTL_HOURS,
   }
 }
 

@@ -13,8 +13,13 @@ type Db = Kysely<Database> | Transaction<Database>
  */
 export const CHUNK_SIZE = 256 * 1024
 
-/** An upload still `uploading` after this long was abandoned (its client went away mid-body) and is removed. */
-export const ABANDONED_UPLOAD_MINUTES = 60
+/**
+ * An upload still `uploading` after this long is half-written: its process crashed, or its client went away
+ * without the request noticing. A live upload cannot be that old: the HTTP server gives a request 60 s to arrive
+ * whole (`requestTimeout` in src/app.ts, checked every 30 s), and an upload ends, stored or discarded, with its request.
+ * So the start-up and worker cleanups never remove an upload that another instance is still receiving.
+ */
+export const ABANDONED_UPLOAD_MINUTES = 5
 
 /** The kinds of case that reference materials. */
 export type MaterialSubjectKind = 'referral' | 'judicial_confirmation'
@@ -79,7 +84,10 @@ export async function discardUpload(db: Db, materialId: string): Promise<void> {
   await db.deleteFrom('materials').where('id', '=', materialId).where('status', '=', 'uploading').execute()
 }
 
-/** Removes uploads abandoned mid-body (chunks go with them, ON DELETE CASCADE). */
+/**
+ * Removes half-written uploads (status not complete) older than the grace, chunks included (ON DELETE CASCADE).
+ * Safe to run in several processes at once: a row another one is deleting is waited for, then skipped.
+ */
 export async function deleteAbandonedUploads(db: Db, olderThanMinutes = ABANDONED_UPLOAD_MINUTES): Promise<number> {
   const r = await db
     .deleteFrom('materials')
@@ -87,6 +95,84 @@ export async function deleteAbandonedUploads(db: Db, olderThanMinutes = ABANDONE
     .where('created_at', '<', sql<Date>`now() - make_interval(mins => ${olderThanMinutes})`)
     .executeTakeFirst()
   return Number(r.numDeletedRows)
+}
+
+/**
+ * Bytes of the client's complete materials: what counts against MATERIAL_QUOTA_BYTES_PER_CLIENT (uploads in
+ * progress are counted by their own request as they stream).
+ */
+export async function storedBytes(db: Db, clientId: string): Promise<number> {
+  const row = await db
+    .selectFrom('materials')
+    .select(sql<string>`coalesce(sum(size_bytes), 0)`.as('bytes'))
+    .where('client_id', '=', clientId)
+    .where('status', '=', 'complete')
+    .executeTakeFirstOrThrow()
+  return Number(row.bytes)
+}
+
+/**
+ * Serialises the quota check of one client's completing uploads until the transaction ends: two uploads that each
+ * fit cannot both complete when together they pass the quota (the second sees the first's size once it commits).
+ */
+export async function lockClientQuota(trx: Transaction<Database>, clientId: string): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${clientId}, 7244))`.execute(trx)
+}
+
+/** `materials as m` has no `material_links` row: no case references it. */
+const UNREFERENCED = sql<SqlBool>`NOT EXISTS (SELECT 1 FROM material_links l WHERE l.material_id = m.id)`
+
+export interface ExpiredMaterial {
+  id: string
+  clientId: string
+  sizeBytes: number
+}
+
+/**
+ * Removes complete materials no case references (no `material_links` row: referral, returned materials or
+ * confirmation application) that were uploaded more than `ttlHours` ago, chunks included; `limit` per transaction,
+ * repeated until none is left.
+ *
+ * Never removes a referenced material, even against a case being written at the same moment:
+ * - a case's transaction pins the materials it quotes ({@link assertMaterialsExist} takes `FOR KEY SHARE`, as does the
+ *   foreign key of its `material_links` insert) until it commits; the candidates are taken `FOR UPDATE SKIP LOCKED`,
+ *   so a pinned material is skipped, and by the next pass its link is visible;
+ * - a link committed after the candidates were chosen is seen by the DELETE, which re-checks `NOT EXISTS` in a
+ *   statement of its own (a newer snapshot) while the rows are locked: no new link can appear in between, since
+ *   pinning waits for this transaction, after which the case finds the material gone (422 `unknown_material`);
+ * - the foreign key from `material_links` (no cascade) stays the last guard;
+ * - a material is only a candidate `ttlHours` (at least 1) after its upload: one uploaded in order to be quoted by a
+ *   case being prepared is not taken from under it.
+ * Safe on several workers at once (SKIP LOCKED) and idempotent.
+ */
+export async function expireOrphanMaterials(db: Kysely<Database>, ttlHours: number, limit = 50): Promise<ExpiredMaterial[]> {
+  const expired: ExpiredMaterial[] = []
+  for (;;) {
+    const batch = await db.transaction().execute(async (trx) => {
+      const candidates = await trx
+        .selectFrom('materials as m')
+        .select('m.id')
+        .where('m.status', '=', 'complete')
+        .where(sql<Date>`coalesce(m.completed_at, m.created_at)`, '<', sql<Date>`now() - make_interval(hours => ${ttlHours})`)
+        .where(UNREFERENCED)
+        .orderBy('m.id')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked()
+        .execute()
+      if (!candidates.length) return { found: 0, rows: [] }
+      const ids = candidates.map((c) => c.id)
+      const rows = await trx
+        .deleteFrom('materials as m')
+        .where('m.id', 'in', ids)
+        .where(UNREFERENCED)
+        .returning(['m.id', 'm.client_id', 'm.size_bytes'])
+        .execute()
+      return { found: candidates.length, rows }
+    })
+    for (const r of batch.rows) expired.push({ id: r.id, clientId: r.client_id, sizeBytes: Number(r.size_bytes) })
+    if (batch.found < limit) return expired
+  }
 }
 
 /** A complete material, whoever may read it (the caller checks with {@link readableMaterialIds}). */
@@ -131,19 +217,20 @@ export async function readableMaterialIds(db: Db, p: Principal, ids: readonly st
  * Checks that every id names a complete material — and, when `principal` is given, one it may read (uploaded it, or
  * may read a case referencing it), so a case cannot be used to reach someone else's file by quoting its id.
  * Throws 422 `unknown_material` naming the missing ids; a material the principal may not read is reported exactly
- * like a missing one, so existence does not leak.
+ * like a missing one, so existence does not leak. The materials found stay locked (`FOR KEY SHARE`) until the
+ * transaction ends: call it in the transaction that links them.
  */
 export async function assertMaterialsExist(trx: Db, ids: readonly string[], principal?: Principal): Promise<void> {
   const unique = [...new Set(ids)]
   if (!unique.length) return
-  let found: Set<string>
-  if (principal) {
-    found = await readableMaterialIds(trx, principal, unique)
-  } else {
-    const valid = unique.filter(isUuid)
-    const rows = valid.length ? await trx.selectFrom('materials').select('id').where('id', 'in', valid).where('status', '=', 'complete').execute() : []
-    found = new Set(rows.map((r) => r.id))
-  }
+  // Pin the quoted materials until the caller's transaction ends, so the orphan expiry cannot remove one between
+  // this check and the link (see expireOrphanMaterials); one being removed right now is waited for, then missing.
+  const valid = unique.filter(isUuid)
+  const rows = valid.length
+    ? await trx.selectFrom('materials').select('id').where('id', 'in', valid).where('status', '=', 'complete').orderBy('id').forKeyShare().execute()
+    : []
+  let found = new Set(rows.map((r) => r.id))
+  if (principal && found.size) found = await readableMaterialIds(trx, principal, [...found])
   const missing = unique.filter((id) => !found.has(id))
   if (missing.length) {
     throw new AppError(422, 'unknown_material', `材料不存在或不可引用：${missing.join('、')}`, {

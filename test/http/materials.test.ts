@@ -9,6 +9,7 @@ import t from 'tap'
 import { sql } from 'kysely'
 import { buildApp } from '../../src/app.js'
 import { assertMaterialsExist, linkMaterials } from '../../src/db/material-repository.js'
+import { maintainMaterials } from '../../src/delivery/maintenance.js'
 import { createDeps } from '../../src/deps.js'
 import { AppError } from '../../src/domain/errors.js'
 import { createLogger } from '../../src/logging.js'
@@ -98,6 +99,21 @@ t.test('every allowed type is accepted; anything else is 415', async (t) => {
     t.ok(back.rawPayload.equals(body))
   }
   const before = await countMaterials()
+  // Content that does not start with its declared type's magic number is refused on its first bytes.
+  for (const [type, body] of [
+    [PDF, Buffer.from('PK\u0003\u0004not a pdf')],
+    [PDF, Buffer.from('%PD')],
+    ['image/png', jpeg],
+    ['image/jpeg', png],
+    ['application/ofd', Buffer.from('%PDF-1.7')],
+    [DOCX, Buffer.from('PK\u0005\u0006')],
+    [DOCX, Buffer.from('PK')],
+  ] as const) {
+    const res = await upload(world.court.key, body, type, 'x')
+    t.equal(res.statusCode, 415, `${type} ${JSON.stringify(body.toString('latin1'))}`)
+    t.equal(res.json().code, 'content_type_mismatch')
+    t.match(res.headers['content-type'], /application\/problem\+json/)
+  }
   for (const [type, body] of [
     ['text/plain', 'hello'],
     ['application/json', '{"a":1}'],
@@ -273,12 +289,14 @@ t.test('assertMaterialsExist and linkMaterials', async (t) => {
   t.equal(links.length, 1, 'linking twice is a no-op')
 })
 
-t.test('abandoned uploads are swept', async (t) => {
+t.test('abandoned uploads are swept by the maintenance step', async (t) => {
   const stale = '00000000-0000-7000-8000-0000000000aa'
   await sql`INSERT INTO materials (id, client_id, client_role, content_type, title, chunk_size, status, created_at)
             VALUES (${stale}, ${world.court.id}, 'court', 'application/pdf', 'x', 262144, 'uploading', now() - interval '2 hours')`.execute(h.deps.db)
   await sql`INSERT INTO material_chunks (material_id, seq, data) VALUES (${stale}, 0, '\\x00')`.execute(h.deps.db)
-  t.equal((await upload(world.court.key, Buffer.from('%PDF'), PDF)).statusCode, 201)
+  t.equal((await upload(world.court.key, Buffer.from('%PDF-'), PDF)).statusCode, 201)
+  const pass = await maintainMaterials({ db: h.deps.db, logger: h.deps.logger }, { orphanTtlHours: 72 })
+  t.equal(pass.abandoned, 1)
   t.equal((await countMaterials()).uploading, 0)
   const orphan = await sql<{ n: number }>`SELECT count(*)::int AS n FROM material_chunks WHERE material_id = ${stale}`.execute(h.deps.db)
   t.equal(orphan.rows[0].n, 0)
@@ -306,11 +324,15 @@ const port = (h.app.server.address() as AddressInfo).port
 function generated(size: number, onChunk?: () => Promise<void> | void): { stream: Readable; digest: () => string } {
   const hash = createHash('sha256')
   let left = size
+  let first = true
   const stream = new Readable({
     read() {
       if (left === 0) return void this.push(null)
       const n = Math.min(64 * 1024, left)
       const b = randomFillSync(Buffer.allocUnsafe(n))
+      // A PDF's magic number first, as the upload checks.
+      if (first) b.write('%PDF-1.7\n', 'latin1')
+      first = false
       left -= n
       hash.update(b)
       const pending = onChunk?.()
@@ -433,6 +455,7 @@ t.test('a client that goes away mid-body leaves nothing behind', async (t) => {
     },
   })
   req.on('error', () => undefined)
+  req.write(Buffer.from('%PDF-1.7\n'))
   for (let i = 0; i < 16; i++) req.write(randomBytes(64 * 1024))
   // Wait until the server has started storing the upload, then hang up.
   for (let i = 0; i < 200 && (await countMaterials()).uploading === 0; i++) await new Promise((r) => setTimeout(r, 10))
