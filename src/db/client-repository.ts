@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely'
+import { type Kysely, sql, type Transaction } from 'kysely'
 import { uuidv7 } from 'uuidv7'
 import type { ClientRow, Database } from './database.js'
 
@@ -72,9 +72,54 @@ export async function revokeApiKey(db: Db, clientId: string, keyId: string): Pro
   return Number(r.numUpdatedRows) > 0
 }
 
-export async function listKeyIds(db: Db, clientId: string): Promise<Array<{ keyId: string; createdAt: Date; revokedAt: Date | null }>> {
-  const rows = await db.selectFrom('api_keys').select(['key_id', 'created_at', 'revoked_at']).where('client_id', '=', clientId).orderBy('created_at').execute()
-  return rows.map((r) => ({ keyId: r.key_id, createdAt: r.created_at, revokedAt: r.revoked_at }))
+/** What operators see of a key: never the key or its hash. */
+export interface KeyInfo {
+  keyId: string
+  createdAt: Date
+  lastUsedAt: Date | null
+  revokedAt: Date | null
+}
+
+const KEY_INFO_COLUMNS = ['client_id', 'key_id', 'created_at', 'last_used_at', 'revoked_at'] as const
+
+export async function listKeyIds(db: Db, clientId: string): Promise<KeyInfo[]> {
+  return (await listKeysOf(db, [clientId])).get(clientId) ?? []
+}
+
+/** The keys of each of these clients, oldest first, in one query. */
+export async function listKeysOf(db: Db, clientIds: string[]): Promise<Map<string, KeyInfo[]>> {
+  const out = new Map<string, KeyInfo[]>()
+  if (!clientIds.length) return out
+  const rows = await db.selectFrom('api_keys').select(KEY_INFO_COLUMNS).where('client_id', 'in', clientIds).orderBy('created_at').orderBy('key_id').execute()
+  for (const r of rows) {
+    const list = out.get(r.client_id) ?? []
+    list.push({ keyId: r.key_id, createdAt: r.created_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at })
+    out.set(r.client_id, list)
+  }
+  return out
+}
+
+/** Clients in id order (creation order: ids are UUIDv7), optionally of one role, after `afterId`. */
+export async function listClients(db: Db, f: { role?: Role; afterId?: string; limit: number }): Promise<Client[]> {
+  let q = db.selectFrom('clients').selectAll()
+  if (f.role) q = q.where('role', '=', f.role)
+  if (f.afterId) q = q.where('id', '>', f.afterId)
+  const rows = await q.orderBy('id').limit(f.limit).execute()
+  return rows.map(toClient)
+}
+
+/**
+ * Records when keys were last used: one statement for a batch. A key used more recently than `minIntervalMs`
+ * ago by the record (another instance wrote it) is left alone, so the instances together write each key about
+ * once per interval.
+ */
+export async function recordKeyUse(db: Db, uses: ReadonlyArray<{ keyId: string; at: Date }>, minIntervalMs = 60_000): Promise<void> {
+  if (!uses.length) return
+  await sql`
+    UPDATE api_keys k SET last_used_at = u.at
+    FROM unnest(${uses.map((u) => u.keyId)}::text[], ${uses.map((u) => u.at.toISOString())}::timestamptz[]) AS u(key_id, at)
+    WHERE k.key_id = u.key_id
+      AND (k.last_used_at IS NULL OR k.last_used_at < u.at - ${minIntervalMs} * interval '1 millisecond')`.execute(db)
 }
 
 /** The live key with this id and its client, for authentication. */

@@ -43,6 +43,8 @@ export interface ApiKeysTable {
   key_hash: Buffer
   created_at: Timestamp
   revoked_at: Date | null
+  /** Written at most once a minute per key, asynchronously (src/http/key-cache.ts). */
+  last_used_at: Date | null
 }
 
 export interface IdempotencyKeysTable {

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
-import { findLiveKey } from '../db/client-repository.js'
+import { findLiveKey, recordKeyUse } from '../db/client-repository.js'
 import type { Database } from '../db/database.js'
 import { AppError } from '../domain/errors.js'
 import type { Principal, Role } from '../domain/principal.js'
 import { hashApiKey, hashesEqual, parseApiKey } from '../security/api-keys.js'
-import type { KeyCache } from './key-cache.js'
+import { type KeyCache, KeyUsage } from './key-cache.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -34,13 +34,14 @@ export interface AuthOptions {
   onBadKey?: (req: FastifyRequest) => Promise<void>
 }
 
-async function authenticate(opts: AuthOptions, header: string | undefined): Promise<Principal | null> {
+/** The principal, and the key id when it was a stored key (the bootstrap operator key has none). */
+async function authenticate(opts: AuthOptions, header: string | undefined): Promise<{ principal: Principal; keyId?: string } | null> {
   if (!header) return null
   const m = /^Bearer ([\x21-\x7e]{1,200})$/.exec(header)
   if (!m) return null
   const apiKey = m[1]
   const presented = hashApiKey(apiKey)
-  if (opts.bootstrap && hashesEqual(presented, opts.bootstrap.hash)) return opts.bootstrap.principal
+  if (opts.bootstrap && hashesEqual(presented, opts.bootstrap.hash)) return { principal: opts.bootstrap.principal }
   const keyId = parseApiKey(apiKey)
   if (!keyId) return null
   let rec = opts.cache?.get(keyId)
@@ -50,7 +51,10 @@ async function authenticate(opts: AuthOptions, header: string | undefined): Prom
   }
   if (!rec || !hashesEqual(presented, rec.keyHash)) return null
   const c = rec.client
-  return { clientId: c.id, role: c.role, name: c.name, courtCodes: c.courtCodes, organizationIds: c.organizationIds, regionCodes: c.regionCodes }
+  return {
+    principal: { clientId: c.id, role: c.role, name: c.name, courtCodes: c.courtCodes, organizationIds: c.organizationIds, regionCodes: c.regionCodes },
+    keyId,
+  }
 }
 
 /**
@@ -59,15 +63,23 @@ async function authenticate(opts: AuthOptions, header: string | undefined): Prom
  */
 export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
   app.decorateRequest('principal', null as unknown as Principal)
+  // Last use of each key (GET /v1/clients): noted in memory here, written in batches off the requests' path.
+  const usage = new KeyUsage({
+    record: (uses) => recordKeyUse(opts.db, uses),
+    onError: (err) => app.log.warn({ err: { message: (err as Error).message } }, 'could not record when API keys were last used'),
+  })
+  app.addHook('onClose', async () => usage.close())
   app.addHook('onRequest', async (req, reply) => {
     const cfg = req.routeOptions.config
     // Only API routes need a key (contract §1); health, metrics and docs are open, unknown paths fall to 404.
     if (!req.routeOptions.url?.startsWith('/v1/') || cfg.public) return
-    const principal = await authenticate(opts, req.headers.authorization)
-    if (!principal) {
+    const found = await authenticate(opts, req.headers.authorization)
+    if (!found) {
       if (opts.onBadKey && req.headers.authorization) await opts.onBadKey(req)
       throw unauthorized()
     }
+    const { principal, keyId } = found
+    if (keyId) usage.used(keyId)
     req.principal = principal
     req.log = req.log.child({ clientId: principal.clientId })
     reply.log = req.log

@@ -1,16 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { findClient, insertApiKey, insertClient, listKeyIds, revokeApiKey } from '../db/client-repository.js'
+import { findClient, insertApiKey, insertClient, type KeyInfo, listClients, listKeyIds, listKeysOf, revokeApiKey } from '../db/client-repository.js'
 import { notFound, validationFailed as validationFailedOf } from '../domain/errors.js'
 import { isUuid } from '../domain/ids.js'
 import { generateApiKey } from '../security/api-keys.js'
 import type { AppDeps } from './app-deps.js'
 import type { KeyCache } from './key-cache.js'
 import { errorResponses } from './common-schemas.js'
-import { IdParam, StringEnum, Timestamp } from '../schemas/common.js'
+import { CursorQuery, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timestamp } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
+import { listPage } from './pagination.js'
 
 const OPERATOR = ['operator'] as const
+const ROLES = ['court', 'mediation', 'operator'] as const
 
 const CourtCode = Type.String({ minLength: 1, maxLength: 16, 'x-check': 'courtCode', description: '法院代字 / court code, e.g. 京0105' })
 const OrganizationId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })
@@ -19,7 +21,7 @@ const RegionScope = Type.String({ 'x-check': 'regionScope', description: '行政
 const ClientBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 200 }),
-    role: StringEnum(['court', 'mediation', 'operator'] as const),
+    role: StringEnum(ROLES),
     courtCodes: Type.Optional(Type.Array(CourtCode, { maxItems: 500, uniqueItems: true })),
     organizationIds: Type.Optional(Type.Array(OrganizationId, { maxItems: 5000, uniqueItems: true })),
     regionCodes: Type.Optional(Type.Array(RegionScope, { maxItems: 500, uniqueItems: true })),
@@ -35,6 +37,42 @@ const ClientView = Type.Object({
   organizationIds: Type.Array(Type.String()),
   regionCodes: Type.Array(Type.String()),
   createdAt: Timestamp,
+})
+
+/** A key as operators see it: its id and dates, never the key or its hash. */
+const KeyView = Type.Object({
+  keyId: Type.String(),
+  createdAt: Timestamp,
+  lastUsedAt: Nullable(
+    Type.String({
+      format: 'date-time',
+      description: '最近使用时间（每分钟至多更新一次）；未用过为 null / last use, updated at most once a minute; null if never used',
+    }),
+  ),
+  revokedAt: Nullable(Timestamp),
+})
+
+const ClientWithKeys = Type.Object({ ...ClientView.properties, keys: Type.Array(KeyView) })
+
+const CLIENT_EXAMPLE = {
+  id: '0190f5a2-7c3e-7b1a-9f00-3c2d1e0a4b5c',
+  name: '朝阳法院',
+  role: 'court',
+  courtCodes: ['京0105'],
+  organizationIds: [],
+  regionCodes: [],
+  keys: [
+    { keyId: 'h7fqa3c2xd', createdAt: '2026-03-02T01:15:00.000Z', lastUsedAt: '2026-03-20T08:42:00.000Z', revokedAt: '2026-03-21T02:00:00.000Z' },
+    { keyId: 'm2bk4fy6ac', createdAt: '2026-03-20T09:00:00.000Z', lastUsedAt: null, revokedAt: null },
+  ],
+  createdAt: '2026-03-02T01:15:00.000Z',
+}
+
+const keyView = (k: KeyInfo) => ({
+  keyId: k.keyId,
+  createdAt: k.createdAt.toISOString(),
+  lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+  revokedAt: k.revokedAt?.toISOString() ?? null,
 })
 
 const ClientCreated = Type.Object({
@@ -84,6 +122,45 @@ const clientsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps; keyCache?: KeyCa
   )
 
   app.get(
+    '/v1/clients',
+    {
+      config: { roles: OPERATOR },
+      schema: {
+        tags: ['clients'],
+        summary: '调用方列表 / List clients',
+        description:
+          '仅运维角色；可按角色过滤，按标识（创建顺序）分页。每个调用方附其密钥的标识、创建、最近使用与吊销时间；从不返回密钥或其哈希。' +
+          'Operator only; filter by role, paged in id (creation) order. Each client with its keys: id, created, last used, revoked — never a key or its hash.',
+        querystring: Type.Object(
+          { role: Type.Optional(StringEnum(ROLES)), limit: Type.Optional(LimitQuery), cursor: Type.Optional(CursorQuery) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object(listOf(ClientWithKeys).properties, { examples: [{ items: [CLIENT_EXAMPLE], nextCursor: null }] }),
+          ...errorResponses(),
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query
+      const { items, nextCursor } = await listPage(
+        q,
+        { id: 'uuid' },
+        (after, take) => listClients(deps.db, { role: q.role, afterId: after?.id, limit: take }),
+        (c) => ({ id: c.id }),
+      )
+      const keys = await listKeysOf(
+        deps.db,
+        items.map((c) => c.id),
+      )
+      return {
+        items: items.map((c) => ({ ...c, createdAt: c.createdAt.toISOString(), keys: (keys.get(c.id) ?? []).map(keyView) })),
+        nextCursor,
+      }
+    },
+  )
+
+  app.get(
     '/v1/clients/:id',
     {
       config: { roles: OPERATOR },
@@ -91,13 +168,7 @@ const clientsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps; keyCache?: KeyCa
         tags: ['clients'],
         summary: '查询调用方 / Get a client',
         params: IdParam,
-        response: {
-          200: Type.Object({
-            ...ClientView.properties,
-            keys: Type.Array(Type.Object({ keyId: Type.String(), createdAt: Timestamp, revokedAt: Type.Union([Timestamp, Type.Null()]) })),
-          }),
-          ...errorResponses(404),
-        },
+        response: { 200: Type.Object(ClientWithKeys.properties, { examples: [CLIENT_EXAMPLE] }), ...errorResponses(404) },
       },
     },
     async (req) => {
@@ -107,7 +178,7 @@ const clientsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps; keyCache?: KeyCa
       return {
         ...client,
         createdAt: client.createdAt.toISOString(),
-        keys: keys.map((k) => ({ keyId: k.keyId, createdAt: k.createdAt.toISOString(), revokedAt: k.revokedAt?.toISOString() ?? null })),
+        keys: keys.map(keyView),
       }
     },
   )

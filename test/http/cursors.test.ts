@@ -118,6 +118,7 @@ const routes: ListRoute[] = [
   { url: `/v1/judicial-confirmations/${confirmationId}/events`, key: w.court.key, param: 'cursor', kind: 'seq', paged: false },
   { url: '/v1/access-log', key: op, param: 'cursor', kind: 'decimal', paged: true },
   { url: '/v1/subscriptions', key: op, param: 'cursor', kind: 'uuid', paged: true },
+  { url: '/v1/clients', key: op, param: 'cursor', kind: 'uuid', paged: true },
   { url: '/v1/deliveries', key: op, param: 'cursor', kind: 'uuid', paged: false },
   { url: '/v1/warnings', key: w.court.key, param: 'cursor', kind: 'uuid', paged: true },
   // The pull feed's cursor is always a string, also at the end of the feed.
