@@ -127,12 +127,12 @@ export async function attemptDelivery(
 ): Promise<AttemptOutcome> {
   const { db } = ctx
   const { delivery: d, subscription: sub, event } = claimed
-  if (!sub || !sub.enabled) {
-    await killDelivery(db, d.id, sub ? 'subscription_disabled' : 'subscription_deleted')
-    return { kind: 'skipped' }
-  }
-  if (!event) {
-    await killDelivery(db, d.id, 'event_missing')
+  // What the log lines say about a delivery: ids and types only, never the event's body (personal data) or the
+  // subscription's URL (it may carry a token).
+  const about = { subscriptionId: d.subscription_id, deliveryId: d.id, eventId: d.event_id, eventType: d.event_type }
+  if (!sub || !sub.enabled || !event) {
+    const reason = !sub ? 'subscription_deleted' : !sub.enabled ? 'subscription_disabled' : 'event_missing'
+    if (await killDelivery(db, d.id, reason)) ctx.logger.error({ ...about, attempts: d.attempts, reason }, 'webhook delivery dead')
     return { kind: 'skipped' }
   }
   const body = JSON.stringify(toEnvelope(event))
@@ -169,9 +169,11 @@ export async function attemptDelivery(
     latencyMs: result.latencyMs,
     responseBody: result.responseExcerpt,
     error: failure,
-    outcome: verdict,
+    // An exhausted retry window ends the delivery: its last attempt says so, like the delivery's status.
+    outcome: exhausted ? 'dead' : verdict,
   }
   const emits = exhausted && event.type !== 'delivery.exhausted'
+  let othersEnded = 0
   // The common case is one statement (atomic on its own); the outcomes that write more take a transaction.
   const saved =
     verdict !== 'gone' && !emits
@@ -182,16 +184,54 @@ export async function attemptDelivery(
           if (!rec) return undefined
           if (verdict === 'gone') {
             await disableSubscription(trx, sub.id, 'gone_410', now)
-            await killPendingOf(trx, sub.id, 'subscription_disabled', now)
+            othersEnded = await killPendingOf(trx, sub.id, 'subscription_disabled', now)
           }
           // An exhausted delivery of a delivery.exhausted event emits nothing more (`emits` is false for it): a
           // dead operator endpoint must not feed itself a new event every day.
           if (emits) await emitExhausted(trx, rec.delivery, event)
           return rec
         })
+  logAttempt(ctx.logger, about, { attempt: d.attempts + 1, result, failure, update, saved: saved !== undefined, othersEnded })
   if (!saved) return { kind: 'skipped' }
   if (update.status === 'pending') return { kind: 'retry', at: update.nextAttemptAt }
   return { kind: update.status, next: saved.next }
+}
+
+/**
+ * The log lines of one attempt (contract §7): a failed attempt at `warn` — subscription, event id and type, the
+ * HTTP status or the error, the attempt's number and when the next one is due (null when none is) — and a
+ * delivery that died with it at `error`, with the reason. A delivered attempt logs nothing (the attempt log in
+ * PostgreSQL and the metrics have it).
+ */
+function logAttempt(
+  logger: Logger,
+  about: Record<string, string>,
+  a: { attempt: number; result: SendResult; failure: string | null; update: DeliveryUpdate; saved: boolean; othersEnded: number },
+): void {
+  if (a.update.status === 'delivered' && a.saved) return
+  const failed = {
+    ...about,
+    attempt: a.attempt,
+    httpStatus: a.result.status,
+    error: a.result.errorKind ? (a.failure ?? a.result.errorKind) : null,
+    latencyMs: Math.round(a.result.latencyMs),
+  }
+  if (!a.saved) {
+    // An operator's action (or another worker) finished the delivery while this attempt ran; it changes nothing.
+    if (a.failure) logger.warn({ ...failed, nextAttemptAt: null }, 'webhook delivery attempt failed; the delivery was finished meanwhile')
+    return
+  }
+  if (a.update.status === 'pending') {
+    logger.warn({ ...failed, nextAttemptAt: a.update.nextAttemptAt.toISOString() }, 'webhook delivery attempt failed; will retry')
+    return
+  }
+  if (a.update.status === 'dead') {
+    logger.warn({ ...failed, nextAttemptAt: null }, 'webhook delivery attempt failed; no retry')
+    logger.error(
+      { ...about, attempts: a.attempt, httpStatus: a.result.status, reason: a.update.error, ...(a.othersEnded ? { othersEnded: a.othersEnded } : {}) },
+      'webhook delivery dead',
+    )
+  }
 }
 
 async function emitExhausted(trx: Transaction<Database>, d: DeliveryRow, event: EventRow): Promise<void> {
@@ -254,6 +294,7 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
   if (opts.listen !== false) relay.start()
 
   const connection = redisOptions(ctx.config.redisUrl, 'worker')
+  const attemptCtx: DeliveryContext = { ...ctx, logger: log }
   const worker = new Worker<DeliveryJobData>(
     QUEUES.deliveries,
     async (job: Job<DeliveryJobData>, token?: string) => {
@@ -265,7 +306,7 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
         throw new DelayedError()
       }
       const d = claim.delivery
-      const outcome = await attemptDelivery(ctx, claim, opts)
+      const outcome = await attemptDelivery(attemptCtx, claim, opts)
       if (outcome.kind === 'retry') {
         await job.moveToDelayed(outcome.at.getTime(), token)
         throw new DelayedError()
