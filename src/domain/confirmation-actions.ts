@@ -75,10 +75,15 @@ export function checkApplicationShape(b: CreateConfirmationInput, by: Role): voi
 }
 
 /**
- * A referral-linked application (205(1)): the referral allows it, the agreement is the referral's (integrity by
+ * A referral-linked application (205(1)): a 委托 (in_litigation) referral never applies (422
+ * confirmation_not_applicable); the referral allows it, the agreement is the referral's (integrity by
  * SHA-256), the court is the referring court, every party applies. Returns the referral's agreement.
  */
 export function checkReferralApplication(r: Referral, b: CreateConfirmationInput): Agreement {
+  // 特邀调解规定 art. 20: a 委托 agreement ends in a 调解书 or a withdrawal, never in judicial confirmation.
+  if (r.referralType === 'in_litigation') {
+    throw businessRule('confirmation_not_applicable', '委托调解（诉中）达成的协议由法院出具调解书或准许撤诉，不适用司法确认（特邀调解规定 20）')
+  }
   const agreement = r.doc.agreement
   if (!agreement || !referralAllowsConfirmation(r.status, r.doc.closure?.disposition)) throw illegalTransition(r.status, 'judicial_confirmation')
   raise(checkAgreementIntegrity(agreement.sha256, b.agreementSha256))

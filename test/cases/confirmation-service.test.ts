@@ -306,12 +306,16 @@ t.test('two applications racing past the live-application check: the unique inde
   t.same(orphans, [], 'no event without its application')
 })
 
-t.test('a closed referral: agreement_filed allows an application, a 调解书 does not', async (t) => {
+t.test('a closed referral: agreement_filed allows an application; a 委托 case never applies', async (t) => {
   const filed = await agreedReferral({ close: 'agreement_filed' })
   const ok = await apply(linkedBody(filed))
   await checkApplied(t, ok, platform, '110105')
   const doc = await agreedReferral({ inLitigation: true, close: 'mediation_document_issued' })
-  t.match(await refusal(apply(linkedBody(doc))), { status: 409, code: 'illegal_transition', extra: { currentStatus: 'closed' } })
+  t.match(await refusal(apply(linkedBody(doc))), { status: 422, code: 'confirmation_not_applicable' })
+  const agreed = await agreedReferral({ inLitigation: true })
+  t.match(await refusal(apply(linkedBody(agreed))), { status: 422, code: 'confirmation_not_applicable' }, '委托, agreed')
+  const n = await db.selectFrom('judicial_confirmations').select(db.fn.countAll().as('n')).where('referral_id', 'in', [doc.id, agreed.id]).executeTakeFirst()
+  t.equal(Number(n?.n), 0, 'nothing written')
 })
 
 t.test('a standalone application', async (t) => {

@@ -305,10 +305,15 @@ t.test('the referral must be agreed, or closed as agreement_filed', async (t) =>
   t.equal(early.statusCode, 409)
   t.match(early.json(), { code: 'illegal_transition', currentStatus: 'referred' })
 
+  // 委托 (in_litigation): a 调解书 or a withdrawal, never judicial confirmation (特邀调解规定 art. 20), in any state.
   const inLit = await agreedReferral({ inLitigation: true, close: 'mediation_document_issued' })
   const closedOther = await apply(linkedBody(inLit))
-  t.equal(closedOther.statusCode, 409)
-  t.match(closedOther.json(), { code: 'illegal_transition', currentStatus: 'closed' })
+  t.equal(closedOther.statusCode, 422)
+  t.match(closedOther.json(), { code: 'confirmation_not_applicable' })
+  const inLitAgreed = await agreedReferral({ inLitigation: true })
+  const agreedOther = await apply(linkedBody(inLitAgreed))
+  t.equal(agreedOther.statusCode, 422)
+  t.match(agreedOther.json(), { code: 'confirmation_not_applicable' })
 
   const filed = await agreedReferral({ close: 'agreement_filed' })
   const ok = await apply(linkedBody(filed))
