@@ -81,7 +81,7 @@ export async function buildApp(deps: BuildAppDeps, opts: BuildAppOptions = {}): 
     onBadKey: badKeyLimiter(deps.redis, deps.config.queuePrefix, deps.config.authFailuresPerMinute),
   })
   await registerRateLimits(app, deps)
-  registerMetrics(app, deps.metrics)
+  registerMetrics(app, deps)
   await app.register(healthPlugin, { deps })
   await app.register(clientsPlugin, { deps, keyCache })
   for (const plugin of resourcePlugins) await app.register(plugin, { deps })
