@@ -178,10 +178,22 @@ const RESIDENT_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2
 const RESIDENT_ID_CHECK = '10X98765432'
 
 /**
- * Birth dates before this are refused. Real, still-valid numbers carry 19th-century dates
- * (440524188001010014 is a published sample), so the floor is deliberately generous.
+ * Birth dates before this are refused (contract §1 v1.1 keeps every date of a party within 1900 … today). A number
+ * with an earlier date (the GB 11643 worked example 440524188001010014 is born in 1880) belongs to nobody who can be
+ * a party today.
  */
-export const EARLIEST_BIRTH_DATE = '1800-01-01'
+export const EARLIEST_BIRTH_DATE = '1900-01-01'
+
+/**
+ * The 2-digit province codes a resident ID may start with (contract §2 v1.1): the 31 mainland provinces (11–15,
+ * 21–23, 31–37, 41–46, 50–54, 61–65), 71 台湾, 81 香港 and 82 澳门, and 83, which GB 11643 residence permits of
+ * Taiwan residents use. The rest of the address code is not checked: see {@link isValidResidentId}.
+ */
+export const RESIDENT_ID_PROVINCES: ReadonlySet<string> = new Set([
+  ...['11', '12', '13', '14', '15', '21', '22', '23', '31', '32', '33', '34', '35', '36', '37'],
+  ...['41', '42', '43', '44', '45', '46', '50', '51', '52', '53', '54', '61', '62', '63', '64', '65'],
+  ...['71', '81', '82', '83'],
+])
 
 /**
  * Normalises a resident ID for storage and comparison: the check character `x` becomes `X`, as
@@ -202,22 +214,35 @@ export function residentIdCheckChar(first17: string): string {
   return RESIDENT_ID_CHECK[sum % 11]
 }
 
+/** Why a string is not a resident ID: its shape, its province code, its birth date or its check character. */
+export type ResidentIdProblem = 'format' | 'province' | 'birth_date' | 'checksum'
+
 /**
- * Whether `s` is a well-formed 18-character 居民身份证号码 (a lower-case `x` is accepted; store the
- * {@link normalizeResidentId} form). Checks the MOD 11-2 check character and that the birth date
- * is a real date between {@link EARLIEST_BIRTH_DATE} and `today` (YYYY-MM-DD, Asia/Shanghai).
+ * What is wrong with `s` as an 18-character 居民身份证号码, or null when nothing is (a lower-case `x` is accepted;
+ * store the {@link normalizeResidentId} form):
+ * - `format`: not 17 digits and a digit or `X` (15-digit pre-1999 numbers included: upgrading them is a separate,
+ *   explicit step);
+ * - `province`: the first two digits are not in {@link RESIDENT_ID_PROVINCES};
+ * - `birth_date`: `YYYYMMDD` is not a real date between {@link EARLIEST_BIRTH_DATE} and `today` (YYYY-MM-DD,
+ *   Asia/Shanghai);
+ * - `checksum`: the ISO 7064 MOD 11-2 check character does not match.
  *
- * The address code is not checked against any table: the number is lifelong, so people keep
+ * Beyond the province, the address code is not checked against any table: the number is lifelong, so people keep
  * codes of divisions that have since been abolished, and refusing them would lock them out.
- * 15-digit (pre-1999) numbers are refused; upgrading them is a separate, explicit step.
  * Residence-permit numbers (81/82/83…) pass, as they use the same scheme.
  */
-export function isValidResidentId(s: string, today: string): boolean {
+export function residentIdProblem(s: string, today: string): ResidentIdProblem | null {
   const id = normalizeResidentId(s)
-  if (!/^\d{17}[\dX]$/.test(id)) return false
+  if (!/^\d{17}[\dX]$/.test(id)) return 'format'
+  if (!RESIDENT_ID_PROVINCES.has(id.slice(0, 2))) return 'province'
   const birth = `${id.slice(6, 10)}-${id.slice(10, 12)}-${id.slice(12, 14)}`
-  if (!isValidDateString(birth) || birth < EARLIEST_BIRTH_DATE || birth > today) return false
-  return residentIdCheckChar(id.slice(0, 17)) === id[17]
+  if (!isValidDateString(birth) || birth < EARLIEST_BIRTH_DATE || birth > today) return 'birth_date'
+  return residentIdCheckChar(id.slice(0, 17)) === id[17] ? null : 'checksum'
+}
+
+/** Whether `s` is a valid 居民身份证号码 as of `today`: {@link residentIdProblem} finds nothing. */
+export function isValidResidentId(s: string, today: string): boolean {
+  return residentIdProblem(s, today) === null
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@ import t, { type Test } from 'tap'
 import fc from 'fast-check'
 import {
   COURT_ABBREVIATIONS,
+  EARLIEST_BIRTH_DATE,
   PROVINCES,
+  RESIDENT_ID_PROVINCES,
   USCC_CHARSET,
   courtRegion,
   isValidCourtCode,
@@ -17,6 +19,7 @@ import {
   regionPrefix,
   regionsOnOneBranch,
   residentIdCheckChar,
+  residentIdProblem,
   usccCheckChar,
 } from '../../src/domain/identifiers.js'
 
@@ -151,48 +154,80 @@ t.test('courtRegion', async (t) => {
 
 // ----- resident IDs
 
-const SAMPLE_IDS = ['11010519491231002X', '440524188001010014']
+const SAMPLE_IDS = ['11010519491231002X', '440524196001010014']
 
-/** A date between 1800-01-01 and TODAY, as YYYYMMDD. */
+/** A date between 1900-01-01 and TODAY, as YYYYMMDD. */
 const birthDate = fc
-  .date({ min: new Date('1800-01-01T00:00:00Z'), max: new Date(`${TODAY}T00:00:00Z`), noInvalidDate: true })
+  .date({ min: new Date('1900-01-01T00:00:00Z'), max: new Date(`${TODAY}T00:00:00Z`), noInvalidDate: true })
   .map((d) => d.toISOString().slice(0, 10).replaceAll('-', ''))
 
-const validResidentId = fc.tuple(fc.stringMatching(/^\d{6}$/), birthDate, fc.stringMatching(/^\d{3}$/)).map(([address, birth, seq]) => {
+/** A province code of the contract's list followed by any four digits: address codes past the province are not checked. */
+const addressCode = fc.tuple(fc.constantFrom(...RESIDENT_ID_PROVINCES), fc.stringMatching(/^\d{4}$/)).map(([p, rest]) => p + rest)
+
+const validResidentId = fc.tuple(addressCode, birthDate, fc.stringMatching(/^\d{3}$/)).map(([address, birth, seq]) => {
   const first17 = address + birth + seq
   return first17 + residentIdCheckChar(first17)
 })
+
+const withCheck = (first17: string): string => first17 + residentIdCheckChar(first17)
 
 t.test('resident ID: samples', async (t) => {
   for (const id of SAMPLE_IDS) t.ok(isValidResidentId(id, TODAY), id)
   t.ok(isValidResidentId('11010519491231002x', TODAY), 'lower-case x is accepted')
   t.equal(normalizeResidentId('11010519491231002x'), '11010519491231002X')
-  t.equal(normalizeResidentId('440524188001010014'), '440524188001010014')
+  t.equal(normalizeResidentId('440524196001010014'), '440524196001010014')
+})
+
+t.test('resident ID: the province codes of contract §2 (v1.1)', async (t) => {
+  const expected = [
+    ...['11', '12', '13', '14', '15', '21', '22', '23'],
+    ...['31', '32', '33', '34', '35', '36', '37'],
+    ...['41', '42', '43', '44', '45', '46', '50', '51', '52', '53', '54'],
+    ...['61', '62', '63', '64', '65', '71', '81', '82', '83'],
+  ]
+  t.same([...RESIDENT_ID_PROVINCES].sort(), expected)
+  for (let p = 0; p <= 99; p++) {
+    const code = String(p).padStart(2, '0')
+    const id = withCheck(`${code}010519800101002`)
+    t.equal(residentIdProblem(id, TODAY), expected.includes(code) ? null : 'province', `province ${code}`)
+  }
 })
 
 t.test('resident ID: invalid', async (t) => {
-  const withCheck = (first17: string): string => first17 + residentIdCheckChar(first17)
-  const cases: Array<[string, string]> = [
-    ['110105491231002', '15-digit numbers are refused'],
-    ['11010519491231002', '17 characters'],
-    ['11010519491231002X0', '19 characters'],
-    ['110105194912310021', 'wrong check character'],
-    ['11010519491231002Y', 'not X'],
-    [' 11010519491231002X', 'leading space'],
-    [withCheck('11010519490230002'), '30 February'],
-    [withCheck('11010519491301002'), 'month 13'],
-    [withCheck('11010517991231002'), 'born before 1800'],
-    [withCheck('11010520260616002'), 'born after today'],
-    [withCheck('11010520270101002'), 'born next year'],
-    ['１１０１０５１９４９１２３１００２Ｘ', 'full-width digits'],
+  const cases: Array<[string, string, string]> = [
+    ['110105491231002', 'format', '15-digit numbers are refused'],
+    ['11010519491231002', 'format', '17 characters'],
+    ['11010519491231002X0', 'format', '19 characters'],
+    ['110105194912310021', 'checksum', 'wrong check character'],
+    ['11010519491231002Y', 'format', 'not X'],
+    [' 11010519491231002X', 'format', 'leading space'],
+    [withCheck('11010519490230002'), 'birth_date', '30 February'],
+    [withCheck('11010519491301002'), 'birth_date', 'month 13'],
+    [withCheck('11010518991231002'), 'birth_date', 'born before 1900'],
+    [withCheck('11010518000101002'), 'birth_date', 'born in 1800'],
+    ['440524188001010014', 'birth_date', 'born in 1880 (the GB 11643 worked example)'],
+    [withCheck('11010520260616002'), 'birth_date', 'born after today'],
+    [withCheck('11010520270101002'), 'birth_date', 'born next year'],
+    [withCheck('00000019800101002'), 'province', 'region 000000'],
+    [withCheck('99000019800101002'), 'province', 'region 990000'],
+    [withCheck('99999919800101002'), 'province', 'region 999999'],
+    [withCheck('66000019800101002'), 'province', '66 is a court-region prefix (XPCC), not an ID province'],
+    [withCheck('16010519800101002'), 'province', 'between the 1x provinces and 21'],
+    ['１１０１０５１９４９１２３１００２Ｘ', 'format', 'full-width digits'],
   ]
-  for (const [id, why] of cases) t.notOk(isValidResidentId(id, TODAY), why)
+  for (const [id, problem, why] of cases) {
+    t.notOk(isValidResidentId(id, TODAY), why)
+    t.equal(residentIdProblem(id, TODAY), problem, `${why}: ${problem}`)
+  }
+  t.equal(EARLIEST_BIRTH_DATE, '1900-01-01')
   t.ok(isValidResidentId(withCheck('11010520260615002'), TODAY), 'born today')
-  t.ok(isValidResidentId(withCheck('11010518000101002'), TODAY), 'born 1800-01-01')
+  t.ok(isValidResidentId(withCheck('11010519000101002'), TODAY), 'born 1900-01-01')
   t.ok(isValidResidentId(withCheck('11010520000229002'), TODAY), 'born on a leap day')
-  t.ok(isValidResidentId(withCheck('99999919800101002'), TODAY), 'unknown address codes are not refused')
+  t.ok(isValidResidentId(withCheck('11999919800101002'), TODAY), 'unknown address codes past the province are not refused')
   t.ok(isValidResidentId(withCheck('81000019940823002'), TODAY), 'Hong Kong residence permit')
+  t.ok(isValidResidentId(withCheck('82000019940823002'), TODAY), 'Macao residence permit')
   t.ok(isValidResidentId(withCheck('83000019940823002'), TODAY), 'Taiwan residence permit')
+  t.ok(isValidResidentId(withCheck('71000019940823002'), TODAY), '71 台湾')
 })
 
 t.test('resident ID: generated numbers are valid', async (t) => {
