@@ -8,6 +8,22 @@ import { businessRule, type FieldError, versionMismatch } from './errors.js'
 /** How far a caller's clock may run ahead of ours before a timestamp counts as "in the future". */
 export const CLOCK_SKEW_MS = 5 * 60_000
 
+/** The earliest instant a timestamp of the service may name (contract §1 v1.1: timestamps lie within 1900 … now + skew). */
+export const EARLIEST_TIMESTAMP = '1900-01-01T00:00:00Z'
+
+/**
+ * What is wrong with an RFC 3339 timestamp against the clock, or null: `unreadable` (a date-time the clock cannot
+ * place, such as a leap second), `too_early` (before {@link EARLIEST_TIMESTAMP}: year 0001 is a typo, not a
+ * date), `future` (later than now by more than {@link CLOCK_SKEW_MS}).
+ */
+export function timestampProblem(iso: string, now: Date): 'unreadable' | 'too_early' | 'future' | null {
+  const t = Date.parse(iso)
+  if (Number.isNaN(t)) return 'unreadable'
+  if (t < Date.parse(EARLIEST_TIMESTAMP)) return 'too_early'
+  if (t > now.getTime() + CLOCK_SKEW_MS) return 'future'
+  return null
+}
+
 /** 422 timestamp_in_future when `iso` is later than now (give or take the allowed skew); `path` names the field. */
 export function notFuture(iso: string, now: Date, path: string): void {
   if (new Date(iso).getTime() > now.getTime() + CLOCK_SKEW_MS) {

@@ -1,12 +1,14 @@
 import { isValidDateString, shanghaiDate } from '../domain/calendar.js'
+import { timestampProblem } from '../domain/case-checks.js'
 import {
   isValidCourtCode,
   isValidRegionCode,
   isValidRegionPrefix,
-  isValidResidentId,
   isValidUscc,
   normalizeResidentId,
   parseCaseNumber,
+  residentIdProblem,
+  type ResidentIdProblem,
 } from '../domain/identifiers.js'
 import type { SemanticCheck } from './validation.js'
 
@@ -19,6 +21,13 @@ const CASE_TYPES: Record<string, readonly string[]> = {
 }
 
 const caseNumberError = (message: string) => ({ code: 'invalid_case_number', message })
+
+const RESIDENT_ID_MESSAGES: Record<ResidentIdProblem, string> = {
+  format: '居民身份证号码须为 18 位（17 位数字加数字或 X）',
+  province: '居民身份证号码的前两位须为有效的省级代码',
+  birth_date: '居民身份证号码中的出生日期无效（须在 1900-01-01 至今日之间）',
+  checksum: '居民身份证号码校验位不符',
+}
 
 /**
  * Identifier checks run as part of schema validation (`x-check`), so a 400 names every bad identifier next to
@@ -42,14 +51,37 @@ export const semanticChecks: Record<string, SemanticCheck> = {
 
   date: (v) => (typeof v === 'string' && isValidDateString(v) ? null : { code: 'invalid_date', message: '日期须为有效的 YYYY-MM-DD' }),
 
-  /** An ID number is checked by its idType: resident IDs (GB 11643) and USCCs (GB 32100) carry a checksum. */
+  /**
+   * An instant a caller reports (consent, signatures, acceptance …), the same rule wherever one appears: readable,
+   * not before 1900 (400 out_of_range), and not ahead of the clock by more than the skew (422 timestamp_in_future,
+   * the business rule the case actions state too).
+   */
+  timestamp: (v) => {
+    if (typeof v !== 'string') return null
+    switch (timestampProblem(v, new Date())) {
+      case 'unreadable':
+        return { code: 'invalid_format', message: '时间无法解析（RFC 3339，含时区）' }
+      case 'too_early':
+        return { code: 'out_of_range', message: '时间不得早于 1900-01-01T00:00:00Z' }
+      case 'future':
+        return { code: 'timestamp_in_future', message: '时间不能晚于当前时间', status: 422 }
+      default:
+        return null
+    }
+  },
+
+  /**
+   * An ID number is checked by its idType: resident IDs (GB 11643: province code, birth date, check character) and
+   * USCCs (GB 32100) carry a checksum. The schema requires idType wherever an idNumber is given (agents included),
+   * so no number escapes its check.
+   */
   idNumber: (v, parent) => {
     if (typeof v !== 'string') return null
     switch (parent?.idType) {
-      case 'resident_id':
-        return isValidResidentId(normalizeResidentId(v), today())
-          ? null
-          : { code: 'invalid_id_number', message: '居民身份证号码校验失败（长度、出生日期或校验位）' }
+      case 'resident_id': {
+        const problem = residentIdProblem(normalizeResidentId(v), today())
+        return problem ? { code: 'invalid_id_number', message: RESIDENT_ID_MESSAGES[problem] } : null
+      }
       case 'uscc':
         return isValidUscc(v) ? null : { code: 'invalid_uscc', message: '统一社会信用代码校验失败' }
       default:

@@ -25,7 +25,7 @@ import { errorResponses } from './common-schemas.js'
 import { IdParam } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER, storedAfterFailure } from './idempotency.js'
 import { sendProblem, toProblem } from './problem.js'
-import { createValidatorCompiler } from './validation.js'
+import { createValidatorCompiler, refuseHostileText } from './validation.js'
 
 /** No query parameters: an unknown one is a 400 (contract §1). */
 const NoQuery = Type.Object({}, { additionalProperties: false })
@@ -118,8 +118,7 @@ function decodeTitle(req: FastifyRequest): string {
     throw fieldInvalid('/headers/x-material-title', 'invalid_format', 'X-Material-Title 须为百分号编码的 UTF-8')
   }
   const length = [...title].length
-  // eslint-disable-next-line no-control-regex
-  if (length < 1 || length > TITLE_MAX || /[\u0000-\u001f\u007f]/.test(title)) {
+  if (length < 1 || length > TITLE_MAX || refuseHostileText(title, '/headers/x-material-title')) {
     throw fieldInvalid('/headers/x-material-title', 'invalid_format', `标题须为 1–${TITLE_MAX} 个字符且不含控制字符`)
   }
   return title

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, type FieldError } from '../domain/errors.js'
-import { toFieldErrors } from './validation.js'
+import { classifyValidation } from './validation.js'
 
 export interface Problem {
   type: string
@@ -64,8 +64,12 @@ export function toProblem(err: FastifyError | AppError | Error): { problem: Prob
   }
   const fe = err as FastifyError & { validation?: unknown[]; validationContext?: string }
   if (Array.isArray(fe.validation)) {
-    const errors = toFieldErrors(fe.validation as never)
-    return { problem: problemOf(400, 'validation_failed', '请求内容未通过校验', { part: fe.validationContext }, errors) }
+    const judged = classifyValidation(fe.validation as never)
+    if ('rule' in judged) {
+      // A business rule judged at validation (e.g. timestamp_in_future): 422 with the rule's code, as the domain answers it.
+      return { problem: problemOf(422, judged.rule.code, judged.rule.detail, { path: judged.rule.path }) }
+    }
+    return { problem: problemOf(400, 'validation_failed', '请求内容未通过校验', { part: fe.validationContext }, judged.fieldErrors) }
   }
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -1,10 +1,10 @@
 import Type, { type Static } from 'typebox'
 import { CONFIRMATION_STATUSES, CONFIRMATION_SUBJECTS, VENUE_BASES } from '../domain/confirmation.js'
-import { LegalDate, Nullable, StringEnum, Timestamp } from './common.js'
+import { LegalDate, MultilineText, Nullable, ReportedTimestamp, StringEnum, Timestamp } from './common.js'
 import { AgreementBody, MaterialRef, PartyInput } from './referrals.js'
 
 const PartyIndex = Type.Integer({ minimum: 0, maximum: 99 })
-const Text = (max: number, desc?: string) => Type.String({ minLength: 1, maxLength: max, ...(desc ? { description: desc } : {}) })
+const Text = MultilineText
 const OrgId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: '调解组织标识 / organization id' })
 
 export const ConfirmationStatusSchema = StringEnum(CONFIRMATION_STATUSES, {
@@ -36,7 +36,7 @@ const EXAMPLE_STANDALONE = {
   },
   parties: [
     { role: 'applicant', kind: 'natural_person', name: '张三', idType: 'resident_id', idNumber: '11010519491231002X', phone: '13800138000' },
-    { role: 'respondent', kind: 'natural_person', name: '李四', idType: 'resident_id', idNumber: '440524188001010014' },
+    { role: 'respondent', kind: 'natural_person', name: '李四', idType: 'resident_id', idNumber: '440524196001010014' },
   ],
   applicants: [0, 1],
   appliedAt: '2026-12-01T10:00:00+08:00',
@@ -59,7 +59,7 @@ export const CreateConfirmationBody = Type.Object(
       }),
     ),
     applicants: Type.Array(PartyIndex, { minItems: 1, maxItems: 100, description: '申请人（当事人序号），须为协议全体当事人 / every party of the agreement' }),
-    appliedAt: Timestamp,
+    appliedAt: ReportedTimestamp,
     materials: Type.Optional(Type.Array(MaterialRef, { maxItems: 200, description: '材料引用，可为空（民诉法解释 354 材料由法院责令补正）/ may be empty' })),
     subject: Type.Optional(StringEnum(CONFIRMATION_SUBJECTS, { description: '默认 ordinary；身份关系、物权或知识产权确权不予受理（民诉法解释 355）' })),
     lateReason: Type.Optional(Text(2000, '逾期申请的理由，由法院决定是否受理 / reason for applying late; the court decides')),

@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox'
 import { TERMINATION_REASONS } from '../domain/referral-machine.js'
-import { LegalDate, Nullable, StringEnum, Timestamp } from './common.js'
+import { LegalDate, LineText, MultilineText, Nullable, ReportedTimestamp, StringEnum, Timestamp } from './common.js'
 
 /** Contract §2 / domain.md §7. Extensible: adding a code is a compatible change. */
 export const DISPUTE_TYPES = [
@@ -28,9 +28,12 @@ export const DISPUTE_TYPES = [
 
 export const ID_TYPES = ['resident_id', 'uscc', 'passport', 'hk_macao_permit', 'taiwan_permit', 'foreign_permanent_id'] as const
 
-const Name = Type.String({ minLength: 1, maxLength: 100, description: '姓名或名称（按 Unicode 码点计长）/ name, code points' })
-const Phone = Type.String({ pattern: '^[0-9+\\- ]{5,20}$', description: '电话 / phone' })
-const Text = (max: number, desc?: string) => Type.String({ minLength: 1, maxLength: max, ...(desc ? { description: desc } : {}) })
+const Name = LineText(100, '姓名或名称（按 Unicode 码点计长，须含可见字符）/ name, code points, at least one visible')
+const Phone = Type.String({
+  pattern: '^\\+?[0-9][0-9 -]{5,19}$',
+  description: '电话：可选 +，以数字开头，其后 5–19 个数字、空格或连字符 / phone: optional +, a digit, then 5–19 digits, spaces or hyphens',
+})
+const Text = MultilineText
 const PartyIndex = Type.Integer({ minimum: 0, maximum: 99 })
 export const Amount = Type.String({ pattern: '^(0|[1-9]\\d{0,15})(\\.\\d{1,2})?$', description: '金额（元），十进制字符串，至多两位小数 / CNY decimal string' })
 
@@ -39,11 +42,13 @@ const Agent = Type.Object(
     name: Name,
     kind: Type.Optional(StringEnum(['lawyer', 'legal_worker', 'relative', 'employee', 'other'] as const)),
     idType: Type.Optional(StringEnum(ID_TYPES)),
-    idNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 40, 'x-check': 'idNumber' })),
+    idNumber: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 40, 'x-check': 'idNumber', description: '须同时给出 idType，按其校验 / requires idType, checked by it' }),
+    ),
     phone: Type.Optional(Phone),
     licenseNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: '执业证号 / licence number' })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, dependentRequired: { idNumber: ['idType'] } },
 )
 
 export const PartyInput = Type.Object(
@@ -59,7 +64,7 @@ export const PartyInput = Type.Object(
       description: '证件号码；居民身份证与统一社会信用代码校验校验位 / checksum-validated for resident_id and uscc',
     }),
     phone: Type.Optional(Phone),
-    address: Type.Optional(Text(300)),
+    address: Type.Optional(LineText(300)),
     agents: Type.Optional(Type.Array(Agent, { maxItems: 2, description: '代理人至多 2 人（民诉法 61）/ at most 2 agents' })),
   },
   { additionalProperties: false },
@@ -68,7 +73,7 @@ export const PartyInput = Type.Object(
 export const ConsentInput = Type.Object(
   {
     partyIndex: PartyIndex,
-    consentedAt: Timestamp,
+    consentedAt: ReportedTimestamp,
     method: StringEnum(['written', 'oral', 'online'] as const),
   },
   { additionalProperties: false },
@@ -94,7 +99,7 @@ const EXAMPLE_REFERRAL = {
   claimAmount: '12000.00',
   parties: [
     { role: 'applicant', kind: 'natural_person', name: '张三', idType: 'resident_id', idNumber: '11010519491231002X', phone: '13800138000' },
-    { role: 'respondent', kind: 'natural_person', name: '李四', idType: 'resident_id', idNumber: '440524188001010014' },
+    { role: 'respondent', kind: 'natural_person', name: '李四', idType: 'resident_id', idNumber: '440524196001010014' },
   ],
   consent: [
     { partyIndex: 0, consentedAt: '2026-11-27T09:00:00+08:00', method: 'written' },
@@ -111,7 +116,7 @@ export const CreateReferralBody = Type.Object(
     courtCode: Type.String({ 'x-check': 'courtCode', description: '法院代字，须为调用方所属 / one of the caller’s court codes' }),
     caseNumber: Type.String({ maxLength: 64, 'x-check': 'referralCaseNumber', description: '案号；诉前委派为 民诉前调，诉中委托为 民初；半角括号将存为全角' }),
     disputeType: StringEnum(DISPUTE_TYPES),
-    causeOfAction: Type.Optional(Text(200, '案由 / cause of action')),
+    causeOfAction: Type.Optional(LineText(200, '案由 / cause of action')),
     claimSummary: Text(4000, '诉求摘要 1–4000 字 / claim summary'),
     claimAmount: Type.Optional(Amount),
     parties: Type.Array(PartyInput, { minItems: 2, maxItems: 100 }),
@@ -122,13 +127,13 @@ export const CreateReferralBody = Type.Object(
   { additionalProperties: false, examples: [EXAMPLE_REFERRAL] },
 )
 
-const Sig = Type.Object({ partyIndex: PartyIndex, signedAt: Timestamp }, { additionalProperties: false })
+const Sig = Type.Object({ partyIndex: PartyIndex, signedAt: ReportedTimestamp }, { additionalProperties: false })
 
 export const AcceptanceBody = Type.Object(
   {
     decision: StringEnum(['accepted', 'declined'] as const),
     mediator: Type.Optional(Type.Object({ name: Name, id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false })),
-    acceptedAt: Type.Optional(Timestamp),
+    acceptedAt: Type.Optional(ReportedTimestamp),
     reason: Type.Optional(Text(2000, '不予接受的理由 / reason for declining')),
   },
   { additionalProperties: false, examples: [{ decision: 'accepted', mediator: { name: '王调解', id: 'M-001' }, acceptedAt: '2026-11-30T10:00:00+08:00' }] },
@@ -169,7 +174,7 @@ export const AgreementBody = Type.Object(
     terms: Text(20000, '协议条款 / terms'),
     amount: Type.Optional(Amount),
     signatures: Type.Array(Sig, { minItems: 1, maxItems: 100 }),
-    effectiveAt: Type.Optional(Timestamp),
+    effectiveAt: Type.Optional(ReportedTimestamp),
     performance: Type.Object(
       { method: StringEnum(['immediate', 'installments', 'deferred'] as const), dueOn: Type.Optional(Type.String({ 'x-check': 'date' })) },
       { additionalProperties: false },
@@ -215,7 +220,11 @@ export const TerminationBody = Type.Object(
   },
 )
 export const MaterialReturnBody = Type.Object(
-  { materials: Type.Array(MaterialRef, { maxItems: 200 }), report: Text(20000, '书面终结报告（必填）/ written report, required'), returnedAt: Timestamp },
+  {
+    materials: Type.Array(MaterialRef, { maxItems: 200 }),
+    report: Text(20000, '书面终结报告（必填）/ written report, required'),
+    returnedAt: ReportedTimestamp,
+  },
   {
     additionalProperties: false,
     examples: [{ materials: [], report: '调解终结报告：双方分歧过大。纸质卷宗另行移送。', returnedAt: '2026-12-15T09:00:00+08:00' }],
