@@ -8,7 +8,14 @@ import { errorResponses } from './common-schemas.js'
 /** No query parameters: an unknown one is a 400 (contract §1). */
 const NoQuery = Type.Object({}, { additionalProperties: false })
 
-const YearParam = Type.Object({ year: Type.Integer({ minimum: 1, maximum: 9999, description: '公历年份 / year' }) }, { additionalProperties: false })
+/**
+ * Exactly four digits, 2000–2100: a path segment is text, so `1e3` or `01999` must not be coerced into a year
+ * (they answer 400 validation_failed at `/year`).
+ */
+const YearParam = Type.Object(
+  { year: Type.String({ pattern: '^[0-9]{4}$', 'x-check': 'calendarYear', description: '公历年份，四位数字 2000–2100 / year, four digits, 2000–2100' }) },
+  { additionalProperties: false },
+)
 
 const DateList = (description: string) => Type.Array(Type.String({ maxLength: 10 }), { maxItems: 366, description })
 
@@ -73,7 +80,7 @@ const calendarPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app,
     },
     async (req) => {
       const cal = await deps.calendar.get()
-      return cal.yearInfo(req.params.year)
+      return cal.yearInfo(Number(req.params.year))
     },
   )
 
@@ -96,7 +103,7 @@ const calendarPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app,
       },
     },
     async (req) => {
-      const year = req.params.year
+      const year = Number(req.params.year)
       const arr = { holidays: req.body.holidays, workdays: req.body.workdays }
       const problems = validateArrangement(year, arr)
       if (problems.length) throw validationFailed(toFieldErrors(problems, arr), '放假安排未通过校验')

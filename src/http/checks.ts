@@ -29,6 +29,9 @@ const RESIDENT_ID_MESSAGES: Record<ResidentIdProblem, string> = {
   checksum: '居民身份证号码校验位不符',
 }
 
+/** The first and last calendar years the service keeps (GET/PUT /v1/calendar/{year}). */
+export const CALENDAR_YEARS = { first: 2000, last: 2100 } as const
+
 /**
  * Identifier checks run as part of schema validation (`x-check`), so a 400 names every bad identifier next to
  * every schema violation, each with its own code (contract §1).
@@ -68,6 +71,16 @@ export const semanticChecks: Record<string, SemanticCheck> = {
       default:
         return null
     }
+  },
+
+  /** A calendar year in a path: exactly four digits (no `1e3`, no `01999`), 2000–2100. */
+  calendarYear: (v) => {
+    // Anything but four digits is the schema's pattern to report.
+    if (typeof v !== 'string' || !/^[0-9]{4}$/.test(v)) return null
+    const year = Number(v)
+    return year >= CALENDAR_YEARS.first && year <= CALENDAR_YEARS.last
+      ? null
+      : { code: 'out_of_range', message: `年份须在 ${CALENDAR_YEARS.first}–${CALENDAR_YEARS.last} 之间` }
   },
 
   /**

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, type FieldError } from '../domain/errors.js'
 import { classifyValidation } from './validation.js'
@@ -18,12 +20,14 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   412: 'Precondition Failed',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 }
@@ -75,14 +79,9 @@ export function toProblem(err: FastifyError | AppError | Error): { problem: Prob
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { problem: problemOf(413, 'payload_too_large', '请求体超过大小上限') }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { problem: problemOf(415, 'unsupported_media_type', '不支持的请求内容类型') }
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return {
-        problem: problemOf(
-          fe.statusCode === 400 ? 400 : 415,
-          fe.statusCode === 400 ? 'invalid_content_length' : 'unsupported_media_type',
-          '不支持的请求内容类型',
-        ),
-      }
+      return { problem: problemOf(400, 'invalid_content_length', '请求体长度与 Content-Length 不符') }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { problem: problemOf(400, 'validation_failed', '请求体不能为空', {}, [{ path: '', code: 'required', message: '缺少请求体' }]) }
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -140,7 +139,46 @@ export class MethodTable {
   }
 }
 
+/**
+ * A request the HTTP parser refused before Fastify saw it (a malformed request line or header, a control character
+ * in a header value, the bytes left over when a body is longer than its `Content-Length`, which read as a broken
+ * next request): problem+json like every other answer, then the connection closes. Replaces Fastify's default,
+ * which answers plain JSON.
+ */
+export function clientErrorProblem(err: { code?: string }): Problem {
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return problemOf(408, 'request_timeout', '请求未在时限内完成')
+    case 'HPE_HEADER_OVERFLOW':
+      return problemOf(431, 'headers_too_large', '请求头过大')
+    case 'HPE_INVALID_HEADER_TOKEN':
+      return problemOf(400, 'validation_failed', '请求头含有不允许的字符', {}, [
+        { path: '/headers', code: 'invalid_characters', message: '请求头的名称或取值含有控制字符或其他不允许的字符 / forbidden character in a header' },
+      ])
+    default:
+      return problemOf(400, 'bad_request', 'HTTP 请求格式无效（如请求体长于 Content-Length）')
+  }
+}
+
+function answerClientError(this: FastifyInstance, err: Error & { code?: string }, socket: Duplex): void {
+  // A reset connection has nobody to answer (https://nodejs.org/api/http.html#event-clienterror).
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const problem = clientErrorProblem(err)
+  this.log.info({ code: problem.code, status: problem.status, parserError: err.code }, 'request refused by the HTTP parser')
+  if (socket.writable) {
+    const body = JSON.stringify(problem)
+    socket.write(
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? 'Error'}\r\n` +
+        `content-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(err)
+}
+
 export function registerProblemHandlers(app: FastifyInstance, methods?: MethodTable): void {
+  // Fastify attaches its plain-JSON clientError answer when it creates the server; this one takes its place.
+  app.server.removeAllListeners('clientError')
+  app.server.on('clientError', answerClientError.bind(app))
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const { problem, headers } = toProblem(err)
     if (problem.status >= 500) {

@@ -1,8 +1,10 @@
 /**
  * Issue #12 items 3, 6 and 8 through the app on PostgreSQL and Redis: hostile characters in bodies, queries, paths and
  * headers (contract §1 v1.1: 400 `invalid_characters` at the path, never a 500), blank names, the identifier and
- * timestamp rules wherever such a value appears (parties, agents, consent, signatures).
+ * timestamp rules wherever such a value appears (parties, agents, consent, signatures), the parser's refusals as
+ * problem+json, and calendar years that are four digits.
  */
+import net from 'node:net'
 import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { residentIdCheckChar } from '../../src/domain/identifiers.js'
@@ -277,4 +279,63 @@ t.test('item 6: timestamps lie within 1900 … now + 5 min wherever they appear'
     acceptedAt: '0001-01-01T00:00:00Z',
   })
   refusedAt(t, accepted, '/acceptedAt', 'out_of_range')
+})
+
+/** Sends raw bytes to the app over a real socket and returns everything it answers. */
+async function rawExchange(bytes: string): Promise<string> {
+  const address = h.app.server.address()
+  const port = typeof address === 'object' && address ? address.port : Number(new URL(await h.app.listen({ port: 0, host: '127.0.0.1' })).port)
+  return new Promise((resolve, reject) => {
+    let answer = ''
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes))
+    socket.setEncoding('utf8')
+    socket.on('data', (d: string) => (answer += d))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(answer))
+    setTimeout(() => socket.destroy(), 3000).unref()
+  })
+}
+
+/** The last HTTP answer in a raw exchange: its status, content type and JSON body. */
+function lastAnswer(raw: string): { status: number; type: string; body: Record<string, unknown> } {
+  const at = raw.lastIndexOf('HTTP/1.1 ')
+  const [head, body] = [raw.slice(at, raw.indexOf('\r\n\r\n', at)), raw.slice(raw.indexOf('\r\n\r\n', at) + 4)]
+  return { status: Number(head.slice(9, 12)), type: /content-type: *([^\r\n]+)/i.exec(head)?.[1] ?? '', body: JSON.parse(body) as Record<string, unknown> }
+}
+
+t.test('item 8: requests the HTTP parser refuses are answered in problem+json', async (t) => {
+  const payload = JSON.stringify(referralBody())
+  const longer = await rawExchange(
+    `POST /v1/referrals HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${w.court.key}\r\nidempotency-key: ${idemKey()}\r\n` +
+      `content-type: application/json\r\ncontent-length: 10\r\n\r\n${payload}`,
+  )
+  const last = lastAnswer(longer)
+  t.equal(last.status, 400, longer.slice(0, 300))
+  t.match(last.type, /^application\/problem\+json/)
+  t.match(last.body, { status: 400, code: 'bad_request', title: 'Bad Request' })
+
+  const control = await rawExchange(`GET /v1/referrals HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${w.court.key}\r\nx-note: a\u0007b\r\n\r\n`)
+  const refused = lastAnswer(control)
+  t.equal(refused.status, 400, control.slice(0, 300))
+  t.match(refused.type, /^application\/problem\+json/)
+  t.match(refused.body, { code: 'validation_failed', errors: [{ path: '/headers', code: 'invalid_characters' }] })
+})
+
+t.test('item 8: a calendar year is four digits, 2000–2100', async (t) => {
+  for (const year of ['1e3', '01999', '1999', '2101', '0202', '+2026', '2026.0', ' 2026', '2026%00']) {
+    const res = await h.call(w.court.key, { method: 'GET', url: `/v1/calendar/${year}` })
+    t.equal(res.statusCode, 400, `${year}: ${res.body.slice(0, 200)}`)
+    t.equal(res.json().code, 'validation_failed')
+    t.equal(res.json().errors[0].path, '/year')
+  }
+  const ok = await h.call(w.court.key, { method: 'GET', url: '/v1/calendar/2026' })
+  t.equal(ok.statusCode, 200)
+  t.equal(ok.json().year, 2026)
+  for (const year of ['2000', '2100']) {
+    const edge = await h.call(w.court.key, { method: 'GET', url: `/v1/calendar/${year}` })
+    t.not(edge.statusCode, 400, `${year} is a year the route takes (${edge.statusCode})`)
+    t.ok(edge.statusCode < 500, `${year}: no 5xx`)
+  }
+  const put = await h.call(h.operatorKey, { method: 'PUT', url: '/v1/calendar/1e3', payload: { holidays: [], workdays: [] } })
+  t.equal(put.statusCode, 400)
 })
