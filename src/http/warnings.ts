@@ -9,7 +9,7 @@ import { GENESIS_HASH } from '../domain/event-chain.js'
 import { isUuid } from '../domain/ids.js'
 import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
-import { CursorQuery, IdParam, LimitQuery, listOf, Nullable, StringEnum, Timestamp } from '../schemas/common.js'
+import { CursorQuery, IdParam, LimitQuery, listOf, MultilineText, Nullable, StringEnum, Timestamp } from '../schemas/common.js'
 import { IDEMPOTENCY_HEADER, runIdempotent } from './idempotency.js'
 import { listPage } from './pagination.js'
 import { DISPUTE_TYPES } from '../schemas/referrals.js'
@@ -26,7 +26,7 @@ const WarningBody = Type.Object(
     level: StringEnum(LEVELS, { description: '预警等级：red 红、orange 橙、yellow 黄 / warning level' }),
     regionCode: Type.String({ 'x-check': 'regionCode', description: '纠纷所在地 6 位行政区划代码（PP0000、PPCC00 表示省、市）/ where the dispute is' }),
     disputeType: StringEnum(DISPUTE_TYPES),
-    summary: Type.String({ minLength: 1, maxLength: 2000, description: '事由摘要（勿含身份证号、电话）/ summary; keep personal data out' }),
+    summary: MultilineText(2000, '事由摘要，可分行（勿含身份证号、电话）/ summary, may span lines; keep personal data out'),
     involvedPersons: Type.Integer({ minimum: 0, maximum: 10_000_000, description: '涉及人数 / number of people involved' }),
     referralId: Type.Optional(
       Type.String({ minLength: 1, maxLength: 64, description: '相关委派案件（须为调用方可读）/ a related referral the caller may read' }),
