@@ -108,7 +108,9 @@ export function checkStandaloneApplication(b: CreateConfirmationInput, organizat
   const partyCount = (b.parties as NonNullable<CreateConfirmationInput['parties']>).length
   const sha256 = agreementSha256(agreementBody.terms)
   if (b.agreementSha256 !== undefined) raise(checkAgreementIntegrity(sha256, b.agreementSha256))
-  const venue: Venue = b.venue ? { basis: b.venue.basis, ...(b.venue.regionCode ? { regionCode: b.venue.regionCode } : {}) } : { basis: 'organization_seat' }
+  const venue: Venue = b.venue
+    ? { basis: b.venue.basis, ...(b.venue.regionCode ? { regionCode: b.venue.regionCode } : {}), ...(b.venue.intermediate ? { intermediate: true } : {}) }
+    : { basis: 'organization_seat' }
   raise(checkStandaloneVenue(b.courtCode, organizationRegion, venue))
   raise(checkSubject(b.subject ?? 'ordinary'))
   if (

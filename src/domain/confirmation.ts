@@ -110,6 +110,11 @@ export function isBasicCourt(courtCode: string): boolean {
   return isValidCourtCode(courtCode) && /^\D\d{4}$/u.test(courtCode)
 }
 
+/** An intermediate court's code: abbreviation + 2 digits (`粤07`). */
+export function isIntermediateCourt(courtCode: string): boolean {
+  return isValidCourtCode(courtCode) && /^\D\d{2}$/u.test(courtCode)
+}
+
 /** 205(1): a referral-linked application goes to the court that referred the case. */
 export function checkReferringCourt(referringCourt: string, courtCode: string): ConfirmationProblem | null {
   return referringCourt === courtCode ? null : { code: 'wrong_court', detail: `委派调解达成的协议应向委派法院（${referringCourt}）申请司法确认` }
@@ -120,19 +125,30 @@ export type VenueBasis = (typeof VENUE_BASES)[number]
 export interface Venue {
   basis: VenueBasis
   regionCode?: string
+  /** 205(2), last sentence: the dispute belongs to an intermediate court. */
+  intermediate?: boolean
 }
 
 /**
  * 205(2) for an organization that mediated on its own: a basic court of the place where the organization sits
  * (default), where a party is domiciled or where the subject matter is. "Of the place" = the court's region covers
- * the organization's region, or the given `regionCode`.
+ * the organization's region, or the given `regionCode`. When the dispute belongs to an intermediate court
+ * (`intermediate`, 205(2) last sentence), an intermediate court (abbreviation + 2 digits) of the province of that
+ * place (the same abbreviation).
  */
 export function checkStandaloneVenue(courtCode: string, organizationRegion: string, venue: Venue): ConfirmationProblem | null {
+  const place = venue.basis === 'organization_seat' ? organizationRegion : venue.regionCode
+  const where = { organization_seat: '调解组织所在地', party_domicile: '当事人住所地', subject_matter: '标的物所在地' }[venue.basis]
+  if (venue.intermediate) {
+    if (!isIntermediateCourt(courtCode)) return { code: 'wrong_court', detail: '属于中级人民法院管辖的，应向中级人民法院申请司法确认（民事诉讼法 205(2)）' }
+    const province = courtRegion(courtCode.slice(0, 1))
+    if (!province || !place || !regionCovers(province, place))
+      return { code: 'wrong_court', detail: `${courtCode} 不是${where}所在省份的中级人民法院（民事诉讼法 205(2)）` }
+    return null
+  }
   if (!isBasicCourt(courtCode)) return { code: 'wrong_court', detail: '自行调解达成的协议应向基层人民法院申请司法确认（民事诉讼法 205(2)）' }
   const region = courtRegion(courtCode)
-  const place = venue.basis === 'organization_seat' ? organizationRegion : venue.regionCode
   if (!region || !place || !regionCovers(region, place)) {
-    const where = { organization_seat: '调解组织所在地', party_domicile: '当事人住所地', subject_matter: '标的物所在地' }[venue.basis]
     return { code: 'wrong_court', detail: `${courtCode} 不是${where}的基层人民法院（民事诉讼法 205(2)）` }
   }
   return null

@@ -47,13 +47,13 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       '关联委派（referralId）：案件须由调用方的组织承办（否则 404），委托（in_litigation）案件不适用司法确认（422 confirmation_not_applicable，特邀调解规定 20）；状态为 agreed 或以 agreement_filed 结案的 closed（否则 409 illegal_transition）；' +
       '协议取自案件，须携带 agreementSha256 且与案件协议一致（否则 422 agreement_mismatch；如同时附 agreement，其条款亦须一致）；须向委派法院申请（422 wrong_court）。' +
       '独立申请（无 referralId）：自带 agreement、parties 与 organizationId（组织须在调用方范围内，否则 422 organization_out_of_scope），' +
-      '向基层法院申请：venue.basis 为 organization_seat（默认，法院辖区覆盖组织所在地）、party_domicile 或 subject_matter（法院辖区覆盖 venue.regionCode），否则 422 wrong_court；如附 agreementSha256 须与条款一致。' +
+      '向基层法院申请：venue.basis 为 organization_seat（默认，法院辖区覆盖组织所在地）、party_domicile 或 subject_matter（法院辖区覆盖 venue.regionCode），否则 422 wrong_court；属于中级人民法院管辖的（venue.intermediate: true，205(2) 末句），向该地所在省份的中级人民法院（法院代字 + 2 位数字）申请，否则 422 wrong_court；如附 agreementSha256 须与条款一致。' +
       '全体当事人均须为申请人（422 joint_application_required）；协议生效后 30 日内申请，按民事诉讼法 85 计算（Asia/Shanghai 日期，末日遇休息日顺延），逾期须填写 lateReason（此时 late: true，由法院决定），否则 422 confirmation_deadline_passed；' +
       'subject 为 personal_status、property_title、ip_title 的不予受理（422 excluded_subject，民诉法解释 355）。appliedAt 不得晚于当前时间（422 timestamp_in_future）或早于协议生效（422 timestamp_before_agreement）。' +
       'materials[] 引用调用方可读的材料（否则 422 unknown_material）。同一委派案件已有待审或已裁定有效的申请时 409 duplicate_application。' +
       ' Mediation only, on the parties’ joint application. Referral-linked: the referral must be handled by the caller’s organization (404), never a 委托 (in_litigation) referral (422 confirmation_not_applicable), agreed or closed as agreement_filed (409), ' +
       'agreementSha256 must equal the recorded agreement’s (422 agreement_mismatch), the court must be the referring court (422 wrong_court). Standalone: own agreement, parties and organizationId ' +
-      '(422 organization_out_of_scope when unknown or outside the caller’s scope), a basic court covering the venue region (422 wrong_court). Every party applies (422 joint_application_required); ' +
+      '(422 organization_out_of_scope when unknown or outside the caller’s scope), a basic court covering the venue region, or with venue.intermediate an intermediate court of the venue’s province (422 wrong_court). Every party applies (422 joint_application_required); ' +
       'within 30 days after the agreement took effect counted per art. 85, else 422 confirmation_deadline_passed unless lateReason is given (then late: true). ' +
       'Excluded subjects → 422 excluded_subject. materials[] must name materials the caller may read (422 unknown_material). A live application (pending or ruled valid) for the same referral → 409 duplicate_application. Answers 201 with the application.',
     body: CreateConfirmationBody,

@@ -72,6 +72,12 @@ export const CreateConfirmationBody = Type.Object(
           regionCode: Type.Optional(
             Type.String({ 'x-check': 'regionCode', description: 'party_domicile / subject_matter 时必填 / required unless organization_seat' }),
           ),
+          intermediate: Type.Optional(
+            Type.Boolean({
+              description:
+                '属于中级人民法院管辖的纠纷（民事诉讼法 205(2) 末句）：向该地所在省份的中级人民法院（法院代字 + 2 位数字）申请 / the dispute belongs to an intermediate court: an intermediate court of the same province',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),

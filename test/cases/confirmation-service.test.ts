@@ -328,6 +328,14 @@ t.test('a standalone application', async (t) => {
   // Standalone applications have no referral to be a duplicate of.
   await checkApplied(t, await apply({ ...body, appliedAt: new Date().toISOString() }), platform, '110105')
 
+  // 205(2), last sentence: a dispute of an intermediate court goes to an intermediate court of the province.
+  const mid = await apply(
+    standaloneBody({ courtCode: '粤07', organizationId: 'gd-fs-org', venue: { basis: 'organization_seat', intermediate: true } }),
+    otherPlatform,
+  )
+  t.match(mid.value, { status: 'applied', courtCode: '粤07', organizationId: 'gd-fs-org' })
+  t.same(mid.value.doc.venue, { basis: 'organization_seat', intermediate: true })
+
   const [n0, e0] = [await count('judicial_confirmations'), await count('events')]
   t.match(
     await refusal(apply(standaloneBody({ organizationId: 'gd-fs-org' }))),
@@ -340,6 +348,17 @@ t.test('a standalone application', async (t) => {
     'an unknown organization answers alike',
   )
   t.match(await refusal(apply(standaloneBody({ courtCode: '粤0604' }))), { status: 422, code: 'wrong_court' })
+  t.match(await refusal(apply(standaloneBody({ courtCode: '粤07' }))), { status: 422, code: 'wrong_court' }, 'an intermediate court without venue.intermediate')
+  t.match(
+    await refusal(apply(standaloneBody({ courtCode: '粤07', venue: { basis: 'organization_seat', intermediate: true } }))),
+    { status: 422, code: 'wrong_court' },
+    'an intermediate court of another province',
+  )
+  t.match(
+    await refusal(apply(standaloneBody({ venue: { basis: 'organization_seat', intermediate: true } }))),
+    { status: 422, code: 'wrong_court' },
+    'venue.intermediate sent to a basic court',
+  )
   t.match(await refusal(apply(standaloneBody({ subject: 'personal_status' }))), { status: 422, code: 'excluded_subject' })
   t.match(await refusal(apply(standaloneBody({ appliedAt: new Date(Date.now() + 3_600_000).toISOString() }))), { status: 422, code: 'timestamp_in_future' })
   t.match(await refusal(() => apply(standaloneBody({ parties: undefined }))), { status: 400, code: 'validation_failed' })

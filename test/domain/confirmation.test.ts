@@ -128,6 +128,18 @@ t.test('courts', async (t) => {
     ['京0106', '110105', { basis: 'party_domicile', regionCode: '110105' }, false, 'domicile elsewhere'],
     ['京0106', '110105', { basis: 'party_domicile' }, false, 'no region given'],
     ['粤0604', '440604', { basis: 'organization_seat' }, true, 'Guangdong'],
+    // 205(2), last sentence: an intermediate court of the same province.
+    ['粤07', '440604', { basis: 'organization_seat', intermediate: true }, true, 'intermediate: 粤07 for a Foshan organization (same province)'],
+    ['粤06', '440604', { basis: 'organization_seat', intermediate: true }, true, 'intermediate: any intermediate court of the province'],
+    ['京01', '110105', { basis: 'organization_seat', intermediate: true }, true, 'intermediate: a municipality'],
+    ['京01', '440604', { basis: 'organization_seat', intermediate: true }, false, 'intermediate: another province'],
+    ['京02', '110105', { basis: 'party_domicile', regionCode: '440604', intermediate: true }, false, 'intermediate: the domicile in another province'],
+    ['粤07', '110105', { basis: 'subject_matter', regionCode: '440604', intermediate: true }, true, 'intermediate: subject matter in the province'],
+    ['粤0604', '440604', { basis: 'organization_seat', intermediate: true }, false, 'intermediate: a basic court is not one'],
+    ['粤', '440604', { basis: 'organization_seat', intermediate: true }, false, 'intermediate: a high court is not one'],
+    ['粤07', '440604', { basis: 'organization_seat', intermediate: false }, false, 'not intermediate: 粤07 is no basic court'],
+    ['粤07', '440604', { basis: 'organization_seat' }, false, 'no venue.intermediate: 粤07 is no basic court'],
+    ['粤07', '440604', { basis: 'party_domicile', intermediate: true }, false, 'intermediate, no region given'],
   ]
   for (const [court, orgRegion, venue, ok, why] of venues) {
     const got = checkStandaloneVenue(court, orgRegion, venue)

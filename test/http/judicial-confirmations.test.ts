@@ -531,6 +531,9 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
   const cases: Array<[string, Record<string, unknown>, number, string]> = [
     ['another district court', { courtCode: '京0106' }, 422, 'wrong_court'],
     ['an intermediate court', { courtCode: '京01' }, 422, 'wrong_court'],
+    ['an intermediate court of another province', { courtCode: '粤07', venue: { basis: 'organization_seat', intermediate: true } }, 422, 'wrong_court'],
+    ['venue.intermediate to a basic court', { venue: { basis: 'organization_seat', intermediate: true } }, 422, 'wrong_court'],
+    ['venue.intermediate not a boolean', { courtCode: '京01', venue: { basis: 'organization_seat', intermediate: 'true' } }, 400, 'validation_failed'],
     ['a court elsewhere', { courtCode: '粤0604' }, 422, 'wrong_court'],
     ['party domicile without region', { venue: { basis: 'party_domicile' } }, 400, 'validation_failed'],
     ['organization seat with a region', { venue: { basis: 'organization_seat', regionCode: '110105' } }, 400, 'validation_failed'],
@@ -547,6 +550,11 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
     t.equal(r.statusCode, status, `${why}: ${r.body}`)
     t.equal(r.json().code, code, why)
   }
+  // 205(2), last sentence: an intermediate court of the organization's province (京01 for a Chaoyang organization).
+  const mid = await apply(standaloneBody({ courtCode: '京01', venue: { basis: 'organization_seat', intermediate: true } }))
+  t.equal(mid.statusCode, 201, mid.body)
+  t.same(mid.json().venue, { basis: 'organization_seat', intermediate: true })
+  t.equal(mid.json().courtCode, '京01')
   const unsigned = standaloneBody()
   unsigned.agreement.signatures = [unsigned.agreement.signatures[0]]
   t.equal((await apply(unsigned)).json().code, 'signatures_incomplete')
