@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq'
 import type { Deps } from './deps.js'
 import { deleteExpired } from './db/idempotency-repository.js'
 import { startTimerWorker, sweepOverdue } from './cases/referrals/referral-timers.js'
+import { sweepSupplementOverdue } from './cases/confirmations/confirmation-timers.js'
 import { startDeliveryWorker } from './delivery/delivery-worker.js'
 import { maintainMaterials } from './delivery/maintenance.js'
 
@@ -44,6 +45,14 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number; mater
     if (n) {
       deps.outboxSignal.wake()
       log.info({ expired: n }, 'deadline sweep expired referrals')
+    }
+  })
+  // Judicial confirmations: ordered materials not supplied by the end of dueOn → deemed withdrawn (民诉法解释 357).
+  every('confirmation-deadlines', opts.sweepIntervalMs ?? 60_000, async () => {
+    const n = await sweepSupplementOverdue(deps.db)
+    if (n) {
+      deps.outboxSignal.wake()
+      log.info({ deemedWithdrawn: n }, 'confirmation sweep deemed applications withdrawn')
     }
   })
   every('idempotency-keys', 3_600_000, () => deleteExpired(deps.db, IDEMPOTENCY_RETENTION_HOURS))

@@ -65,14 +65,36 @@ export async function lockConfirmation(trx: Transaction<Database>, id: string): 
   return row ? toConfirmation(row) : undefined
 }
 
-/** The live application (pending or ruled valid) of a referral, if any. */
+/**
+ * The states in which an application is live (pending, ruled valid, or its ruling under objection): another
+ * application for the same referral would ask the court the same question twice. Migration 0012's unique index
+ * holds the same list.
+ */
+export const LIVE_STATUSES: readonly ConfirmationStatus[] = ['applied', 'under_review', 'materials_requested', 'ruled_valid', 'objection_filed']
+
+/** The live application of a referral, if any. */
 export async function findLiveConfirmation(db: Db, referralId: string): Promise<{ id: string; status: string } | undefined> {
   return db
     .selectFrom('judicial_confirmations')
     .select(['id', 'status'])
     .where('referral_id', '=', referralId)
-    .where('status', 'in', ['applied', 'under_review', 'ruled_valid'])
+    .where('status', 'in', [...LIVE_STATUSES])
     .executeTakeFirst()
+}
+
+/**
+ * Applications whose ordered materials (民诉法解释 354) were not supplied by the end of their `dueOn`, as of
+ * `today` (Asia/Shanghai): the deemed-withdrawal sweep's candidates (357), oldest first.
+ */
+export async function findSupplementOverdue(db: Db, today: string, limit: number): Promise<Array<{ id: string }>> {
+  return db
+    .selectFrom('judicial_confirmations')
+    .select('id')
+    .where('status', '=', 'materials_requested')
+    .where(sql<string>`doc #>> '{requestedMaterials,dueOn}'`, '<', today)
+    .orderBy('id')
+    .limit(limit)
+    .execute()
 }
 
 /** Copies a referral's blind-index entries to the application made from it, so both answer an ID-number search. */

@@ -1,4 +1,14 @@
-import type { ConfirmationAcceptanceInput, ConfirmationRulingInput, ConfirmationWithdrawalInput, CreateConfirmationInput } from '../schemas/confirmations.js'
+import type {
+  ConfirmationAcceptanceInput,
+  ConfirmationMaterialRequestInput,
+  ConfirmationMaterialSupplementInput,
+  ConfirmationObjectionInput,
+  ConfirmationObjectionRulingInput,
+  ConfirmationReviewExtensionInput,
+  ConfirmationRulingInput,
+  ConfirmationWithdrawalInput,
+  CreateConfirmationInput,
+} from '../schemas/confirmations.js'
 import { daysBetween, type LegalCalendar, reviewDueOn, shanghaiDate } from './calendar.js'
 import { before, checkPartyIndexes, notFuture } from './case-checks.js'
 import {
@@ -11,8 +21,10 @@ import {
   checkStandaloneVenue,
   checkSubject,
   type Confirmation,
+  type ConfirmationDoc,
   type ConfirmationProblem,
   decideConfirmationTransition,
+  isSupplementOverdue,
   referralAllowsConfirmation,
   type Timing,
   type Venue,
@@ -159,7 +171,13 @@ export interface At {
   cal: LegalCalendar
 }
 
-/** Acceptance: a 诉前调确/民特 案号 of the court, reviewDueOn = acceptance + 30 days per arts. 187 and 85. */
+/** The 15-day target of 法释〔2011〕5号 art. 5 after acceptance, counted and rolled as the review period (art. 85). */
+export const REVIEW_TARGET_DAYS = 15
+
+/**
+ * Acceptance: a 诉前调确/民特 案号 of the court, reviewDueOn = acceptance + 30 days per arts. 187 and 85, and the
+ * informational reviewTargetOn = acceptance + 15 days (法释〔2011〕5号 art. 5), rolled alike.
+ */
 export function acceptApplication(c: Confirmation, b: ConfirmationAcceptanceInput, at: At): Confirmation {
   const errors: FieldError[] = []
   if (!b.caseNumber) errors.push({ path: '/caseNumber', code: 'required', message: '受理须填写司法确认案号' })
@@ -173,12 +191,18 @@ export function acceptApplication(c: Confirmation, b: ConfirmationAcceptanceInpu
   if (daysBetween(shanghaiDate(new Date(c.doc.appliedAt)), acceptedOn) < 0)
     throw businessRule('date_before_application', 'acceptedOn 不能早于申请日', { path: 'acceptedOn' })
   const due = reviewDueOn(at.cal, acceptedOn)
+  const target = at.cal.addDaysRolled(acceptedOn, REVIEW_TARGET_DAYS)
   const caseNumber = parsed?.normalized ?? (b.caseNumber as string)
   return {
     ...c,
     caseNumber,
     reviewDueOn: due.date,
-    doc: { ...c.doc, provisional: c.doc.provisional || due.provisional, acceptance: { caseNumber, acceptedOn, acceptedAt: at.now.toISOString() } },
+    doc: {
+      ...c.doc,
+      provisional: c.doc.provisional || due.provisional,
+      acceptance: { caseNumber, acceptedOn, acceptedAt: at.now.toISOString() },
+      reviewTargetOn: target.date,
+    },
   }
 }
 
@@ -197,18 +221,163 @@ export function withdrawApplication(c: Confirmation, b: ConfirmationWithdrawalIn
   return { ...c, doc: { ...c.doc, withdrawal: { ...(b.reason !== undefined ? { reason: b.reason } : {}), withdrawnAt: at.now.toISOString() } } }
 }
 
-/** The ruling (206): dated between acceptance and today, naming the agreement it rules on. */
+/** Days after service of the ruling within which a party may object (民诉法解释 372). */
+export const PARTY_OBJECTION_DAYS = 15
+
+/**
+ * The ruling (206): dated between acceptance and today, naming the agreement it rules on. `servedOn` (default
+ * `ruledOn`, not before it nor after today) opens the parties' objection window: objectionDueOn = servedOn + 15
+ * days, rolled (民诉法解释 372, art. 85). `documentMaterialId`, the ruling document, is checked and linked by the service.
+ */
 export function ruleOnApplication(c: Confirmation, b: ConfirmationRulingInput, at: At): Confirmation {
   if (daysBetween(at.today, b.ruledOn) > 0) throw businessRule('date_in_future', 'ruledOn 不能晚于当日', { path: 'ruledOn' })
   const acceptedOn = c.doc.acceptance?.acceptedOn
   if (acceptedOn && daysBetween(acceptedOn, b.ruledOn) < 0) throw businessRule('date_before_acceptance', 'ruledOn 不能早于立案日', { path: 'ruledOn' })
+  const servedOn = b.servedOn ?? b.ruledOn
+  if (daysBetween(at.today, servedOn) > 0) throw businessRule('date_in_future', 'servedOn 不能晚于当日', { path: 'servedOn' })
+  if (daysBetween(b.ruledOn, servedOn) < 0) throw businessRule('date_before_ruling', 'servedOn 不能早于裁定日', { path: 'servedOn' })
+  const objectionDue = at.cal.addDaysRolled(servedOn, PARTY_OBJECTION_DAYS)
   const ruling = {
     result: b.result,
     rulingNumber: b.rulingNumber,
     ruledOn: b.ruledOn,
     ...(b.reason !== undefined ? { reason: b.reason } : {}),
+    servedOn,
+    ...(b.documentMaterialId !== undefined ? { documentMaterialId: b.documentMaterialId } : {}),
     agreementSha256: c.agreementSha256,
     recordedAt: at.now.toISOString(),
   }
-  return { ...c, doc: { ...c.doc, ruling } }
+  return { ...c, doc: { ...c.doc, ruling, objectionDueOn: objectionDue.date } }
+}
+
+/**
+ * 民事诉讼法 187: the court president extends the review period. `newDueOn` later than the current reviewDueOn
+ * (422 `due_date_not_later`); a rest day rolls forward to the next working day (art. 85), and the answer shows the
+ * rolled date. No change of state.
+ */
+export function extendReview(c: Confirmation, b: ConfirmationReviewExtensionInput, at: At): Confirmation {
+  const current = c.reviewDueOn
+  if (current === null) throw businessRule('due_date_not_later', '尚无审查期限可延长')
+  if (daysBetween(current, b.newDueOn) <= 0) throw businessRule('due_date_not_later', `newDueOn 须晚于当前审查期限 ${current}`, { path: 'newDueOn' })
+  const due = at.cal.rollForward(b.newDueOn)
+  const extension = { previousDueOn: current, newDueOn: due.date, reason: b.reason, extendedAt: at.now.toISOString() }
+  return {
+    ...c,
+    reviewDueOn: due.date,
+    doc: { ...c.doc, provisional: c.doc.provisional || due.provisional, reviewExtensions: [...(c.doc.reviewExtensions ?? []), extension] },
+  }
+}
+
+/** 民诉法解释 354: the court orders the missing materials by `dueOn`, a date after today (422 `date_not_in_future`). */
+export function requestMaterials(c: Confirmation, b: ConfirmationMaterialRequestInput, at: At): Confirmation {
+  if (daysBetween(at.today, b.dueOn) <= 0) throw businessRule('date_not_in_future', 'dueOn 须晚于当日', { path: 'dueOn' })
+  const request = { items: b.items, dueOn: b.dueOn, requestedAt: at.now.toISOString() }
+  return { ...c, doc: { ...c.doc, requestedMaterials: request, materialRequests: [...(c.doc.materialRequests ?? []), request] } }
+}
+
+/**
+ * The applicants supply the ordered materials (at least one), by the end of `dueOn` (Asia/Shanghai): later, the
+ * application stands deemed withdrawn (民诉法解释 357) → 422 `supplement_deadline_passed`, whether or not the timer
+ * has already recorded it. The materials join the application's; the service checks and links them.
+ */
+export function supplementMaterials(c: Confirmation, b: ConfirmationMaterialSupplementInput, at: At): Confirmation {
+  if (b.materials.length === 0) throw validationFailed([{ path: '/materials', code: 'required', message: '至少补充一项材料' }])
+  const pending = c.doc.requestedMaterials
+  if (pending && isSupplementOverdue(c, at.today)) {
+    throw businessRule('supplement_deadline_passed', `补充材料的期限已于 ${pending.dueOn} 届满，按撤回申请处理（民诉法解释 357）`, { dueOn: pending.dueOn })
+  }
+  const supplied = { materials: b.materials, ...(b.note !== undefined ? { note: b.note } : {}), suppliedAt: at.now.toISOString() }
+  const known = new Set(c.doc.materials.map((m) => m.materialId))
+  const added = b.materials.filter((m, i) => !known.has(m.materialId) && b.materials.findIndex((x) => x.materialId === m.materialId) === i)
+  const requests = [...(c.doc.materialRequests ?? [])]
+  if (requests.length) requests[requests.length - 1] = { ...requests[requests.length - 1], supplied }
+  const { requestedMaterials: _done, ...doc } = c.doc
+  void _done
+  return { ...c, doc: { ...doc, materials: [...c.doc.materials, ...added.map((m) => ({ materialId: m.materialId }))], materialRequests: requests } }
+}
+
+/**
+ * The timer's decision (民诉法解释 357): the application deemed withdrawn when the ordered materials were not
+ * supplied by the end of `dueOn`; null while they may still come (or there is nothing outstanding).
+ */
+export function deemedWithdrawal(c: Confirmation, at: Pick<At, 'now' | 'today'>): Confirmation | null {
+  if (!isSupplementOverdue(c, at.today)) return null
+  const doc: ConfirmationDoc = { ...c.doc, deemedWithdrawal: { dueOn: (c.doc.requestedMaterials as { dueOn: string }).dueOn, at: at.now.toISOString() } }
+  return { ...c, doc }
+}
+
+/** 民诉法解释 372: an interested person objects within 6 months after knowing of the harm. */
+export const INTERESTED_PERSON_OBJECTION_MONTHS = 6
+
+/**
+ * The same day of the month `months` later, or the last day of a shorter month (民法典 202),
+ * rolled forward if a rest day (民事诉讼法 85).
+ */
+export function monthsLater(cal: LegalCalendar, from: string, months: number): { date: string; provisional: boolean } {
+  const [y, m, d] = from.split('-').map(Number) as [number, number, number]
+  const index = y * 12 + (m - 1) + months
+  const year = Math.floor(index / 12)
+  const month = (index % 12) + 1
+  const last = new Date(Date.UTC(year, month, 0)).getUTCDate()
+  const day = Math.min(d, last)
+  return cal.rollForward(`${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`)
+}
+
+/**
+ * An objection to the ruling (民诉法解释 372), recorded by the court: a party (`partyIndex`) within objectionDueOn;
+ * an interested person (`knewOn`) within 6 months after knowing of the harm, rolled → else 422
+ * `objection_deadline_passed`. Filed not before the ruling was made nor after today.
+ */
+export function fileObjection(c: Confirmation, b: ConfirmationObjectionInput, at: At): Confirmation {
+  const errors: FieldError[] = []
+  if (b.by === 'party') {
+    if (b.partyIndex === undefined) errors.push({ path: '/partyIndex', code: 'required', message: '当事人提出异议须填写 partyIndex' })
+    else errors.push(...checkPartyIndexes(c.doc.parties.length, [{ path: '/partyIndex', index: b.partyIndex }]))
+    if (b.knewOn !== undefined) errors.push({ path: '/knewOn', code: 'not_allowed', message: '当事人提出异议不填写 knewOn' })
+  } else {
+    if (b.knewOn === undefined) errors.push({ path: '/knewOn', code: 'required', message: '利害关系人提出异议须填写 knewOn' })
+    if (b.partyIndex !== undefined) errors.push({ path: '/partyIndex', code: 'not_allowed', message: '利害关系人提出异议不填写 partyIndex' })
+  }
+  if (errors.length) throw validationFailed(errors)
+  const ruling = c.doc.ruling
+  if (daysBetween(at.today, b.filedOn) > 0) throw businessRule('date_in_future', 'filedOn 不能晚于当日', { path: 'filedOn' })
+  if (ruling && daysBetween(ruling.ruledOn, b.filedOn) < 0) throw businessRule('date_before_ruling', 'filedOn 不能早于裁定日', { path: 'filedOn' })
+  let dueOn: string
+  if (b.by === 'party') {
+    dueOn = c.doc.objectionDueOn ?? at.cal.addDaysRolled(ruling?.ruledOn ?? at.today, PARTY_OBJECTION_DAYS).date
+  } else {
+    const knewOn = b.knewOn as string
+    if (daysBetween(knewOn, b.filedOn) < 0) throw businessRule('date_before_knowledge', 'filedOn 不能早于 knewOn', { path: 'filedOn' })
+    dueOn = monthsLater(at.cal, knewOn, INTERESTED_PERSON_OBJECTION_MONTHS).date
+  }
+  if (daysBetween(dueOn, b.filedOn) > 0) {
+    throw businessRule('objection_deadline_passed', `提出异议的期限已于 ${dueOn} 届满（民诉法解释 372）`, { objectionDueOn: dueOn })
+  }
+  const objection = {
+    by: b.by,
+    ...(b.partyIndex !== undefined ? { partyIndex: b.partyIndex } : {}),
+    filedOn: b.filedOn,
+    ...(b.knewOn !== undefined ? { knewOn: b.knewOn } : {}),
+    grounds: b.grounds,
+    dueOn,
+    recordedAt: at.now.toISOString(),
+  }
+  return { ...c, doc: { ...c.doc, objections: [...(c.doc.objections ?? []), objection] } }
+}
+
+/**
+ * The court's decision on the objection: the ruling revoked, or the objection dismissed (the application returns to
+ * its ruled state; the transition table decides which). Dated between the objection and today.
+ */
+export function ruleOnObjection(c: Confirmation, b: ConfirmationObjectionRulingInput, at: At): Confirmation {
+  const objections = [...(c.doc.objections ?? [])]
+  const last = objections[objections.length - 1]
+  if (daysBetween(at.today, b.ruledOn) > 0) throw businessRule('date_in_future', 'ruledOn 不能晚于当日', { path: 'ruledOn' })
+  if (last && daysBetween(last.filedOn, b.ruledOn) < 0) throw businessRule('date_before_objection', 'ruledOn 不能早于提出异议之日', { path: 'ruledOn' })
+  if (last)
+    objections[objections.length - 1] = {
+      ...last,
+      ruling: { result: b.result, ruledOn: b.ruledOn, rulingNumber: b.rulingNumber, recordedAt: at.now.toISOString() },
+    }
+  return { ...c, doc: { ...c.doc, objections } }
 }

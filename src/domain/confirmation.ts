@@ -14,16 +14,41 @@ import { coversAllParties } from './referral-machine.js'
 // ---------------------------------------------------------------------------------------------
 // States and transitions
 
-export const CONFIRMATION_STATUSES = ['applied', 'under_review', 'not_accepted', 'withdrawn', 'ruled_valid', 'ruled_rejected'] as const
+export const CONFIRMATION_STATUSES = [
+  'applied',
+  'under_review',
+  'materials_requested',
+  'not_accepted',
+  'withdrawn',
+  'deemed_withdrawn',
+  'ruled_valid',
+  'ruled_rejected',
+  'objection_filed',
+  'ruling_revoked',
+] as const
 export type ConfirmationStatus = (typeof CONFIRMATION_STATUSES)[number]
 
-export type ConfirmationAction = 'apply' | 'accept' | 'not_accept' | 'withdraw' | 'rule_valid' | 'rule_rejected'
+export type ConfirmationAction =
+  | 'apply'
+  | 'accept'
+  | 'not_accept'
+  | 'withdraw'
+  | 'rule_valid'
+  | 'rule_rejected'
+  | 'request_materials'
+  | 'supplement_materials'
+  | 'deem_withdrawn'
+  | 'extend_review'
+  | 'file_objection'
+  | 'revoke_ruling'
+  | 'dismiss_objection'
 
 export interface ConfirmationRule {
   action: ConfirmationAction
-  by: Role
+  by: Role | 'system'
   from: readonly ConfirmationStatus[] | 'none'
-  to: ConfirmationStatus
+  /** The new state; `same`: no state change; `ruled`: back to the ruled state the objection came from. */
+  to: ConfirmationStatus | 'same' | 'ruled'
   /** The event the transition writes (contract §4 types). */
   event: string
 }
@@ -39,21 +64,42 @@ export const CONFIRMATION_TRANSITIONS: readonly ConfirmationRule[] = [
   { action: 'withdraw', by: 'mediation', from: ['applied', 'under_review'], to: 'withdrawn', event: 'confirmation.withdrawn' },
   { action: 'rule_valid', by: 'court', from: ['under_review'], to: 'ruled_valid', event: 'confirmation.ruled' },
   { action: 'rule_rejected', by: 'court', from: ['under_review'], to: 'ruled_rejected', event: 'confirmation.ruled' },
+  // 民诉法解释 354: the court orders missing materials by a date; 357: not supplied by then = deemed withdrawn.
+  { action: 'request_materials', by: 'court', from: ['under_review'], to: 'materials_requested', event: 'confirmation.materials_requested' },
+  { action: 'supplement_materials', by: 'mediation', from: ['materials_requested'], to: 'under_review', event: 'confirmation.materials_supplemented' },
+  { action: 'deem_withdrawn', by: 'system', from: ['materials_requested'], to: 'deemed_withdrawn', event: 'confirmation.deemed_withdrawn' },
+  // 民事诉讼法 187: the court president may extend the review period.
+  { action: 'extend_review', by: 'court', from: ['under_review', 'materials_requested'], to: 'same', event: 'confirmation.review_extended' },
+  // 民诉法解释 372: an objection to the ruling, and the court's decision on it.
+  { action: 'file_objection', by: 'court', from: ['ruled_valid', 'ruled_rejected'], to: 'objection_filed', event: 'confirmation.objection_filed' },
+  { action: 'revoke_ruling', by: 'court', from: ['objection_filed'], to: 'ruling_revoked', event: 'confirmation.objection_ruled' },
+  { action: 'dismiss_objection', by: 'court', from: ['objection_filed'], to: 'ruled', event: 'confirmation.objection_ruled' },
 ]
 
 export type ConfirmationDecision = { ok: true; to: ConfirmationStatus; event: string } | { ok: false; reason: 'forbidden' | 'illegal_transition' }
 
-/** Decides whether `by` may take `action` on an application in state `status` ('none' before it exists). */
-export function decideConfirmationTransition(status: ConfirmationStatus | 'none', action: ConfirmationAction, by: Role): ConfirmationDecision {
+/**
+ * Decides whether `by` may take `action` on an application in state `status` ('none' before it exists). `ruled` is
+ * the result of the ruling on record, for the return from an objection.
+ */
+export function decideConfirmationTransition(
+  status: ConfirmationStatus | 'none',
+  action: ConfirmationAction,
+  by: Role | 'system',
+  ruled?: 'valid' | 'rejected',
+): ConfirmationDecision {
   const rule = CONFIRMATION_TRANSITIONS.find((r) => r.action === action)
   if (!rule || rule.by !== by) return { ok: false, reason: 'forbidden' }
-  const fromOk = rule.from === 'none' ? status === 'none' : status !== 'none' && rule.from.includes(status)
-  if (!fromOk) return { ok: false, reason: 'illegal_transition' }
+  const illegal = { ok: false, reason: 'illegal_transition' } as const
+  if (rule.from === 'none') return status === 'none' ? { ok: true, to: rule.to as ConfirmationStatus, event: rule.event } : illegal
+  if (status === 'none' || !rule.from.includes(status)) return illegal
+  if (rule.to === 'same') return { ok: true, to: status, event: rule.event }
+  if (rule.to === 'ruled') return ruled ? { ok: true, to: ruled === 'valid' ? 'ruled_valid' : 'ruled_rejected', event: rule.event } : illegal
   return { ok: true, to: rule.to, event: rule.event }
 }
 
 /** States in which the application is still before the court (the review clock may be running). */
-export const PENDING_STATUSES: readonly ConfirmationStatus[] = ['applied', 'under_review']
+export const PENDING_STATUSES: readonly ConfirmationStatus[] = ['applied', 'under_review', 'materials_requested']
 
 // ---------------------------------------------------------------------------------------------
 // Application rules
@@ -205,6 +251,15 @@ export function isReviewOverdue(status: ConfirmationStatus, reviewDueOn: string 
   return status === 'under_review' && reviewDueOn !== null && daysBetween(reviewDueOn, today) > 0
 }
 
+/**
+ * 民诉法解释 357: materials the court ordered (354) and not supplied by the end of `dueOn` (Asia/Shanghai): the
+ * application is deemed withdrawn from the next day on.
+ */
+export function isSupplementOverdue(c: Pick<Confirmation, 'status' | 'doc'>, today: string): boolean {
+  const due = c.doc.requestedMaterials?.dueOn
+  return c.status === 'materials_requested' && due !== undefined && daysBetween(due, today) > 0
+}
+
 // ---------------------------------------------------------------------------------------------
 // The application as stored and shown
 
@@ -221,7 +276,44 @@ export interface ConfirmationDoc {
   acceptance?: { caseNumber: string; acceptedOn: string; acceptedAt: string }
   notAccepted?: { reason: string; decidedAt: string }
   withdrawal?: { reason?: string; withdrawnAt: string }
-  ruling?: { result: 'valid' | 'rejected'; rulingNumber: string; ruledOn: string; reason?: string; agreementSha256: string; recordedAt: string }
+  ruling?: {
+    result: 'valid' | 'rejected'
+    rulingNumber: string
+    ruledOn: string
+    reason?: string
+    servedOn?: string
+    documentMaterialId?: string
+    agreementSha256: string
+    recordedAt: string
+  }
+  /** 法释〔2011〕5号 art. 5: the older 15-day target after acceptance, informational. */
+  reviewTargetOn?: string
+  /** 民事诉讼法 187: each extension of the review period. */
+  reviewExtensions?: Array<{ previousDueOn: string; newDueOn: string; reason: string; extendedAt: string }>
+  /** 民诉法解释 354: the outstanding order to supply materials, if any. */
+  requestedMaterials?: { items: string[]; dueOn: string; requestedAt: string }
+  /** Every order to supply materials, and what was supplied against it. */
+  materialRequests?: Array<{
+    items: string[]
+    dueOn: string
+    requestedAt: string
+    supplied?: { materials: Array<{ materialId: string }>; note?: string; suppliedAt: string }
+  }>
+  /** 民诉法解释 357: deemed withdrawn when the materials were not supplied in time. */
+  deemedWithdrawal?: { dueOn: string; at: string }
+  /** 民诉法解释 372: the last day a party may object to the ruling (servedOn + 15 days, rolled). */
+  objectionDueOn?: string
+  /** 民诉法解释 372: objections to the ruling, with the court's decision on each. */
+  objections?: Array<{
+    by: 'party' | 'interested_person'
+    partyIndex?: number
+    filedOn: string
+    knewOn?: string
+    grounds: string
+    dueOn: string
+    recordedAt: string
+    ruling?: { result: 'revoked' | 'dismissed'; ruledOn: string; rulingNumber: string; recordedAt: string }
+  }>
 }
 
 /** One application (one row of `judicial_confirmations`). */
@@ -272,7 +364,18 @@ export function confirmationView(c: Confirmation, full: boolean, decrypt: Decryp
     lateReason: text(d.lateReason) ?? null,
     applicationDueOn: d.applicationDueOn,
     reviewDueOn: c.reviewDueOn,
+    reviewTargetOn: d.reviewTargetOn ?? null,
+    reviewExtensions: (d.reviewExtensions ?? []).map((x) => ({ ...x, reason: text(x.reason) as string })),
     overdue: isReviewOverdue(c.status, c.reviewDueOn, today),
+    requestedMaterials: d.requestedMaterials ? { items: d.requestedMaterials.items.map((i) => text(i) as string), dueOn: d.requestedMaterials.dueOn } : null,
+    materialRequests: (d.materialRequests ?? []).map((x) => ({
+      ...x,
+      items: x.items.map((i) => text(i) as string),
+      ...(x.supplied?.note !== undefined ? { supplied: { ...x.supplied, note: text(x.supplied.note) as string } } : {}),
+    })),
+    deemedWithdrawal: d.deemedWithdrawal ?? null,
+    objectionDueOn: d.objectionDueOn ?? null,
+    objections: (d.objections ?? []).map((x) => ({ ...x, grounds: text(x.grounds) as string })),
     provisional: d.provisional,
     referralId: c.referralId,
     courtCode: c.courtCode,

@@ -6,6 +6,11 @@ import { type Confirmation, confirmationView } from '../domain/confirmation.js'
 import { CursorQuery, LimitQuery, listOf } from '../schemas/common.js'
 import {
   ConfirmationAcceptanceBody,
+  ConfirmationMaterialRequestBody,
+  ConfirmationMaterialSupplementBody,
+  ConfirmationObjectionBody,
+  ConfirmationObjectionRulingBody,
+  ConfirmationReviewExtensionBody,
   ConfirmationRulingBody,
   ConfirmationStatusSchema,
   ConfirmationView,
@@ -134,9 +139,70 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     summary: '裁定 / Rule on the application',
     description:
       'under_review → ruled_valid（裁定调解协议有效）或 ruled_rejected（裁定驳回申请），民事诉讼法 206；裁定载明所确认协议的 agreementSha256。ruledOn 不得晚于当日（422 date_in_future）或早于立案日（422 date_before_acceptance）。' +
-      ' Court only; the ruling shows the agreementSha256 of the agreement it rules on.',
+      'servedOn（送达日，默认 ruledOn；不得晚于当日或早于 ruledOn，422 date_in_future / date_before_ruling）起算当事人异议期：objectionDueOn = servedOn + 15 日，末日遇休息日顺延（民诉法解释 372）。' +
+      'documentMaterialId：裁定书，须为法院可读的已上传材料（否则 422 unknown_material），随即成为本申请的材料。' +
+      ' Court only; the ruling shows the agreementSha256 of the agreement it rules on. servedOn (default ruledOn) sets objectionDueOn = servedOn + 15 days, rolled; ' +
+      'documentMaterialId: the ruling document, a material the court may read (422 unknown_material), linked to the application.',
     body: ConfirmationRulingBody,
     run: confirmations.rule,
+  })
+
+  routes.action({
+    path: 'review-extension',
+    roles: COURT,
+    summary: '延长审查期限 / Extend the review period',
+    description:
+      '民事诉讼法 187：经院长批准延长审查期限。under_review 或 materials_requested，状态不变；newDueOn 须晚于当前 reviewDueOn（否则 422 due_date_not_later），遇休息日顺延至下一工作日（应答显示顺延后的日期）。事件 confirmation.review_extended。' +
+      ' Court only, from under_review or materials_requested, no change of state: newDueOn later than reviewDueOn (422 due_date_not_later), rolled forward if a rest day.',
+    body: ConfirmationReviewExtensionBody,
+    run: confirmations.extendReview,
+  })
+
+  routes.action({
+    path: 'material-request',
+    roles: COURT,
+    summary: '责令补充材料 / Order missing materials',
+    description:
+      '民诉法解释 354：under_review → materials_requested，items 为须补充的材料，dueOn 须晚于当日（否则 422 date_not_in_future）。' +
+      'dueOn 届满（Asia/Shanghai）仍未补充的，系统按撤回申请处理：materials_requested → deemed_withdrawn（民诉法解释 357，事件 confirmation.deemed_withdrawn，actor system）。' +
+      ' Court only: under_review → materials_requested; dueOn a future date (422 date_not_in_future). Not supplied by the end of dueOn (Asia/Shanghai) → deemed_withdrawn by the system (357).',
+    body: ConfirmationMaterialRequestBody,
+    run: confirmations.requestMaterials,
+  })
+
+  routes.action({
+    path: 'material-supplement',
+    roles: MEDIATION,
+    summary: '补充材料 / Supply the ordered materials',
+    description:
+      'materials_requested → under_review，至少一项材料（否则 400），须为调用方可读的已上传材料（否则 422 unknown_material），随即成为本申请的材料；' +
+      'dueOn 届满后补充的，按撤回申请处理（422 supplement_deadline_passed，民诉法解释 357）。' +
+      ' Mediation only: materials_requested → under_review with at least one material the caller may read (422 unknown_material); after the end of dueOn 422 supplement_deadline_passed.',
+    body: ConfirmationMaterialSupplementBody,
+    run: confirmations.supplementMaterials,
+  })
+
+  routes.action({
+    path: 'objection',
+    roles: COURT,
+    summary: '登记对裁定的异议 / Record an objection to the ruling',
+    description:
+      '民诉法解释 372：ruled_valid / ruled_rejected → objection_filed。当事人（by: party，须填 partyIndex）于 objectionDueOn 内提出；利害关系人（by: interested_person，须填 knewOn）自知道或应当知道权益受侵害之日起 6 个月内提出' +
+      '（到期月的对应日，无对应日的为月末日，遇休息日顺延），否则 422 objection_deadline_passed。filedOn 不得晚于当日（422 date_in_future）或早于裁定日（422 date_before_ruling）。' +
+      ' Court only: a party (partyIndex) within objectionDueOn; an interested person within 6 months after knewOn (same day of the month, or the last day of a shorter month, rolled) → else 422 objection_deadline_passed.',
+    body: ConfirmationObjectionBody,
+    run: confirmations.fileObjection,
+  })
+
+  routes.action({
+    path: 'objection-ruling',
+    roles: COURT,
+    summary: '对异议作出裁定 / Rule on the objection',
+    description:
+      'objection_filed → ruling_revoked（revoked，撤销原裁定）或回到原裁定状态 ruled_valid / ruled_rejected（dismissed，驳回异议）。ruledOn 不得晚于当日（422 date_in_future）或早于提出异议之日（422 date_before_objection）。' +
+      ' Court only: revoked → ruling_revoked; dismissed → back to the ruled state the objection came from.',
+    body: ConfirmationObjectionRulingBody,
+    run: confirmations.ruleOnObjection,
   })
 }
 

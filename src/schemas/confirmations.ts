@@ -8,7 +8,9 @@ const Text = MultilineText
 const OrgId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: '调解组织标识 / organization id' })
 
 export const ConfirmationStatusSchema = StringEnum(CONFIRMATION_STATUSES, {
-  description: 'applied 已申请 / under_review 审查中 / not_accepted 不予受理 / withdrawn 撤回 / ruled_valid 裁定有效 / ruled_rejected 驳回申请',
+  description:
+    'applied 已申请 / under_review 审查中 / materials_requested 责令补充材料（民诉法解释 354）/ not_accepted 不予受理 / withdrawn 撤回 / ' +
+    'deemed_withdrawn 按撤回申请处理（民诉法解释 357）/ ruled_valid 裁定有效 / ruled_rejected 驳回申请 / objection_filed 已提出异议（民诉法解释 372）/ ruling_revoked 裁定已撤销',
 })
 
 const EXAMPLE_LINKED = {
@@ -115,8 +117,73 @@ export const ConfirmationRulingBody = Type.Object(
     rulingNumber: Type.String({ minLength: 1, maxLength: 64, description: '裁定书文号 / ruling number' }),
     ruledOn: Type.String({ 'x-check': 'date', description: '裁定日期 / date of the ruling' }),
     reason: Type.Optional(Text(4000, '驳回理由（民诉法解释 358）/ grounds')),
+    servedOn: Type.Optional(
+      Type.String({
+        'x-check': 'date',
+        description: '裁定送达当事人之日，默认 ruledOn；objectionDueOn = servedOn + 15 日，末日遇休息日顺延（民诉法解释 372）/ date served, default ruledOn',
+      }),
+    ),
+    documentMaterialId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: '裁定书（已上传的材料）/ the ruling document, an uploaded material' }),
+    ),
   },
   { additionalProperties: false, examples: [{ result: 'valid', rulingNumber: '（2026）京0105诉前调确88号', ruledOn: '2026-12-10' }] },
+)
+
+export const ConfirmationReviewExtensionBody = Type.Object(
+  {
+    newDueOn: Type.String({
+      'x-check': 'date',
+      description: '新的审查期限，须晚于 reviewDueOn；遇休息日顺延 / later than reviewDueOn; rolled forward if a rest day',
+    }),
+    reason: Text(2000, '延长理由（经院长批准，民事诉讼法 187）/ reason (approved by the court president)'),
+  },
+  { additionalProperties: false, examples: [{ newDueOn: '2026-12-31', reason: '案情复杂，经院长批准延长' }] },
+)
+
+export const ConfirmationMaterialRequestBody = Type.Object(
+  {
+    items: Type.Array(Text(500, '须补充的材料 / a material to supply'), {
+      minItems: 1,
+      maxItems: 50,
+      description: '须补充的材料（民诉法解释 354）/ the materials to supply',
+    }),
+    dueOn: Type.String({
+      'x-check': 'date',
+      description: '补充期限，须晚于当日；届满（Asia/Shanghai）未补充的按撤回申请处理（民诉法解释 357）/ a future date',
+    }),
+  },
+  { additionalProperties: false, examples: [{ items: ['调解组织主持调解的证明', '申请人身份证明'], dueOn: '2026-12-20' }] },
+)
+
+export const ConfirmationMaterialSupplementBody = Type.Object(
+  {
+    materials: Type.Array(MaterialRef, { minItems: 1, maxItems: 200, description: '补充的材料，至少一项 / at least one material' }),
+    note: Type.Optional(Text(2000, '说明 / note')),
+  },
+  { additionalProperties: false, examples: [{ materials: [{ materialId: '0192f3a4-5b6c-7d8e-9f01-23456789abcd' }], note: '已补充主持调解证明' }] },
+)
+
+export const ConfirmationObjectionBody = Type.Object(
+  {
+    by: StringEnum(['party', 'interested_person'] as const, { description: 'party 当事人 / interested_person 利害关系人（民诉法解释 372）' }),
+    partyIndex: Type.Optional(Type.Integer({ minimum: 0, maximum: 99, description: '当事人提出时必填 / required when a party objects' })),
+    filedOn: Type.String({ 'x-check': 'date', description: '提出异议之日 / date the objection was filed' }),
+    knewOn: Type.Optional(
+      Type.String({ 'x-check': 'date', description: '利害关系人知道或应当知道其权益受侵害之日（利害关系人必填）/ required for an interested person' }),
+    ),
+    grounds: Text(4000, '异议理由 / grounds'),
+  },
+  { additionalProperties: false, examples: [{ by: 'party', partyIndex: 1, filedOn: '2026-12-15', grounds: '调解协议内容违反法律强制性规定' }] },
+)
+
+export const ConfirmationObjectionRulingBody = Type.Object(
+  {
+    result: StringEnum(['revoked', 'dismissed'] as const, { description: 'revoked 撤销原裁定 / dismissed 驳回异议' }),
+    ruledOn: Type.String({ 'x-check': 'date', description: '裁定日期 / date of the ruling on the objection' }),
+    rulingNumber: Type.String({ minLength: 1, maxLength: 64, description: '裁定书文号 / ruling number' }),
+  },
+  { additionalProperties: false, examples: [{ result: 'dismissed', ruledOn: '2026-12-25', rulingNumber: '（2026）京0105民特监1号' }] },
 )
 
 const PartyView = Type.Object(
@@ -144,7 +211,16 @@ export const ConfirmationView = Type.Object(
     lateReason: Nullable(Type.String()),
     applicationDueOn: LegalDate,
     reviewDueOn: Nullable(LegalDate),
+    reviewTargetOn: Nullable(LegalDate),
+    reviewExtensions: Type.Array(AnyObject, { description: '审查期限的延长（民事诉讼法 187）/ extensions of the review period' }),
     overdue: Type.Boolean({ description: '审查中且已过 reviewDueOn / under review past reviewDueOn' }),
+    requestedMaterials: Nullable(
+      Type.Object({ items: Type.Array(Type.String()), dueOn: LegalDate }, { additionalProperties: false, description: '待补充的材料（民诉法解释 354）' }),
+    ),
+    materialRequests: Type.Array(AnyObject, { description: '历次责令补充材料及补充情况 / every order to supply materials and what was supplied' }),
+    deemedWithdrawal: Nullable(AnyObject),
+    objectionDueOn: Nullable(LegalDate),
+    objections: Type.Array(AnyObject, { description: '对裁定提出的异议及其处理（民诉法解释 372）/ objections and the rulings on them' }),
     provisional: Type.Boolean({ description: '期限所依据的年度放假安排尚未公布 / a date depends on an unpublished year' }),
     referralId: Nullable(Type.String()),
     courtCode: Type.String(),
@@ -173,3 +249,8 @@ export type CreateConfirmationInput = Static<typeof CreateConfirmationBody>
 export type ConfirmationAcceptanceInput = Static<typeof ConfirmationAcceptanceBody>
 export type ConfirmationWithdrawalInput = Static<typeof ConfirmationWithdrawalBody>
 export type ConfirmationRulingInput = Static<typeof ConfirmationRulingBody>
+export type ConfirmationReviewExtensionInput = Static<typeof ConfirmationReviewExtensionBody>
+export type ConfirmationMaterialRequestInput = Static<typeof ConfirmationMaterialRequestBody>
+export type ConfirmationMaterialSupplementInput = Static<typeof ConfirmationMaterialSupplementBody>
+export type ConfirmationObjectionInput = Static<typeof ConfirmationObjectionBody>
+export type ConfirmationObjectionRulingInput = Static<typeof ConfirmationObjectionRulingBody>

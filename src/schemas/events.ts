@@ -38,6 +38,12 @@ export const EVENT_TYPES = [
   'confirmation.not_accepted',
   'confirmation.withdrawn',
   'confirmation.ruled',
+  'confirmation.materials_requested',
+  'confirmation.materials_supplemented',
+  'confirmation.deemed_withdrawn',
+  'confirmation.review_extended',
+  'confirmation.objection_filed',
+  'confirmation.objection_ruled',
   'warning.raised',
   'delivery.exhausted',
 ] as const

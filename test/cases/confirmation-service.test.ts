@@ -2,9 +2,10 @@ import { sql } from 'kysely'
 import t, { type Test } from 'tap'
 import type { Outcome, Work } from '../../src/cases/case-kit.js'
 import { confirmationService } from '../../src/cases/confirmations/confirmation-service.js'
+import { deemWithdrawnIfDue, sweepSupplementOverdue } from '../../src/cases/confirmations/confirmation-timers.js'
 import { referralService } from '../../src/cases/referrals/referral-service.js'
 import { verifySubjectChain } from '../../src/db/event-repository.js'
-import { reviewDueOn, shanghaiDate } from '../../src/domain/calendar.js'
+import { addCalendarDays, reviewDueOn, shanghaiDate } from '../../src/domain/calendar.js'
 import { agreementSha256, type Confirmation, confirmationPersonalFields } from '../../src/domain/confirmation.js'
 import { GENESIS_HASH } from '../../src/domain/event-chain.js'
 import { scanForPersonalData } from '../../src/domain/personal-data.js'
@@ -577,4 +578,268 @@ t.test('who may apply: the service checks the role against the transition table,
     )
   t.match(outcome, { status: 403, code: 'forbidden' }, 'a court applying is refused as forbidden')
   t.equal(await count('judicial_confirmations'), before + (Object.hasOwn(outcome as object, 'applied') ? 1 : 0), 'a refused application leaves no row')
+})
+
+// ---------------------------------------------------------------------------------------------
+// The whole procedure (contract §3 v1.1): review extension, ordered materials and their timer, objections
+
+/** A complete material uploaded by `by`, straight into the table (the upload route is tested elsewhere). */
+async function material(by: Principal): Promise<string> {
+  const id = crypto.randomUUID()
+  await db
+    .insertInto('materials')
+    .values({ id, client_id: by.clientId, client_role: by.role, content_type: 'application/pdf', title: '材料.pdf', chunk_size: 65536, status: 'complete' })
+    .execute()
+  return id
+}
+
+/** An application from a fresh agreed referral, accepted by the court today. */
+async function underReview(): Promise<{ id: string; referral: Agreed; c: Confirmation }> {
+  const referral = await agreedReferral()
+  const { value } = await apply(linkedBody(referral))
+  const { value: c } = await world.work((w) => confirmations.accept(w, caller(court), value.id, { decision: 'accepted', caseNumber: jcNumber('诉前调确') }))
+  return { id: c.id, referral, c }
+}
+
+const calendarNow = () => deps.calendar.get()
+
+t.test('acceptance shows the day-15 target (法释〔2011〕5号 art. 5)', async (t) => {
+  const { c } = await underReview()
+  const cal = await calendarNow()
+  t.equal(c.doc.reviewTargetOn, cal.addDaysRolled(today(), 15).date)
+  t.equal(c.reviewDueOn, reviewDueOn(cal, today()).date)
+})
+
+t.test('review-extension (民事诉讼法 187): court only, under review or waiting for materials, no change of state', async (t) => {
+  const applied = (await apply(standaloneBody())).value
+  const { id, c } = await underReview()
+  const due = c.reviewDueOn as string
+  const later = addCalendarDays(due, 20)
+  const ext = { newDueOn: later, reason: '案情复杂，经院长批准延长' }
+  await refused(t, id, (w) => confirmations.extendReview(w, caller(platform), id, ext), 403, 'forbidden', 'mediation extends')
+  await refused(t, id, (w) => confirmations.extendReview(w, caller(operator), id, ext), 403, 'forbidden', 'an operator extends')
+  await refused(t, id, (w) => confirmations.extendReview(w, caller(otherCourt), id, ext), 404, 'not_found', 'another court')
+  await refused(t, applied.id, (w) => confirmations.extendReview(w, caller(court), applied.id, ext), 409, 'illegal_transition', 'before acceptance')
+  await refused(t, id, (w) => confirmations.extendReview(w, caller(court), id, { ...ext, newDueOn: due }), 422, 'due_date_not_later', 'the same day')
+  const cal = await calendarNow()
+  const out = await step(t, id, court, { status: 'under_review', event: 'confirmation.review_extended' }, (w) =>
+    confirmations.extendReview(w, caller(court), id, ext),
+  )
+  t.equal(out.reviewDueOn, cal.rollForward(later).date, 'rolled forward if a rest day')
+  t.match(out.doc.reviewExtensions, [{ previousDueOn: due, newDueOn: out.reviewDueOn, reason: ext.reason }])
+  // From materials_requested too; not after a ruling.
+  await world.work((w) => confirmations.requestMaterials(w, caller(court), id, { items: ['身份证明'], dueOn: addCalendarDays(today(), 5) }))
+  const again = await step(t, id, court, { status: 'materials_requested', event: 'confirmation.review_extended' }, (w) =>
+    confirmations.extendReview(w, caller(court), id, { newDueOn: addCalendarDays(out.reviewDueOn as string, 10), reason: '再次延长' }),
+  )
+  t.equal(again.doc.reviewExtensions?.length, 2)
+  const ruled = await underReview()
+  await world.work((w) => confirmations.rule(w, caller(court), ruled.id, { result: 'valid', rulingNumber: jcNumber('民特'), ruledOn: today() }))
+  await refused(t, ruled.id, (w) => confirmations.extendReview(w, caller(court), ruled.id, ext), 409, 'illegal_transition', 'after the ruling')
+})
+
+t.test('material-request and material-supplement (民诉法解释 354)', async (t) => {
+  const applied = (await apply(standaloneBody())).value
+  const { id, referral } = await underReview()
+  const req = { items: ['调解组织主持调解的证明', '申请人身份证明'], dueOn: addCalendarDays(today(), 7) }
+  await refused(t, id, (w) => confirmations.requestMaterials(w, caller(platform), id, req), 403, 'forbidden', 'mediation orders')
+  await refused(t, id, (w) => confirmations.requestMaterials(w, caller(operator), id, req), 403, 'forbidden', 'an operator orders')
+  await refused(t, id, (w) => confirmations.requestMaterials(w, caller(otherCourt), id, req), 404, 'not_found', 'another court')
+  await refused(t, applied.id, (w) => confirmations.requestMaterials(w, caller(court), applied.id, req), 409, 'illegal_transition', 'before acceptance')
+  await refused(t, id, (w) => confirmations.requestMaterials(w, caller(court), id, { ...req, dueOn: today() }), 422, 'date_not_in_future', 'due today')
+  const m = await material(platform)
+  await refused(
+    t,
+    id,
+    (w) => confirmations.supplementMaterials(w, caller(platform), id, { materials: [{ materialId: m }] }),
+    409,
+    'illegal_transition',
+    'nothing ordered',
+  )
+
+  const requested = await step(t, id, court, { status: 'materials_requested', event: 'confirmation.materials_requested' }, (w) =>
+    confirmations.requestMaterials(w, caller(court), id, req),
+  )
+  t.match(requested.doc.requestedMaterials, { items: req.items, dueOn: req.dueOn })
+  await refused(t, id, (w) => confirmations.requestMaterials(w, caller(court), id, req), 409, 'illegal_transition', 'ordered twice')
+  await refused(
+    t,
+    id,
+    (w) => confirmations.rule(w, caller(court), id, { result: 'valid', rulingNumber: jcNumber('民特'), ruledOn: today() }),
+    409,
+    'illegal_transition',
+    'a ruling while waiting',
+  )
+  await refused(
+    t,
+    id,
+    (w) => confirmations.withdraw(w, caller(platform), id, {}),
+    409,
+    'illegal_transition',
+    'withdrawal while waiting (contract: applied / under_review)',
+  )
+  // Still live: no second application for the referral.
+  t.match(await refusal(apply(linkedBody(referral))), { status: 409, code: 'duplicate_application' }, 'waiting for materials is live')
+
+  const sup = { materials: [{ materialId: m }], note: '已补充主持调解证明' }
+  await refused(t, id, (w) => confirmations.supplementMaterials(w, caller(court), id, sup), 403, 'forbidden', 'a court supplies')
+  await refused(t, id, (w) => confirmations.supplementMaterials(w, caller(operator), id, sup), 403, 'forbidden', 'an operator supplies')
+  await refused(t, id, (w) => confirmations.supplementMaterials(w, caller(otherPlatform), id, sup), 404, 'not_found', 'another platform')
+  const foreign = await material(otherPlatform)
+  await refused(
+    t,
+    id,
+    (w) => confirmations.supplementMaterials(w, caller(platform), id, { materials: [{ materialId: foreign }] }),
+    422,
+    'unknown_material',
+    'a material the caller may not read',
+  )
+  await refused(t, id, (w) => confirmations.supplementMaterials(w, caller(platform), id, { materials: [] }), 400, 'validation_failed', 'nothing supplied')
+  const supplied = await step(t, id, platform, { status: 'under_review', event: 'confirmation.materials_supplemented' }, (w) =>
+    confirmations.supplementMaterials(w, caller(platform), id, sup),
+  )
+  t.equal(supplied.doc.requestedMaterials, undefined, 'nothing outstanding')
+  t.match(supplied.doc.materials, [{ materialId: m }])
+  t.match(supplied.doc.materialRequests, [{ items: req.items, dueOn: req.dueOn, supplied: { materials: [{ materialId: m }], note: sup.note } }])
+  const link = await db.selectFrom('material_links').selectAll().where('subject_id', '=', id).where('material_id', '=', m).execute()
+  t.equal(link.length, 1, 'the material is linked to the application')
+  await refused(t, id, (w) => confirmations.supplementMaterials(w, caller(platform), id, sup), 409, 'illegal_transition', 'supplied twice')
+})
+
+t.test('the deemed-withdrawal timer (民诉法解释 357), driven by the day it runs on', async (t) => {
+  const { id } = await underReview()
+  const dueOn = addCalendarDays(today(), 3)
+  await world.work((w) => confirmations.requestMaterials(w, caller(court), id, { items: ['身份证明'], dueOn }))
+  const before = await trailOf(db, id)
+  t.equal(await deemWithdrawnIfDue(db, id, today()), false, 'not before the due day')
+  t.equal(await deemWithdrawnIfDue(db, id, dueOn), false, 'not on the due day')
+  t.equal(await sweepSupplementOverdue(db, dueOn), 0, 'the sweep leaves it alone on the due day')
+  t.equal((await row(id)).status, 'materials_requested')
+  const nextDay = addCalendarDays(dueOn, 1)
+  const now = new Date(`${nextDay}T00:00:05+08:00`)
+  t.equal(await sweepSupplementOverdue(db, nextDay, now), 1, 'the sweep deems it withdrawn the next day')
+  const r = await row(id)
+  t.match(r, { status: 'deemed_withdrawn', version: before.events.length + 1 })
+  t.match((r.doc as Confirmation['doc']).deemedWithdrawal, { dueOn, at: now.toISOString() })
+  const after = await trailOf(db, id)
+  t.equal(after.events.length, before.events.length + 1, 'one event')
+  const ev = after.events.at(-1)!
+  t.match(ev, { type: 'confirmation.deemed_withdrawn', sequence: r.version, case_version: r.version })
+  t.equal(ev.actor, 'system', 'the system is the actor')
+  t.same(scanForPersonalData(JSON.stringify(ev.data)), [])
+  t.equal(after.outbox, before.outbox + 1)
+  t.match(await verifySubjectChain(db, id), { valid: true, length: r.version })
+  await sweepSupplementOverdue(db, addCalendarDays(nextDay, 5))
+  t.equal((await row(id)).version, r.version, 'exactly once: a later sweep leaves it alone')
+  t.equal(await deemWithdrawnIfDue(db, id, addCalendarDays(nextDay, 5)), false)
+  const m = await material(platform)
+  await refused(
+    t,
+    id,
+    (w) => confirmations.supplementMaterials(w, caller(platform), id, { materials: [{ materialId: m }] }),
+    409,
+    'illegal_transition',
+    'too late to supply',
+  )
+
+  // A supplement that won the race leaves nothing for the timer.
+  const other = await underReview()
+  await world.work((w) => confirmations.requestMaterials(w, caller(court), other.id, { items: ['身份证明'], dueOn }))
+  await world.work((w) => confirmations.supplementMaterials(w, caller(platform), other.id, { materials: [{ materialId: m }] }))
+  t.equal(await deemWithdrawnIfDue(db, other.id, nextDay), false, 'supplied in time')
+  t.equal((await row(other.id)).status, 'under_review')
+})
+
+t.test('the ruling opens the objection window; objection and objection-ruling (民诉法解释 372)', async (t) => {
+  const { id } = await underReview()
+  const obj = { by: 'party' as const, partyIndex: 1, filedOn: today(), grounds: '调解协议违反法律强制性规定' }
+  await refused(t, id, (w) => confirmations.fileObjection(w, caller(court), id, obj), 409, 'illegal_transition', 'an objection before the ruling')
+  const doc = await material(court)
+  const foreign = await material(otherCourt)
+  const ruling = { result: 'valid' as const, rulingNumber: jcNumber('民特'), ruledOn: today() }
+  await refused(
+    t,
+    id,
+    (w) => confirmations.rule(w, caller(court), id, { ...ruling, documentMaterialId: foreign }),
+    422,
+    'unknown_material',
+    'a ruling document the court may not read',
+  )
+  const ruled = await step(t, id, court, { status: 'ruled_valid', event: 'confirmation.ruled' }, (w) =>
+    confirmations.rule(w, caller(court), id, { ...ruling, documentMaterialId: doc }),
+  )
+  const cal = await calendarNow()
+  t.equal(ruled.doc.objectionDueOn, cal.addDaysRolled(today(), 15).date, 'objectionDueOn = servedOn (default ruledOn) + 15, rolled')
+  t.match(ruled.doc.ruling, { servedOn: today(), documentMaterialId: doc })
+  t.equal(
+    (await db.selectFrom('material_links').selectAll().where('subject_id', '=', id).where('material_id', '=', doc).execute()).length,
+    1,
+    'the ruling document is linked',
+  )
+
+  await refused(t, id, (w) => confirmations.fileObjection(w, caller(platform), id, obj), 403, 'forbidden', 'mediation files an objection')
+  await refused(t, id, (w) => confirmations.fileObjection(w, caller(operator), id, obj), 403, 'forbidden', 'an operator files an objection')
+  await refused(t, id, (w) => confirmations.fileObjection(w, caller(otherCourt), id, obj), 404, 'not_found', 'another court')
+  const longAgo = addCalendarDays(today(), -400)
+  await refused(
+    t,
+    id,
+    (w) => confirmations.fileObjection(w, caller(court), id, { by: 'interested_person', filedOn: today(), knewOn: longAgo, grounds: '损害案外人权益' }),
+    422,
+    'objection_deadline_passed',
+    'an interested person more than 6 months after knowing',
+  )
+  await refused(
+    t,
+    id,
+    (w) => confirmations.fileObjection(w, caller(court), id, { ...obj, partyIndex: undefined }),
+    400,
+    'validation_failed',
+    'a party without partyIndex',
+  )
+  const objected = await step(t, id, court, { status: 'objection_filed', event: 'confirmation.objection_filed' }, (w) =>
+    confirmations.fileObjection(w, caller(court), id, obj),
+  )
+  t.match(objected.doc.objections, [{ by: 'party', partyIndex: 1, filedOn: today(), dueOn: ruled.doc.objectionDueOn }])
+  await refused(t, id, (w) => confirmations.fileObjection(w, caller(court), id, obj), 409, 'illegal_transition', 'a second objection while one is pending')
+
+  const decision = { ruledOn: today(), rulingNumber: jcNumber('民特') }
+  await refused(t, id, (w) => confirmations.ruleOnObjection(w, caller(platform), id, { result: 'dismissed', ...decision }), 403, 'forbidden', 'mediation rules')
+  await refused(
+    t,
+    id,
+    (w) => confirmations.ruleOnObjection(w, caller(operator), id, { result: 'dismissed', ...decision }),
+    403,
+    'forbidden',
+    'an operator rules',
+  )
+  const back = await step(t, id, court, { status: 'ruled_valid', event: 'confirmation.objection_ruled' }, (w) =>
+    confirmations.ruleOnObjection(w, caller(court), id, { result: 'dismissed', ...decision }),
+  )
+  t.match(back.doc.objections, [{ ruling: { result: 'dismissed' } }])
+  await refused(
+    t,
+    id,
+    (w) => confirmations.ruleOnObjection(w, caller(court), id, { result: 'revoked', ...decision }),
+    409,
+    'illegal_transition',
+    'no objection pending',
+  )
+  await step(t, id, court, { status: 'objection_filed', event: 'confirmation.objection_filed' }, (w) =>
+    confirmations.fileObjection(w, caller(court), id, { by: 'interested_person', filedOn: today(), knewOn: today(), grounds: '损害案外人权益' }),
+  )
+  const revoked = await step(t, id, court, { status: 'ruling_revoked', event: 'confirmation.objection_ruled' }, (w) =>
+    confirmations.ruleOnObjection(w, caller(court), id, { result: 'revoked', ...decision }),
+  )
+  t.equal(revoked.doc.objections?.length, 2)
+
+  // A rejected ruling returns to ruled_rejected when the objection is dismissed.
+  const rej = await underReview()
+  await world.work((w) =>
+    confirmations.rule(w, caller(court), rej.id, { result: 'rejected', rulingNumber: jcNumber('民特'), ruledOn: today(), reason: '内容不明确' }),
+  )
+  await world.work((w) => confirmations.fileObjection(w, caller(court), rej.id, obj))
+  await step(t, rej.id, court, { status: 'ruled_rejected', event: 'confirmation.objection_ruled' }, (w) =>
+    confirmations.ruleOnObjection(w, caller(court), rej.id, { result: 'dismissed', ...decision }),
+  )
 })

@@ -14,6 +14,13 @@ import type { Confirmation } from '../../src/domain/confirmation.js'
 import {
   acceptApplication,
   checkApplicationShape,
+  deemedWithdrawal,
+  extendReview,
+  fileObjection,
+  monthsLater,
+  requestMaterials,
+  ruleOnObjection,
+  supplementMaterials,
   checkApplicationTiming,
   checkReferralApplication,
   checkStandaloneApplication,
@@ -26,6 +33,11 @@ import { AppError } from '../../src/domain/errors.js'
 import type { Agreement, Referral, ReferralDoc, StoredParty } from '../../src/domain/referral.js'
 import type {
   ConfirmationAcceptanceInput,
+  ConfirmationMaterialRequestInput,
+  ConfirmationMaterialSupplementInput,
+  ConfirmationObjectionInput,
+  ConfirmationObjectionRulingInput,
+  ConfirmationReviewExtensionInput,
   ConfirmationRulingInput,
   ConfirmationWithdrawalInput,
   CreateConfirmationInput,
@@ -521,12 +533,24 @@ t.test('acceptApplication', async (t) => {
         reviewDueOn: '2026-10-08',
         'doc.provisional': false,
         'doc.acceptance': { caseNumber: '（2026）京0105诉前调确88号', acceptedOn: '2026-09-02', acceptedAt: '2026-09-10T02:00:00.000Z' },
+        'doc.reviewTargetOn': '2026-09-17',
       },
     },
     {
       name: 'accepted today by default (09-10): due on the make-up Saturday 10-10',
       b: accepted('（2026）京0105民特5号'),
-      want: { caseNumber: '（2026）京0105民特5号', reviewDueOn: '2026-10-10', 'doc.acceptance.acceptedOn': '2026-09-10' },
+      want: { caseNumber: '（2026）京0105民特5号', reviewDueOn: '2026-10-10', 'doc.acceptance.acceptedOn': '2026-09-10', 'doc.reviewTargetOn': '2026-09-28' },
+    },
+    {
+      name: 'day 15 is Mid-Autumn (09-25): the target rolls to Mon 09-28',
+      b: accepted('（2026）京0105民特5号', '2026-09-10'),
+      want: { 'doc.reviewTargetOn': '2026-09-28' },
+    },
+    {
+      name: 'accepted 09-20: day 15 is 10-05 in National Day; target Thu 10-08, due Tue 10-20',
+      b: accepted('（2026）京0105民特5号', '2026-09-20'),
+      now: '2026-09-20T10:00:00+08:00',
+      want: { 'doc.reviewTargetOn': '2026-10-08', reviewDueOn: '2026-10-20' },
     },
     {
       name: 'accepted on the day of the application in Shanghai (08-28)',
@@ -560,6 +584,7 @@ t.test('acceptApplication', async (t) => {
   for (const day of ['2026-09-02', '2026-09-10', '2026-12-03']) {
     const got = acceptApplication(APPLIED, accepted('（2026）京0105诉前调确88号', day), atDay('2026-12-31T10:00:00+08:00'))
     t.equal(got.reviewDueOn, reviewDueOn(cal, day).date, `agrees with reviewDueOn: ${day}`)
+    t.equal(got.doc.reviewTargetOn, cal.addDaysRolled(day, 15).date, `reviewTargetOn is day 15, rolled: ${day}`)
   }
 })
 
@@ -624,6 +649,7 @@ t.test('ruleOnApplication', async (t) => {
           result: 'valid',
           rulingNumber: '（2026）京0105诉前调确88号',
           ruledOn: '2026-09-15',
+          servedOn: '2026-09-15',
           agreementSha256: SHA,
           recordedAt: '2026-09-20T02:00:00.000Z',
         },
@@ -638,6 +664,7 @@ t.test('ruleOnApplication', async (t) => {
           rulingNumber: '（2026）京0105诉前调确88号',
           ruledOn: '2026-09-15',
           reason: '协议内容不明确',
+          servedOn: '2026-09-15',
           agreementSha256: SHA,
           recordedAt: '2026-09-20T02:00:00.000Z',
         },
@@ -649,4 +676,277 @@ t.test('ruleOnApplication', async (t) => {
     { name: 'ruled the day before acceptance', b: ruling('valid', '2026-09-01'), err: rule('date_before_acceptance', { path: 'ruledOn' }) },
   ]
   for (const row of rows) verify(t, row, () => ruleOnApplication(UNDER_REVIEW, row.b, atDay(NOW)))
+})
+
+// ---------------------------------------------------------------------------------------------
+// The whole procedure (contract §3 v1.1)
+
+const MATERIALS_REQUESTED: Confirmation = deepFreeze({
+  ...UNDER_REVIEW,
+  status: 'materials_requested',
+  doc: {
+    ...UNDER_REVIEW.doc,
+    requestedMaterials: { items: ['调解组织主持调解的证明'], dueOn: '2026-09-20', requestedAt: iso('2026-09-10T10:00:00+08:00') },
+    materialRequests: [{ items: ['调解组织主持调解的证明'], dueOn: '2026-09-20', requestedAt: iso('2026-09-10T10:00:00+08:00') }],
+  },
+})
+const RULED: Confirmation = deepFreeze({
+  ...UNDER_REVIEW,
+  status: 'ruled_valid',
+  doc: {
+    ...UNDER_REVIEW.doc,
+    ruling: {
+      result: 'valid' as const,
+      rulingNumber: '（2026）京0105诉前调确88号',
+      ruledOn: '2026-09-15',
+      servedOn: '2026-09-16',
+      agreementSha256: SHA,
+      recordedAt: iso('2026-09-15T10:00:00+08:00'),
+    },
+    objectionDueOn: '2026-10-08',
+  },
+})
+
+t.test('ruleOnApplication: service of the ruling and the objection window (民诉法解释 372)', async (t) => {
+  const NOW = '2026-09-20T10:00:00+08:00'
+  const ruling = (over: Partial<ConfirmationRulingInput>): ConfirmationRulingInput => ({
+    result: 'valid',
+    rulingNumber: '（2026）京0105诉前调确88号',
+    ruledOn: '2026-09-15',
+    ...over,
+  })
+  const rows: Array<Row & { b: ConfirmationRulingInput }> = [
+    {
+      name: 'served on the day of the ruling by default: 09-30',
+      b: ruling({}),
+      want: { 'doc.ruling.servedOn': '2026-09-15', 'doc.objectionDueOn': '2026-09-30' },
+    },
+    { name: 'served 09-16: day 15 is National Day, due 10-08', b: ruling({ servedOn: '2026-09-16' }), want: { 'doc.objectionDueOn': '2026-10-08' } },
+    { name: 'served 09-20: day 15 is 10-05, due 10-08', b: ruling({ servedOn: '2026-09-20' }), want: { 'doc.objectionDueOn': '2026-10-08' } },
+    {
+      name: 'the ruling document',
+      b: ruling({ documentMaterialId: '0192f3a4-5b6c-7d8e-9f01-0000000000d1' }),
+      want: { 'doc.ruling.documentMaterialId': '0192f3a4-5b6c-7d8e-9f01-0000000000d1' },
+    },
+    {
+      name: 'a rejected ruling opens the window alike',
+      b: ruling({ result: 'rejected', reason: '协议内容不明确' }),
+      want: { 'doc.objectionDueOn': '2026-09-30' },
+    },
+    { name: 'served tomorrow', b: ruling({ servedOn: '2026-09-21' }), err: rule('date_in_future', { path: 'servedOn' }) },
+    { name: 'served before the ruling', b: ruling({ servedOn: '2026-09-14' }), err: rule('date_before_ruling', { path: 'servedOn' }) },
+  ]
+  for (const row of rows) verify(t, row, () => ruleOnApplication(UNDER_REVIEW, row.b, atDay(NOW)))
+})
+
+t.test('extendReview (民事诉讼法 187)', async (t) => {
+  const NOW = '2026-09-20T10:00:00+08:00'
+  const ext = (newDueOn: string): ConfirmationReviewExtensionInput => ({ newDueOn, reason: '案情复杂，经院长批准' })
+  const rows: Array<Row & { c?: Confirmation; b: ConfirmationReviewExtensionInput }> = [
+    {
+      name: 'a working day: taken as it is',
+      b: ext('2026-10-20'),
+      want: {
+        status: 'under_review',
+        reviewDueOn: '2026-10-20',
+        'doc.reviewExtensions': [
+          { previousDueOn: '2026-10-08', newDueOn: '2026-10-20', reason: '案情复杂，经院长批准', extendedAt: '2026-09-20T02:00:00.000Z' },
+        ],
+      },
+    },
+    { name: 'a Sunday rolls to Monday', b: ext('2026-10-11'), want: { reviewDueOn: '2026-10-12', 'doc.reviewExtensions.0.newDueOn': '2026-10-12' } },
+    { name: 'a make-up Saturday is a working day', b: ext('2026-10-10'), want: { reviewDueOn: '2026-10-10' } },
+    { name: 'into 2027: provisional', b: ext('2027-01-02'), want: { reviewDueOn: '2027-01-04', 'doc.provisional': true } },
+    {
+      name: 'while materials are requested; a second extension is appended',
+      c: {
+        ...MATERIALS_REQUESTED,
+        doc: { ...MATERIALS_REQUESTED.doc, reviewExtensions: [{ previousDueOn: '2026-10-01', newDueOn: '2026-10-08', reason: '第一次', extendedAt: 'x' }] },
+      },
+      b: ext('2026-10-20'),
+      want: { status: 'materials_requested', 'doc.reviewExtensions.1.previousDueOn': '2026-10-08', 'doc.reviewExtensions.length': 2 },
+    },
+    { name: 'the same day', b: ext('2026-10-08'), err: rule('due_date_not_later', { path: 'newDueOn' }) },
+    { name: 'earlier', b: ext('2026-10-01'), err: rule('due_date_not_later', { path: 'newDueOn' }) },
+  ]
+  for (const row of rows) verify(t, row, () => extendReview(row.c ?? UNDER_REVIEW, row.b, atDay(NOW)))
+})
+
+t.test('requestMaterials (民诉法解释 354)', async (t) => {
+  const NOW = '2026-09-10T10:00:00+08:00'
+  const req = (dueOn: string, items = ['调解组织主持调解的证明', '申请人身份证明']): ConfirmationMaterialRequestInput => ({ items, dueOn })
+  const request = { items: ['调解组织主持调解的证明', '申请人身份证明'], dueOn: '2026-09-11', requestedAt: '2026-09-10T02:00:00.000Z' }
+  const rows: Array<Row & { c?: Confirmation; b: ConfirmationMaterialRequestInput }> = [
+    { name: 'due tomorrow', b: req('2026-09-11'), want: { status: 'under_review', 'doc.requestedMaterials': request, 'doc.materialRequests': [request] } },
+    { name: 'a rest day is taken as it is', b: req('2026-09-13'), want: { 'doc.requestedMaterials.dueOn': '2026-09-13' } },
+    {
+      name: 'a second order after a supplement is appended',
+      c: { ...UNDER_REVIEW, doc: { ...UNDER_REVIEW.doc, materialRequests: MATERIALS_REQUESTED.doc.materialRequests } },
+      b: req('2026-09-20'),
+      want: { 'doc.materialRequests.length': 2, 'doc.materialRequests.1.dueOn': '2026-09-20' },
+    },
+    { name: 'due today', b: req('2026-09-10'), err: rule('date_not_in_future', { path: 'dueOn' }) },
+    { name: 'due yesterday', b: req('2026-09-09'), err: rule('date_not_in_future', { path: 'dueOn' }) },
+  ]
+  for (const row of rows) verify(t, row, () => requestMaterials(row.c ?? UNDER_REVIEW, row.b, atDay(NOW)))
+})
+
+t.test('supplementMaterials', async (t) => {
+  const M1 = '0192f3a4-5b6c-7d8e-9f01-0000000000e1'
+  const M2 = '0192f3a4-5b6c-7d8e-9f01-0000000000e2'
+  const sup = (ids: string[], note?: string): ConfirmationMaterialSupplementInput => ({
+    materials: ids.map((materialId) => ({ materialId })),
+    ...(note ? { note } : {}),
+  })
+  const rows: Array<Row & { c?: Confirmation; b: ConfirmationMaterialSupplementInput; now?: string }> = [
+    {
+      name: 'before the due day, with a note',
+      b: sup([M1], '已补充'),
+      now: '2026-09-15T10:00:00+08:00',
+      want: {
+        status: 'materials_requested',
+        'doc.requestedMaterials': undefined,
+        'doc.materials': [{ materialId: M1 }],
+        'doc.materialRequests.0.supplied': { materials: [{ materialId: M1 }], note: '已补充', suppliedAt: '2026-09-15T02:00:00.000Z' },
+      },
+    },
+    { name: 'late in the evening of the due day', b: sup([M1]), now: '2026-09-20T23:59:00+08:00', want: { 'doc.requestedMaterials': undefined } },
+    {
+      name: 'a material already on file, and one twice: each once',
+      c: { ...MATERIALS_REQUESTED, doc: { ...MATERIALS_REQUESTED.doc, materials: [{ materialId: M1 }] } },
+      b: sup([M1, M2, M2]),
+      want: { 'doc.materials': [{ materialId: M1 }, { materialId: M2 }] },
+    },
+    { name: 'nothing supplied', b: sup([]), err: invalid('/materials required') },
+    {
+      name: 'after the due day (Asia/Shanghai): 00:30 on 09-21',
+      b: sup([M1]),
+      now: '2026-09-20T16:30:00Z',
+      err: rule('supplement_deadline_passed', { dueOn: '2026-09-20' }),
+    },
+  ]
+  for (const row of rows) verify(t, row, () => supplementMaterials(row.c ?? MATERIALS_REQUESTED, row.b, atDay(row.now ?? '2026-09-15T10:00:00+08:00')))
+})
+
+t.test('deemedWithdrawal (民诉法解释 357)', async (t) => {
+  const at = (now: string) => ({ now: new Date(now), today: shanghaiDate(new Date(now)) })
+  t.equal(deemedWithdrawal(MATERIALS_REQUESTED, at('2026-09-20T23:59:00+08:00')), null, 'not before the end of the due day')
+  t.equal(deemedWithdrawal(MATERIALS_REQUESTED, at('2026-09-20T15:59:00Z')), null, '23:59 Shanghai is still the due day')
+  t.match(
+    deemedWithdrawal(MATERIALS_REQUESTED, at('2026-09-20T16:00:00Z')),
+    { doc: { deemedWithdrawal: { dueOn: '2026-09-20', at: '2026-09-20T16:00:00.000Z' } } },
+    'from 00:00 Shanghai the next day',
+  )
+  t.equal(deemedWithdrawal(UNDER_REVIEW, at('2026-12-20T10:00:00+08:00')), null, 'nothing requested')
+  t.equal(deemedWithdrawal({ ...MATERIALS_REQUESTED, status: 'under_review' }, at('2026-12-20T10:00:00+08:00')), null, 'supplied meanwhile (state moved on)')
+})
+
+t.test('monthsLater: the same day of the month, or the last day of a shorter month, rolled', async (t) => {
+  const cases: Array<[string, string, boolean]> = [
+    ['2026-03-31', '2026-09-30', false],
+    ['2026-06-15', '2026-12-15', false],
+    ['2026-04-05', '2026-10-08', false], // 10-05 in National Day
+    ['2026-08-31', '2027-03-01', true], // 2027-02-28 is a Sunday
+    ['2026-07-31', '2027-02-01', true], // 2027-01-31 is a Sunday
+  ]
+  for (const [from, want, provisional] of cases) t.same(monthsLater(cal, from, 6), { date: want, provisional }, from)
+})
+
+t.test('fileObjection (民诉法解释 372)', async (t) => {
+  const NOW = '2026-10-20T10:00:00+08:00'
+  const party = (filedOn: string, over: Partial<ConfirmationObjectionInput> = {}): ConfirmationObjectionInput => ({
+    by: 'party',
+    partyIndex: 1,
+    filedOn,
+    grounds: '协议违反法律强制性规定',
+    ...over,
+  })
+  const interested = (filedOn: string, knewOn?: string, over: Partial<ConfirmationObjectionInput> = {}): ConfirmationObjectionInput => ({
+    by: 'interested_person',
+    filedOn,
+    ...(knewOn ? { knewOn } : {}),
+    grounds: '损害案外人合法权益',
+    ...over,
+  })
+  const rows: Array<Row & { c?: Confirmation; b: ConfirmationObjectionInput; now?: string }> = [
+    {
+      name: 'a party on the last day (10-08)',
+      b: party('2026-10-08'),
+      want: {
+        status: 'ruled_valid',
+        'doc.objections': [
+          { by: 'party', partyIndex: 1, filedOn: '2026-10-08', grounds: '协议违反法律强制性规定', dueOn: '2026-10-08', recordedAt: '2026-10-20T02:00:00.000Z' },
+        ],
+      },
+    },
+    { name: 'a party on the day of the ruling', b: party('2026-09-15'), want: { 'doc.objections.0.dueOn': '2026-10-08' } },
+    { name: 'a party a day late', b: party('2026-10-09'), err: rule('objection_deadline_passed', { objectionDueOn: '2026-10-08' }) },
+    { name: 'a party without partyIndex', b: party('2026-10-08', { partyIndex: undefined }), err: invalid('/partyIndex required') },
+    { name: 'a party who is not one', b: party('2026-10-08', { partyIndex: 3 }), err: invalid('/partyIndex invalid_party_index') },
+    { name: 'a party with knewOn', b: party('2026-10-08', { knewOn: '2026-10-01' }), err: invalid('/knewOn not_allowed') },
+    {
+      name: 'an interested person within 6 months after knowing',
+      b: interested('2026-10-20', '2026-10-01'),
+      want: { 'doc.objections.0.dueOn': '2027-04-01', 'doc.objections.0.knewOn': '2026-10-01', 'doc.objections.0.partyIndex': undefined },
+    },
+    {
+      name: 'an interested person long after the parties’ window',
+      b: interested('2027-03-01', '2026-08-31'),
+      now: '2027-03-01T10:00:00+08:00',
+      want: { 'doc.objections.0.dueOn': '2027-03-01' },
+    },
+    {
+      name: 'an interested person a day after 6 months (rolled)',
+      b: interested('2027-03-02', '2026-08-31'),
+      now: '2027-03-05T10:00:00+08:00',
+      err: rule('objection_deadline_passed', { objectionDueOn: '2027-03-01' }),
+    },
+    { name: 'an interested person without knewOn', b: interested('2026-10-20'), err: invalid('/knewOn required') },
+    { name: 'an interested person with partyIndex', b: interested('2026-10-20', '2026-10-01', { partyIndex: 0 }), err: invalid('/partyIndex not_allowed') },
+    { name: 'filed before knowing', b: interested('2026-09-30', '2026-10-01'), err: rule('date_before_knowledge', { path: 'filedOn' }) },
+    { name: 'filed tomorrow', b: party('2026-10-21'), err: rule('date_in_future', { path: 'filedOn' }) },
+    { name: 'filed before the ruling', b: party('2026-09-14'), err: rule('date_before_ruling', { path: 'filedOn' }) },
+    {
+      name: 'a second objection after a dismissed one is appended',
+      c: {
+        ...RULED,
+        doc: { ...RULED.doc, objections: [{ by: 'party', partyIndex: 0, filedOn: '2026-09-20', grounds: 'x', dueOn: '2026-10-08', recordedAt: 'x' }] },
+      },
+      b: party('2026-10-08'),
+      want: { 'doc.objections.length': 2 },
+    },
+  ]
+  for (const row of rows) verify(t, row, () => fileObjection(row.c ?? RULED, row.b, atDay(row.now ?? NOW)))
+})
+
+t.test('ruleOnObjection', async (t) => {
+  const OBJECTED: Confirmation = deepFreeze({
+    ...RULED,
+    status: 'objection_filed',
+    doc: { ...RULED.doc, objections: [{ by: 'party' as const, partyIndex: 1, filedOn: '2026-10-08', grounds: '理由', dueOn: '2026-10-08', recordedAt: 'x' }] },
+  })
+  const NOW = '2026-10-20T10:00:00+08:00'
+  const r = (result: 'revoked' | 'dismissed', ruledOn: string): ConfirmationObjectionRulingInput => ({
+    result,
+    ruledOn,
+    rulingNumber: '（2026）京0105民特监1号',
+  })
+  const rows: Array<Row & { b: ConfirmationObjectionRulingInput }> = [
+    {
+      name: 'revoked',
+      b: r('revoked', '2026-10-20'),
+      want: {
+        'doc.objections.0.ruling': {
+          result: 'revoked',
+          ruledOn: '2026-10-20',
+          rulingNumber: '（2026）京0105民特监1号',
+          recordedAt: '2026-10-20T02:00:00.000Z',
+        },
+      },
+    },
+    { name: 'dismissed on the day of the objection', b: r('dismissed', '2026-10-08'), want: { 'doc.objections.0.ruling.result': 'dismissed' } },
+    { name: 'tomorrow', b: r('revoked', '2026-10-21'), err: rule('date_in_future', { path: 'ruledOn' }) },
+    { name: 'before the objection', b: r('dismissed', '2026-10-07'), err: rule('date_before_objection', { path: 'ruledOn' }) },
+  ]
+  for (const row of rows) verify(t, row, () => ruleOnObjection(OBJECTED, row.b, atDay(NOW)))
 })

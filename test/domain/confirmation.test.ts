@@ -32,34 +32,47 @@ function readYears<T>(file: string): Record<string, T> {
 const cal = new LegalCalendar({ arrangements: readYears<YearArrangement>('holidays.json'), lunar: readYears<LunarYear>('statutory-lunar.json') })
 
 t.test('transition table: every (state, action, role)', async (t) => {
-  const allowed: Record<string, { by: Role; from: ConfirmationStatus[]; to: ConfirmationStatus; event: string }> = {
+  type To = ConfirmationStatus | 'same' | 'ruled'
+  const allowed: Record<string, { by: Role | 'system'; from: ConfirmationStatus[]; to: To; event: string }> = {
     accept: { by: 'court', from: ['applied'], to: 'under_review', event: 'confirmation.accepted' },
     not_accept: { by: 'court', from: ['applied'], to: 'not_accepted', event: 'confirmation.not_accepted' },
     withdraw: { by: 'mediation', from: ['applied', 'under_review'], to: 'withdrawn', event: 'confirmation.withdrawn' },
     rule_valid: { by: 'court', from: ['under_review'], to: 'ruled_valid', event: 'confirmation.ruled' },
     rule_rejected: { by: 'court', from: ['under_review'], to: 'ruled_rejected', event: 'confirmation.ruled' },
+    request_materials: { by: 'court', from: ['under_review'], to: 'materials_requested', event: 'confirmation.materials_requested' },
+    supplement_materials: { by: 'mediation', from: ['materials_requested'], to: 'under_review', event: 'confirmation.materials_supplemented' },
+    deem_withdrawn: { by: 'system', from: ['materials_requested'], to: 'deemed_withdrawn', event: 'confirmation.deemed_withdrawn' },
+    extend_review: { by: 'court', from: ['under_review', 'materials_requested'], to: 'same', event: 'confirmation.review_extended' },
+    file_objection: { by: 'court', from: ['ruled_valid', 'ruled_rejected'], to: 'objection_filed', event: 'confirmation.objection_filed' },
+    revoke_ruling: { by: 'court', from: ['objection_filed'], to: 'ruling_revoked', event: 'confirmation.objection_ruled' },
+    dismiss_objection: { by: 'court', from: ['objection_filed'], to: 'ruled', event: 'confirmation.objection_ruled' },
   }
-  const roles: Role[] = ['court', 'mediation', 'operator']
+  const roles: Array<Role | 'system'> = ['court', 'mediation', 'operator', 'system']
   let rows = 0
   for (const [action, rule] of Object.entries(allowed)) {
     for (const status of CONFIRMATION_STATUSES) {
       for (const role of roles) {
-        const got = decideConfirmationTransition(status, action as ConfirmationAction, role)
-        const want =
-          role !== rule.by
-            ? { ok: false, reason: 'forbidden' }
-            : rule.from.includes(status)
-              ? { ok: true, to: rule.to, event: rule.event }
-              : { ok: false, reason: 'illegal_transition' }
-        t.same(got, want, `${status} × ${action} × ${role}`)
-        rows++
+        for (const ruled of ['valid', 'rejected'] as const) {
+          const got = decideConfirmationTransition(status, action as ConfirmationAction, role, ruled)
+          const to = rule.to === 'same' ? status : rule.to === 'ruled' ? (`ruled_${ruled}` as const) : rule.to
+          const want =
+            role !== rule.by
+              ? { ok: false, reason: 'forbidden' }
+              : rule.from.includes(status)
+                ? { ok: true, to, event: rule.event }
+                : { ok: false, reason: 'illegal_transition' }
+          t.same(got, want, `${status} × ${action} × ${role} (ruled ${ruled})`)
+          rows++
+        }
       }
     }
   }
-  t.equal(rows, 5 * 6 * 3)
+  t.equal(rows, 12 * 10 * 4 * 2)
   t.same(decideConfirmationTransition('none', 'apply', 'mediation'), { ok: true, to: 'applied', event: 'confirmation.applied' })
   t.same(decideConfirmationTransition('none', 'apply', 'court'), { ok: false, reason: 'forbidden' })
   t.same(decideConfirmationTransition('applied', 'apply', 'mediation'), { ok: false, reason: 'illegal_transition' })
+  t.same(decideConfirmationTransition('none', 'accept', 'court'), { ok: false, reason: 'illegal_transition' })
+  t.same(decideConfirmationTransition('objection_filed', 'dismiss_objection', 'court'), { ok: false, reason: 'illegal_transition' }, 'no ruling on record')
 })
 
 t.test('which referrals may go to confirmation', async (t) => {

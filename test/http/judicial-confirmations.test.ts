@@ -1,7 +1,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { sql } from 'kysely'
-import { LegalCalendar, type LunarYear, reviewDueOn, shanghaiDate, type YearArrangement } from '../../src/domain/calendar.js'
+import { sweepSupplementOverdue } from '../../src/cases/confirmations/confirmation-timers.js'
+import { addCalendarDays, LegalCalendar, type LunarYear, reviewDueOn, shanghaiDate, type YearArrangement } from '../../src/domain/calendar.js'
 import { agreementSha256 } from '../../src/domain/confirmation.js'
 import { verifyChain } from '../../src/domain/event-chain.js'
 import { scanForPersonalData } from '../../src/domain/personal-data.js'
@@ -738,4 +739,149 @@ t.test('integrity of the application’s hash chain', async (t) => {
     su.release()
   }
   t.same((await get(w.court.key, `${BASE}/${id}/integrity`)).json(), { valid: false, brokenAtSequence: 1 })
+})
+
+// ---------------------------------------------------------------------------------------------
+// The whole procedure (contract §3 v1.1)
+
+const todayOn = () => shanghaiDate(new Date())
+const codeOf = async (res: Promise<{ statusCode: number; json(): { code?: string } }>) => {
+  const r = await res
+  return [r.statusCode, r.json().code]
+}
+
+t.test('review-extension (民事诉讼法 187) and the day-15 target', async (t) => {
+  const { id } = await accepted()
+  const url = `${BASE}/${id}`
+  const view = (await get(w.court.key, url)).json()
+  t.equal(view.reviewTargetOn, cal.addDaysRolled(todayOn(), 15).date, 'reviewTargetOn: acceptance + 15 days, rolled')
+  t.match(view, { requestedMaterials: null, objectionDueOn: null, reviewExtensions: [], materialRequests: [], objections: [], deemedWithdrawal: null })
+  const due = view.reviewDueOn as string
+  const body = { newDueOn: addCalendarDays(due, 17), reason: '案情复杂，经院长批准延长' }
+  t.same(await codeOf(post(h, w.platform.key, `${url}/review-extension`, body)), [403, 'forbidden'], 'mediation')
+  t.same(await codeOf(post(h, operator, `${url}/review-extension`, body)), [403, 'forbidden'], 'operator')
+  t.same(await codeOf(post(h, w.otherCourt.key, `${url}/review-extension`, body)), [404, 'not_found'], 'another court')
+  t.same(await codeOf(post(h, w.court.key, `${url}/review-extension`, { ...body, newDueOn: due })), [422, 'due_date_not_later'])
+  t.same(await codeOf(post(h, w.court.key, `${url}/review-extension`, { newDueOn: body.newDueOn })), [400, 'validation_failed'], 'no reason')
+  t.same(await codeOf(post(h, w.court.key, `${url}/review-extension`, { ...body, newDueOn: '2026-02-30' })), [400, 'validation_failed'], 'not a date')
+  const ok = await post(h, w.court.key, `${url}/review-extension`, body)
+  t.equal(ok.statusCode, 200, ok.body)
+  t.match(ok.json(), { status: 'under_review', version: 3, reviewDueOn: cal.rollForward(body.newDueOn).date })
+  t.match(ok.json().reviewExtensions, [{ previousDueOn: due, newDueOn: cal.rollForward(body.newDueOn).date, reason: body.reason }])
+  const app = await applied()
+  const early = await post(h, w.court.key, `${BASE}/${app.id}/review-extension`, body)
+  t.equal(early.statusCode, 409)
+  t.match(early.json(), { code: 'illegal_transition', currentStatus: 'applied' })
+  const events = (await get(w.court.key, `${url}/events`)).json().items
+  t.equal(events.at(-1).type, 'confirmation.review_extended')
+  t.equal(events.at(-1).data.confirmation.reviewDueOn, ok.json().reviewDueOn)
+})
+
+t.test('material-request and material-supplement (民诉法解释 354), and the deemed-withdrawal sweep (357)', async (t) => {
+  const { id, agreed } = await accepted()
+  const url = `${BASE}/${id}`
+  const dueOn = addCalendarDays(todayOn(), 5)
+  const req = { items: ['调解组织主持调解的证明'], dueOn }
+  t.same(await codeOf(post(h, w.platform.key, `${url}/material-request`, req)), [403, 'forbidden'], 'mediation orders')
+  t.same(await codeOf(post(h, operator, `${url}/material-request`, req)), [403, 'forbidden'], 'operator orders')
+  t.same(await codeOf(post(h, w.court.key, `${url}/material-request`, { ...req, dueOn: todayOn() })), [422, 'date_not_in_future'])
+  t.same(await codeOf(post(h, w.court.key, `${url}/material-request`, { ...req, items: [] })), [400, 'validation_failed'], 'no items')
+  const app = await applied()
+  t.same(await codeOf(post(h, w.court.key, `${BASE}/${app.id}/material-request`, req)), [409, 'illegal_transition'], 'before acceptance')
+  const sup = { materials: [{ materialId: platformPdf }], note: '已补充' }
+  t.same(await codeOf(post(h, w.platform.key, `${url}/material-supplement`, sup)), [409, 'illegal_transition'], 'nothing ordered')
+
+  const r = await post(h, w.court.key, `${url}/material-request`, req)
+  t.equal(r.statusCode, 200, r.body)
+  t.match(r.json(), { status: 'materials_requested', requestedMaterials: { items: req.items, dueOn } })
+  t.same(await codeOf(post(h, w.court.key, `${url}/material-request`, req)), [409, 'illegal_transition'], 'ordered twice')
+  t.same(await codeOf(apply(linkedBody(agreed))), [409, 'duplicate_application'], 'still live')
+  t.same(await codeOf(post(h, w.court.key, `${url}/material-supplement`, sup)), [403, 'forbidden'], 'a court supplies')
+  t.same(await codeOf(post(h, operator, `${url}/material-supplement`, sup)), [403, 'forbidden'], 'operator supplies')
+  t.same(await codeOf(post(h, w.otherPlatform.key, `${url}/material-supplement`, sup)), [404, 'not_found'], 'another platform')
+  t.same(await codeOf(post(h, w.platform.key, `${url}/material-supplement`, { materials: [] })), [400, 'validation_failed'], 'nothing supplied')
+  t.same(await codeOf(post(h, w.platform.key, `${url}/material-supplement`, { materials: [{ materialId: gdPdf }] })), [422, 'unknown_material'])
+  const s1 = await post(h, w.platform.key, `${url}/material-supplement`, sup)
+  t.equal(s1.statusCode, 200, s1.body)
+  t.match(s1.json(), {
+    status: 'under_review',
+    requestedMaterials: null,
+    materialRequests: [{ dueOn, supplied: { materials: [{ materialId: platformPdf }] } }],
+  })
+  t.ok(s1.json().materials.some((m: { materialId: string }) => m.materialId === platformPdf))
+  t.equal((await get(w.court.key, `/v1/materials/${platformPdf}`)).statusCode, 200, 'the court reads the supplied material')
+
+  // Ordered again and not supplied: the sweep, run as of the day after dueOn, deems it withdrawn.
+  await post(h, w.court.key, `${url}/material-request`, req)
+  t.equal(await sweepSupplementOverdue(h.deps.db, dueOn), 0, 'not on the due day')
+  t.equal(await sweepSupplementOverdue(h.deps.db, addCalendarDays(dueOn, 1)), 1)
+  const gone = (await get(w.platform.key, url)).json()
+  t.match(gone, { status: 'deemed_withdrawn', deemedWithdrawal: { dueOn } })
+  const events = (await get(w.platform.key, `${url}/events`)).json().items
+  t.same(
+    events.map((e: { type: string }) => e.type),
+    [
+      'confirmation.applied',
+      'confirmation.accepted',
+      'confirmation.materials_requested',
+      'confirmation.materials_supplemented',
+      'confirmation.materials_requested',
+      'confirmation.deemed_withdrawn',
+    ],
+  )
+  t.equal(events.at(-1).actor, 'system')
+  const late = await post(h, w.platform.key, `${url}/material-supplement`, sup)
+  t.equal(late.statusCode, 409)
+  t.match(late.json(), { code: 'illegal_transition', currentStatus: 'deemed_withdrawn' })
+  t.equal((await apply(linkedBody(agreed))).statusCode, 201, 'after a deemed withdrawal the parties may apply again')
+})
+
+t.test('objection (民诉法解释 372) and objection-ruling', async (t) => {
+  const { id, caseNumber: cn } = await accepted()
+  const url = `${BASE}/${id}`
+  const courtPdf = await uploadPdf(w.court.key)
+  const obj = { by: 'party', partyIndex: 0, filedOn: todayOn(), grounds: '调解协议违反法律强制性规定' }
+  t.same(await codeOf(post(h, w.court.key, `${url}/objection`, obj)), [409, 'illegal_transition'], 'before a ruling')
+  const ruled = await post(h, w.court.key, `${url}/ruling`, { result: 'valid', rulingNumber: cn, ruledOn: todayOn(), documentMaterialId: courtPdf })
+  t.equal(ruled.statusCode, 200, ruled.body)
+  t.match(ruled.json(), {
+    status: 'ruled_valid',
+    objectionDueOn: cal.addDaysRolled(todayOn(), 15).date,
+    ruling: { servedOn: todayOn(), documentMaterialId: courtPdf },
+  })
+  t.equal((await get(w.platform.key, `/v1/materials/${courtPdf}`)).statusCode, 200, 'the parties’ platform reads the ruling document')
+  t.same(await codeOf(post(h, w.platform.key, `${url}/objection`, obj)), [403, 'forbidden'], 'mediation')
+  t.same(await codeOf(post(h, operator, `${url}/objection`, obj)), [403, 'forbidden'], 'operator')
+  t.same(await codeOf(post(h, w.court.key, `${url}/objection`, { ...obj, partyIndex: undefined })), [400, 'validation_failed'], 'no partyIndex')
+  t.same(await codeOf(post(h, w.court.key, `${url}/objection`, { ...obj, by: 'someone' })), [400, 'validation_failed'], 'unknown by')
+  t.same(
+    await codeOf(
+      post(h, w.court.key, `${url}/objection`, {
+        by: 'interested_person',
+        filedOn: todayOn(),
+        knewOn: addCalendarDays(todayOn(), -300),
+        grounds: '损害案外人权益',
+      }),
+    ),
+    [422, 'objection_deadline_passed'],
+    'an interested person after 6 months',
+  )
+  const filed = await post(h, w.court.key, `${url}/objection`, obj)
+  t.equal(filed.statusCode, 200, filed.body)
+  t.match(filed.json(), { status: 'objection_filed', objections: [{ by: 'party', partyIndex: 0, dueOn: ruled.json().objectionDueOn }] })
+  const decision = { result: 'dismissed', ruledOn: todayOn(), rulingNumber: `${cn}-异` }
+  t.same(await codeOf(post(h, w.platform.key, `${url}/objection-ruling`, decision)), [403, 'forbidden'], 'mediation rules')
+  t.same(await codeOf(post(h, w.court.key, `${url}/objection-ruling`, { ...decision, result: 'upheld' })), [400, 'validation_failed'])
+  const back = await post(h, w.court.key, `${url}/objection-ruling`, decision)
+  t.equal(back.statusCode, 200, back.body)
+  t.match(back.json(), { status: 'ruled_valid', objections: [{ ruling: { result: 'dismissed' } }] })
+  const again = await post(h, w.court.key, `${url}/objection-ruling`, decision)
+  t.match(again.json(), { code: 'illegal_transition', currentStatus: 'ruled_valid' })
+  await post(h, w.court.key, `${url}/objection`, { by: 'interested_person', filedOn: todayOn(), knewOn: todayOn(), grounds: '损害案外人权益' })
+  const revoked = await post(h, w.court.key, `${url}/objection-ruling`, { ...decision, result: 'revoked' })
+  t.equal(revoked.statusCode, 200, revoked.body)
+  t.match(revoked.json(), { status: 'ruling_revoked' })
+  const types = (await get(w.court.key, `${url}/events`)).json().items.map((e: { type: string }) => e.type)
+  t.same(types.slice(-4), ['confirmation.objection_filed', 'confirmation.objection_ruled', 'confirmation.objection_filed', 'confirmation.objection_ruled'])
+  t.equal((await get(w.court.key, `${BASE}?status=ruling_revoked`)).statusCode, 200, 'the new states filter lists')
 })

@@ -33,7 +33,17 @@ import { GENESIS_HASH } from '../../domain/event-chain.js'
 import { isUuid } from '../../domain/ids.js'
 import type { Principal } from '../../domain/principal.js'
 import type { Agreement, StoredParty } from '../../domain/referral.js'
-import type { ConfirmationAcceptanceInput, ConfirmationRulingInput, ConfirmationWithdrawalInput, CreateConfirmationInput } from '../../schemas/confirmations.js'
+import type {
+  ConfirmationAcceptanceInput,
+  ConfirmationMaterialRequestInput,
+  ConfirmationMaterialSupplementInput,
+  ConfirmationObjectionInput,
+  ConfirmationObjectionRulingInput,
+  ConfirmationReviewExtensionInput,
+  ConfirmationRulingInput,
+  ConfirmationWithdrawalInput,
+  CreateConfirmationInput,
+} from '../../schemas/confirmations.js'
 import {
   type CaseDeps,
   caseEvents,
@@ -79,7 +89,7 @@ export const confirmationKind: CaseKind<Confirmation, ConfirmationAction> = {
   get: getConfirmation,
   lock: lockConfirmation,
   standing: confirmationStandingIn,
-  decide: (c, action, by) => (by === 'system' ? { ok: false, reason: 'forbidden' } : decideConfirmationTransition(c.status, action, by)),
+  decide: (c, action, by) => decideConfirmationTransition(c.status, action, by, c.doc.ruling?.result),
   async commit(trx, t) {
     const org = await applyingOrganization(trx, t.before)
     return commitConfirmationTransition(trx, {
@@ -209,12 +219,24 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
     return { value: c, full, hints: { events: true } }
   }
 
-  async function decide(work: Work, caller: Caller, id: string, action: ConfirmationAction, apply: (c: Confirmation, at: rules.At) => Confirmation) {
+  async function decide(
+    work: Work,
+    caller: Caller,
+    id: string,
+    action: ConfirmationAction,
+    apply: (c: Confirmation, at: rules.At) => Confirmation | Promise<Confirmation>,
+  ) {
     const now = new Date()
     const at = { now, today: today(now), cal: await deps.calendar.get() }
     const done = await transitionCase(work, confirmationKind, { id, by: caller, action, now, apply: (c) => apply(c, at) })
     const { value, standing } = done as NonNullable<typeof done>
     return answer(work, caller, value, standing.full)
+  }
+
+  /** Materials quoted by an action: the caller may read each (else 422 unknown_material); they become the application's. */
+  async function withMaterials(work: Work, caller: Caller, id: string, materialIds: string[]): Promise<void> {
+    await assertMaterialsExist(work.trx, materialIds, caller.principal)
+    await linkMaterials(work.trx, 'judicial_confirmation', id, materialIds)
   }
 
   function trail(caller: Caller, shown: Confirmation[]): void {
@@ -255,7 +277,32 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
       decide(work, caller, id, 'not_accept', (c, at) => rules.refuseApplication(c, b, at)),
     withdraw: (work: Work, caller: Caller, id: string, b: ConfirmationWithdrawalInput) =>
       decide(work, caller, id, 'withdraw', (c, at) => rules.withdrawApplication(c, b, at)),
+    /** The ruling; its document, if given, must be a material the court may read, and is linked to the application. */
     rule: (work: Work, caller: Caller, id: string, b: ConfirmationRulingInput) =>
-      decide(work, caller, id, b.result === 'valid' ? 'rule_valid' : 'rule_rejected', (c, at) => rules.ruleOnApplication(c, b, at)),
+      decide(work, caller, id, b.result === 'valid' ? 'rule_valid' : 'rule_rejected', async (c, at) => {
+        const after = rules.ruleOnApplication(c, b, at)
+        if (b.documentMaterialId !== undefined) await withMaterials(work, caller, c.id, [b.documentMaterialId])
+        return after
+      }),
+    extendReview: (work: Work, caller: Caller, id: string, b: ConfirmationReviewExtensionInput) =>
+      decide(work, caller, id, 'extend_review', (c, at) => rules.extendReview(c, b, at)),
+    requestMaterials: (work: Work, caller: Caller, id: string, b: ConfirmationMaterialRequestInput) =>
+      decide(work, caller, id, 'request_materials', (c, at) => rules.requestMaterials(c, b, at)),
+    /** The supplement: materials the caller may read (422 unknown_material), linked to the application. */
+    supplementMaterials: (work: Work, caller: Caller, id: string, b: ConfirmationMaterialSupplementInput) =>
+      decide(work, caller, id, 'supplement_materials', async (c, at) => {
+        const after = rules.supplementMaterials(c, b, at)
+        await withMaterials(
+          work,
+          caller,
+          c.id,
+          b.materials.map((m) => m.materialId),
+        )
+        return after
+      }),
+    fileObjection: (work: Work, caller: Caller, id: string, b: ConfirmationObjectionInput) =>
+      decide(work, caller, id, 'file_objection', (c, at) => rules.fileObjection(c, b, at)),
+    ruleOnObjection: (work: Work, caller: Caller, id: string, b: ConfirmationObjectionRulingInput) =>
+      decide(work, caller, id, b.result === 'revoked' ? 'revoke_ruling' : 'dismiss_objection', (c, at) => rules.ruleOnObjection(c, b, at)),
   }
 }
