@@ -757,7 +757,7 @@ t.test('the ruling opens the objection window; objection and objection-ruling (æ
   const doc = await material(court)
   const foreign = await material(otherCourt)
   const ruling = { result: 'valid' as const, rulingNumber: jcNumber('æ°‘ç‰¹'), ruledOn: today() }
-  await refused(
+  const unreadable = await refused(
     t,
     id,
     (w) => confirmations.rule(w, caller(court), id, { ...ruling, documentMaterialId: foreign }),
@@ -765,6 +765,7 @@ t.test('the ruling opens the objection window; objection and objection-ruling (æ
     'unknown_material',
     'a ruling document the court may not read',
   )
+  t.match(unreadable.errors, [{ path: '/documentMaterialId', code: 'unknown_material' }])
   const ruled = await step(t, id, court, { status: 'ruled_valid', event: 'confirmation.ruled' }, (w) =>
     confirmations.rule(w, caller(court), id, { ...ruling, documentMaterialId: doc }),
   )

@@ -28,7 +28,7 @@ import {
   type Venue,
 } from '../../domain/confirmation.js'
 import * as rules from '../../domain/confirmation-actions.js'
-import { businessRule, conflict, notFound } from '../../domain/errors.js'
+import { AppError, businessRule, conflict, notFound } from '../../domain/errors.js'
 import { GENESIS_HASH } from '../../domain/event-chain.js'
 import { isUuid } from '../../domain/ids.js'
 import type { Principal } from '../../domain/principal.js'
@@ -233,9 +233,20 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
     return answer(work, caller, value, standing.full)
   }
 
-  /** Materials quoted by an action: the caller may read each (else 422 unknown_material); they become the application's. */
-  async function withMaterials(work: Work, caller: Caller, id: string, materialIds: string[]): Promise<void> {
-    await assertMaterialsExist(work.trx, materialIds, caller.principal)
+  /**
+   * Materials quoted by an action: the caller may read each (else 422 unknown_material, its `errors[].path` at
+   * `path` when the body names one material in a field of its own); they become the application's.
+   */
+  async function withMaterials(work: Work, caller: Caller, id: string, materialIds: string[], path?: string): Promise<void> {
+    try {
+      await assertMaterialsExist(work.trx, materialIds, caller.principal)
+    } catch (err) {
+      if (path === undefined || !(err instanceof AppError) || err.code !== 'unknown_material') throw err
+      throw new AppError(err.status, err.code, err.detail, {
+        extra: err.extra,
+        errors: [{ path, code: 'unknown_material', message: `材料 ${materialIds[0]} 不存在或不可引用` }],
+      })
+    }
     await linkMaterials(work.trx, 'judicial_confirmation', id, materialIds)
   }
 
@@ -281,7 +292,7 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
     rule: (work: Work, caller: Caller, id: string, b: ConfirmationRulingInput) =>
       decide(work, caller, id, b.result === 'valid' ? 'rule_valid' : 'rule_rejected', async (c, at) => {
         const after = rules.ruleOnApplication(c, b, at)
-        if (b.documentMaterialId !== undefined) await withMaterials(work, caller, c.id, [b.documentMaterialId])
+        if (b.documentMaterialId !== undefined) await withMaterials(work, caller, c.id, [b.documentMaterialId], '/documentMaterialId')
         return after
       }),
     extendReview: (work: Work, caller: Caller, id: string, b: ConfirmationReviewExtensionInput) =>
