@@ -13,6 +13,7 @@ import warningsPlugin from './warnings.js'
 import statsPlugin from './stats.js'
 import materialsPlugin from './materials.js'
 import calendarPlugin from './calendar.js'
+import codeTablesPlugin from './code-tables.js'
 
 /** A resource plugin: declares its routes, with TypeBox schemas, from the dependencies it is given. */
 export type ResourcePlugin = FastifyPluginAsyncTypebox<{ deps: AppDeps }>
@@ -32,6 +33,7 @@ const resourcePlugins: readonly ResourcePlugin[] = [
   statsPlugin,
   materialsPlugin,
   calendarPlugin,
+  codeTablesPlugin,
 ]
 
 export default resourcePlugins
