@@ -14,6 +14,7 @@ import statsPlugin from './stats.js'
 import materialsPlugin from './materials.js'
 import calendarPlugin from './calendar.js'
 import codeTablesPlugin from './code-tables.js'
+import reconciliationPlugin from './reconciliation.js'
 
 /** A resource plugin: declares its routes, with TypeBox schemas, from the dependencies it is given. */
 export type ResourcePlugin = FastifyPluginAsyncTypebox<{ deps: AppDeps }>
@@ -34,6 +35,7 @@ const resourcePlugins: readonly ResourcePlugin[] = [
   materialsPlugin,
   calendarPlugin,
   codeTablesPlugin,
+  reconciliationPlugin,
 ]
 
 export default resourcePlugins
