@@ -7,6 +7,8 @@
  * day numbers, never on local-time `Date`s, so the host's time zone cannot shift a deadline.
  */
 
+import { type AppError, businessRule } from './errors.js'
+
 /** A calendar date, `YYYY-MM-DD`, meant in Asia/Shanghai. */
 export type DateString = string
 
@@ -195,26 +197,71 @@ export function validateArrangement(year: number, arr: YearArrangement): string[
 }
 
 /**
- * The statutory days off of 《全国年节及纪念日放假办法》 (2024 revision) for a year with no
- * published arrangement: 元旦, 春节 from 除夕 (4 days), 清明, 劳动节 1–2 May, 端午, 中秋, 国庆 1–3
- * October. Without lunar data only the fixed-date holidays can be given.
+ * The statutory holidays of 《全国年节及纪念日放假办法》 (2024 revision) in `year`, each as its run of days: 元旦, 春节
+ * from 除夕 (4 days), 清明, 劳动节 1–2 May, 端午, 中秋, 国庆 1–3 October; in the order they begin.
  */
-function statutoryHolidays(year: number, lunar: LunarYear | undefined): DateString[] {
+function statutoryRuns(year: number, lunar: LunarYear): DateString[][] {
   const y = String(year).padStart(4, '0')
-  const days = new Set<DateString>([`${y}-01-01`, `${y}-05-01`, `${y}-05-02`, `${y}-10-01`, `${y}-10-02`, `${y}-10-03`])
-  if (lunar) {
-    for (let i = 0; i < 4; i++) days.add(addCalendarDays(lunar.chuxi, i))
-    days.add(lunar.qingming)
-    days.add(lunar.duanwu)
-    days.add(lunar.zhongqiu)
+  const runs: DateString[][] = [
+    [`${y}-01-01`],
+    [0, 1, 2, 3].map((i) => addCalendarDays(lunar.chuxi, i)),
+    [lunar.qingming],
+    [`${y}-05-01`, `${y}-05-02`],
+    [lunar.duanwu],
+    [lunar.zhongqiu],
+    [`${y}-10-01`, `${y}-10-02`, `${y}-10-03`],
+  ]
+  return runs.sort((a, b) => daysBetween(b[0] as DateString, a[0] as DateString))
+}
+
+const isWeekend = (d: DateString): boolean => dayOfWeek(d) === 0 || dayOfWeek(d) === 6
+
+/**
+ * The days off of a year with no published arrangement: the statutory days, plus 补假 (art. 6 of the 办法: 全体公民放假
+ * 的假日，如果适逢周六、周日，应当在工作日补假). Each statutory day on a Saturday or Sunday adds one day off on the first
+ * working day after its holiday's run that is not already a day off (2027: 春节 02-05…02-08 holds Sat 02-06 and
+ * Sun 02-07 → 02-09 and 02-10 off too). A day two holidays share counts once. No make-up working days.
+ */
+function statutoryHolidays(year: number, lunar: LunarYear): DateString[] {
+  const runs = statutoryRuns(year, lunar)
+  const off = new Set<DateString>(runs.flat())
+  const counted = new Set<DateString>()
+  for (const run of runs) {
+    let owed = 0
+    for (const d of run) {
+      if (isWeekend(d) && !counted.has(d)) {
+        counted.add(d)
+        owed++
+      }
+    }
+    let d = run[run.length - 1] as DateString
+    for (; owed > 0; owed--) {
+      do d = addCalendarDays(d, 1)
+      while (isWeekend(d) || off.has(d))
+      off.add(d)
+    }
   }
-  return [...days].sort()
+  return [...off].filter((d) => yearOf(d) === year).sort()
+}
+
+/**
+ * 422 `calendar_unavailable`: a deadline would need the days off of a year that has neither a published
+ * arrangement nor statutory lunar data, and the service does not guess them.
+ */
+export function calendarUnavailable(year: number): AppError {
+  return businessRule(
+    'calendar_unavailable',
+    `${year} 年尚无国务院放假安排，且不在法定节假日农历数据范围内，无法计算期限；请运维先录入该年放假安排（PUT /v1/calendar/${year}）`,
+    { year },
+  )
 }
 
 interface YearTable {
   info: YearInfo
   holidays: ReadonlySet<DateString>
   workdays: ReadonlySet<DateString>
+  /** Neither an arrangement nor lunar data: no day of the year can be judged. */
+  unavailable: boolean
 }
 
 /**
@@ -253,21 +300,26 @@ export class LegalCalendar {
     const key = String(year)
     const published = Object.hasOwn(this.arrangements, key) ? this.arrangements[key] : undefined
     const lunar = Object.hasOwn(this.lunar, key) ? this.lunar[key] : undefined
-    const holidays = published ? [...new Set(published.holidays)].sort() : statutoryHolidays(year, lunar)
+    const holidays = published ? [...new Set(published.holidays)].sort() : lunar ? statutoryHolidays(year, lunar) : []
     const workdays = published ? [...new Set(published.workdays)].sort() : []
     const table: YearTable = {
       info: { year, holidays, workdays, provisional: !published },
       holidays: new Set(holidays),
       workdays: new Set(workdays),
+      unavailable: !published && !lunar,
     }
     this.cache.set(year, table)
     return table
   }
 
-  /** The days off and make-up working days of `year`, and whether they are only provisional. */
+  /**
+   * The days off and make-up working days of `year`, and whether they are only provisional. A year with neither an
+   * arrangement nor lunar data throws 422 `calendar_unavailable`.
+   */
   yearInfo(year: number): YearInfo {
     if (!Number.isInteger(year) || year < 1 || year > 9999) throw new RangeError(`invalid year: ${year}`)
-    const { info } = this.table(year)
+    const { info, unavailable } = this.table(year)
+    if (unavailable) throw calendarUnavailable(year)
     return { ...info, holidays: [...info.holidays], workdays: [...info.workdays] }
   }
 
@@ -276,10 +328,15 @@ export class LegalCalendar {
     return this.table(year).info.provisional
   }
 
-  /** A make-up working day, or a Monday–Friday that is not a day off. */
+  /**
+   * A make-up working day, or a Monday–Friday that is not a day off. Throws 422 `calendar_unavailable` for a day of a
+   * year with neither an arrangement nor lunar data (e.g. after the last year of `data/statutory-lunar.json`), so no
+   * deadline is ever computed on a guess.
+   */
   isWorkingDay(d: DateString): boolean {
     const dow = dayOfWeek(d)
     const t = this.table(yearOf(d))
+    if (t.unavailable) throw calendarUnavailable(yearOf(d))
     if (t.workdays.has(d)) return true
     return dow !== 0 && dow !== 6 && !t.holidays.has(d)
   }
@@ -359,14 +416,31 @@ export function mediationDueOn(cal: LegalCalendar, acceptanceDate: DateString, r
 }
 
 /**
- * The mediation due date after a suspension (e.g. for 鉴定评估, whose time is excluded by
- * 在线调解规则 art. 26): moved later by the calendar days from suspension to resumption (0 when
- * both fall on the same day), then rolled forward if it lands on a rest day.
+ * The unrolled mediation due date: the acceptance date plus the period in calendar days (30/15/7), before any
+ * roll-forward. The service keeps it beside the shown date, because a suspension's days are added to it, never to
+ * a date already rolled past a holiday (contract §2 `resumption`).
  */
-export function resumedDueOn(cal: LegalCalendar, currentDueOn: DateString, suspendedOn: DateString, resumedOn: DateString): DatedResult {
+export function unrolledMediationDueOn(acceptanceDate: DateString, referralType: ReferralType, procedure?: Procedure): DateString {
+  return addCalendarDays(acceptanceDate, mediationPeriodDays(referralType, procedure))
+}
+
+/**
+ * The mediation due date after a suspension (e.g. for 鉴定评估, whose time is excluded by 在线调解规则 art. 26):
+ * the calendar days from suspension to resumption (0 when both fall on the same day) are added to the **unrolled**
+ * due date, and the result is rolled forward if it lands on a rest day (民诉法 art. 85). Adding them to the shown
+ * date instead would count a holiday twice (accepted 2026-01-16: unrolled 02-15, shown 02-24; suspended 02-02,
+ * resumed 02-04 → unrolled 02-17 → 02-24, not 02-26). Returns the new unrolled date with the shown one.
+ */
+export function resumedDueOn(
+  cal: LegalCalendar,
+  unrolledDueOn: DateString,
+  suspendedOn: DateString,
+  resumedOn: DateString,
+): DatedResult & { unrolled: DateString } {
   const paused = daysBetween(suspendedOn, resumedOn)
   if (paused < 0) throw new RangeError('resumedOn is before suspendedOn')
-  return cal.rollForward(addCalendarDays(currentDueOn, paused))
+  const unrolled = addCalendarDays(unrolledDueOn, paused)
+  return { ...cal.rollForward(unrolled), unrolled }
 }
 
 /**

@@ -16,11 +16,12 @@ import type {
 } from '../schemas/referrals.js'
 import { acceptanceDueOn, daysBetween, type LegalCalendar, mediationDueOn, resumedDueOn, shanghaiDate } from './calendar.js'
 import { before, checkPartyIndexes, notFuture } from './case-checks.js'
+import { mediationUnrolled, withUnrolledDueOn } from './deadlines.js'
 import { businessRule, fieldInvalid, type FieldError, forbidden, illegalTransition, validationFailed } from './errors.js'
 import { parseCaseNumber, regionCovers } from './identifiers.js'
 import { checkDesignation, type Organization } from './organization.js'
 import type { Principal } from './principal.js'
-import type { Referral } from './referral.js'
+import type { Referral, ReferralDoc } from './referral.js'
 import {
   CLOSURE_DISPOSITIONS,
   coversAllParties,
@@ -151,28 +152,34 @@ export function suspend(r: Referral, b: SuspensionInput, at: At): Referral {
   return { ...r, doc: { ...r.doc, suspension } }
 }
 
-/** The due date moves later by the calendar days suspended, then rolls forward. */
+/**
+ * The calendar days suspended are added to the unrolled due date, which is then rolled forward (在线调解规则 26,
+ * 民诉法 85; contract §2 `resumption`): a holiday the shown date was already rolled past is not counted twice.
+ */
 export function resume(r: Referral, b: ResumptionInput, at: At): Referral {
   const s = r.doc.suspension
   const resumedOn = shanghaiDate(at.now)
   const current = r.doc.deadlines.mediationDueOn
-  const due = s && current ? resumedDueOn(at.cal, current, s.suspendedOn, resumedOn) : { date: current, provisional: r.doc.deadlines.provisional }
+  const unrolled = mediationUnrolled(r)
+  const due = s && current && unrolled ? resumedDueOn(at.cal, unrolled, s.suspendedOn, resumedOn) : null
   const { suspension: _s, ...rest } = r.doc
   void _s
   const closed = s
     ? [{ reason: s.reason, ...(s.note ? { note: s.note } : {}), suspendedOn: s.suspendedOn, resumedOn, ...(b.note ? { resumeNote: b.note } : {}) }]
     : []
+  const doc: ReferralDoc = { ...rest, suspensions: [...(r.doc.suspensions ?? []), ...closed] }
+  if (!due) return { ...r, doc }
   return {
     ...r,
-    doc: {
-      ...rest,
-      suspensions: [...(r.doc.suspensions ?? []), ...closed],
-      deadlines: { ...r.doc.deadlines, mediationDueOn: due.date, provisional: due.provisional },
-    },
+    doc: withUnrolledDueOn({ ...doc, deadlines: { ...r.doc.deadlines, mediationDueOn: due.date, provisional: due.provisional } }, due.unrolled),
   }
 }
 
-/** Every party consents (特邀调解规定 27) and the new date is later than the current one. */
+/**
+ * Every party consents (特邀调解规定 27) and the new date is later than the current one. A `newDueOn` that is a rest
+ * day rolls forward to the next working day (民诉法 85), and is the new unrolled date (contract §2 `extension`); one
+ * the calendar cannot judge (no arrangement, beyond the lunar data) is 422 `calendar_unavailable`.
+ */
 export function extend(r: Referral, b: ExtensionInput, at: At): Referral {
   const errors = checkPartyIndexes(r.doc.parties.length, consentIndexes(b.consent))
   if (errors.length) throw validationFailed(errors)
@@ -185,17 +192,17 @@ export function extend(r: Referral, b: ExtensionInput, at: At): Referral {
     throw businessRule('consent_required', '延长调解期限须经全体当事人同意')
   const current = r.doc.deadlines.mediationDueOn
   if (current && daysBetween(current, b.newDueOn) <= 0) throw businessRule('due_date_not_later', `newDueOn 须晚于当前期限 ${current}`)
+  const due = at.cal.rollForward(b.newDueOn)
   return {
     ...r,
-    doc: {
-      ...r.doc,
-      extensions: [...(r.doc.extensions ?? []), { previousDueOn: current ?? '', newDueOn: b.newDueOn, consent: b.consent, extendedAt: at.now.toISOString() }],
-      deadlines: {
-        ...r.doc.deadlines,
-        mediationDueOn: b.newDueOn,
-        provisional: at.cal.isProvisional(Number(b.newDueOn.slice(0, 4))) && r.doc.deadlines.provisional,
+    doc: withUnrolledDueOn(
+      {
+        ...r.doc,
+        extensions: [...(r.doc.extensions ?? []), { previousDueOn: current ?? '', newDueOn: b.newDueOn, consent: b.consent, extendedAt: at.now.toISOString() }],
+        deadlines: { ...r.doc.deadlines, mediationDueOn: due.date, provisional: due.provisional },
       },
-    },
+      b.newDueOn,
+    ),
   }
 }
 

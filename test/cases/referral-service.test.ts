@@ -263,7 +263,7 @@ t.test('the pre-filing life: accept, suspend, resume, extend, agreement, perform
   const ext = await step(t, id, platform, { status: 'mediating', event: 'referral.extended', clock: 'mediation' }, (w) =>
     referrals.extend(w, caller(platform), id, { newDueOn: later, consent: both() }),
   )
-  t.equal(ext.doc.deadlines.mediationDueOn, later, 'the mediation timer follows the extension')
+  t.equal(ext.doc.deadlines.mediationDueOn, cal.rollForward(later).date, 'the mediation timer follows the extension, rolled off a rest day')
   t.match(ext.doc.extensions, [{ previousDueOn: res.doc.deadlines.mediationDueOn, newDueOn: later }])
 
   const terms = '李四赔偿张三 5000 元'

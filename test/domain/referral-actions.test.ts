@@ -697,6 +697,8 @@ t.test('resume', async (t) => {
         SUSPENDED,
         {},
         {
+          // Accepted Sat 11-28: 30 days → Mon 12-28, the unrolled date too.
+          acceptedAt: iso('2026-11-28T10:00:00+08:00'),
           deadlines: { acceptanceDueOn: '2026-11-20', mediationDueOn: '2026-12-28', provisional: false },
           suspension: { ...SUSPENSION, suspendedOn: '2026-12-01' },
         },

@@ -196,7 +196,8 @@ t.test('the pre-filing life: accept, suspend, resume, extend, agree, close, perf
     consent: [0, 1].map((i) => ({ partyIndex: i, consentedAt: now(), method: 'written' })),
   })
   t.equal(ext.statusCode, 200)
-  t.equal(ext.json().deadlines.mediationDueOn, later)
+  // A newDueOn that is a rest day rolls forward to the next working day (contract §2 extension).
+  t.equal(ext.json().deadlines.mediationDueOn, (await h.deps.calendar.get()).rollForward(later).date)
 
   const unsigned = await act(w.platform.key, r.id, 'agreement', {
     form: 'written',
