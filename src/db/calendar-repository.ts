@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type Kysely, sql } from 'kysely'
+import { type Kysely, sql, type Transaction } from 'kysely'
 import { LegalCalendar, type LunarYear, type YearArrangement } from '../domain/calendar.js'
 import type { Database } from './database.js'
 
@@ -62,12 +62,20 @@ export class CalendarProvider {
       this.cached.at = now
       return this.cached.cal
     }
-    const rows = await this.db.selectFrom('calendar_years').selectAll().execute()
-    const arrangements: Record<string, YearArrangement> = { ...this.shipped.arrangements }
-    for (const r of rows) arrangements[String(r.year)] = { holidays: r.holidays, workdays: r.workdays }
-    const cal = new LegalCalendar({ arrangements, lunar: this.shipped.lunar })
+    const cal = await this.load()
     this.cached = { cal, stamp, at: now }
     return cal
+  }
+
+  /**
+   * The calendar as PostgreSQL holds it now, read afresh (never the cache): what a recomputation must use, whichever
+   * instance took the PUT.
+   */
+  async load(db: Kysely<Database> = this.db): Promise<LegalCalendar> {
+    const rows = await db.selectFrom('calendar_years').selectAll().execute()
+    const arrangements: Record<string, YearArrangement> = { ...this.shipped.arrangements }
+    for (const r of rows) arrangements[String(r.year)] = { holidays: r.holidays, workdays: r.workdays }
+    return new LegalCalendar({ arrangements, lunar: this.shipped.lunar })
   }
 
   /**
@@ -88,14 +96,129 @@ export class CalendarProvider {
     return { publishedYears: years, provisionalFrom }
   }
 
-  async put(year: number, arr: YearArrangement): Promise<void> {
-    await this.db
-      .insertInto('calendar_years')
-      .values({ year, holidays: arr.holidays, workdays: arr.workdays })
-      .onConflict((oc) => oc.column('year').doUpdateSet({ holidays: arr.holidays, workdays: arr.workdays, updated_at: sql`now()` }))
-      .execute()
+  /**
+   * Stores `arr` as the arrangement of `year` and, in the same transaction, (re)starts the year's recomputation of
+   * open cases (contract §2): a new arrangement restarts it from the first case; the same arrangement again leaves a
+   * finished one finished and an unfinished one where it stands. Returns the recomputation's generation.
+   */
+  async put(year: number, arr: YearArrangement): Promise<number> {
+    const generation = await this.db.transaction().execute(async (trx) => {
+      const before = await trx.selectFrom('calendar_years').selectAll().where('year', '=', year).forUpdate().executeTakeFirst()
+      const same = before !== undefined && sameDays(before.holidays, arr.holidays) && sameDays(before.workdays, arr.workdays)
+      await trx
+        .insertInto('calendar_years')
+        .values({ year, holidays: arr.holidays, workdays: arr.workdays })
+        .onConflict((oc) => oc.column('year').doUpdateSet({ holidays: arr.holidays, workdays: arr.workdays, updated_at: sql`now()` }))
+        .execute()
+      return requestRecomputation(trx, year, !same)
+    })
     // Effective at once on this instance: the next deadline computed here reads the new arrangement.
     this.cached = undefined
     await this.refresh()
+    return generation
   }
+}
+
+/** The same days, whatever their order or repetitions. */
+function sameDays(a: readonly string[], b: readonly string[]): boolean {
+  const x = [...new Set(a)].sort()
+  const y = [...new Set(b)].sort()
+  return x.length === y.length && x.every((d, i) => d === y[i])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recomputations (table calendar_recomputations, migration 0010)
+
+type Db = Kysely<Database> | Transaction<Database>
+
+export interface RecomputationRow {
+  year: number
+  generation: number
+  status: 'pending' | 'done'
+  /** Which kind of open case the walk is at (src/cases/calendar-recompute.ts PHASES), and the last id done there. */
+  phase: string
+  afterId: string | null
+  examined: number
+  changed: number
+  requestedAt: Date
+  updatedAt: Date
+  finishedAt: Date | null
+}
+
+/** The first phase of every walk. */
+export const FIRST_PHASE = 'referred'
+
+interface RawRow {
+  year: number
+  generation: number
+  status: 'pending' | 'done'
+  phase: string
+  after_id: string | null
+  examined: number
+  changed: number
+  requested_at: Date
+  updated_at: Date
+  finished_at: Date | null
+}
+
+const fromRaw = (r: RawRow): RecomputationRow => ({
+  year: r.year,
+  generation: r.generation,
+  status: r.status,
+  phase: r.phase,
+  afterId: r.after_id,
+  examined: r.examined,
+  changed: r.changed,
+  requestedAt: r.requested_at,
+  updatedAt: r.updated_at,
+  finishedAt: r.finished_at,
+})
+
+/**
+ * Asks for the recomputation of `year`: `restart` (a new arrangement) starts a new generation from the first case;
+ * otherwise a missing row is created and an existing one left as it is. Returns the generation to wait for.
+ */
+export async function requestRecomputation(db: Db, year: number, restart: boolean): Promise<number> {
+  const res = restart
+    ? await sql<{ generation: number }>`
+        INSERT INTO calendar_recomputations (year, generation, status, phase)
+        VALUES (${year}, 1, 'pending', ${FIRST_PHASE})
+        ON CONFLICT (year) DO UPDATE SET generation = calendar_recomputations.generation + 1, status = 'pending',
+          phase = ${FIRST_PHASE}, after_id = NULL, examined = 0, changed = 0, requested_at = now(), updated_at = now(),
+          finished_at = NULL
+        RETURNING generation`.execute(db)
+    : await sql<{ generation: number }>`
+        WITH added AS (
+          INSERT INTO calendar_recomputations (year, generation, status, phase) VALUES (${year}, 1, 'pending', ${FIRST_PHASE})
+          ON CONFLICT (year) DO NOTHING RETURNING generation
+        )
+        SELECT generation FROM added UNION ALL SELECT generation FROM calendar_recomputations WHERE year = ${year}`.execute(db)
+  return (res.rows[0] as { generation: number }).generation
+}
+
+export async function getRecomputation(db: Db, year: number): Promise<RecomputationRow | undefined> {
+  const res = await sql<RawRow>`SELECT * FROM calendar_recomputations WHERE year = ${year}`.execute(db)
+  return res.rows[0] ? fromRaw(res.rows[0]) : undefined
+}
+
+/** The years whose recomputation has not finished (a crash or a shutdown stopped it). */
+export async function pendingRecomputations(db: Db): Promise<number[]> {
+  const res = await sql<{ year: number }>`SELECT year FROM calendar_recomputations WHERE status = 'pending' ORDER BY year`.execute(db)
+  return res.rows.map((r) => r.year)
+}
+
+/**
+ * Records a batch of generation `generation` done: where the walk stands and what it did. False when a newer PUT
+ * restarted the walk meanwhile (the batch's work stands; the walk starts again).
+ */
+export async function recordRecomputationProgress(
+  db: Db,
+  p: { year: number; generation: number; phase: string; afterId: string | null; examined: number; changed: number; done: boolean },
+): Promise<boolean> {
+  const res = await sql`
+    UPDATE calendar_recomputations
+    SET phase = ${p.phase}, after_id = ${p.afterId}, examined = examined + ${p.examined}, changed = changed + ${p.changed},
+      status = ${p.done ? 'done' : 'pending'}, updated_at = now(), finished_at = ${p.done ? sql`now()` : null}
+    WHERE year = ${p.year} AND generation = ${p.generation}`.execute(db)
+  return Number(res.numAffectedRows ?? 0) > 0
 }
