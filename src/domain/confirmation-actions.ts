@@ -11,8 +11,8 @@ import type {
 } from '../schemas/confirmations.js'
 import { daysBetween, type LegalCalendar, reviewDueOn, shanghaiDate } from './calendar.js'
 import { before, checkPartyIndexes, notFuture } from './case-checks.js'
+import { checkAgreement } from './agreement.js'
 import {
-  agreementEffectiveAt,
   agreementSha256,
   applicationTiming,
   checkAgreementIntegrity,
@@ -29,11 +29,10 @@ import {
   type Timing,
   type Venue,
 } from './confirmation.js'
-import { businessRule, conflict, type FieldError, forbidden, illegalTransition, validationFailed } from './errors.js'
+import { businessRule, conflict, type FieldError, fieldInvalid, forbidden, illegalTransition, validationFailed } from './errors.js'
 import type { Role } from './principal.js'
 import { parseCaseNumber } from './identifiers.js'
 import type { Agreement, Referral } from './referral.js'
-import { coversAllParties } from './referral-machine.js'
 
 /**
  * The rules of a judicial confirmation (民事诉讼法 205–206, 民诉法解释 351–360) as pure functions: the intake
@@ -125,16 +124,13 @@ export function checkStandaloneApplication(b: CreateConfirmationInput, organizat
     : { basis: 'organization_seat' }
   raise(checkStandaloneVenue(b.courtCode, organizationRegion, venue))
   raise(checkSubject(b.subject ?? 'ordinary'))
-  if (
-    !coversAllParties(
-      partyCount,
-      agreementBody.signatures.map((s) => s.partyIndex),
-    )
-  ) {
-    throw businessRule('signatures_incomplete', '调解协议须经全体当事人签署')
+  // The signed file of a standalone agreement is not bound yet (that needs the material looked up and linked by the
+  // confirmation service): refused rather than kept unchecked.
+  if (agreementBody.documentMaterialId !== undefined) {
+    throw fieldInvalid('/agreement/documentMaterialId', 'not_supported', '独立申请暂不支持 documentMaterialId，请在 materials 中附协议文件')
   }
-  for (const [i, s] of agreementBody.signatures.entries()) notFuture(s.signedAt, now, `agreement/signatures/${i}/signedAt`)
-  if (agreementBody.effectiveAt) notFuture(agreementBody.effectiveAt, now, 'agreement/effectiveAt')
+  // The same rule as a referral's agreement (人民调解法 29–30, 在线调解规则 19): parties, mediator and seal, or reachedAt.
+  const effectiveAt = checkAgreement(partyCount, agreementBody, now, 'agreement')
   raise(checkJointApplication(partyCount, b.applicants))
   const agreement: Agreement = {
     ...(agreementBody.agreementNumber ? { agreementNumber: agreementBody.agreementNumber } : {}),
@@ -142,7 +138,10 @@ export function checkStandaloneApplication(b: CreateConfirmationInput, organizat
     terms: agreementBody.terms,
     ...(agreementBody.amount !== undefined ? { amount: agreementBody.amount } : {}),
     signatures: agreementBody.signatures,
-    effectiveAt: agreementEffectiveAt(agreementBody.form, agreementBody.signatures, agreementBody.effectiveAt),
+    ...(agreementBody.mediatorSignedAt !== undefined ? { mediatorSignedAt: agreementBody.mediatorSignedAt } : {}),
+    ...(agreementBody.sealedAt !== undefined ? { sealedAt: agreementBody.sealedAt } : {}),
+    ...(agreementBody.reachedAt !== undefined ? { reachedAt: agreementBody.reachedAt } : {}),
+    effectiveAt,
     performance: agreementBody.performance,
     sha256,
     recordedAt: now.toISOString(),

@@ -201,22 +201,11 @@ export function checkStandaloneVenue(courtCode: string, organizationRegion: stri
 }
 
 /**
- * When the agreement took effect: for written and electronic agreements the last signature (在线调解规则 19); an
- * oral one on the day it is reached, which the caller states (人民调解法 30).
+ * When the agreement took effect — one rule with a referral's agreement (domain/agreement.ts): written and electronic
+ * agreements at the latest of the party signatures, the mediator's signature and the seal (人民调解法 29, 在线调解规则
+ * 19); oral ones when reached (人民调解法 30).
  */
-export function agreementEffectiveAt(
-  form: 'written' | 'oral' | 'electronic',
-  signatures: ReadonlyArray<{ signedAt: string }>,
-  stated: string | undefined,
-): string {
-  if (form === 'oral') {
-    if (stated === undefined) throw new RangeError('an oral agreement needs its effective time')
-    return new Date(stated).toISOString()
-  }
-  const last = signatures.reduce((m, s) => Math.max(m, new Date(s.signedAt).getTime()), Number.NEGATIVE_INFINITY)
-  if (!Number.isFinite(last)) throw new RangeError('a written agreement needs signatures')
-  return new Date(last).toISOString()
-}
+export { agreementEffectiveAt } from './agreement.js'
 
 export type Timing =
   | { ok: true; applicationDueOn: string; provisional: boolean; late: boolean }

@@ -9,19 +9,21 @@ import type {
   ExtensionInput,
   MaterialReturnInput,
   PerformanceInput,
+  RecallInput,
   RedesignationInput,
   ResumptionInput,
   SuspensionInput,
   TerminationInput,
 } from '../schemas/referrals.js'
 import { acceptanceDueOn, daysBetween, type LegalCalendar, mediationDueOn, resumedDueOn, shanghaiDate } from './calendar.js'
+import { checkAgreement } from './agreement.js'
 import { before, checkPartyIndexes, notFuture } from './case-checks.js'
 import { mediationUnrolled, withUnrolledDueOn } from './deadlines.js'
 import { businessRule, fieldInvalid, type FieldError, forbidden, illegalTransition, validationFailed } from './errors.js'
 import { parseCaseNumber, regionCovers } from './identifiers.js'
 import { checkDesignation, type Organization } from './organization.js'
 import type { Principal } from './principal.js'
-import type { Referral, ReferralDoc } from './referral.js'
+import type { Agreement, Referral, ReferralDoc } from './referral.js'
 import {
   CLOSURE_DISPOSITIONS,
   coversAllParties,
@@ -129,6 +131,15 @@ export function redesignate(r: Referral, b: RedesignationInput, org: Organizatio
   }
 }
 
+/**
+ * The court takes the case back before mediation starts (contract §2 v1.1; 意见 三(一)(三), 特邀调解规定 12, 21): a
+ * party withdrew consent or insists on litigation, or the court so decides. The organization learns it from the event;
+ * the acceptance clock stops with the state, and the 案号 is free for a new referral.
+ */
+export function recall(r: Referral, b: RecallInput, at: At): Referral {
+  return { ...r, doc: { ...r.doc, recall: { reason: b.reason, ...(b.note ? { note: b.note } : {}), recalledAt: at.now.toISOString() } } }
+}
+
 /** Only a centre dispatches, to another active organization in its region (意见 三(二)). */
 export function assign(r: Referral, b: AssignmentInput, centre: Organization | undefined, target: Organization | undefined, at: At): Referral {
   void b
@@ -206,30 +217,24 @@ export function extend(r: Referral, b: ExtensionInput, at: At): Referral {
   }
 }
 
-/** Every party signs; written and electronic agreements take effect at the last signature (在线调解规则 19). */
-export function recordAgreement(r: Referral, b: AgreementInput, at: At): Referral {
-  const errors = checkPartyIndexes(
-    r.doc.parties.length,
-    b.signatures.map((s, i) => ({ path: `/signatures/${i}/partyIndex`, index: s.partyIndex })),
-  )
-  if (b.form === 'oral' && !b.effectiveAt) errors.push({ path: '/effectiveAt', code: 'required', message: '口头协议须填写生效时间' })
-  if (errors.length) throw validationFailed(errors)
-  if (
-    !coversAllParties(
-      r.doc.parties.length,
-      b.signatures.map((s) => s.partyIndex),
-    )
-  )
-    throw businessRule('signatures_incomplete', '调解协议须经全体当事人签署')
-  for (const [i, s] of b.signatures.entries()) notFuture(s.signedAt, at.now, `signatures/${i}/signedAt`)
-  const last = b.signatures.reduce((m, s) => Math.max(m, new Date(s.signedAt).getTime()), 0)
-  const effectiveAt = b.form === 'oral' ? new Date(b.effectiveAt as string).toISOString() : new Date(last).toISOString()
-  const agreement = {
+/**
+ * Written and electronic agreements: every party, the mediator and the seal (人民调解法 29, 在线调解规则 19), effective
+ * at the latest of them; oral ones effective when reached (人民调解法 30); see domain/agreement.ts. `document` is the
+ * signed file the body names in `documentMaterialId`, looked up by the service (it exists and the caller may read it).
+ */
+export function recordAgreement(r: Referral, b: AgreementInput, at: At, document?: { materialId: string; sha256: string }): Referral {
+  const effectiveAt = checkAgreement(r.doc.parties.length, b, at.now)
+  if (b.documentMaterialId !== undefined && !document) throw new Error('the service looks the agreement document up')
+  const agreement: Agreement = {
     ...(b.agreementNumber ? { agreementNumber: b.agreementNumber } : {}),
     form: b.form,
     terms: b.terms,
     ...(b.amount !== undefined ? { amount: b.amount } : {}),
     signatures: b.signatures,
+    ...(b.mediatorSignedAt !== undefined ? { mediatorSignedAt: b.mediatorSignedAt } : {}),
+    ...(b.sealedAt !== undefined ? { sealedAt: b.sealedAt } : {}),
+    ...(b.reachedAt !== undefined ? { reachedAt: b.reachedAt } : {}),
+    ...(document ? { documentMaterialId: document.materialId, documentSha256: document.sha256 } : {}),
     effectiveAt,
     performance: b.performance,
     sha256: createHash('sha256').update(b.terms, 'utf8').digest('hex'),

@@ -12,11 +12,15 @@ export const REFERRAL_STATUSES = [
   'case_registered',
   'trial_resumed',
   'closed',
+  'recalled',
 ] as const
 export type ReferralStatus = (typeof REFERRAL_STATUSES)[number]
 
-/** A referral with one of these states no longer blocks a new referral of the same 案号. */
-export const FINISHED_STATUSES: readonly ReferralStatus[] = ['case_registered', 'trial_resumed', 'closed']
+/**
+ * A referral with one of these states no longer blocks a new referral of the same 案号 (contract §2; the partial
+ * unique index referrals_active_case_uidx, migration 0011, excludes the same states).
+ */
+export const FINISHED_STATUSES: readonly ReferralStatus[] = ['case_registered', 'trial_resumed', 'closed', 'recalled']
 
 export type ReferralAction =
   | 'create'
@@ -24,6 +28,7 @@ export type ReferralAction =
   | 'decline'
   | 'acceptance_timeout'
   | 'redesignate'
+  | 'recall'
   | 'assign'
   | 'suspend'
   | 'resume'
@@ -61,6 +66,7 @@ export const TRANSITIONS: readonly TransitionRule[] = [
   { action: 'decline', by: 'mediation', from: ['referred'], to: 'declined', event: 'referral.declined' },
   { action: 'acceptance_timeout', by: 'system', from: ['referred'], to: 'declined', event: 'referral.declined' },
   { action: 'redesignate', by: 'court', from: ['declined'], to: 'referred', event: 'referral.redesignated' },
+  { action: 'recall', by: 'court', from: ['referred', 'declined'], to: 'recalled', event: 'referral.recalled' },
   { action: 'assign', by: 'mediation', from: ['referred'], to: 'referred', event: 'referral.assigned' },
   { action: 'suspend', by: 'mediation', from: ['mediating'], to: 'suspended', event: 'referral.suspended' },
   { action: 'resume', by: 'mediation', from: ['suspended'], to: 'mediating', event: 'referral.resumed' },
@@ -69,8 +75,24 @@ export const TRANSITIONS: readonly TransitionRule[] = [
   { action: 'terminate', by: 'mediation', from: ['mediating', 'suspended'], to: 'terminated', event: 'referral.terminated' },
   { action: 'mediation_timeout', by: 'system', from: ['mediating'], to: 'terminated', event: 'referral.terminated' },
   { action: 'return_materials', by: 'mediation', from: ['terminated'], to: 'materials_returned', event: 'referral.materials_returned' },
-  { action: 'register_case', by: 'court', from: ['materials_returned'], to: 'case_registered', event: 'referral.case_registered', referralType: 'pre_filing' },
-  { action: 'resume_trial', by: 'court', from: ['materials_returned'], to: 'trial_resumed', event: 'referral.trial_resumed', referralType: 'in_litigation' },
+  // The court's follow-up after a failed mediation, and (v1.1) when mediation never started: a declined or recalled
+  // case whose party insists on litigation is registered or goes back to trial (意见 三(三), 特邀调解规定 21).
+  {
+    action: 'register_case',
+    by: 'court',
+    from: ['materials_returned', 'declined', 'recalled'],
+    to: 'case_registered',
+    event: 'referral.case_registered',
+    referralType: 'pre_filing',
+  },
+  {
+    action: 'resume_trial',
+    by: 'court',
+    from: ['materials_returned', 'declined', 'recalled'],
+    to: 'trial_resumed',
+    event: 'referral.trial_resumed',
+    referralType: 'in_litigation',
+  },
   { action: 'close', by: 'court', from: ['agreed'], to: 'closed', event: 'referral.closed' },
   { action: 'report_performance', by: 'mediation', from: ['agreed', 'closed'], to: 'same', event: 'referral.performance_reported' },
 ]
@@ -102,6 +124,8 @@ export const CLOSURE_DISPOSITIONS = {
 export const TERMINATION_REASONS = ['settled_and_withdrawn', 'party_unreachable', 'party_refused', 'gap_too_large', 'refused_to_sign', 'other'] as const
 export const SYSTEM_TERMINATION_REASON = 'deadline_expired'
 export const SYSTEM_DECLINE_REASON = 'acceptance_timeout'
+/** Why a court takes a referral back before mediation starts (contract §2 v1.1; 意见 三(一)(三), 特邀调解规定 12, 21). */
+export const RECALL_REASONS = ['party_withdrew_consent', 'party_insists_on_litigation', 'court_decision'] as const
 
 /** Every index 0..partyCount-1 appears among `indexes`. */
 export function coversAllParties(partyCount: number, indexes: readonly number[]): boolean {

@@ -48,6 +48,15 @@ export interface Agreement {
   terms: string
   amount?: string
   signatures: Array<{ partyIndex: number; signedAt: string }>
+  /** The mediator's signature and the organization's seal (人民调解法 29; 在线调解规则 19: e-signature, e-seal). */
+  mediatorSignedAt?: string
+  sealedAt?: string
+  /** When an oral agreement was reached (人民调解法 30). */
+  reachedAt?: string
+  /** The signed agreement file (a material) and its SHA-256 (lowercase hex). */
+  documentMaterialId?: string
+  documentSha256?: string
+  /** Written/electronic: the latest of the signatures and the seal; oral: reachedAt. */
   effectiveAt: string
   performance: { method: 'immediate' | 'installments' | 'deferred'; dueOn?: string }
   sha256: string
@@ -68,6 +77,7 @@ export interface ReferralDoc {
   mediator?: { name: string; id?: string }
   acceptedAt?: string
   decline?: { reason: string; declinedAt: string; by: 'organization' | 'system' }
+  recall?: { reason: string; note?: string; recalledAt: string }
   suspension?: { reason: string; note?: string; suspendedOn: string; suspendedAt: string }
   suspensions?: Array<{ reason: string; note?: string; suspendedOn: string; resumedOn?: string }>
   extensions?: Array<{ previousDueOn: string; newDueOn: string; consent: Consent[]; extendedAt: string }>
@@ -161,6 +171,7 @@ export function referralView(r: Referral, full: boolean, decrypt: Decrypt): Reco
     mediator: d.mediator ?? null,
     acceptedAt: d.acceptedAt ?? null,
     decline: d.decline ?? null,
+    recall: d.recall ?? null,
     suspension: d.suspension ?? null,
     extensions: d.extensions ?? [],
     agreement: d.agreement ?? null,

@@ -16,6 +16,7 @@ import {
   ExtensionBody,
   MaterialReturnBody,
   PerformanceBody,
+  RecallBody,
   RedesignationBody,
   ReferralView,
   ResumptionBody,
@@ -123,6 +124,18 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
   })
 
   routes.action({
+    path: 'recall',
+    roles: COURT,
+    summary: '撤回委派/委托 / Recall the referral',
+    description:
+      'referred 或 declined → recalled：调解开始前法院收回案件（当事人撤回同意、坚持诉讼或法院决定；意见 三(一)(三)，特邀调解规定 12、21）。' +
+      '调解组织经 referral.recalled 事件获知；撤回后同一案号可再次委派，法院可登记立案或恢复审理（court-filing）。' +
+      'The court takes the case back before mediation starts; the organization is notified by the event. A recalled case no longer blocks its 案号.',
+    body: RecallBody,
+    run: referrals.recall,
+  })
+
+  routes.action({
     path: 'assignment',
     roles: MEDIATION,
     summary: '中心分派 / Dispatch from a centre',
@@ -164,7 +177,10 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     path: 'agreement',
     roles: MEDIATION,
     summary: '记录调解协议 / Record the agreement',
-    description: '全体当事人签署；书面与电子协议自最后一方签署时生效（在线调解规则 19），口头协议自达成之日生效。agreement.sha256 = SHA-256(terms).',
+    description:
+      'mediating → agreed。书面与电子协议：全体当事人签署，并有调解员签名（mediatorSignedAt）与调解组织印章（sealedAt），否则 422 signatures_incomplete；' +
+      '自其中最晚者生效（人民调解法 29，在线调解规则 19）。口头协议：须 reachedAt，自达成时生效（人民调解法 30）。给出的 effectiveAt 不一致 → 422 effective_at_mismatch。' +
+      'documentMaterialId：已签署的协议文件（须存在且调用方可读，否则 422 unknown_material），协议显示其 documentSha256。agreement.sha256 = SHA-256(terms).',
     body: AgreementBody,
     run: referrals.recordAgreement,
   })
@@ -192,7 +208,9 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     path: 'court-filing',
     roles: COURT,
     summary: '登记立案或恢复审理 / Register the case or resume the trial',
-    description: 'materials_returned → case_registered（仅诉前委派，新 民初 案号）或 trial_resumed（仅诉中委托）。',
+    description:
+      'materials_returned、declined 或 recalled → case_registered（仅诉前委派，新 民初 案号）或 trial_resumed（仅诉中委托）：调解不成、组织不予接受或法院撤回后，' +
+      '当事人坚持诉讼的，法院登记立案或恢复审理（意见 三(三)，特邀调解规定 21）。From materials_returned, declined or recalled.',
     body: CourtFilingBody,
     run: (w, c, id, b) => (b.action === 'case_registered' ? referrals.registerCase(w, c, id, b) : referrals.resumeTrial(w, c, id, b)),
   })

@@ -108,6 +108,7 @@ const REFERRAL_STATUS_LABELS = {
   case_registered: { zh: '已登记立案', en: 'Case registered' },
   trial_resumed: { zh: '已恢复审理', en: 'Trial resumed' },
   closed: { zh: '已结案', en: 'Closed' },
+  recalled: { zh: '法院已撤回', en: 'Recalled by the court' },
 } satisfies Labels<(typeof REFERRAL_STATUSES)[number]>
 
 /** 司法确认申请状态 (contract §3; 民事诉讼法 206, 民诉法解释 354, 355, 357, 372). */
@@ -137,6 +138,7 @@ const EVENT_TYPE_LABELS = {
   'referral.accepted': { zh: '调解组织受理', en: 'Referral accepted' },
   'referral.declined': { zh: '调解组织不予接受', en: 'Referral declined' },
   'referral.redesignated': { zh: '重新指定调解组织', en: 'Organization redesignated' },
+  'referral.recalled': { zh: '法院撤回委派（委托）', en: 'Referral recalled by the court' },
   'referral.assigned': { zh: '中心分派调解组织', en: 'Assigned by the centre' },
   'referral.suspended': { zh: '中止调解', en: 'Mediation suspended' },
   'referral.resumed': { zh: '恢复调解', en: 'Mediation resumed' },

@@ -22,6 +22,7 @@ export const EVENT_TYPES = [
   'referral.accepted',
   'referral.declined',
   'referral.redesignated',
+  'referral.recalled',
   'referral.assigned',
   'referral.suspended',
   'referral.resumed',

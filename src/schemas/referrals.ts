@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { TERMINATION_REASONS } from '../domain/referral-machine.js'
+import { RECALL_REASONS, TERMINATION_REASONS } from '../domain/referral-machine.js'
 import { LegalDate, LineText, MultilineText, Nullable, ReportedTimestamp, StringEnum, Timestamp } from './common.js'
 
 /** Contract §2 / domain.md §7. Extensible: adding a code is a compatible change. */
@@ -143,6 +143,16 @@ export const RedesignationBody = Type.Object(
   { designation: DesignationInput },
   { additionalProperties: false, examples: [{ designation: { mode: 'party_selected', organizationId: 'bj-cy-centre' } }] },
 )
+export const RecallBody = Type.Object(
+  {
+    reason: StringEnum(RECALL_REASONS, {
+      description:
+        'party_withdrew_consent 当事人撤回同意 / party_insists_on_litigation 当事人坚持诉讼 / court_decision 法院决定 (意见 三(一)(三), 特邀调解规定 12, 21)',
+    }),
+    note: Type.Optional(Text(2000, '说明 / note')),
+  },
+  { additionalProperties: false, examples: [{ reason: 'party_insists_on_litigation', note: '申请人明确表示不同意调解，坚持起诉' }] },
+)
 export const AssignmentBody = Type.Object(
   { organizationId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) },
   { additionalProperties: false, examples: [{ organizationId: 'bj-cy-blz' }] },
@@ -173,7 +183,17 @@ export const AgreementBody = Type.Object(
     form: StringEnum(['written', 'oral', 'electronic'] as const),
     terms: Text(20000, '协议条款 / terms'),
     amount: Type.Optional(Amount),
-    signatures: Type.Array(Sig, { minItems: 1, maxItems: 100 }),
+    signatures: Type.Array(Sig, {
+      maxItems: 100,
+      description:
+        '当事人签名；书面与电子协议须全体当事人签署，口头协议可为空 / party signatures: every party for written and electronic, may be empty for oral',
+    }),
+    mediatorSignedAt: Type.Optional(ReportedTimestamp),
+    sealedAt: Type.Optional(ReportedTimestamp),
+    reachedAt: Type.Optional(ReportedTimestamp),
+    documentMaterialId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: '已签署协议文件的材料标识，协议显示其 documentSha256 / the signed agreement file, a material' }),
+    ),
     effectiveAt: Type.Optional(ReportedTimestamp),
     performance: Type.Object(
       { method: StringEnum(['immediate', 'installments', 'deferred'] as const), dueOn: Type.Optional(Type.String({ 'x-check': 'date' })) },
@@ -182,6 +202,12 @@ export const AgreementBody = Type.Object(
   },
   {
     additionalProperties: false,
+    description:
+      '书面、电子协议：全体当事人签署，且有调解员签名（mediatorSignedAt）和调解组织印章或电子印章（sealedAt），否则 422 signatures_incomplete；' +
+      '自其中最晚者生效（人民调解法 29，在线调解规则 19）。口头协议：须 reachedAt，签名可为空，自达成时生效（人民调解法 30）。' +
+      'effectiveAt 可省略（由服务计算）；给出而不一致 → 422 effective_at_mismatch。' +
+      'Written/electronic: every party, the mediator and the seal; effective at the latest. Oral: effective at reachedAt. ' +
+      'effectiveAt is computed; a different one given → 422 effective_at_mismatch.',
     examples: [
       {
         agreementNumber: '朝八调〔2026〕17号',
@@ -192,6 +218,9 @@ export const AgreementBody = Type.Object(
           { partyIndex: 0, signedAt: '2026-12-10T15:00:00+08:00' },
           { partyIndex: 1, signedAt: '2026-12-10T15:05:00+08:00' },
         ],
+        mediatorSignedAt: '2026-12-10T15:10:00+08:00',
+        sealedAt: '2026-12-10T15:20:00+08:00',
+        effectiveAt: '2026-12-10T15:20:00+08:00',
         performance: { method: 'deferred', dueOn: '2026-12-31' },
       },
     ],
@@ -299,6 +328,7 @@ export const ReferralView = Type.Object(
     mediator: Nullable(AnyObject),
     acceptedAt: Nullable(Timestamp),
     decline: Nullable(AnyObject),
+    recall: Nullable(AnyObject),
     suspension: Nullable(AnyObject),
     extensions: Type.Array(AnyObject),
     agreement: Nullable(AnyObject),
@@ -319,6 +349,7 @@ export type PartyInputT = Static<typeof PartyInput>
 export type AcceptanceInput = Static<typeof AcceptanceBody>
 export type RedesignationInput = Static<typeof RedesignationBody>
 export type AssignmentInput = Static<typeof AssignmentBody>
+export type RecallInput = Static<typeof RecallBody>
 export type SuspensionInput = Static<typeof SuspensionBody>
 export type ResumptionInput = Static<typeof ResumptionBody>
 export type ExtensionInput = Static<typeof ExtensionBody>

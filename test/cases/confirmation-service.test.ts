@@ -69,6 +69,8 @@ async function agreedReferral(opts: { inLitigation?: boolean; close?: 'agreement
         { partyIndex: 0, signedAt },
         { partyIndex: 1, signedAt },
       ],
+      mediatorSignedAt: signedAt,
+      sealedAt: signedAt,
       performance: { method: 'immediate' },
     }),
   )
@@ -101,6 +103,8 @@ function standaloneBody(over: Record<string, unknown> = {}): CreateConfirmationI
         { partyIndex: 0, signedAt },
         { partyIndex: 1, signedAt },
       ],
+      mediatorSignedAt: signedAt,
+      sealedAt: signedAt,
       performance: { method: 'deferred', dueOn: '2027-01-31' },
     },
     parties: [

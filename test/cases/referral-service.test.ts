@@ -278,6 +278,8 @@ t.test('the pre-filing life: accept, suspend, resume, extend, agreement, perform
         { partyIndex: 0, signedAt: t1 },
         { partyIndex: 1, signedAt: t2 },
       ],
+      mediatorSignedAt: t1,
+      sealedAt: t1,
       performance: { method: 'immediate' },
     }),
   )

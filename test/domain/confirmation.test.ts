@@ -163,11 +163,25 @@ t.test('courts', async (t) => {
 
 t.test('effective time', async (t) => {
   const sigs = [{ signedAt: '2026-09-01T10:00:00+08:00' }, { signedAt: '2026-09-01T23:30:00+08:00' }]
-  t.equal(agreementEffectiveAt('written', sigs, undefined), '2026-09-01T15:30:00.000Z', 'last signature')
-  t.equal(agreementEffectiveAt('electronic', sigs, '2020-01-01T00:00:00Z'), '2026-09-01T15:30:00.000Z', 'stated time ignored for signed forms')
-  t.equal(agreementEffectiveAt('oral', sigs, '2026-08-30T09:00:00+08:00'), '2026-08-30T01:00:00.000Z')
-  t.throws(() => agreementEffectiveAt('oral', sigs, undefined), RangeError)
-  t.throws(() => agreementEffectiveAt('written', [], undefined), RangeError)
+  const signed = { mediatorSignedAt: '2026-09-01T15:00:00Z', sealedAt: '2026-09-01T15:10:00Z' }
+  t.equal(agreementEffectiveAt({ form: 'written', signatures: sigs, ...signed }), '2026-09-01T15:30:00.000Z', 'a party signed last')
+  t.equal(agreementEffectiveAt({ form: 'written', signatures: sigs, ...signed, sealedAt: '2026-09-01T16:00:00Z' }), '2026-09-01T16:00:00.000Z', 'sealed last')
+  t.equal(
+    agreementEffectiveAt({ form: 'electronic', signatures: sigs, ...signed, mediatorSignedAt: '2026-09-02T01:00:00+08:00' }),
+    '2026-09-01T17:00:00.000Z',
+    'the mediator signed last',
+  )
+  t.equal(
+    agreementEffectiveAt({ form: 'electronic', signatures: sigs, ...signed, effectiveAt: '2020-01-01T00:00:00Z' }),
+    '2026-09-01T15:30:00.000Z',
+    'a stated time is not the effect',
+  )
+  t.equal(agreementEffectiveAt({ form: 'oral', signatures: sigs, reachedAt: '2026-08-30T09:00:00+08:00' }), '2026-08-30T01:00:00.000Z', 'oral: when reached')
+  t.equal(agreementEffectiveAt({ form: 'oral', signatures: [], reachedAt: '2026-08-30T09:00:00+08:00' }), '2026-08-30T01:00:00.000Z', 'oral without signatures')
+  t.equal(agreementEffectiveAt({ form: 'oral', signatures: sigs, effectiveAt: '2026-08-30T09:00:00+08:00' }), null, 'oral without reachedAt')
+  t.equal(agreementEffectiveAt({ form: 'written', signatures: sigs, sealedAt: signed.sealedAt }), null, 'no mediator signature')
+  t.equal(agreementEffectiveAt({ form: 'written', signatures: sigs, mediatorSignedAt: signed.mediatorSignedAt }), null, 'no seal')
+  t.equal(agreementEffectiveAt({ form: 'written', signatures: [], ...signed }), null, 'no party signature')
 })
 
 t.test('application deadline (民事诉讼法 205, 85)', async (t) => {

@@ -24,6 +24,7 @@ import {
   expiryDue,
   extend,
   pendingDeadline,
+  recall,
   recordAgreement,
   redesignate,
   registerCase,
@@ -44,6 +45,7 @@ import type {
   ExtensionInput,
   MaterialReturnInput,
   PerformanceInput,
+  RecallInput,
   RedesignationInput,
   ResumptionInput,
   SuspensionInput,
@@ -205,6 +207,8 @@ const AGREEMENT = {
     { partyIndex: 1, signedAt: '2026-03-20T10:10:00+08:00' },
     { partyIndex: 2, signedAt: '2026-03-20T10:30:00+08:00' },
   ],
+  mediatorSignedAt: '2026-03-20T10:20:00+08:00',
+  sealedAt: '2026-03-20T10:25:00+08:00',
   effectiveAt: iso('2026-03-20T10:30:00+08:00'),
   performance: { method: 'deferred' as const, dueOn: '2026-04-30' },
   sha256: sha256(TERMS),
@@ -494,6 +498,39 @@ t.test('decline', async (t) => {
   for (const row of rows) verify(t, row, () => decline(REFERRED, row.b, at(NOW)))
 })
 
+t.test('recall', async (t) => {
+  const NOW = '2026-01-15T09:30:00+08:00'
+  const DECLINED = variant(
+    REFERRED,
+    { status: 'declined' },
+    { decline: { reason: '本会人手不足', declinedAt: iso('2026-01-14T15:00:00+08:00'), by: 'organization' } },
+  )
+  const rows: Array<Row & { r?: Referral; b: RecallInput }> = [
+    {
+      name: 'a referred case, with a note: the recall is recorded, nothing else changes',
+      b: { reason: 'party_insists_on_litigation', note: '申请人坚持起诉' },
+      want: {
+        status: 'referred',
+        organizationId: 'bj-cy-blz',
+        heldBy: ['bj-cy-blz'],
+        'doc.recall': { reason: 'party_insists_on_litigation', note: '申请人坚持起诉', recalledAt: '2026-01-15T01:30:00.000Z' },
+        'doc.deadlines': REFERRED.doc.deadlines,
+      },
+    },
+    {
+      name: 'a declined case keeps its decline; no note, no note member',
+      r: DECLINED,
+      b: { reason: 'court_decision' },
+      want: {
+        'doc.recall': { reason: 'court_decision', recalledAt: '2026-01-15T01:30:00.000Z' },
+        'doc.decline': DECLINED.doc.decline,
+      },
+    },
+    { name: 'consent withdrawn', b: { reason: 'party_withdrew_consent' }, want: { 'doc.recall.reason': 'party_withdrew_consent' } },
+  ]
+  for (const row of rows) verify(t, row, () => recall(row.r ?? REFERRED, row.b, at(NOW)))
+})
+
 t.test('redesignate', async (t) => {
   const DECLINED = variant(
     REFERRED,
@@ -767,10 +804,21 @@ t.test('recordAgreement', async (t) => {
     { partyIndex: 1, signedAt: '2026-03-20T10:10:00+08:00' },
   ]
   const performance = { method: 'deferred' as const, dueOn: '2026-04-30' }
-  const written: AgreementInput = { agreementNumber: '朝八调〔2026〕17号', form: 'written', terms: TERMS, amount: '5000.00', signatures, performance }
-  const rows: Array<Row & { b: AgreementInput }> = [
+  const signed = { mediatorSignedAt: '2026-03-20T10:20:00+08:00', sealedAt: '2026-03-20T10:25:00+08:00' }
+  const written: AgreementInput = {
+    agreementNumber: '朝八调〔2026〕17号',
+    form: 'written',
+    terms: TERMS,
+    amount: '5000.00',
+    signatures,
+    ...signed,
+    performance,
+  }
+  const oral: AgreementInput = { form: 'oral', terms: TERMS, signatures: [], reachedAt: '2026-03-19T18:00:00+08:00', performance }
+  const DOC = { materialId: '0192f3a4-5b6c-7d8e-9f01-000000000001', sha256: sha256('signed pdf') }
+  const rows: Array<Row & { b: AgreementInput; doc?: typeof DOC }> = [
     {
-      name: 'written: effective at the last signature (listed second), sha256 of the terms',
+      name: 'written: effective at the latest of signatures, mediator and seal (a party, listed second), sha256 of the terms',
       b: written,
       want: {
         status: 'mediating',
@@ -780,6 +828,7 @@ t.test('recordAgreement', async (t) => {
           terms: TERMS,
           amount: '5000.00',
           signatures,
+          ...signed,
           effectiveAt: '2026-03-20T02:30:00.000Z',
           performance,
           sha256: sha256(TERMS),
@@ -788,11 +837,27 @@ t.test('recordAgreement', async (t) => {
       },
     },
     {
+      name: 'written: the seal last',
+      b: { ...written, sealedAt: '2026-03-20T11:00:00+08:00' },
+      want: { 'doc.agreement.effectiveAt': '2026-03-20T03:00:00.000Z' },
+    },
+    {
+      name: 'written: the mediator last',
+      b: { ...written, mediatorSignedAt: '2026-03-20T11:30:00+08:00' },
+      want: { 'doc.agreement.effectiveAt': '2026-03-20T03:30:00.000Z' },
+    },
+    {
+      name: 'the effectiveAt given agrees (another offset, same instant)',
+      b: { ...written, effectiveAt: '2026-03-20T02:30:00Z' },
+      want: { 'doc.agreement.effectiveAt': '2026-03-20T02:30:00.000Z' },
+    },
+    {
       name: 'electronic, without number or amount; sha256("abc") is the FIPS 180-2 vector',
       b: {
         form: 'electronic',
         terms: 'abc',
         signatures: [signatures[0], signatures[2], { partyIndex: 2, signedAt: '2026-03-20T11:00:00+08:00' }],
+        ...signed,
         performance: { method: 'immediate' },
       },
       want: {
@@ -804,39 +869,99 @@ t.test('recordAgreement', async (t) => {
       },
     },
     {
-      name: 'oral: effective when stated, not at the last signature',
-      b: { form: 'oral', terms: TERMS, signatures, effectiveAt: '2026-03-19T18:00:00+08:00', performance },
-      want: { 'doc.agreement.effectiveAt': '2026-03-19T10:00:00.000Z', 'doc.agreement.form': 'oral' },
+      name: 'oral: effective when reached; no signatures needed',
+      b: oral,
+      want: {
+        'doc.agreement.effectiveAt': '2026-03-19T10:00:00.000Z',
+        'doc.agreement.form': 'oral',
+        'doc.agreement.reachedAt': '2026-03-19T18:00:00+08:00',
+        'doc.agreement.signatures': [],
+        'doc.agreement.mediatorSignedAt': undefined,
+      },
     },
+    {
+      name: 'oral: signatures later than reachedAt do not move it',
+      b: { ...oral, signatures, effectiveAt: '2026-03-19T10:00:00Z' },
+      want: { 'doc.agreement.effectiveAt': '2026-03-19T10:00:00.000Z' },
+    },
+    {
+      name: 'the signed document: its id and sha256',
+      b: { ...written, documentMaterialId: DOC.materialId },
+      doc: DOC,
+      want: { 'doc.agreement.documentMaterialId': DOC.materialId, 'doc.agreement.documentSha256': DOC.sha256 },
+    },
+    { name: 'no document, no document fields', b: written, want: { 'doc.agreement.documentMaterialId': undefined, 'doc.agreement.documentSha256': undefined } },
     {
       name: 'a signature 4 minutes ahead of the clock is within the skew',
       b: { ...written, signatures: [...signatures.slice(0, 2), { partyIndex: 1, signedAt: '2026-03-20T12:04:00+08:00' }] },
       want: { 'doc.agreement.effectiveAt': '2026-03-20T04:04:00.000Z' },
     },
-    { name: 'oral without effectiveAt', b: { form: 'oral', terms: TERMS, signatures, performance }, err: invalid('/effectiveAt required') },
+    { name: 'oral without reachedAt', b: { form: 'oral', terms: TERMS, signatures, performance }, err: invalid('/reachedAt required') },
     {
-      name: 'a signature of a party that does not exist, and oral without effectiveAt',
-      b: { form: 'oral', terms: TERMS, signatures: [signatures[0], { partyIndex: 3, signedAt: '2026-03-20T10:00:00+08:00' }], performance },
-      err: invalid('/signatures/1/partyIndex invalid_party_index', '/effectiveAt required'),
+      name: 'oral with only effectiveAt (the v1.0 form)',
+      b: { form: 'oral', terms: TERMS, signatures: [], effectiveAt: '2026-03-19T18:00:00+08:00', performance },
+      err: invalid('/reachedAt required'),
     },
-    { name: 'the third party did not sign', b: { ...written, signatures: [signatures[0], signatures[2]] }, err: rule('signatures_incomplete') },
+    {
+      name: 'a signature of a party that does not exist, and oral without reachedAt',
+      b: { form: 'oral', terms: TERMS, signatures: [signatures[0], { partyIndex: 3, signedAt: '2026-03-20T10:00:00+08:00' }], performance },
+      err: invalid('/signatures/1/partyIndex invalid_party_index', '/reachedAt required'),
+    },
+    {
+      name: 'the third party did not sign',
+      b: { ...written, signatures: [signatures[0], signatures[2]] },
+      err: rule('signatures_incomplete', { missing: ['signatures'] }),
+    },
+    { name: 'written without any signature', b: { ...written, signatures: [] }, err: rule('signatures_incomplete', { missing: ['signatures'] }) },
     {
       name: 'a party signing twice is not everyone',
       b: { ...written, signatures: [signatures[0], signatures[2], { ...signatures[2] }] },
-      err: rule('signatures_incomplete'),
+      err: rule('signatures_incomplete', { missing: ['signatures'] }),
+    },
+    {
+      name: 'written without the mediator’s signature',
+      b: { ...written, mediatorSignedAt: undefined },
+      err: rule('signatures_incomplete', { missing: ['mediatorSignedAt'] }),
+    },
+    {
+      name: 'electronic without the seal',
+      b: { ...written, form: 'electronic', sealedAt: undefined },
+      err: rule('signatures_incomplete', { missing: ['sealedAt'] }),
+    },
+    {
+      name: 'written with neither',
+      b: { ...written, mediatorSignedAt: undefined, sealedAt: undefined },
+      err: rule('signatures_incomplete', { missing: ['mediatorSignedAt', 'sealedAt'] }),
+    },
+    {
+      name: 'an effectiveAt at the last party signature (the v1.0 rule) is not the effect',
+      b: { ...written, sealedAt: '2026-03-20T11:00:00+08:00', effectiveAt: '2026-03-20T10:30:00+08:00' },
+      err: rule('effective_at_mismatch', { effectiveAt: '2026-03-20T03:00:00.000Z' }),
+    },
+    {
+      name: 'oral: an effectiveAt other than reachedAt',
+      b: { ...oral, effectiveAt: '2026-03-20T09:00:00+08:00' },
+      err: rule('effective_at_mismatch', { effectiveAt: '2026-03-19T10:00:00.000Z' }),
     },
     {
       name: 'a signature 6 minutes ahead of the clock',
       b: { ...written, signatures: [...signatures.slice(0, 2), { partyIndex: 1, signedAt: '2026-03-20T12:06:00+08:00' }] },
       err: rule('timestamp_in_future', { path: 'signatures/2/signedAt' }),
     },
+    { name: 'a seal in the future', b: { ...written, sealedAt: '2026-03-20T13:00:00+08:00' }, err: rule('timestamp_in_future', { path: 'sealedAt' }) },
+    {
+      name: 'a mediator’s signature in the future',
+      b: { ...written, mediatorSignedAt: '2026-03-21T10:00:00+08:00' },
+      err: rule('timestamp_in_future', { path: 'mediatorSignedAt' }),
+    },
+    { name: 'oral reached in the future', b: { ...oral, reachedAt: '2026-03-20T13:00:00+08:00' }, err: rule('timestamp_in_future', { path: 'reachedAt' }) },
     {
       name: 'incomplete signatures come before the clock',
       b: { ...written, signatures: [{ partyIndex: 0, signedAt: '2027-01-01T00:00:00+08:00' }] },
-      err: rule('signatures_incomplete'),
+      err: rule('signatures_incomplete', { missing: ['signatures'] }),
     },
   ]
-  for (const row of rows) verify(t, row, () => recordAgreement(MEDIATING, row.b, at(NOW)))
+  for (const row of rows) verify(t, row, () => recordAgreement(MEDIATING, row.b, at(NOW), row.doc))
 })
 
 t.test('terminate', async (t) => {
@@ -941,6 +1066,11 @@ t.test('registerCase', async (t) => {
     },
   ]
   for (const row of rows) verify(t, row, () => registerCase(RETURNED, row.b, at(NOW)))
+  // v1.1: the court's follow-up also when mediation never started (the machine allows declined and recalled).
+  const b: CourtFilingInput = { action: 'case_registered', caseNumber: '（2026）京0105民初23457号', filedOn: '2026-04-12' }
+  for (const status of ['declined', 'recalled'] as const) {
+    verify(t, { name: `from ${status}`, want: { 'doc.courtFiling': { ...b } } }, () => registerCase(variant(REFERRED, { status }), b, at(NOW)))
+  }
 })
 
 t.test('resumeTrial', async (t) => {
@@ -960,6 +1090,11 @@ t.test('resumeTrial', async (t) => {
     { name: 'a filing date', b: { action: 'trial_resumed', resumedOn: '2026-04-12', filedOn: '2026-04-12' }, err: invalid('/filedOn not_allowed') },
   ]
   for (const row of rows) verify(t, row, () => resumeTrial(r, row.b))
+  for (const status of ['declined', 'recalled'] as const) {
+    verify(t, { name: `from ${status}`, want: { 'doc.courtFiling': { action: 'trial_resumed', resumedOn: '2026-04-12' } } }, () =>
+      resumeTrial(variant(REFERRED, { ...IN_LITIGATION, status }, { procedure: 'ordinary' }), { action: 'trial_resumed', resumedOn: '2026-04-12' }),
+    )
+  }
 })
 
 t.test('close', async (t) => {
@@ -1068,6 +1203,7 @@ t.test('expiryDue', async (t) => {
     { name: 'suspended past the (stopped) deadline', r: SUSPENDED, today: '2026-05-01', want: null },
     { name: 'agreed past the deadline', r: AGREED, today: '2026-05-01', want: null },
     { name: 'declined past the acceptance deadline', r: variant(REFERRED, { status: 'declined' }), today: '2026-05-01', want: null },
+    { name: 'recalled past the acceptance deadline', r: variant(REFERRED, { status: 'recalled' }), today: '2026-05-01', want: null },
   ]
   for (const row of rows) {
     const got = expiryDue(row.r, row.today, now)
@@ -1094,6 +1230,7 @@ t.test('pendingDeadline', async (t) => {
     ['terminated', null],
     ['materials_returned', null],
     ['closed', null],
+    ['recalled', null],
   ]
   const both = variant(REFERRED, {}, { deadlines: { acceptanceDueOn: '2026-01-16', mediationDueOn: '2026-04-01', provisional: false } })
   for (const [status, want] of rows) t.equal(pendingDeadline(variant(both, { status })), want, status)

@@ -11,6 +11,8 @@ const ALLOWED: Array<[ReferralStatus | 'none', ReferralAction, Actor, ReferralSt
   ['referred', 'decline', 'mediation', 'declined'],
   ['referred', 'acceptance_timeout', 'system', 'declined'],
   ['declined', 'redesignate', 'court', 'referred'],
+  ['referred', 'recall', 'court', 'recalled'],
+  ['declined', 'recall', 'court', 'recalled'],
   ['referred', 'assign', 'mediation', 'referred'],
   ['mediating', 'suspend', 'mediation', 'suspended'],
   ['suspended', 'resume', 'mediation', 'mediating'],
@@ -22,6 +24,10 @@ const ALLOWED: Array<[ReferralStatus | 'none', ReferralAction, Actor, ReferralSt
   ['terminated', 'return_materials', 'mediation', 'materials_returned'],
   ['materials_returned', 'register_case', 'court', 'case_registered', 'pre_filing'],
   ['materials_returned', 'resume_trial', 'court', 'trial_resumed', 'in_litigation'],
+  ['declined', 'register_case', 'court', 'case_registered', 'pre_filing'],
+  ['declined', 'resume_trial', 'court', 'trial_resumed', 'in_litigation'],
+  ['recalled', 'register_case', 'court', 'case_registered', 'pre_filing'],
+  ['recalled', 'resume_trial', 'court', 'trial_resumed', 'in_litigation'],
   ['agreed', 'close', 'court', 'closed'],
   ['agreed', 'report_performance', 'mediation', 'agreed'],
   ['closed', 'report_performance', 'mediation', 'closed'],
@@ -58,7 +64,7 @@ t.test('event types follow contract §4', async (t) => {
   for (const e of events)
     t.match(
       e,
-      /^referral\.(created|accepted|declined|redesignated|assigned|suspended|resumed|extended|agreement_recorded|terminated|materials_returned|case_registered|trial_resumed|closed|performance_reported)$/,
+      /^referral\.(created|accepted|declined|redesignated|assigned|suspended|resumed|extended|agreement_recorded|terminated|materials_returned|case_registered|trial_resumed|closed|performance_reported|recalled)$/,
     )
-  t.equal(events.size, 15, 'all fifteen referral event types are produced')
+  t.equal(events.size, 16, 'all sixteen referral event types are produced')
 })

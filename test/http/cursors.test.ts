@@ -61,6 +61,8 @@ for (let i = 0; i < 2; i++) {
         { partyIndex: 0, signedAt },
         { partyIndex: 1, signedAt },
       ],
+      mediatorSignedAt: signedAt,
+      sealedAt: signedAt,
       performance: { method: 'deferred', dueOn: '2027-01-31' },
     },
     parties: [

@@ -78,6 +78,8 @@ t.test('item 3: NUL and lone surrogates in free text are a 400 at their path, no
         { partyIndex: 0, signedAt: hourAgo() },
         { partyIndex: 1, signedAt: hourAgo() },
       ],
+      mediatorSignedAt: hourAgo(),
+      sealedAt: hourAgo(),
       performance: { method: 'immediate' },
     }),
     '/terms',
@@ -254,6 +256,8 @@ t.test('item 6: timestamps lie within 1900 … now + 5 min wherever they appear'
       { partyIndex: 0, signedAt },
       { partyIndex: 1, signedAt: hourAgo() },
     ],
+    mediatorSignedAt: signedAt,
+    sealedAt: signedAt,
     performance: { method: 'immediate' },
   })
   refusedAt(t, await post(h, w.platform.key, `/v1/referrals/${id}/agreement`, sign('0001-01-01T00:00:00Z')), '/signatures/0/signedAt', 'out_of_range')

@@ -84,6 +84,8 @@ async function agreedReferral(opts: { signedAt?: string; inLitigation?: boolean;
       { partyIndex: 0, signedAt },
       { partyIndex: 1, signedAt },
     ],
+    mediatorSignedAt: signedAt,
+    sealedAt: signedAt,
     performance: { method: 'immediate' },
   })
   if (ag.statusCode !== 200) throw new Error(`agreement: ${ag.body}`)
@@ -118,6 +120,8 @@ function standaloneBody(over: Record<string, unknown> = {}) {
         { partyIndex: 0, signedAt },
         { partyIndex: 1, signedAt },
       ],
+      mediatorSignedAt: signedAt,
+      sealedAt: signedAt,
       performance: { method: 'deferred', dueOn: '2027-01-31' },
     },
     parties: [
@@ -562,10 +566,13 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
   const oral = standaloneBody()
   const oralAgreement = { ...oral.agreement, form: 'oral' }
   t.equal((await apply({ ...oral, agreement: oralAgreement })).statusCode, 400, 'an oral agreement states when it took effect')
-  const oralOk = await apply({ ...oral, agreement: { ...oralAgreement, effectiveAt: hourAgo() } })
+  const reachedAt = hourAgo()
+  const oralOk = await apply({ ...oral, agreement: { ...oralAgreement, reachedAt, effectiveAt: reachedAt } })
   t.equal(oralOk.statusCode, 201, oralOk.body)
   const stale = standaloneBody({ appliedAt: '2026-10-09T09:00:00+08:00' })
   stale.agreement.signatures = stale.agreement.signatures.map((s) => ({ ...s, signedAt: '2026-09-01T10:00:00+08:00' }))
+  stale.agreement.mediatorSignedAt = '2026-09-01T10:00:00+08:00'
+  stale.agreement.sealedAt = '2026-09-01T10:00:00+08:00'
   t.equal((await apply(stale)).json().code, 'confirmation_deadline_passed')
 
   // Personal data written into the terms is masked for operators and in events, shown as signed to the parties' side.

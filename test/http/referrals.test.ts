@@ -217,6 +217,8 @@ t.test('the pre-filing life: accept, suspend, resume, extend, agree, close, perf
       { partyIndex: 0, signedAt: t1 },
       { partyIndex: 1, signedAt: t2 },
     ],
+    mediatorSignedAt: t1,
+    sealedAt: t1,
     performance: { method: 'immediate' },
   })
   t.equal(agr.statusCode, 200)
@@ -357,6 +359,241 @@ t.test('decline, redesignation, centre dispatch', async (t) => {
   const again = await act(w.platform.key, r.id, 'assignment', { organizationId: 'bj-cy-blz' })
   t.equal(again.statusCode, 422, 'only a centre dispatches')
   t.equal((await accept(r.id)).statusCode, 200)
+})
+
+t.test('agreement: parties, mediator and seal; effective at the latest; oral when reached; the signed file by its sha256', async (t) => {
+  const ago = (ms: number) => new Date(Date.now() - ms).toISOString()
+  const parties = [
+    { partyIndex: 0, signedAt: ago(90_000) },
+    { partyIndex: 1, signedAt: ago(80_000) },
+  ]
+  const written = {
+    form: 'written',
+    terms: '李四赔偿张三 3000 元',
+    signatures: parties,
+    mediatorSignedAt: ago(70_000),
+    sealedAt: ago(60_000),
+    performance: { method: 'immediate' },
+  }
+  const agree = async (body: Record<string, unknown>, key = w.platform.key) => {
+    const r = await refer()
+    await accept(r.id)
+    return { id: r.id as string, res: await act(key, r.id, 'agreement', body) }
+  }
+
+  for (const [name, patch, missing] of [
+    ['no mediator signature', { mediatorSignedAt: undefined }, ['mediatorSignedAt']],
+    ['no seal', { sealedAt: undefined }, ['sealedAt']],
+    ['neither', { mediatorSignedAt: undefined, sealedAt: undefined }, ['mediatorSignedAt', 'sealedAt']],
+    ['one party only', { signatures: [parties[0]] }, ['signatures']],
+  ] as const) {
+    const { res } = await agree({ ...written, ...patch, form: 'electronic' })
+    t.equal(res.statusCode, 422, name)
+    t.equal(res.json().code, 'signatures_incomplete', name)
+    t.same(res.json().missing, missing, name)
+  }
+  const mismatch = await agree({ ...written, effectiveAt: parties[1].signedAt })
+  t.equal(mismatch.res.statusCode, 422, 'the last party signature is not the effect when the seal came later')
+  t.equal(mismatch.res.json().code, 'effective_at_mismatch')
+  t.equal(mismatch.res.json().effectiveAt, written.sealedAt)
+  const bad = await agree({ ...written, reachedAt: 'yesterday' })
+  t.equal(bad.res.statusCode, 400, 'timestamps are validated')
+
+  const ok = await agree({ ...written, effectiveAt: written.sealedAt })
+  t.equal(ok.res.statusCode, 200, ok.res.body)
+  t.equal(ok.res.json().agreement.effectiveAt, written.sealedAt, 'effective when sealed, the last of all')
+  t.equal(ok.res.json().agreement.mediatorSignedAt, written.mediatorSignedAt)
+  t.equal(ok.res.json().agreement.sealedAt, written.sealedAt)
+  t.equal(ok.res.json().agreement.documentSha256, undefined)
+
+  const oralNoReached = await agree({ form: 'oral', terms: '口头协议', signatures: [], effectiveAt: ago(1000), performance: { method: 'immediate' } })
+  t.equal(oralNoReached.res.statusCode, 400)
+  t.equal(oralNoReached.res.json().errors[0].path, '/reachedAt')
+  const reachedAt = ago(120_000)
+  const oral = await agree({ form: 'oral', terms: '口头协议', signatures: [], reachedAt, performance: { method: 'immediate' } })
+  t.equal(oral.res.statusCode, 200, oral.res.body)
+  t.equal(oral.res.json().agreement.effectiveAt, reachedAt, 'oral: effective when reached')
+
+  // The signed file: a material the platform uploaded, shown by its sha256 and linked to the case.
+  const pdf = Buffer.from(`%PDF-1.7 调解协议书 ${Date.now()}`)
+  const upload = async (key: string) => {
+    const res = await h.call(key, {
+      method: 'POST',
+      url: '/v1/materials',
+      payload: pdf,
+      headers: { 'content-type': 'application/pdf', 'x-material-title': encodeURIComponent('调解协议书.pdf'), 'idempotency-key': idemKey() },
+    })
+    if (res.statusCode !== 201) throw new Error(`material: ${res.statusCode} ${res.body}`)
+    return res.json() as { id: string; sha256: string }
+  }
+  const mine = await upload(w.platform.key)
+  const withDoc = await agree({ ...written, documentMaterialId: mine.id })
+  t.equal(withDoc.res.statusCode, 200, withDoc.res.body)
+  t.equal(withDoc.res.json().agreement.documentMaterialId, mine.id)
+  t.equal(withDoc.res.json().agreement.documentSha256, mine.sha256)
+  const { createHash } = await import('node:crypto')
+  t.equal(mine.sha256, createHash('sha256').update(pdf).digest('hex'))
+  const links = await h.deps.db.selectFrom('material_links').selectAll().where('material_id', '=', mine.id).execute()
+  t.same(
+    links.map((l) => l.subject_id),
+    [withDoc.id],
+    'linked to the case: the orphan expiry never takes it',
+  )
+  const courtSees = await h.call(w.court.key, { method: 'GET', url: `/v1/materials/${mine.id}` })
+  t.equal(courtSees.statusCode, 200, 'the referring court may read the signed file')
+
+  const theirs = await upload(w.otherPlatform.key)
+  for (const [name, id] of [
+    ['another platform’s material', theirs.id],
+    ['an unknown material', '0192f3a4-5b6c-7d8e-9f01-000000000000'],
+    ['not an id', 'nope'],
+  ] as const) {
+    const { res } = await agree({ ...written, documentMaterialId: id })
+    t.equal(res.statusCode, 422, name)
+    t.equal(res.json().code, 'unknown_material', name)
+    t.equal(res.json().errors[0].path, '/documentMaterialId', name)
+  }
+})
+
+t.test('recall: the court takes a case back before mediation starts; roles, states, body, event, 案号', async (t) => {
+  const today = shanghaiDate(new Date())
+  const r = await refer()
+  const recallOf = (key: string, id: string, body: unknown = { reason: 'party_insists_on_litigation', note: '申请人坚持起诉' }) => act(key, id, 'recall', body)
+
+  // Roles: a platform or an operator may never recall (403); another court does not see the case (404).
+  t.equal((await recallOf(w.platform.key, r.id)).statusCode, 403, 'mediation → 403')
+  t.equal((await recallOf(h.operatorKey, r.id)).statusCode, 403, 'operator → 403')
+  t.equal((await recallOf(w.otherCourt.key, r.id)).statusCode, 404, 'another court → 404')
+  // The body: reason from the list, note optional, nothing else.
+  const badReason = await recallOf(w.court.key, r.id, { reason: 'changed_mind' })
+  t.equal(badReason.statusCode, 400)
+  t.equal(badReason.json().errors[0].path, '/reason')
+  t.equal((await recallOf(w.court.key, r.id, {})).statusCode, 400, 'reason required')
+  t.equal((await recallOf(w.court.key, r.id, { reason: 'court_decision', organizationId: 'x' })).statusCode, 400, 'unknown field')
+
+  const rec = await recallOf(w.court.key, r.id)
+  t.equal(rec.statusCode, 200)
+  t.equal(rec.json().status, 'recalled')
+  t.equal(rec.json().version, 2)
+  t.match(rec.json().recall, { reason: 'party_insists_on_litigation', note: '申请人坚持起诉', recalledAt: String })
+  t.equal(rec.json().organizationId, 'bj-cy-blz')
+  t.ok(rec.headers.receipt === undefined || typeof rec.headers.receipt === 'string')
+
+  // The event, seen by both sides: the organization learns of the recall from it.
+  for (const key of [w.court.key, w.platform.key]) {
+    const events = (await get(key, `/v1/referrals/${r.id}/events`)).json().items
+    const last = events[events.length - 1]
+    t.equal(last.type, 'referral.recalled')
+    t.equal(last.sequence, 2)
+    t.same(last.actor, { clientId: w.court.id, role: 'court' })
+    t.equal(last.data.referral.status, 'recalled')
+    t.equal(last.data.referral.recall.reason, 'party_insists_on_litigation')
+  }
+
+  // Wrong states: a recalled case is not recalled again, accepted or redesignated.
+  const twice = await recallOf(w.court.key, r.id)
+  t.equal(twice.statusCode, 409)
+  t.equal(twice.json().code, 'illegal_transition')
+  t.equal(twice.json().currentStatus, 'recalled')
+  t.equal((await accept(r.id)).statusCode, 409, 'no acceptance after a recall')
+  const red = await act(w.court.key, r.id, 'redesignation', { designation: { mode: 'court_designated', organizationId: 'bj-cy-blz' } })
+  t.equal(red.statusCode, 409)
+
+  // A recalled case no longer blocks its 案号.
+  const again = await post(h, w.court.key, '/v1/referrals', referralBody({ caseNumber: r.caseNumber }))
+  t.equal(again.statusCode, 201, 'a new referral of the same 案号')
+  const third = await post(h, w.court.key, '/v1/referrals', referralBody({ caseNumber: r.caseNumber }))
+  t.equal(third.statusCode, 409, 'but only one active referral at a time')
+  t.equal(third.json().code, 'duplicate_referral')
+
+  // Mediation started: no recall.
+  const m = await refer()
+  await accept(m.id)
+  const late = await recallOf(w.court.key, m.id)
+  t.equal(late.statusCode, 409)
+  t.equal(late.json().currentStatus, 'mediating')
+
+  // From declined.
+  const d = await refer()
+  await act(w.platform.key, d.id, 'acceptance', { decision: 'declined', reason: '超出受理范围' })
+  const fromDeclined = await recallOf(w.court.key, d.id, { reason: 'party_withdrew_consent' })
+  t.equal(fromDeclined.statusCode, 200)
+  t.equal(fromDeclined.json().status, 'recalled')
+  t.equal(fromDeclined.json().decline.reason, '超出受理范围', 'the decline stays on file')
+  t.equal(fromDeclined.json().recall.note, undefined)
+
+  // The court's follow-up from recalled (pre-filing: register; never resume a trial).
+  const notResumed = await act(w.court.key, r.id, 'court-filing', { action: 'trial_resumed', resumedOn: today })
+  t.equal(notResumed.statusCode, 409, 'a pre-filing case is registered, not resumed')
+  t.equal(notResumed.json().currentStatus, 'recalled')
+  t.equal(
+    (await act(w.platform.key, r.id, 'court-filing', { action: 'case_registered', caseNumber: caseNumber('京0105', '民初'), filedOn: today })).statusCode,
+    403,
+    'a platform never files',
+  )
+  const reg = await act(w.court.key, r.id, 'court-filing', { action: 'case_registered', caseNumber: caseNumber('京0105', '民初'), filedOn: today })
+  t.equal(reg.statusCode, 200)
+  t.equal(reg.json().status, 'case_registered')
+  t.same(
+    (await get(w.platform.key, `/v1/referrals/${r.id}/events`)).json().items.map((e: { type: string }) => e.type),
+    ['referral.created', 'referral.recalled', 'referral.case_registered'],
+  )
+})
+
+t.test('court follow-up from declined and recalled: each type its own exit; other states refused', async (t) => {
+  const today = shanghaiDate(new Date())
+  const register = (key: string, id: string) =>
+    act(key, id, 'court-filing', { action: 'case_registered', caseNumber: caseNumber('京0105', '民初'), filedOn: today })
+  const resumeTrial = (key: string, id: string) => act(key, id, 'court-filing', { action: 'trial_resumed', resumedOn: today })
+
+  // Pre-filing, declined → case_registered (the party insists on litigation: 意见 三(三), 特邀 21).
+  const pre = await refer()
+  t.equal((await register(w.court.key, pre.id)).statusCode, 409, 'not from referred')
+  await act(w.platform.key, pre.id, 'acceptance', { decision: 'declined', reason: '超出受理范围' })
+  t.equal((await resumeTrial(w.court.key, pre.id)).statusCode, 409, 'a pre-filing case does not resume a trial')
+  t.equal((await register(w.platform.key, pre.id)).statusCode, 403, 'mediation → 403')
+  t.equal((await register(h.operatorKey, pre.id)).statusCode, 403, 'operator → 403')
+  t.equal((await register(w.otherCourt.key, pre.id)).statusCode, 404, 'another court → 404')
+  const bad = await act(w.court.key, pre.id, 'court-filing', { action: 'case_registered', caseNumber: caseNumber('京0105', '民诉前调'), filedOn: today })
+  t.equal(bad.statusCode, 400, 'the new 案号 is a 民初 one')
+  const reg = await register(w.court.key, pre.id)
+  t.equal(reg.statusCode, 200)
+  t.equal(reg.json().status, 'case_registered')
+  t.equal(reg.json().courtFiling.action, 'case_registered')
+  const regAgain = await register(w.court.key, pre.id)
+  t.equal(regAgain.statusCode, 409)
+  t.equal(regAgain.json().currentStatus, 'case_registered')
+  const late = await act(w.court.key, pre.id, 'recall', { reason: 'court_decision' })
+  t.equal(late.statusCode, 409, 'no recall after registration')
+
+  // In litigation, declined → trial_resumed; recalled → trial_resumed.
+  const litBody = () => ({ referralType: 'in_litigation', procedure: 'ordinary', caseNumber: caseNumber('京0105', '民初') })
+  const lit = await refer(litBody())
+  await act(w.platform.key, lit.id, 'acceptance', { decision: 'declined', reason: '人手不足' })
+  t.equal((await register(w.court.key, lit.id)).statusCode, 409, 'an in-litigation case is not registered anew')
+  t.equal((await resumeTrial(w.platform.key, lit.id)).statusCode, 403)
+  const tr = await resumeTrial(w.court.key, lit.id)
+  t.equal(tr.statusCode, 200)
+  t.equal(tr.json().status, 'trial_resumed')
+
+  const lit2 = await refer(litBody())
+  const rec = await act(w.court.key, lit2.id, 'recall', { reason: 'party_withdrew_consent' })
+  t.equal(rec.json().status, 'recalled')
+  t.equal((await register(w.court.key, lit2.id)).statusCode, 409)
+  const tr2 = await resumeTrial(w.court.key, lit2.id)
+  t.equal(tr2.statusCode, 200)
+  t.equal(tr2.json().status, 'trial_resumed')
+  t.same(
+    (await get(w.court.key, `/v1/referrals/${lit2.id}/events`)).json().items.map((e: { type: string }) => e.type),
+    ['referral.created', 'referral.recalled', 'referral.trial_resumed'],
+  )
+
+  // Mediating and agreed cases have no court follow-up.
+  const med = await refer()
+  await accept(med.id)
+  const fromMediating = await register(w.court.key, med.id)
+  t.equal(fromMediating.statusCode, 409)
+  t.equal(fromMediating.json().currentStatus, 'mediating')
 })
 
 t.test('illegal transitions, roles, If-Match, concurrency', async (t) => {

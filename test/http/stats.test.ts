@@ -563,6 +563,8 @@ t.test('the default period is the last 30 days, and the API’s own events count
       { partyIndex: 0, signedAt: now },
       { partyIndex: 1, signedAt: now },
     ],
+    mediatorSignedAt: now,
+    sealedAt: now,
     performance: { method: 'immediate' },
   })
   await act(x.json().id, 'performance', { status: 'performed', reportedOn: today })

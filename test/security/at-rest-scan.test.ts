@@ -110,6 +110,8 @@ t.test('a full case life, every write replayed', async (t) => {
       { partyIndex: 0, signedAt },
       { partyIndex: 1, signedAt },
     ],
+    mediatorSignedAt: signedAt,
+    sealedAt: signedAt,
     performance: { method: 'immediate' },
   })
   const year = shanghaiDate(new Date()).slice(0, 4)
@@ -152,6 +154,8 @@ t.test('a full case life, every write replayed', async (t) => {
           { partyIndex: 0, signedAt },
           { partyIndex: 1, signedAt },
         ],
+        mediatorSignedAt: signedAt,
+        sealedAt: signedAt,
         performance: { method: 'immediate' },
       },
       parties: standalone,

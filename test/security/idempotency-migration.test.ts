@@ -40,6 +40,8 @@ t.test('rows stored in full before the migration are masked by it and still repl
         { partyIndex: 0, signedAt },
         { partyIndex: 1, signedAt },
       ],
+      mediatorSignedAt: signedAt,
+      sealedAt: signedAt,
       performance: { method: 'immediate' },
     },
     parties: [

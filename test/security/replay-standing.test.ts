@@ -154,6 +154,8 @@ t.test('a judicial confirmation: the court that lost the court code gets masked 
         { partyIndex: 0, signedAt },
         { partyIndex: 1, signedAt },
       ],
+      mediatorSignedAt: signedAt,
+      sealedAt: signedAt,
       performance: { method: 'immediate' },
     },
     parties: [

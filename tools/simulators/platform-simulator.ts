@@ -100,9 +100,12 @@ export class PlatformSimulator extends PeerSimulator {
               terms: `被申请人于协议生效之日起十五日内一次性给付申请人${amount ?? '若干'}元，双方就本纠纷再无其他争议。`,
               ...(amount ? { amount } : {}),
               signatures: r.parties.map((_, i) => ({ partyIndex: i, signedAt })),
+              // The mediator's e-signature and the organization's e-seal (在线调解规则 19), at the parties' signing.
+              mediatorSignedAt: signedAt,
+              sealedAt: signedAt,
               performance: { method: 'immediate' },
             },
-            `达成调解协议（全体当事人签署）/ agreement signed by all parties ${r.caseNumber}`,
+            `达成调解协议（全体当事人、调解员签署并盖章）/ agreement signed by all parties and the mediator, sealed ${r.caseNumber}`,
           )
         } else {
           const reason = TERMINATION_REASONS[Math.floor(keyedRandom(this.seed, `${r.caseNumber}:reason`) * TERMINATION_REASONS.length)]

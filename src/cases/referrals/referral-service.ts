@@ -2,7 +2,7 @@ import { uuidv7 } from 'uuidv7'
 import type { AccessTrail } from '../../db/access-log-repository.js'
 import type { Database } from '../../db/database.js'
 import { appendEvent } from '../../db/event-repository.js'
-import { assertMaterialsExist, linkMaterials } from '../../db/material-repository.js'
+import { assertMaterialsExist, getMaterial, linkMaterials } from '../../db/material-repository.js'
 import { getOrganization } from '../../db/organization-repository.js'
 import {
   commitTransition,
@@ -17,7 +17,7 @@ import {
 import type { Kysely } from 'kysely'
 import { referralStanding } from '../../domain/access.js'
 import { acceptanceDueOn, endOfShanghaiDay, shanghaiDate } from '../../domain/calendar.js'
-import { conflict } from '../../domain/errors.js'
+import { AppError, conflict } from '../../domain/errors.js'
 import { GENESIS_HASH } from '../../domain/event-chain.js'
 import type { Principal } from '../../domain/principal.js'
 import { maskedReferralView, personalFields, type Referral, type ReferralDoc } from '../../domain/referral.js'
@@ -33,6 +33,7 @@ import type {
   ExtensionInput,
   MaterialReturnInput,
   PerformanceInput,
+  RecallInput,
   RedesignationInput,
   ResumptionInput,
   SuspensionInput,
@@ -116,6 +117,22 @@ export function referralService(deps: ReferralServiceDeps) {
     // transitionCase returns undefined only for system actions.
     const { value, standing } = done as NonNullable<typeof done>
     return answer(work, caller, value, standing)
+  }
+
+  /** The signed agreement file: a complete material the caller may read (422 unknown_material), with its sha256. */
+  async function agreementDocument(work: Work, caller: Caller, materialId: string): Promise<{ materialId: string; sha256: string }> {
+    try {
+      await assertMaterialsExist(work.trx, [materialId], caller.principal)
+    } catch (e) {
+      if (!(e instanceof AppError) || e.code !== 'unknown_material') throw e
+      throw new AppError(422, 'unknown_material', e.detail, {
+        extra: e.extra,
+        errors: [{ path: '/documentMaterialId', code: 'unknown_material', message: `材料 ${materialId} 不存在或不可引用` }],
+      })
+    }
+    const m = await getMaterial(work.trx, materialId)
+    if (!m) throw new Error('a material pinned by assertMaterialsExist is there')
+    return { materialId: m.id, sha256: m.sha256 }
   }
 
   function trail(caller: Caller, shown: Array<{ r: Referral; full: boolean }>): void {
@@ -217,6 +234,7 @@ export function referralService(deps: ReferralServiceDeps) {
     decline: (work: Work, caller: Caller, id: string, b: AcceptanceInput) => act(work, caller, id, 'decline', (r, at) => rules.decline(r, b, at)),
     redesignate: (work: Work, caller: Caller, id: string, b: RedesignationInput) =>
       act(work, caller, id, 'redesignate', async (r, at) => rules.redesignate(r, b, await getOrganization(work.trx, b.designation.organizationId), at)),
+    recall: (work: Work, caller: Caller, id: string, b: RecallInput) => act(work, caller, id, 'recall', (r, at) => rules.recall(r, b, at)),
     assign: (work: Work, caller: Caller, id: string, b: AssignmentInput) =>
       act(work, caller, id, 'assign', async (r, at) =>
         rules.assign(r, b, await getOrganization(work.trx, r.organizationId), await getOrganization(work.trx, b.organizationId), at),
@@ -225,7 +243,13 @@ export function referralService(deps: ReferralServiceDeps) {
     resume: (work: Work, caller: Caller, id: string, b: ResumptionInput) => act(work, caller, id, 'resume', (r, at) => rules.resume(r, b, at)),
     extend: (work: Work, caller: Caller, id: string, b: ExtensionInput) => act(work, caller, id, 'extend', (r, at) => rules.extend(r, b, at)),
     recordAgreement: (work: Work, caller: Caller, id: string, b: AgreementInput) =>
-      act(work, caller, id, 'record_agreement', (r, at) => rules.recordAgreement(r, b, at)),
+      act(work, caller, id, 'record_agreement', async (r, at) => {
+        const document = b.documentMaterialId === undefined ? undefined : await agreementDocument(work, caller, b.documentMaterialId)
+        const after = rules.recordAgreement(r, b, at, document)
+        // Linked in the case's transaction: the orphan expiry never takes the signed agreement.
+        if (document) await linkMaterials(work.trx, 'referral', r.id, [document.materialId])
+        return after
+      }),
     terminate: (work: Work, caller: Caller, id: string, b: TerminationInput) => act(work, caller, id, 'terminate', (r, at) => rules.terminate(r, b, at)),
     returnMaterials: (work: Work, caller: Caller, id: string, b: MaterialReturnInput) =>
       act(work, caller, id, 'return_materials', async (r, at) => {
