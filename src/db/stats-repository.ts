@@ -1,6 +1,7 @@
 import { type Expression, type Kysely, type RawBuilder, sql, type SqlBool, type Transaction } from 'kysely'
 import { regionPrefix } from '../domain/identifiers.js'
 import type { Principal } from '../domain/principal.js'
+import { FINISHED_STATUSES } from '../domain/referral-machine.js'
 import { confirmationScopeSql, orgsUnderSql, referralScopeOverlapSql } from './access-sql.js'
 import type { Database } from './database.js'
 import { PLAN_EACH_TIME } from './connection.js'
@@ -59,7 +60,8 @@ const OUTCOME_EVENTS = [
 const OUTCOME_EVENTS_SQL = sql.raw(OUTCOME_EVENTS.map((t) => `'${t}'`).join(', '))
 
 /** Referral states that need nothing more from anyone: not "open". */
-const FINISHED = ['case_registered', 'trial_resumed', 'closed']
+/** Referrals no longer open: the exits of the state machine (a recalled case included). */
+const FINISHED: readonly string[] = FINISHED_STATUSES
 
 const LOCAL_DATE = (col: RawBuilder<unknown> | Expression<unknown>) => sql`((${col}) AT TIME ZONE 'Asia/Shanghai')::date`
 

@@ -80,8 +80,8 @@ export function checkApplicationShape(b: CreateConfirmationInput, by: Role): voi
         )
     }
   }
-  if (b.agreement?.form === 'oral' && !b.agreement.effectiveAt)
-    errors.push({ path: '/agreement/effectiveAt', code: 'required', message: '口头协议须填写生效时间' })
+  // An oral agreement takes effect when reached (人民调解法 30): reachedAt, as when it is recorded on a referral.
+  if (b.agreement?.form === 'oral' && !b.agreement.reachedAt) errors.push({ path: '/agreement/reachedAt', code: 'required', message: '口头协议须填写达成时间' })
   if (errors.length) throw validationFailed(errors)
 }
 

@@ -297,9 +297,9 @@ t.test('checkApplicationShape', async (t) => {
       err: invalid('/parties not_allowed', '/organizationId not_allowed', '/venue not_allowed'),
     },
     {
-      name: 'linked, an oral agreement without effectiveAt',
+      name: 'linked, an oral agreement without reachedAt',
       b: { ...LINKED, agreement: { form: 'oral', terms: TERMS, signatures: AGREEMENT.signatures, performance: AGREEMENT.performance } },
-      err: invalid('/agreement/effectiveAt required'),
+      err: invalid('/agreement/reachedAt required'),
     },
     { name: 'standalone', b: STANDALONE, err: null },
     { name: 'standalone, no venue (organization seat by default)', b: { ...STANDALONE, venue: undefined }, err: null },
@@ -327,7 +327,7 @@ t.test('checkApplicationShape', async (t) => {
       b: standaloneAgreement({ signatures: [...STANDALONE_SIGNATURES, { partyIndex: 4, signedAt: '2026-09-01T10:00:00+08:00' }] }),
       err: invalid('/agreement/signatures/2/partyIndex invalid_party_index'),
     },
-    { name: 'standalone, an oral agreement without effectiveAt', b: standaloneAgreement({ form: 'oral' }), err: invalid('/agreement/effectiveAt required') },
+    { name: 'standalone, an oral agreement without reachedAt', b: standaloneAgreement({ form: 'oral' }), err: invalid('/agreement/reachedAt required') },
     {
       name: 'standalone, every error in order',
       b: {
@@ -342,7 +342,7 @@ t.test('checkApplicationShape', async (t) => {
         '/venue/regionCode required',
         '/parties respondent_required',
         '/applicants/1 invalid_party_index',
-        '/agreement/effectiveAt required',
+        '/agreement/reachedAt required',
       ),
     },
   ]

@@ -565,10 +565,13 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
   t.equal((await apply(unsigned)).json().code, 'signatures_incomplete')
   const oral = standaloneBody()
   const oralAgreement = { ...oral.agreement, form: 'oral' }
-  t.equal((await apply({ ...oral, agreement: oralAgreement })).statusCode, 400, 'an oral agreement states when it took effect')
+  const noReached = await apply({ ...oral, agreement: oralAgreement })
+  t.equal(noReached.statusCode, 400, 'an oral agreement states when it was reached')
+  t.match(noReached.json().errors, [{ path: '/agreement/reachedAt', code: 'required' }])
   const reachedAt = hourAgo()
-  const oralOk = await apply({ ...oral, agreement: { ...oralAgreement, reachedAt, effectiveAt: reachedAt } })
+  const oralOk = await apply({ ...oral, agreement: { ...oralAgreement, reachedAt } })
   t.equal(oralOk.statusCode, 201, oralOk.body)
+  t.equal(oralOk.json().agreement.effectiveAt, new Date(reachedAt).toISOString(), 'effective when reached (人民调解法 30), no effectiveAt needed')
   const stale = standaloneBody({ appliedAt: '2026-10-09T09:00:00+08:00' })
   stale.agreement.signatures = stale.agreement.signatures.map((s) => ({ ...s, signedAt: '2026-09-01T10:00:00+08:00' }))
   stale.agreement.mediatorSignedAt = '2026-09-01T10:00:00+08:00'
