@@ -204,36 +204,31 @@ function registerBusinessMetrics(deps: MetricsDeps): void {
       for (const d of h?.dead ?? []) dead.set({ subscription_id: d.subscriptionId }, d.count)
     },
   })
-  const oldest: Gauge = new Gauge({
-    name: 'zdz_delivery_oldest_pending_seconds',
-    help: 'Age of the oldest pending delivery in seconds (0 when none is pending)',
-    registers,
-    async collect() {
-      const h = await health()
-      oldest.reset()
-      if (h) oldest.set(h.oldestPendingSeconds)
-    },
-  })
-  const lag: Gauge = new Gauge({
-    name: 'zdz_outbox_lag_seconds',
-    help: 'Age of the oldest event not yet fanned out to subscriptions, in seconds (0 when the outbox is empty)',
-    registers,
-    async collect() {
-      const h = await health()
-      lag.reset()
-      if (h) lag.set(h.outboxLagSeconds)
-    },
-  })
-  const overdue: Gauge = new Gauge({
-    name: 'zdz_deadlines_overdue',
-    help: 'Open referrals past their acceptance or mediation due date that the deadline timers have not expired yet',
-    registers,
-    async collect() {
-      const h = await health()
-      overdue.reset()
-      if (h) overdue.set(h.overdueDeadlines)
-    },
-  })
+  /** A gauge of one figure of the delivery health, read at scrape time (absent when PostgreSQL could not answer). */
+  const healthGauge = (name: string, help: string, pick: (h: NonNullable<Awaited<ReturnType<typeof health>>>) => number): Gauge => {
+    const g: Gauge = new Gauge({
+      name,
+      help,
+      registers,
+      async collect() {
+        const h = await health()
+        g.reset()
+        if (h) g.set(pick(h))
+      },
+    })
+    return g
+  }
+  healthGauge('zdz_delivery_oldest_pending_seconds', 'Age of the oldest pending delivery in seconds (0 when none is pending)', (h) => h.oldestPendingSeconds)
+  healthGauge(
+    'zdz_outbox_lag_seconds',
+    'Age of the oldest event not yet fanned out to subscriptions, in seconds (0 when the outbox is empty)',
+    (h) => h.outboxLagSeconds,
+  )
+  healthGauge(
+    'zdz_deadlines_overdue',
+    'Open referrals past their acceptance or mediation due date that the deadline timers have not expired yet',
+    (h) => h.overdueDeadlines,
+  )
   const cases: Gauge<'kind' | 'status'> = new Gauge({
     name: 'zdz_cases',
     help: `Cases by kind and status (refreshed at most every ${CASES_TTL_MS / 1000} s)`,

@@ -1,15 +1,6 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import {
-  addCalendarDays,
-  confirmationDeadline,
-  LegalCalendar,
-  type LunarYear,
-  reviewDueOn,
-  shanghaiDate,
-  type YearArrangement,
-} from '../../src/domain/calendar.js'
+import { addCalendarDays, confirmationDeadline, reviewDueOn, shanghaiDate } from '../../src/domain/calendar.js'
 import type { Confirmation } from '../../src/domain/confirmation.js'
 import {
   acceptApplication,
@@ -29,7 +20,6 @@ import {
   ruleOnApplication,
   withdrawApplication,
 } from '../../src/domain/confirmation-actions.js'
-import { AppError } from '../../src/domain/errors.js'
 import type { Agreement, Referral, ReferralDoc, StoredParty } from '../../src/domain/referral.js'
 import type {
   ConfirmationAcceptanceInput,
@@ -43,83 +33,16 @@ import type {
   CreateConfirmationInput,
 } from '../../src/schemas/confirmations.js'
 
+import { deepFreeze, illegal, invalid, type Row, rule, shippedCalendar, verify } from '../helpers/tables.js'
+
 /**
  * Table tests of the pure judicial-confirmation rules (src/domain/confirmation-actions.ts): one table per function,
  * each row an input and either fields of the result or the exact refusal. Dates come from the shipped calendar.
  */
 
-function readYears<T>(file: string): Record<string, T> {
-  return (JSON.parse(readFileSync(new URL(`../../data/${file}`, import.meta.url), 'utf8')) as { years: Record<string, T> }).years
-}
-const cal = new LegalCalendar({ arrangements: readYears<YearArrangement>('holidays.json'), lunar: readYears<LunarYear>('statutory-lunar.json') })
+const cal = shippedCalendar()
 const iso = (s: string) => new Date(s).toISOString()
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex')
-
-// ---------------------------------------------------------------------------------------------
-// Table machinery
-
-interface Refusal {
-  status: number
-  code: string
-  errors?: string[]
-  extra?: Record<string, unknown>
-}
-
-function refusal(run: () => unknown): Refusal | null | { unexpected: string } {
-  try {
-    run()
-  } catch (e) {
-    if (!(e instanceof AppError)) return { unexpected: String(e) }
-    return {
-      status: e.status,
-      code: e.code,
-      ...(e.errors ? { errors: e.errors.map((x) => `${x.path} ${x.code}`) } : {}),
-      ...(e.extra ? { extra: e.extra } : {}),
-    }
-  }
-  return null
-}
-
-function pick(value: unknown, paths: string[]): Record<string, unknown> {
-  const get = (path: string) =>
-    path.split('.').reduce<unknown>((o, k) => (o === null || o === undefined ? undefined : (o as Record<string, unknown>)[k]), value)
-  return Object.fromEntries(paths.map((p) => [p, get(p)]))
-}
-
-/** A row either expects fields of the result (`want`, by dotted path) or a refusal (`err`; null = must not throw). */
-interface Row {
-  name: string
-  want?: Record<string, unknown>
-  err?: Refusal | null
-}
-
-function verify(t: Test, row: Row, run: () => unknown): void {
-  if (row.err !== undefined) {
-    t.strictSame(refusal(run), row.err, row.name)
-    return
-  }
-  if (!row.want || Object.keys(row.want).length === 0) throw new Error(`row ${row.name} checks nothing`)
-  let got: unknown
-  try {
-    got = run()
-  } catch (e) {
-    t.fail(`${row.name}: threw ${String(e)}`)
-    return
-  }
-  t.strictSame(pick(got, Object.keys(row.want)), row.want, row.name)
-}
-
-const invalid = (...errors: string[]): Refusal => ({ status: 400, code: 'validation_failed', errors })
-const rule = (code: string, extra?: Record<string, unknown>): Refusal => ({ status: 422, code, ...(extra ? { extra } : {}) })
-const illegal = (currentStatus: string): Refusal => ({ status: 409, code: 'illegal_transition', extra: { currentStatus } })
-
-function deepFreeze<T>(o: T): T {
-  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o)
-    for (const v of Object.values(o)) deepFreeze(v)
-  }
-  return o
-}
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures

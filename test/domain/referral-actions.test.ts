@@ -1,16 +1,6 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import {
-  acceptanceDueOn,
-  addCalendarDays,
-  LegalCalendar,
-  type LunarYear,
-  mediationDueOn,
-  resumedDueOn,
-  type YearArrangement,
-} from '../../src/domain/calendar.js'
-import { AppError } from '../../src/domain/errors.js'
+import { acceptanceDueOn, addCalendarDays, mediationDueOn, resumedDueOn } from '../../src/domain/calendar.js'
 import type { Organization } from '../../src/domain/organization.js'
 import type { Principal } from '../../src/domain/principal.js'
 import type { Referral, ReferralDoc, StoredParty } from '../../src/domain/referral.js'
@@ -52,88 +42,18 @@ import type {
   TerminationInput,
 } from '../../src/schemas/referrals.js'
 
+import { deepFreeze, illegal, invalid, type Row, rule, shippedCalendar, verify } from '../helpers/tables.js'
+
 /**
  * Table tests of the pure referral actions (src/domain/referral-actions.ts): one table per function, each row an
  * input (case, body, clock) and either fields of the returned case or the exact refusal. Dates are checked against
  * the shipped calendar (data/), by hand for a few rows and against calendar.ts for whole years.
  */
 
-function readYears<T>(file: string): Record<string, T> {
-  return (JSON.parse(readFileSync(new URL(`../../data/${file}`, import.meta.url), 'utf8')) as { years: Record<string, T> }).years
-}
-const cal = new LegalCalendar({ arrangements: readYears<YearArrangement>('holidays.json'), lunar: readYears<LunarYear>('statutory-lunar.json') })
+const cal = shippedCalendar()
 const at = (now: string) => ({ now: new Date(now), cal })
 const iso = (s: string) => new Date(s).toISOString()
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex')
-
-// ---------------------------------------------------------------------------------------------
-// Table machinery
-
-/** The refusal as the caller sees it: status, code, `path code` of each field error, and the extra members. */
-interface Refusal {
-  status: number
-  code: string
-  errors?: string[]
-  extra?: Record<string, unknown>
-}
-
-function refusal(run: () => unknown): Refusal | null | { unexpected: string } {
-  try {
-    run()
-  } catch (e) {
-    if (!(e instanceof AppError)) return { unexpected: String(e) }
-    return {
-      status: e.status,
-      code: e.code,
-      ...(e.errors ? { errors: e.errors.map((x) => `${x.path} ${x.code}`) } : {}),
-      ...(e.extra ? { extra: e.extra } : {}),
-    }
-  }
-  return null
-}
-
-/** The values at dotted paths of `value` (`doc.deadlines`), keyed by path. */
-function pick(value: unknown, paths: string[]): Record<string, unknown> {
-  const get = (path: string) =>
-    path.split('.').reduce<unknown>((o, k) => (o === null || o === undefined ? undefined : (o as Record<string, unknown>)[k]), value)
-  return Object.fromEntries(paths.map((p) => [p, get(p)]))
-}
-
-/** A row either expects fields of the result (`want`, by dotted path) or a refusal (`err`; null = must not throw). */
-interface Row {
-  name: string
-  want?: Record<string, unknown>
-  err?: Refusal | null
-}
-
-function verify(t: Test, row: Row, run: () => unknown): void {
-  if (row.err !== undefined) {
-    t.strictSame(refusal(run), row.err, row.name)
-    return
-  }
-  if (!row.want || Object.keys(row.want).length === 0) throw new Error(`row ${row.name} checks nothing`)
-  let got: unknown
-  try {
-    got = run()
-  } catch (e) {
-    t.fail(`${row.name}: threw ${String(e)}`)
-    return
-  }
-  t.strictSame(pick(got, Object.keys(row.want)), row.want, row.name)
-}
-
-const invalid = (...errors: string[]): Refusal => ({ status: 400, code: 'validation_failed', errors })
-const rule = (code: string, extra?: Record<string, unknown>): Refusal => ({ status: 422, code, ...(extra ? { extra } : {}) })
-const illegal = (currentStatus: string): Refusal => ({ status: 409, code: 'illegal_transition', extra: { currentStatus } })
-
-/** Frozen fixtures: an action that mutated its input instead of returning a new case would throw. */
-function deepFreeze<T>(o: T): T {
-  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o)
-    for (const v of Object.values(o)) deepFreeze(v)
-  }
-  return o
-}
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
