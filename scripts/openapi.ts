@@ -5,6 +5,7 @@ import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config/config.js'
 import { createDeps } from '../src/deps.js'
 import { createLogger } from '../src/logging.js'
+import { formatDataKeys, generateThrowawayKeys } from '../src/security/field-cipher.js'
 
 /**
  * Writes openapi/openapi.json from the routes' TypeBox schemas (the only source), or with --check fails when the
@@ -14,7 +15,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), process.
 const target = path.join(root, 'openapi', 'openapi.json')
 
 export async function renderOpenApi(): Promise<string> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' })
+  // A throwaway data key: rendering the document encrypts nothing and must not create a key file.
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    DATA_KEYS: formatDataKeys(generateThrowawayKeys()),
+  })
   const deps = await createDeps(config, createLogger('silent'))
   try {
     const app = await buildApp(deps)

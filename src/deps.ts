@@ -17,7 +17,17 @@ import { scheduleTimer } from './cases/referrals/referral-timers.js'
 import type { AppDeps, CommitHints } from './http/app-deps.js'
 import type { BootstrapOperator } from './http/auth.js'
 import { hashApiKey } from './security/api-keys.js'
-import { FieldCipher, generateThrowawayKeys, parseDataKeys } from './security/field-cipher.js'
+import { FieldCipher, parseDataKeys } from './security/field-cipher.js'
+import { loadOrCreateKeyFile } from './security/key-file.js'
+import { keyIdsInUse } from './db/key-rotation.js'
+
+/** Stored personal data needs data keys that are not configured (DATA_KEYS or DATA_KEYS_FILE). */
+export class MissingDataKeysError extends Error {
+  constructor(readonly keyIds: string[]) {
+    super(`stored data was encrypted with data key(s) ${keyIds.join(', ')}, which are not configured: add them to DATA_KEYS (or restore DATA_KEYS_FILE)`)
+    this.name = 'MissingDataKeysError'
+  }
+}
 
 /** The fixed id of the client behind OPERATOR_API_KEY (a row exists so it can own subscriptions and keys). */
 export const BOOTSTRAP_OPERATOR_ID = '00000000-0000-7000-8000-000000000001'
@@ -46,6 +56,30 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
     const applied = await migrateToLatest(db)
     if (applied.length) logger.info({ applied }, 'migrations applied')
   }
+  let keys
+  if (config.dataKeys) {
+    keys = parseDataKeys(config.dataKeys)
+  } else {
+    const file = loadOrCreateKeyFile(config.dataKeysFile)
+    keys = file.keys
+    logger.info(
+      { file: config.dataKeysFile, created: file.created },
+      file.created
+        ? 'DATA_KEYS is not set: generated a data key and kept it in DATA_KEYS_FILE (back it up; set DATA_KEYS in production)'
+        : 'DATA_KEYS is not set: using the data key kept in DATA_KEYS_FILE',
+    )
+  }
+  const cipher = new FieldCipher(keys)
+  if (opts.migrate) {
+    // Stored values encrypted with a key that is not configured would fail every read: refuse to start, naming them.
+    const configured = new Set(keys.map((k) => k.id))
+    const missing = (await keyIdsInUse(db)).filter((id) => !configured.has(id))
+    if (missing.length) {
+      await db.destroy()
+      throw new MissingDataKeysError(missing)
+    }
+  }
+
   const onRedisError = (err: Error) => logger.warn({ err: { message: err.message } }, 'Redis connection error')
   const redis = createRedis(config.redisUrl, 'producer', onRedisError)
   const queues = createQueues(config.redisUrl, config.queuePrefix, onRedisError)
@@ -62,15 +96,6 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
   const calendar = new CalendarProvider(db)
   // Load the calendar before serving, so no request transaction ever waits for its first read.
   if (opts.migrate) await calendar.get()
-
-  let keys
-  if (config.dataKeys) {
-    keys = parseDataKeys(config.dataKeys)
-  } else {
-    keys = generateThrowawayKeys()
-    logger.warn('DATA_KEYS is not set: personal data is encrypted with a throwaway key that dies with this process (never do this in production)')
-  }
-  const cipher = new FieldCipher(keys)
 
   let bootstrap: BootstrapOperator | undefined
   if (config.operatorApiKey) {

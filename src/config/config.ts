@@ -30,6 +30,8 @@ export const EnvSchema = Type.Object({
     { default: 'info' },
   ),
   DATA_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  /** Where the data key lives without DATA_KEYS (outside production): generated on the first start, reused after. */
+  DATA_KEYS_FILE: Type.String({ default: '.zdz/keys.json', minLength: 1 }),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 1000, minimum: 1 }),
   AUTH_FAILURES_PER_MINUTE: Type.Integer({ default: 30, minimum: 1 }),
   TRUST_PROXY: Type.String({ default: 'false' }),
@@ -55,6 +57,8 @@ export interface Config {
   operatorApiKey: string | undefined
   logLevel: Env['LOG_LEVEL']
   dataKeys: string | undefined
+  /** The key file used when `dataKeys` is not set (src/security/key-file.ts). */
+  dataKeysFile: string
   rateLimitPerMinute: number
   /** Bad keys tolerated per client address and minute before 429 (slowed down from a sixth of that). */
   authFailuresPerMinute: number
@@ -122,6 +126,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     operatorApiKey: env.OPERATOR_API_KEY,
     logLevel: env.LOG_LEVEL,
     dataKeys: env.DATA_KEYS,
+    dataKeysFile: env.DATA_KEYS_FILE,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),

@@ -46,3 +46,21 @@ export async function rotateDocuments(
   }
   return total
 }
+
+/**
+ * The data key ids that stored values were encrypted with, from a sample: the oldest and newest `sample` rows of each
+ * sealed table, and every subscription secret. Start-up compares them with the configured keys, so a missing key
+ * stops the process with its id instead of failing reads later; `npm run rotate-keys` reads every row.
+ */
+export async function keyIdsInUse(db: Kysely<Database>, sample = 500): Promise<string[]> {
+  const docs = SEALED_DOCUMENTS.flatMap((t) =>
+    (['ASC', 'DESC'] as const).map(
+      (dir) => sql`(SELECT ${sql.ref(t.column)}::text AS v FROM ${sql.table(t.table)} ORDER BY ${sql.ref(t.id)} ${sql.raw(dir)} LIMIT ${sample})`,
+    ),
+  )
+  const secrets = sql`(SELECT secret_enc AS v FROM subscriptions UNION ALL SELECT previous_secret_enc FROM subscriptions WHERE previous_secret_enc IS NOT NULL)`
+  const r = await sql<{ key_id: string }>`
+    SELECT DISTINCT m[1] AS key_id
+    FROM (${sql.join([...docs, secrets], sql` UNION ALL `)}) s, regexp_matches(s.v, 'enc:v1:([A-Za-z0-9_-]{1,32}):', 'g') AS m`.execute(db)
+  return r.rows.map((row) => row.key_id).sort()
+}

@@ -66,8 +66,8 @@ export function formatDataKeys(keys: readonly DataKey[]): string {
 }
 
 /**
- * Creates a single random key for development and tests, when `DATA_KEYS` is not set outside production.
- * Whatever it encrypts becomes unreadable once the process exits, which is acceptable only for throwaway data.
+ * Creates a single random key for tests and for rendering the OpenAPI document. Whatever it encrypts becomes unreadable
+ * once the process exits; a service without `DATA_KEYS` keeps its key in `DATA_KEYS_FILE` instead (key-file.ts).
  */
 export function generateThrowawayKeys(): DataKey[] {
   return [{ id: `dev-${randomBytes(4).toString('hex')}`, key: randomBytes(DATA_KEY_BYTES) }]

@@ -11,6 +11,7 @@ import { createDb } from '../../src/db/connection.js'
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrate.js'
 import { createDeps, type Deps } from '../../src/deps.js'
 import { createLogger } from '../../src/logging.js'
+import { formatDataKeys, generateThrowawayKeys } from '../../src/security/field-cipher.js'
 
 const ADMIN_URL = process.env.TEST_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -137,6 +138,8 @@ export interface HarnessOptions {
 }
 
 let keySeq = 0
+/** The data key of this test process. */
+export const TEST_DATA_KEYS = formatDataKeys(generateThrowawayKeys())
 export const idemKey = (): string => `k-${Date.now()}-${process.pid}-${++keySeq}-${randomBytes(4).toString('hex')}`
 
 /** A real service on its own database and queue prefix: PostgreSQL and Redis over real connections. */
@@ -151,6 +154,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     QUEUE_PREFIX: prefix,
     OPERATOR_API_KEY: operatorKey,
     LOG_LEVEL: 'info',
+    // A key of this test process (tests that restart with the same key pass their own DATA_KEYS or DATA_KEYS_FILE).
+    ...(opts.env?.DATA_KEYS_FILE ? {} : { DATA_KEYS: TEST_DATA_KEYS }),
     ...opts.env,
   })
   const logs = new LogCapture()
