@@ -301,7 +301,15 @@ t.test('half-written uploads are removed at start-up and by the worker, young on
     t.teardown(() => {
       process.env = saved
     })
-    Object.assign(process.env, { DATABASE_URL: h.db.url, DATABASE_POOL_SIZE: '2', REDIS_URL, QUEUE_PREFIX: h.prefix, LOG_LEVEL: 'silent' })
+    // The harness's data key: boot refuses to start when stored data needs a key it does not have.
+    Object.assign(process.env, {
+      DATABASE_URL: h.db.url,
+      DATABASE_POOL_SIZE: '2',
+      REDIS_URL,
+      QUEUE_PREFIX: h.prefix,
+      LOG_LEVEL: 'silent',
+      DATA_KEYS: h.config.dataKeys,
+    })
     delete process.env.NODE_ENV
     const booted = await boot()
     await booted.deps.close()
