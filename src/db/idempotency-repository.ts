@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
+import { AppError } from '../domain/errors.js'
 import type { Database } from './database.js'
 import { type WriteBatch, writeOrDefer } from './write-batch.js'
 
@@ -98,4 +99,31 @@ export async function deleteExpired(db: Kysely<Database>, olderThanHours: number
     .where('created_at', '<', sql<Date>`now() - make_interval(hours => ${olderThanHours})`)
     .executeTakeFirst()
   return Number(r.numDeletedRows)
+}
+
+/** A stored answer as it is sent again. */
+export interface Outcome {
+  replay: boolean
+  status: number
+  body: string
+  headers: Record<string, string>
+  /** A replay of a case answer: its body is stored masked. */
+  subject?: StoredSubject
+}
+
+export function replayOf(prior: StoredResponse, hash: string): Outcome {
+  if (prior.requestHash !== hash) throw new AppError(422, 'idempotency_key_reused', '该 Idempotency-Key 已用于内容不同的请求')
+  return { replay: true, status: prior.status, body: prior.body, headers: prior.headers, ...(prior.subject ? { subject: prior.subject } : {}) }
+}
+
+/**
+ * After a failed attempt, the answer of a duplicate that committed between this attempt's snapshot and its claim,
+ * if there is one (an effect that lost such a race fails with a conflict, a refused transition or a stale version).
+ */
+export async function storedAfterFailure(db: Kysely<Database>, clientId: string, key: string, hash: string, err: unknown): Promise<Outcome | undefined> {
+  // in_use: the lock is held by a replay of a finished request (its answer is stored: replay it too) or by the request
+  // itself, still in flight (nothing stored yet: the 409 stands).
+  if (err instanceof AppError && (err.status === 400 || err.code === 'idempotency_key_reused')) return undefined
+  const prior = await findStored(db, clientId, key).catch(() => undefined)
+  return prior ? replayOf(prior, hash) : undefined
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely, Transaction } from 'kysely'
 import type { Database } from '../db/database.js'
-import { claimKey, findStored, type JsonPath, store, type StoredResponse, type StoredSubject } from '../db/idempotency-repository.js'
+import { claimKey, type JsonPath, type Outcome, replayOf, store, storedAfterFailure, type StoredSubject } from '../db/idempotency-repository.js'
 import { WriteBatch } from '../db/write-batch.js'
 import { AppError, conflict } from '../domain/errors.js'
 
@@ -49,32 +49,6 @@ function requestHash(req: FastifyRequest): string {
   h.update('\n')
   h.update(req.body === undefined ? '' : JSON.stringify(req.body))
   return h.digest('hex')
-}
-
-interface Outcome {
-  replay: boolean
-  status: number
-  body: string
-  headers: Record<string, string>
-  /** A replay of a case answer: its body is stored masked. */
-  subject?: StoredSubject
-}
-
-function replayOf(prior: StoredResponse, hash: string): Outcome {
-  if (prior.requestHash !== hash) throw new AppError(422, 'idempotency_key_reused', '该 Idempotency-Key 已用于内容不同的请求')
-  return { replay: true, status: prior.status, body: prior.body, headers: prior.headers, ...(prior.subject ? { subject: prior.subject } : {}) }
-}
-
-/**
- * After a failed attempt, the answer of a duplicate that committed between this attempt's snapshot and its claim,
- * if there is one (an effect that lost such a race fails with a conflict, a refused transition or a stale version).
- */
-export async function storedAfterFailure(db: Kysely<Database>, clientId: string, key: string, hash: string, err: unknown): Promise<Outcome | undefined> {
-  // in_use: the lock is held by a replay of a finished request (its answer is stored: replay it too) or by the request
-  // itself, still in flight (nothing stored yet: the 409 stands).
-  if (err instanceof AppError && (err.status === 400 || err.code === 'idempotency_key_reused')) return undefined
-  const prior = await findStored(db, clientId, key).catch(() => undefined)
-  return prior ? replayOf(prior, hash) : undefined
 }
 
 function nullSecrets(body: unknown, fields: string[] | undefined): unknown {
@@ -138,13 +112,8 @@ export function withStringsFrom(target: unknown, paths: JsonPath[], source: unkn
  * shows that data again as the caller may see it at the replay: for an unchanged standing, byte for byte the first
  * answer.
  */
-export async function runIdempotent(
-  req: FastifyRequest,
-  reply: FastifyReply,
-  db: Kysely<Database>,
-  handler: (trx: Transaction<Database>, batch: WriteBatch) => Promise<HandlerResult>,
-  replayView?: ReplayView,
-): Promise<FastifyReply> {
+/** The request's `Idempotency-Key` (contract §1): required (400 idempotency_key_required), 1–255 visible ASCII chars. */
+export function idempotencyKeyOf(req: FastifyRequest): string {
   const raw = req.headers['idempotency-key']
   if (raw === undefined) {
     throw new AppError(400, 'idempotency_key_required', '此请求必须携带 Idempotency-Key 请求头', {
@@ -157,6 +126,17 @@ export async function runIdempotent(
       errors: [{ path: 'headers/idempotency-key', code: 'invalid_format', message: 'Idempotency-Key 格式不正确' }],
     })
   }
+  return key
+}
+
+export async function runIdempotent(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  db: Kysely<Database>,
+  handler: (trx: Transaction<Database>, batch: WriteBatch) => Promise<HandlerResult>,
+  replayView?: ReplayView,
+): Promise<FastifyReply> {
+  const key = idempotencyKeyOf(req)
   const clientId = req.principal.clientId
   const hash = requestHash(req)
   let afterCommit: HandlerResult['afterCommit']
