@@ -1,5 +1,5 @@
 import { regionCovers } from './identifiers.js'
-import { designatableRosters, staffingCompliant, type Organization } from './organization.js'
+import { designatableRosters, staffingCompliant, SUPREME_COURT, type Organization } from './organization.js'
 
 /**
  * Routing suggestions (在线分流, contract §5): which organizations a court may send a dispute to, best first, each
@@ -103,6 +103,14 @@ function proximity(orgRegion: string, disputeRegion: string | null): { level: nu
   return { level: 3, reason: { code: 'outside_region', text: `不在纠纷所在区域（组织所在 ${orgRegion}）` } }
 }
 
+/** How a court names a roster it may designate from: its own, or the court above it at that level. */
+export function rosterCourtLabel(courtCode: string, roster: string): string {
+  if (roster === courtCode) return `本院（${courtCode}）`
+  if (roster === SUPREME_COURT) return '最高人民法院'
+  if (roster.length === 1) return `高级人民法院（${roster}）`
+  return `中级人民法院（${roster}）`
+}
+
 function modesFor(courtCode: string, org: RoutingCandidate): { modes: DesignationMode[]; rosterReasons: Reason[] } {
   const rosters = designatableRosters(courtCode)
   const modes: DesignationMode[] = []
@@ -110,11 +118,9 @@ function modesFor(courtCode: string, org: RoutingCandidate): { modes: Designatio
   const special = org.rosters.courtSpecial.filter((c) => rosters.includes(c))
   if (special.length) {
     modes.push('court_designated')
-    const own = special.includes(courtCode)
-    rosterReasons.push({
-      code: 'court_special_roster',
-      text: own ? `列入本院（${courtCode}）特邀调解名册，可由法院指定` : `列入高级人民法院（${special[0]}）特邀调解名册，可由法院指定`,
-    })
+    // The nearest roster names the reason: own court first, then the intermediate, high and Supreme courts (特邀调解规定 art. 5).
+    const nearest = rosters.find((c) => special.includes(c)) as string
+    rosterReasons.push({ code: 'court_special_roster', text: `列入${rosterCourtLabel(courtCode, nearest)}特邀调解名册，可由法院指定` })
   }
   if (org.rosters.ministry) {
     modes.push('party_selected')

@@ -187,6 +187,27 @@ t.test('reasons name why', async (t) => {
   )
 })
 
+t.test('the roster reason names the court whose roster matched (特邀调解规定 art. 5)', async (t) => {
+  const rows: Array<[string, string[], string]> = [
+    ['粤0703', ['粤0703'], '本院（粤0703）'],
+    ['粤0703', ['粤07'], '中级人民法院（粤07）'],
+    ['粤0703', ['粤'], '高级人民法院（粤）'],
+    ['粤0703', ['最高法'], '最高人民法院'],
+    // The nearest roster names it when several match.
+    ['粤0703', ['最高法', '粤', '粤07'], '中级人民法院（粤07）'],
+    ['京0105', ['京', '最高法'], '高级人民法院（京）'],
+    ['粤07', ['粤07', '粤'], '本院（粤07）'],
+    ['最高法', ['最高法'], '本院（最高法）'],
+  ]
+  for (const [courtCode, courtSpecial, court] of rows) {
+    const [got] = rankOrganizations({ ...MEDICAL, courtCode }, [
+      org('o', { kind: 'industry_committee', disputeTypes: ['medical'], rosters: { ministry: false, courtSpecial } }),
+    ])
+    const reason = got.reasons.find((r) => r.code === 'court_special_roster')
+    t.equal(reason?.text, `列入${court}特邀调解名册，可由法院指定`, `${courtCode} with ${courtSpecial.join('/')}`)
+  }
+})
+
 t.test('dispute categories', async (t) => {
   const rows: Array<[string, string]> = [
     ['medical', 'specialised'],
