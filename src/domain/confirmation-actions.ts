@@ -29,7 +29,7 @@ import {
   type Timing,
   type Venue,
 } from './confirmation.js'
-import { businessRule, conflict, type FieldError, fieldInvalid, forbidden, illegalTransition, validationFailed } from './errors.js'
+import { businessRule, conflict, type FieldError, forbidden, illegalTransition, validationFailed } from './errors.js'
 import type { Role } from './principal.js'
 import { parseCaseNumber } from './identifiers.js'
 import type { Agreement, Referral } from './referral.js'
@@ -114,7 +114,12 @@ export function checkReferralApplication(r: Referral, b: CreateConfirmationInput
  * party applies. `organizationRegion` is the (in-scope) mediating organization's region. Returns the agreement
  * as recorded and the venue.
  */
-export function checkStandaloneApplication(b: CreateConfirmationInput, organizationRegion: string, now: Date): { agreement: Agreement; venue: Venue } {
+export function checkStandaloneApplication(
+  b: CreateConfirmationInput,
+  organizationRegion: string,
+  now: Date,
+  document?: { materialId: string; sha256: string },
+): { agreement: Agreement; venue: Venue } {
   const agreementBody = b.agreement as NonNullable<CreateConfirmationInput['agreement']>
   const partyCount = (b.parties as NonNullable<CreateConfirmationInput['parties']>).length
   const sha256 = agreementSha256(agreementBody.terms)
@@ -124,11 +129,8 @@ export function checkStandaloneApplication(b: CreateConfirmationInput, organizat
     : { basis: 'organization_seat' }
   raise(checkStandaloneVenue(b.courtCode, organizationRegion, venue))
   raise(checkSubject(b.subject ?? 'ordinary'))
-  // The signed file of a standalone agreement is not bound yet (that needs the material looked up and linked by the
-  // confirmation service): refused rather than kept unchecked.
-  if (agreementBody.documentMaterialId !== undefined) {
-    throw fieldInvalid('/agreement/documentMaterialId', 'not_supported', '独立申请暂不支持 documentMaterialId，请在 materials 中附协议文件')
-  }
+  // The signed file (在线调解规则 19) is looked up by the service (it exists, the caller may read it) and bound by its sha256.
+  if (agreementBody.documentMaterialId !== undefined && !document) throw new Error('the service looks the agreement document up')
   // The same rule as a referral's agreement (人民调解法 29–30, 在线调解规则 19): parties, mediator and seal, or reachedAt.
   const effectiveAt = checkAgreement(partyCount, agreementBody, now, 'agreement')
   raise(checkJointApplication(partyCount, b.applicants))
@@ -141,6 +143,7 @@ export function checkStandaloneApplication(b: CreateConfirmationInput, organizat
     ...(agreementBody.mediatorSignedAt !== undefined ? { mediatorSignedAt: agreementBody.mediatorSignedAt } : {}),
     ...(agreementBody.sealedAt !== undefined ? { sealedAt: agreementBody.sealedAt } : {}),
     ...(agreementBody.reachedAt !== undefined ? { reachedAt: agreementBody.reachedAt } : {}),
+    ...(document ? { documentMaterialId: document.materialId, documentSha256: document.sha256 } : {}),
     effectiveAt,
     performance: agreementBody.performance,
     sha256,

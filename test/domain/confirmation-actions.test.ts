@@ -337,7 +337,8 @@ t.test('checkStandaloneApplication', async (t) => {
     sha256: sha256(STANDALONE_TERMS),
     recordedAt: '2026-09-15T04:00:00.000Z',
   }
-  const rows: Array<Row & { b: CreateConfirmationInput; region?: string }> = [
+  const DOC = { materialId: '0192f3a4-5b6c-7d8e-9f01-000000000001', sha256: sha256('signed agreement file') }
+  const rows: Array<Row & { b: CreateConfirmationInput; region?: string; document?: typeof DOC }> = [
     { name: 'at the seat of the organization: effective at the last signature', b: STANDALONE, want: { agreement, venue: { basis: 'organization_seat' } } },
     { name: 'no venue: the seat by default', b: { ...STANDALONE, venue: undefined }, want: { venue: { basis: 'organization_seat' } } },
     {
@@ -377,9 +378,10 @@ t.test('checkStandaloneApplication', async (t) => {
       err: rule('effective_at_mismatch', { effectiveAt: '2026-09-01T03:00:00.000Z' }),
     },
     {
-      name: 'a signed document is not taken for a standalone application yet',
-      b: standaloneAgreement({ documentMaterialId: '0192f3a4-5b6c-7d8e-9f01-000000000001' }),
-      err: invalid('/agreement/documentMaterialId not_supported'),
+      name: 'a signed document the service looked up is bound by its sha256 (在线调解规则 19)',
+      b: standaloneAgreement({ documentMaterialId: DOC.materialId }),
+      document: DOC,
+      want: { 'agreement.documentMaterialId': DOC.materialId, 'agreement.documentSha256': DOC.sha256 },
     },
     {
       name: 'a party’s domicile the court covers',
@@ -415,7 +417,7 @@ t.test('checkStandaloneApplication', async (t) => {
     },
     { name: 'one party does not apply', b: { ...STANDALONE, applicants: [1] }, err: rule('joint_application_required') },
   ]
-  for (const row of rows) verify(t, row, () => checkStandaloneApplication(row.b, row.region ?? '110105', NOW))
+  for (const row of rows) verify(t, row, () => checkStandaloneApplication(row.b, row.region ?? '110105', NOW, row.document))
 })
 
 t.test('checkApplicationTiming', async (t) => {

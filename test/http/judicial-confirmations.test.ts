@@ -518,6 +518,23 @@ t.test('standalone application (民事诉讼法 205(2))', async (t) => {
     t.equal(r.json().code, 'unknown_material')
   }
 
+  // The signed agreement file binds by its sha256 (在线调解规则 19) and becomes the application's material.
+  const signedFile = await uploadPdf(w.platform.key)
+  const withDoc = standaloneBody({ materials: [] })
+  withDoc.agreement = { ...withDoc.agreement, documentMaterialId: signedFile } as typeof withDoc.agreement
+  const docRes = await apply(withDoc)
+  t.equal(docRes.statusCode, 201, docRes.body)
+  const storedFile = await h.deps.db.selectFrom('materials').select('sha256').where('id', '=', signedFile).executeTakeFirstOrThrow()
+  t.match(docRes.json().agreement, { documentMaterialId: signedFile, documentSha256: storedFile.sha256 })
+  t.equal((await get(w.court.key, `/v1/materials/${signedFile}`)).statusCode, 200, 'the court reads the signed agreement file')
+  for (const materialId of [gdPdf, '0192f3a4-5b6c-7d8e-9f01-23456789abcd']) {
+    const bad = standaloneBody()
+    bad.agreement = { ...bad.agreement, documentMaterialId: materialId } as typeof bad.agreement
+    const r = await apply(bad)
+    t.equal(r.statusCode, 422, `document ${materialId}`)
+    t.match(r.json(), { code: 'unknown_material', errors: [{ path: '/agreement/documentMaterialId', code: 'unknown_material' }] })
+  }
+
   const withSha = await apply(standaloneBody({ agreementSha256: 'f'.repeat(64) }))
   t.equal(withSha.json().code, 'agreement_mismatch', 'a given hash must match the terms')
   const b2 = standaloneBody()

@@ -13,7 +13,7 @@ import {
 } from '../../db/confirmation-repository.js'
 import type { Database } from '../../db/database.js'
 import { appendEvent } from '../../db/event-repository.js'
-import { assertMaterialsExist, linkMaterials } from '../../db/material-repository.js'
+import { assertMaterialsExist, getMaterial, linkMaterials } from '../../db/material-repository.js'
 import { getOrganization } from '../../db/organization-repository.js'
 import { getReferral, holderRegions, insertPartyIndex } from '../../db/referral-repository.js'
 import { confirmationStanding, organizationInScope } from '../../domain/access.js'
@@ -119,6 +119,15 @@ export interface ConfirmationServiceDeps extends CaseDeps {
 
 export type ConfirmationService = ReturnType<typeof confirmationService>
 
+/** An unknown material named in a field of its own: the 422 names that field in `errors[].path`. */
+function pinnedAt(err: unknown, path: string, materialId: string): unknown {
+  if (!(err instanceof AppError) || err.code !== 'unknown_material') return err
+  return new AppError(err.status, err.code, err.detail, {
+    extra: err.extra,
+    errors: [{ path, code: 'unknown_material', message: `材料 ${materialId} 不存在或不可引用` }],
+  })
+}
+
 export function confirmationService(deps: ConfirmationServiceDeps) {
   /** A referral-linked application: only the organization handling the case applies; for anyone else it is not there. */
   async function fromReferral(trx: Trx, p: Principal, b: CreateConfirmationInput, referralId: string): Promise<Intake> {
@@ -134,9 +143,21 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
     const org = await getOrganization(trx, b.organizationId as string)
     // Unknown and foreign organizations answer alike, so the answer tells nothing about organizations outside the scope.
     if (!org || !organizationInScope(p, org)) throw businessRule('organization_out_of_scope', '主持调解的组织不存在或不在调用方的管辖范围内')
-    const { agreement, venue } = rules.checkStandaloneApplication(b, org.regionCode, now)
+    const documentId = b.agreement?.documentMaterialId
+    const document = documentId === undefined ? undefined : await agreementDocument(trx, p, documentId)
+    const { agreement, venue } = rules.checkStandaloneApplication(b, org.regionCode, now, document)
     const { stored, hashes } = sealParties(deps.cipher, b.parties as NonNullable<CreateConfirmationInput['parties']>)
     return { referralId: null, organizationId: org.id, organizationRegion: org.regionCode, agreement, parties: stored, partyHashes: hashes, venue }
+  }
+
+  /** The signed agreement file of a standalone application: a complete material the caller may read (422 unknown_material). */
+  async function agreementDocument(trx: Trx, p: Principal, materialId: string): Promise<{ materialId: string; sha256: string }> {
+    await assertMaterialsExist(trx, [materialId], p).catch((err: unknown) => {
+      throw pinnedAt(err, '/agreement/documentMaterialId', materialId)
+    })
+    const m = await getMaterial(trx, materialId)
+    if (!m) throw new Error('a material pinned by assertMaterialsExist is there')
+    return { materialId: m.id, sha256: m.sha256 }
   }
 
   async function createIn(work: Work, caller: Caller, b: CreateConfirmationInput): Promise<Outcome<Confirmation>> {
@@ -205,12 +226,12 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
     }
     if (intake.referralId) await copyPartyIndex(trx, intake.referralId, c.id)
     else await insertPartyIndex(trx, c.id, intake.partyHashes)
-    await linkMaterials(
-      trx,
-      'judicial_confirmation',
-      c.id,
-      materials.map((m) => m.materialId),
-    )
+    const documentId = intake.agreement.documentMaterialId
+    await linkMaterials(trx, 'judicial_confirmation', c.id, [
+      ...materials.map((m) => m.materialId),
+      // Linked in the case's transaction: the orphan expiry never takes the signed agreement.
+      ...(intake.referralId === null && documentId !== undefined && !materials.some((m) => m.materialId === documentId) ? [documentId] : []),
+    ])
     return answer(work, caller, c, true)
   }
 
@@ -238,15 +259,9 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
    * `path` when the body names one material in a field of its own); they become the application's.
    */
   async function withMaterials(work: Work, caller: Caller, id: string, materialIds: string[], path?: string): Promise<void> {
-    try {
-      await assertMaterialsExist(work.trx, materialIds, caller.principal)
-    } catch (err) {
-      if (path === undefined || !(err instanceof AppError) || err.code !== 'unknown_material') throw err
-      throw new AppError(err.status, err.code, err.detail, {
-        extra: err.extra,
-        errors: [{ path, code: 'unknown_material', message: `材料 ${materialIds[0]} 不存在或不可引用` }],
-      })
-    }
+    await assertMaterialsExist(work.trx, materialIds, caller.principal).catch((err: unknown) => {
+      throw path === undefined ? err : pinnedAt(err, path, materialIds[0])
+    })
     await linkMaterials(work.trx, 'judicial_confirmation', id, materialIds)
   }
 
