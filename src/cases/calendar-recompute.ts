@@ -25,8 +25,8 @@ import { referralHints, referralKind } from './referrals/referral-service.js'
  * `PUT /v1/calendar/{year}` before it answers, and resumed at start-up when a crash or a shutdown stopped it.
  *
  * Every open case whose running due date reaches into the year (the acceptance deadline of a referred referral, the
- * mediation deadline of a mediating or suspended one, the review deadline of an application under review or awaiting
- * materials) is recomputed from its start on the calendar as PostgreSQL now holds it. A date only moves later. Each
+ * mediation deadline of a mediating or suspended one, the review deadline and day-15 target of an application under
+ * review or awaiting materials, the parties' objection window of a ruled one) is recomputed from its start on the calendar as PostgreSQL now holds it. A date only moves later. Each
  * case that changes does so in its own short transaction, through the versioned-case kit with the system as actor:
  * its version is bumped, its one `*.deadlines_changed` event `{ before, after, calendarYear }` is written, and its
  * timer follows after the commit. Cases are walked in batches by state and id; after each batch the walk records
@@ -64,12 +64,20 @@ type RecomputeAction = 'recompute_deadlines'
 type Kind = 'referral' | 'confirmation'
 
 /** The walk: one phase per state with a running due date, in this order. */
-const PHASES: ReadonlyArray<{ name: string; kind: Kind; status: string; due: 'acceptance_due_on' | 'mediation_due_on' | 'review_due_on' }> = [
+const PHASES: ReadonlyArray<{
+  name: string
+  kind: Kind
+  status: string
+  due: 'acceptance_due_on' | 'mediation_due_on' | 'review_due_on' | 'objection_due_on'
+}> = [
   { name: 'referred', kind: 'referral', status: 'referred', due: 'acceptance_due_on' },
   { name: 'mediating', kind: 'referral', status: 'mediating', due: 'mediation_due_on' },
   { name: 'suspended', kind: 'referral', status: 'suspended', due: 'mediation_due_on' },
   { name: 'under_review', kind: 'confirmation', status: 'under_review', due: 'review_due_on' },
   { name: 'materials_requested', kind: 'confirmation', status: 'materials_requested', due: 'review_due_on' },
+  // The parties' objection window after the ruling (民诉法解释 372), kept in the application file.
+  { name: 'ruled_valid', kind: 'confirmation', status: 'ruled_valid', due: 'objection_due_on' },
+  { name: 'ruled_rejected', kind: 'confirmation', status: 'ruled_rejected', due: 'objection_due_on' },
 ]
 if (PHASES[0]?.name !== FIRST_PHASE) throw new Error('calendar-recompute: the first phase must be FIRST_PHASE')
 
@@ -204,7 +212,13 @@ async function recomputeOneConfirmation(
         },
         apply: (c) => {
           const p = plan as ConfirmationPlan
-          return { ...c, reviewDueOn: p.reviewDueOn, doc: { ...c.doc, provisional: p.provisional } }
+          const doc = {
+            ...c.doc,
+            provisional: p.provisional,
+            ...(p.reviewTargetOn !== undefined ? { reviewTargetOn: p.reviewTargetOn } : {}),
+            ...(p.objectionDueOn !== undefined ? { objectionDueOn: p.objectionDueOn } : {}),
+          }
+          return { ...c, reviewDueOn: p.reviewDueOn, doc }
         },
       },
     ),
@@ -267,7 +281,11 @@ async function runBatch(
     })
     return { examined: rows.length, changed, lastId: rows.at(-1)?.id ?? null, hints }
   }
-  let q = deps.db.selectFrom('judicial_confirmations').selectAll().where('status', '=', phase.status).where('review_due_on', '>=', from)
+  let q = deps.db
+    .selectFrom('judicial_confirmations')
+    .selectAll()
+    .where('status', '=', phase.status)
+    .where((eb) => (phase.due === 'objection_due_on' ? eb(sql<string>`(doc->>'objectionDueOn')`, '>=', from) : eb('review_due_on', '>=', from)))
   if (afterId) q = q.where('id', '>', afterId)
   const rows = (await q.orderBy('id').limit(o.batchSize).execute()).map(toConfirmation)
   const moving = rows.filter((c) => unlessUnavailable(() => recomputeConfirmation(c, cal)) !== null)

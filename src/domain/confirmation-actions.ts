@@ -11,6 +11,7 @@ import type {
 } from '../schemas/confirmations.js'
 import { daysBetween, type LegalCalendar, reviewDueOn, shanghaiDate } from './calendar.js'
 import { before, checkPartyIndexes, notFuture } from './case-checks.js'
+import { PARTY_OBJECTION_DAYS, REVIEW_TARGET_DAYS } from './deadlines.js'
 import { checkAgreement } from './agreement.js'
 import {
   agreementSha256,
@@ -173,9 +174,6 @@ export interface At {
   cal: LegalCalendar
 }
 
-/** The 15-day target of 法释〔2011〕5号 art. 5 after acceptance, counted and rolled as the review period (art. 85). */
-export const REVIEW_TARGET_DAYS = 15
-
 /**
  * Acceptance: a 诉前调确/民特 案号 of the court, reviewDueOn = acceptance + 30 days per arts. 187 and 85, and the
  * informational reviewTargetOn = acceptance + 15 days (法释〔2011〕5号 art. 5), rolled alike.
@@ -222,9 +220,6 @@ export function refuseApplication(c: Confirmation, b: ConfirmationAcceptanceInpu
 export function withdrawApplication(c: Confirmation, b: ConfirmationWithdrawalInput, at: At): Confirmation {
   return { ...c, doc: { ...c.doc, withdrawal: { ...(b.reason !== undefined ? { reason: b.reason } : {}), withdrawnAt: at.now.toISOString() } } }
 }
-
-/** Days after service of the ruling within which a party may object (民诉法解释 372). */
-export const PARTY_OBJECTION_DAYS = 15
 
 /**
  * The ruling (206): dated between acceptance and today, naming the agreement it rules on. `servedOn` (default

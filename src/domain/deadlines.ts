@@ -59,7 +59,7 @@ export function mediationUnrolled(r: Pick<Referral, 'referralType' | 'doc'>): Da
 // Recomputation
 
 /** The due-date fields a recomputation may move (the `before`/`after` of a `*.deadlines_changed` event). */
-export type DueField = 'acceptanceDueOn' | 'mediationDueOn' | 'reviewDueOn'
+export type DueField = 'acceptanceDueOn' | 'mediationDueOn' | 'reviewDueOn' | 'reviewTargetOn' | 'objectionDueOn'
 export type DueDates = Partial<Record<DueField, DateString>>
 
 /** What a recomputation changes on one case: the moved dates before and after, and the new `provisional`. */
@@ -121,24 +121,55 @@ export function recomputeReferral(r: Referral, cal: LegalCalendar, designatedOn:
   return null
 }
 
+/** The confirmation states in which the parties' objection window (民诉法解释 372) may still be running. */
+export const OBJECTION_WINDOW_STATUSES: readonly string[] = ['ruled_valid', 'ruled_rejected']
+
+/** The 15-day target of 法释〔2011〕5号 art. 5 after acceptance, counted and rolled as the review period (art. 85). */
+export const REVIEW_TARGET_DAYS = 15
+/** Days after service of the ruling within which a party may object (民诉法解释 372). */
+export const PARTY_OBJECTION_DAYS = 15
+
 /**
- * The application's review due date recomputed on `cal` from its start (民事诉讼法 187 + art. 85): the acceptance
- * date (立案) plus 30 days, or the date of the last extension the court president approved, rolled forward. Null
- * when it would not move later or the review is not running. `provisional` covers the dates the application
- * shows: the review due date and the application deadline (art. 205).
+ * The application's dates recomputed on `cal` from their starts (contract §2 "Recomputation"), each only later:
+ * while the review runs, the review due date (民事诉讼法 187 + art. 85: acceptance + 30 days, or the date of the
+ * last extension the court president approved, rolled forward) and the informational day-15 target
+ * (法释〔2011〕5号 art. 5); once ruled, the parties' objection window (民诉法解释 372: service + 15 days, rolled).
+ * Null when nothing would move later. `provisional` covers the dates the application shows, with the application
+ * deadline (art. 205). A date the case never had (an application accepted before the target was kept) stays absent.
  */
-export function recomputeConfirmation(c: Confirmation, cal: LegalCalendar): (DueChange & { reviewDueOn: DateString }) | null {
+export function recomputeConfirmation(
+  c: Confirmation,
+  cal: LegalCalendar,
+): (DueChange & { reviewDueOn: DateString | null; reviewTargetOn?: DateString; objectionDueOn?: DateString }) | null {
+  const before: DueDates = {}
+  const after: DueDates = {}
+  let provisional = false
+  const move = (field: DueField, stored: DateString | null, due: DatedResult) => {
+    provisional ||= due.provisional
+    const next = later(stored, due)
+    if (!next.moved) return
+    if (stored !== null) before[field] = stored
+    after[field] = next.date
+  }
   const acceptedOn = c.doc.acceptance?.acceptedOn
-  if (!RUNNING_CONFIRMATION_STATUSES.includes(c.status) || !acceptedOn) return null
-  const extended = c.doc.reviewExtensions?.at(-1)?.newDueOn
-  const due = extended ? cal.rollForward(extended) : reviewDueOn(cal, acceptedOn)
-  const next = later(c.reviewDueOn, due)
-  if (!next.moved) return null
+  const ruling = c.doc.ruling
+  if (RUNNING_CONFIRMATION_STATUSES.includes(c.status) && acceptedOn) {
+    const extended = c.doc.reviewExtensions?.at(-1)?.newDueOn
+    move('reviewDueOn', c.reviewDueOn, extended ? cal.rollForward(extended) : reviewDueOn(cal, acceptedOn))
+    if (c.doc.reviewTargetOn !== undefined) move('reviewTargetOn', c.doc.reviewTargetOn, cal.addDaysRolled(acceptedOn, REVIEW_TARGET_DAYS))
+  } else if (OBJECTION_WINDOW_STATUSES.includes(c.status) && ruling && c.doc.objectionDueOn !== undefined) {
+    move('objectionDueOn', c.doc.objectionDueOn, cal.addDaysRolled(ruling.servedOn ?? ruling.ruledOn, PARTY_OBJECTION_DAYS))
+  } else {
+    return null
+  }
+  if (!Object.keys(after).length) return null
   const applying = confirmationDeadline(cal, shanghaiDate(new Date(c.doc.agreement.effectiveAt)))
   return {
-    before: c.reviewDueOn ? { reviewDueOn: c.reviewDueOn } : {},
-    after: { reviewDueOn: next.date },
-    provisional: due.provisional || applying.provisional,
-    reviewDueOn: next.date,
+    before,
+    after,
+    provisional: provisional || applying.provisional,
+    reviewDueOn: after.reviewDueOn ?? c.reviewDueOn,
+    ...(after.reviewTargetOn !== undefined ? { reviewTargetOn: after.reviewTargetOn } : {}),
+    ...(after.objectionDueOn !== undefined ? { objectionDueOn: after.objectionDueOn } : {}),
   }
 }

@@ -120,11 +120,11 @@ const calendarPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app,
         description:
           '运维录入国务院公布的该年放假与调休安排，整体替换该年已有安排，立即用于此后计算的期限。日期须为该年内的有效日期，不得重复，' +
           '同一日不能既放假又上班，否则 400 validation_failed 并逐项列出。' +
-          '随后重算期限用到该年的全部未办结案件（待受理的受理期限、调解中或中止中的调解期限、审查中的司法确认审查期限）：期限只会推后，新日历算出更早的日期时原日期不变；' +
+          '随后重算期限用到该年的全部未办结案件（待受理的受理期限、调解中或中止中的调解期限、审查中的司法确认审查期限及第 15 日审查目标日、已裁定的当事人异议期限）：期限只会推后，新日历算出更早的日期时原日期不变；' +
           '期限变动的案件版本号加一，各记一条 referral.deadlines_changed 或 confirmation.deadlines_changed 事件 { before, after, calendarYear }，定时器随之调整。' +
           '重算提交后才应答；中途中断的重算在服务下次启动或再次 PUT 时接续。PUT 本身幂等，无需 Idempotency-Key：同一安排再次 PUT 不再变动任何案件。\n\n' +
           'Operator only: replaces the year’s days off and make-up working days, effective at once for deadlines computed afterwards. Each bad date is named ' +
-          'in errors[] (400 validation_failed). Then every open case whose running due date (acceptance, mediation, review) used the year is ' +
+          'in errors[] (400 validation_failed). Then every open case whose running due date (acceptance, mediation, review and its day-15 target, a ruling’s objection window) used the year is ' +
           'recomputed: a date only moves later; each case that changes gets a new version and one *.deadlines_changed event { before, after, ' +
           'calendarYear }, and its timer follows. The PUT answers once that is committed; an interrupted recomputation resumes at the next start or PUT.',
         querystring: NoQuery,

@@ -784,4 +784,51 @@ t.test('recomputation: a due date only moves later', async (t) => {
   )
   t.equal(recomputeConfirmation(extended, cal), null, 'on the same calendar the extension stands')
   t.equal(recomputeConfirmation(review('2027-01-10', '2027-02-11', 'ruled_valid'), published), null, 'a ruled application is left alone')
+
+  // The informational day-15 target (法释〔2011〕5号 art. 5) moves with the review date.
+  const targeted = review('2027-01-22', '2027-02-22')
+  targeted.doc.reviewTargetOn = cal.addDaysRolled('2027-01-22', 15).date
+  t.equal(targeted.doc.reviewTargetOn, '2027-02-11', 'fallback: 01-22 + 15 = 02-06 (初一, Sat); 初二 Sun → 02-09/02-10 补假 → 02-11')
+  t.same(
+    recomputeConfirmation(targeted, published),
+    {
+      before: { reviewTargetOn: '2027-02-11' },
+      after: { reviewTargetOn: '2027-02-13' },
+      provisional: false,
+      reviewDueOn: '2027-02-22',
+      reviewTargetOn: '2027-02-13',
+    },
+    'published: 02-05…02-12 off → the target moves to the make-up Sat 02-13; the review date (02-22) stands',
+  )
+  t.equal(recomputeConfirmation(targeted, cal), null, 'the same calendar moves nothing')
+
+  // The parties' objection window after service of the ruling (民诉法解释 372) moves once ruled.
+  const ruled = (servedOn: string, objectionDueOn: string | undefined, status = 'ruled_valid'): Confirmation => {
+    const c = review('2027-01-04', '2027-02-05', status)
+    c.doc.ruling = { result: 'valid', rulingNumber: 'x', ruledOn: servedOn, servedOn, agreementSha256: 'x', recordedAt: `${servedOn}T02:00:00.000Z` }
+    if (objectionDueOn !== undefined) c.doc.objectionDueOn = objectionDueOn
+    return c
+  }
+  t.equal(cal.addDaysRolled('2027-01-25', 15).date, '2027-02-11', 'fallback: served 01-25 + 15 = 02-09 (补假) → 02-11')
+  t.same(
+    recomputeConfirmation(ruled('2027-01-25', '2027-02-11'), published),
+    {
+      before: { objectionDueOn: '2027-02-11' },
+      after: { objectionDueOn: '2027-02-13' },
+      provisional: false,
+      reviewDueOn: '2027-02-05',
+      objectionDueOn: '2027-02-13',
+    },
+    'published: the objection window ends on the make-up Sat 02-13',
+  )
+  t.equal(cal.addDaysRolled('2027-09-20', 15).date, '2027-10-06', 'fallback: served 09-20 + 15 = 10-05 (国庆 补假) → 10-06')
+  t.same(
+    recomputeConfirmation(ruled('2027-09-20', '2027-10-06', 'ruled_rejected'), published)?.after,
+    { objectionDueOn: '2027-10-08' },
+    'a rejected ruling too: published 10-01…10-07 off → 10-08',
+  )
+  t.equal(recomputeConfirmation(ruled('2027-09-20', '2027-10-06'), cal), null, 'the same calendar moves nothing')
+  t.equal(recomputeConfirmation(ruled('2027-09-20', '2027-10-09'), published), null, 'a later stored date stands (never earlier)')
+  t.equal(recomputeConfirmation(ruled('2027-01-25', undefined), published), null, 'a ruling kept without a window is left alone')
+  t.equal(recomputeConfirmation(ruled('2027-01-25', '2027-02-11', 'withdrawn'), published), null, 'not a ruled state: nothing runs')
 })

@@ -101,13 +101,17 @@ const range = (from: string, to: string): string[] => {
  * A judicial confirmation under review since `acceptedOn`, with `reviewDueOn` as the service computed it then (the
  * statutory fallback). Seeded through the repositories with its two events, so its chain and version are real.
  */
-async function confirmationUnderReview(acceptedOn: string, reviewDueOn: string): Promise<string> {
+async function confirmationUnderReview(
+  acceptedOn: string,
+  reviewDueOn: string,
+  over: { status?: Confirmation['status']; doc?: Partial<Confirmation['doc']> } = {},
+): Promise<string> {
   const id = uuidv7()
   const sealed = (masked: string) => ({ enc: 'v1:seed:x', masked })
   const c: Confirmation = {
     id,
     version: 2,
-    status: 'under_review',
+    status: over.status ?? 'under_review',
     referralId: null,
     courtCode: '京0105',
     organizationId: 'bj-cy-blz',
@@ -140,6 +144,7 @@ async function confirmationUnderReview(acceptedOn: string, reviewDueOn: string):
       ],
       materials: [],
       acceptance: { caseNumber: 'x', acceptedOn, acceptedAt: `${acceptedOn}T02:00:00.000Z` },
+      ...over.doc,
     },
     createdAt: new Date('2027-01-08T02:00:00Z'),
     updatedAt: new Date(`${acceptedOn}T02:00:00Z`),
@@ -209,6 +214,23 @@ t.test('a PUT moves open cases later, never earlier, with one event each; closed
   t.equal(thisYear.deadlines.acceptanceDueOn, '2026-12-04')
   // A confirmation under review since 01-10: 30 days → 02-09 (补假) → 02-11 on the fallback; → 02-13.
   const review = await confirmationUnderReview('2027-01-10', '2027-02-11')
+  // Accepted 01-22: the day-15 target 02-06 → 02-11 on the fallback (补假 02-09/10) → 02-13; the review date 02-22 stands.
+  const targeted = await confirmationUnderReview('2027-01-22', '2027-02-22', { doc: { reviewTargetOn: '2027-02-11' } })
+  // Ruled and served 01-25: the parties' objection window 02-09 → 02-11 on the fallback → 02-13 (民诉法解释 372).
+  const ruled = await confirmationUnderReview('2027-01-22', '2027-02-22', {
+    status: 'ruled_valid',
+    doc: {
+      ruling: {
+        result: 'valid',
+        rulingNumber: '（2027）京0105民特1号',
+        ruledOn: '2027-01-25',
+        servedOn: '2027-01-25',
+        agreementSha256: 'a'.repeat(64),
+        recordedAt: '2027-01-25T02:00:00.000Z',
+      },
+      objectionDueOn: '2027-02-11',
+    },
+  })
 
   const res = await put(2027, Y2027)
   t.equal(res.statusCode, 200, res.body)
@@ -262,6 +284,16 @@ t.test('a PUT moves open cases later, never earlier, with one event each; closed
     caseVersion: 3,
     data: { before: { reviewDueOn: '2027-02-11' }, after: { reviewDueOn: '2027-02-13' }, calendarYear: 2027, confirmation: { reviewDueOn: '2027-02-13' } },
   })
+  for (const [id, status, field, from, to] of [
+    [targeted, 'under_review', 'reviewTargetOn', '2027-02-11', '2027-02-13'],
+    [ruled, 'ruled_valid', 'objectionDueOn', '2027-02-11', '2027-02-13'],
+  ] as const) {
+    const now = (await h.call(op, { method: 'GET', url: `/v1/judicial-confirmations/${id}` })).json()
+    t.match(now, { version: 3, status, reviewDueOn: '2027-02-22', [field]: to }, `${status}: ${field} moved later`)
+    const evs = await changes(id, '/v1/judicial-confirmations')
+    t.equal(evs.length, 1, `${status}: one event`)
+    t.same([evs[0]?.data.before, evs[0]?.data.after], [{ [field]: from }, { [field]: to }], `${status}: the event names the moved date`)
+  }
   const integrity = await h.call(op, { method: 'GET', url: `/v1/referrals/${mediating.id}/integrity` })
   t.match(integrity.json(), { valid: true }, 'the hash chain holds')
 
