@@ -7,6 +7,7 @@ import { KeyCache } from './http/key-cache.js'
 import type { AppDeps } from './http/app-deps.js'
 import { semanticChecks } from './http/checks.js'
 import clientsPlugin from './http/clients.js'
+import { registerConsole } from './http/console.js'
 import healthPlugin from './http/health.js'
 import { registerMetrics } from './http/metrics.js'
 import { MethodTable, registerProblemHandlers } from './http/problem.js'
@@ -74,7 +75,7 @@ export async function buildApp(deps: BuildAppDeps, opts: BuildAppOptions = {}): 
   const keyCache = new KeyCache({ prefix: deps.config.queuePrefix, publisher: deps.redis, subscriber: deps.subscriber })
   keyCache.start()
   app.addHook('onClose', async () => keyCache.close())
-  registerAuth(app, {
+  const keys = registerAuth(app, {
     db: deps.db,
     cache: keyCache,
     bootstrap: deps.bootstrap,
@@ -85,5 +86,6 @@ export async function buildApp(deps: BuildAppDeps, opts: BuildAppOptions = {}): 
   await app.register(healthPlugin, { deps })
   await app.register(clientsPlugin, { deps, keyCache })
   for (const plugin of resourcePlugins) await app.register(plugin, { deps })
+  await registerConsole(app, { deps, keys })
   return app
 }

@@ -127,6 +127,8 @@ export interface ConfirmationFilters {
   courtCode?: string
   organizationId?: string
   referralId?: string
+  /** Exact 司法确认案号, in its stored (normalised) form. */
+  caseNumber?: string
   /** true: under review past reviewDueOn as of `today`; false: everything else. */
   overdue?: boolean
   today: string
@@ -145,6 +147,7 @@ export async function listConfirmations(db: Db, p: Principal, f: ConfirmationFil
   if (f.courtCode) q = q.where('c.court_code', '=', f.courtCode)
   if (f.organizationId) q = q.where('c.organization_id', '=', f.organizationId)
   if (f.referralId) q = q.where('c.referral_id', '=', f.referralId)
+  if (f.caseNumber) q = q.where('c.case_number', '=', f.caseNumber)
   if (f.overdue === true) q = q.where('c.status', '=', 'under_review').where('c.review_due_on', '<', f.today)
   if (f.overdue === false) {
     const today = f.today

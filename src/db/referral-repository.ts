@@ -110,6 +110,8 @@ export interface ReferralFilters {
   disputeType?: string
   updatedSince?: string
   partyIdHash?: string
+  /** Exact 案号, in its stored (normalised) form. */
+  caseNumber?: string
   afterId?: string
   limit: number
 }
@@ -121,6 +123,7 @@ export async function listReferrals(db: Db, p: Principal, f: ReferralFilters): P
   if (f.courtCode) q = q.where('r.court_code', '=', f.courtCode)
   if (f.organizationId) q = q.where('r.organization_id', '=', f.organizationId)
   if (f.disputeType) q = q.where('r.dispute_type', '=', f.disputeType)
+  if (f.caseNumber) q = q.where('r.case_number', '=', f.caseNumber)
   if (f.updatedSince) q = q.where('r.updated_at', '>=', new Date(f.updatedSince))
   if (f.partyIdHash) {
     const hash = f.partyIdHash

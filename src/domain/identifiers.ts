@@ -329,3 +329,12 @@ export function regionCovers(covering: string, code: string): boolean {
 export function regionsOnOneBranch(a: string, b: string): boolean {
   return regionCovers(a, b) || regionCovers(b, a)
 }
+
+/**
+ * A 案号 as a search term (`?caseNumber=`): trimmed, and in the official form when it parses (half-width brackets
+ * become full-width), exactly as creation stores it; anything else is searched as given.
+ */
+export function caseNumberSearchTerm(input: string, currentYear: number): string {
+  const term = input.trim()
+  return parseCaseNumber(term, { currentYear })?.normalized ?? term
+}

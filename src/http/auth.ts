@@ -57,11 +57,20 @@ async function authenticate(opts: AuthOptions, header: string | undefined): Prom
   }
 }
 
+/** Key checks for routes outside /v1 that authenticate themselves (the console's session, src/http/console.ts). */
+export interface KeyChecker {
+  /** The principal behind an `Authorization` header, or null (missing, unknown or revoked key). */
+  authenticate(header: string | undefined): Promise<{ principal: Principal; keyId?: string } | null>
+  /** Whether a stored key is still live and its client still an operator (undefined: the bootstrap key). */
+  operatorKeyLive(keyId: string | undefined): Promise<boolean>
+  onBadKey?: (req: FastifyRequest) => Promise<void>
+}
+
 /**
  * Authentication and the role gate, as one onRequest hook. The route's declared roles decide: no declaration
  * means nobody (fail closed). Unknown routes fall through to the 404 handler.
  */
-export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
+export function registerAuth(app: FastifyInstance, opts: AuthOptions): KeyChecker {
   app.decorateRequest('principal', null as unknown as Principal)
   // Last use of each key (GET /v1/clients): noted in memory here, written in batches off the requests' path.
   const usage = new KeyUsage({
@@ -87,4 +96,17 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
       throw new AppError(403, 'forbidden', `角色 ${principal.role} 无权调用此接口`)
     }
   })
+  return {
+    authenticate: (header) => authenticate(opts, header),
+    async operatorKeyLive(keyId) {
+      if (keyId === undefined) return opts.bootstrap !== undefined
+      let rec = opts.cache?.get(keyId)
+      if (!rec) {
+        rec = await findLiveKey(opts.db, keyId)
+        if (rec) opts.cache?.set(keyId, rec)
+      }
+      return rec?.client.role === 'operator'
+    },
+    onBadKey: opts.onBadKey,
+  }
 }

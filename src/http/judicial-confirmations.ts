@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type, { type Static } from 'typebox'
 import { confirmationService } from '../cases/confirmations/confirmation-service.js'
 import { shanghaiDate } from '../domain/calendar.js'
+import { caseNumberSearchTerm } from '../domain/identifiers.js'
 import { type Confirmation, confirmationView } from '../domain/confirmation.js'
 import { CursorQuery, LimitQuery, listOf } from '../schemas/common.js'
 import {
@@ -81,13 +82,15 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
         summary: '司法确认申请列表 / List judicial confirmation applications',
         description:
           '仅返回调用方可读的申请：法院为其法院代字，调解平台为其组织，运维为全部（脱敏）。overdue=true 为审查中且已过 reviewDueOn 的申请。' +
-          ' Courts see their court codes, mediation clients their organizations, operators everything (masked). overdue=true: under review past reviewDueOn.',
+          ' Courts see their court codes, mediation clients their organizations, operators everything (masked). overdue=true: under review past reviewDueOn.' +
+          ' caseNumber 为司法确认案号精确检索（半角括号按全角处理）。caseNumber: the exact 诉前调确/民特 案号 given at acceptance (half-width brackets read as full-width).',
         querystring: Type.Object(
           {
             status: Type.Optional(ConfirmationStatusSchema),
             courtCode: Type.Optional(Type.String({ 'x-check': 'courtCode' })),
             organizationId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
             referralId: Type.Optional(Type.String({ format: 'uuid' })),
+            caseNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: '司法确认案号，精确匹配 / exact 案号' })),
             overdue: Type.Optional(Type.Boolean()),
             limit: Type.Optional(LimitQuery),
             cursor: Type.Optional(CursorQuery),
@@ -98,7 +101,11 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       },
     },
     async (req) => {
-      const { limit, cursor, ...filters } = req.query
+      const { limit, cursor, caseNumber, ...rest } = req.query
+      const filters = {
+        ...rest,
+        caseNumber: caseNumber === undefined ? undefined : caseNumberSearchTerm(caseNumber, Number(shanghaiDate(new Date()).slice(0, 4))),
+      }
       const { items, nextCursor } = await listPage(
         { limit, cursor },
         { id: 'uuid' },

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type, { type Static } from 'typebox'
 import { referralService } from '../cases/referrals/referral-service.js'
 import { forbidden } from '../domain/errors.js'
-import { normalizeResidentId } from '../domain/identifiers.js'
+import { caseNumberSearchTerm, normalizeResidentId } from '../domain/identifiers.js'
+import { shanghaiDate } from '../domain/calendar.js'
 import { type Referral, referralView } from '../domain/referral.js'
 import { CursorQuery, LimitQuery, listOf, StringEnum, Timestamp } from '../schemas/common.js'
 import {
@@ -72,7 +73,8 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
         tags: ['referrals'],
         summary: '委派/委托案件列表 / List referrals',
         description:
-          '仅返回调用方可读的案件。partyIdNumber 为当事人证件号精确检索（盲索引），仅限法院与调解平台。Only cases the caller may read; partyIdNumber is an exact blind-index search for courts and platforms.',
+          '仅返回调用方可读的案件。partyIdNumber 为当事人证件号精确检索（盲索引），仅限法院与调解平台。Only cases the caller may read; partyIdNumber is an exact blind-index search for courts and platforms. ' +
+          'caseNumber 为案号精确检索（半角括号按全角处理）。caseNumber is an exact 案号 match (half-width brackets read as full-width).',
         querystring: Type.Object(
           {
             status: Type.Optional(Type.String({ maxLength: 32 })),
@@ -81,6 +83,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
             disputeType: Type.Optional(StringEnum(DISPUTE_TYPES)),
             updatedSince: Type.Optional(Timestamp),
             partyIdNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+            caseNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: '案号，精确匹配 / exact 案号' })),
             limit: Type.Optional(LimitQuery),
             cursor: Type.Optional(CursorQuery),
           },
@@ -90,7 +93,11 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
       },
     },
     async (req) => {
-      const { partyIdNumber, limit, cursor, ...filters } = req.query
+      const { partyIdNumber, caseNumber, limit, cursor, ...rest } = req.query
+      const filters = {
+        ...rest,
+        caseNumber: caseNumber === undefined ? undefined : caseNumberSearchTerm(caseNumber, Number(shanghaiDate(new Date()).slice(0, 4))),
+      }
       if (partyIdNumber !== undefined && req.principal.role === 'operator') throw forbidden('运维角色不能按证件号检索')
       const partyIdHash = partyIdNumber !== undefined ? deps.cipher.blindIndex(normalizeResidentId(partyIdNumber.trim()), 'idNumber') : undefined
       const { items, nextCursor } = await listPage(

@@ -912,3 +912,26 @@ t.test('objection (民诉法解释 372) and objection-ruling', async (t) => {
   t.same(types.slice(-4), ['confirmation.objection_filed', 'confirmation.objection_ruled', 'confirmation.objection_filed', 'confirmation.objection_ruled'])
   t.equal((await get(w.court.key, `${BASE}?status=ruling_revoked`)).statusCode, 200, 'the new states filter lists')
 })
+
+t.test('caseNumber: an exact 案号 filter, half-width brackets read as full-width', async (t) => {
+  const a = await accepted()
+  const other = await accepted()
+  const halfWidth = a.caseNumber.replace('（', '(').replace('）', ')')
+  for (const [key, who] of [
+    [w.court.key, 'court'],
+    [h.operatorKey, 'operator'],
+  ] as const) {
+    for (const q of [a.caseNumber, halfWidth, ` ${a.caseNumber} `]) {
+      const res = await get(key, `${BASE}?caseNumber=${encodeURIComponent(q)}`)
+      t.equal(res.statusCode, 200, res.body)
+      t.same(
+        res.json().items.map((c: { id: string }) => c.id),
+        [a.id],
+        `${who}: ${q}`,
+      )
+    }
+  }
+  t.not(other.caseNumber, a.caseNumber)
+  t.same((await get(h.operatorKey, `${BASE}?caseNumber=${encodeURIComponent(`${a.caseNumber}0`)}`)).json().items, [], 'no prefix match')
+  t.same((await get(w.otherCourt.key, `${BASE}?caseNumber=${encodeURIComponent(a.caseNumber)}`)).json().items, [], 'outside the caller’s scope')
+})
