@@ -15,12 +15,12 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY package.json ./
-COPY data ./data
 # The CLI (npx zdz …) and the helper the npm scripts run first: without TypeScript in the image it uses dist/ as
 # built above, so `npm run migrate`, `npm run rotate-keys` and `npm run keygen` work here.
 COPY bin ./bin
 COPY scripts/build-if-needed.mjs ./scripts/
+COPY package.json ./
+COPY data ./data
 USER node
 EXPOSE 3000
 # Probes the port the service listens on (PORT, default 3000); exec form would not see a changed PORT otherwise.
