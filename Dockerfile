@@ -15,11 +15,18 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The CLI (npx zdz …) and the helper the npm scripts run first: without TypeScript in the image it uses dist/ as
+# built above, so `npm run migrate`, `npm run rotate-keys` and `npm run keygen` work here.
+COPY bin ./bin
+COPY scripts/build-if-needed.mjs ./scripts/
 COPY package.json ./
 COPY data ./data
 # The operator console's static pages (src/http/console.ts serves them from /app/console).
 COPY console ./console
 USER node
 EXPOSE 3000
-HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:3000/health/ready').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
+# Probes the port the service listens on (PORT, default 3000); exec form would not see a changed PORT otherwise.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=30s \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# exec form: node is PID 1 and receives SIGTERM itself (graceful stop: 503 to new requests, in-flight ones finish).
 CMD ["node", "dist/src/server.js"]

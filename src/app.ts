@@ -15,6 +15,7 @@ import { registerDocs } from './http/swagger.js'
 import { createValidatorCompiler } from './http/validation.js'
 import { registerRateLimits } from './http/rate-limit.js'
 import resourcePlugins from './http/routes.js'
+import type { Drain } from './lifecycle.js'
 
 function operationId(method: string, url: string): string {
   const words = url.split(/[/:{}-]+/).filter(Boolean)
@@ -26,6 +27,8 @@ export interface BuildAppOptions {
   onRoute?: (route: { method: string | string[]; url: string; config?: unknown }) => void
   /** Extra hooks before the routes are registered (tests use it to hold a request in flight). */
   configure?: (app: FastifyInstance) => void
+  /** Graceful stop (src/lifecycle.ts): its hook runs first, answering 503 once the drain has started. */
+  drain?: Drain
 }
 
 /** What buildApp takes from the composition root: the HTTP layer's dependencies and the key cache's subscriber. */
@@ -64,6 +67,7 @@ export async function buildApp(deps: BuildAppDeps, opts: BuildAppOptions = {}): 
     opts.onRoute?.({ method: r.method, url: r.url, config: r.config })
   })
 
+  opts.drain?.install(app)
   opts.configure?.(app)
   app.setValidatorCompiler(createValidatorCompiler(semanticChecks))
   registerProblemHandlers(app, methods)
@@ -82,7 +86,7 @@ export async function buildApp(deps: BuildAppDeps, opts: BuildAppOptions = {}): 
     onBadKey: badKeyLimiter(deps.redis, deps.config.queuePrefix, deps.config.authFailuresPerMinute),
   })
   await registerRateLimits(app, deps)
-  registerMetrics(app, deps)
+  registerMetrics(app, { ...deps, metricsToken: deps.config.metricsToken })
   await app.register(healthPlugin, { deps })
   await app.register(clientsPlugin, { deps, keyCache })
   for (const plugin of resourcePlugins) await app.register(plugin, { deps })

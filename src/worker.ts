@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { boot } from './boot.js'
+import { stopGracefully } from './lifecycle.js'
 import { startWorkers } from './worker-runtime.js'
 
 /** Worker-only entry point (`npm run start:worker`): timers, delivery and sweeps, no HTTP. */
@@ -9,8 +10,7 @@ async function main(): Promise<void> {
   closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'worker shutting down after an error')
     else logger.info({ signal }, 'worker shutting down')
-    await workers.close()
-    await deps.close()
+    await stopGracefully({ logger, workers, deps, timeoutMs: config.shutdownTimeoutMs })
   })
   logger.info('zdz connector worker started')
 }

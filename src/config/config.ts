@@ -17,6 +17,8 @@ export const EnvSchema = Type.Object({
   HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
   OPERATOR_API_KEY: Type.Optional(Type.String({ minLength: 32 })),
+  /** With it, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; without it /metrics is open. */
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
   LOG_LEVEL: Type.Union(
     [
       Type.Literal('fatal'),
@@ -55,6 +57,8 @@ export interface Config {
   host: string
   port: number
   operatorApiKey: string | undefined
+  /** The bearer token /metrics requires; undefined leaves /metrics open (src/http/metrics.ts). */
+  metricsToken: string | undefined
   logLevel: Env['LOG_LEVEL']
   dataKeys: string | undefined
   /** The key file used when `dataKeys` is not set (src/security/key-file.ts). */
@@ -114,6 +118,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (env.NODE_ENV === 'production' && !env.DATA_KEYS) {
     throw new ConfigError('DATA_KEYS', 'is required when NODE_ENV=production (field encryption keys)')
   }
+  if (env.NODE_ENV === 'production' && env.OPERATOR_API_KEY && isDocumentedPlaceholder(env.OPERATOR_API_KEY)) {
+    throw new ConfigError('OPERATOR_API_KEY', 'is a placeholder shown in the documentation: set a long random key (e.g. `openssl rand -base64 32`)')
+  }
   return {
     nodeEnv: env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
@@ -124,6 +131,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST,
     port: env.PORT,
     operatorApiKey: env.OPERATOR_API_KEY,
+    metricsToken: env.METRICS_TOKEN,
     logLevel: env.LOG_LEVEL,
     dataKeys: env.DATA_KEYS,
     dataKeysFile: env.DATA_KEYS_FILE,
@@ -134,6 +142,23 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     materialQuotaBytesPerClient: env.MATERIAL_QUOTA_BYTES_PER_CLIENT,
     materialOrphanTtlHours: env.MATERIAL_ORPHAN_TTL_HOURS,
   }
+}
+
+/**
+ * Operator keys shown in README.md, docs/ and .env.example. Anyone can read them, so production refuses them
+ * (contract §7). test/http/operators.test.ts scans the documentation for `OPERATOR_API_KEY=` values and fails
+ * when one is missing here: a new example in the docs must be added to this list.
+ */
+export const DOCUMENTED_OPERATOR_KEYS: readonly string[] = [
+  'change-me-to-a-long-random-operator-key',
+  'change-me-to-a-long-random-operator-key-of-32-chars-or-more',
+  'replace-with-a-long-random-operator-key',
+]
+
+/** A documented example value, or any value that says it is one (change-me…, replace-with…, <…>). */
+export function isDocumentedPlaceholder(value: string): boolean {
+  const v = value.trim()
+  return DOCUMENTED_OPERATOR_KEYS.includes(v) || /^(change-?me|replace-?(me|with)|your-|<)/i.test(v)
 }
 
 function parseTrustProxy(value: string): Config['trustProxy'] {

@@ -135,3 +135,16 @@ export async function findLiveKey(db: Db, keyId: string): Promise<KeyRecord | un
   if (!row) return undefined
   return { client: toClient(row), keyHash: row.key_hash }
 }
+
+/** Whether some operator client holds a key that is not revoked (start-up warns when none does and no OPERATOR_API_KEY is set). */
+export async function hasLiveOperatorKey(db: Db): Promise<boolean> {
+  const row = await db
+    .selectFrom('api_keys as k')
+    .innerJoin('clients as c', 'c.id', 'k.client_id')
+    .select('k.key_id')
+    .where('c.role', '=', 'operator')
+    .where('k.revoked_at', 'is', null)
+    .limit(1)
+    .executeTakeFirst()
+  return row !== undefined
+}

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { type Kysely, sql } from 'kysely'
@@ -8,6 +9,8 @@ import { caseCounts, deliveryHealth, type DeliveryHealth, lastAttemptId, newAtte
 import { shanghaiDate } from '../domain/calendar.js'
 import { CONFIRMATION_STATUSES } from '../domain/confirmation.js'
 import { REFERRAL_STATUSES } from '../domain/referral-machine.js'
+import { unauthorized } from './auth.js'
+import { errorResponses } from './common-schemas.js'
 
 /**
  * Prometheus metrics on a registry owned by this app instance (no global registry: tests build many apps in one
@@ -266,7 +269,19 @@ function registerBusinessMetrics(deps: MetricsDeps): void {
   })
 }
 
-export function registerMetrics(app: FastifyInstance, deps: MetricsDeps): Registry {
+const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest()
+
+/**
+ * The check of `Authorization: Bearer <METRICS_TOKEN>` (contract §6): both sides are hashed first, so the comparison
+ * takes the same time whatever the length or content of what was sent. No token configured: always true.
+ */
+export function metricsTokenAccepts(token: string | undefined, authorization: string | undefined): boolean {
+  if (!token) return true
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')
+  return timingSafeEqual(sha256(m ? m[1] : ''), sha256(token)) && m !== null
+}
+
+export function registerMetrics(app: FastifyInstance, deps: MetricsDeps & { metricsToken?: string }): Registry {
   const registry = deps.metrics
   // Several app instances may share one registry (one per process): register the metrics once.
   if (!registry.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics({ register: registry })
@@ -294,13 +309,18 @@ export function registerMetrics(app: FastifyInstance, deps: MetricsDeps): Regist
         description:
           '除 HTTP 与进程指标外，另有投递、发件箱、案件与期限的业务指标（取自 PostgreSQL）。Besides HTTP and process metrics: zdz_deliveries_pending, ' +
           'zdz_deliveries_dead, zdz_delivery_oldest_pending_seconds, zdz_delivery_attempts_total, zdz_outbox_lag_seconds, zdz_cases, ' +
-          'zdz_deadlines_overdue and zdz_ready, read from PostgreSQL (the same in every process: aggregate with max, not sum).',
+          'zdz_deadlines_overdue and zdz_ready, read from PostgreSQL (the same in every process: aggregate with max, not sum). ' +
+          '设置 METRICS_TOKEN 时须带 `Authorization: Bearer <METRICS_TOKEN>`，否则答 401。With METRICS_TOKEN set, the scrape must send ' +
+          '`Authorization: Bearer <METRICS_TOKEN>` (401 otherwise); without it the endpoint is open.',
         security: [],
         produces: ['text/plain'],
-        response: { 200: { type: 'string' } },
+        response: { 200: { type: 'string' }, 401: errorResponses()[401] },
       },
     },
-    async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+    async (req, reply) => {
+      if (!metricsTokenAccepts(deps.metricsToken, req.headers.authorization)) throw unauthorized()
+      return reply.type(registry.contentType).send(await registry.metrics())
+    },
   )
   return registry
 }

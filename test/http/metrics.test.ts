@@ -234,6 +234,7 @@ t.test('ops/prometheus-rules.yml: valid YAML, the alerts asked for, only metrics
   }
   t.ok(Array.isArray(doc.groups) && doc.groups.length > 0, 'rule groups')
   const rules = doc.groups.flatMap((g) => g.rules)
+  const runbook = readFileSync(path.join(OPS, '..', 'docs', 'runbook.md'), 'utf8')
   const exported = new Set((await scrape()).samples.map((s) => s.name))
   for (const r of rules) {
     t.type(r.alert, 'string', 'an alerting rule')
@@ -241,7 +242,8 @@ t.test('ops/prometheus-rules.yml: valid YAML, the alerts asked for, only metrics
     t.match(r.for ?? '', /^(\d+[smh])?$/, `${r.alert}: for`)
     t.match(r.labels?.severity, /^(warning|critical)$/, `${r.alert}: severity`)
     t.type(r.annotations?.summary, 'string', `${r.alert}: summary`)
-    t.match(r.annotations?.runbook, /README\.md#operations/, `${r.alert}: runbook`)
+    t.match(r.annotations?.runbook, /docs\/runbook\.md#alerts/, `${r.alert}: runbook`)
+    t.match(runbook, new RegExp(`^### .*\\b${r.alert}\\b`, 'm'), `${r.alert}: a section of docs/runbook.md`)
     const names = metricNames(r.expr)
     t.ok(names.length > 0, `${r.alert} reads a metric`)
     for (const n of names) t.ok(exported.has(n) || PROMETHEUS_OWN.has(n), `${r.alert}: ${n} is exported by /metrics`)
