@@ -130,8 +130,14 @@ export function verifyReceipt(receipt: string, jwks: { keys: Jwk[] }): ReceiptPa
   if (!jwk) throw new ReceiptVerificationError(`unknown key ${header.kid}`)
   if (jwk.alg !== undefined && jwk.alg !== alg) throw new ReceiptVerificationError(`key ${jwk.kid} is for ${jwk.alg}, not ${alg}`)
   if (jwk.use !== undefined && jwk.use !== 'sig') throw new ReceiptVerificationError(`key ${jwk.kid} is not a signing key`)
-  if (!verifyWith(alg, jwk, Buffer.from(`${h}.${p}`, 'ascii'), decodePart(s, 'signature'))) {
-    throw new ReceiptVerificationError('the signature does not verify')
+  let ok: boolean
+  try {
+    ok = verifyWith(alg, jwk, Buffer.from(`${h}.${p}`, 'ascii'), decodePart(s, 'signature'))
+  } catch (err) {
+    if (err instanceof ReceiptVerificationError) throw err
+    // A malformed published key (e.g. an x that is no Ed25519 point) verifies nothing.
+    throw new ReceiptVerificationError(`key ${jwk.kid} is unusable: ${(err as Error).message}`)
   }
+  if (!ok) throw new ReceiptVerificationError('the signature does not verify')
   return checkPayload(parseJson(decodePart(p, 'payload'), 'payload'))
 }

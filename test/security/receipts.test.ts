@@ -215,6 +215,8 @@ t.test('rotation: a receipt signed by the old key still verifies; tampering neve
   const none = Buffer.from(JSON.stringify({ alg: 'none', kid: 'new' })).toString('base64url')
   t.throws(() => verifyReceipt(`${none}.${pl}.`, jwks), /unsupported algorithm/, 'alg none')
   t.throws(() => verifyReceipt('a.b', jwks), /three parts/)
+  t.throws(() => verifyReceipt(fresh, { keys: [{ ...jwks.keys[0]!, x: 'AAAA' }] }), /unusable/, 'a malformed published key')
+  t.throws(() => verifyReceipt(fresh, { keys: [{ ...jwks.keys[0]!, alg: 'SM2SM3' }] }), /is for SM2SM3/, 'a key of another algorithm')
   t.notOk(nodeVerifies(`${hd}.${forged}.${sig}`, jwks))
 })
 
