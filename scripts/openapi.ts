@@ -3,6 +3,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config/config.js'
+import { newReceiptKeyEntry } from '../src/security/receipts.js'
 import { createDeps } from '../src/deps.js'
 import { createLogger } from '../src/logging.js'
 import { formatDataKeys, generateThrowawayKeys } from '../src/security/field-cipher.js'
@@ -15,11 +16,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), process.
 const target = path.join(root, 'openapi', 'openapi.json')
 
 export async function renderOpenApi(): Promise<string> {
-  // A throwaway data key: rendering the document encrypts nothing and must not create a key file.
+  // Throwaway data and receipt keys: rendering the document encrypts nothing and must not create a key file.
   const config = loadConfig({
     LOG_LEVEL: 'silent',
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     DATA_KEYS: formatDataKeys(generateThrowawayKeys()),
+    RECEIPT_KEYS: newReceiptKeyEntry('EdDSA'),
   })
   const deps = await createDeps(config, createLogger('silent'))
   try {

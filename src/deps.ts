@@ -18,7 +18,8 @@ import type { AppDeps, CommitHints } from './http/app-deps.js'
 import type { BootstrapOperator } from './http/auth.js'
 import { hashApiKey } from './security/api-keys.js'
 import { FieldCipher, parseDataKeys } from './security/field-cipher.js'
-import { loadOrCreateKeyFile } from './security/key-file.js'
+import { loadOrCreateKeyFile, loadOrCreateReceiptKey } from './security/key-file.js'
+import { parseReceiptKeys, ReceiptSigner } from './security/receipts.js'
 import { keyIdsInUse } from './db/key-rotation.js'
 
 /** Stored personal data needs data keys that are not configured (DATA_KEYS or DATA_KEYS_FILE). */
@@ -80,6 +81,8 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
     }
   }
 
+  const receipts = new ReceiptSigner(loadReceiptKeys(config, logger))
+
   const onRedisError = (err: Error) => logger.warn({ err: { message: err.message } }, 'Redis connection error')
   const redis = createRedis(config.redisUrl, 'producer', onRedisError)
   const queues = createQueues(config.redisUrl, config.queuePrefix, onRedisError)
@@ -124,6 +127,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
     queues,
     calendar,
     cipher,
+    receipts,
     bootstrap,
     metrics: new Registry(),
     afterCommit,
@@ -139,6 +143,19 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
       await db.destroy()
     },
   }
+}
+
+/** The receipt keys: RECEIPT_KEYS (checked by loadConfig), or the key of the configured algorithm kept in DATA_KEYS_FILE. */
+function loadReceiptKeys(config: Config, logger: Logger) {
+  if (config.receiptKeys) return parseReceiptKeys(config.receiptKeys)
+  const file = loadOrCreateReceiptKey(config.dataKeysFile, config.receiptAlgorithm)
+  logger.info(
+    { file: config.dataKeysFile, created: file.created, algorithm: config.receiptAlgorithm },
+    file.created
+      ? 'RECEIPT_KEYS is not set: generated a receipt key and kept it in DATA_KEYS_FILE (set RECEIPT_KEYS in production)'
+      : 'RECEIPT_KEYS is not set: using the receipt key kept in DATA_KEYS_FILE',
+  )
+  return parseReceiptKeys(file.entry)
 }
 
 async function ensureBootstrapOperator(db: Kysely<Database>): Promise<void> {

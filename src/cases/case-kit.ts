@@ -6,7 +6,7 @@ import { listSubjectEvents, type Versioned } from '../db/event-repository.js'
 import { WriteBatch } from '../db/write-batch.js'
 import { checkIfMatch } from '../domain/case-checks.js'
 import { forbidden, illegalTransition, notFound, outOfScope } from '../domain/errors.js'
-import type { EventEnvelope } from '../domain/event-chain.js'
+import type { EventEnvelope, WrittenEvent } from '../domain/event-chain.js'
 import { isUuid } from '../domain/ids.js'
 import type { Principal, Role } from '../domain/principal.js'
 import type { FieldCipher } from '../security/field-cipher.js'
@@ -60,11 +60,15 @@ export interface CommitHints {
   timers?: Array<{ referralId: string; dueAt: Date }>
 }
 
-/** A service's answer about one case: the case, whether the caller sees personal data in full, what follows the commit. */
+/**
+ * A service's answer about one case: the case, whether the caller sees personal data in full, what follows the commit,
+ * and the event the write added to the case's history (what its signed receipt attests, contract §4).
+ */
 export interface Outcome<C> {
   value: C
   full: boolean
   hints: CommitHints
+  event?: WrittenEvent
 }
 
 /** How a principal stands to a case: may read it (else 404), see it in full, act on it (else 403 out_of_scope). */

@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
+import { parseReceiptKeys, RECEIPT_ALGORITHMS, type ReceiptAlgorithm } from '../security/receipts.js'
 
 /**
  * The environment the service reads, in one TypeBox schema: the only place a variable is named, typed and
@@ -34,6 +35,10 @@ export const EnvSchema = Type.Object({
   DATA_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   /** Where the data key lives without DATA_KEYS (outside production): generated on the first start, reused after. */
   DATA_KEYS_FILE: Type.String({ default: '.zdz/keys.json', minLength: 1 }),
+  /** Receipt signing keys (contract §4): comma-separated `kid:base64(PKCS#8 PEM private key)`, the first one signing. */
+  RECEIPT_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  /** The receipt algorithm: `eddsa` (Ed25519, JWS `EdDSA`) or `sm2` (JWS `SM2SM3`). */
+  RECEIPT_ALGORITHM: Type.Union([Type.Literal('eddsa'), Type.Literal('sm2')], { default: 'eddsa' }),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 1000, minimum: 1 }),
   AUTH_FAILURES_PER_MINUTE: Type.Integer({ default: 30, minimum: 1 }),
   TRUST_PROXY: Type.String({ default: 'false' }),
@@ -63,6 +68,10 @@ export interface Config {
   dataKeys: string | undefined
   /** The key file used when `dataKeys` is not set (src/security/key-file.ts). */
   dataKeysFile: string
+  /** `RECEIPT_KEYS` as given (checked here; loaded by src/deps.ts). Without it the key lives in `dataKeysFile`. */
+  receiptKeys: string | undefined
+  /** The JWS `alg` receipts are signed with; the first of `receiptKeys` is of it. */
+  receiptAlgorithm: ReceiptAlgorithm
   rateLimitPerMinute: number
   /** Bad keys tolerated per client address and minute before 429 (slowed down from a sixth of that). */
   authFailuresPerMinute: number
@@ -121,6 +130,23 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (env.NODE_ENV === 'production' && env.OPERATOR_API_KEY && isDocumentedPlaceholder(env.OPERATOR_API_KEY)) {
     throw new ConfigError('OPERATOR_API_KEY', 'is a placeholder shown in the documentation: set a long random key (e.g. `openssl rand -base64 32`)')
   }
+  const receiptAlgorithm = RECEIPT_ALGORITHMS[env.RECEIPT_ALGORITHM]
+  if (env.RECEIPT_KEYS) {
+    let signing
+    try {
+      signing = parseReceiptKeys(env.RECEIPT_KEYS)[0]
+    } catch (err) {
+      throw new ConfigError('RECEIPT_KEYS', `must be a comma-separated list of kid:base64(PKCS#8 PEM private key): ${(err as Error).message}`)
+    }
+    if (signing?.alg !== receiptAlgorithm) {
+      throw new ConfigError(
+        'RECEIPT_KEYS',
+        `must start with a ${receiptAlgorithm} key (RECEIPT_ALGORITHM=${env.RECEIPT_ALGORITHM}); key ${signing?.kid} is ${signing?.alg}`,
+      )
+    }
+  } else if (env.NODE_ENV === 'production') {
+    throw new ConfigError('RECEIPT_KEYS', 'is required when NODE_ENV=production (receipt signing keys; npm run keygen -- --receipt)')
+  }
   return {
     nodeEnv: env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
@@ -135,6 +161,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     dataKeys: env.DATA_KEYS,
     dataKeysFile: env.DATA_KEYS_FILE,
+    receiptKeys: env.RECEIPT_KEYS,
+    receiptAlgorithm,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),

@@ -1,6 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
 import { uuidv7 } from 'uuidv7'
-import { type ChainVerdict, chainHash, type EventEnvelope, verifyChain } from '../domain/event-chain.js'
+import { type ChainVerdict, chainHash, type EventEnvelope, verifyChain, type WrittenEvent } from '../domain/event-chain.js'
 import type { Database, EventRow } from './database.js'
 import { WriteBatch } from './write-batch.js'
 
@@ -68,6 +68,11 @@ export async function appendEvent(trx: Transaction<Database>, e: NewEventInput, 
   return { envelope, hash }
 }
 
+/** The written event as a receipt names it. */
+export function writtenEvent(envelope: EventEnvelope, hash: string): WrittenEvent {
+  return { id: envelope.id, subject: envelope.subject, sequence: envelope.sequence, caseVersion: envelope.caseVersion, hash }
+}
+
 export function toEnvelope(r: EventRow): EventEnvelope {
   return {
     id: r.id,
@@ -105,6 +110,8 @@ export interface Versioned {
   version: number
   chainHead: string
   updatedAt: Date
+  /** Not stored: the event this unit of work just wrote for it (its receipt's subject, contract §4). */
+  lastEvent?: WrittenEvent
 }
 
 export interface VersionedCommit<T extends Versioned> {
@@ -127,7 +134,7 @@ export interface VersionedCommit<T extends Versioned> {
  */
 export async function commitVersioned<T extends Versioned>(trx: Transaction<Database>, c: VersionedCommit<T>): Promise<T> {
   const version = c.before.version + 1
-  const { hash } = await appendEvent(
+  const { envelope, hash } = await appendEvent(
     trx,
     {
       type: c.eventType,
@@ -142,7 +149,7 @@ export async function commitVersioned<T extends Versioned>(trx: Transaction<Data
     },
     c.batch,
   )
-  const saved: T = { ...c.after, version, chainHead: hash, updatedAt: c.now }
+  const saved: T = { ...c.after, version, chainHead: hash, updatedAt: c.now, lastEvent: writtenEvent(envelope, hash) }
   await c.save(trx, saved, c.batch)
   return saved
 }

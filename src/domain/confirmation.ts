@@ -10,6 +10,7 @@ import { maskIdNumber, maskPhone } from './personal-data.js'
 import type { Role } from './principal.js'
 import { type Agreement, type Decrypt, NEVER_DECRYPT, partiesView, partyPersonalFields, type StoredParty } from './referral.js'
 import { coversAllParties } from './referral-machine.js'
+import type { WrittenEvent } from './event-chain.js'
 
 // ---------------------------------------------------------------------------------------------
 // States and transitions
@@ -319,6 +320,8 @@ export interface Confirmation {
   reviewDueOn: string | null
   agreementSha256: string
   chainHead: string
+  /** Not stored: the event the current unit of work wrote for it, once written (what its receipt attests). */
+  lastEvent?: WrittenEvent
   doc: ConfirmationDoc
   createdAt: Date
   updatedAt: Date

@@ -44,3 +44,13 @@ export function verifyChain(events: ReadonlyArray<{ envelope: EventEnvelope; pre
   }
   return { valid: true, length: events.length, head: prev }
 }
+
+/** An event just written on a case, as its receipt names it (contract §4 "Signed receipts"). */
+export interface WrittenEvent {
+  id: string
+  subject: EventEnvelope['subject']
+  sequence: number
+  caseVersion: number | null
+  /** Its hash in the subject's chain. */
+  hash: string
+}

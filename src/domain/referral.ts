@@ -1,4 +1,5 @@
 import type { ReferralStatus } from './referral-machine.js'
+import type { WrittenEvent } from './event-chain.js'
 
 /** Personal data as stored: the ciphertext for privileged readers and the masked form for everyone else. */
 export interface Sealed {
@@ -108,6 +109,8 @@ export interface Referral {
   organizationId: string
   heldBy: string[]
   chainHead: string
+  /** Not stored: the event the current unit of work wrote for it, once written (what its receipt attests). */
+  lastEvent?: WrittenEvent
   doc: ReferralDoc
   createdAt: Date
   updatedAt: Date

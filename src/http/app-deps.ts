@@ -10,6 +10,7 @@ import type { Database } from '../db/database.js'
 import type { BootstrapOperator } from './auth.js'
 import type { CalendarProvider } from '../db/calendar-repository.js'
 import type { FieldCipher } from '../security/field-cipher.js'
+import type { ReceiptSigner } from '../security/receipts.js'
 
 /** What the HTTP layer needs from the composition root (src/deps.ts). Tests build it from real connections. */
 export interface AppDeps {
@@ -20,6 +21,8 @@ export interface AppDeps {
   redis: Redis
   calendar: CalendarProvider
   cipher: FieldCipher
+  /** Signs the receipts of writes on cases and publishes their keys (contract §4). */
+  receipts: ReceiptSigner
   bootstrap?: BootstrapOperator
   metrics: Registry
   /** Batched access-trail writer for read requests. */

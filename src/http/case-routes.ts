@@ -6,6 +6,7 @@ import { AppError } from '../domain/errors.js'
 import type { Decrypt } from '../domain/referral.js'
 import type { Role } from '../domain/principal.js'
 import type { FieldCipher } from '../security/field-cipher.js'
+import { issueReceipt } from '../security/receipts.js'
 import type { EventRow } from '../db/database.js'
 import { toEnvelope } from '../db/event-repository.js'
 import { CursorQuery, IdParam, LimitQuery, listOf } from '../schemas/common.js'
@@ -33,8 +34,34 @@ export const decryptWith =
   (token, context) =>
     cipher.decrypt(token, context)
 
+/** The OpenAPI description of the `Receipt` header every 2xx answer of a write on a case carries (contract §4). */
+export const RECEIPT_RESPONSE_HEADER = {
+  Receipt: {
+    type: 'string',
+    description:
+      '签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；' +
+      '用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。' +
+      'Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, ' +
+      'eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys ' +
+      '(alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md.',
+    pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$',
+  },
+} as const
+
+/** A case view as the 2xx answer of a write: the view, documented with its `Receipt` header. */
+export const withReceiptHeader = (view: TSchema): TSchema => ({ ...view, headers: RECEIPT_RESPONSE_HEADER }) as TSchema
+
 /**
- * The answer to a write on a case: its view, its version as ETag, and the commit hints for after the commit. It is
+ * The receipt of the event a write on a case added (contract §4), or undefined for an outcome that wrote none. What a
+ * route over a case service sends in `Receipt`; batch intake puts it in each item's `receipt`.
+ */
+export function receiptOf(deps: Pick<AppDeps, 'receipts'>, out: Pick<Outcome<unknown>, 'event'>, issuedAt: Date = new Date()): string | undefined {
+  return out.event ? issueReceipt(deps.receipts, out.event, issuedAt) : undefined
+}
+
+/**
+ * The answer to a write on a case: its view, its version as ETag, its signed receipt (`Receipt`, stored with the answer
+ * so that a replay carries the same one), and the commit hints for after the commit. It is
  * stored for replays with the case's personal data masked (the strings where the full and the masked views differ),
  * with the case it shows, so that a replay shows that data as the caller may see it then ({@link replayedCase}).
  */
@@ -48,10 +75,11 @@ export function caseAnswer<C extends { version: number; id: string }>(
   const body = kind.render(out.value, out.full)
   const masked = kind.render(out.value, false)
   const paths = differingStrings(out.full ? body : kind.render(out.value, true), masked)
+  const receipt = receiptOf(deps, out)
   return {
     status,
     body,
-    headers: { etag: `"${out.value.version}"`, ...headers },
+    headers: { etag: `"${out.value.version}"`, ...(receipt ? { receipt } : {}), ...headers },
     afterCommit: () => deps.afterCommit(out.hints),
     stored: { body: withStringsFrom(body, paths, masked), subject: { kind: kind.base, id: out.value.id, paths } },
   }
@@ -133,7 +161,7 @@ export function caseRoutes<C extends { version: number; id: string }>(app: App, 
             description: route.description,
             headers: IDEMPOTENCY_HEADER,
             body: route.body,
-            response: { 201: kind.view, ...errorResponses(...route.errors) },
+            response: { 201: withReceiptHeader(kind.view), ...errorResponses(...route.errors) },
           },
         },
         async (req, reply) => {
@@ -205,7 +233,7 @@ export function caseRoutes<C extends { version: number; id: string }>(app: App, 
             params: IdParam,
             headers: IDEMPOTENCY_HEADER,
             body: route.body,
-            response: { 200: kind.view, ...errorResponses(404, 409, 412, 422) },
+            response: { 200: withReceiptHeader(kind.view), ...errorResponses(404, 409, 412, 422) },
           },
           ...(route.emptyBody
             ? {

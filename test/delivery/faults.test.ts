@@ -13,7 +13,7 @@ import { QUEUES, redisOptions } from '../../src/delivery/queues.js'
 import { formatDataKeys, generateThrowawayKeys } from '../../src/security/field-cipher.js'
 import { postRetrying, startEngine, subscribePeer, type TestEngine } from '../helpers/delivery.js'
 import { referralBody, standardWorld } from '../helpers/fixtures.js'
-import { startHarness, TEST_DIR } from '../helpers/harness.js'
+import { startHarness, TEST_DIR, TEST_RECEIPT_KEYS } from '../helpers/harness.js'
 import { eventually, startPeer, type Peer } from '../helpers/peer.js'
 
 async function freePort(): Promise<number> {
@@ -205,6 +205,7 @@ t.test('a worker killed during the send, three times for one job: delivered, nev
     REDIS_URL: redis.url,
     QUEUE_PREFIX: h.prefix,
     DATA_KEYS: dataKeys,
+    RECEIPT_KEYS: TEST_RECEIPT_KEYS,
     CHILD_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'silent',
   }

@@ -9,7 +9,7 @@ import { AppError } from '../../src/domain/errors.js'
 import type { Organization } from '../../src/domain/organization.js'
 import type { Principal, Role } from '../../src/domain/principal.js'
 import { createLogger } from '../../src/logging.js'
-import { createTestDb, REDIS_URL, TEST_DATA_KEYS, type TestDb } from './harness.js'
+import { createTestDb, REDIS_URL, TEST_DATA_KEYS, TEST_RECEIPT_KEYS, type TestDb } from './harness.js'
 
 /**
  * Service-level tests of src/cases: the composition root's Deps on a per-file copy of the migrated template
@@ -33,6 +33,7 @@ export async function startCaseWorld(): Promise<CaseWorld> {
     QUEUE_PREFIX: `t_${randomBytes(5).toString('hex')}`,
     LOG_LEVEL: 'silent',
     DATA_KEYS: TEST_DATA_KEYS,
+    RECEIPT_KEYS: TEST_RECEIPT_KEYS,
   })
   const deps = await createDeps(config, createLogger(config.logLevel))
   return {

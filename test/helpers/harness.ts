@@ -12,6 +12,7 @@ import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrate.js'
 import { createDeps, type Deps } from '../../src/deps.js'
 import { createLogger } from '../../src/logging.js'
 import { formatDataKeys, generateThrowawayKeys } from '../../src/security/field-cipher.js'
+import { newReceiptKeyEntry } from '../../src/security/receipts.js'
 
 const ADMIN_URL = process.env.TEST_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -140,6 +141,8 @@ export interface HarnessOptions {
 let keySeq = 0
 /** The data key of this test process. */
 export const TEST_DATA_KEYS = formatDataKeys(generateThrowawayKeys())
+/** The receipt key of this test process (Ed25519), so that no test writes a key file under the working directory. */
+export const TEST_RECEIPT_KEYS = newReceiptKeyEntry('EdDSA')
 export const idemKey = (): string => `k-${Date.now()}-${process.pid}-${++keySeq}-${randomBytes(4).toString('hex')}`
 
 /** A real service on its own database and queue prefix: PostgreSQL and Redis over real connections. */
@@ -155,7 +158,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     OPERATOR_API_KEY: operatorKey,
     LOG_LEVEL: 'info',
     // A key of this test process (tests that restart with the same key pass their own DATA_KEYS or DATA_KEYS_FILE).
-    ...(opts.env?.DATA_KEYS_FILE ? {} : { DATA_KEYS: TEST_DATA_KEYS }),
+    ...(opts.env?.DATA_KEYS_FILE ? {} : { DATA_KEYS: TEST_DATA_KEYS, RECEIPT_KEYS: TEST_RECEIPT_KEYS }),
     ...opts.env,
   })
   const logs = new LogCapture()

@@ -4,7 +4,7 @@ import http from 'node:http'
 import path from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../../src/config/config.js'
-import { idemKey, startHarness, TEST_DIR } from '../helpers/harness.js'
+import { idemKey, startHarness, TEST_DIR, TEST_RECEIPT_KEYS } from '../helpers/harness.js'
 
 const h = await startHarness({
   // The 401 matrix sends hundreds of bad keys from one address: keep the abuse limit out of its way.
@@ -283,7 +283,8 @@ t.test('configuration errors name the variable', async (t) => {
   t.equal(variableOf({ LOG_LEVEL: 'loud' }), 'LOG_LEVEL')
   t.equal(variableOf({ DATABASE_PREPARED_STATEMENTS: 'maybe' }), 'DATABASE_PREPARED_STATEMENTS')
   t.equal(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'false' }).databasePreparedStatements, false)
-  t.equal(variableOf({ NODE_ENV: 'production', DATA_KEYS: 'k1:' + Buffer.alloc(32, 1).toString('base64') }), null)
+  t.equal(variableOf({ NODE_ENV: 'production', DATA_KEYS: 'k1:' + Buffer.alloc(32, 1).toString('base64') }), 'RECEIPT_KEYS')
+  t.equal(variableOf({ NODE_ENV: 'production', DATA_KEYS: 'k1:' + Buffer.alloc(32, 1).toString('base64'), RECEIPT_KEYS: TEST_RECEIPT_KEYS }), null)
   const c = loadConfig({})
   t.equal(c.port, 3000)
   t.equal(c.queuePrefix, 'zdz')

@@ -12,7 +12,7 @@ import {
   lockConfirmation,
 } from '../../db/confirmation-repository.js'
 import type { Database } from '../../db/database.js'
-import { appendEvent } from '../../db/event-repository.js'
+import { appendEvent, writtenEvent } from '../../db/event-repository.js'
 import { assertMaterialsExist, getMaterial, linkMaterials } from '../../db/material-repository.js'
 import { getOrganization } from '../../db/organization-repository.js'
 import { getReferral, holderRegions, insertPartyIndex } from '../../db/referral-repository.js'
@@ -205,7 +205,7 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
       createdAt: now,
       updatedAt: now,
     }
-    const { hash } = await appendEvent(trx, {
+    const { envelope, hash } = await appendEvent(trx, {
       type: 'confirmation.applied',
       subject: { kind: 'judicial_confirmation', id: c.id },
       sequence: 1,
@@ -217,6 +217,7 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
       scope: { courtCode: c.courtCode, organizationId: c.organizationId, regionCode: intake.organizationRegion || null, audience: 'case' },
     })
     c.chainHead = hash
+    c.lastEvent = writtenEvent(envelope, hash)
     try {
       await insertConfirmation(trx, c)
     } catch (err) {
@@ -237,7 +238,7 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
 
   async function answer(work: Work, caller: Caller, c: Confirmation, full: boolean): Promise<Outcome<Confirmation>> {
     if (full) await recordFullView(work, caller, c.id, confirmationPersonalFields(c))
-    return { value: c, full, hints: { events: true } }
+    return { value: c, full, hints: { events: true }, ...(c.lastEvent ? { event: c.lastEvent } : {}) }
   }
 
   async function decide(

@@ -1,7 +1,7 @@
 import { uuidv7 } from 'uuidv7'
 import type { AccessTrail } from '../../db/access-log-repository.js'
 import type { Database } from '../../db/database.js'
-import { appendEvent } from '../../db/event-repository.js'
+import { appendEvent, writtenEvent } from '../../db/event-repository.js'
 import { assertMaterialsExist, getMaterial, linkMaterials } from '../../db/material-repository.js'
 import { getOrganization } from '../../db/organization-repository.js'
 import {
@@ -106,7 +106,7 @@ export function referralService(deps: ReferralServiceDeps) {
   /** Answers a write: records the full view in the unit of work when the caller gets one. */
   async function answer(work: Work, caller: Caller, r: Referral, st: Pick<CaseStanding, 'full'>): Promise<Outcome<Referral>> {
     if (st.full) await recordFullView(work, caller, r.id, personalFields(r))
-    return { value: r, full: st.full, hints: referralHints(r) }
+    return { value: r, full: st.full, hints: referralHints(r), ...(r.lastEvent ? { event: r.lastEvent } : {}) }
   }
 
   /** One action: the kit runs the transition with the action's rules, given the moment and the calendar. */
@@ -177,7 +177,7 @@ export function referralService(deps: ReferralServiceDeps) {
       createdAt: now,
       updatedAt: now,
     }
-    const { hash } = await appendEvent(
+    const { envelope, hash } = await appendEvent(
       work.trx,
       {
         type: 'referral.created',
@@ -193,6 +193,7 @@ export function referralService(deps: ReferralServiceDeps) {
       work.batch,
     )
     referral.chainHead = hash
+    referral.lastEvent = writtenEvent(envelope, hash)
     // Every write of the intake goes in one statement with the stored answer (the idempotency runner sends it).
     await insertReferral(work.trx, referral, work.batch, () => conflict('duplicate_referral', '同一法院同一案号已有未办结的委派/委托'))
     await insertPartyIndex(work.trx, referral.id, hashes, work.batch)
