@@ -6,7 +6,7 @@ import { ConfigError, DOCUMENTED_OPERATOR_KEYS, isDocumentedPlaceholder, loadCon
 import { metricsTokenAccepts } from '../../src/http/metrics.js'
 import { Drain, NO_OPERATOR_MESSAGE, stopGracefully, warnIfNoOperator } from '../../src/lifecycle.js'
 import { createLogger } from '../../src/logging.js'
-import { LogCapture, startHarness, TEST_DIR } from '../helpers/harness.js'
+import { LogCapture, startHarness, TEST_DIR, TEST_RECEIPT_KEYS } from '../helpers/harness.js'
 
 const ROOT = path.resolve(TEST_DIR, '..', '..')
 const DATA_KEYS = 'k1:' + Buffer.alloc(32, 1).toString('base64')
@@ -43,12 +43,12 @@ t.test('production refuses an operator key shown in the documentation, naming th
   for (const { file, value } of shown) {
     t.ok(isDocumentedPlaceholder(value), `${file}: ${value} is refused in production (add it to DOCUMENTED_OPERATOR_KEYS)`)
     if (value.length < 32) continue // too short anyway: refused by the length rule
-    t.throws(() => loadConfig({ NODE_ENV: 'production', DATA_KEYS, OPERATOR_API_KEY: value }), ConfigError)
+    t.throws(() => loadConfig({ NODE_ENV: 'production', DATA_KEYS, RECEIPT_KEYS: TEST_RECEIPT_KEYS, OPERATOR_API_KEY: value }), ConfigError)
   }
   for (const value of DOCUMENTED_OPERATOR_KEYS) {
     const err = (() => {
       try {
-        loadConfig({ NODE_ENV: 'production', DATA_KEYS, OPERATOR_API_KEY: value })
+        loadConfig({ NODE_ENV: 'production', DATA_KEYS, RECEIPT_KEYS: TEST_RECEIPT_KEYS, OPERATOR_API_KEY: value })
       } catch (e) {
         return e
       }
@@ -59,7 +59,7 @@ t.test('production refuses an operator key shown in the documentation, naming th
     t.equal(loadConfig({ OPERATOR_API_KEY: value }).operatorApiKey, value)
   }
   const real = 'Zq3v8K1pW0xN5rT7yB2mC4dF6gH9jL0s'
-  t.equal(loadConfig({ NODE_ENV: 'production', DATA_KEYS, OPERATOR_API_KEY: real }).operatorApiKey, real)
+  t.equal(loadConfig({ NODE_ENV: 'production', DATA_KEYS, RECEIPT_KEYS: TEST_RECEIPT_KEYS, OPERATOR_API_KEY: real }).operatorApiKey, real)
 })
 
 t.test('the metrics token check', async (t) => {
