@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import t from 'tap'
+import { down, up } from '../../migrations/0015_warning_lifecycle.js'
 import { markOverdueIfDue } from '../../src/cases/warnings/warning-service.js'
 import { sweepWarningOverdue } from '../../src/cases/warnings/warning-timers.js'
 import { verifySubjectChain } from '../../src/db/event-repository.js'
@@ -453,4 +454,67 @@ t.test('the code tables and subscriptions know the new event types', async (t) =
     payload: { clientId: c.platform.id, url: 'http://127.0.0.1:9/hook', eventTypes: LIFECYCLE.split(','), allowPrivateNetwork: true },
   })
   t.equal(sub.statusCode, 201, sub.body)
+})
+
+// Last: it takes the lifecycle columns away and back.
+t.test('migration 0015: earlier warnings become raised, due by their level, and overdue ones are marked once', async (t) => {
+  const db = h.deps.db as unknown as Parameters<typeof up>[0]
+  await down(db)
+  const hour = 3_600_000
+  const now = Date.now()
+  const before = [
+    { id: '0195f0c3-0000-7000-8000-000000000001', level: 'red', created: new Date(now - 3 * hour) },
+    { id: '0195f0c3-0000-7000-8000-000000000002', level: 'orange', created: new Date(now - 13 * hour) },
+    { id: '0195f0c3-0000-7000-8000-000000000003', level: 'yellow', created: new Date(now - 1 * hour) },
+  ]
+  for (const w of before) {
+    await sql`INSERT INTO warnings (id, level, region_code, dispute_type, summary, involved_persons, raised_by_client, raised_by_role, raised_by_name, chain_head, created_at)
+      VALUES (${w.id}::uuid, ${w.level}, '110105', 'labor', '迁移前的预警', 5, ${c.court.id}::uuid, 'court', 'court', '', ${w.created})`.execute(h.deps.db)
+  }
+  await up(db)
+  const rows = await h.deps.db
+    .selectFrom('warnings')
+    .select(['id', 'status', 'version', 'ack_due_at', 'updated_at', 'created_at', 'overdue_at', 'follow_ups'])
+    .where(
+      'id',
+      'in',
+      before.map((w) => w.id),
+    )
+    .orderBy('id')
+    .execute()
+  const hours = { red: 2, orange: 12, yellow: 24 }
+  t.same(
+    rows.map((r) => [
+      r.status,
+      r.version,
+      r.ack_due_at.getTime() - r.created_at.getTime(),
+      r.updated_at.getTime() === r.created_at.getTime(),
+      r.overdue_at,
+      r.follow_ups,
+    ]),
+    before.map((w) => ['raised', 1, hours[w.level as keyof typeof hours] * hour, true, null, []]),
+  )
+  t.equal(await sweepWarningOverdue(h.deps.db, new Date(now)), 2, 'the red and the orange one are overdue already')
+  t.equal(await sweepWarningOverdue(h.deps.db, new Date(now)), 0, 'once')
+  const marked = await h.deps.db
+    .selectFrom('events')
+    .select('subject_id')
+    .where('type', '=', 'warning.overdue')
+    .where(
+      'subject_id',
+      'in',
+      before.map((w) => w.id),
+    )
+    .execute()
+  t.same(marked.map((m) => m.subject_id).sort(), [before[0].id, before[1].id])
+  const view = (await get(c.court.key, before[2].id)).json()
+  t.match(view, { status: 'raised', overdue: false, followUps: [], acknowledgedAt: null, closedAt: null })
+
+  // A row inserted the old way after the migration gets its due time too.
+  const lateId = '0195f0c3-0000-7000-8000-000000000004'
+  await sql`INSERT INTO warnings (id, level, region_code, dispute_type, summary, involved_persons, raised_by_client, raised_by_role, raised_by_name, chain_head, created_at)
+    VALUES (${lateId}::uuid, 'red', '110105', 'labor', 'x', 1, ${c.court.id}::uuid, 'court', 'court', '', ${new Date(now)})`.execute(h.deps.db)
+  const late = await h.deps.db.selectFrom('warnings').select(['ack_due_at', 'status']).where('id', '=', lateId).executeTakeFirstOrThrow()
+  t.equal(late.ack_due_at.getTime(), now + 2 * hour)
+  t.equal(late.status, 'raised')
 })
