@@ -39,41 +39,47 @@ export interface WarningState {
 /** The kit's decision shape (cases/case-kit.ts Decision). */
 export type WarningDecision = { ok: true; to: WarningStatus; event: string } | { ok: false; reason: 'forbidden' | 'illegal_transition' }
 
-const EVENTS: Record<WarningAction, string> = {
-  acknowledge: 'warning.acknowledged',
-  follow_up: 'warning.followed_up',
-  close: 'warning.closed',
-  mark_overdue: 'warning.overdue',
-}
+/** Who takes an action: the side of the raising client, the other side (on the warning's branch), either, the system. */
+export type WarningSide = 'raising side' | 'other side' | 'either side' | 'system'
 
-/** Whether `by` is on the side allowed to take `action` (the raising side, the other side, or the system). */
-function sideMayAct(w: WarningState, action: WarningAction, by: Role | 'system'): boolean {
-  if (action === 'mark_overdue') return by === 'system'
+/**
+ * The transition table (rendered into docs/state-machines.md). `to: 'same'` leaves the status; `mark_overdue`
+ * happens at most once per warning (WarningState.overdueAt).
+ */
+export const WARNING_TRANSITIONS: ReadonlyArray<{
+  action: WarningAction | 'raise'
+  by: WarningSide | 'court or mediation'
+  from: readonly WarningStatus[] | 'none'
+  to: WarningStatus | 'same'
+  event: string
+}> = [
+  { action: 'raise', by: 'court or mediation', from: 'none', to: 'raised', event: 'warning.raised' },
+  { action: 'acknowledge', by: 'other side', from: ['raised'], to: 'acknowledged', event: 'warning.acknowledged' },
+  { action: 'follow_up', by: 'either side', from: ['raised', 'acknowledged'], to: 'same', event: 'warning.followed_up' },
+  { action: 'close', by: 'raising side', from: ['raised', 'acknowledged'], to: 'closed', event: 'warning.closed' },
+  { action: 'mark_overdue', by: 'system', from: ['raised'], to: 'same', event: 'warning.overdue' },
+]
+
+/** Whether `by` is on the side allowed to take `action` (a reader of the raiser's role is the raising client). */
+function sideMayAct(w: WarningState, side: WarningSide | 'court or mediation', by: Role | 'system'): boolean {
+  if (side === 'system') return by === 'system'
   if (by !== 'court' && by !== 'mediation') return false
   const raising = by === w.raisedBy.role
-  if (action === 'acknowledge') return !raising
-  if (action === 'close') return raising
+  if (side === 'other side') return !raising
+  if (side === 'raising side') return raising
   return true
 }
 
 /**
- * The transition table: the wrong side (or a role that never acts on warnings) → forbidden, checked before the
- * state; a state that does not allow the action → illegal_transition. Follow-ups and the overdue mark leave the
- * status as it is.
+ * Decides an action from the table: the wrong side (or a role that never acts on warnings) → forbidden, checked
+ * before the state; a status that does not allow the action (or an overdue mark already made) → illegal_transition.
  */
 export function decideWarning(w: WarningState, action: WarningAction, by: Role | 'system'): WarningDecision {
-  if (!sideMayAct(w, action, by)) return { ok: false, reason: 'forbidden' }
-  const event = EVENTS[action]
-  switch (action) {
-    case 'acknowledge':
-      return w.status === 'raised' ? { ok: true, to: 'acknowledged', event } : { ok: false, reason: 'illegal_transition' }
-    case 'close':
-      return w.status === 'closed' ? { ok: false, reason: 'illegal_transition' } : { ok: true, to: 'closed', event }
-    case 'follow_up':
-      return w.status === 'closed' ? { ok: false, reason: 'illegal_transition' } : { ok: true, to: w.status, event }
-    case 'mark_overdue':
-      return w.status === 'raised' && w.overdueAt === null ? { ok: true, to: 'raised', event } : { ok: false, reason: 'illegal_transition' }
-  }
+  const rule = WARNING_TRANSITIONS.find((r) => r.action === action)
+  if (!rule || !sideMayAct(w, rule.by, by)) return { ok: false, reason: 'forbidden' }
+  if (rule.from === 'none' || !rule.from.includes(w.status)) return { ok: false, reason: 'illegal_transition' }
+  if (action === 'mark_overdue' && w.overdueAt !== null) return { ok: false, reason: 'illegal_transition' }
+  return { ok: true, to: rule.to === 'same' ? w.status : rule.to, event: rule.event }
 }
 
 /** Whether the overdue mark is due at `now`: still raised, never marked, its acknowledgement time passed. */

@@ -140,10 +140,11 @@ const warningsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app,
         summary: '发布重大矛盾纠纷预警 / Raise a major-dispute warning',
         description:
           '法院或调解方发布预警，以 warning.raised 事件推送给另一方中所在区域与预警区域处于同一分支的订阅者（法院发布的推送调解方，调解方发布的推送法院）。' +
-          'referralId 须为调用方可读的委派案件，否则 404。预警一经发布不可修改。' +
+          'referralId 须为调用方可读的委派案件，否则 404。发布的内容此后不可修改；新预警为 raised 状态，version 为 1，acknowledgementDueAt 为签收时限（见签收、续报、结报）。' +
           SCOPE_TEXT +
           '\n\nA court or the mediation side raises a warning; it is delivered as `warning.raised` to the other side’s subscribers whose region is on one branch ' +
-          'with the warning’s. A referralId must name a referral the caller may read (else 404).',
+          'with the warning’s. A referralId must name a referral the caller may read (else 404). What was raised never changes; a new warning is `raised`, ' +
+          'version 1, due for acknowledgement by `acknowledgementDueAt` (see the acknowledgement, follow-up and closure routes).',
         querystring: NoQuery,
         headers: IDEMPOTENCY_HEADER,
         body: WarningBody,
