@@ -3,6 +3,7 @@ import t from 'tap'
 import { down, up } from '../../migrations/0015_warning_lifecycle.js'
 import { markOverdueIfDue } from '../../src/cases/warnings/warning-service.js'
 import { sweepWarningOverdue } from '../../src/cases/warnings/warning-timers.js'
+import { startWorkers } from '../../src/worker-runtime.js'
 import { verifySubjectChain } from '../../src/db/event-repository.js'
 import { scanForPersonalData } from '../../src/domain/personal-data.js'
 import { startEngine, subscribePeer } from '../helpers/delivery.js'
@@ -454,6 +455,25 @@ t.test('the code tables and subscriptions know the new event types', async (t) =
     payload: { clientId: c.platform.id, url: 'http://127.0.0.1:9/hook', eventTypes: LIFECYCLE.split(','), allowPrivateNetwork: true },
   })
   t.equal(sub.statusCode, 201, sub.body)
+})
+
+t.test('the worker runs the overdue sweep', async (t) => {
+  const id = await raise(c.court.key, { level: 'red' })
+  // Due already (as if raised more than 2 h ago): the worker's own clock finds it.
+  await h.deps.db
+    .updateTable('warnings')
+    .set({ ack_due_at: new Date(Date.now() - 60_000) })
+    .where('id', '=', id)
+    .execute()
+  const workers = startWorkers(h.deps, { sweepIntervalMs: 200, materialsIntervalMs: 3_600_000 })
+  const overdueEvents = () =>
+    h.deps.db.selectFrom('events').select(['actor', 'sequence']).where('subject_id', '=', id).where('type', '=', 'warning.overdue').execute()
+  await eventually(async () => (await overdueEvents()).length > 0, 20_000, 'the overdue event')
+  await workers.close()
+  const fired = await overdueEvents()
+  t.equal(fired.length, 1, 'one event, however many sweeps ran meanwhile')
+  t.same(fired[0], { actor: 'system', sequence: 2 })
+  t.match((await get(c.platform.key, id)).json(), { status: 'raised', overdue: true })
 })
 
 // Last: it takes the lifecycle columns away and back.
