@@ -180,15 +180,23 @@ t.test('follow-ups: either side, repeatable, not after closure', async (t) => {
   t.equal(second.statusCode, 200, second.body)
   const third = await act(c.platform.key, id, 'follow-up', { report: '调解员已进驻\n现场平稳' })
   t.equal(third.statusCode, 200, 'the same report again is another follow-up')
-  const w = third.json()
+  const thirdKey = idemKey()
+  const replayed = [
+    await act(c.platform.key, id, 'follow-up', { report: '重放' }, { 'idempotency-key': thirdKey }),
+    await act(c.platform.key, id, 'follow-up', { report: '重放' }, { 'idempotency-key': thirdKey }),
+  ]
+  t.equal(replayed[1].headers['idempotent-replayed'], 'true')
+  t.same(replayed[1].json(), replayed[0].json(), 'a replay is not another follow-up')
+  const w = (await get(c.court.key, id)).json()
   t.equal(w.status, 'raised', 'no state change')
-  t.equal(w.version, 4)
+  t.equal(w.version, 5)
   t.match(w.followUps, [
     { by: { clientId: c.court.id, role: 'court' }, report: '涉事企业已垫付部分工资' },
     { by: { clientId: c.platform.id, role: 'mediation' }, report: '调解员已进驻\n现场平稳' },
     { by: { clientId: c.platform.id, role: 'mediation' }, report: '调解员已进驻\n现场平稳' },
+    { by: { clientId: c.platform.id, role: 'mediation' }, report: '重放' },
   ])
-  t.equal(w.followUps.length, 3)
+  t.equal(w.followUps.length, 4)
   for (const f of w.followUps) t.ok(!Number.isNaN(Date.parse(f.at)))
 
   t.equal((await act(c.platform.key, id, 'acknowledgement', {})).statusCode, 200)
