@@ -329,6 +329,9 @@ t.test('events: both sides on the branch, right types, gap-free, no personal dat
   t.same(scanForPersonalData(JSON.stringify(rows)), [], 'nor in the stored events')
   const stored = await h.deps.db.selectFrom('warnings').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
   t.same(scanForPersonalData(JSON.stringify(stored)), [], 'nor in the warning row')
+  const idem = await sql<Record<string, unknown>>`SELECT * FROM idempotency_keys`.execute(h.deps.db)
+  const dump = JSON.stringify(idem.rows)
+  t.notOk(dump.includes(idNumber) || dump.includes(mobile), 'nor in the idempotency store')
   t.match(await verifySubjectChain(h.deps.db, id), { valid: true, length: 4 }, 'the chain holds')
 
   const history = await h.call(c.court.key, { method: 'GET', url: `/v1/warnings/${id}/events` })
