@@ -4,12 +4,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { CONFIRMATION_TRANSITIONS } from '../src/domain/confirmation.js'
 import { TRANSITIONS } from '../src/domain/referral-machine.js'
 import { stateMachinesDocument } from '../src/domain/state-diagram.js'
+import { WARNING_TRANSITIONS } from '../src/domain/warning.js'
 
 /** Writes docs/state-machines.md from the transition tables, or with --check fails when the committed file differs. */
 export const renderStateMachines = (): string =>
   stateMachinesDocument([
     { title: 'Referrals (委派 / 委托), contract §2', rules: TRANSITIONS },
     { title: 'Judicial confirmation (司法确认), contract §3', rules: CONFIRMATION_TRANSITIONS },
+    { title: 'Warnings (重大矛盾纠纷预警), contract §5', rules: WARNING_TRANSITIONS },
   ])
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), process.argv[1]?.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..')

@@ -3,6 +3,7 @@ import type { Deps } from './deps.js'
 import { deleteExpired } from './db/idempotency-repository.js'
 import { startTimerWorker, sweepOverdue } from './cases/referrals/referral-timers.js'
 import { sweepSupplementOverdue } from './cases/confirmations/confirmation-timers.js'
+import { sweepWarningOverdue } from './cases/warnings/warning-timers.js'
 import { startDeliveryWorker } from './delivery/delivery-worker.js'
 import { maintainMaterials } from './delivery/maintenance.js'
 
@@ -53,6 +54,14 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number; mater
     if (n) {
       deps.outboxSignal.wake()
       log.info({ deemedWithdrawn: n }, 'confirmation sweep deemed applications withdrawn')
+    }
+  })
+  // Warnings not acknowledged within their level's time → one warning.overdue each (contract §5 v1.1).
+  every('warning-overdue', opts.sweepIntervalMs ?? 60_000, async () => {
+    const n = await sweepWarningOverdue(deps.db)
+    if (n) {
+      deps.outboxSignal.wake()
+      log.info({ overdue: n }, 'warning sweep marked warnings overdue')
     }
   })
   every('idempotency-keys', 3_600_000, () => deleteExpired(deps.db, IDEMPOTENCY_RETENTION_HOURS))

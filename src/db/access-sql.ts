@@ -145,12 +145,12 @@ export function eventScopeSql(p: Principal, alias = 'e'): Expression<SqlBool> {
   const audience = col('audience')
   if (p.role === 'court') {
     const own = p.courtCodes.length ? sql<SqlBool>`${col('court_code')} = ANY(${sql.val(p.courtCodes)}::text[])` : FALSE
-    return sql<SqlBool>`((${audience} = 'case' AND ${own}) OR (${audience} = 'court' AND ${onOneBranchSql(regionsOf(p), col('region_code'))}))`
+    return sql<SqlBool>`((${audience} = 'case' AND ${own}) OR (${audience} IN ('court', 'warning') AND ${onOneBranchSql(regionsOf(p), col('region_code'))}))`
   }
-  if (isNational(p)) return sql<SqlBool>`(${audience} IN ('case', 'mediation'))`
+  if (isNational(p)) return sql<SqlBool>`(${audience} IN ('case', 'mediation', 'warning'))`
   const byOrg = p.organizationIds.length ? sql<SqlBool>`${col('organization_id')} = ANY(${sql.val(p.organizationIds)}::text[])` : FALSE
   const caseCond = sql<SqlBool>`(${byOrg} OR ${coveredBySql(p.regionCodes, col('region_code'))})`
-  return sql<SqlBool>`((${audience} = 'case' AND ${caseCond}) OR (${audience} = 'mediation' AND ${onOneBranchSql(regionsOf(p), col('region_code'))}))`
+  return sql<SqlBool>`((${audience} = 'case' AND ${caseCond}) OR (${audience} IN ('mediation', 'warning') AND ${onOneBranchSql(regionsOf(p), col('region_code'))}))`
 }
 
 /** `mayReadWarning` as a SQL condition on `warnings` aliased `alias` (region_code is always a valid 6-digit code). */

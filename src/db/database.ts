@@ -278,6 +278,31 @@ export interface WarningsTable {
   raised_by_name: string
   chain_head: string
   created_at: Timestamp
+  status: Generated<'raised' | 'acknowledged' | 'closed'>
+  version: Generated<number>
+  updated_at: Timestamp
+  ack_due_at: Timestamp
+  overdue_at: Timestamp | null
+  acknowledged_at: Timestamp | null
+  acknowledged_by: ColumnType<WarningActorJson | null, string | null, string | null>
+  acknowledgement_note: string | null
+  follow_ups: ColumnType<WarningFollowUpJson[], string | undefined, string>
+  closed_at: Timestamp | null
+  closed_by: ColumnType<WarningActorJson | null, string | null, string | null>
+  closure_report: string | null
+}
+
+/** Who acted on a warning, as stored (jsonb). */
+export interface WarningActorJson {
+  clientId: string
+  role: 'court' | 'mediation'
+}
+
+/** One follow-up report (续报) as stored (jsonb; `at` an RFC 3339 string). */
+export interface WarningFollowUpJson {
+  at: string
+  by: WarningActorJson
+  report: string
 }
 
 export type MaterialRow = Selectable<MaterialsTable>

@@ -115,7 +115,7 @@ export interface Versioned {
 }
 
 export interface VersionedCommit<T extends Versioned> {
-  subjectKind: 'referral' | 'judicial_confirmation'
+  subjectKind: 'referral' | 'judicial_confirmation' | 'warning'
   before: T
   after: T
   eventType: string

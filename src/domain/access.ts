@@ -90,6 +90,8 @@ export function regionsOf(p: Principal): string[] {
  * - `court` (warnings raised by the mediation side): courts whose region is on one branch with `region_code`;
  * - `mediation` (warnings raised by courts): mediation clients whose region codes are on one branch with
  *   `region_code`, or national ones;
+ * - `warning` (the lifecycle events of a warning, contract §5 v1.1): both sides — courts whose region is on one
+ *   branch with `region_code`, and mediation clients whose region codes are on one branch with it, or national ones;
  * - `operator` (operational events such as `delivery.exhausted`): operators only.
  * Operators read everything. An unknown audience is readable by operators only (fail closed).
  */
@@ -114,6 +116,9 @@ export function mayReadEvent(p: Principal, e: EventScope): boolean {
       return regionsOf(p).some((r) => regionsOnOneBranch(r, e.regionCode as string))
     case 'mediation':
       if (p.role !== 'mediation') return false
+      if (isNational(p)) return true
+      return e.regionCode !== null && regionsOf(p).some((r) => regionsOnOneBranch(r, e.regionCode as string))
+    case 'warning':
       if (isNational(p)) return true
       return e.regionCode !== null && regionsOf(p).some((r) => regionsOnOneBranch(r, e.regionCode as string))
     default:

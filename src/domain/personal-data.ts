@@ -84,3 +84,22 @@ export function maskAddress(address: string): string {
   const cps = [...address]
   return cps.length <= 6 ? MASK_CHAR.repeat(cps.length) : `${cps.slice(0, 6).join('')}${MASK_CHAR.repeat(Math.min(cps.length - 6, 8))}`
 }
+
+/**
+ * Masks the full ID numbers and mobile numbers found in free text (the patterns of {@link scanForPersonalData}),
+ * leaving everything else as written: `联系人 13812345678` → `联系人 138****5678`. For texts that go into events
+ * (warning notes and reports), which must never carry personal data unmasked whoever reads them.
+ */
+export function maskPersonalDataInText(text: string): string {
+  const scanned = text.replace(HEX_IDENTIFIERS, (m) => ' '.repeat(m.length))
+  const hits: Array<{ index: number; value: string }> = []
+  for (const pattern of [ID_NUMBER_PATTERN, MOBILE_PATTERN]) {
+    for (const match of scanned.matchAll(pattern)) hits.push({ index: match.index ?? 0, value: match[0] })
+  }
+  if (!hits.length) return text
+  // Right to left, so earlier indexes stay valid (masks keep the length anyway: all matches are ASCII digits).
+  hits.sort((a, b) => b.index - a.index)
+  let out = text
+  for (const h of hits) out = out.slice(0, h.index) + maskMiddle(h.value) + out.slice(h.index + h.value.length)
+  return out
+}

@@ -164,6 +164,10 @@ const EVENT_TYPE_LABELS = {
   'confirmation.objection_filed': { zh: '提出异议', en: 'Objection filed' },
   'confirmation.objection_ruled': { zh: '异议审查裁定', en: 'Objection ruled on' },
   'warning.raised': { zh: '发布重大矛盾纠纷预警', en: 'Warning raised' },
+  'warning.acknowledged': { zh: '签收预警', en: 'Warning acknowledged' },
+  'warning.followed_up': { zh: '预警续报', en: 'Warning follow-up reported' },
+  'warning.closed': { zh: '预警结报', en: 'Warning closed' },
+  'warning.overdue': { zh: '预警逾期未签收', en: 'Warning not acknowledged in time' },
   'delivery.exhausted': { zh: '推送重试已用尽', en: 'Delivery retries exhausted' },
 } satisfies Labels<(typeof EVENT_TYPES)[number]>
 

@@ -48,5 +48,9 @@ export const EVENT_TYPES = [
   'confirmation.objection_filed',
   'confirmation.objection_ruled',
   'warning.raised',
+  'warning.acknowledged',
+  'warning.followed_up',
+  'warning.closed',
+  'warning.overdue',
   'delivery.exhausted',
 ] as const

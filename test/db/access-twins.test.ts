@@ -134,6 +134,12 @@ const EVENTS: Array<Partial<EventScope> & { audience: string }> = [
   { audience: 'mediation', regionCode: '440000' },
   { audience: 'mediation', regionCode: '440100' },
   { audience: 'mediation', regionCode: null },
+  { audience: 'warning', regionCode: '110105' },
+  { audience: 'warning', regionCode: '110000' },
+  { audience: 'warning', regionCode: '110100' },
+  { audience: 'warning', regionCode: '440604' },
+  { audience: 'warning', regionCode: '310000' },
+  { audience: 'warning', regionCode: null },
   { audience: 'operator' },
   { audience: 'something-new', regionCode: '110105' },
 ]
@@ -338,6 +344,14 @@ t.test('events: mayReadEvent ⇔ eventScopeSql (the fan-out and the pull feed)',
     'warnings for the mediation side are not for courts',
   )
   t.notOk(mayReadEvent(byName('mediation', '11'), { audience: 'operator', courtCode: null, organizationId: null, regionCode: null }))
+  // Lifecycle events of a warning go to both sides on its branch.
+  const lifecycle = { audience: 'warning', courtCode: null, organizationId: null, regionCode: '110105' }
+  t.ok(mayReadEvent(court, lifecycle), 'a warning lifecycle event reaches the court on its branch')
+  t.ok(mayReadEvent(byName('mediation', '1101'), lifecycle), 'and the platform on its branch')
+  t.ok(mayReadEvent(byName('mediation', '*'), lifecycle), 'and national platforms')
+  t.notOk(mayReadEvent(byName('mediation', '44'), lifecycle), 'not a platform elsewhere')
+  t.notOk(mayReadEvent(byName('court', '粤0604', '京0108'), lifecycle), 'nor a court on a sibling branch')
+  t.notOk(mayReadEvent(byName('mediation', 'bj-cy-blz'), lifecycle), 'nor a platform without regions')
   t.ok(
     mayReadEvent(byName('mediation', 'bj-cy-blz'), { audience: 'case', courtCode: '京0105', organizationId: 'bj-cy-blz', regionCode: '999999' }),
     'listed organization',
