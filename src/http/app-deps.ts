@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import type { EventEnvelope } from '../domain/event-chain.js'
 import type { CommitHints } from '../cases/case-kit.js'
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
@@ -28,6 +29,14 @@ export interface AppDeps {
   queues: QueueSet
   /** Called after a transaction that wrote events commits: wakes the relay and schedules timers. Best effort. */
   afterCommit: (hints: CommitHints) => Promise<void>
+  /**
+   * INTEGRATION POINT (contract §4 signed receipts): signs the receipt (JWS) of an event a write produced. Batch
+   * intake (src/http/referral-batch.ts) puts it in each created item's `receipt`; unset, items carry none.
+   */
+  receiptFor?: ReceiptHook
 }
+
+/** Signs the receipt of an event (contract §4), e.g. a JWS over the event's id, subject, sequence and hash. */
+export type ReceiptHook = (event: EventEnvelope) => string | Promise<string>
 
 export type { CommitHints }
