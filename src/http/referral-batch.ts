@@ -42,7 +42,10 @@ const BatchBody = Type.Object(
       maxItems: MAX_BATCH_ITEMS,
     }),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ items: [{ idempotencyKey: 'jc0105-2026-1024', referral: (CreateReferralBody as { examples?: unknown[] }).examples?.[0] }] }],
+  },
 )
 
 /**
