@@ -111,8 +111,9 @@ export async function insertIntakes(trx: Trx, intakes: readonly IntakeRows[]): P
                              acceptance_due_on, mediation_due_on, chain_head, doc, created_at, updated_at)
       SELECT id, version, status, referral_type, court_code, case_number, dispute_type, organization_id, held_by,
              acceptance_due_on, mediation_due_on, chain_head, doc, created_at, updated_at
-      FROM json_populate_recordset(null::referrals, ${JSON.stringify(referrals)}::json) WITH ORDINALITY
-      ORDER BY ordinality
+      FROM json_populate_recordset(null::referrals, ${JSON.stringify(referrals)}::json)
+      -- One order for every batch: two batches contending for the same 案号 wait on each other, never in a cycle.
+      ORDER BY court_code, case_number
       ON CONFLICT DO NOTHING
       RETURNING id
     ), ev AS (
