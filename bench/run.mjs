@@ -30,7 +30,7 @@ import { withCpu } from './lib/cpu.mjs'
 import { cannon, figures } from './lib/load.mjs'
 import { evaluateTargets, markdownTable, updateReadme, writeResults } from './lib/report.mjs'
 import { ADMIN_URL, createDatabase, dbUrl, dropDatabase, dropRedisPrefix, REDIS_URL, startService } from './lib/service.mjs'
-import { benchCipher, intakeDoc } from './lib/shape.mjs'
+import { benchCipher, intakeDoc, sameRowsTemplate } from './lib/shape.mjs'
 import { api, hex, log, quantile, RESULTS_DIR, round, sleep, until, wallMs } from './lib/util.mjs'
 
 const argv = process.argv.slice(2)
@@ -44,6 +44,7 @@ const P = SMOKE
   ? {
       baselineSeconds: 2,
       intakeSeconds: 3,
+      batchRequestsPerConnection: 1,
       overloadSeconds: 0,
       readSeconds: 3,
       e2eSeconds: 5,
@@ -57,6 +58,7 @@ const P = SMOKE
   : {
       baselineSeconds: 10,
       intakeSeconds: 20,
+      batchRequestsPerConnection: 20,
       overloadSeconds: 8,
       readSeconds: 15,
       e2eSeconds: 30,
@@ -72,7 +74,9 @@ const P = SMOKE
  * intake transaction asks the pool for a second connection (the legal calendar's refresh, every 2 s), so with 10
  * intake transactions open the pool deadlocks until its 5 s connection timeout (503s); `overload` shows that.
  */
-const C = { intake: 9, read: 10, e2e: 9, backlog: 9, overload: 50 }
+const C = { intake: 9, read: 10, e2e: 9, backlog: 9, overload: 50, batch: 3 }
+/** Items per POST /v1/referrals/batch (the contract's maximum). */
+const BATCH_ITEMS = 100
 for (const k of Object.keys(C)) {
   const i = argv.indexOf(`--${k}-connections`)
   if (i >= 0) C[k] = Number(argv[i + 1])
@@ -187,6 +191,103 @@ async function rawInsertBaseline(databaseUrl, docsFile, variant = 'plain') {
     docBytes: r.docBytes,
     pool: 10,
     statement: `BEGIN; INSERT INTO bench_raw_insert (id, case_number, doc jsonb) …;${variant === 'notify' ? ` SELECT pg_notify(…);` : ''} COMMIT`,
+  }
+}
+
+/**
+ * The rows one intake writes (referral, blind indexes, event with its hash, outbox, access trail, stored answer),
+ * written raw in one transaction per referral: the limit of intake on this machine (bench/lib/pg-same-rows.mjs).
+ */
+async function sameRowsBaseline(databaseUrl, intakesFile, clientId) {
+  const child = await forkChild('pg-same-rows.mjs', [databaseUrl, String(P.baselineSeconds), '10', intakesFile, clientId], { timeoutMs: 60_000 })
+  const r = await child.next()
+  child.kill()
+  return {
+    tps: Math.round(r.tps),
+    transactions: r.transactions,
+    p50Ms: round(r.p50Ms, 1),
+    p99Ms: round(r.p99Ms, 1),
+    pool: 10,
+    statement:
+      'BEGIN; one prepared statement inserting the referral, its party_index rows, its event (hash-chained), the outbox row, the access_log row and the idempotency_keys row; COMMIT',
+  }
+}
+
+/** A bare Fastify route reading one referral row by primary key through pg and returning it as JSON (bench/lib/pk-route.mjs). */
+async function pkRouteBaseline(databaseUrl, ids) {
+  const child = await forkChild('pk-route.mjs', [databaseUrl])
+  try {
+    let i = 0
+    const res = await cannon({
+      url: `http://127.0.0.1:${child.ready.port}`,
+      connections: C.read,
+      duration: P.baselineSeconds,
+      requests: [
+        {
+          method: 'GET',
+          setupRequest(req) {
+            req.path = `/v1/referrals/${ids[i++ % ids.length]}`
+            return req
+          },
+        },
+      ],
+    })
+    return { ...figures(res), ids: ids.length }
+  } finally {
+    child.kill()
+  }
+}
+
+/** POST /v1/referrals/batch with BATCH_ITEMS new referrals per request, a few requests at a time. */
+async function batchIntakePhase(base, world, factory, runId) {
+  let k = 0
+  let created = 0
+  let refused = 0
+  const errors = []
+  const res = await cannon({
+    url: base,
+    connections: C.batch,
+    // A fixed number of requests, each answered (a duration would cut the last ones off mid-batch).
+    amount: C.batch * P.batchRequestsPerConnection,
+    timeout: 120,
+    requests: [
+      {
+        method: 'POST',
+        path: '/v1/referrals/batch',
+        setupRequest(req) {
+          const n = ++k
+          const items = Array.from({ length: BATCH_ITEMS }, (_, i) => ({ idempotencyKey: `bench-${runId}-b${n}-${i}`, referral: factory.next() }))
+          req.body = JSON.stringify({ items })
+          req.headers = { 'content-type': 'application/json', authorization: `Bearer ${world.court.apiKey}`, 'idempotency-key': `bench-${runId}-batch-${n}` }
+          return req
+        },
+        onResponse(status, body) {
+          if (status === 200) {
+            const ok = String(body).match(/"index":\d+,"status":201/g)?.length ?? 0
+            created += ok
+            refused += BATCH_ITEMS - ok
+            if (ok < BATCH_ITEMS && errors.length < 5) errors.push(String(body).match(/"problem":\{[^}]*\}/)?.[0] ?? 'an item was refused')
+          } else if (errors.length < 5) {
+            errors.push(`${status} ${String(body).slice(0, 300)}`)
+          }
+        },
+      },
+    ],
+  })
+  const f = figures(res)
+  if (errors.length) log(`batch intake: unexpected answers, e.g. ${errors[0]}`)
+  return {
+    perSecond: Math.round(created / res.duration),
+    created,
+    refusedItems: refused,
+    requests: f.ok,
+    itemsPerRequest: BATCH_ITEMS,
+    connections: C.batch,
+    seconds: f.seconds,
+    requestP50Ms: f.p50Ms,
+    requestP99Ms: f.p99Ms,
+    non2xx: f.non2xx,
+    sampleErrors: errors,
   }
 }
 
@@ -502,10 +603,27 @@ async function main() {
     const rawInsertNotify = await rawInsertBaseline(databaseUrl, docsFile, 'notify')
     rmSync(docsFile, { force: true })
     log(`  with pg_notify: ${rawInsertNotify.tps} tps, p99 ${rawInsertNotify.p99Ms} ms`)
+    log('baseline: the rows of one intake, raw, one transaction per referral')
+    const regionOf = new Map(BENCH_ORGANIZATIONS.map((o) => [o.id, o.regionCode]))
+    const sameFactory = referralFactory({ seed: 11, organizationIds: world.organizationIds })
+    const intakes = Array.from({ length: 200 }, () => {
+      const body = sameFactory.next()
+      return sameRowsTemplate(
+        cipher,
+        body,
+        { acceptanceDueOn: '2026-12-02', mediationDueOn: null, provisional: false },
+        regionOf.get(body.designation.organizationId) ?? null,
+      )
+    })
+    const intakesFile = path.join(os.tmpdir(), `zdz-bench-intakes-${runId}.json`)
+    writeFileSync(intakesFile, JSON.stringify(intakes))
+    const rawSameRows = await sameRowsBaseline(databaseUrl, intakesFile, world.court.id)
+    rmSync(intakesFile, { force: true })
+    log(`  ${rawSameRows.tps} tps, p99 ${rawSameRows.p99Ms} ms`)
     log('baseline: BullMQ no-op worker')
     const bullmq = await bullmqBaseline(queuePrefix)
     log(`  add ${bullmq.addPerSecond}/s, process ${bullmq.processPerSecond}/s`)
-    result.baselines = { bareFastify, rawInsert, rawInsertNotify, bullmq }
+    result.baselines = { bareFastify, rawInsert, rawInsertNotify, rawSameRows, bullmq }
     svc.takePhasePeakMb()
 
     const factory = referralFactory({ seed: 42, organizationIds: world.organizationIds })
@@ -526,6 +644,8 @@ async function main() {
       ...intake.figures,
       ratio: round(intake.figures.rps / rawInsert.tps, 3),
       baselineTps: rawInsert.tps,
+      sameRowsRatio: round(intake.figures.rps / rawSameRows.tps, 3),
+      sameRowsTps: rawSameRows.tps,
       docBytes: rowBytes,
       sampleErrors: intake.errors,
       cpu: intakeCpu,
@@ -555,6 +675,23 @@ async function main() {
       await sleep(6000)
     }
 
+    mark('batchIntake')
+    log(`batch intake: ${C.batch} connections × ${P.batchRequestsPerConnection} requests × ${BATCH_ITEMS} items`)
+    const { result: batchIntake, cpu: batchCpu } = await withCpu(
+      svc.pid,
+      () => profiled(svc, profileDir, 'batchIntake', () => batchIntakePhase(svc.base, world, factory, runId)),
+      (r) => r.created,
+    )
+    phaseRss.batchIntake = svc.takePhasePeakMb()
+    result.batchIntake = { ...batchIntake, ratio: round(batchIntake.perSecond / rawInsert.tps, 3), baselineTps: rawInsert.tps, cpu: batchCpu }
+    log(`  ${batchIntake.perSecond} referrals/s (ratio ${result.batchIntake.ratio}); ${batchIntake.requests} requests, p99 ${batchIntake.requestP99Ms} ms`)
+    await sleep(SMOKE ? 1000 : 4000)
+
+    log('baseline: bare Fastify route reading one referral by primary key')
+    const pkRoute = await pkRouteBaseline(databaseUrl, intake.ids)
+    result.baselines.pkRoute = pkRoute
+    log(`  ${pkRoute.rps} req/s, p99 ${pkRoute.p99Ms} ms`)
+
     mark('read')
     log(`read: ${C.read} connections, ${P.readSeconds} s over ${intake.ids.length} ids`)
     const { result: read, cpu: readCpu } = await withCpu(
@@ -570,6 +707,8 @@ async function main() {
       ids: intake.ids.length,
       ratio: round(read.rps / bareFastify.rps, 3),
       baselineRps: bareFastify.rps,
+      pkRatio: round(read.rps / pkRoute.rps, 3),
+      pkRouteRps: pkRoute.rps,
       masked: { ...masked, ratio: round(masked.rps / bareFastify.rps, 3) },
     }
     log(`  court ${read.rps} req/s, p99 ${read.p99Ms} ms (ratio ${result.read.ratio}); masked ${masked.rps} req/s`)
@@ -656,7 +795,7 @@ async function main() {
       `Run ${result.date}. Open the .cpuprofile files in Chrome DevTools or speedscope for the full picture.`,
       '',
     ]
-    for (const phase of ['intake', 'read', 'e2e', 'drain']) {
+    for (const phase of ['intake', 'batchIntake', 'read', 'e2e', 'drain']) {
       const file = path.join(profileDir, `${phase}.cpuprofile`)
       if (existsSync(file)) parts.push(profileMarkdown(phase, summarizeProfile(file, 25)))
       const heap = path.join(profileDir, `${phase}.heapprofile`)
@@ -685,6 +824,9 @@ async function main() {
   // Missed targets are results, not failures; a phase that did not work at all is a failure (what CI's smoke run checks).
   const broken = []
   if (!result.read?.ok) broken.push('read: no successful request')
+  if (!result.batchIntake?.created) broken.push(`batch intake: no referral created (${result.batchIntake?.sampleErrors?.[0] ?? 'no answer'})`)
+  if (!result.baselines?.rawSameRows?.transactions) broken.push('rawSameRows baseline: no transaction')
+  if (!result.baselines?.pkRoute?.ok) broken.push('pkRoute baseline: no successful read')
   if (!result.e2e?.matched || result.e2e.missing) broken.push(`end-to-end: ${result.e2e?.missing ?? '?'} referrals never reached the subscriber`)
   if (!result.drain?.delivered || (SMOKE && !result.drain.drained))
     broken.push(`drain: ${result.drain?.delivered ?? 0} of ${result.drain?.backlog ?? '?'} delivered`)

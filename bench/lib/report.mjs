@@ -18,6 +18,13 @@ const mark = (t) => (t === undefined ? '' : t.met ? '✅ met' : '❌ missed')
 export function evaluateTargets(r) {
   const t = {}
   if (r.intake?.ratio !== undefined) t.intake = { target: 'intake ≥ 0.5 × raw insert-transaction baseline', value: r.intake.ratio, met: r.intake.ratio >= 0.5 }
+  if (r.batchIntake?.perSecond !== undefined) {
+    t.batchIntake = {
+      target: 'batch intake ≥ 1,500 referrals/s and ≥ 0.5 × raw insert-transaction baseline',
+      value: r.batchIntake.perSecond,
+      met: r.batchIntake.perSecond >= 1500 && r.batchIntake.ratio >= 0.5,
+    }
+  }
   if (r.read?.ratio !== undefined) t.read = { target: 'read ≥ 0.25 × bare-route baseline', value: r.read.ratio, met: r.read.ratio >= 0.25 }
   if (r.e2e?.p99Ms !== undefined) {
     const rateOk = r.e2e.achievedRate >= 0.95 * r.e2e.rate
@@ -53,16 +60,30 @@ export function markdownTable(r) {
       lines.push(
         `| (diagnostic) the raw insert transaction plus \`pg_notify\`, as every event write did before the relay's wake-up moved after the commit | ${n(b.rawInsertNotify.tps)} tps, p99 ${ms(b.rawInsertNotify.p99Ms)} | raw insert transaction | ${n(b.rawInsertNotify.tps / b.rawInsert.tps, 2)} | — | |`,
       )
+    if (b.rawSameRows)
+      lines.push(
+        `| intake against the same rows written raw (referral, blind indexes, event with its hash, outbox, access trail, stored answer; one transaction each, pool 10) | ${n(r.intake.rps)} req/s | ${n(b.rawSameRows.tps)} tps, p99 ${ms(b.rawSameRows.p99Ms)} | ${n(r.intake.sameRowsRatio, 2)} | — | |`,
+      )
     const o = r.intake.overload
     if (o)
       lines.push(
         `| intake burst: ${o.connections} connections, ${o.seconds} s (more intake transactions than pool connections) | ${n(o.rps)} req/s created, ${n(o.status503)} × 503, p50 ${ms(o.p50Ms)} | — | — | — | |`,
       )
   }
+  if (r.batchIntake) {
+    const bi = r.batchIntake
+    lines.push(
+      `| batch intake \`POST /v1/referrals/batch\` (${bi.connections} connections, ${n(bi.requests)} requests × ${bi.itemsPerRequest} items, ${bi.seconds} s) | ${n(bi.perSecond)} referrals/s, request p99 ${ms(bi.requestP99Ms)} | raw insert transaction: ${n(b.rawInsert?.tps)} tps | ${n(bi.ratio, 2)} | ≥ 1,500/s and ≥ 0.5 | ${mark(t.batchIntake)} |`,
+    )
+  }
   if (r.read) {
     lines.push(
       `| read \`GET /v1/referrals/{id}\` as the court (${r.read.connections} connections, ${n(r.read.ids)} ids) | ${n(r.read.rps)} req/s, p99 ${ms(r.read.p99Ms)} | bare Fastify route: ${n(b.bareFastify?.rps)} req/s, p99 ${ms(b.bareFastify?.p99Ms)} | ${n(r.read.ratio, 2)} | ≥ 0.25 | ${mark(t.read)} |`,
     )
+    if (b.pkRoute)
+      lines.push(
+        `| read against a bare Fastify route reading the row by primary key through \`pg\` (no auth, scope, decryption or trail) | ${n(r.read.rps)} req/s | ${n(b.pkRoute.rps)} req/s, p99 ${ms(b.pkRoute.p99Ms)} | ${n(r.read.pkRatio, 2)} | — | |`,
+      )
     if (r.read.masked)
       lines.push(
         `| read, masked view (operator: no decryption, no access-log row) | ${n(r.read.masked.rps)} req/s, p99 ${ms(r.read.masked.p99Ms)} | bare Fastify route | ${n(r.read.masked.ratio, 2)} | — | |`,
@@ -102,6 +123,7 @@ export function markdownTable(r) {
   }
   const cpuRows = [
     ['intake', r.intake?.cpu, 'referral'],
+    ['batch intake', r.batchIntake?.cpu, 'referral'],
     ['read (court)', r.read?.cpu, 'read'],
     [`end-to-end at ${n(r.e2e?.rate)}/s`, r.e2e?.cpu, 'referral delivered'],
     ['drain', r.drain?.cpu, 'delivery'],

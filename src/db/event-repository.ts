@@ -19,12 +19,9 @@ export interface NewEventInput {
   scope: { courtCode?: string | null; organizationId?: string | null; regionCode?: string | null; audience?: string }
 }
 
-/**
- * Appends one event (and its outbox marker) in the caller's transaction, or to `batch` (sent later, in that
- * transaction). The caller wakes the relay after the commit (AppDeps.afterCommit); the relay's poll finds the
- * event otherwise. Returns the envelope and its chain hash.
- */
-export async function appendEvent(trx: Transaction<Database>, e: NewEventInput, batch?: WriteBatch): Promise<{ envelope: EventEnvelope; hash: string }> {
+/** The envelope of a new event (its id drawn here, unless given) and its chain hash: no I/O. */
+export function eventEnvelope(e: NewEventInput & { envelope?: EventEnvelope }): { envelope: EventEnvelope; hash: string } {
+  if (e.envelope) return { envelope: e.envelope, hash: chainHash(e.prevHash, e.envelope) }
   const occurredAt = e.occurredAt ?? new Date()
   const envelope: EventEnvelope = {
     id: uuidv7(),
@@ -36,7 +33,22 @@ export async function appendEvent(trx: Transaction<Database>, e: NewEventInput, 
     actor: e.actor,
     data: e.data,
   }
-  const hash = chainHash(e.prevHash, envelope)
+  return { envelope, hash: chainHash(e.prevHash, envelope) }
+}
+
+/**
+ * Appends one event (and its outbox marker) in the caller's transaction, or to `batch` (sent later, in that
+ * transaction). The caller wakes the relay after the commit (AppDeps.afterCommit); the relay's poll finds the
+ * event otherwise. Returns the envelope and its chain hash. An `envelope` built before ({@link eventEnvelope}) is
+ * written as it is.
+ */
+export async function appendEvent(
+  trx: Transaction<Database>,
+  e: NewEventInput & { envelope?: EventEnvelope },
+  batch?: WriteBatch,
+): Promise<{ envelope: EventEnvelope; hash: string }> {
+  const { envelope, hash } = eventEnvelope(e)
+  const occurredAt = new Date(envelope.occurredAt)
   // The event and its outbox marker: two parts of one statement (the marker reads the event's position).
   const writes = batch ?? new WriteBatch()
   const name = `ev${writes.size}`

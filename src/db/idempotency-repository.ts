@@ -74,6 +74,37 @@ export async function findStored(db: Kysely<Database> | Transaction<Database>, c
 }
 
 /**
+ * Takes the (client, key) claims of many keys for this transaction without waiting (as {@link claimKey} does for
+ * one) and returns the keys another transaction holds (in flight: 409 idempotency_key_in_use). A key taken twice
+ * in one transaction is taken (advisory locks are re-entrant).
+ */
+export async function claimKeys(trx: Transaction<Database>, clientId: string, keys: readonly string[]): Promise<Set<string>> {
+  const unique = [...new Set(keys)]
+  if (!unique.length) return new Set()
+  const r = await sql<{ key: string; ok: boolean }>`
+    SELECT k AS key, pg_try_advisory_xact_lock(hashtextextended(${clientId}::text || ':' || k, 7243)) AS ok
+    FROM unnest(${unique}::text[]) AS k`.execute(trx)
+  return new Set(r.rows.filter((x) => !x.ok).map((x) => x.key))
+}
+
+/**
+ * The stored answers of many keys. Read after {@link claimKeys} in a statement of its own: its snapshot, taken once
+ * the claims are held, shows every answer committed under those keys (a writer stores only while it holds the
+ * claim), so none can appear after it.
+ */
+export async function findStoredMany(trx: Transaction<Database>, clientId: string, keys: readonly string[]): Promise<Map<string, StoredResponse>> {
+  const unique = [...new Set(keys)]
+  if (!unique.length) return new Map()
+  const rows = await trx
+    .selectFrom('idempotency_keys')
+    .select(['key', 'request_hash', 'response_status', 'response_body', 'response_headers', 'subject_kind', 'subject_id', 'personal_paths'])
+    .where('client_id', '=', clientId)
+    .where('key', 'in', unique)
+    .execute()
+  return new Map(rows.map((r) => [r.key, storedOf(r)]))
+}
+
+/**
  * Stores the answer, in `batch` (the effect's last statement) when there is one. An answer showing a case must come
  * with its personal data already masked, and its `subject`: the store never holds personal data in clear.
  */

@@ -41,15 +41,18 @@ export const IDEMPOTENCY_HEADER = {
   },
 } as const
 
-function requestHash(req: FastifyRequest): string {
+/** What a stored answer is matched on: method, URL and body (a batch item is hashed as its single POST). */
+export function requestHashOf(method: string, url: string, body: unknown): string {
   const h = createHash('sha256')
-  h.update(req.method)
+  h.update(method)
   h.update('\n')
-  h.update(req.url)
+  h.update(url)
   h.update('\n')
-  h.update(req.body === undefined ? '' : JSON.stringify(req.body))
+  h.update(body === undefined ? '' : JSON.stringify(body))
   return h.digest('hex')
 }
+
+const requestHash = (req: FastifyRequest): string => requestHashOf(req.method, req.url, req.body)
 
 function nullSecrets(body: unknown, fields: string[] | undefined): unknown {
   if (!fields?.length || !body || typeof body !== 'object') return body

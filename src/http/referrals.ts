@@ -25,7 +25,8 @@ import {
   TerminationBody,
 } from '../schemas/referrals.js'
 import type { AppDeps } from './app-deps.js'
-import { callerOf, caseRoutes, decryptWith } from './case-routes.js'
+import { callerOf, type CaseResource, caseRoutes, decryptWith } from './case-routes.js'
+import { batchIntakeRoute } from './referral-batch.js'
 import { errorResponses } from './common-schemas.js'
 import { listPage } from './pagination.js'
 
@@ -40,14 +41,15 @@ const READERS = ['court', 'mediation', 'operator'] as const
 const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const referrals = referralService(deps)
   const render = (r: Referral, full: boolean) => referralView(r, full, decryptWith(deps.cipher))
-  const routes = caseRoutes<Referral>(app, deps, {
+  const resource: CaseResource<Referral> = {
     base: '/v1/referrals',
     tags: ['referrals'],
     view: ReferralView,
     render,
     get: referrals.get,
     events: referrals.events,
-  })
+  }
+  const routes = caseRoutes<Referral>(app, deps, resource)
 
   routes.create({
     roles: COURT,
@@ -59,6 +61,8 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     errors: [409, 422],
     prepare: referrals.create,
   })
+
+  batchIntakeRoute(app, deps, resource, COURT)
 
   routes.getOne(
     '查询委派/委托案件 / Get a referral',

@@ -1,7 +1,7 @@
 /**
  * Personal data at rest, everywhere (contract §8; reliability row 24): after a full case life — referrals through
  * agreement, closure, decline and redesignation; judicial confirmations linked and standalone, accepted, ruled and
- * withdrawn; warnings; materials; webhook deliveries to real receivers; reads that fill the access trail; and every
+ * withdrawn; warnings; materials; batch intake; webhook deliveries to real receivers; reads that fill the access trail; and every
  * write replayed with its Idempotency-Key — every column of every table (text, jsonb, bytea, arrays, anything, cast to
  * text or searched as UTF-8 bytes) is searched for the ID numbers, phones and addresses the test sent: no hit.
  */
@@ -138,6 +138,25 @@ t.test('a full case life, every write replayed', async (t) => {
   await write(w.platform.key, `/v1/referrals/${r2.id}/acceptance`, { decision: 'declined', reason: '超出受理范围' })
   await write(w.court.key, `/v1/referrals/${r2.id}/redesignation`, { designation: { mode: 'party_selected', organizationId: 'bj-hd-org' } })
 
+  // Batch intake: two referrals in one request (replayed whole), then a single POST replaying an item's key.
+  const batchItems = [
+    { idempotencyKey: idemKey(), referral: referralBody({ parties: parties() }) },
+    { idempotencyKey: idemKey(), referral: referralBody({ parties: parties() }) },
+  ]
+  const batched = await write(w.court.key, '/v1/referrals/batch', { items: batchItems })
+  t.same(
+    batched.items.map((i: { status: number }) => i.status),
+    [201, 201],
+    'batch intake',
+  )
+  const itemReplay = await h.call(w.court.key, {
+    method: 'POST',
+    url: '/v1/referrals',
+    payload: batchItems[0]!.referral,
+    headers: { 'idempotency-key': batchItems[0]!.idempotencyKey },
+  })
+  t.equal(itemReplay.headers['idempotent-replayed'], 'true', 'a batch item replayed by a single POST')
+
   // A standalone application, withdrawn.
   const standalone = parties()
   const c2 = await write(
@@ -241,7 +260,7 @@ async function scan(values: string[]): Promise<{ hits: Hit[]; tables: Map<string
 
 t.test('no ID number, phone or address the test sent is anywhere in the database', async (t) => {
   await h.deps.accessTrail.flush()
-  t.equal(sent.length, 3 * 8, 'eight values of each kind were sent')
+  t.equal(sent.length, 5 * 8, 'five sets of parties were sent, eight values each (three ID numbers, three phones, two addresses)')
   const { hits, tables, columns } = await scan([...sent, materialMarker, claimMarker])
   t.comment(`scanned ${columns} columns of ${tables.size} tables`)
   for (const table of [

@@ -329,6 +329,28 @@ function expectInvalidCharacters(res: LightMyRequestResponse, path: string, what
   }
 }
 
+/**
+ * Batch intake judges each item's referral on its own, as POST /v1/referrals would (contract §2 v1.1): a hostile
+ * string inside one is that item's 400 invalid_characters at its path within the referral, in a 200 answer. Any other
+ * path (the envelope) is the request's own 400.
+ */
+function expectInvalidCharactersIn(route: Route, res: LightMyRequestResponse, path: string, what: string): void {
+  const item = route.path === '/v1/referrals/batch' ? /^\/items\/(\d+)\/referral(\/.*)$/.exec(path) : null
+  if (!item) return expectInvalidCharacters(res, path, what)
+  requests++
+  if (res.statusCode >= 500) fiveHundreds.push(`${what}: ${res.statusCode} ${res.body.slice(0, 200)}`)
+  let answer: { status?: number; problem?: { code?: string; errors?: Array<{ path: string; code: string }> } } | undefined
+  try {
+    answer = res.statusCode === 200 ? (res.json() as { items: Array<typeof answer> }).items[Number(item[1])] : undefined
+  } catch {
+    // not JSON: the check below fails
+  }
+  const p = answer?.problem
+  if (answer?.status !== 400 || p?.code !== 'validation_failed' || !p.errors?.some((e) => e.path === item[2] && e.code === 'invalid_characters')) {
+    throw new Error(`${what}: expected item ${item[1]} to answer 400 invalid_characters at ${item[2]}, got ${res.statusCode} ${res.body.slice(0, 400)}`)
+  }
+}
+
 function expectNo5xx(res: LightMyRequestResponse, what: string): void {
   requests++
   if (res.statusCode >= 500) {
@@ -365,7 +387,7 @@ t.test('hostile characters in every string of every JSON body', async (t) => {
         async ([l, ch, at]) => {
           const value = insert(String(getAt(base, l.segments)), ch, at)
           const res = await send(route, { body: setAt(base, l.segments, value) })
-          expectInvalidCharacters(res, l.path, `${route.method} ${route.path} ${l.path}=${show(value)}`)
+          expectInvalidCharactersIn(route, res, l.path, `${route.method} ${route.path} ${l.path}=${show(value)}`)
         },
       ),
       Math.min(100, leaves.length * 10),

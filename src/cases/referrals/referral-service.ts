@@ -1,7 +1,7 @@
 import { uuidv7 } from 'uuidv7'
 import type { AccessTrail } from '../../db/access-log-repository.js'
 import type { Database } from '../../db/database.js'
-import { appendEvent, writtenEvent } from '../../db/event-repository.js'
+import { appendEvent, eventEnvelope, type NewEventInput, writtenEvent } from '../../db/event-repository.js'
 import { assertMaterialsExist, getMaterial, linkMaterials } from '../../db/material-repository.js'
 import { getOrganization } from '../../db/organization-repository.js'
 import {
@@ -18,7 +18,7 @@ import type { Kysely } from 'kysely'
 import { referralStanding } from '../../domain/access.js'
 import { acceptanceDueOn, endOfShanghaiDay, shanghaiDate } from '../../domain/calendar.js'
 import { AppError, conflict } from '../../domain/errors.js'
-import { GENESIS_HASH } from '../../domain/event-chain.js'
+import { type EventEnvelope, GENESIS_HASH } from '../../domain/event-chain.js'
 import type { Principal } from '../../domain/principal.js'
 import { maskedReferralView, personalFields, type Referral, type ReferralDoc } from '../../domain/referral.js'
 import * as rules from '../../domain/referral-actions.js'
@@ -100,6 +100,68 @@ export interface ReferralServiceDeps extends CaseDeps {
   accessTrail: AccessTrail
 }
 
+/** The detail of 409 duplicate_referral (single and batch intake). */
+export const DUPLICATE_DETAIL = '同一法院同一案号已有未办结的委派/委托'
+
+/**
+ * What one intake writes, built without I/O once the body passed its checks and the organization its roster check:
+ * the referral (parties sealed), its blind-index hashes and its first event (`referral.created`, hash-chained from
+ * the genesis hash, its envelope's id and hash fixed here). Single and batch intake both build through here.
+ */
+export function newIntake(
+  deps: Pick<CaseDeps, 'cipher'>,
+  cal: Awaited<ReturnType<CaseDeps['calendar']['get']>>,
+  p: Principal,
+  b: CreateReferralInput,
+  caseNumber: string,
+  org: { id: string; regionCode: string },
+  now: Date,
+): { referral: Referral; hashes: string[]; event: NewEventInput & { envelope: EventEnvelope; hash: string } } {
+  const due = acceptanceDueOn(cal, shanghaiDate(now))
+  const { stored, hashes } = sealParties(deps.cipher, b.parties)
+  const doc: ReferralDoc = {
+    ...(b.procedure ? { procedure: b.procedure } : {}),
+    ...(b.causeOfAction !== undefined ? { causeOfAction: b.causeOfAction } : {}),
+    claimSummary: b.claimSummary,
+    ...(b.claimAmount !== undefined ? { claimAmount: b.claimAmount } : {}),
+    parties: stored,
+    consent: b.consent,
+    designation: b.designation,
+    materials: b.materials ?? [],
+    deadlines: { acceptanceDueOn: due.date, mediationDueOn: null, provisional: due.provisional },
+  }
+  const referral: Referral = {
+    id: uuidv7(),
+    version: 1,
+    status: 'referred',
+    referralType: b.referralType,
+    courtCode: b.courtCode,
+    caseNumber,
+    disputeType: b.disputeType,
+    organizationId: org.id,
+    heldBy: [org.id],
+    chainHead: GENESIS_HASH,
+    doc,
+    createdAt: now,
+    updatedAt: now,
+  }
+  const input: NewEventInput = {
+    type: 'referral.created',
+    subject: { kind: 'referral', id: referral.id },
+    sequence: 1,
+    caseVersion: 1,
+    actor: { clientId: p.clientId, role: p.role },
+    data: { referral: maskedReferralView(referral) },
+    prevHash: GENESIS_HASH,
+    occurredAt: now,
+    scope: { courtCode: referral.courtCode, organizationId: org.id, regionCode: org.regionCode },
+  }
+  const { envelope, hash } = eventEnvelope(input)
+  referral.chainHead = hash
+  referral.lastEvent = writtenEvent(envelope, hash)
+  return { referral, hashes, event: { ...input, envelope, hash } }
+}
+
 export type ReferralService = ReturnType<typeof referralService>
 
 export function referralService(deps: ReferralServiceDeps) {
@@ -148,54 +210,10 @@ export function referralService(deps: ReferralServiceDeps) {
     const materialIds = (b.materials ?? []).map((m) => m.materialId)
     const org = rules.designated(b.courtCode, b.designation.mode, await getOrganization(work.trx, b.designation.organizationId))
     await assertMaterialsExist(work.trx, materialIds, p)
-    const now = new Date()
-    const due = acceptanceDueOn(await deps.calendar.get(), shanghaiDate(now))
-    const { stored, hashes } = sealParties(deps.cipher, b.parties)
-    const doc: ReferralDoc = {
-      ...(b.procedure ? { procedure: b.procedure } : {}),
-      ...(b.causeOfAction !== undefined ? { causeOfAction: b.causeOfAction } : {}),
-      claimSummary: b.claimSummary,
-      ...(b.claimAmount !== undefined ? { claimAmount: b.claimAmount } : {}),
-      parties: stored,
-      consent: b.consent,
-      designation: b.designation,
-      materials: b.materials ?? [],
-      deadlines: { acceptanceDueOn: due.date, mediationDueOn: null, provisional: due.provisional },
-    }
-    const referral: Referral = {
-      id: uuidv7(),
-      version: 1,
-      status: 'referred',
-      referralType: b.referralType,
-      courtCode: b.courtCode,
-      caseNumber,
-      disputeType: b.disputeType,
-      organizationId: org.id,
-      heldBy: [org.id],
-      chainHead: GENESIS_HASH,
-      doc,
-      createdAt: now,
-      updatedAt: now,
-    }
-    const { envelope, hash } = await appendEvent(
-      work.trx,
-      {
-        type: 'referral.created',
-        subject: { kind: 'referral', id: referral.id },
-        sequence: 1,
-        caseVersion: 1,
-        actor: { clientId: p.clientId, role: p.role },
-        data: { referral: maskedReferralView(referral) },
-        prevHash: GENESIS_HASH,
-        occurredAt: now,
-        scope: { courtCode: referral.courtCode, organizationId: org.id, regionCode: org.regionCode },
-      },
-      work.batch,
-    )
-    referral.chainHead = hash
-    referral.lastEvent = writtenEvent(envelope, hash)
+    const { referral, hashes, event } = newIntake(deps, await deps.calendar.get(), p, b, caseNumber, org, new Date())
+    await appendEvent(work.trx, event, work.batch)
     // Every write of the intake goes in one statement with the stored answer (the idempotency runner sends it).
-    await insertReferral(work.trx, referral, work.batch, () => conflict('duplicate_referral', '同一法院同一案号已有未办结的委派/委托'))
+    await insertReferral(work.trx, referral, work.batch, () => conflict('duplicate_referral', DUPLICATE_DETAIL))
     await insertPartyIndex(work.trx, referral.id, hashes, work.batch)
     await linkMaterials(work.trx, 'referral', referral.id, materialIds)
     return answer(work, caller, referral, { full: true })
