@@ -16,7 +16,7 @@ const SOURCE = path.join(root, 'openapi', 'openapi.json')
 const HEADER = `/**
  * Generated from openapi/openapi.json by \`npm run client:types\` (openapi-typescript). Do not edit by hand.
  */
-/* eslint-disable */
+
 `
 
 /** The file's content as the generator makes it from the given document (default: the committed openapi.json). */

@@ -1,7 +1,7 @@
 /**
  * Generated from openapi/openapi.json by `npm run client:types` (openapi-typescript). Do not edit by hand.
  */
-/* eslint-disable */
+
 export type paths = {
   '/metrics': {
     parameters: {
@@ -1270,7 +1270,628 @@ export type paths = {
     trace?: never
   }
 }
-export type webhooks = Record<string, never>
+export type webhooks = {
+  'referral.created': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.created / event referral.created
+     * @description 订阅了 referral.created（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.created (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_created']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.accepted': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.accepted / event referral.accepted
+     * @description 订阅了 referral.accepted（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.accepted (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_accepted']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.declined': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.declined / event referral.declined
+     * @description 订阅了 referral.declined（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.declined (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_declined']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.redesignated': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.redesignated / event referral.redesignated
+     * @description 订阅了 referral.redesignated（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.redesignated (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_redesignated']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.recalled': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.recalled / event referral.recalled
+     * @description 订阅了 referral.recalled（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.recalled (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_recalled']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.assigned': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.assigned / event referral.assigned
+     * @description 订阅了 referral.assigned（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.assigned (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_assigned']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.suspended': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.suspended / event referral.suspended
+     * @description 订阅了 referral.suspended（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.suspended (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_suspended']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.resumed': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.resumed / event referral.resumed
+     * @description 订阅了 referral.resumed（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.resumed (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_resumed']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.extended': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.extended / event referral.extended
+     * @description 订阅了 referral.extended（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.extended (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_extended']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.agreement_recorded': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.agreement_recorded / event referral.agreement_recorded
+     * @description 订阅了 referral.agreement_recorded（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.agreement_recorded (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_agreement_recorded']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.terminated': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.terminated / event referral.terminated
+     * @description 订阅了 referral.terminated（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.terminated (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_terminated']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.materials_returned': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.materials_returned / event referral.materials_returned
+     * @description 订阅了 referral.materials_returned（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.materials_returned (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_materials_returned']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.case_registered': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.case_registered / event referral.case_registered
+     * @description 订阅了 referral.case_registered（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.case_registered (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_case_registered']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.trial_resumed': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.trial_resumed / event referral.trial_resumed
+     * @description 订阅了 referral.trial_resumed（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.trial_resumed (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_trial_resumed']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.closed': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.closed / event referral.closed
+     * @description 订阅了 referral.closed（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.closed (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_closed']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.performance_reported': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.performance_reported / event referral.performance_reported
+     * @description 订阅了 referral.performance_reported（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.performance_reported (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_performance_reported']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'referral.deadlines_changed': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 referral.deadlines_changed / event referral.deadlines_changed
+     * @description 订阅了 referral.deadlines_changed（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to referral.deadlines_changed (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_referral_deadlines_changed']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.applied': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.applied / event confirmation.applied
+     * @description 订阅了 confirmation.applied（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.applied (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_applied']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.accepted': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.accepted / event confirmation.accepted
+     * @description 订阅了 confirmation.accepted（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.accepted (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_accepted']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.not_accepted': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.not_accepted / event confirmation.not_accepted
+     * @description 订阅了 confirmation.not_accepted（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.not_accepted (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_not_accepted']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.withdrawn': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.withdrawn / event confirmation.withdrawn
+     * @description 订阅了 confirmation.withdrawn（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.withdrawn (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_withdrawn']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.ruled': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.ruled / event confirmation.ruled
+     * @description 订阅了 confirmation.ruled（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.ruled (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_ruled']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.deadlines_changed': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.deadlines_changed / event confirmation.deadlines_changed
+     * @description 订阅了 confirmation.deadlines_changed（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.deadlines_changed (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_deadlines_changed']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.materials_requested': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.materials_requested / event confirmation.materials_requested
+     * @description 订阅了 confirmation.materials_requested（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.materials_requested (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_materials_requested']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.materials_supplemented': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.materials_supplemented / event confirmation.materials_supplemented
+     * @description 订阅了 confirmation.materials_supplemented（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.materials_supplemented (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_materials_supplemented']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.deemed_withdrawn': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.deemed_withdrawn / event confirmation.deemed_withdrawn
+     * @description 订阅了 confirmation.deemed_withdrawn（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.deemed_withdrawn (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_deemed_withdrawn']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.review_extended': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.review_extended / event confirmation.review_extended
+     * @description 订阅了 confirmation.review_extended（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.review_extended (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_review_extended']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.objection_filed': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.objection_filed / event confirmation.objection_filed
+     * @description 订阅了 confirmation.objection_filed（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.objection_filed (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_objection_filed']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'confirmation.objection_ruled': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 confirmation.objection_ruled / event confirmation.objection_ruled
+     * @description 订阅了 confirmation.objection_ruled（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to confirmation.objection_ruled (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_confirmation_objection_ruled']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'warning.raised': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 warning.raised / event warning.raised
+     * @description 订阅了 warning.raised（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to warning.raised (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_warning_raised']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'delivery.exhausted': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 delivery.exhausted / event delivery.exhausted
+     * @description 订阅了 delivery.exhausted（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to delivery.exhausted (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_delivery_exhausted']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+}
 export type components = {
   schemas: {
     Problem: {
@@ -1411,6 +2032,17 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example # HELP process_cpu_user_seconds_total Total user CPU time spent in seconds.
+           *     # TYPE process_cpu_user_seconds_total counter
+           *     process_cpu_user_seconds_total 2.561717
+           *
+           *     # HELP process_cpu_system_seconds_total Total system CPU time spent in seconds.
+           *     # TYPE process_cpu_system_seconds_total counter
+           *     process_cpu_system_seconds_total 0.037153
+           *
+           *     # HELP process_cpu_seconds_total Total user and system CPU time sp
+           */
           'text/plain': string
         }
       }
@@ -1431,6 +2063,11 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "status": "ok"
+           *     }
+           */
           'application/json': {
             /** @enum {string} */
             status?: 'ok'
@@ -1454,6 +2091,29 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "status": "ready",
+           *       "checks": {
+           *         "postgres": {
+           *           "status": "up",
+           *           "latencyMs": 9.5
+           *         },
+           *         "redis": {
+           *           "status": "up",
+           *           "latencyMs": 9
+           *         }
+           *       },
+           *       "calendar": {
+           *         "publishedYears": [
+           *           2024,
+           *           2025,
+           *           2026
+           *         ],
+           *         "provisionalFrom": 2027
+           *       }
+           *     }
+           */
           'application/json': {
             status?: string
             checks?: {
@@ -1519,29 +2179,52 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "0190f5a2-7c3e-7b1a-9f00-3c2d1e0a4b5c",
-           *           "name": "朝阳法院",
+           *           "id": "00000000-0000-7000-8000-000000000001",
+           *           "name": "bootstrap operator (OPERATOR_API_KEY)",
+           *           "role": "operator",
+           *           "courtCodes": [],
+           *           "organizationIds": [],
+           *           "regionCodes": [],
+           *           "createdAt": "2026-12-06T03:58:23.432Z",
+           *           "keys": []
+           *         },
+           *         {
+           *           "id": "01a24980-e955-712b-89cd-96768da7e10f",
+           *           "name": "北京市朝阳区人民法院",
            *           "role": "court",
            *           "courtCodes": [
            *             "京0105"
            *           ],
            *           "organizationIds": [],
            *           "regionCodes": [],
+           *           "createdAt": "2026-12-06T03:58:34.829Z",
            *           "keys": [
            *             {
-           *               "keyId": "h7fqa3c2xd",
-           *               "createdAt": "2026-03-02T01:15:00.000Z",
-           *               "lastUsedAt": "2026-03-20T08:42:00.000Z",
-           *               "revokedAt": "2026-03-21T02:00:00.000Z"
-           *             },
-           *             {
-           *               "keyId": "m2bk4fy6ac",
-           *               "createdAt": "2026-03-20T09:00:00.000Z",
+           *               "keyId": "ec77maelcn",
+           *               "createdAt": "2026-12-06T03:58:34.829Z",
            *               "lastUsedAt": null,
            *               "revokedAt": null
            *             }
+           *           ]
+           *         },
+           *         {
+           *           "id": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *           "name": "北京平台",
+           *           "role": "mediation",
+           *           "courtCodes": [],
+           *           "organizationIds": [],
+           *           "regionCodes": [
+           *             "11"
            *           ],
-           *           "createdAt": "2026-03-02T01:15:00.000Z"
+           *           "createdAt": "2026-12-06T03:58:34.904Z",
+           *           "keys": [
+           *             {
+           *               "keyId": "3jxsbmpc26",
+           *               "createdAt": "2026-12-06T03:58:34.904Z",
+           *               "lastUsedAt": null,
+           *               "revokedAt": null
+           *             }
+           *           ]
            *         }
            *       ],
            *       "nextCursor": null
@@ -1645,6 +2328,15 @@ export interface operations {
     }
     requestBody: {
       content: {
+        /**
+         * @example {
+         *       "name": "北京市朝阳区人民法院",
+         *       "role": "court",
+         *       "courtCodes": [
+         *         "京0105"
+         *       ]
+         *     }
+         */
         'application/json': {
           name: string
           /** @enum {string} */
@@ -1662,6 +2354,21 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-e955-712b-89cd-96768da7e10f",
+           *       "name": "北京市朝阳区人民法院",
+           *       "role": "court",
+           *       "courtCodes": [
+           *         "京0105"
+           *       ],
+           *       "organizationIds": [],
+           *       "regionCodes": [],
+           *       "createdAt": "2026-12-06T03:58:34.829Z",
+           *       "keyId": "ec77maelcn",
+           *       "apiKey": "zdz_example_key_shown_once_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+           *     }
+           */
           'application/json': {
             id: string
             name: string
@@ -1774,29 +2481,23 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "0190f5a2-7c3e-7b1a-9f00-3c2d1e0a4b5c",
-           *       "name": "朝阳法院",
+           *       "id": "01a24980-e955-712b-89cd-96768da7e10f",
+           *       "name": "北京市朝阳区人民法院",
            *       "role": "court",
            *       "courtCodes": [
            *         "京0105"
            *       ],
            *       "organizationIds": [],
            *       "regionCodes": [],
+           *       "createdAt": "2026-12-06T03:58:34.829Z",
            *       "keys": [
            *         {
-           *           "keyId": "h7fqa3c2xd",
-           *           "createdAt": "2026-03-02T01:15:00.000Z",
-           *           "lastUsedAt": "2026-03-20T08:42:00.000Z",
-           *           "revokedAt": "2026-03-21T02:00:00.000Z"
-           *         },
-           *         {
-           *           "keyId": "m2bk4fy6ac",
-           *           "createdAt": "2026-03-20T09:00:00.000Z",
+           *           "keyId": "ec77maelcn",
+           *           "createdAt": "2026-12-06T03:58:34.829Z",
            *           "lastUsedAt": null,
            *           "revokedAt": null
            *         }
-           *       ],
-           *       "createdAt": "2026-03-02T01:15:00.000Z"
+           *       ]
            *     }
            */
           'application/json': {
@@ -1912,6 +2613,12 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "keyId": "hwxw7r2z74",
+           *       "apiKey": "zdz_example_key_shown_once_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+           *     }
+           */
           'application/json': {
             keyId: string
             apiKey: string | null
@@ -2103,6 +2810,31 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "bj-cy-blz",
+           *       "name": "朝阳区八里庄街道人民调解委员会",
+           *       "kind": "township_committee",
+           *       "regionCode": "110105",
+           *       "uscc": null,
+           *       "disputeTypes": [
+           *         "neighbor",
+           *         "marriage_family"
+           *       ],
+           *       "fullTimeMediators": 2,
+           *       "staffingCompliant": true,
+           *       "rosters": {
+           *         "ministry": true,
+           *         "courtSpecial": [
+           *           "京0105"
+           *         ]
+           *       },
+           *       "active": true,
+           *       "version": 3,
+           *       "createdAt": "2026-12-06T03:58:35.224Z",
+           *       "updatedAt": "2026-12-06T03:58:35.285Z"
+           *     }
+           */
           'application/json': {
             id: string
             name: string
@@ -2273,6 +3005,29 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "bj-cy-blz",
+           *       "name": "朝阳区八里庄街道人民调解委员会",
+           *       "kind": "township_committee",
+           *       "regionCode": "110105",
+           *       "uscc": null,
+           *       "disputeTypes": [
+           *         "neighbor",
+           *         "marriage_family"
+           *       ],
+           *       "fullTimeMediators": 2,
+           *       "staffingCompliant": true,
+           *       "rosters": {
+           *         "ministry": true,
+           *         "courtSpecial": []
+           *       },
+           *       "active": true,
+           *       "version": 2,
+           *       "createdAt": "2026-12-06T03:58:35.224Z",
+           *       "updatedAt": "2026-12-06T03:58:35.264Z"
+           *     }
+           */
           'application/json': {
             id: string
             name: string
@@ -2308,6 +3063,29 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "bj-cy-blz",
+           *       "name": "朝阳区八里庄街道人民调解委员会",
+           *       "kind": "township_committee",
+           *       "regionCode": "110105",
+           *       "uscc": null,
+           *       "disputeTypes": [
+           *         "neighbor",
+           *         "marriage_family"
+           *       ],
+           *       "fullTimeMediators": 2,
+           *       "staffingCompliant": true,
+           *       "rosters": {
+           *         "ministry": true,
+           *         "courtSpecial": []
+           *       },
+           *       "active": true,
+           *       "version": 1,
+           *       "createdAt": "2026-12-06T03:58:35.224Z",
+           *       "updatedAt": "2026-12-06T03:58:35.224Z"
+           *     }
+           */
           'application/json': {
             id: string
             name: string
@@ -2447,6 +3225,59 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "id": "bj-cy-blz",
+           *           "name": "朝阳区八里庄街道人民调解委员会",
+           *           "kind": "township_committee",
+           *           "regionCode": "110105",
+           *           "uscc": null,
+           *           "disputeTypes": [
+           *             "neighbor",
+           *             "marriage_family"
+           *           ],
+           *           "fullTimeMediators": 2,
+           *           "staffingCompliant": true,
+           *           "rosters": {
+           *             "ministry": true,
+           *             "courtSpecial": [
+           *               "京0105"
+           *             ]
+           *           },
+           *           "active": true,
+           *           "version": 3,
+           *           "createdAt": "2026-12-06T03:58:35.224Z",
+           *           "updatedAt": "2026-12-06T03:58:35.285Z"
+           *         },
+           *         {
+           *           "id": "bj-cy-centre",
+           *           "name": "朝阳区非诉讼纠纷化解中心",
+           *           "kind": "centre",
+           *           "regionCode": "110105",
+           *           "uscc": null,
+           *           "disputeTypes": [
+           *             "neighbor",
+           *             "marriage_family"
+           *           ],
+           *           "fullTimeMediators": 5,
+           *           "staffingCompliant": true,
+           *           "rosters": {
+           *             "ministry": true,
+           *             "courtSpecial": [
+           *               "京0105"
+           *             ]
+           *           },
+           *           "active": true,
+           *           "version": 2,
+           *           "createdAt": "2026-12-06T03:58:35.327Z",
+           *           "updatedAt": "2026-12-06T03:58:35.369Z"
+           *         }
+           *       ],
+           *       "nextCursor": null
+           *     }
+           */
           'application/json': {
             items: {
               id: string
@@ -2754,6 +3585,79 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "version": 1,
+           *           "status": "referred",
+           *           "referralType": "pre_filing",
+           *           "courtCode": "京0105",
+           *           "caseNumber": "（2026）京0105民诉前调51380号",
+           *           "disputeType": "neighbor",
+           *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *           "parties": [
+           *             {
+           *               "role": "applicant",
+           *               "kind": "natural_person",
+           *               "name": "张三",
+           *               "idType": "resident_id",
+           *               "idNumber": "11010519491231002X",
+           *               "phone": "13800138000"
+           *             },
+           *             {
+           *               "role": "respondent",
+           *               "kind": "natural_person",
+           *               "name": "李四",
+           *               "idType": "resident_id",
+           *               "idNumber": "440524196001010014"
+           *             }
+           *           ],
+           *           "consent": [
+           *             {
+           *               "method": "written",
+           *               "partyIndex": 0,
+           *               "consentedAt": "2026-12-03T09:00:00+08:00"
+           *             },
+           *             {
+           *               "method": "online",
+           *               "partyIndex": 1,
+           *               "consentedAt": "2026-12-03T09:30:00+08:00"
+           *             }
+           *           ],
+           *           "designation": {
+           *             "mode": "court_designated",
+           *             "organizationId": "bj-cy-blz"
+           *           },
+           *           "materials": [],
+           *           "organizationId": "bj-cy-blz",
+           *           "deadlines": {
+           *             "acceptanceDueOn": "2026-12-09",
+           *             "mediationDueOn": null,
+           *             "provisional": false
+           *           },
+           *           "mediator": null,
+           *           "acceptedAt": null,
+           *           "decline": null,
+           *           "recall": null,
+           *           "suspension": null,
+           *           "extensions": [],
+           *           "agreement": null,
+           *           "termination": null,
+           *           "materialReturn": null,
+           *           "courtFiling": null,
+           *           "closure": null,
+           *           "performance": null,
+           *           "createdAt": "2026-12-06T03:58:35.961Z",
+           *           "updatedAt": "2026-12-06T03:58:35.961Z",
+           *           "causeOfAction": "相邻关系纠纷",
+           *           "claimAmount": "12000.00"
+           *         }
+           *       ],
+           *       "nextCursor": null
+           *     }
+           */
           'application/json': {
             items: {
               /** @description UUIDv7 */
@@ -2944,12 +3848,12 @@ export interface operations {
          *       "consent": [
          *         {
          *           "partyIndex": 0,
-         *           "consentedAt": "2026-11-27T09:00:00+08:00",
+         *           "consentedAt": "2026-11-28T09:00:00+08:00",
          *           "method": "written"
          *         },
          *         {
          *           "partyIndex": 1,
-         *           "consentedAt": "2026-11-27T09:30:00+08:00",
+         *           "consentedAt": "2026-11-28T09:30:00+08:00",
          *           "method": "online"
          *         }
          *       ],
@@ -3062,6 +3966,74 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "version": 1,
+           *       "status": "referred",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "disputeType": "neighbor",
+           *       "causeOfAction": "相邻关系纠纷",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-12-03T09:00:00+08:00",
+           *           "method": "written"
+           *         },
+           *         {
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-12-03T09:30:00+08:00",
+           *           "method": "online"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "acceptanceDueOn": "2026-12-09",
+           *         "mediationDueOn": null,
+           *         "provisional": false
+           *       },
+           *       "mediator": null,
+           *       "acceptedAt": null,
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [],
+           *       "agreement": null,
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:35.961Z",
+           *       "updatedAt": "2026-12-06T03:58:35.961Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -3242,6 +4214,74 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "version": 1,
+           *       "status": "referred",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "disputeType": "neighbor",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-12-03T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-12-03T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "acceptanceDueOn": "2026-12-09",
+           *         "mediationDueOn": null,
+           *         "provisional": false
+           *       },
+           *       "mediator": null,
+           *       "acceptedAt": null,
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [],
+           *       "agreement": null,
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:35.961Z",
+           *       "updatedAt": "2026-12-06T03:58:35.961Z",
+           *       "causeOfAction": "相邻关系纠纷",
+           *       "claimAmount": "12000.00"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -3418,6 +4458,273 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "id": "01a24980-edbc-7724-a3d1-4439a6848323",
+           *           "type": "referral.created",
+           *           "occurredAt": "2026-12-06T03:58:35.961Z",
+           *           "sequence": 1,
+           *           "subject": {
+           *             "kind": "referral",
+           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *           },
+           *           "caseVersion": 1,
+           *           "actor": {
+           *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *             "role": "court"
+           *           },
+           *           "data": {
+           *             "referral": {
+           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "recall": null,
+           *               "status": "referred",
+           *               "closure": null,
+           *               "consent": [
+           *                 {
+           *                   "method": "written",
+           *                   "partyIndex": 0,
+           *                   "consentedAt": "2026-12-03T09:00:00+08:00"
+           *                 },
+           *                 {
+           *                   "method": "online",
+           *                   "partyIndex": 1,
+           *                   "consentedAt": "2026-12-03T09:30:00+08:00"
+           *                 }
+           *               ],
+           *               "decline": null,
+           *               "parties": [
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "张三",
+           *                   "role": "applicant",
+           *                   "phone": "138****8000",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "110***********002X"
+           *                 },
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "李四",
+           *                   "role": "respondent",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "440***********0014"
+           *                 }
+           *               ],
+           *               "version": 1,
+           *               "mediator": null,
+           *               "agreement": null,
+           *               "courtCode": "京0105",
+           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "deadlines": {
+           *                 "provisional": false,
+           *                 "mediationDueOn": null,
+           *                 "acceptanceDueOn": "2026-12-09"
+           *               },
+           *               "materials": [],
+           *               "updatedAt": "2026-12-06T03:58:35.961Z",
+           *               "acceptedAt": null,
+           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "extensions": [],
+           *               "suspension": null,
+           *               "claimAmount": "12000.00",
+           *               "courtFiling": null,
+           *               "designation": {
+           *                 "mode": "court_designated",
+           *                 "organizationId": "bj-cy-blz"
+           *               },
+           *               "disputeType": "neighbor",
+           *               "performance": null,
+           *               "termination": null,
+           *               "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *               "referralType": "pre_filing",
+           *               "causeOfAction": "相邻关系纠纷",
+           *               "materialReturn": null,
+           *               "organizationId": "bj-cy-blz"
+           *             }
+           *           }
+           *         },
+           *         {
+           *           "id": "01a24980-f095-728e-ab32-adb11b490e36",
+           *           "type": "referral.accepted",
+           *           "occurredAt": "2026-12-06T03:58:36.653Z",
+           *           "sequence": 2,
+           *           "subject": {
+           *             "kind": "referral",
+           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *           },
+           *           "caseVersion": 2,
+           *           "actor": {
+           *             "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *             "role": "mediation"
+           *           },
+           *           "data": {
+           *             "referral": {
+           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "recall": null,
+           *               "status": "mediating",
+           *               "closure": null,
+           *               "consent": [
+           *                 {
+           *                   "method": "written",
+           *                   "partyIndex": 0,
+           *                   "consentedAt": "2026-12-03T09:00:00+08:00"
+           *                 },
+           *                 {
+           *                   "method": "online",
+           *                   "partyIndex": 1,
+           *                   "consentedAt": "2026-12-03T09:30:00+08:00"
+           *                 }
+           *               ],
+           *               "decline": null,
+           *               "parties": [
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "张三",
+           *                   "role": "applicant",
+           *                   "phone": "138****8000",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "110***********002X"
+           *                 },
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "李四",
+           *                   "role": "respondent",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "440***********0014"
+           *                 }
+           *               ],
+           *               "version": 2,
+           *               "mediator": {
+           *                 "id": "M-001",
+           *                 "name": "王调解"
+           *               },
+           *               "agreement": null,
+           *               "courtCode": "京0105",
+           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "deadlines": {
+           *                 "provisional": true,
+           *                 "mediationDueOn": "2027-01-05",
+           *                 "acceptanceDueOn": "2026-12-09"
+           *               },
+           *               "materials": [],
+           *               "updatedAt": "2026-12-06T03:58:36.653Z",
+           *               "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "extensions": [],
+           *               "suspension": null,
+           *               "claimAmount": "12000.00",
+           *               "courtFiling": null,
+           *               "designation": {
+           *                 "mode": "court_designated",
+           *                 "organizationId": "bj-cy-blz"
+           *               },
+           *               "disputeType": "neighbor",
+           *               "performance": null,
+           *               "termination": null,
+           *               "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *               "referralType": "pre_filing",
+           *               "causeOfAction": "相邻关系纠纷",
+           *               "materialReturn": null,
+           *               "organizationId": "bj-cy-blz"
+           *             }
+           *           }
+           *         },
+           *         {
+           *           "id": "01a24980-f0c1-7e56-b628-2f2b44375ccd",
+           *           "type": "referral.suspended",
+           *           "occurredAt": "2026-12-06T03:58:36.730Z",
+           *           "sequence": 3,
+           *           "subject": {
+           *             "kind": "referral",
+           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *           },
+           *           "caseVersion": 3,
+           *           "actor": {
+           *             "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *             "role": "mediation"
+           *           },
+           *           "data": {
+           *             "referral": {
+           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "recall": null,
+           *               "status": "suspended",
+           *               "closure": null,
+           *               "consent": [
+           *                 {
+           *                   "method": "written",
+           *                   "partyIndex": 0,
+           *                   "consentedAt": "2026-12-03T09:00:00+08:00"
+           *                 },
+           *                 {
+           *                   "method": "online",
+           *                   "partyIndex": 1,
+           *                   "consentedAt": "2026-12-03T09:30:00+08:00"
+           *                 }
+           *               ],
+           *               "decline": null,
+           *               "parties": [
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "张三",
+           *                   "role": "applicant",
+           *                   "phone": "138****8000",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "110***********002X"
+           *                 },
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "李四",
+           *                   "role": "respondent",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "440***********0014"
+           *                 }
+           *               ],
+           *               "version": 3,
+           *               "mediator": {
+           *                 "id": "M-001",
+           *                 "name": "王调解"
+           *               },
+           *               "agreement": null,
+           *               "courtCode": "京0105",
+           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "deadlines": {
+           *                 "provisional": true,
+           *                 "mediationDueOn": "2027-01-05",
+           *                 "acceptanceDueOn": "2026-12-09"
+           *               },
+           *               "materials": [],
+           *               "updatedAt": "2026-12-06T03:58:36.730Z",
+           *               "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "extensions": [],
+           *               "suspension": {
+           *                 "note": "委托房屋漏水原因鉴定",
+           *                 "reason": "appraisal",
+           *                 "suspendedAt": "2026-12-06T03:58:36.730Z",
+           *                 "suspendedOn": "2026-12-06"
+           *               },
+           *               "claimAmount": "12000.00",
+           *               "courtFiling": null,
+           *               "designation": {
+           *                 "mode": "court_designated",
+           *                 "organizationId": "bj-cy-blz"
+           *               },
+           *               "disputeType": "neighbor",
+           *               "performance": null,
+           *               "termination": null,
+           *               "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *               "referralType": "pre_filing",
+           *               "causeOfAction": "相邻关系纠纷",
+           *               "materialReturn": null,
+           *               "organizationId": "bj-cy-blz"
+           *             }
+           *           }
+           *         }
+           *       ],
+           *       "nextCursor": null
+           *     }
+           */
           'application/json': {
             items: components['schemas']['Event'][]
             nextCursor: string | null
@@ -3513,7 +4820,7 @@ export interface operations {
          *         "name": "王调解",
          *         "id": "M-001"
          *       },
-         *       "acceptedAt": "2026-11-30T10:00:00+08:00"
+         *       "acceptedAt": "2026-12-01T10:00:00+08:00"
          *     }
          */
         'application/json': {
@@ -3541,6 +4848,77 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "version": 2,
+           *       "status": "mediating",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "disputeType": "neighbor",
+           *       "causeOfAction": "相邻关系纠纷",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-12-03T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-12-03T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "acceptanceDueOn": "2026-12-09",
+           *         "mediationDueOn": "2027-01-05",
+           *         "provisional": true
+           *       },
+           *       "mediator": {
+           *         "name": "王调解",
+           *         "id": "M-001"
+           *       },
+           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [],
+           *       "agreement": null,
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:35.961Z",
+           *       "updatedAt": "2026-12-06T03:58:36.653Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -3741,8 +5119,8 @@ export interface operations {
         /**
          * @example {
          *       "designation": {
-         *         "mode": "party_selected",
-         *         "organizationId": "bj-cy-centre"
+         *         "mode": "court_designated",
+         *         "organizationId": "bj-cy-blz"
          *       }
          *     }
          */
@@ -3762,6 +5140,74 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+           *       "version": 3,
+           *       "status": "referred",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51381号",
+           *       "disputeType": "neighbor",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "110105198001010016",
+           *           "phone": "13800138000",
+           *           "address": "北京市朝阳区八里庄街道1号"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524198001010021"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-11-27T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-11-27T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "acceptanceDueOn": "2026-12-09",
+           *         "mediationDueOn": null,
+           *         "provisional": false
+           *       },
+           *       "mediator": null,
+           *       "acceptedAt": null,
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [],
+           *       "agreement": null,
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:37.587Z",
+           *       "updatedAt": "2026-12-06T03:58:37.770Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -3983,6 +5429,78 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+           *       "version": 4,
+           *       "status": "recalled",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51381号",
+           *       "disputeType": "neighbor",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "110105198001010016",
+           *           "phone": "13800138000",
+           *           "address": "北京市朝阳区八里庄街道1号"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524198001010021"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-11-27T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-11-27T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "provisional": false,
+           *         "mediationDueOn": null,
+           *         "acceptanceDueOn": "2026-12-09"
+           *       },
+           *       "mediator": null,
+           *       "acceptedAt": null,
+           *       "decline": null,
+           *       "recall": {
+           *         "reason": "party_insists_on_litigation",
+           *         "note": "申请人明确表示不同意调解，坚持起诉",
+           *         "recalledAt": "2026-12-06T03:58:37.908Z"
+           *       },
+           *       "suspension": null,
+           *       "extensions": [],
+           *       "agreement": null,
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:37.587Z",
+           *       "updatedAt": "2026-12-06T03:58:37.908Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -4197,6 +5715,74 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f80f-717d-aff2-2cdbf8fffcad",
+           *       "version": 2,
+           *       "status": "referred",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51384号",
+           *       "disputeType": "neighbor",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "110105198001010059",
+           *           "phone": "13800138000",
+           *           "address": "北京市朝阳区八里庄街道1号"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524198001010064"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-11-27T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-11-27T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-centre"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "provisional": false,
+           *         "mediationDueOn": null,
+           *         "acceptanceDueOn": "2026-12-09"
+           *       },
+           *       "mediator": null,
+           *       "acceptedAt": null,
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [],
+           *       "agreement": null,
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:38.606Z",
+           *       "updatedAt": "2026-12-06T03:58:38.703Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -4414,6 +6000,82 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "version": 3,
+           *       "status": "suspended",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "disputeType": "neighbor",
+           *       "causeOfAction": "相邻关系纠纷",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-12-03T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-12-03T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "provisional": true,
+           *         "mediationDueOn": "2027-01-05",
+           *         "acceptanceDueOn": "2026-12-09"
+           *       },
+           *       "mediator": {
+           *         "id": "M-001",
+           *         "name": "王调解"
+           *       },
+           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": {
+           *         "reason": "appraisal",
+           *         "note": "委托房屋漏水原因鉴定",
+           *         "suspendedOn": "2026-12-06",
+           *         "suspendedAt": "2026-12-06T03:58:36.730Z"
+           *       },
+           *       "extensions": [],
+           *       "agreement": null,
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:35.961Z",
+           *       "updatedAt": "2026-12-06T03:58:36.730Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -4628,6 +6290,77 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "version": 4,
+           *       "status": "mediating",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "disputeType": "neighbor",
+           *       "causeOfAction": "相邻关系纠纷",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-12-03T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-12-03T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "provisional": true,
+           *         "mediationDueOn": "2027-01-05",
+           *         "acceptanceDueOn": "2026-12-09"
+           *       },
+           *       "mediator": {
+           *         "id": "M-001",
+           *         "name": "王调解"
+           *       },
+           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [],
+           *       "agreement": null,
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:35.961Z",
+           *       "updatedAt": "2026-12-06T03:58:36.777Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -4827,16 +6560,16 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "newDueOn": "2027-01-20",
+         *       "newDueOn": "2027-01-15",
          *       "consent": [
          *         {
          *           "partyIndex": 0,
-         *           "consentedAt": "2026-12-20T10:00:00+08:00",
+         *           "consentedAt": "2026-12-01T10:00:00+08:00",
          *           "method": "written"
          *         },
          *         {
          *           "partyIndex": 1,
-         *           "consentedAt": "2026-12-20T10:05:00+08:00",
+         *           "consentedAt": "2026-12-01T10:00:00+08:00",
          *           "method": "written"
          *         }
          *       ]
@@ -4865,6 +6598,95 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "version": 5,
+           *       "status": "mediating",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "disputeType": "neighbor",
+           *       "causeOfAction": "相邻关系纠纷",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-12-03T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-12-03T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "provisional": true,
+           *         "mediationDueOn": "2027-01-20",
+           *         "acceptanceDueOn": "2026-12-09"
+           *       },
+           *       "mediator": {
+           *         "id": "M-001",
+           *         "name": "王调解"
+           *       },
+           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [
+           *         {
+           *           "previousDueOn": "2027-01-05",
+           *           "newDueOn": "2027-01-20",
+           *           "consent": [
+           *             {
+           *               "partyIndex": 0,
+           *               "consentedAt": "2026-12-06T11:58:36.877+08:00",
+           *               "method": "written"
+           *             },
+           *             {
+           *               "partyIndex": 1,
+           *               "consentedAt": "2026-12-06T11:58:36.877+08:00",
+           *               "method": "written"
+           *             }
+           *           ],
+           *           "extendedAt": "2026-12-06T03:58:36.898Z"
+           *         }
+           *       ],
+           *       "agreement": null,
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:35.961Z",
+           *       "updatedAt": "2026-12-06T03:58:36.898Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -5067,21 +6889,21 @@ export interface operations {
          * @example {
          *       "agreementNumber": "朝八调〔2026〕17号",
          *       "form": "written",
-         *       "terms": "李四于2026年12月31日前赔偿张三5000元。",
+         *       "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *       "amount": "5000.00",
          *       "signatures": [
          *         {
          *           "partyIndex": 0,
-         *           "signedAt": "2026-12-10T15:00:00+08:00"
+         *           "signedAt": "2026-12-01T10:00:00+08:00"
          *         },
          *         {
          *           "partyIndex": 1,
-         *           "signedAt": "2026-12-10T15:05:00+08:00"
+         *           "signedAt": "2026-12-01T10:00:00+08:00"
          *         }
          *       ],
-         *       "mediatorSignedAt": "2026-12-10T15:10:00+08:00",
-         *       "sealedAt": "2026-12-10T15:20:00+08:00",
-         *       "effectiveAt": "2026-12-10T15:20:00+08:00",
+         *       "mediatorSignedAt": "2026-12-01T10:00:00+08:00",
+         *       "sealedAt": "2026-12-01T10:00:00+08:00",
+         *       "effectiveAt": "2026-12-01T10:00:00+08:00",
          *       "performance": {
          *         "method": "deferred",
          *         "dueOn": "2026-12-31"
@@ -5142,6 +6964,119 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "version": 6,
+           *       "status": "agreed",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "disputeType": "neighbor",
+           *       "causeOfAction": "相邻关系纠纷",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-12-03T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-12-03T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "provisional": true,
+           *         "mediationDueOn": "2027-01-20",
+           *         "acceptanceDueOn": "2026-12-09"
+           *       },
+           *       "mediator": {
+           *         "id": "M-001",
+           *         "name": "王调解"
+           *       },
+           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [
+           *         {
+           *           "consent": [
+           *             {
+           *               "method": "written",
+           *               "partyIndex": 0,
+           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *             },
+           *             {
+           *               "method": "written",
+           *               "partyIndex": 1,
+           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *             }
+           *           ],
+           *           "newDueOn": "2027-01-20",
+           *           "extendedAt": "2026-12-06T03:58:36.898Z",
+           *           "previousDueOn": "2027-01-05"
+           *         }
+           *       ],
+           *       "agreement": {
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "signatures": [
+           *           {
+           *             "partyIndex": 0,
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00"
+           *           },
+           *           {
+           *             "partyIndex": 1,
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00"
+           *           }
+           *         ],
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "method": "deferred",
+           *           "dueOn": "2027-01-05"
+           *         },
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z"
+           *       },
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:35.961Z",
+           *       "updatedAt": "2026-12-06T03:58:37.001Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -5374,6 +7309,90 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f619-7e13-8beb-e014d41b8ea9",
+           *       "version": 3,
+           *       "status": "terminated",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51383号",
+           *       "disputeType": "neighbor",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "110105198001010032",
+           *           "phone": "13800138000",
+           *           "address": "北京市朝阳区八里庄街道1号"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524198001010048"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-11-27T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-11-27T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "provisional": true,
+           *         "mediationDueOn": "2027-01-05",
+           *         "acceptanceDueOn": "2026-12-09"
+           *       },
+           *       "mediator": {
+           *         "name": "王调解"
+           *       },
+           *       "acceptedAt": "2026-12-06T03:58:38.146Z",
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [],
+           *       "agreement": null,
+           *       "termination": {
+           *         "reason": "gap_too_large",
+           *         "report": "双方对赔偿数额分歧过大，调解不成。",
+           *         "undisputedFacts": [
+           *           {
+           *             "statement": "漏水源自被申请人住宅卫生间",
+           *             "confirmedBy": [
+           *               0,
+           *               1
+           *             ]
+           *           }
+           *         ],
+           *         "terminatedAt": "2026-12-06T03:58:38.373Z",
+           *         "by": "organization"
+           *       },
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:38.105Z",
+           *       "updatedAt": "2026-12-06T03:58:38.373Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -5575,7 +7594,7 @@ export interface operations {
          * @example {
          *       "materials": [],
          *       "report": "调解终结报告：双方分歧过大。纸质卷宗另行移送。",
-         *       "returnedAt": "2026-12-15T09:00:00+08:00"
+         *       "returnedAt": "2026-12-01T10:00:00+08:00"
          *     }
          */
         'application/json': {
@@ -5599,6 +7618,94 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f619-7e13-8beb-e014d41b8ea9",
+           *       "version": 4,
+           *       "status": "materials_returned",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51383号",
+           *       "disputeType": "neighbor",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "110105198001010032",
+           *           "phone": "13800138000",
+           *           "address": "北京市朝阳区八里庄街道1号"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524198001010048"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-11-27T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-11-27T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "provisional": true,
+           *         "mediationDueOn": "2027-01-05",
+           *         "acceptanceDueOn": "2026-12-09"
+           *       },
+           *       "mediator": {
+           *         "name": "王调解"
+           *       },
+           *       "acceptedAt": "2026-12-06T03:58:38.146Z",
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [],
+           *       "agreement": null,
+           *       "termination": {
+           *         "by": "organization",
+           *         "reason": "gap_too_large",
+           *         "report": "双方对赔偿数额分歧过大，调解不成。",
+           *         "terminatedAt": "2026-12-06T03:58:38.373Z",
+           *         "undisputedFacts": [
+           *           {
+           *             "statement": "漏水源自被申请人住宅卫生间",
+           *             "confirmedBy": [
+           *               0,
+           *               1
+           *             ]
+           *           }
+           *         ]
+           *       },
+           *       "materialReturn": {
+           *         "materials": [],
+           *         "report": "调解终结报告：双方分歧过大。纸质卷宗另行移送。",
+           *         "returnedAt": "2026-12-06T03:58:38.493Z"
+           *       },
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:38.105Z",
+           *       "updatedAt": "2026-12-06T03:58:38.517Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -5796,6 +7903,13 @@ export interface operations {
     }
     requestBody: {
       content: {
+        /**
+         * @example {
+         *       "action": "case_registered",
+         *       "caseNumber": "（2026）京0105民初23456号",
+         *       "filedOn": "2026-12-01"
+         *     }
+         */
         'application/json': {
           /** @enum {string} */
           action: 'case_registered' | 'trial_resumed'
@@ -5813,6 +7927,82 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+           *       "version": 5,
+           *       "status": "case_registered",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51381号",
+           *       "disputeType": "neighbor",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "110105198001010016",
+           *           "phone": "13800138000",
+           *           "address": "北京市朝阳区八里庄街道1号"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524198001010021"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-11-27T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-11-27T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "provisional": false,
+           *         "mediationDueOn": null,
+           *         "acceptanceDueOn": "2026-12-09"
+           *       },
+           *       "mediator": null,
+           *       "acceptedAt": null,
+           *       "decline": null,
+           *       "recall": {
+           *         "note": "申请人明确表示不同意调解，坚持起诉",
+           *         "reason": "party_insists_on_litigation",
+           *         "recalledAt": "2026-12-06T03:58:37.908Z"
+           *       },
+           *       "suspension": null,
+           *       "extensions": [],
+           *       "agreement": null,
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": {
+           *         "action": "case_registered",
+           *         "caseNumber": "（2026）京0105民初51382号",
+           *         "filedOn": "2026-12-06"
+           *       },
+           *       "closure": null,
+           *       "performance": null,
+           *       "createdAt": "2026-12-06T03:58:37.587Z",
+           *       "updatedAt": "2026-12-06T03:58:38.026Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -6029,6 +8219,127 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "version": 8,
+           *       "status": "closed",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "disputeType": "neighbor",
+           *       "causeOfAction": "相邻关系纠纷",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-12-03T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-12-03T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "provisional": true,
+           *         "mediationDueOn": "2027-01-20",
+           *         "acceptanceDueOn": "2026-12-09"
+           *       },
+           *       "mediator": {
+           *         "id": "M-001",
+           *         "name": "王调解"
+           *       },
+           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [
+           *         {
+           *           "consent": [
+           *             {
+           *               "method": "written",
+           *               "partyIndex": 0,
+           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *             },
+           *             {
+           *               "method": "written",
+           *               "partyIndex": 1,
+           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *             }
+           *           ],
+           *           "newDueOn": "2027-01-20",
+           *           "extendedAt": "2026-12-06T03:58:36.898Z",
+           *           "previousDueOn": "2027-01-05"
+           *         }
+           *       ],
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *       },
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": {
+           *         "disposition": "agreement_filed",
+           *         "closedAt": "2026-12-06T03:58:37.229Z"
+           *       },
+           *       "performance": {
+           *         "note": "回访确认已全额履行",
+           *         "status": "performed",
+           *         "reportedAt": "2026-12-06T03:58:37.126Z",
+           *         "reportedOn": "2026-12-06"
+           *       },
+           *       "createdAt": "2026-12-06T03:58:35.961Z",
+           *       "updatedAt": "2026-12-06T03:58:37.229Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -6229,7 +8540,7 @@ export interface operations {
         /**
          * @example {
          *       "status": "performed",
-         *       "reportedOn": "2027-01-05",
+         *       "reportedOn": "2026-12-01",
          *       "note": "回访确认已全额履行"
          *     }
          */
@@ -6248,6 +8559,124 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "version": 7,
+           *       "status": "agreed",
+           *       "referralType": "pre_filing",
+           *       "courtCode": "京0105",
+           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "disputeType": "neighbor",
+           *       "causeOfAction": "相邻关系纠纷",
+           *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *       "claimAmount": "12000.00",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "consent": [
+           *         {
+           *           "method": "written",
+           *           "partyIndex": 0,
+           *           "consentedAt": "2026-12-03T09:00:00+08:00"
+           *         },
+           *         {
+           *           "method": "online",
+           *           "partyIndex": 1,
+           *           "consentedAt": "2026-12-03T09:30:00+08:00"
+           *         }
+           *       ],
+           *       "designation": {
+           *         "mode": "court_designated",
+           *         "organizationId": "bj-cy-blz"
+           *       },
+           *       "materials": [],
+           *       "organizationId": "bj-cy-blz",
+           *       "deadlines": {
+           *         "provisional": true,
+           *         "mediationDueOn": "2027-01-20",
+           *         "acceptanceDueOn": "2026-12-09"
+           *       },
+           *       "mediator": {
+           *         "id": "M-001",
+           *         "name": "王调解"
+           *       },
+           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "decline": null,
+           *       "recall": null,
+           *       "suspension": null,
+           *       "extensions": [
+           *         {
+           *           "consent": [
+           *             {
+           *               "method": "written",
+           *               "partyIndex": 0,
+           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *             },
+           *             {
+           *               "method": "written",
+           *               "partyIndex": 1,
+           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *             }
+           *           ],
+           *           "newDueOn": "2027-01-20",
+           *           "extendedAt": "2026-12-06T03:58:36.898Z",
+           *           "previousDueOn": "2027-01-05"
+           *         }
+           *       ],
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *       },
+           *       "termination": null,
+           *       "materialReturn": null,
+           *       "courtFiling": null,
+           *       "closure": null,
+           *       "performance": {
+           *         "status": "performed",
+           *         "reportedOn": "2026-12-06",
+           *         "note": "回访确认已全额履行",
+           *         "reportedAt": "2026-12-06T03:58:37.126Z"
+           *       },
+           *       "createdAt": "2026-12-06T03:58:35.961Z",
+           *       "updatedAt": "2026-12-06T03:58:37.126Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -6446,6 +8875,13 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "valid": true,
+           *       "length": 8,
+           *       "head": "37536fe49dcfc2cb17b8c87cb6f5f87ab029b2de02bbb05c49667a9e5cc3b2fd"
+           *     }
+           */
           'application/json': {
             valid: boolean
             /** @description 链上事件数 / events in the chain */
@@ -6540,6 +8976,13 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "valid": true,
+           *       "length": 8,
+           *       "head": "df5993f094a27568c15d824976b83869de79dda0cba12c883104aeb32bfb19c7"
+           *     }
+           */
           'application/json': {
             valid: boolean
             /** @description 链上事件数 / events in the chain */
@@ -6642,6 +9085,43 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "at": "2026-12-06T03:58:35.926Z",
+           *           "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *           "subjectId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "fields": [
+           *             "idNumber",
+           *             "phone"
+           *           ],
+           *           "requestId": "96ee7ffe-f57d-4c66-8b01-4ea4214a3908"
+           *         },
+           *         {
+           *           "at": "2026-12-06T03:58:36.262Z",
+           *           "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *           "subjectId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "fields": [
+           *             "idNumber",
+           *             "phone"
+           *           ],
+           *           "requestId": "03c431e3-2435-45e1-9e6f-edab8c3b76a1"
+           *         },
+           *         {
+           *           "at": "2026-12-06T03:58:36.528Z",
+           *           "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *           "subjectId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "fields": [
+           *             "idNumber",
+           *             "phone"
+           *           ],
+           *           "requestId": "88d11899-9b91-4cac-b77f-c870a2073372"
+           *         }
+           *       ],
+           *       "nextCursor": null
+           *     }
+           */
           'application/json': {
             items: {
               /**
@@ -6750,6 +9230,92 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *           "version": 1,
+           *           "status": "applied",
+           *           "late": false,
+           *           "lateReason": null,
+           *           "applicationDueOn": "2027-01-05",
+           *           "reviewDueOn": null,
+           *           "reviewTargetOn": null,
+           *           "reviewExtensions": [],
+           *           "overdue": false,
+           *           "requestedMaterials": null,
+           *           "materialRequests": [],
+           *           "deemedWithdrawal": null,
+           *           "objectionDueOn": null,
+           *           "objections": [],
+           *           "provisional": true,
+           *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "courtCode": "京0105",
+           *           "organizationId": "bj-cy-blz",
+           *           "subject": "ordinary",
+           *           "applicants": [
+           *             0,
+           *             1
+           *           ],
+           *           "appliedAt": "2026-12-06T03:58:38.823Z",
+           *           "agreement": {
+           *             "form": "written",
+           *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *             "amount": "5000.00",
+           *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "recordedAt": "2026-12-06T03:58:37.001Z",
+           *             "signatures": [
+           *               {
+           *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                 "partyIndex": 0
+           *               },
+           *               {
+           *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                 "partyIndex": 1
+           *               }
+           *             ],
+           *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *             "performance": {
+           *               "dueOn": "2027-01-05",
+           *               "method": "deferred"
+           *             },
+           *             "agreementNumber": "朝八调〔2026〕17号",
+           *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *           },
+           *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *           "parties": [
+           *             {
+           *               "role": "applicant",
+           *               "kind": "natural_person",
+           *               "name": "张三",
+           *               "idType": "resident_id",
+           *               "idNumber": "11010519491231002X",
+           *               "phone": "13800138000"
+           *             },
+           *             {
+           *               "role": "respondent",
+           *               "kind": "natural_person",
+           *               "name": "李四",
+           *               "idType": "resident_id",
+           *               "idNumber": "440524196001010014"
+           *             }
+           *           ],
+           *           "materials": [],
+           *           "venue": null,
+           *           "caseNumber": null,
+           *           "acceptance": null,
+           *           "notAccepted": null,
+           *           "withdrawal": null,
+           *           "ruling": null,
+           *           "createdAt": "2026-12-06T03:58:38.874Z",
+           *           "updatedAt": "2026-12-06T03:58:38.874Z"
+           *         }
+           *       ],
+           *       "nextCursor": null
+           *     }
+           */
           'application/json': {
             items: {
               /** @description UUIDv7 */
@@ -6940,6 +9506,19 @@ export interface operations {
     }
     requestBody: {
       content: {
+        /**
+         * @example {
+         *       "referralId": "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b",
+         *       "courtCode": "京0105",
+         *       "agreementSha256": "3b0c0e9f1f0d1a6c2b7f5e3c1d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",
+         *       "applicants": [
+         *         0,
+         *         1
+         *       ],
+         *       "appliedAt": "2026-12-01T10:00:00+08:00",
+         *       "materials": []
+         *     }
+         */
         'application/json': {
           /** @description 委派案件标识；不填为自行调解的独立申请 / the referral; absent for a standalone application */
           referralId?: string
@@ -7090,6 +9669,87 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "version": 1,
+           *       "status": "applied",
+           *       "late": false,
+           *       "lateReason": null,
+           *       "applicationDueOn": "2027-01-05",
+           *       "reviewDueOn": null,
+           *       "reviewTargetOn": null,
+           *       "reviewExtensions": [],
+           *       "overdue": false,
+           *       "requestedMaterials": null,
+           *       "materialRequests": [],
+           *       "deemedWithdrawal": null,
+           *       "objectionDueOn": null,
+           *       "objections": [],
+           *       "provisional": true,
+           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "courtCode": "京0105",
+           *       "organizationId": "bj-cy-blz",
+           *       "subject": "ordinary",
+           *       "applicants": [
+           *         0,
+           *         1
+           *       ],
+           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *       },
+           *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "materials": [],
+           *       "venue": null,
+           *       "caseNumber": null,
+           *       "acceptance": null,
+           *       "notAccepted": null,
+           *       "withdrawal": null,
+           *       "ruling": null,
+           *       "createdAt": "2026-12-06T03:58:38.874Z",
+           *       "updatedAt": "2026-12-06T03:58:38.874Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -7308,6 +9968,87 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "version": 1,
+           *       "status": "applied",
+           *       "late": false,
+           *       "lateReason": null,
+           *       "applicationDueOn": "2027-01-05",
+           *       "reviewDueOn": null,
+           *       "reviewTargetOn": null,
+           *       "reviewExtensions": [],
+           *       "overdue": false,
+           *       "requestedMaterials": null,
+           *       "materialRequests": [],
+           *       "deemedWithdrawal": null,
+           *       "objectionDueOn": null,
+           *       "objections": [],
+           *       "provisional": true,
+           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "courtCode": "京0105",
+           *       "organizationId": "bj-cy-blz",
+           *       "subject": "ordinary",
+           *       "applicants": [
+           *         0,
+           *         1
+           *       ],
+           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *       },
+           *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "materials": [],
+           *       "venue": null,
+           *       "caseNumber": null,
+           *       "acceptance": null,
+           *       "notAccepted": null,
+           *       "withdrawal": null,
+           *       "ruling": null,
+           *       "createdAt": "2026-12-06T03:58:38.874Z",
+           *       "updatedAt": "2026-12-06T03:58:38.874Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -7513,6 +10254,316 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "id": "01a24980-f925-779b-99fd-b99b79bf7d94",
+           *           "type": "confirmation.applied",
+           *           "occurredAt": "2026-12-06T03:58:38.874Z",
+           *           "sequence": 1,
+           *           "subject": {
+           *             "kind": "judicial_confirmation",
+           *             "id": "01a24980-f924-7228-85e6-641613b73d7f"
+           *           },
+           *           "caseVersion": 1,
+           *           "actor": {
+           *             "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *             "role": "mediation"
+           *           },
+           *           "data": {
+           *             "confirmation": {
+           *               "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *               "late": false,
+           *               "venue": null,
+           *               "ruling": null,
+           *               "status": "applied",
+           *               "overdue": false,
+           *               "parties": [
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "张三",
+           *                   "role": "applicant",
+           *                   "phone": "138****8000",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "110***********002X"
+           *                 },
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "李四",
+           *                   "role": "respondent",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "440***********0014"
+           *                 }
+           *               ],
+           *               "subject": "ordinary",
+           *               "version": 1,
+           *               "agreement": {
+           *                 "form": "written",
+           *                 "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *                 "amount": "5000.00",
+           *                 "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *                 "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *                 "recordedAt": "2026-12-06T03:58:37.001Z",
+           *                 "signatures": [
+           *                   {
+           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "partyIndex": 0
+           *                   },
+           *                   {
+           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "partyIndex": 1
+           *                   }
+           *                 ],
+           *                 "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *                 "performance": {
+           *                   "dueOn": "2027-01-05",
+           *                   "method": "deferred"
+           *                 },
+           *                 "agreementNumber": "朝八调〔2026〕17号",
+           *                 "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *               },
+           *               "appliedAt": "2026-12-06T03:58:38.823Z",
+           *               "courtCode": "京0105",
+           *               "createdAt": "2026-12-06T03:58:38.874Z",
+           *               "materials": [],
+           *               "updatedAt": "2026-12-06T03:58:38.874Z",
+           *               "acceptance": null,
+           *               "applicants": [
+           *                 0,
+           *                 1
+           *               ],
+           *               "caseNumber": null,
+           *               "lateReason": null,
+           *               "objections": [],
+           *               "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "withdrawal": null,
+           *               "notAccepted": null,
+           *               "provisional": true,
+           *               "reviewDueOn": null,
+           *               "objectionDueOn": null,
+           *               "organizationId": "bj-cy-blz",
+           *               "reviewTargetOn": null,
+           *               "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *               "applicationDueOn": "2027-01-05",
+           *               "deemedWithdrawal": null,
+           *               "materialRequests": [],
+           *               "reviewExtensions": [],
+           *               "requestedMaterials": null
+           *             }
+           *           }
+           *         },
+           *         {
+           *           "id": "01a24980-fb69-7d84-994f-3cf78c118a5d",
+           *           "type": "confirmation.accepted",
+           *           "occurredAt": "2026-12-06T03:58:39.448Z",
+           *           "sequence": 2,
+           *           "subject": {
+           *             "kind": "judicial_confirmation",
+           *             "id": "01a24980-f924-7228-85e6-641613b73d7f"
+           *           },
+           *           "caseVersion": 2,
+           *           "actor": {
+           *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *             "role": "court"
+           *           },
+           *           "data": {
+           *             "confirmation": {
+           *               "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *               "late": false,
+           *               "venue": null,
+           *               "ruling": null,
+           *               "status": "under_review",
+           *               "overdue": false,
+           *               "parties": [
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "张三",
+           *                   "role": "applicant",
+           *                   "phone": "138****8000",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "110***********002X"
+           *                 },
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "李四",
+           *                   "role": "respondent",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "440***********0014"
+           *                 }
+           *               ],
+           *               "subject": "ordinary",
+           *               "version": 2,
+           *               "agreement": {
+           *                 "form": "written",
+           *                 "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *                 "amount": "5000.00",
+           *                 "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *                 "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *                 "recordedAt": "2026-12-06T03:58:37.001Z",
+           *                 "signatures": [
+           *                   {
+           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "partyIndex": 0
+           *                   },
+           *                   {
+           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "partyIndex": 1
+           *                   }
+           *                 ],
+           *                 "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *                 "performance": {
+           *                   "dueOn": "2027-01-05",
+           *                   "method": "deferred"
+           *                 },
+           *                 "agreementNumber": "朝八调〔2026〕17号",
+           *                 "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *               },
+           *               "appliedAt": "2026-12-06T03:58:38.823Z",
+           *               "courtCode": "京0105",
+           *               "createdAt": "2026-12-06T03:58:38.874Z",
+           *               "materials": [],
+           *               "updatedAt": "2026-12-06T03:58:39.448Z",
+           *               "acceptance": {
+           *                 "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *                 "acceptedOn": "2026-12-06",
+           *                 "caseNumber": "（2026）京0105诉前调确51385号"
+           *               },
+           *               "applicants": [
+           *                 0,
+           *                 1
+           *               ],
+           *               "caseNumber": "（2026）京0105诉前调确51385号",
+           *               "lateReason": null,
+           *               "objections": [],
+           *               "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "withdrawal": null,
+           *               "notAccepted": null,
+           *               "provisional": true,
+           *               "reviewDueOn": "2027-01-05",
+           *               "objectionDueOn": null,
+           *               "organizationId": "bj-cy-blz",
+           *               "reviewTargetOn": "2026-12-21",
+           *               "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *               "applicationDueOn": "2027-01-05",
+           *               "deemedWithdrawal": null,
+           *               "materialRequests": [],
+           *               "reviewExtensions": [],
+           *               "requestedMaterials": null
+           *             }
+           *           }
+           *         },
+           *         {
+           *           "id": "01a24980-fba0-7121-9d3a-75de7ae60a66",
+           *           "type": "confirmation.review_extended",
+           *           "occurredAt": "2026-12-06T03:58:39.503Z",
+           *           "sequence": 3,
+           *           "subject": {
+           *             "kind": "judicial_confirmation",
+           *             "id": "01a24980-f924-7228-85e6-641613b73d7f"
+           *           },
+           *           "caseVersion": 3,
+           *           "actor": {
+           *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *             "role": "court"
+           *           },
+           *           "data": {
+           *             "confirmation": {
+           *               "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *               "late": false,
+           *               "venue": null,
+           *               "ruling": null,
+           *               "status": "under_review",
+           *               "overdue": false,
+           *               "parties": [
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "张三",
+           *                   "role": "applicant",
+           *                   "phone": "138****8000",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "110***********002X"
+           *                 },
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "李四",
+           *                   "role": "respondent",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "440***********0014"
+           *                 }
+           *               ],
+           *               "subject": "ordinary",
+           *               "version": 3,
+           *               "agreement": {
+           *                 "form": "written",
+           *                 "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *                 "amount": "5000.00",
+           *                 "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *                 "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *                 "recordedAt": "2026-12-06T03:58:37.001Z",
+           *                 "signatures": [
+           *                   {
+           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "partyIndex": 0
+           *                   },
+           *                   {
+           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "partyIndex": 1
+           *                   }
+           *                 ],
+           *                 "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *                 "performance": {
+           *                   "dueOn": "2027-01-05",
+           *                   "method": "deferred"
+           *                 },
+           *                 "agreementNumber": "朝八调〔2026〕17号",
+           *                 "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *               },
+           *               "appliedAt": "2026-12-06T03:58:38.823Z",
+           *               "courtCode": "京0105",
+           *               "createdAt": "2026-12-06T03:58:38.874Z",
+           *               "materials": [],
+           *               "updatedAt": "2026-12-06T03:58:39.503Z",
+           *               "acceptance": {
+           *                 "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *                 "acceptedOn": "2026-12-06",
+           *                 "caseNumber": "（2026）京0105诉前调确51385号"
+           *               },
+           *               "applicants": [
+           *                 0,
+           *                 1
+           *               ],
+           *               "caseNumber": "（2026）京0105诉前调确51385号",
+           *               "lateReason": null,
+           *               "objections": [],
+           *               "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "withdrawal": null,
+           *               "notAccepted": null,
+           *               "provisional": true,
+           *               "reviewDueOn": "2027-02-04",
+           *               "objectionDueOn": null,
+           *               "organizationId": "bj-cy-blz",
+           *               "reviewTargetOn": "2026-12-21",
+           *               "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *               "applicationDueOn": "2027-01-05",
+           *               "deemedWithdrawal": null,
+           *               "materialRequests": [],
+           *               "reviewExtensions": [
+           *                 {
+           *                   "reason": "案情复杂，经院长批准延长",
+           *                   "newDueOn": "2027-02-04",
+           *                   "extendedAt": "2026-12-06T03:58:39.503Z",
+           *                   "previousDueOn": "2027-01-05"
+           *                 }
+           *               ],
+           *               "requestedMaterials": null
+           *             }
+           *           }
+           *         }
+           *       ],
+           *       "nextCursor": null
+           *     }
+           */
           'application/json': {
             items: components['schemas']['Event'][]
             nextCursor: string | null
@@ -7601,6 +10652,12 @@ export interface operations {
     }
     requestBody: {
       content: {
+        /**
+         * @example {
+         *       "decision": "accepted",
+         *       "caseNumber": "（2026）京0105诉前调确88号"
+         *     }
+         */
         'application/json': {
           /** @enum {string} */
           decision: 'accepted' | 'not_accepted'
@@ -7620,6 +10677,91 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "version": 2,
+           *       "status": "under_review",
+           *       "late": false,
+           *       "lateReason": null,
+           *       "applicationDueOn": "2027-01-05",
+           *       "reviewDueOn": "2027-01-05",
+           *       "reviewTargetOn": "2026-12-21",
+           *       "reviewExtensions": [],
+           *       "overdue": false,
+           *       "requestedMaterials": null,
+           *       "materialRequests": [],
+           *       "deemedWithdrawal": null,
+           *       "objectionDueOn": null,
+           *       "objections": [],
+           *       "provisional": true,
+           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "courtCode": "京0105",
+           *       "organizationId": "bj-cy-blz",
+           *       "subject": "ordinary",
+           *       "applicants": [
+           *         0,
+           *         1
+           *       ],
+           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *       },
+           *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "materials": [],
+           *       "venue": null,
+           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "acceptance": {
+           *         "caseNumber": "（2026）京0105诉前调确51385号",
+           *         "acceptedOn": "2026-12-06",
+           *         "acceptedAt": "2026-12-06T03:58:39.448Z"
+           *       },
+           *       "notAccepted": null,
+           *       "withdrawal": null,
+           *       "ruling": null,
+           *       "createdAt": "2026-12-06T03:58:38.874Z",
+           *       "updatedAt": "2026-12-06T03:58:39.448Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -7864,6 +11006,91 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-fedf-7b20-8d1f-18f51150b2ec",
+           *       "version": 2,
+           *       "status": "withdrawn",
+           *       "late": false,
+           *       "lateReason": null,
+           *       "applicationDueOn": "2027-01-05",
+           *       "reviewDueOn": null,
+           *       "reviewTargetOn": null,
+           *       "reviewExtensions": [],
+           *       "overdue": false,
+           *       "requestedMaterials": null,
+           *       "materialRequests": [],
+           *       "deemedWithdrawal": null,
+           *       "objectionDueOn": null,
+           *       "objections": [],
+           *       "provisional": true,
+           *       "referralId": "01a24980-fe4c-7431-8813-d034905364f2",
+           *       "courtCode": "京0105",
+           *       "organizationId": "bj-cy-blz",
+           *       "subject": "ordinary",
+           *       "applicants": [
+           *         0,
+           *         1
+           *       ],
+           *       "appliedAt": "2026-12-06T03:58:40.329Z",
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:40.269+08:00",
+           *         "recordedAt": "2026-12-06T03:58:40.305Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:40.269+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:40.269+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:40.269Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:40.269+08:00"
+           *       },
+           *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "110105198001010075",
+           *           "phone": "13800138000",
+           *           "address": "北京市朝阳区八里庄街道1号"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524198001010080"
+           *         }
+           *       ],
+           *       "materials": [],
+           *       "venue": null,
+           *       "caseNumber": null,
+           *       "acceptance": null,
+           *       "notAccepted": null,
+           *       "withdrawal": {
+           *         "reason": "当事人已自动履行完毕",
+           *         "withdrawnAt": "2026-12-06T03:58:40.382Z"
+           *       },
+           *       "ruling": null,
+           *       "createdAt": "2026-12-06T03:58:40.343Z",
+           *       "updatedAt": "2026-12-06T03:58:40.382Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -8094,7 +11321,7 @@ export interface operations {
          * @example {
          *       "result": "valid",
          *       "rulingNumber": "（2026）京0105诉前调确88号",
-         *       "ruledOn": "2026-12-10"
+         *       "ruledOn": "2026-12-01"
          *     }
          */
         'application/json': {
@@ -8123,6 +11350,127 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "version": 6,
+           *       "status": "ruled_valid",
+           *       "late": false,
+           *       "lateReason": null,
+           *       "applicationDueOn": "2027-01-05",
+           *       "reviewDueOn": "2027-02-04",
+           *       "reviewTargetOn": "2026-12-21",
+           *       "reviewExtensions": [
+           *         {
+           *           "reason": "案情复杂，经院长批准延长",
+           *           "newDueOn": "2027-02-04",
+           *           "extendedAt": "2026-12-06T03:58:39.503Z",
+           *           "previousDueOn": "2027-01-05"
+           *         }
+           *       ],
+           *       "overdue": false,
+           *       "requestedMaterials": null,
+           *       "materialRequests": [
+           *         {
+           *           "dueOn": "2026-12-20",
+           *           "items": [
+           *             "调解组织主持调解的证明",
+           *             "申请人身份证明"
+           *           ],
+           *           "supplied": {
+           *             "note": "已补充主持调解证明",
+           *             "materials": [
+           *               {
+           *                 "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *               }
+           *             ],
+           *             "suppliedAt": "2026-12-06T03:58:39.660Z"
+           *           },
+           *           "requestedAt": "2026-12-06T03:58:39.597Z"
+           *         }
+           *       ],
+           *       "deemedWithdrawal": null,
+           *       "objectionDueOn": "2026-12-21",
+           *       "objections": [],
+           *       "provisional": true,
+           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "courtCode": "京0105",
+           *       "organizationId": "bj-cy-blz",
+           *       "subject": "ordinary",
+           *       "applicants": [
+           *         0,
+           *         1
+           *       ],
+           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *       },
+           *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "materials": [
+           *         {
+           *           "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *         }
+           *       ],
+           *       "venue": null,
+           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "acceptance": {
+           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedOn": "2026-12-06",
+           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *       },
+           *       "notAccepted": null,
+           *       "withdrawal": null,
+           *       "ruling": {
+           *         "result": "valid",
+           *         "rulingNumber": "（2026）京0105诉前调确51386号",
+           *         "ruledOn": "2026-12-06",
+           *         "servedOn": "2026-12-06",
+           *         "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "recordedAt": "2026-12-06T03:58:39.803Z"
+           *       },
+           *       "createdAt": "2026-12-06T03:58:38.874Z",
+           *       "updatedAt": "2026-12-06T03:58:39.803Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -8351,7 +11699,7 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "newDueOn": "2026-12-31",
+         *       "newDueOn": "2027-01-30",
          *       "reason": "案情复杂，经院长批准延长"
          *     }
          */
@@ -8370,6 +11718,98 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "version": 3,
+           *       "status": "under_review",
+           *       "late": false,
+           *       "lateReason": null,
+           *       "applicationDueOn": "2027-01-05",
+           *       "reviewDueOn": "2027-02-04",
+           *       "reviewTargetOn": "2026-12-21",
+           *       "reviewExtensions": [
+           *         {
+           *           "previousDueOn": "2027-01-05",
+           *           "newDueOn": "2027-02-04",
+           *           "reason": "案情复杂，经院长批准延长",
+           *           "extendedAt": "2026-12-06T03:58:39.503Z"
+           *         }
+           *       ],
+           *       "overdue": false,
+           *       "requestedMaterials": null,
+           *       "materialRequests": [],
+           *       "deemedWithdrawal": null,
+           *       "objectionDueOn": null,
+           *       "objections": [],
+           *       "provisional": true,
+           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "courtCode": "京0105",
+           *       "organizationId": "bj-cy-blz",
+           *       "subject": "ordinary",
+           *       "applicants": [
+           *         0,
+           *         1
+           *       ],
+           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *       },
+           *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "materials": [],
+           *       "venue": null,
+           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "acceptance": {
+           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedOn": "2026-12-06",
+           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *       },
+           *       "notAccepted": null,
+           *       "withdrawal": null,
+           *       "ruling": null,
+           *       "createdAt": "2026-12-06T03:58:38.874Z",
+           *       "updatedAt": "2026-12-06T03:58:39.503Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -8602,7 +12042,7 @@ export interface operations {
          *         "调解组织主持调解的证明",
          *         "申请人身份证明"
          *       ],
-         *       "dueOn": "2026-12-20"
+         *       "dueOn": "2026-12-15"
          *     }
          */
         'application/json': {
@@ -8620,6 +12060,113 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "version": 4,
+           *       "status": "materials_requested",
+           *       "late": false,
+           *       "lateReason": null,
+           *       "applicationDueOn": "2027-01-05",
+           *       "reviewDueOn": "2027-02-04",
+           *       "reviewTargetOn": "2026-12-21",
+           *       "reviewExtensions": [
+           *         {
+           *           "reason": "案情复杂，经院长批准延长",
+           *           "newDueOn": "2027-02-04",
+           *           "extendedAt": "2026-12-06T03:58:39.503Z",
+           *           "previousDueOn": "2027-01-05"
+           *         }
+           *       ],
+           *       "overdue": false,
+           *       "requestedMaterials": {
+           *         "items": [
+           *           "调解组织主持调解的证明",
+           *           "申请人身份证明"
+           *         ],
+           *         "dueOn": "2026-12-20"
+           *       },
+           *       "materialRequests": [
+           *         {
+           *           "items": [
+           *             "调解组织主持调解的证明",
+           *             "申请人身份证明"
+           *           ],
+           *           "dueOn": "2026-12-20",
+           *           "requestedAt": "2026-12-06T03:58:39.597Z"
+           *         }
+           *       ],
+           *       "deemedWithdrawal": null,
+           *       "objectionDueOn": null,
+           *       "objections": [],
+           *       "provisional": true,
+           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "courtCode": "京0105",
+           *       "organizationId": "bj-cy-blz",
+           *       "subject": "ordinary",
+           *       "applicants": [
+           *         0,
+           *         1
+           *       ],
+           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *       },
+           *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "materials": [],
+           *       "venue": null,
+           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "acceptance": {
+           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedOn": "2026-12-06",
+           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *       },
+           *       "notAccepted": null,
+           *       "withdrawal": null,
+           *       "ruling": null,
+           *       "createdAt": "2026-12-06T03:58:38.874Z",
+           *       "updatedAt": "2026-12-06T03:58:39.597Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -8873,6 +12420,120 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "version": 5,
+           *       "status": "under_review",
+           *       "late": false,
+           *       "lateReason": null,
+           *       "applicationDueOn": "2027-01-05",
+           *       "reviewDueOn": "2027-02-04",
+           *       "reviewTargetOn": "2026-12-21",
+           *       "reviewExtensions": [
+           *         {
+           *           "reason": "案情复杂，经院长批准延长",
+           *           "newDueOn": "2027-02-04",
+           *           "extendedAt": "2026-12-06T03:58:39.503Z",
+           *           "previousDueOn": "2027-01-05"
+           *         }
+           *       ],
+           *       "overdue": false,
+           *       "requestedMaterials": null,
+           *       "materialRequests": [
+           *         {
+           *           "dueOn": "2026-12-20",
+           *           "items": [
+           *             "调解组织主持调解的证明",
+           *             "申请人身份证明"
+           *           ],
+           *           "requestedAt": "2026-12-06T03:58:39.597Z",
+           *           "supplied": {
+           *             "materials": [
+           *               {
+           *                 "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *               }
+           *             ],
+           *             "note": "已补充主持调解证明",
+           *             "suppliedAt": "2026-12-06T03:58:39.660Z"
+           *           }
+           *         }
+           *       ],
+           *       "deemedWithdrawal": null,
+           *       "objectionDueOn": null,
+           *       "objections": [],
+           *       "provisional": true,
+           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "courtCode": "京0105",
+           *       "organizationId": "bj-cy-blz",
+           *       "subject": "ordinary",
+           *       "applicants": [
+           *         0,
+           *         1
+           *       ],
+           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *       },
+           *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "materials": [
+           *         {
+           *           "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *         }
+           *       ],
+           *       "venue": null,
+           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "acceptance": {
+           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedOn": "2026-12-06",
+           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *       },
+           *       "notAccepted": null,
+           *       "withdrawal": null,
+           *       "ruling": null,
+           *       "createdAt": "2026-12-06T03:58:38.874Z",
+           *       "updatedAt": "2026-12-06T03:58:39.660Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -9103,7 +12764,7 @@ export interface operations {
          * @example {
          *       "by": "party",
          *       "partyIndex": 1,
-         *       "filedOn": "2026-12-15",
+         *       "filedOn": "2026-12-01",
          *       "grounds": "调解协议内容违反法律强制性规定"
          *     }
          */
@@ -9131,6 +12792,136 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "version": 7,
+           *       "status": "objection_filed",
+           *       "late": false,
+           *       "lateReason": null,
+           *       "applicationDueOn": "2027-01-05",
+           *       "reviewDueOn": "2027-02-04",
+           *       "reviewTargetOn": "2026-12-21",
+           *       "reviewExtensions": [
+           *         {
+           *           "reason": "案情复杂，经院长批准延长",
+           *           "newDueOn": "2027-02-04",
+           *           "extendedAt": "2026-12-06T03:58:39.503Z",
+           *           "previousDueOn": "2027-01-05"
+           *         }
+           *       ],
+           *       "overdue": false,
+           *       "requestedMaterials": null,
+           *       "materialRequests": [
+           *         {
+           *           "dueOn": "2026-12-20",
+           *           "items": [
+           *             "调解组织主持调解的证明",
+           *             "申请人身份证明"
+           *           ],
+           *           "supplied": {
+           *             "note": "已补充主持调解证明",
+           *             "materials": [
+           *               {
+           *                 "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *               }
+           *             ],
+           *             "suppliedAt": "2026-12-06T03:58:39.660Z"
+           *           },
+           *           "requestedAt": "2026-12-06T03:58:39.597Z"
+           *         }
+           *       ],
+           *       "deemedWithdrawal": null,
+           *       "objectionDueOn": "2026-12-21",
+           *       "objections": [
+           *         {
+           *           "by": "party",
+           *           "partyIndex": 1,
+           *           "filedOn": "2026-12-06",
+           *           "grounds": "调解协议内容违反法律强制性规定",
+           *           "dueOn": "2026-12-21",
+           *           "recordedAt": "2026-12-06T03:58:39.872Z"
+           *         }
+           *       ],
+           *       "provisional": true,
+           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "courtCode": "京0105",
+           *       "organizationId": "bj-cy-blz",
+           *       "subject": "ordinary",
+           *       "applicants": [
+           *         0,
+           *         1
+           *       ],
+           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *       },
+           *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "materials": [
+           *         {
+           *           "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *         }
+           *       ],
+           *       "venue": null,
+           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "acceptance": {
+           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedOn": "2026-12-06",
+           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *       },
+           *       "notAccepted": null,
+           *       "withdrawal": null,
+           *       "ruling": {
+           *         "result": "valid",
+           *         "ruledOn": "2026-12-06",
+           *         "servedOn": "2026-12-06",
+           *         "recordedAt": "2026-12-06T03:58:39.803Z",
+           *         "rulingNumber": "（2026）京0105诉前调确51386号",
+           *         "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
+           *       },
+           *       "createdAt": "2026-12-06T03:58:38.874Z",
+           *       "updatedAt": "2026-12-06T03:58:39.872Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -9360,7 +13151,7 @@ export interface operations {
         /**
          * @example {
          *       "result": "dismissed",
-         *       "ruledOn": "2026-12-25",
+         *       "ruledOn": "2026-12-01",
          *       "rulingNumber": "（2026）京0105民特监1号"
          *     }
          */
@@ -9384,6 +13175,142 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "version": 8,
+           *       "status": "ruled_valid",
+           *       "late": false,
+           *       "lateReason": null,
+           *       "applicationDueOn": "2027-01-05",
+           *       "reviewDueOn": "2027-02-04",
+           *       "reviewTargetOn": "2026-12-21",
+           *       "reviewExtensions": [
+           *         {
+           *           "reason": "案情复杂，经院长批准延长",
+           *           "newDueOn": "2027-02-04",
+           *           "extendedAt": "2026-12-06T03:58:39.503Z",
+           *           "previousDueOn": "2027-01-05"
+           *         }
+           *       ],
+           *       "overdue": false,
+           *       "requestedMaterials": null,
+           *       "materialRequests": [
+           *         {
+           *           "dueOn": "2026-12-20",
+           *           "items": [
+           *             "调解组织主持调解的证明",
+           *             "申请人身份证明"
+           *           ],
+           *           "supplied": {
+           *             "note": "已补充主持调解证明",
+           *             "materials": [
+           *               {
+           *                 "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *               }
+           *             ],
+           *             "suppliedAt": "2026-12-06T03:58:39.660Z"
+           *           },
+           *           "requestedAt": "2026-12-06T03:58:39.597Z"
+           *         }
+           *       ],
+           *       "deemedWithdrawal": null,
+           *       "objectionDueOn": "2026-12-21",
+           *       "objections": [
+           *         {
+           *           "by": "party",
+           *           "dueOn": "2026-12-21",
+           *           "filedOn": "2026-12-06",
+           *           "grounds": "调解协议内容违反法律强制性规定",
+           *           "partyIndex": 1,
+           *           "recordedAt": "2026-12-06T03:58:39.872Z",
+           *           "ruling": {
+           *             "result": "dismissed",
+           *             "ruledOn": "2026-12-06",
+           *             "rulingNumber": "（2026）京0105民特监51387号",
+           *             "recordedAt": "2026-12-06T03:58:39.941Z"
+           *           }
+           *         }
+           *       ],
+           *       "provisional": true,
+           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "courtCode": "京0105",
+           *       "organizationId": "bj-cy-blz",
+           *       "subject": "ordinary",
+           *       "applicants": [
+           *         0,
+           *         1
+           *       ],
+           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "agreement": {
+           *         "form": "written",
+           *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+           *         "amount": "5000.00",
+           *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
+           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "signatures": [
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 0
+           *           },
+           *           {
+           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "partyIndex": 1
+           *           }
+           *         ],
+           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "performance": {
+           *           "dueOn": "2027-01-05",
+           *           "method": "deferred"
+           *         },
+           *         "agreementNumber": "朝八调〔2026〕17号",
+           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *       },
+           *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+           *       "parties": [
+           *         {
+           *           "role": "applicant",
+           *           "kind": "natural_person",
+           *           "name": "张三",
+           *           "idType": "resident_id",
+           *           "idNumber": "11010519491231002X",
+           *           "phone": "13800138000"
+           *         },
+           *         {
+           *           "role": "respondent",
+           *           "kind": "natural_person",
+           *           "name": "李四",
+           *           "idType": "resident_id",
+           *           "idNumber": "440524196001010014"
+           *         }
+           *       ],
+           *       "materials": [
+           *         {
+           *           "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *         }
+           *       ],
+           *       "venue": null,
+           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "acceptance": {
+           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedOn": "2026-12-06",
+           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *       },
+           *       "notAccepted": null,
+           *       "withdrawal": null,
+           *       "ruling": {
+           *         "result": "valid",
+           *         "ruledOn": "2026-12-06",
+           *         "servedOn": "2026-12-06",
+           *         "recordedAt": "2026-12-06T03:58:39.803Z",
+           *         "rulingNumber": "（2026）京0105诉前调确51386号",
+           *         "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
+           *       },
+           *       "createdAt": "2026-12-06T03:58:38.874Z",
+           *       "updatedAt": "2026-12-06T03:58:39.941Z"
+           *     }
+           */
           'application/json': {
             /** @description UUIDv7 */
             id: string
@@ -9614,6 +13541,47 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "id": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
+           *           "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *           "url": "http://127.0.0.1:41807/hook",
+           *           "eventTypes": [
+           *             "*"
+           *           ],
+           *           "description": "朝阳法院业务系统",
+           *           "allowPrivateNetwork": true,
+           *           "signatureAlgorithm": "hmac-sha256",
+           *           "enabled": true,
+           *           "disabledReason": null,
+           *           "disabledAt": null,
+           *           "previousSecretExpiresAt": null,
+           *           "createdAt": "2026-12-06T03:58:35.560Z",
+           *           "updatedAt": "2026-12-06T03:58:35.560Z"
+           *         },
+           *         {
+           *           "id": "01a24980-ec6d-7843-a016-8707a65b82f0",
+           *           "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *           "url": "http://127.0.0.1:34955/hook",
+           *           "eventTypes": [
+           *             "referral.created"
+           *           ],
+           *           "description": null,
+           *           "allowPrivateNetwork": true,
+           *           "signatureAlgorithm": "hmac-sha256",
+           *           "enabled": true,
+           *           "disabledReason": null,
+           *           "disabledAt": null,
+           *           "previousSecretExpiresAt": null,
+           *           "createdAt": "2026-12-06T03:58:35.614Z",
+           *           "updatedAt": "2026-12-06T03:58:35.614Z"
+           *         }
+           *       ],
+           *       "nextCursor": null
+           *     }
+           */
           'application/json': {
             items: components['schemas']['Subscription'][]
             nextCursor: string | null
@@ -9734,6 +13702,26 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
+           *       "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *       "url": "http://127.0.0.1:41807/hook",
+           *       "eventTypes": [
+           *         "*"
+           *       ],
+           *       "description": "朝阳法院业务系统",
+           *       "allowPrivateNetwork": true,
+           *       "signatureAlgorithm": "hmac-sha256",
+           *       "enabled": true,
+           *       "disabledReason": null,
+           *       "disabledAt": null,
+           *       "previousSecretExpiresAt": null,
+           *       "createdAt": "2026-12-06T03:58:35.560Z",
+           *       "updatedAt": "2026-12-06T03:58:35.560Z",
+           *       "secret": "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="
+           *     }
+           */
           'application/json': {
             id: string
             clientId: string
@@ -9852,6 +13840,25 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
+           *       "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *       "url": "http://127.0.0.1:41807/hook",
+           *       "eventTypes": [
+           *         "*"
+           *       ],
+           *       "description": "朝阳法院业务系统",
+           *       "allowPrivateNetwork": true,
+           *       "signatureAlgorithm": "hmac-sha256",
+           *       "enabled": true,
+           *       "disabledReason": null,
+           *       "disabledAt": null,
+           *       "previousSecretExpiresAt": null,
+           *       "createdAt": "2026-12-06T03:58:35.560Z",
+           *       "updatedAt": "2026-12-06T03:58:35.560Z"
+           *     }
+           */
           'application/json': {
             id: string
             clientId: string
@@ -10072,6 +14079,25 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
+           *       "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *       "url": "http://127.0.0.1:41807/hook",
+           *       "eventTypes": [
+           *         "*"
+           *       ],
+           *       "description": "朝阳法院业务系统",
+           *       "allowPrivateNetwork": true,
+           *       "signatureAlgorithm": "hmac-sha256",
+           *       "enabled": true,
+           *       "disabledReason": null,
+           *       "disabledAt": null,
+           *       "previousSecretExpiresAt": null,
+           *       "createdAt": "2026-12-06T03:58:35.560Z",
+           *       "updatedAt": "2026-12-06T03:58:41.525Z"
+           *     }
+           */
           'application/json': {
             id: string
             clientId: string
@@ -10194,6 +14220,26 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
+           *       "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *       "url": "http://127.0.0.1:41807/hook",
+           *       "eventTypes": [
+           *         "*"
+           *       ],
+           *       "description": "朝阳法院业务系统",
+           *       "allowPrivateNetwork": true,
+           *       "signatureAlgorithm": "hmac-sha256",
+           *       "enabled": true,
+           *       "disabledReason": null,
+           *       "disabledAt": null,
+           *       "previousSecretExpiresAt": "2026-12-07T03:58:41.563Z",
+           *       "createdAt": "2026-12-06T03:58:35.560Z",
+           *       "updatedAt": "2026-12-06T03:58:41.563Z",
+           *       "secret": "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="
+           *     }
+           */
           'application/json': {
             id: string
             clientId: string
@@ -10322,7 +14368,7 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "since": "2026-12-01T00:00:00+08:00",
+         *       "since": "2026-11-30T00:00:00+08:00",
          *       "until": "2026-12-02T00:00:00+08:00"
          *     }
          */
@@ -10347,6 +14393,18 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "jobId": "01a24981-03b8-79ba-88d0-57b7827a9546",
+           *       "subscriptionId": "01a24980-ec6d-7843-a016-8707a65b82f0",
+           *       "since": "2026-12-04T16:00:00.000Z",
+           *       "until": "2026-12-06T16:00:00.000Z",
+           *       "status": "queued",
+           *       "requeued": null,
+           *       "createdAt": "2026-12-06T03:58:41.592Z",
+           *       "finishedAt": null
+           *     }
+           */
           'application/json': {
             jobId: string
             subscriptionId: string
@@ -10473,6 +14531,18 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "jobId": "01a24981-03b8-79ba-88d0-57b7827a9546",
+           *       "subscriptionId": "01a24980-ec6d-7843-a016-8707a65b82f0",
+           *       "since": "2026-12-04T16:00:00.000Z",
+           *       "until": "2026-12-06T16:00:00.000Z",
+           *       "status": "queued",
+           *       "requeued": null,
+           *       "createdAt": "2026-12-06T03:58:41.592Z",
+           *       "finishedAt": null
+           *     }
+           */
           'application/json': {
             jobId: string
             subscriptionId: string
@@ -10590,6 +14660,106 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "id": "01a24980-ff29-7de9-8479-37276c5aa771",
+           *           "subscriptionId": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
+           *           "eventId": "01a24980-ff0d-7bb4-9c0c-87f2c528c0a6",
+           *           "eventType": "confirmation.withdrawn",
+           *           "subject": {
+           *             "kind": "judicial_confirmation",
+           *             "id": "01a24980-fedf-7b20-8d1f-18f51150b2ec"
+           *           },
+           *           "sequence": 2,
+           *           "status": "delivered",
+           *           "attempts": 1,
+           *           "nextAttemptAt": null,
+           *           "firstAttemptAt": "2026-12-06T03:58:40.452Z",
+           *           "lastAttemptAt": "2026-12-06T03:58:40.452Z",
+           *           "lastStatus": 204,
+           *           "lastError": null,
+           *           "createdAt": "2026-12-06T03:58:40.425Z",
+           *           "deliveredAt": "2026-12-06T03:58:40.463Z",
+           *           "deadAt": null,
+           *           "attemptLog": [
+           *             {
+           *               "at": "2026-12-06T03:58:40.452Z",
+           *               "httpStatus": 204,
+           *               "latencyMs": 11,
+           *               "response": null,
+           *               "error": null,
+           *               "outcome": "delivered"
+           *             }
+           *           ]
+           *         },
+           *         {
+           *           "id": "01a24980-fefa-7bff-a450-fb415a4aee49",
+           *           "subscriptionId": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
+           *           "eventId": "01a24980-fedf-7b20-8d1f-18f6bb3ba7ac",
+           *           "eventType": "confirmation.applied",
+           *           "subject": {
+           *             "kind": "judicial_confirmation",
+           *             "id": "01a24980-fedf-7b20-8d1f-18f51150b2ec"
+           *           },
+           *           "sequence": 1,
+           *           "status": "delivered",
+           *           "attempts": 1,
+           *           "nextAttemptAt": null,
+           *           "firstAttemptAt": "2026-12-06T03:58:40.426Z",
+           *           "lastAttemptAt": "2026-12-06T03:58:40.426Z",
+           *           "lastStatus": 204,
+           *           "lastError": null,
+           *           "createdAt": "2026-12-06T03:58:40.378Z",
+           *           "deliveredAt": "2026-12-06T03:58:40.431Z",
+           *           "deadAt": null,
+           *           "attemptLog": [
+           *             {
+           *               "at": "2026-12-06T03:58:40.426Z",
+           *               "httpStatus": 204,
+           *               "latencyMs": 4,
+           *               "response": null,
+           *               "error": null,
+           *               "outcome": "delivered"
+           *             }
+           *           ]
+           *         },
+           *         {
+           *           "id": "01a24980-fed6-759a-be41-8192601c5101",
+           *           "subscriptionId": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
+           *           "eventId": "01a24980-febd-75ba-bd24-c66c8cde82db",
+           *           "eventType": "referral.agreement_recorded",
+           *           "subject": {
+           *             "kind": "referral",
+           *             "id": "01a24980-fe4c-7431-8813-d034905364f2"
+           *           },
+           *           "sequence": 3,
+           *           "status": "delivered",
+           *           "attempts": 1,
+           *           "nextAttemptAt": null,
+           *           "firstAttemptAt": "2026-12-06T03:58:40.358Z",
+           *           "lastAttemptAt": "2026-12-06T03:58:40.358Z",
+           *           "lastStatus": 204,
+           *           "lastError": null,
+           *           "createdAt": "2026-12-06T03:58:40.342Z",
+           *           "deliveredAt": "2026-12-06T03:58:40.362Z",
+           *           "deadAt": null,
+           *           "attemptLog": [
+           *             {
+           *               "at": "2026-12-06T03:58:40.358Z",
+           *               "httpStatus": 204,
+           *               "latencyMs": 3,
+           *               "response": null,
+           *               "error": null,
+           *               "outcome": "delivered"
+           *             }
+           *           ]
+           *         }
+           *       ],
+           *       "nextCursor": null
+           *     }
+           */
           'application/json': {
             items: components['schemas']['Delivery'][]
             nextCursor: string | null
@@ -10670,6 +14840,39 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-fe71-7c24-aec0-667e1de5ca25",
+           *       "subscriptionId": "01a24980-ec6d-7843-a016-8707a65b82f0",
+           *       "eventId": "01a24980-fe4d-7491-a14a-52fb40e2a053",
+           *       "eventType": "referral.created",
+           *       "subject": {
+           *         "kind": "referral",
+           *         "id": "01a24980-fe4c-7431-8813-d034905364f2"
+           *       },
+           *       "sequence": 1,
+           *       "status": "dead",
+           *       "attempts": 1,
+           *       "nextAttemptAt": null,
+           *       "firstAttemptAt": "2026-12-06T03:58:40.285Z",
+           *       "lastAttemptAt": "2026-12-06T03:58:40.285Z",
+           *       "lastStatus": 400,
+           *       "lastError": "HTTP 400",
+           *       "createdAt": "2026-12-06T03:58:40.241Z",
+           *       "deliveredAt": null,
+           *       "deadAt": "2026-12-06T03:58:40.296Z",
+           *       "attemptLog": [
+           *         {
+           *           "at": "2026-12-06T03:58:40.285Z",
+           *           "httpStatus": 400,
+           *           "latencyMs": 11,
+           *           "response": null,
+           *           "error": "HTTP 400",
+           *           "outcome": "dead"
+           *         }
+           *       ]
+           *     }
+           */
           'application/json': {
             id: string
             subscriptionId: string
@@ -10800,6 +15003,39 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-fe71-7c24-aec0-667e1de5ca25",
+           *       "subscriptionId": "01a24980-ec6d-7843-a016-8707a65b82f0",
+           *       "eventId": "01a24980-fe4d-7491-a14a-52fb40e2a053",
+           *       "eventType": "referral.created",
+           *       "subject": {
+           *         "kind": "referral",
+           *         "id": "01a24980-fe4c-7431-8813-d034905364f2"
+           *       },
+           *       "sequence": 1,
+           *       "status": "pending",
+           *       "attempts": 1,
+           *       "nextAttemptAt": "2026-12-06T03:58:41.350Z",
+           *       "firstAttemptAt": null,
+           *       "lastAttemptAt": "2026-12-06T03:58:40.285Z",
+           *       "lastStatus": 400,
+           *       "lastError": "HTTP 400",
+           *       "createdAt": "2026-12-06T03:58:40.241Z",
+           *       "deliveredAt": null,
+           *       "deadAt": null,
+           *       "attemptLog": [
+           *         {
+           *           "at": "2026-12-06T03:58:40.285Z",
+           *           "httpStatus": 400,
+           *           "latencyMs": 11,
+           *           "response": null,
+           *           "error": "HTTP 400",
+           *           "outcome": "dead"
+           *         }
+           *       ]
+           *     }
+           */
           'application/json': {
             id: string
             subscriptionId: string
@@ -10940,6 +15176,26 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "subscriptionId": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
+           *           "pending": 0,
+           *           "oldestPendingAgeSeconds": null,
+           *           "dead": 0,
+           *           "lastDeliveredAt": "2026-12-06T03:58:40.463Z"
+           *         },
+           *         {
+           *           "subscriptionId": "01a24980-ec6d-7843-a016-8707a65b82f0",
+           *           "pending": 0,
+           *           "oldestPendingAgeSeconds": null,
+           *           "dead": 5,
+           *           "lastDeliveredAt": null
+           *         }
+           *       ]
+           *     }
+           */
           'application/json': {
             items: {
               subscriptionId: string
@@ -11029,6 +15285,273 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "id": "01a24980-edbc-7724-a3d1-4439a6848323",
+           *           "type": "referral.created",
+           *           "occurredAt": "2026-12-06T03:58:35.961Z",
+           *           "sequence": 1,
+           *           "subject": {
+           *             "kind": "referral",
+           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *           },
+           *           "caseVersion": 1,
+           *           "actor": {
+           *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *             "role": "court"
+           *           },
+           *           "data": {
+           *             "referral": {
+           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "recall": null,
+           *               "status": "referred",
+           *               "closure": null,
+           *               "consent": [
+           *                 {
+           *                   "method": "written",
+           *                   "partyIndex": 0,
+           *                   "consentedAt": "2026-12-03T09:00:00+08:00"
+           *                 },
+           *                 {
+           *                   "method": "online",
+           *                   "partyIndex": 1,
+           *                   "consentedAt": "2026-12-03T09:30:00+08:00"
+           *                 }
+           *               ],
+           *               "decline": null,
+           *               "parties": [
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "张三",
+           *                   "role": "applicant",
+           *                   "phone": "138****8000",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "110***********002X"
+           *                 },
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "李四",
+           *                   "role": "respondent",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "440***********0014"
+           *                 }
+           *               ],
+           *               "version": 1,
+           *               "mediator": null,
+           *               "agreement": null,
+           *               "courtCode": "京0105",
+           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "deadlines": {
+           *                 "provisional": false,
+           *                 "mediationDueOn": null,
+           *                 "acceptanceDueOn": "2026-12-09"
+           *               },
+           *               "materials": [],
+           *               "updatedAt": "2026-12-06T03:58:35.961Z",
+           *               "acceptedAt": null,
+           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "extensions": [],
+           *               "suspension": null,
+           *               "claimAmount": "12000.00",
+           *               "courtFiling": null,
+           *               "designation": {
+           *                 "mode": "court_designated",
+           *                 "organizationId": "bj-cy-blz"
+           *               },
+           *               "disputeType": "neighbor",
+           *               "performance": null,
+           *               "termination": null,
+           *               "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *               "referralType": "pre_filing",
+           *               "causeOfAction": "相邻关系纠纷",
+           *               "materialReturn": null,
+           *               "organizationId": "bj-cy-blz"
+           *             }
+           *           }
+           *         },
+           *         {
+           *           "id": "01a24980-f095-728e-ab32-adb11b490e36",
+           *           "type": "referral.accepted",
+           *           "occurredAt": "2026-12-06T03:58:36.653Z",
+           *           "sequence": 2,
+           *           "subject": {
+           *             "kind": "referral",
+           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *           },
+           *           "caseVersion": 2,
+           *           "actor": {
+           *             "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *             "role": "mediation"
+           *           },
+           *           "data": {
+           *             "referral": {
+           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "recall": null,
+           *               "status": "mediating",
+           *               "closure": null,
+           *               "consent": [
+           *                 {
+           *                   "method": "written",
+           *                   "partyIndex": 0,
+           *                   "consentedAt": "2026-12-03T09:00:00+08:00"
+           *                 },
+           *                 {
+           *                   "method": "online",
+           *                   "partyIndex": 1,
+           *                   "consentedAt": "2026-12-03T09:30:00+08:00"
+           *                 }
+           *               ],
+           *               "decline": null,
+           *               "parties": [
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "张三",
+           *                   "role": "applicant",
+           *                   "phone": "138****8000",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "110***********002X"
+           *                 },
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "李四",
+           *                   "role": "respondent",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "440***********0014"
+           *                 }
+           *               ],
+           *               "version": 2,
+           *               "mediator": {
+           *                 "id": "M-001",
+           *                 "name": "王调解"
+           *               },
+           *               "agreement": null,
+           *               "courtCode": "京0105",
+           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "deadlines": {
+           *                 "provisional": true,
+           *                 "mediationDueOn": "2027-01-05",
+           *                 "acceptanceDueOn": "2026-12-09"
+           *               },
+           *               "materials": [],
+           *               "updatedAt": "2026-12-06T03:58:36.653Z",
+           *               "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "extensions": [],
+           *               "suspension": null,
+           *               "claimAmount": "12000.00",
+           *               "courtFiling": null,
+           *               "designation": {
+           *                 "mode": "court_designated",
+           *                 "organizationId": "bj-cy-blz"
+           *               },
+           *               "disputeType": "neighbor",
+           *               "performance": null,
+           *               "termination": null,
+           *               "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *               "referralType": "pre_filing",
+           *               "causeOfAction": "相邻关系纠纷",
+           *               "materialReturn": null,
+           *               "organizationId": "bj-cy-blz"
+           *             }
+           *           }
+           *         },
+           *         {
+           *           "id": "01a24980-f0c1-7e56-b628-2f2b44375ccd",
+           *           "type": "referral.suspended",
+           *           "occurredAt": "2026-12-06T03:58:36.730Z",
+           *           "sequence": 3,
+           *           "subject": {
+           *             "kind": "referral",
+           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *           },
+           *           "caseVersion": 3,
+           *           "actor": {
+           *             "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *             "role": "mediation"
+           *           },
+           *           "data": {
+           *             "referral": {
+           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "recall": null,
+           *               "status": "suspended",
+           *               "closure": null,
+           *               "consent": [
+           *                 {
+           *                   "method": "written",
+           *                   "partyIndex": 0,
+           *                   "consentedAt": "2026-12-03T09:00:00+08:00"
+           *                 },
+           *                 {
+           *                   "method": "online",
+           *                   "partyIndex": 1,
+           *                   "consentedAt": "2026-12-03T09:30:00+08:00"
+           *                 }
+           *               ],
+           *               "decline": null,
+           *               "parties": [
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "张三",
+           *                   "role": "applicant",
+           *                   "phone": "138****8000",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "110***********002X"
+           *                 },
+           *                 {
+           *                   "kind": "natural_person",
+           *                   "name": "李四",
+           *                   "role": "respondent",
+           *                   "idType": "resident_id",
+           *                   "idNumber": "440***********0014"
+           *                 }
+           *               ],
+           *               "version": 3,
+           *               "mediator": {
+           *                 "id": "M-001",
+           *                 "name": "王调解"
+           *               },
+           *               "agreement": null,
+           *               "courtCode": "京0105",
+           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "deadlines": {
+           *                 "provisional": true,
+           *                 "mediationDueOn": "2027-01-05",
+           *                 "acceptanceDueOn": "2026-12-09"
+           *               },
+           *               "materials": [],
+           *               "updatedAt": "2026-12-06T03:58:36.730Z",
+           *               "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "extensions": [],
+           *               "suspension": {
+           *                 "note": "委托房屋漏水原因鉴定",
+           *                 "reason": "appraisal",
+           *                 "suspendedAt": "2026-12-06T03:58:36.730Z",
+           *                 "suspendedOn": "2026-12-06"
+           *               },
+           *               "claimAmount": "12000.00",
+           *               "courtFiling": null,
+           *               "designation": {
+           *                 "mode": "court_designated",
+           *                 "organizationId": "bj-cy-blz"
+           *               },
+           *               "disputeType": "neighbor",
+           *               "performance": null,
+           *               "termination": null,
+           *               "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *               "referralType": "pre_filing",
+           *               "causeOfAction": "相邻关系纠纷",
+           *               "materialReturn": null,
+           *               "organizationId": "bj-cy-blz"
+           *             }
+           *           }
+           *         }
+           *       ],
+           *       "nextCursor": "eyJ0IjoiNDEwMyIsInAiOiIzMiJ9"
+           *     }
+           */
           'application/json': {
             items: components['schemas']['Event'][]
             /** @description 总是字符串：末尾时 items 为空，游标即续读位置 / always a string: at the end items is empty and the cursor is the resume point */
@@ -11138,15 +15661,15 @@ export interface operations {
           /**
            * @example {
            *       "courtCode": "京0105",
-           *       "disputeType": "medical",
-           *       "category": "specialised",
+           *       "disputeType": "neighbor",
+           *       "category": "basic",
            *       "regionCode": "110105",
            *       "items": [
            *         {
-           *           "organizationId": "bj-medical",
-           *           "name": "北京市医疗纠纷人民调解委员会",
-           *           "kind": "industry_committee",
-           *           "regionCode": "110000",
+           *           "organizationId": "bj-cy-blz",
+           *           "name": "朝阳区八里庄街道人民调解委员会",
+           *           "kind": "township_committee",
+           *           "regionCode": "110105",
            *           "staffingCompliant": true,
            *           "designationModes": [
            *             "court_designated",
@@ -11155,12 +15678,42 @@ export interface operations {
            *           "rank": 1,
            *           "reasons": [
            *             {
-           *               "code": "industry_committee_for_type",
-           *               "text": "行业性专业性人民调解委员会，受理此类纠纷（medical）"
+           *               "code": "local_committee",
+           *               "text": "纠纷发生地的乡镇（街道）人民调解委员会"
            *             },
            *             {
-           *               "code": "region_level_covers",
-           *               "text": "省级调解组织（110000），辖区覆盖纠纷所在区域"
+           *               "code": "in_region",
+           *               "text": "位于纠纷所在区域（110105）"
+           *             },
+           *             {
+           *               "code": "staffing_compliant",
+           *               "text": "专职调解员 2 名，达到配备要求（不少于 2 名）"
+           *             }
+           *           ]
+           *         },
+           *         {
+           *           "organizationId": "bj-cy-centre",
+           *           "name": "朝阳区非诉讼纠纷化解中心",
+           *           "kind": "centre",
+           *           "regionCode": "110105",
+           *           "staffingCompliant": true,
+           *           "designationModes": [
+           *             "court_designated",
+           *             "party_selected"
+           *           ],
+           *           "rank": 2,
+           *           "reasons": [
+           *             {
+           *               "code": "centre_dispatch",
+           *               "text": "非诉讼纠纷化解中心，可统一接收并分派至辖区调解组织"
+           *             },
+           *             {
+           *               "code": "in_region",
+           *               "text": "位于纠纷所在区域（110105）"
+           *             },
+           *             {
+           *               "code": "court_special_roster",
+           *               "text": "列入本院（京0105）特邀调解名册，可由法院指定"
            *             }
            *           ]
            *         }
@@ -11322,6 +15875,28 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "id": "01a24980-ff35-742f-b8e2-149425c0d431",
+           *           "level": "orange",
+           *           "regionCode": "110105",
+           *           "disputeType": "labor",
+           *           "summary": "某建筑工地 60 余名农民工集中讨薪，情绪激动",
+           *           "involvedPersons": 63,
+           *           "referralId": null,
+           *           "raisedBy": {
+           *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *             "role": "court",
+           *             "name": "北京市朝阳区人民法院"
+           *           },
+           *           "createdAt": "2026-12-06T03:58:40.437Z"
+           *         }
+           *       ],
+           *       "nextCursor": null
+           *     }
+           */
           'application/json': {
             items: {
               id: string
@@ -11473,6 +16048,23 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-ff35-742f-b8e2-149425c0d431",
+           *       "level": "orange",
+           *       "regionCode": "110105",
+           *       "disputeType": "labor",
+           *       "summary": "某建筑工地 60 余名农民工集中讨薪，情绪激动",
+           *       "involvedPersons": 63,
+           *       "referralId": null,
+           *       "raisedBy": {
+           *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *         "role": "court",
+           *         "name": "北京市朝阳区人民法院"
+           *       },
+           *       "createdAt": "2026-12-06T03:58:40.437Z"
+           *     }
+           */
           'application/json': {
             id: string
             /** @enum {string} */
@@ -11597,6 +16189,23 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a24980-ff35-742f-b8e2-149425c0d431",
+           *       "level": "orange",
+           *       "regionCode": "110105",
+           *       "disputeType": "labor",
+           *       "summary": "某建筑工地 60 余名农民工集中讨薪，情绪激动",
+           *       "involvedPersons": 63,
+           *       "referralId": null,
+           *       "raisedBy": {
+           *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *         "role": "court",
+           *         "name": "北京市朝阳区人民法院"
+           *       },
+           *       "createdAt": "2026-12-06T03:58:40.437Z"
+           *     }
+           */
           'application/json': {
             id: string
             /** @enum {string} */
@@ -11711,33 +16320,33 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "from": "2026-10-31",
-           *       "to": "2026-11-29",
+           *       "from": "2026-11-07",
+           *       "to": "2026-12-06",
            *       "groupBy": "court",
-           *       "asOf": "2026-11-29",
+           *       "asOf": "2026-12-06",
            *       "groups": [
            *         {
            *           "key": "京0105",
-           *           "referrals": 120,
-           *           "accepted": 110,
-           *           "declined": 12,
-           *           "agreed": 70,
-           *           "terminated": 30,
-           *           "successRate": 0.7,
-           *           "performanceReported": 40,
-           *           "performed": 36,
-           *           "autoPerformanceRate": 0.9,
-           *           "medianDaysToOutcome": 12.5,
-           *           "litigatedAfterFailure": 18,
-           *           "confirmationsApplied": 9,
-           *           "confirmationsRuledValid": 7,
-           *           "confirmationsOverdue": 1,
-           *           "openReferrals": 20,
-           *           "openReferralMedianAgeDays": 9,
-           *           "openReferralMaxAgeDays": 28
+           *           "referrals": 5,
+           *           "accepted": 3,
+           *           "declined": 1,
+           *           "agreed": 2,
+           *           "terminated": 1,
+           *           "successRate": 0.6667,
+           *           "performanceReported": 1,
+           *           "performed": 1,
+           *           "autoPerformanceRate": 1,
+           *           "medianDaysToOutcome": 0,
+           *           "litigatedAfterFailure": 1,
+           *           "confirmationsApplied": 2,
+           *           "confirmationsRuledValid": 1,
+           *           "confirmationsOverdue": 0,
+           *           "openReferrals": 3,
+           *           "openReferralMedianAgeDays": 0,
+           *           "openReferralMaxAgeDays": 0
            *         }
            *       ],
-           *       "overdueConfirmations": 1
+           *       "overdueConfirmations": 0
            *     }
            */
           'application/json': {
@@ -11889,11 +16498,11 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "019372b4-5d1e-7c3a-9f20-6a2b1c0d9e8f",
-           *       "sha256": "e3b98a4da31a127d4bde6e43033f66ba274cab0eb7eb1c70ec41402bf6273dd8",
-           *       "sizeBytes": 482133,
+           *       "id": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b",
+           *       "sha256": "5a838678058f6de375e8635b5f2fea47a4e5f07cb1a882a44b10f39abc6f34ff",
+           *       "sizeBytes": 45,
            *       "contentType": "application/pdf",
-           *       "title": "起诉状.pdf"
+           *       "title": "调解主持证明.pdf"
            *     }
            */
           'application/json': {
@@ -12025,10 +16634,40 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example %PDF-1.4
+           *     1 0 obj<<>>endobj
+           *     trailer<<>>
+           *     %%EOF
+           */
           'application/pdf': string
+          /**
+           * @example %PDF-1.4
+           *     1 0 obj<<>>endobj
+           *     trailer<<>>
+           *     %%EOF
+           */
           'application/ofd': string
+          /**
+           * @example %PDF-1.4
+           *     1 0 obj<<>>endobj
+           *     trailer<<>>
+           *     %%EOF
+           */
           'image/jpeg': string
+          /**
+           * @example %PDF-1.4
+           *     1 0 obj<<>>endobj
+           *     trailer<<>>
+           *     %%EOF
+           */
           'image/png': string
+          /**
+           * @example %PDF-1.4
+           *     1 0 obj<<>>endobj
+           *     trailer<<>>
+           *     %%EOF
+           */
           'application/vnd.openxmlformats-officedocument.wordprocessingml.document': string
         }
       }
@@ -12124,7 +16763,9 @@ export interface operations {
            *         "2026-01-03"
            *       ],
            *       "workdays": [
-           *         "2026-01-04"
+           *         "2026-01-04",
+           *         "2026-02-14",
+           *         "2026-02-28"
            *       ],
            *       "provisional": false
            *     }
@@ -12253,14 +16894,15 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "year": 2026,
+           *       "year": 2027,
            *       "holidays": [
-           *         "2026-01-01",
-           *         "2026-01-02",
-           *         "2026-01-03"
+           *         "2027-01-06",
+           *         "2027-02-10",
+           *         "2027-02-11"
            *       ],
            *       "workdays": [
-           *         "2026-01-04"
+           *         "2027-02-19",
+           *         "2027-02-25"
            *       ],
            *       "provisional": false
            *     }
@@ -12351,23 +16993,65 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "name": "suspension-reasons",
-           *           "version": "c8deaa2f67211e6f",
+           *           "name": "dispute-types",
+           *           "version": "1ad412e7e6757f92",
            *           "entries": [
            *             {
-           *               "code": "appraisal",
-           *               "zh": "鉴定评估",
-           *               "en": "Appraisal or evaluation"
+           *               "code": "marriage_family",
+           *               "zh": "婚姻家庭",
+           *               "en": "Marriage and family"
            *             },
            *             {
-           *               "code": "suspected_false_mediation",
-           *               "zh": "涉嫌虚假调解",
-           *               "en": "Suspected false mediation"
+           *               "code": "neighbor",
+           *               "zh": "邻里",
+           *               "en": "Neighbours"
            *             },
            *             {
-           *               "code": "other",
-           *               "zh": "其他",
-           *               "en": "Other"
+           *               "code": "housing_homestead",
+           *               "zh": "房屋宅基地",
+           *               "en": "Housing and homestead land"
+           *             }
+           *           ]
+           *         },
+           *         {
+           *           "name": "termination-reasons",
+           *           "version": "c9cd1d8496147fd5",
+           *           "entries": [
+           *             {
+           *               "code": "settled_and_withdrawn",
+           *               "zh": "当事人自行和解，撤回调解申请",
+           *               "en": "Settled by the parties and withdrawn"
+           *             },
+           *             {
+           *               "code": "party_unreachable",
+           *               "zh": "调解期限内无法联系到当事人",
+           *               "en": "A party could not be reached within the mediation period"
+           *             },
+           *             {
+           *               "code": "party_refused",
+           *               "zh": "当事人明确拒绝继续调解",
+           *               "en": "A party refused to continue the mediation"
+           *             }
+           *           ]
+           *         },
+           *         {
+           *           "name": "organization-kinds",
+           *           "version": "e3176bc73aed41ec",
+           *           "entries": [
+           *             {
+           *               "code": "village_committee",
+           *               "zh": "村（居）民委员会人民调解委员会",
+           *               "en": "Village or residents’ people’s mediation committee"
+           *             },
+           *             {
+           *               "code": "township_committee",
+           *               "zh": "乡镇（街道）人民调解委员会",
+           *               "en": "Township or subdistrict people’s mediation committee"
+           *             },
+           *             {
+           *               "code": "industry_committee",
+           *               "zh": "行业性、专业性人民调解委员会",
+           *               "en": "Industry-specific people’s mediation committee"
            *             }
            *           ]
            *         }
@@ -12478,23 +17162,23 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "name": "suspension-reasons",
-           *       "version": "c8deaa2f67211e6f",
+           *       "name": "dispute-types",
+           *       "version": "1ad412e7e6757f92",
            *       "entries": [
            *         {
-           *           "code": "appraisal",
-           *           "zh": "鉴定评估",
-           *           "en": "Appraisal or evaluation"
+           *           "code": "marriage_family",
+           *           "zh": "婚姻家庭",
+           *           "en": "Marriage and family"
            *         },
            *         {
-           *           "code": "suspected_false_mediation",
-           *           "zh": "涉嫌虚假调解",
-           *           "en": "Suspected false mediation"
+           *           "code": "neighbor",
+           *           "zh": "邻里",
+           *           "en": "Neighbours"
            *         },
            *         {
-           *           "code": "other",
-           *           "zh": "其他",
-           *           "en": "Other"
+           *           "code": "housing_homestead",
+           *           "zh": "房屋宅基地",
+           *           "en": "Housing and homestead land"
            *         }
            *       ]
            *     }
@@ -12614,12 +17298,15 @@ export interface operations {
            * @example {
            *       "date": "2026-12-06",
            *       "kind": "referral",
-           *       "count": 3,
+           *       "count": 5,
            *       "byStatus": {
-           *         "mediating": 2,
+           *         "agreed": 1,
+           *         "case_registered": 1,
+           *         "closed": 1,
+           *         "materials_returned": 1,
            *         "referred": 1
            *       },
-           *       "digest": "96c7f9436c6dc0f4e1efce096c4ee599fbaff20d831a936dc3c5206a09d4683f"
+           *       "digest": "f32f5ce65da957c029b3acc1bc9e947afcdc9477359c393d75590db238625883"
            *     }
            */
           'application/json': {
@@ -12708,20 +17395,12 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "date": "2026-12-06",
+         *       "date": "2026-12-01",
          *       "kind": "referral",
          *       "items": [
          *         {
-         *           "id": "01937a4e-8c2b-7d1a-9f00-3b4c5d6e7f80",
+         *           "id": "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b",
          *           "version": 4
-         *         },
-         *         {
-         *           "id": "01937a52-1d40-7e22-8a11-4c5d6e7f8091",
-         *           "version": 1
-         *         },
-         *         {
-         *           "id": "01937a70-0000-7000-8000-000000000000",
-         *           "version": 2
          *         }
          *       ]
          *     }
@@ -12755,18 +17434,20 @@ export interface operations {
            * @example {
            *       "missing": [
            *         {
-           *           "id": "01937a52-1d40-7e22-8a11-4c5d6e7f8091",
-           *           "version": 3
+           *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "version": 8
            *         },
            *         {
-           *           "id": "01937a60-77aa-7b33-b222-5d6e7f8091a2",
-           *           "version": 2
+           *           "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+           *           "version": 5
+           *         },
+           *         {
+           *           "id": "01a24980-f619-7e13-8beb-e014d41b8ea9",
+           *           "version": 4
            *         }
            *       ],
-           *       "unknown": [
-           *         "01937a70-0000-7000-8000-000000000000"
-           *       ],
-           *       "matched": 1
+           *       "unknown": [],
+           *       "matched": 0
            *     }
            */
           'application/json': {
@@ -12836,6 +17517,4080 @@ export interface operations {
         content: {
           'application/problem+json': components['schemas']['Problem']
         }
+      }
+    }
+  }
+  webhook_referral_created: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-edbc-7724-a3d1-4439a6848323",
+         *       "type": "referral.created",
+         *       "occurredAt": "2026-12-06T03:58:35.961Z",
+         *       "sequence": 1,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *       },
+         *       "caseVersion": 1,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "recall": null,
+         *           "status": "referred",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-12-03T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-12-03T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "version": 1,
+         *           "mediator": null,
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "deadlines": {
+         *             "provisional": false,
+         *             "mediationDueOn": null,
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:35.961Z",
+         *           "acceptedAt": null,
+         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "extensions": [],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "causeOfAction": "相邻关系纠纷",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.created'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_accepted: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f095-728e-ab32-adb11b490e36",
+         *       "type": "referral.accepted",
+         *       "occurredAt": "2026-12-06T03:58:36.653Z",
+         *       "sequence": 2,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *       },
+         *       "caseVersion": 2,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "recall": null,
+         *           "status": "mediating",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-12-03T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-12-03T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "version": 2,
+         *           "mediator": {
+         *             "id": "M-001",
+         *             "name": "王调解"
+         *           },
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "deadlines": {
+         *             "provisional": true,
+         *             "mediationDueOn": "2027-01-05",
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:36.653Z",
+         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
+         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "extensions": [],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "causeOfAction": "相邻关系纠纷",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.accepted'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_declined: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f471-7894-817f-5095db962d74",
+         *       "type": "referral.declined",
+         *       "occurredAt": "2026-12-06T03:58:37.661Z",
+         *       "sequence": 2,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6"
+         *       },
+         *       "caseVersion": 2,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+         *           "recall": null,
+         *           "status": "declined",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-11-27T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-11-27T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": {
+         *             "by": "organization",
+         *             "reason": "本组织近期无调解员可派",
+         *             "declinedAt": "2026-12-06T03:58:37.661Z"
+         *           },
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "address": "北京市朝阳区*******",
+         *               "idNumber": "110***********0016"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0021"
+         *             }
+         *           ],
+         *           "version": 2,
+         *           "mediator": null,
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:37.587Z",
+         *           "deadlines": {
+         *             "provisional": false,
+         *             "mediationDueOn": null,
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:37.661Z",
+         *           "acceptedAt": null,
+         *           "caseNumber": "（2026）京0105民诉前调51381号",
+         *           "extensions": [],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.declined'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_redesignated: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f4de-7940-81e4-b8ced9f98e05",
+         *       "type": "referral.redesignated",
+         *       "occurredAt": "2026-12-06T03:58:37.770Z",
+         *       "sequence": 3,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6"
+         *       },
+         *       "caseVersion": 3,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+         *           "recall": null,
+         *           "status": "referred",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-11-27T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-11-27T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "address": "北京市朝阳区*******",
+         *               "idNumber": "110***********0016"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0021"
+         *             }
+         *           ],
+         *           "version": 3,
+         *           "mediator": null,
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:37.587Z",
+         *           "deadlines": {
+         *             "provisional": false,
+         *             "mediationDueOn": null,
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:37.770Z",
+         *           "acceptedAt": null,
+         *           "caseNumber": "（2026）京0105民诉前调51381号",
+         *           "extensions": [],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.redesignated'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_recalled: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f56d-7647-be38-0e345f57d49a",
+         *       "type": "referral.recalled",
+         *       "occurredAt": "2026-12-06T03:58:37.908Z",
+         *       "sequence": 4,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6"
+         *       },
+         *       "caseVersion": 4,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+         *           "recall": {
+         *             "note": "申请人明确表示不同意调解，坚持起诉",
+         *             "reason": "party_insists_on_litigation",
+         *             "recalledAt": "2026-12-06T03:58:37.908Z"
+         *           },
+         *           "status": "recalled",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-11-27T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-11-27T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "address": "北京市朝阳区*******",
+         *               "idNumber": "110***********0016"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0021"
+         *             }
+         *           ],
+         *           "version": 4,
+         *           "mediator": null,
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:37.587Z",
+         *           "deadlines": {
+         *             "provisional": false,
+         *             "mediationDueOn": null,
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:37.908Z",
+         *           "acceptedAt": null,
+         *           "caseNumber": "（2026）京0105民诉前调51381号",
+         *           "extensions": [],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.recalled'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_assigned: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f89f-786e-ac22-6ed015442e00",
+         *       "type": "referral.assigned",
+         *       "occurredAt": "2026-12-06T03:58:38.703Z",
+         *       "sequence": 2,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-f80f-717d-aff2-2cdbf8fffcad"
+         *       },
+         *       "caseVersion": 2,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-f80f-717d-aff2-2cdbf8fffcad",
+         *           "recall": null,
+         *           "status": "referred",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-11-27T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-11-27T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "address": "北京市朝阳区*******",
+         *               "idNumber": "110***********0059"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0064"
+         *             }
+         *           ],
+         *           "version": 2,
+         *           "mediator": null,
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:38.606Z",
+         *           "deadlines": {
+         *             "provisional": false,
+         *             "mediationDueOn": null,
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:38.703Z",
+         *           "acceptedAt": null,
+         *           "caseNumber": "（2026）京0105民诉前调51384号",
+         *           "extensions": [],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-centre"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.assigned'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_suspended: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f0c1-7e56-b628-2f2b44375ccd",
+         *       "type": "referral.suspended",
+         *       "occurredAt": "2026-12-06T03:58:36.730Z",
+         *       "sequence": 3,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *       },
+         *       "caseVersion": 3,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "recall": null,
+         *           "status": "suspended",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-12-03T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-12-03T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "version": 3,
+         *           "mediator": {
+         *             "id": "M-001",
+         *             "name": "王调解"
+         *           },
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "deadlines": {
+         *             "provisional": true,
+         *             "mediationDueOn": "2027-01-05",
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:36.730Z",
+         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
+         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "extensions": [],
+         *           "suspension": {
+         *             "note": "委托房屋漏水原因鉴定",
+         *             "reason": "appraisal",
+         *             "suspendedAt": "2026-12-06T03:58:36.730Z",
+         *             "suspendedOn": "2026-12-06"
+         *           },
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "causeOfAction": "相邻关系纠纷",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.suspended'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_resumed: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f0fa-7878-ad63-dc1629b72572",
+         *       "type": "referral.resumed",
+         *       "occurredAt": "2026-12-06T03:58:36.777Z",
+         *       "sequence": 4,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *       },
+         *       "caseVersion": 4,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "recall": null,
+         *           "status": "mediating",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-12-03T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-12-03T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "version": 4,
+         *           "mediator": {
+         *             "id": "M-001",
+         *             "name": "王调解"
+         *           },
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "deadlines": {
+         *             "provisional": true,
+         *             "mediationDueOn": "2027-01-05",
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:36.777Z",
+         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
+         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "extensions": [],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "causeOfAction": "相邻关系纠纷",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.resumed'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_extended: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f166-7df4-baa2-1f0765b73b1a",
+         *       "type": "referral.extended",
+         *       "occurredAt": "2026-12-06T03:58:36.898Z",
+         *       "sequence": 5,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *       },
+         *       "caseVersion": 5,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "recall": null,
+         *           "status": "mediating",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-12-03T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-12-03T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "version": 5,
+         *           "mediator": {
+         *             "id": "M-001",
+         *             "name": "王调解"
+         *           },
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "deadlines": {
+         *             "provisional": true,
+         *             "mediationDueOn": "2027-01-20",
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:36.898Z",
+         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
+         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "extensions": [
+         *             {
+         *               "consent": [
+         *                 {
+         *                   "method": "written",
+         *                   "partyIndex": 0,
+         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                 },
+         *                 {
+         *                   "method": "written",
+         *                   "partyIndex": 1,
+         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                 }
+         *               ],
+         *               "newDueOn": "2027-01-20",
+         *               "extendedAt": "2026-12-06T03:58:36.898Z",
+         *               "previousDueOn": "2027-01-05"
+         *             }
+         *           ],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "causeOfAction": "相邻关系纠纷",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.extended'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_agreement_recorded: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f1e1-77a9-84a4-4035357b8813",
+         *       "type": "referral.agreement_recorded",
+         *       "occurredAt": "2026-12-06T03:58:37.001Z",
+         *       "sequence": 6,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *       },
+         *       "caseVersion": 6,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "recall": null,
+         *           "status": "agreed",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-12-03T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-12-03T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "version": 6,
+         *           "mediator": {
+         *             "id": "M-001",
+         *             "name": "王调解"
+         *           },
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *           },
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "deadlines": {
+         *             "provisional": true,
+         *             "mediationDueOn": "2027-01-20",
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:37.001Z",
+         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
+         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "extensions": [
+         *             {
+         *               "consent": [
+         *                 {
+         *                   "method": "written",
+         *                   "partyIndex": 0,
+         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                 },
+         *                 {
+         *                   "method": "written",
+         *                   "partyIndex": 1,
+         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                 }
+         *               ],
+         *               "newDueOn": "2027-01-20",
+         *               "extendedAt": "2026-12-06T03:58:36.898Z",
+         *               "previousDueOn": "2027-01-05"
+         *             }
+         *           ],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "causeOfAction": "相邻关系纠纷",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.agreement_recorded'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_terminated: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f731-72f8-9f57-4673e97476a5",
+         *       "type": "referral.terminated",
+         *       "occurredAt": "2026-12-06T03:58:38.373Z",
+         *       "sequence": 3,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-f619-7e13-8beb-e014d41b8ea9"
+         *       },
+         *       "caseVersion": 3,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-f619-7e13-8beb-e014d41b8ea9",
+         *           "recall": null,
+         *           "status": "terminated",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-11-27T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-11-27T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "address": "北京市朝阳区*******",
+         *               "idNumber": "110***********0032"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0048"
+         *             }
+         *           ],
+         *           "version": 3,
+         *           "mediator": {
+         *             "name": "王调解"
+         *           },
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:38.105Z",
+         *           "deadlines": {
+         *             "provisional": true,
+         *             "mediationDueOn": "2027-01-05",
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:38.373Z",
+         *           "acceptedAt": "2026-12-06T03:58:38.146Z",
+         *           "caseNumber": "（2026）京0105民诉前调51383号",
+         *           "extensions": [],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": {
+         *             "by": "organization",
+         *             "reason": "gap_too_large",
+         *             "report": "双方对赔偿数额分歧过大，调解不成。",
+         *             "terminatedAt": "2026-12-06T03:58:38.373Z",
+         *             "undisputedFacts": [
+         *               {
+         *                 "statement": "漏水源自被申请人住宅卫生间",
+         *                 "confirmedBy": [
+         *                   0,
+         *                   1
+         *                 ]
+         *               }
+         *             ]
+         *           },
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.terminated'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_materials_returned: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f7c9-7c14-8ddc-e980d262348b",
+         *       "type": "referral.materials_returned",
+         *       "occurredAt": "2026-12-06T03:58:38.517Z",
+         *       "sequence": 4,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-f619-7e13-8beb-e014d41b8ea9"
+         *       },
+         *       "caseVersion": 4,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-f619-7e13-8beb-e014d41b8ea9",
+         *           "recall": null,
+         *           "status": "materials_returned",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-11-27T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-11-27T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "address": "北京市朝阳区*******",
+         *               "idNumber": "110***********0032"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0048"
+         *             }
+         *           ],
+         *           "version": 4,
+         *           "mediator": {
+         *             "name": "王调解"
+         *           },
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:38.105Z",
+         *           "deadlines": {
+         *             "provisional": true,
+         *             "mediationDueOn": "2027-01-05",
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:38.517Z",
+         *           "acceptedAt": "2026-12-06T03:58:38.146Z",
+         *           "caseNumber": "（2026）京0105民诉前调51383号",
+         *           "extensions": [],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": {
+         *             "by": "organization",
+         *             "reason": "gap_too_large",
+         *             "report": "双方对赔偿数额分歧过大，调解不成。",
+         *             "terminatedAt": "2026-12-06T03:58:38.373Z",
+         *             "undisputedFacts": [
+         *               {
+         *                 "statement": "漏水源自被申请人住宅卫生间",
+         *                 "confirmedBy": [
+         *                   0,
+         *                   1
+         *                 ]
+         *               }
+         *             ]
+         *           },
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "materialReturn": {
+         *             "report": "调解终结报告：双方分歧过大。纸质卷宗另行移送。",
+         *             "materials": [],
+         *             "returnedAt": "2026-12-06T03:58:38.493Z"
+         *           },
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.materials_returned'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_case_registered: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f5d9-7095-bc50-1d6c5a82148e",
+         *       "type": "referral.case_registered",
+         *       "occurredAt": "2026-12-06T03:58:38.026Z",
+         *       "sequence": 5,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6"
+         *       },
+         *       "caseVersion": 5,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+         *           "recall": {
+         *             "note": "申请人明确表示不同意调解，坚持起诉",
+         *             "reason": "party_insists_on_litigation",
+         *             "recalledAt": "2026-12-06T03:58:37.908Z"
+         *           },
+         *           "status": "case_registered",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-11-27T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-11-27T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "address": "北京市朝阳区*******",
+         *               "idNumber": "110***********0016"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0021"
+         *             }
+         *           ],
+         *           "version": 5,
+         *           "mediator": null,
+         *           "agreement": null,
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:37.587Z",
+         *           "deadlines": {
+         *             "provisional": false,
+         *             "mediationDueOn": null,
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:38.026Z",
+         *           "acceptedAt": null,
+         *           "caseNumber": "（2026）京0105民诉前调51381号",
+         *           "extensions": [],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": {
+         *             "action": "case_registered",
+         *             "filedOn": "2026-12-06",
+         *             "caseNumber": "（2026）京0105民初51382号"
+         *           },
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": null,
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.case_registered'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_trial_resumed: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.trial_resumed'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_closed: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f2bf-772e-9a64-71e9bbb872cc",
+         *       "type": "referral.closed",
+         *       "occurredAt": "2026-12-06T03:58:37.229Z",
+         *       "sequence": 8,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *       },
+         *       "caseVersion": 8,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "recall": null,
+         *           "status": "closed",
+         *           "closure": {
+         *             "closedAt": "2026-12-06T03:58:37.229Z",
+         *             "disposition": "agreement_filed"
+         *           },
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-12-03T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-12-03T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "version": 8,
+         *           "mediator": {
+         *             "id": "M-001",
+         *             "name": "王调解"
+         *           },
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *           },
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "deadlines": {
+         *             "provisional": true,
+         *             "mediationDueOn": "2027-01-20",
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:37.229Z",
+         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
+         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "extensions": [
+         *             {
+         *               "consent": [
+         *                 {
+         *                   "method": "written",
+         *                   "partyIndex": 0,
+         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                 },
+         *                 {
+         *                   "method": "written",
+         *                   "partyIndex": 1,
+         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                 }
+         *               ],
+         *               "newDueOn": "2027-01-20",
+         *               "extendedAt": "2026-12-06T03:58:36.898Z",
+         *               "previousDueOn": "2027-01-05"
+         *             }
+         *           ],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": {
+         *             "note": "回访确认已全额履行",
+         *             "status": "performed",
+         *             "reportedAt": "2026-12-06T03:58:37.126Z",
+         *             "reportedOn": "2026-12-06"
+         *           },
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "causeOfAction": "相邻关系纠纷",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.closed'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_performance_reported: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f257-709d-a7c3-6c55693f8ca6",
+         *       "type": "referral.performance_reported",
+         *       "occurredAt": "2026-12-06T03:58:37.126Z",
+         *       "sequence": 7,
+         *       "subject": {
+         *         "kind": "referral",
+         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *       },
+         *       "caseVersion": 7,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "referral": {
+         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "recall": null,
+         *           "status": "agreed",
+         *           "closure": null,
+         *           "consent": [
+         *             {
+         *               "method": "written",
+         *               "partyIndex": 0,
+         *               "consentedAt": "2026-12-03T09:00:00+08:00"
+         *             },
+         *             {
+         *               "method": "online",
+         *               "partyIndex": 1,
+         *               "consentedAt": "2026-12-03T09:30:00+08:00"
+         *             }
+         *           ],
+         *           "decline": null,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "version": 7,
+         *           "mediator": {
+         *             "id": "M-001",
+         *             "name": "王调解"
+         *           },
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *           },
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "deadlines": {
+         *             "provisional": true,
+         *             "mediationDueOn": "2027-01-20",
+         *             "acceptanceDueOn": "2026-12-09"
+         *           },
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:37.126Z",
+         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
+         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "extensions": [
+         *             {
+         *               "consent": [
+         *                 {
+         *                   "method": "written",
+         *                   "partyIndex": 0,
+         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                 },
+         *                 {
+         *                   "method": "written",
+         *                   "partyIndex": 1,
+         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                 }
+         *               ],
+         *               "newDueOn": "2027-01-20",
+         *               "extendedAt": "2026-12-06T03:58:36.898Z",
+         *               "previousDueOn": "2027-01-05"
+         *             }
+         *           ],
+         *           "suspension": null,
+         *           "claimAmount": "12000.00",
+         *           "courtFiling": null,
+         *           "designation": {
+         *             "mode": "court_designated",
+         *             "organizationId": "bj-cy-blz"
+         *           },
+         *           "disputeType": "neighbor",
+         *           "performance": {
+         *             "note": "回访确认已全额履行",
+         *             "status": "performed",
+         *             "reportedAt": "2026-12-06T03:58:37.126Z",
+         *             "reportedOn": "2026-12-06"
+         *           },
+         *           "termination": null,
+         *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *           "referralType": "pre_filing",
+         *           "causeOfAction": "相邻关系纠纷",
+         *           "materialReturn": null,
+         *           "organizationId": "bj-cy-blz"
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.performance_reported'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_referral_deadlines_changed: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'referral.deadlines_changed'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_applied: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-f925-779b-99fd-b99b79bf7d94",
+         *       "type": "confirmation.applied",
+         *       "occurredAt": "2026-12-06T03:58:38.874Z",
+         *       "sequence": 1,
+         *       "subject": {
+         *         "kind": "judicial_confirmation",
+         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *       },
+         *       "caseVersion": 1,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "confirmation": {
+         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "late": false,
+         *           "venue": null,
+         *           "ruling": null,
+         *           "status": "applied",
+         *           "overdue": false,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "subject": "ordinary",
+         *           "version": 1,
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *           },
+         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:38.874Z",
+         *           "acceptance": null,
+         *           "applicants": [
+         *             0,
+         *             1
+         *           ],
+         *           "caseNumber": null,
+         *           "lateReason": null,
+         *           "objections": [],
+         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "withdrawal": null,
+         *           "notAccepted": null,
+         *           "provisional": true,
+         *           "reviewDueOn": null,
+         *           "objectionDueOn": null,
+         *           "organizationId": "bj-cy-blz",
+         *           "reviewTargetOn": null,
+         *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *           "applicationDueOn": "2027-01-05",
+         *           "deemedWithdrawal": null,
+         *           "materialRequests": [],
+         *           "reviewExtensions": [],
+         *           "requestedMaterials": null
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.applied'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_accepted: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-fb69-7d84-994f-3cf78c118a5d",
+         *       "type": "confirmation.accepted",
+         *       "occurredAt": "2026-12-06T03:58:39.448Z",
+         *       "sequence": 2,
+         *       "subject": {
+         *         "kind": "judicial_confirmation",
+         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *       },
+         *       "caseVersion": 2,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "confirmation": {
+         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "late": false,
+         *           "venue": null,
+         *           "ruling": null,
+         *           "status": "under_review",
+         *           "overdue": false,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "subject": "ordinary",
+         *           "version": 2,
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *           },
+         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:39.448Z",
+         *           "acceptance": {
+         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedOn": "2026-12-06",
+         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *           },
+         *           "applicants": [
+         *             0,
+         *             1
+         *           ],
+         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "lateReason": null,
+         *           "objections": [],
+         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "withdrawal": null,
+         *           "notAccepted": null,
+         *           "provisional": true,
+         *           "reviewDueOn": "2027-01-05",
+         *           "objectionDueOn": null,
+         *           "organizationId": "bj-cy-blz",
+         *           "reviewTargetOn": "2026-12-21",
+         *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *           "applicationDueOn": "2027-01-05",
+         *           "deemedWithdrawal": null,
+         *           "materialRequests": [],
+         *           "reviewExtensions": [],
+         *           "requestedMaterials": null
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.accepted'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_not_accepted: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.not_accepted'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_withdrawn: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-ff0d-7bb4-9c0c-87f2c528c0a6",
+         *       "type": "confirmation.withdrawn",
+         *       "occurredAt": "2026-12-06T03:58:40.382Z",
+         *       "sequence": 2,
+         *       "subject": {
+         *         "kind": "judicial_confirmation",
+         *         "id": "01a24980-fedf-7b20-8d1f-18f51150b2ec"
+         *       },
+         *       "caseVersion": 2,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "confirmation": {
+         *           "id": "01a24980-fedf-7b20-8d1f-18f51150b2ec",
+         *           "late": false,
+         *           "venue": null,
+         *           "ruling": null,
+         *           "status": "withdrawn",
+         *           "overdue": false,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "address": "北京市朝阳区*******",
+         *               "idNumber": "110***********0075"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0080"
+         *             }
+         *           ],
+         *           "subject": "ordinary",
+         *           "version": 2,
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:40.269+08:00",
+         *             "recordedAt": "2026-12-06T03:58:40.305Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:40.269+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:40.269+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:40.269Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:40.269+08:00"
+         *           },
+         *           "appliedAt": "2026-12-06T03:58:40.329Z",
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:40.343Z",
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:40.382Z",
+         *           "acceptance": null,
+         *           "applicants": [
+         *             0,
+         *             1
+         *           ],
+         *           "caseNumber": null,
+         *           "lateReason": null,
+         *           "objections": [],
+         *           "referralId": "01a24980-fe4c-7431-8813-d034905364f2",
+         *           "withdrawal": {
+         *             "reason": "当事人已自动履行完毕",
+         *             "withdrawnAt": "2026-12-06T03:58:40.382Z"
+         *           },
+         *           "notAccepted": null,
+         *           "provisional": true,
+         *           "reviewDueOn": null,
+         *           "objectionDueOn": null,
+         *           "organizationId": "bj-cy-blz",
+         *           "reviewTargetOn": null,
+         *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *           "applicationDueOn": "2027-01-05",
+         *           "deemedWithdrawal": null,
+         *           "materialRequests": [],
+         *           "reviewExtensions": [],
+         *           "requestedMaterials": null
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.withdrawn'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_ruled: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-fcd5-7bd8-9471-3c2aa8594737",
+         *       "type": "confirmation.ruled",
+         *       "occurredAt": "2026-12-06T03:58:39.803Z",
+         *       "sequence": 6,
+         *       "subject": {
+         *         "kind": "judicial_confirmation",
+         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *       },
+         *       "caseVersion": 6,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "confirmation": {
+         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "late": false,
+         *           "venue": null,
+         *           "ruling": {
+         *             "result": "valid",
+         *             "ruledOn": "2026-12-06",
+         *             "servedOn": "2026-12-06",
+         *             "recordedAt": "2026-12-06T03:58:39.803Z",
+         *             "rulingNumber": "（2026）京0105诉前调确51386号",
+         *             "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
+         *           },
+         *           "status": "ruled_valid",
+         *           "overdue": false,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "subject": "ordinary",
+         *           "version": 6,
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *           },
+         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "materials": [
+         *             {
+         *               "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *             }
+         *           ],
+         *           "updatedAt": "2026-12-06T03:58:39.803Z",
+         *           "acceptance": {
+         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedOn": "2026-12-06",
+         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *           },
+         *           "applicants": [
+         *             0,
+         *             1
+         *           ],
+         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "lateReason": null,
+         *           "objections": [],
+         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "withdrawal": null,
+         *           "notAccepted": null,
+         *           "provisional": true,
+         *           "reviewDueOn": "2027-02-04",
+         *           "objectionDueOn": "2026-12-21",
+         *           "organizationId": "bj-cy-blz",
+         *           "reviewTargetOn": "2026-12-21",
+         *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *           "applicationDueOn": "2027-01-05",
+         *           "deemedWithdrawal": null,
+         *           "materialRequests": [
+         *             {
+         *               "dueOn": "2026-12-20",
+         *               "items": [
+         *                 "调解组织主持调解的证明",
+         *                 "申请人身份证明"
+         *               ],
+         *               "supplied": {
+         *                 "note": "已补充主持调解证明",
+         *                 "materials": [
+         *                   {
+         *                     "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *                   }
+         *                 ],
+         *                 "suppliedAt": "2026-12-06T03:58:39.660Z"
+         *               },
+         *               "requestedAt": "2026-12-06T03:58:39.597Z"
+         *             }
+         *           ],
+         *           "reviewExtensions": [
+         *             {
+         *               "reason": "案情复杂，经院长批准延长",
+         *               "newDueOn": "2027-02-04",
+         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "previousDueOn": "2027-01-05"
+         *             }
+         *           ],
+         *           "requestedMaterials": null
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.ruled'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_deadlines_changed: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.deadlines_changed'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_materials_requested: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-fbf9-73e3-8ba9-dce5a08875fb",
+         *       "type": "confirmation.materials_requested",
+         *       "occurredAt": "2026-12-06T03:58:39.597Z",
+         *       "sequence": 4,
+         *       "subject": {
+         *         "kind": "judicial_confirmation",
+         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *       },
+         *       "caseVersion": 4,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "confirmation": {
+         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "late": false,
+         *           "venue": null,
+         *           "ruling": null,
+         *           "status": "materials_requested",
+         *           "overdue": false,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "subject": "ordinary",
+         *           "version": 4,
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *           },
+         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:39.597Z",
+         *           "acceptance": {
+         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedOn": "2026-12-06",
+         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *           },
+         *           "applicants": [
+         *             0,
+         *             1
+         *           ],
+         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "lateReason": null,
+         *           "objections": [],
+         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "withdrawal": null,
+         *           "notAccepted": null,
+         *           "provisional": true,
+         *           "reviewDueOn": "2027-02-04",
+         *           "objectionDueOn": null,
+         *           "organizationId": "bj-cy-blz",
+         *           "reviewTargetOn": "2026-12-21",
+         *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *           "applicationDueOn": "2027-01-05",
+         *           "deemedWithdrawal": null,
+         *           "materialRequests": [
+         *             {
+         *               "dueOn": "2026-12-20",
+         *               "items": [
+         *                 "调解组织主持调解的证明",
+         *                 "申请人身份证明"
+         *               ],
+         *               "requestedAt": "2026-12-06T03:58:39.597Z"
+         *             }
+         *           ],
+         *           "reviewExtensions": [
+         *             {
+         *               "reason": "案情复杂，经院长批准延长",
+         *               "newDueOn": "2027-02-04",
+         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "previousDueOn": "2027-01-05"
+         *             }
+         *           ],
+         *           "requestedMaterials": {
+         *             "dueOn": "2026-12-20",
+         *             "items": [
+         *               "调解组织主持调解的证明",
+         *               "申请人身份证明"
+         *             ]
+         *           }
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.materials_requested'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_materials_supplemented: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-fc5b-73a0-8117-87ff664826bd",
+         *       "type": "confirmation.materials_supplemented",
+         *       "occurredAt": "2026-12-06T03:58:39.660Z",
+         *       "sequence": 5,
+         *       "subject": {
+         *         "kind": "judicial_confirmation",
+         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *       },
+         *       "caseVersion": 5,
+         *       "actor": {
+         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "confirmation": {
+         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "late": false,
+         *           "venue": null,
+         *           "ruling": null,
+         *           "status": "under_review",
+         *           "overdue": false,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "subject": "ordinary",
+         *           "version": 5,
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *           },
+         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "materials": [
+         *             {
+         *               "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *             }
+         *           ],
+         *           "updatedAt": "2026-12-06T03:58:39.660Z",
+         *           "acceptance": {
+         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedOn": "2026-12-06",
+         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *           },
+         *           "applicants": [
+         *             0,
+         *             1
+         *           ],
+         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "lateReason": null,
+         *           "objections": [],
+         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "withdrawal": null,
+         *           "notAccepted": null,
+         *           "provisional": true,
+         *           "reviewDueOn": "2027-02-04",
+         *           "objectionDueOn": null,
+         *           "organizationId": "bj-cy-blz",
+         *           "reviewTargetOn": "2026-12-21",
+         *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *           "applicationDueOn": "2027-01-05",
+         *           "deemedWithdrawal": null,
+         *           "materialRequests": [
+         *             {
+         *               "dueOn": "2026-12-20",
+         *               "items": [
+         *                 "调解组织主持调解的证明",
+         *                 "申请人身份证明"
+         *               ],
+         *               "supplied": {
+         *                 "note": "已补充主持调解证明",
+         *                 "materials": [
+         *                   {
+         *                     "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *                   }
+         *                 ],
+         *                 "suppliedAt": "2026-12-06T03:58:39.660Z"
+         *               },
+         *               "requestedAt": "2026-12-06T03:58:39.597Z"
+         *             }
+         *           ],
+         *           "reviewExtensions": [
+         *             {
+         *               "reason": "案情复杂，经院长批准延长",
+         *               "newDueOn": "2027-02-04",
+         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "previousDueOn": "2027-01-05"
+         *             }
+         *           ],
+         *           "requestedMaterials": null
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.materials_supplemented'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_deemed_withdrawn: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.deemed_withdrawn'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_review_extended: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-fba0-7121-9d3a-75de7ae60a66",
+         *       "type": "confirmation.review_extended",
+         *       "occurredAt": "2026-12-06T03:58:39.503Z",
+         *       "sequence": 3,
+         *       "subject": {
+         *         "kind": "judicial_confirmation",
+         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *       },
+         *       "caseVersion": 3,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "confirmation": {
+         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "late": false,
+         *           "venue": null,
+         *           "ruling": null,
+         *           "status": "under_review",
+         *           "overdue": false,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "subject": "ordinary",
+         *           "version": 3,
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *           },
+         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "materials": [],
+         *           "updatedAt": "2026-12-06T03:58:39.503Z",
+         *           "acceptance": {
+         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedOn": "2026-12-06",
+         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *           },
+         *           "applicants": [
+         *             0,
+         *             1
+         *           ],
+         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "lateReason": null,
+         *           "objections": [],
+         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "withdrawal": null,
+         *           "notAccepted": null,
+         *           "provisional": true,
+         *           "reviewDueOn": "2027-02-04",
+         *           "objectionDueOn": null,
+         *           "organizationId": "bj-cy-blz",
+         *           "reviewTargetOn": "2026-12-21",
+         *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *           "applicationDueOn": "2027-01-05",
+         *           "deemedWithdrawal": null,
+         *           "materialRequests": [],
+         *           "reviewExtensions": [
+         *             {
+         *               "reason": "案情复杂，经院长批准延长",
+         *               "newDueOn": "2027-02-04",
+         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "previousDueOn": "2027-01-05"
+         *             }
+         *           ],
+         *           "requestedMaterials": null
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.review_extended'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_objection_filed: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-fd0d-7043-aea2-161763c94f5e",
+         *       "type": "confirmation.objection_filed",
+         *       "occurredAt": "2026-12-06T03:58:39.872Z",
+         *       "sequence": 7,
+         *       "subject": {
+         *         "kind": "judicial_confirmation",
+         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *       },
+         *       "caseVersion": 7,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "confirmation": {
+         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "late": false,
+         *           "venue": null,
+         *           "ruling": {
+         *             "result": "valid",
+         *             "ruledOn": "2026-12-06",
+         *             "servedOn": "2026-12-06",
+         *             "recordedAt": "2026-12-06T03:58:39.803Z",
+         *             "rulingNumber": "（2026）京0105诉前调确51386号",
+         *             "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
+         *           },
+         *           "status": "objection_filed",
+         *           "overdue": false,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "subject": "ordinary",
+         *           "version": 7,
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *           },
+         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "materials": [
+         *             {
+         *               "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *             }
+         *           ],
+         *           "updatedAt": "2026-12-06T03:58:39.872Z",
+         *           "acceptance": {
+         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedOn": "2026-12-06",
+         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *           },
+         *           "applicants": [
+         *             0,
+         *             1
+         *           ],
+         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "lateReason": null,
+         *           "objections": [
+         *             {
+         *               "by": "party",
+         *               "dueOn": "2026-12-21",
+         *               "filedOn": "2026-12-06",
+         *               "grounds": "调解协议内容违反法律强制性规定",
+         *               "partyIndex": 1,
+         *               "recordedAt": "2026-12-06T03:58:39.872Z"
+         *             }
+         *           ],
+         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "withdrawal": null,
+         *           "notAccepted": null,
+         *           "provisional": true,
+         *           "reviewDueOn": "2027-02-04",
+         *           "objectionDueOn": "2026-12-21",
+         *           "organizationId": "bj-cy-blz",
+         *           "reviewTargetOn": "2026-12-21",
+         *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *           "applicationDueOn": "2027-01-05",
+         *           "deemedWithdrawal": null,
+         *           "materialRequests": [
+         *             {
+         *               "dueOn": "2026-12-20",
+         *               "items": [
+         *                 "调解组织主持调解的证明",
+         *                 "申请人身份证明"
+         *               ],
+         *               "supplied": {
+         *                 "note": "已补充主持调解证明",
+         *                 "materials": [
+         *                   {
+         *                     "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *                   }
+         *                 ],
+         *                 "suppliedAt": "2026-12-06T03:58:39.660Z"
+         *               },
+         *               "requestedAt": "2026-12-06T03:58:39.597Z"
+         *             }
+         *           ],
+         *           "reviewExtensions": [
+         *             {
+         *               "reason": "案情复杂，经院长批准延长",
+         *               "newDueOn": "2027-02-04",
+         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "previousDueOn": "2027-01-05"
+         *             }
+         *           ],
+         *           "requestedMaterials": null
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.objection_filed'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_confirmation_objection_ruled: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-fd61-77e2-86f0-8a5d42ff9652",
+         *       "type": "confirmation.objection_ruled",
+         *       "occurredAt": "2026-12-06T03:58:39.941Z",
+         *       "sequence": 8,
+         *       "subject": {
+         *         "kind": "judicial_confirmation",
+         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *       },
+         *       "caseVersion": 8,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "confirmation": {
+         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "late": false,
+         *           "venue": null,
+         *           "ruling": {
+         *             "result": "valid",
+         *             "ruledOn": "2026-12-06",
+         *             "servedOn": "2026-12-06",
+         *             "recordedAt": "2026-12-06T03:58:39.803Z",
+         *             "rulingNumber": "（2026）京0105诉前调确51386号",
+         *             "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
+         *           },
+         *           "status": "ruled_valid",
+         *           "overdue": false,
+         *           "parties": [
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "张三",
+         *               "role": "applicant",
+         *               "phone": "138****8000",
+         *               "idType": "resident_id",
+         *               "idNumber": "110***********002X"
+         *             },
+         *             {
+         *               "kind": "natural_person",
+         *               "name": "李四",
+         *               "role": "respondent",
+         *               "idType": "resident_id",
+         *               "idNumber": "440***********0014"
+         *             }
+         *           ],
+         *           "subject": "ordinary",
+         *           "version": 8,
+         *           "agreement": {
+         *             "form": "written",
+         *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
+         *             "amount": "5000.00",
+         *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
+         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "signatures": [
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 0
+         *               },
+         *               {
+         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "partyIndex": 1
+         *               }
+         *             ],
+         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "performance": {
+         *               "dueOn": "2027-01-05",
+         *               "method": "deferred"
+         *             },
+         *             "agreementNumber": "朝八调〔2026〕17号",
+         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *           },
+         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "courtCode": "京0105",
+         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "materials": [
+         *             {
+         *               "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *             }
+         *           ],
+         *           "updatedAt": "2026-12-06T03:58:39.941Z",
+         *           "acceptance": {
+         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedOn": "2026-12-06",
+         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *           },
+         *           "applicants": [
+         *             0,
+         *             1
+         *           ],
+         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "lateReason": null,
+         *           "objections": [
+         *             {
+         *               "by": "party",
+         *               "dueOn": "2026-12-21",
+         *               "ruling": {
+         *                 "result": "dismissed",
+         *                 "ruledOn": "2026-12-06",
+         *                 "recordedAt": "2026-12-06T03:58:39.941Z",
+         *                 "rulingNumber": "（2026）京0105民特监51387号"
+         *               },
+         *               "filedOn": "2026-12-06",
+         *               "grounds": "调解协议内容违反法律强制性规定",
+         *               "partyIndex": 1,
+         *               "recordedAt": "2026-12-06T03:58:39.872Z"
+         *             }
+         *           ],
+         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "withdrawal": null,
+         *           "notAccepted": null,
+         *           "provisional": true,
+         *           "reviewDueOn": "2027-02-04",
+         *           "objectionDueOn": "2026-12-21",
+         *           "organizationId": "bj-cy-blz",
+         *           "reviewTargetOn": "2026-12-21",
+         *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
+         *           "applicationDueOn": "2027-01-05",
+         *           "deemedWithdrawal": null,
+         *           "materialRequests": [
+         *             {
+         *               "dueOn": "2026-12-20",
+         *               "items": [
+         *                 "调解组织主持调解的证明",
+         *                 "申请人身份证明"
+         *               ],
+         *               "supplied": {
+         *                 "note": "已补充主持调解证明",
+         *                 "materials": [
+         *                   {
+         *                     "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *                   }
+         *                 ],
+         *                 "suppliedAt": "2026-12-06T03:58:39.660Z"
+         *               },
+         *               "requestedAt": "2026-12-06T03:58:39.597Z"
+         *             }
+         *           ],
+         *           "reviewExtensions": [
+         *             {
+         *               "reason": "案情复杂，经院长批准延长",
+         *               "newDueOn": "2027-02-04",
+         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "previousDueOn": "2027-01-05"
+         *             }
+         *           ],
+         *           "requestedMaterials": null
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'confirmation.objection_ruled'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_warning_raised: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "id": "01a24980-ff35-742f-b8e2-1495dcc44768",
+         *       "type": "warning.raised",
+         *       "occurredAt": "2026-12-06T03:58:40.437Z",
+         *       "sequence": 1,
+         *       "subject": {
+         *         "kind": "warning",
+         *         "id": "01a24980-ff35-742f-b8e2-149425c0d431"
+         *       },
+         *       "caseVersion": null,
+         *       "actor": {
+         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "warning": {
+         *           "id": "01a24980-ff35-742f-b8e2-149425c0d431",
+         *           "level": "orange",
+         *           "summary": "某建筑工地 60 余名农民工集中讨薪，情绪激动",
+         *           "raisedBy": {
+         *             "name": "北京市朝阳区人民法院",
+         *             "role": "court",
+         *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f"
+         *           },
+         *           "createdAt": "2026-12-06T03:58:40.437Z",
+         *           "referralId": null,
+         *           "regionCode": "110105",
+         *           "disputeType": "labor",
+         *           "involvedPersons": 63
+         *         }
+         *       }
+         *     }
+         */
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'warning.raised'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_delivery_exhausted: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'delivery.exhausted'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
       }
     }
   }
