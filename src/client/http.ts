@@ -71,6 +71,8 @@ export interface ApiResponse<T> {
   status: number
   data: T
   headers: Headers
+  /** The body as received, byte for byte (decoded as UTF-8). */
+  text: string
   /** The case's version from `ETag: "<version>"`, when the answer has one. */
   readonly version: number | undefined
   /** `Idempotent-Replayed: true`: the stored answer of an earlier identical call. */
@@ -106,8 +108,10 @@ export class ProblemError extends Error {
   readonly errors: ProblemFieldError[]
   readonly body: ProblemBody
   readonly headers: Headers
+  /** The body as received. */
+  readonly text: string
 
-  constructor(status: number, body: ProblemBody, headers: Headers) {
+  constructor(status: number, body: ProblemBody, headers: Headers, text = JSON.stringify(body)) {
     const code = typeof body.code === 'string' ? body.code : `http_${status}`
     super(`${status} ${code}${body.detail ? `: ${body.detail}` : ''}`)
     this.name = 'ProblemError'
@@ -117,6 +121,7 @@ export class ProblemError extends Error {
     this.errors = Array.isArray(body.errors) ? body.errors : []
     this.body = body
     this.headers = headers
+    this.text = text
   }
 }
 
@@ -241,12 +246,13 @@ export function createClient(options: ClientOptions): ConnectorClient {
     if (!res.ok) {
       const problem: ProblemBody =
         parsed !== null && typeof parsed === 'object' ? (parsed as ProblemBody) : { status: res.status, detail: text || res.statusText }
-      throw new ProblemError(res.status, problem, res.headers)
+      throw new ProblemError(res.status, problem, res.headers, text)
     }
     return {
       status: res.status,
       data: parsed as T,
       headers: res.headers,
+      text,
       get version() {
         return versionOf(res.headers.get('etag'))
       },
