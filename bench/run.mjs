@@ -3,7 +3,7 @@
  * `npm run bench`: the service's throughput and latency against baselines measured in the same run.
  *
  *   node bench/run.mjs            full run (~5 min): baselines, intake, read, end-to-end at 500/s, drain of 20 000;
- *                                 writes bench/results/latest.{json,md} and the table in README.md
+ *                                 writes bench/results/latest.{json,md} and the table in bench/README.md
  *   node bench/run.mjs --smoke    a few seconds per phase, tiny backlog; writes bench/results/smoke.{json,md}
  *   node bench/run.mjs --scale    1 000 000 seeded referrals: list p99, statistics wall time, EXPLAIN plans;
  *                                 merged into bench/results/latest.{json,md} (see bench/lib/scale.mjs)
@@ -818,7 +818,7 @@ async function main() {
     }
   }
   writeResults(file, result)
-  if (name === 'latest') log(updateReadme(result) ? 'README.md table updated' : 'README.md has no bench markers; table not written there')
+  if (name === 'latest') log(updateReadme(result) ? 'bench/README.md table updated' : 'bench/README.md has no bench markers; table not written there')
   process.stdout.write(`\n${markdownTable(result)}\n\n`)
   log(`results: ${path.relative(process.cwd(), file)} (${result.totalSeconds} s)`)
   // Missed targets are results, not failures; a phase that did not work at all is a failure (what CI's smoke run checks).

@@ -1,6 +1,6 @@
 /**
- * Writes the results: JSON, a Markdown table, and the table inside README.md's "## Benchmarks" section (between
- * the bench markers; nothing else in the README is touched).
+ * Writes the results: JSON, a Markdown table, and the table inside bench/README.md (between
+ * the bench markers; nothing else in that file is touched).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -177,7 +177,7 @@ export function writeResults(file, r) {
 
 /** Replaces the table between the README markers; leaves the README alone when the markers are missing. */
 export function updateReadme(r) {
-  const file = path.join(ROOT, 'README.md')
+  const file = path.join(ROOT, 'bench', 'README.md')
   if (!existsSync(file)) return false
   const text = readFileSync(file, 'utf8')
   const a = text.indexOf(README_START)

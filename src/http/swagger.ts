@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 import { ProblemSchema } from './common-schemas.js'
+import { applyExamples, docsRequestInterceptor, docsResponseInterceptor } from './openapi-examples.js'
 
 export const OPENAPI_INFO = {
   title: '总对总 connector API',
@@ -41,6 +42,8 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
         { name: 'operations', description: '运维 / health, metrics' },
       ],
     },
+    // Examples (request and response) and the webhooks section come from one central file (openapi-examples.ts).
+    transformObject: (documents) => applyExamples(structuredClone('openapiObject' in documents ? documents.openapiObject : documents.swaggerObject)),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
   await app.register(async (docs) => {
@@ -55,6 +58,16 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
         },
       },
     })
-    await docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true }, staticCSP: false })
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: {
+        docExpansion: 'list',
+        deepLinking: true,
+        // Example dates move to today at load; the example "now" timestamp is sent as the current time.
+        responseInterceptor: docsResponseInterceptor,
+        requestInterceptor: docsRequestInterceptor,
+      } as Record<string, unknown>,
+      staticCSP: false,
+    })
   })
 }

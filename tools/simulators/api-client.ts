@@ -4,6 +4,7 @@
  * definitive, so a request whose answer was lost (the API process killed mid-request, a reset connection)
  * takes effect exactly once.
  */
+import { createClient, ProblemError, type ConnectorClient } from '../../src/client/index.js'
 import { sleep } from './shared.js'
 
 /** One answer of the API. */
@@ -67,6 +68,7 @@ export class ApiClient {
   readonly #maxInFlight: number
   #inFlight = 0
   readonly #waiting: Array<() => void> = []
+  readonly #client: ConnectorClient
 
   constructor(
     readonly baseUrl: string,
@@ -77,6 +79,8 @@ export class ApiClient {
     this.giveUpAfterMs = opts.giveUpAfterMs ?? 600_000
     this.maxBackoffMs = opts.maxBackoffMs ?? 2_000
     this.#maxInFlight = opts.maxInFlight ?? Infinity
+    // The integrator's client (zdz-connector/client) does the HTTP: this class adds the retry loop and the pool.
+    this.#client = createClient({ baseUrl, apiKey: key, timeoutMs: this.timeoutMs })
   }
 
   /** Takes a slot; the returned function hands it to the next waiter, or frees it. */
@@ -93,32 +97,22 @@ export class ApiClient {
   /** Sends one request; throws on a network error or timeout. */
   async once<T = unknown>(method: string, path: string, opts: CallOptions = {}): Promise<ApiAnswer<T>> {
     this.requests++
-    const headers: Record<string, string> = { authorization: `Bearer ${this.key}`, ...opts.headers }
-    if (opts.body !== undefined) headers['content-type'] = 'application/json'
-    if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey
     const release = await this.#slot()
-    let res: Response
-    let body: string
     try {
-      res = await fetch(this.baseUrl + path, {
-        method,
-        headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      const a = await this.#client.request<T>(method, path, {
+        body: opts.body,
+        idempotencyKey: opts.idempotencyKey,
+        headers: opts.headers,
         signal: AbortSignal.timeout(this.timeoutMs),
       })
-      body = await res.text()
+      return { status: a.status, body: a.text, json: (a.text ? a.data : undefined) as T, headers: a.headers, attempts: 1 }
+    } catch (err) {
+      // A problem answer is an answer: the retry loop decides what to do with it.
+      if (err instanceof ProblemError) return { status: err.status, body: err.text, json: err.body as T, headers: err.headers, attempts: 1 }
+      throw err
     } finally {
       release()
     }
-    let json: unknown = undefined
-    if (body) {
-      try {
-        json = JSON.parse(body)
-      } catch {
-        json = undefined
-      }
-    }
-    return { status: res.status, body, json: json as T, headers: res.headers, attempts: 1 }
   }
 
   /**

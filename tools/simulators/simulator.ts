@@ -20,7 +20,7 @@
  */
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { verify, type WebhookVerificationError } from '../../src/delivery/signing.js'
+import { verifyWebhook, type WebhookVerificationError } from '../../src/client/index.js'
 import type { ApiAnswer, ApiClient } from './api-client.js'
 import { EVENT_LABELS, type EventEnvelope, referralOf, type ReferralData, seededRandom } from './shared.js'
 
@@ -262,7 +262,7 @@ export abstract class PeerSimulator {
       return
     }
     try {
-      verify({ headers: req.headers, body, secrets: this.secrets, toleranceSeconds: this.#tolerance })
+      verifyWebhook({ headers: req.headers, body, secrets: this.secrets, toleranceSeconds: this.#tolerance })
     } catch (err) {
       this.stats.badSignatures++
       res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (err as WebhookVerificationError).code ?? 'invalid_signature' }))
