@@ -12,7 +12,7 @@ export type paths = {
     }
     /**
      * Prometheus 指标 / Prometheus metrics
-     * @description 除 HTTP 与进程指标外，另有投递、发件箱、案件与期限的业务指标（取自 PostgreSQL）。Besides HTTP and process metrics: zdz_deliveries_pending, zdz_deliveries_dead, zdz_delivery_oldest_pending_seconds, zdz_delivery_attempts_total, zdz_outbox_lag_seconds, zdz_cases, zdz_deadlines_overdue and zdz_ready, read from PostgreSQL (the same in every process: aggregate with max, not sum).
+     * @description 除 HTTP 与进程指标外，另有投递、发件箱、案件与期限的业务指标（取自 PostgreSQL）。Besides HTTP and process metrics: zdz_deliveries_pending, zdz_deliveries_dead, zdz_delivery_oldest_pending_seconds, zdz_delivery_attempts_total, zdz_outbox_lag_seconds, zdz_cases, zdz_deadlines_overdue and zdz_ready, read from PostgreSQL (the same in every process: aggregate with max, not sum). 设置 METRICS_TOKEN 时须带 `Authorization: Bearer <METRICS_TOKEN>`，否则答 401。With METRICS_TOKEN set, the scrape must send `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise); without it the endpoint is open.
      */
     get: operations['getMetrics']
     put?: never
@@ -212,7 +212,7 @@ export type paths = {
     }
     /**
      * 委派/委托案件列表 / List referrals
-     * @description 仅返回调用方可读的案件。partyIdNumber 为当事人证件号精确检索（盲索引），仅限法院与调解平台。Only cases the caller may read; partyIdNumber is an exact blind-index search for courts and platforms.
+     * @description 仅返回调用方可读的案件。partyIdNumber 为当事人证件号精确检索（盲索引），仅限法院与调解平台。Only cases the caller may read; partyIdNumber is an exact blind-index search for courts and platforms. caseNumber 为案号精确检索（半角括号按全角处理）。caseNumber is an exact 案号 match (half-width brackets read as full-width).
      */
     get: operations['getV1Referrals']
     put?: never
@@ -221,6 +221,33 @@ export type paths = {
      * @description 法院在立案前委派（pre_filing）或诉中委托（in_litigation）调解。须全体当事人同意（意见 三(二)），指定组织须在名册中。受理期限为转交日后第 3 个工作日（在线调解规则 12）。Court only. Answers 201 with the referral; 409 duplicate_referral when an active referral of the same 案号 exists.
      */
     post: operations['postV1Referrals']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/v1/referrals/batch': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 批量委派 / Batch intake
+     * @description 批量委派（合同 §2 v1.1）：1–100 条，每条按单条 POST /v1/referrals 以其请求体与其 idempotencyKey 判定与写入（状态码、案件或问题详情相同，含重放），互不影响；整批一个事务提交。Batch intake: each item is judged and written exactly as POST /v1/referrals would with that body and that Idempotency-Key — the same `status` (201 or 4xx) with the same `referral` or the same problem+json body as `problem` — as if the items were sent one after another in request order, independently of each other (one bad item never fails the rest); the answer lists them in request order with their `index`. The whole batch is one transaction (one commit).
+     *
+     *     - The request needs its own `Idempotency-Key`: a replay answers the whole stored batch answer with `Idempotent-Replayed: true`.
+     *     - Each item’s `idempotencyKey` is that item’s Idempotency-Key, in the caller’s key space shared with single requests: a key whose answer is stored (by a single POST /v1/referrals, an earlier batch, or an earlier item of this batch) with the same body → that answer again with `replayed: true`; with a different body → 422 `idempotency_key_reused`; a later single POST with an item’s key replays the item’s answer. Refused items store nothing (like refused single requests), so a later item with the same key is judged afresh. An item whose key is held by a request in flight, or equals this request’s own Idempotency-Key → 409 `idempotency_key_in_use`.
+     *     - Two items of one batch with the same `courtCode` + `caseNumber`: the second answers 409 `duplicate_referral`, as if sent after the first.
+     *     - Over 100 items, no items, or a malformed envelope (an item without `idempotencyKey` or `referral`, another property) → 400 `validation_failed` for the whole request; a malformed `referral` is that item’s 400. Body limit 8 MiB (other routes: 1 MiB).
+     *     - Successful items carry `receipt`, the signed receipt of the item’s event (§4), where receipts are enabled.
+     *     - A referral taken concurrently (the same 案号 created by another request between this batch’s check and its write) fails only its item (409 `duplicate_referral`): the batch then judges its items again.
+     */
+    post: operations['postV1ReferralsBatch']
     delete?: never
     options?: never
     head?: never
@@ -593,7 +620,7 @@ export type paths = {
     }
     /**
      * 司法确认申请列表 / List judicial confirmation applications
-     * @description 仅返回调用方可读的申请：法院为其法院代字，调解平台为其组织，运维为全部（脱敏）。overdue=true 为审查中且已过 reviewDueOn 的申请。 Courts see their court codes, mediation clients their organizations, operators everything (masked). overdue=true: under review past reviewDueOn.
+     * @description 仅返回调用方可读的申请：法院为其法院代字，调解平台为其组织，运维为全部（脱敏）。overdue=true 为审查中且已过 reviewDueOn 的申请。 Courts see their court codes, mediation clients their organizations, operators everything (masked). overdue=true: under review past reviewDueOn. caseNumber 为司法确认案号精确检索（半角括号按全角处理）。caseNumber: the exact 诉前调确/民特 案号 given at acceptance (half-width brackets read as full-width).
      */
     get: operations['getV1JudicialConfirmations']
     put?: never
@@ -1048,15 +1075,15 @@ export type paths = {
     }
     /**
      * 预警列表 / List warnings
-     * @description 按发布先后排列。regionCode 可为 2、4、6 位前缀；since 为发布时间下限（含）。可读范围：发起方本身；另一方中所在区域与预警区域处于同一分支（一方覆盖另一方）的法院（按法院代字推得的区域）或调解平台（按其 regionCodes；全国范围的平台可读全部法院预警，仅按组织标识授权的平台没有区域，只见自己发起的预警）；同一方的其他调用方不可读；运维全部。Readable by the raising client; on the other side by courts (region derived from their codes) and platforms (their regionCodes; national ones: every court warning) whose region and the warning’s are on one branch; not by other clients of the raiser’s side; operators all.
+     * @description 按发布先后排列。regionCode 可为 2、4、6 位前缀；since 为发布时间下限（含）；status 按生命周期状态筛选。可读范围：发起方本身；另一方中所在区域与预警区域处于同一分支（一方覆盖另一方）的法院（按法院代字推得的区域）或调解平台（按其 regionCodes；全国范围的平台可读全部法院预警，仅按组织标识授权的平台没有区域，只见自己发起的预警）；同一方的其他调用方不可读；运维全部。Readable by the raising client; on the other side by courts (region derived from their codes) and platforms (their regionCodes; national ones: every court warning) whose region and the warning’s are on one branch; not by other clients of the raiser’s side; operators all.
      */
     get: operations['getV1Warnings']
     put?: never
     /**
      * 发布重大矛盾纠纷预警 / Raise a major-dispute warning
-     * @description 法院或调解方发布预警，以 warning.raised 事件推送给另一方中所在区域与预警区域处于同一分支的订阅者（法院发布的推送调解方，调解方发布的推送法院）。referralId 须为调用方可读的委派案件，否则 404。预警一经发布不可修改。可读范围：发起方本身；另一方中所在区域与预警区域处于同一分支（一方覆盖另一方）的法院（按法院代字推得的区域）或调解平台（按其 regionCodes；全国范围的平台可读全部法院预警，仅按组织标识授权的平台没有区域，只见自己发起的预警）；同一方的其他调用方不可读；运维全部。Readable by the raising client; on the other side by courts (region derived from their codes) and platforms (their regionCodes; national ones: every court warning) whose region and the warning’s are on one branch; not by other clients of the raiser’s side; operators all.
+     * @description 法院或调解方发布预警，以 warning.raised 事件推送给另一方中所在区域与预警区域处于同一分支的订阅者（法院发布的推送调解方，调解方发布的推送法院）。referralId 须为调用方可读的委派案件，否则 404。发布的内容此后不可修改；新预警为 raised 状态，version 为 1，acknowledgementDueAt 为签收时限（见签收、续报、结报）。可读范围：发起方本身；另一方中所在区域与预警区域处于同一分支（一方覆盖另一方）的法院（按法院代字推得的区域）或调解平台（按其 regionCodes；全国范围的平台可读全部法院预警，仅按组织标识授权的平台没有区域，只见自己发起的预警）；同一方的其他调用方不可读；运维全部。Readable by the raising client; on the other side by courts (region derived from their codes) and platforms (their regionCodes; national ones: every court warning) whose region and the warning’s are on one branch; not by other clients of the raiser’s side; operators all.
      *
-     *     A court or the mediation side raises a warning; it is delivered as `warning.raised` to the other side’s subscribers whose region is on one branch with the warning’s. A referralId must name a referral the caller may read (else 404).
+     *     A court or the mediation side raises a warning; it is delivered as `warning.raised` to the other side’s subscribers whose region is on one branch with the warning’s. A referralId must name a referral the caller may read (else 404). What was raised never changes; a new warning is `raised`, version 1, due for acknowledgement by `acknowledgementDueAt` (see the acknowledgement, follow-up and closure routes).
      */
     post: operations['postV1Warnings']
     delete?: never
@@ -1075,10 +1102,103 @@ export type paths = {
     /**
      * 查询预警 / Get a warning
      * @description 可读范围：发起方本身；另一方中所在区域与预警区域处于同一分支（一方覆盖另一方）的法院（按法院代字推得的区域）或调解平台（按其 regionCodes；全国范围的平台可读全部法院预警，仅按组织标识授权的平台没有区域，只见自己发起的预警）；同一方的其他调用方不可读；运维全部。Readable by the raising client; on the other side by courts (region derived from their codes) and platforms (their regionCodes; national ones: every court warning) whose region and the warning’s are on one branch; not by other clients of the raiser’s side; operators all.
+     *
+     *     ETag 为 version。The ETag is the version. 预警生命周期（意见 五(一)：双向预警、续报、结报）：raised（已发布）→ acknowledged（另一方签收）→ closed（发布方结报），未结报前双方均可续报（状态不变，可多次）。未在时限内签收（红色 2 小时、橙色 12 小时、黄色 24 小时，自发布起算，见 acknowledgementDueAt）的预警发出且只发出一次 warning.overdue 事件（overdue 变为 true）。签收、续报、结报与逾期事件（warning.acknowledged、warning.followed_up、warning.closed、warning.overdue）推送给双方中所在区域与预警区域处于同一分支的订阅者；签收说明与报告中的身份证号、手机号在接收时即脱敏（双方均非“委派法院与办理组织”），事件不含预警摘要。不可读（不在可读范围）→ 404；运维 → 403 forbidden；一方执行另一方的动作 → 403 forbidden；当前状态不允许 → 409 illegal_transition（currentStatus）；If-Match 与 version 不符 → 412 version_mismatch。
+     *
+     *     Lifecycle: raised → acknowledged (by the other side) → closed (by the raising side); follow-ups from either side until closed (no state change, repeatable). A warning not acknowledged within its level’s time (red 2 h, orange 12 h, yellow 24 h from raising: acknowledgementDueAt) gets exactly one `warning.overdue` event. The lifecycle events go to the subscribers of both sides whose region is on the warning’s branch and leave out the summary; ID and mobile numbers in notes and reports are masked on receipt. Outside the read scope → 404; operators → 403 `forbidden`; the wrong side → 403 `forbidden`; a status that does not allow the action → 409 `illegal_transition` with `currentStatus`; a stale If-Match → 412.
      */
     get: operations['getV1WarningsId']
     put?: never
     post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/v1/warnings/{id}/events': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** 预警事件 / Events of a warning */
+    get: operations['getV1WarningsIdEvents']
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/v1/warnings/{id}/acknowledgement': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 签收预警 / Acknowledge a warning
+     * @description 由另一方签收：未发布该预警一方的调用方，且其区域与预警区域处于同一分支（全国范围的调解平台亦可），raised → acknowledged。发布方签收 → 403 forbidden；已签收或已结报 → 409 illegal_transition。可不带请求体。预警生命周期（意见 五(一)：双向预警、续报、结报）：raised（已发布）→ acknowledged（另一方签收）→ closed（发布方结报），未结报前双方均可续报（状态不变，可多次）。未在时限内签收（红色 2 小时、橙色 12 小时、黄色 24 小时，自发布起算，见 acknowledgementDueAt）的预警发出且只发出一次 warning.overdue 事件（overdue 变为 true）。签收、续报、结报与逾期事件（warning.acknowledged、warning.followed_up、warning.closed、warning.overdue）推送给双方中所在区域与预警区域处于同一分支的订阅者；签收说明与报告中的身份证号、手机号在接收时即脱敏（双方均非“委派法院与办理组织”），事件不含预警摘要。不可读（不在可读范围）→ 404；运维 → 403 forbidden；一方执行另一方的动作 → 403 forbidden；当前状态不允许 → 409 illegal_transition（currentStatus）；If-Match 与 version 不符 → 412 version_mismatch。
+     *
+     *     Lifecycle: raised → acknowledged (by the other side) → closed (by the raising side); follow-ups from either side until closed (no state change, repeatable). A warning not acknowledged within its level’s time (red 2 h, orange 12 h, yellow 24 h from raising: acknowledgementDueAt) gets exactly one `warning.overdue` event. The lifecycle events go to the subscribers of both sides whose region is on the warning’s branch and leave out the summary; ID and mobile numbers in notes and reports are masked on receipt. Outside the read scope → 404; operators → 403 `forbidden`; the wrong side → 403 `forbidden`; a status that does not allow the action → 409 `illegal_transition` with `currentStatus`; a stale If-Match → 412.
+     *
+     *     By the other side (a client of the role that did not raise it whose region is on the warning’s branch): raised → acknowledged. The body may be omitted.
+     */
+    post: operations['postV1WarningsIdAcknowledgement']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/v1/warnings/{id}/follow-up': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 预警续报 / Report a follow-up on a warning
+     * @description 续报：发布方或另一方中可读该预警的调用方均可，状态不变，可多次，按时间先后列于 followUps；已结报 → 409 illegal_transition。预警生命周期（意见 五(一)：双向预警、续报、结报）：raised（已发布）→ acknowledged（另一方签收）→ closed（发布方结报），未结报前双方均可续报（状态不变，可多次）。未在时限内签收（红色 2 小时、橙色 12 小时、黄色 24 小时，自发布起算，见 acknowledgementDueAt）的预警发出且只发出一次 warning.overdue 事件（overdue 变为 true）。签收、续报、结报与逾期事件（warning.acknowledged、warning.followed_up、warning.closed、warning.overdue）推送给双方中所在区域与预警区域处于同一分支的订阅者；签收说明与报告中的身份证号、手机号在接收时即脱敏（双方均非“委派法院与办理组织”），事件不含预警摘要。不可读（不在可读范围）→ 404；运维 → 403 forbidden；一方执行另一方的动作 → 403 forbidden；当前状态不允许 → 409 illegal_transition（currentStatus）；If-Match 与 version 不符 → 412 version_mismatch。
+     *
+     *     Lifecycle: raised → acknowledged (by the other side) → closed (by the raising side); follow-ups from either side until closed (no state change, repeatable). A warning not acknowledged within its level’s time (red 2 h, orange 12 h, yellow 24 h from raising: acknowledgementDueAt) gets exactly one `warning.overdue` event. The lifecycle events go to the subscribers of both sides whose region is on the warning’s branch and leave out the summary; ID and mobile numbers in notes and reports are masked on receipt. Outside the read scope → 404; operators → 403 `forbidden`; the wrong side → 403 `forbidden`; a status that does not allow the action → 409 `illegal_transition` with `currentStatus`; a stale If-Match → 412.
+     *
+     *     By either side (the raising client, or a reader of the other side); no state change, repeatable; not after closure.
+     */
+    post: operations['postV1WarningsIdFollowUp']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/v1/warnings/{id}/closure': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 预警结报 / Close a warning
+     * @description 结报：仅由发布方结报，即发布该预警的调用方本身（同一方的其他调用方读不到该预警，答 404），raised 或 acknowledged → closed；另一方结报 → 403 forbidden；已结报 → 409 illegal_transition。预警生命周期（意见 五(一)：双向预警、续报、结报）：raised（已发布）→ acknowledged（另一方签收）→ closed（发布方结报），未结报前双方均可续报（状态不变，可多次）。未在时限内签收（红色 2 小时、橙色 12 小时、黄色 24 小时，自发布起算，见 acknowledgementDueAt）的预警发出且只发出一次 warning.overdue 事件（overdue 变为 true）。签收、续报、结报与逾期事件（warning.acknowledged、warning.followed_up、warning.closed、warning.overdue）推送给双方中所在区域与预警区域处于同一分支的订阅者；签收说明与报告中的身份证号、手机号在接收时即脱敏（双方均非“委派法院与办理组织”），事件不含预警摘要。不可读（不在可读范围）→ 404；运维 → 403 forbidden；一方执行另一方的动作 → 403 forbidden；当前状态不允许 → 409 illegal_transition（currentStatus）；If-Match 与 version 不符 → 412 version_mismatch。
+     *
+     *     Lifecycle: raised → acknowledged (by the other side) → closed (by the raising side); follow-ups from either side until closed (no state change, repeatable). A warning not acknowledged within its level’s time (red 2 h, orange 12 h, yellow 24 h from raising: acknowledgementDueAt) gets exactly one `warning.overdue` event. The lifecycle events go to the subscribers of both sides whose region is on the warning’s branch and leave out the summary; ID and mobile numbers in notes and reports are masked on receipt. Outside the read scope → 404; operators → 403 `forbidden`; the wrong side → 403 `forbidden`; a status that does not allow the action → 409 `illegal_transition` with `currentStatus`; a stale If-Match → 412.
+     *
+     *     By the raising side, that is the raising client itself (other clients of its side cannot read the warning: 404): raised or acknowledged → closed.
+     */
+    post: operations['postV1WarningsIdClosure']
     delete?: never
     options?: never
     head?: never
@@ -1167,9 +1287,9 @@ export type paths = {
     get: operations['getV1CalendarYear']
     /**
      * 更新年度放假安排 / Publish a year’s arrangement
-     * @description 运维录入国务院公布的该年放假与调休安排，整体替换该年已有安排，立即用于此后计算的期限。日期须为该年内的有效日期，不得重复，同一日不能既放假又上班，否则 400 validation_failed 并逐项列出。随后重算期限用到该年的全部未办结案件（待受理的受理期限、调解中或中止中的调解期限、审查中的司法确认审查期限）：期限只会推后，新日历算出更早的日期时原日期不变；期限变动的案件版本号加一，各记一条 referral.deadlines_changed 或 confirmation.deadlines_changed 事件 { before, after, calendarYear }，定时器随之调整。重算提交后才应答；中途中断的重算在服务下次启动或再次 PUT 时接续。PUT 本身幂等，无需 Idempotency-Key：同一安排再次 PUT 不再变动任何案件。
+     * @description 运维录入国务院公布的该年放假与调休安排，整体替换该年已有安排，立即用于此后计算的期限。日期须为该年内的有效日期，不得重复，同一日不能既放假又上班，否则 400 validation_failed 并逐项列出。随后重算期限用到该年的全部未办结案件（待受理的受理期限、调解中或中止中的调解期限、审查中的司法确认审查期限及第 15 日审查目标日、已裁定的当事人异议期限）：期限只会推后，新日历算出更早的日期时原日期不变；期限变动的案件版本号加一，各记一条 referral.deadlines_changed 或 confirmation.deadlines_changed 事件 { before, after, calendarYear }，定时器随之调整。重算提交后才应答；中途中断的重算在服务下次启动或再次 PUT 时接续。PUT 本身幂等，无需 Idempotency-Key：同一安排再次 PUT 不再变动任何案件。
      *
-     *     Operator only: replaces the year’s days off and make-up working days, effective at once for deadlines computed afterwards. Each bad date is named in errors[] (400 validation_failed). Then every open case whose running due date (acceptance, mediation, review) used the year is recomputed: a date only moves later; each case that changes gets a new version and one *.deadlines_changed event { before, after, calendarYear }, and its timer follows. The PUT answers once that is committed; an interrupted recomputation resumes at the next start or PUT.
+     *     Operator only: replaces the year’s days off and make-up working days, effective at once for deadlines computed afterwards. Each bad date is named in errors[] (400 validation_failed). Then every open case whose running due date (acceptance, mediation, review and its day-15 target, a ruling’s objection window) used the year is recomputed: a date only moves later; each case that changes gets a new version and one *.deadlines_changed event { before, after, calendarYear }, and its timer follows. The PUT answers once that is committed; an interrupted recomputation resumes at the next start or PUT.
      */
     put: operations['putV1CalendarYear']
     post?: never
@@ -1263,6 +1383,28 @@ export type paths = {
      *     Compares the caller’s `{ id, version }` list for the day with the service’s. `missing`: cases of that day the caller did not list or lists at a version other than the current one, with the current version, sorted by id; `matched`: cases of that day listed at their current version, so `matched + missing.length = count`. `unknown`: ids the service does not have (as a case of this kind) or the caller may not read, as sent, in request order. An id the caller may read whose last change fell on another day is in none of the three: it is reconciled on the day of its last change. Ids compare case-insensitively; an id listed twice → 400 validation_failed (duplicate_id); more than 10000 items → 400: a longer day goes in parts, and a case one part reports missing that the caller holds at that version (listed in another part) is not missing. A read: it changes nothing, so it needs no Idempotency-Key.
      */
     post: operations['postV1ReconciliationDiff']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/v1/service-keys': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * 回执验签公钥 / Receipt verification keys (JWKS)
+     * @description 本服务签发回执（写操作应答头 Receipt）所用的公钥，JWKS 格式；第一把为当前签名密钥，其余为轮换前的旧密钥，仍可用于验证旧回执。EdDSA：Ed25519（RFC 8037）；SM2SM3：SM2 签名、SM3 杂凑、用户标识 1234567812345678（GB/T 32918、GM/T 0009），签名为 r‖s 各 32 字节。见 docs/receipts.md。
+     *
+     *     The public keys of the service’s receipts (the `Receipt` header of writes on cases) as a JWKS: the first one signs now, the others are earlier keys still published so that older receipts keep verifying. EdDSA: Ed25519 (RFC 8037); SM2SM3: SM2 over SM3 with user id 1234567812345678 (GB/T 32918, GM/T 0009), signature r‖s of 32 bytes each. See docs/receipts.md.
+     */
+    get: operations['getV1ServiceKeys']
+    put?: never
+    post?: never
     delete?: never
     options?: never
     head?: never
@@ -1871,6 +2013,86 @@ export type webhooks = {
     patch?: never
     trace?: never
   }
+  'warning.acknowledged': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 warning.acknowledged / event warning.acknowledged
+     * @description 订阅了 warning.acknowledged（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to warning.acknowledged (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_warning_acknowledged']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'warning.followed_up': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 warning.followed_up / event warning.followed_up
+     * @description 订阅了 warning.followed_up（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to warning.followed_up (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_warning_followed_up']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'warning.closed': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 warning.closed / event warning.closed
+     * @description 订阅了 warning.closed（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to warning.closed (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_warning_closed']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  'warning.overdue': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * 事件 warning.overdue / event warning.overdue
+     * @description 订阅了 warning.overdue（或 *）的地址收到此事件（契约 §4 信封，个人信息已脱敏）。应在 15 秒内以 2xx 应答（宜先应答再处理），按 webhook-id 去重。A subscription to warning.overdue (or *) receives this event as the §4 envelope, personal data masked. Answer 2xx within 15 s (answer first, process after); 408, 429 and 5xx are retried with backoff for at least 24 h, other 4xx go straight to dead, 410 disables the subscription.
+     */
+    post: operations['webhook_warning_overdue']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   'delivery.exhausted': {
     parameters: {
       query?: never
@@ -2044,6 +2266,15 @@ export interface operations {
            *     # HELP process_cpu_seconds_total Total user and system CPU time sp
            */
           'text/plain': string
+        }
+      }
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
         }
       }
     }
@@ -3568,6 +3799,8 @@ export interface operations {
         /** @description RFC 3339 with offset */
         updatedSince?: string
         partyIdNumber?: string
+        /** @description 案号，精确匹配 / exact 案号 */
+        caseNumber?: string
         /** @description 每页条数 1–200 / page size */
         limit?: number
         /** @description 不透明游标 / opaque cursor from nextCursor */
@@ -3963,6 +4196,8 @@ export interface operations {
       /** @description Default Response */
       201: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -4151,6 +4386,493 @@ export interface operations {
       }
       /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
       409: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated */
+      422: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求过于频繁 / rate limited */
+      429: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 内部错误 / internal error */
+      500: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 依赖暂不可用 / a dependency is unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  postV1ReferralsBatch: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
+        'idempotency-key'?: string
+        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'if-match'?: string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "items": [
+         *         {
+         *           "idempotencyKey": "jc0105-2026-1024",
+         *           "referral": {
+         *             "referralType": "pre_filing",
+         *             "courtCode": "京0105",
+         *             "caseNumber": "（2026）京0105民诉前调1024号",
+         *             "disputeType": "neighbor",
+         *             "causeOfAction": "相邻关系纠纷",
+         *             "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+         *             "claimAmount": "12000.00",
+         *             "parties": [
+         *               {
+         *                 "role": "applicant",
+         *                 "kind": "natural_person",
+         *                 "name": "张三",
+         *                 "idType": "resident_id",
+         *                 "idNumber": "11010519491231002X",
+         *                 "phone": "13800138000"
+         *               },
+         *               {
+         *                 "role": "respondent",
+         *                 "kind": "natural_person",
+         *                 "name": "李四",
+         *                 "idType": "resident_id",
+         *                 "idNumber": "440524196001010014"
+         *               }
+         *             ],
+         *             "consent": [
+         *               {
+         *                 "partyIndex": 0,
+         *                 "consentedAt": "2026-11-27T09:00:00+08:00",
+         *                 "method": "written"
+         *               },
+         *               {
+         *                 "partyIndex": 1,
+         *                 "consentedAt": "2026-11-27T09:30:00+08:00",
+         *                 "method": "online"
+         *               }
+         *             ],
+         *             "designation": {
+         *               "mode": "court_designated",
+         *               "organizationId": "bj-cy-blz"
+         *             },
+         *             "materials": []
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        'application/json': {
+          items: {
+            /** @description 该条目的幂等键，等同于单条 POST /v1/referrals 的 Idempotency-Key / the item’s own Idempotency-Key */
+            idempotencyKey: string
+            /**
+             * @example {
+             *       "referralType": "pre_filing",
+             *       "courtCode": "京0105",
+             *       "caseNumber": "（2026）京0105民诉前调1024号",
+             *       "disputeType": "neighbor",
+             *       "causeOfAction": "相邻关系纠纷",
+             *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+             *       "claimAmount": "12000.00",
+             *       "parties": [
+             *         {
+             *           "role": "applicant",
+             *           "kind": "natural_person",
+             *           "name": "张三",
+             *           "idType": "resident_id",
+             *           "idNumber": "11010519491231002X",
+             *           "phone": "13800138000"
+             *         },
+             *         {
+             *           "role": "respondent",
+             *           "kind": "natural_person",
+             *           "name": "李四",
+             *           "idType": "resident_id",
+             *           "idNumber": "440524196001010014"
+             *         }
+             *       ],
+             *       "consent": [
+             *         {
+             *           "partyIndex": 0,
+             *           "consentedAt": "2026-11-27T09:00:00+08:00",
+             *           "method": "written"
+             *         },
+             *         {
+             *           "partyIndex": 1,
+             *           "consentedAt": "2026-11-27T09:30:00+08:00",
+             *           "method": "online"
+             *         }
+             *       ],
+             *       "designation": {
+             *         "mode": "court_designated",
+             *         "organizationId": "bj-cy-blz"
+             *       },
+             *       "materials": []
+             *     }
+             */
+            referral: {
+              /**
+               * @description pre_filing 诉前委派 / in_litigation 诉中委托
+               * @enum {string}
+               */
+              referralType: 'pre_filing' | 'in_litigation'
+              /**
+               * @description 仅诉中委托：普通/简易程序 / in_litigation only
+               * @enum {string}
+               */
+              procedure?: 'ordinary' | 'summary'
+              /** @description 法院代字，须为调用方所属 / one of the caller’s court codes */
+              courtCode: string
+              /** @description 案号；诉前委派为 民诉前调，诉中委托为 民初；半角括号将存为全角 */
+              caseNumber: string
+              /** @enum {string} */
+              disputeType:
+                | 'marriage_family'
+                | 'neighbor'
+                | 'housing_homestead'
+                | 'contract'
+                | 'production_business'
+                | 'damage_compensation'
+                | 'land_forest'
+                | 'land_acquisition'
+                | 'environment'
+                | 'labor'
+                | 'consumer'
+                | 'medical'
+                | 'traffic'
+                | 'property_management'
+                | 'tourism'
+                | 'finance'
+                | 'insurance'
+                | 'intellectual_property'
+                | 'new_employment'
+                | 'other'
+              /** @description 案由 / cause of action */
+              causeOfAction?: string
+              /** @description 诉求摘要 1–4000 字 / claim summary */
+              claimSummary: string
+              /** @description 金额（元），十进制字符串，至多两位小数 / CNY decimal string */
+              claimAmount?: string
+              parties: {
+                /** @enum {string} */
+                role: 'applicant' | 'respondent' | 'third_party'
+                /** @enum {string} */
+                kind: 'natural_person' | 'legal_person' | 'other_org'
+                /** @description 姓名或名称（按 Unicode 码点计长，须含可见字符）/ name, code points, at least one visible */
+                name: string
+                /** @enum {string} */
+                idType: 'resident_id' | 'uscc' | 'passport' | 'hk_macao_permit' | 'taiwan_permit' | 'foreign_permanent_id'
+                /** @description 证件号码；居民身份证与统一社会信用代码校验校验位 / checksum-validated for resident_id and uscc */
+                idNumber: string
+                /** @description 电话：可选 +，以数字开头，其后 5–19 个数字、空格或连字符 / phone: optional +, a digit, then 5–19 digits, spaces or hyphens */
+                phone?: string
+                address?: string
+                /** @description 代理人至多 2 人（民诉法 61）/ at most 2 agents */
+                agents?: {
+                  /** @description 姓名或名称（按 Unicode 码点计长，须含可见字符）/ name, code points, at least one visible */
+                  name: string
+                  /** @enum {string} */
+                  kind?: 'lawyer' | 'legal_worker' | 'relative' | 'employee' | 'other'
+                  /** @enum {string} */
+                  idType?: 'resident_id' | 'uscc' | 'passport' | 'hk_macao_permit' | 'taiwan_permit' | 'foreign_permanent_id'
+                  /** @description 须同时给出 idType，按其校验 / requires idType, checked by it */
+                  idNumber?: string
+                  /** @description 电话：可选 +，以数字开头，其后 5–19 个数字、空格或连字符 / phone: optional +, a digit, then 5–19 digits, spaces or hyphens */
+                  phone?: string
+                  /** @description 执业证号 / licence number */
+                  licenseNumber?: string
+                }[]
+              }[]
+              /** @description 每位当事人一条同意记录（意见 三(二)）/ one per party */
+              consent: {
+                partyIndex: number
+                /**
+                 * Format: date-time
+                 * @description RFC 3339，含时区；不早于 1900 年，不晚于当前时间（容许 5 分钟时钟偏差）/ RFC 3339 with offset, 1900 … now + 5 min
+                 */
+                consentedAt: string
+                /** @enum {string} */
+                method: 'written' | 'oral' | 'online'
+              }[]
+              designation: {
+                /** @enum {string} */
+                mode: 'party_selected' | 'court_designated'
+                organizationId: string
+              }
+              materials?: {
+                materialId: string
+              }[]
+            }
+          }[]
+        }
+      }
+    }
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "index": 0,
+           *           "status": 201,
+           *           "referral": {
+           *             "id": "019ad2a4-5c1e-7b3a-9f00-2b1c3d4e5f60",
+           *             "version": 1,
+           *             "status": "referred",
+           *             "referralType": "pre_filing",
+           *             "courtCode": "京0105",
+           *             "caseNumber": "（2026）京0105民诉前调1024号",
+           *             "disputeType": "neighbor",
+           *             "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *             "parties": [
+           *               {
+           *                 "role": "applicant",
+           *                 "kind": "natural_person",
+           *                 "name": "张三",
+           *                 "idType": "resident_id",
+           *                 "idNumber": "11010519491231002X"
+           *               },
+           *               {
+           *                 "role": "respondent",
+           *                 "kind": "natural_person",
+           *                 "name": "李四",
+           *                 "idType": "resident_id",
+           *                 "idNumber": "440524196001010014"
+           *               }
+           *             ],
+           *             "consent": [
+           *               {
+           *                 "partyIndex": 0,
+           *                 "consentedAt": "2026-11-27T09:00:00+08:00",
+           *                 "method": "written"
+           *               },
+           *               {
+           *                 "partyIndex": 1,
+           *                 "consentedAt": "2026-11-27T09:30:00+08:00",
+           *                 "method": "online"
+           *               }
+           *             ],
+           *             "designation": {
+           *               "mode": "court_designated",
+           *               "organizationId": "bj-cy-blz"
+           *             },
+           *             "materials": [],
+           *             "organizationId": "bj-cy-blz",
+           *             "deadlines": {
+           *               "acceptanceDueOn": "2026-12-02",
+           *               "mediationDueOn": null,
+           *               "provisional": false
+           *             },
+           *             "mediator": null,
+           *             "acceptedAt": null,
+           *             "decline": null,
+           *             "recall": null,
+           *             "suspension": null,
+           *             "extensions": [],
+           *             "agreement": null,
+           *             "termination": null,
+           *             "materialReturn": null,
+           *             "courtFiling": null,
+           *             "closure": null,
+           *             "performance": null,
+           *             "createdAt": "2026-11-27T10:00:00.000Z",
+           *             "updatedAt": "2026-11-27T10:00:00.000Z"
+           *           }
+           *         },
+           *         {
+           *           "index": 1,
+           *           "status": 409,
+           *           "problem": {
+           *             "type": "https://zdz-connector.invalid/problems/duplicate_referral",
+           *             "title": "Conflict",
+           *             "status": 409,
+           *             "detail": "同一法院同一案号已有未办结的委派/委托",
+           *             "code": "duplicate_referral"
+           *           }
+           *         }
+           *       ]
+           *     }
+           */
+          'application/json': {
+            items: {
+              /** @description 条目在请求中的位置（从 0 起）/ the item’s position in the request */
+              index: number
+              /** @description 单条 POST /v1/referrals 将给出的状态码：201 或 4xx / the status the single route would answer */
+              status: number
+              referral?: {
+                /** @description UUIDv7 */
+                id: string
+                version: number
+                status: string
+                referralType: string
+                procedure?: string
+                courtCode: string
+                caseNumber: string
+                disputeType: string
+                causeOfAction?: string
+                claimSummary: string
+                claimAmount?: string
+                parties: {
+                  role: string
+                  kind: string
+                  name: string
+                  idType: string
+                  /** @description 非经办方脱敏：前 3 后 4 / masked for all but the referring court and handling organization */
+                  idNumber: string
+                  phone?: string
+                  address?: string
+                  agents?: {
+                    [key: string]: unknown
+                  }[]
+                }[]
+                consent: {
+                  [key: string]: unknown
+                }[]
+                designation: {
+                  [key: string]: unknown
+                }
+                materials: {
+                  [key: string]: unknown
+                }[]
+                organizationId: string
+                deadlines: {
+                  acceptanceDueOn: string | null
+                  mediationDueOn: string | null
+                  provisional: boolean
+                }
+                mediator: {
+                  [key: string]: unknown
+                } | null
+                acceptedAt: string | null
+                decline: {
+                  [key: string]: unknown
+                } | null
+                recall: {
+                  [key: string]: unknown
+                } | null
+                suspension: {
+                  [key: string]: unknown
+                } | null
+                extensions: {
+                  [key: string]: unknown
+                }[]
+                agreement: {
+                  [key: string]: unknown
+                } | null
+                termination: {
+                  [key: string]: unknown
+                } | null
+                materialReturn: {
+                  [key: string]: unknown
+                } | null
+                courtFiling: {
+                  [key: string]: unknown
+                } | null
+                closure: {
+                  [key: string]: unknown
+                } | null
+                performance: {
+                  [key: string]: unknown
+                } | null
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 with offset
+                 */
+                createdAt: string
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 with offset
+                 */
+                updatedAt: string
+              }
+              problem?: components['schemas']['Problem']
+              /** @description 该条目的幂等键已有存储的应答，此为重放（单条请求的 Idempotent-Replayed: true）/ a stored answer given again */
+              replayed?: boolean
+              /** @description 签名回执（JWS，合同 §4）/ the signed receipt of the item’s event (JWS) */
+              receipt?: string
+            }[]
+          }
+        }
+      }
+      /** @description 请求无效（validation_failed 等）/ invalid request */
+      400: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 角色无权调用 / role may not call this route */
+      403: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      409: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求体过大 / body too large */
+      413: {
         headers: {
           [name: string]: unknown
         }
@@ -4845,6 +5567,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -5137,6 +5861,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -5426,6 +6152,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -5712,6 +6440,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -5997,6 +6727,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -6287,6 +7019,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -6595,6 +7329,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -6961,6 +7697,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -7306,6 +8044,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -7615,6 +8355,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -7924,6 +8666,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -8216,6 +8960,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -8556,6 +9302,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -9212,6 +9960,8 @@ export interface operations {
         courtCode?: string
         organizationId?: string
         referralId?: string
+        /** @description 司法确认案号，精确匹配 / exact 案号 */
+        caseNumber?: string
         overdue?: boolean
         /** @description 每页条数 1–200 / page size */
         limit?: number
@@ -9666,6 +10416,8 @@ export interface operations {
       /** @description Default Response */
       201: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -10674,6 +11426,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -11003,6 +11757,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -11347,6 +12103,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -11715,6 +12473,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -12057,6 +12817,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -12417,6 +13179,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -12789,6 +13553,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -13172,6 +13938,8 @@ export interface operations {
       /** @description Default Response */
       200: {
         headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
           [name: string]: unknown
         }
         content: {
@@ -15833,6 +16601,7 @@ export interface operations {
     parameters: {
       query?: {
         level?: 'red' | 'orange' | 'yellow'
+        status?: 'raised' | 'acknowledged' | 'closed'
         /** @description 预警区域前缀 / region prefix of the warning */
         regionCode?: string
         disputeType?:
@@ -15918,6 +16687,67 @@ export interface operations {
                * @description RFC 3339 with offset
                */
               createdAt: string
+              /**
+               * @description 预警状态：raised 已发布、acknowledged 已签收、closed 已结报 / lifecycle status
+               * @enum {string}
+               */
+              status: 'raised' | 'acknowledged' | 'closed'
+              /** @description 版本号（最后一个事件的序号），亦为 ETag / version, also the ETag */
+              version: number
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              updatedAt: string
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              acknowledgementDueAt: string
+              /** @description 是否已逾期未签收（已发出 warning.overdue）/ whether warning.overdue was sent */
+              overdue: boolean
+              acknowledgedAt: string | null
+              acknowledgement: {
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 with offset
+                 */
+                at: string
+                by: {
+                  clientId: string
+                  /** @enum {string} */
+                  role: 'court' | 'mediation'
+                }
+                note: string | null
+              } | null
+              /** @description 续报，按时间先后 / follow-ups, oldest first */
+              followUps: {
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 with offset
+                 */
+                at: string
+                by: {
+                  clientId: string
+                  /** @enum {string} */
+                  role: 'court' | 'mediation'
+                }
+                report: string
+              }[]
+              closedAt: string | null
+              closure: {
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 with offset
+                 */
+                at: string
+                by: {
+                  clientId: string
+                  /** @enum {string} */
+                  role: 'court' | 'mediation'
+                }
+                report: string
+              } | null
             }[]
             nextCursor: string | null
           }
@@ -16085,6 +16915,67 @@ export interface operations {
              * @description RFC 3339 with offset
              */
             createdAt: string
+            /**
+             * @description 预警状态：raised 已发布、acknowledged 已签收、closed 已结报 / lifecycle status
+             * @enum {string}
+             */
+            status: 'raised' | 'acknowledged' | 'closed'
+            /** @description 版本号（最后一个事件的序号），亦为 ETag / version, also the ETag */
+            version: number
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            updatedAt: string
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            acknowledgementDueAt: string
+            /** @description 是否已逾期未签收（已发出 warning.overdue）/ whether warning.overdue was sent */
+            overdue: boolean
+            acknowledgedAt: string | null
+            acknowledgement: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              note: string | null
+            } | null
+            /** @description 续报，按时间先后 / follow-ups, oldest first */
+            followUps: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              report: string
+            }[]
+            closedAt: string | null
+            closure: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              report: string
+            } | null
           }
         }
       }
@@ -16226,6 +17117,67 @@ export interface operations {
              * @description RFC 3339 with offset
              */
             createdAt: string
+            /**
+             * @description 预警状态：raised 已发布、acknowledged 已签收、closed 已结报 / lifecycle status
+             * @enum {string}
+             */
+            status: 'raised' | 'acknowledged' | 'closed'
+            /** @description 版本号（最后一个事件的序号），亦为 ETag / version, also the ETag */
+            version: number
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            updatedAt: string
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            acknowledgementDueAt: string
+            /** @description 是否已逾期未签收（已发出 warning.overdue）/ whether warning.overdue was sent */
+            overdue: boolean
+            acknowledgedAt: string | null
+            acknowledgement: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              note: string | null
+            } | null
+            /** @description 续报，按时间先后 / follow-ups, oldest first */
+            followUps: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              report: string
+            }[]
+            closedAt: string | null
+            closure: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              report: string
+            } | null
           }
         }
       }
@@ -16258,6 +17210,739 @@ export interface operations {
       }
       /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
       404: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求过于频繁 / rate limited */
+      429: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 内部错误 / internal error */
+      500: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 依赖暂不可用 / a dependency is unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  getV1WarningsIdEvents: {
+    parameters: {
+      query?: {
+        /** @description 每页条数 1–200 / page size */
+        limit?: number
+        /** @description 不透明游标 / opaque cursor from nextCursor */
+        cursor?: string
+      }
+      header?: never
+      path: {
+        /** @description 资源标识 / resource id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            items: components['schemas']['Event'][]
+            nextCursor: string | null
+          }
+        }
+      }
+      /** @description 请求无效（validation_failed 等）/ invalid request */
+      400: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 角色无权调用 / role may not call this route */
+      403: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      404: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求过于频繁 / rate limited */
+      429: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 内部错误 / internal error */
+      500: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 依赖暂不可用 / a dependency is unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  postV1WarningsIdAcknowledgement: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
+        'idempotency-key'?: string
+        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'if-match'?: string
+      }
+      path: {
+        /** @description 资源标识 / resource id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "note": "已转属地乡镇街道综治中心，人民调解员已赶赴现场"
+         *     }
+         */
+        'application/json': {
+          /** @description 签收说明，可分行；其中的身份证号、手机号在接收时即脱敏存储 / note; ID and mobile numbers in it are masked on receipt */
+          note?: string
+        }
+      }
+    }
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            id: string
+            /** @enum {string} */
+            level: 'red' | 'orange' | 'yellow'
+            regionCode: string
+            disputeType: string
+            summary: string
+            involvedPersons: number
+            referralId: string | null
+            raisedBy: {
+              clientId: string
+              /** @enum {string} */
+              role: 'court' | 'mediation'
+              name: string
+            }
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            createdAt: string
+            /**
+             * @description 预警状态：raised 已发布、acknowledged 已签收、closed 已结报 / lifecycle status
+             * @enum {string}
+             */
+            status: 'raised' | 'acknowledged' | 'closed'
+            /** @description 版本号（最后一个事件的序号），亦为 ETag / version, also the ETag */
+            version: number
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            updatedAt: string
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            acknowledgementDueAt: string
+            /** @description 是否已逾期未签收（已发出 warning.overdue）/ whether warning.overdue was sent */
+            overdue: boolean
+            acknowledgedAt: string | null
+            acknowledgement: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              note: string | null
+            } | null
+            /** @description 续报，按时间先后 / follow-ups, oldest first */
+            followUps: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              report: string
+            }[]
+            closedAt: string | null
+            closure: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              report: string
+            } | null
+          }
+        }
+      }
+      /** @description 请求无效（validation_failed 等）/ invalid request */
+      400: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 角色无权调用 / role may not call this route */
+      403: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      404: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      409: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      412: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated */
+      422: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求过于频繁 / rate limited */
+      429: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 内部错误 / internal error */
+      500: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 依赖暂不可用 / a dependency is unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  postV1WarningsIdFollowUp: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
+        'idempotency-key'?: string
+        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'if-match'?: string
+      }
+      path: {
+        /** @description 资源标识 / resource id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "report": "涉事企业已垫付 60% 工资，其余部分约定月底前支付，现场情绪平稳"
+         *     }
+         */
+        'application/json': {
+          /** @description 报告内容，可分行；其中的身份证号、手机号在接收时即脱敏存储 / the report; ID and mobile numbers in it are masked on receipt */
+          report: string
+        }
+      }
+    }
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            id: string
+            /** @enum {string} */
+            level: 'red' | 'orange' | 'yellow'
+            regionCode: string
+            disputeType: string
+            summary: string
+            involvedPersons: number
+            referralId: string | null
+            raisedBy: {
+              clientId: string
+              /** @enum {string} */
+              role: 'court' | 'mediation'
+              name: string
+            }
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            createdAt: string
+            /**
+             * @description 预警状态：raised 已发布、acknowledged 已签收、closed 已结报 / lifecycle status
+             * @enum {string}
+             */
+            status: 'raised' | 'acknowledged' | 'closed'
+            /** @description 版本号（最后一个事件的序号），亦为 ETag / version, also the ETag */
+            version: number
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            updatedAt: string
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            acknowledgementDueAt: string
+            /** @description 是否已逾期未签收（已发出 warning.overdue）/ whether warning.overdue was sent */
+            overdue: boolean
+            acknowledgedAt: string | null
+            acknowledgement: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              note: string | null
+            } | null
+            /** @description 续报，按时间先后 / follow-ups, oldest first */
+            followUps: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              report: string
+            }[]
+            closedAt: string | null
+            closure: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              report: string
+            } | null
+          }
+        }
+      }
+      /** @description 请求无效（validation_failed 等）/ invalid request */
+      400: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 角色无权调用 / role may not call this route */
+      403: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      404: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      409: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      412: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated */
+      422: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求过于频繁 / rate limited */
+      429: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 内部错误 / internal error */
+      500: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 依赖暂不可用 / a dependency is unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  postV1WarningsIdClosure: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
+        'idempotency-key'?: string
+        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'if-match'?: string
+      }
+      path: {
+        /** @description 资源标识 / resource id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *       "report": "工资已全部结清，农民工已返乡，预警解除"
+         *     }
+         */
+        'application/json': {
+          /** @description 报告内容，可分行；其中的身份证号、手机号在接收时即脱敏存储 / the report; ID and mobile numbers in it are masked on receipt */
+          report: string
+        }
+      }
+    }
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          /** @description 签名回执：JWS 紧凑序列化，载荷 { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }，eventHash 为该事件在案件哈希链中的哈希；用 GET /v1/service-keys 公布的密钥（按 kid）验证；幂等重放返回同一回执。Signed receipt: a JWS (compact serialization) whose payload is { subject: { kind, id }, sequence, eventId, eventHash, caseVersion, issuedAt }, eventHash being the event’s hash in the case’s chain; verify it with the key of its `kid` from GET /v1/service-keys (alg EdDSA: Ed25519; alg SM2SM3: SM2 over SM3 with user id 1234567812345678, signature r‖s of 32 bytes each). A replay carries the same receipt. See docs/receipts.md. */
+          Receipt?: string
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            id: string
+            /** @enum {string} */
+            level: 'red' | 'orange' | 'yellow'
+            regionCode: string
+            disputeType: string
+            summary: string
+            involvedPersons: number
+            referralId: string | null
+            raisedBy: {
+              clientId: string
+              /** @enum {string} */
+              role: 'court' | 'mediation'
+              name: string
+            }
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            createdAt: string
+            /**
+             * @description 预警状态：raised 已发布、acknowledged 已签收、closed 已结报 / lifecycle status
+             * @enum {string}
+             */
+            status: 'raised' | 'acknowledged' | 'closed'
+            /** @description 版本号（最后一个事件的序号），亦为 ETag / version, also the ETag */
+            version: number
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            updatedAt: string
+            /**
+             * Format: date-time
+             * @description RFC 3339 with offset
+             */
+            acknowledgementDueAt: string
+            /** @description 是否已逾期未签收（已发出 warning.overdue）/ whether warning.overdue was sent */
+            overdue: boolean
+            acknowledgedAt: string | null
+            acknowledgement: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              note: string | null
+            } | null
+            /** @description 续报，按时间先后 / follow-ups, oldest first */
+            followUps: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              report: string
+            }[]
+            closedAt: string | null
+            closure: {
+              /**
+               * Format: date-time
+               * @description RFC 3339 with offset
+               */
+              at: string
+              by: {
+                clientId: string
+                /** @enum {string} */
+                role: 'court' | 'mediation'
+              }
+              report: string
+            } | null
+          }
+        }
+      }
+      /** @description 请求无效（validation_failed 等）/ invalid request */
+      400: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 角色无权调用 / role may not call this route */
+      403: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      404: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      409: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      412: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated */
+      422: {
         headers: {
           [name: string]: unknown
         }
@@ -17461,6 +19146,118 @@ export interface operations {
             unknown: string[]
             /** @description 版本一致的当日案件数 / cases of the day held at their current version */
             matched: number
+          }
+        }
+      }
+      /** @description 请求无效（validation_failed 等）/ invalid request */
+      400: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 角色无权调用 / role may not call this route */
+      403: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求过于频繁 / rate limited */
+      429: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 内部错误 / internal error */
+      500: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 依赖暂不可用 / a dependency is unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  getV1ServiceKeys: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          /**
+           * @example {
+           *       "keys": [
+           *         {
+           *           "kty": "OKP",
+           *           "crv": "Ed25519",
+           *           "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+           *           "kid": "r20260105-3fa2c1",
+           *           "alg": "EdDSA",
+           *           "use": "sig"
+           *         },
+           *         {
+           *           "kty": "EC",
+           *           "crv": "SM2",
+           *           "x": "CfnfMR5UIaFQ3X0WHkvFxnIXn60YM_wHa7CP81bzUCA",
+           *           "y": "zOpJDOJndaUtxupxjMGqYArtBfvzXghKZjL2By2prRM",
+           *           "kid": "r20250301-7c09d4",
+           *           "alg": "SM2SM3",
+           *           "use": "sig"
+           *         }
+           *       ]
+           *     }
+           */
+          'application/json': {
+            keys: {
+              /** @description OKP (Ed25519, RFC 8037) or EC (SM2) */
+              kty: 'OKP' | 'EC'
+              crv: 'Ed25519' | 'SM2'
+              /** @description base64url: the Ed25519 public key, or the SM2 point’s x (32 bytes) */
+              x: string
+              /** @description SM2 only: the point’s y (32 bytes), base64url */
+              y?: string
+              /** @description 密钥标识，对应回执 JWS 头部的 kid / the key id a receipt’s JWS header names */
+              kid: string
+              alg: 'EdDSA' | 'SM2SM3'
+              /** @enum {string} */
+              use: 'sig'
+            }[]
           }
         }
       }
@@ -21521,6 +23318,190 @@ export interface operations {
         'application/json': components['schemas']['Event'] & {
           /** @constant */
           type?: 'warning.raised'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_warning_acknowledged: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'warning.acknowledged'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_warning_followed_up: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'warning.followed_up'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_warning_closed: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'warning.closed'
+        }
+      }
+    }
+    responses: {
+      /** @description 已接收 / received (any 2xx) */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 签名无效，不重试 / signature did not verify: not retried (other 4xx likewise) */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description 暂不可用，稍后重试 / retried with backoff (also 408, 429 and other 5xx) */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  webhook_warning_overdue: {
+    parameters: {
+      query?: never
+      header: {
+        /** @description 事件标识（即事件 id），接收方据此去重 / the event id: deduplicate on it (deliveries are at least once) */
+        'webhook-id': string
+        /** @description 签名时间（Unix 秒）；与本地时钟相差超过 5 分钟应拒绝 / unix seconds when signed; refuse beyond 5 minutes of your clock */
+        'webhook-timestamp': string
+        /** @description Standard Webhooks 签名：`v1,<base64 HMAC-SHA256>`（默认）或 `sm3,<base64 HMAC-SM3>`（signatureAlgorithm hmac-sm3，密评）；签名内容为 `<webhook-id>.<webhook-timestamp>.<原始请求体>`，密钥为订阅 secret 去掉 `whsec_` 后 base64 解码的字节；轮换期间含多个以空格分隔的签名，任一匹配即可。Signed content `<id>.<timestamp>.<raw body>`, key = base64-decoded secret after `whsec_`; several space-separated signatures during a secret rotation, one match suffices. Verify with `verifyWebhook` from `zdz-connector/client`. */
+        'webhook-signature': string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['Event'] & {
+          /** @constant */
+          type?: 'warning.overdue'
         }
       }
     }

@@ -361,6 +361,12 @@ t.test('every request example works against the live service (fresh ids), answer
   const w = (await play(t, 'POST /v1/warnings', court)).json as { id: string }
   await play(t, 'GET /v1/warnings', court)
   await play(t, 'GET /v1/warnings/{id}', court, { path: { id: w.id } })
+  await play(t, 'POST /v1/warnings/{id}/follow-up', court, { path: { id: w.id } })
+  await play(t, 'POST /v1/warnings/{id}/acknowledgement', platform, { path: { id: w.id } })
+  await play(t, 'GET /v1/warnings/{id}/events', court, { path: { id: w.id } })
+  await play(t, 'POST /v1/warnings/{id}/closure', court, { path: { id: w.id } })
+  await play(t, 'GET /v1/service-keys', court)
+  await play(t, 'POST /v1/referrals/batch', court)
   await play(t, 'GET /v1/stats', court)
   await play(t, 'GET /v1/calendar/{year}', court, { path: { year: today.slice(0, 4) } })
   await play(t, 'PUT /v1/calendar/{year}', op, { path: { year: '2027' } })
