@@ -2257,11 +2257,11 @@ export interface operations {
           /**
            * @example # HELP process_cpu_user_seconds_total Total user CPU time spent in seconds.
            *     # TYPE process_cpu_user_seconds_total counter
-           *     process_cpu_user_seconds_total 2.561717
+           *     process_cpu_user_seconds_total 3.491967
            *
            *     # HELP process_cpu_system_seconds_total Total system CPU time spent in seconds.
            *     # TYPE process_cpu_system_seconds_total counter
-           *     process_cpu_system_seconds_total 0.037153
+           *     process_cpu_system_seconds_total 0.112512
            *
            *     # HELP process_cpu_seconds_total Total user and system CPU time sp
            */
@@ -2328,11 +2328,11 @@ export interface operations {
            *       "checks": {
            *         "postgres": {
            *           "status": "up",
-           *           "latencyMs": 9.5
+           *           "latencyMs": 8.2
            *         },
            *         "redis": {
            *           "status": "up",
-           *           "latencyMs": 9
+           *           "latencyMs": 4.2
            *         }
            *       },
            *       "calendar": {
@@ -2416,11 +2416,11 @@ export interface operations {
            *           "courtCodes": [],
            *           "organizationIds": [],
            *           "regionCodes": [],
-           *           "createdAt": "2026-12-06T03:58:23.432Z",
+           *           "createdAt": "2026-12-06T04:28:44.286Z",
            *           "keys": []
            *         },
            *         {
-           *           "id": "01a24980-e955-712b-89cd-96768da7e10f",
+           *           "id": "01a2499c-9479-7561-87da-ac466dbc268c",
            *           "name": "北京市朝阳区人民法院",
            *           "role": "court",
            *           "courtCodes": [
@@ -2428,18 +2428,18 @@ export interface operations {
            *           ],
            *           "organizationIds": [],
            *           "regionCodes": [],
-           *           "createdAt": "2026-12-06T03:58:34.829Z",
+           *           "createdAt": "2026-12-06T04:28:48.118Z",
            *           "keys": [
            *             {
-           *               "keyId": "ec77maelcn",
-           *               "createdAt": "2026-12-06T03:58:34.829Z",
+           *               "keyId": "mjnmlphc3z",
+           *               "createdAt": "2026-12-06T04:28:48.118Z",
            *               "lastUsedAt": null,
            *               "revokedAt": null
            *             }
            *           ]
            *         },
            *         {
-           *           "id": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *           "id": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
            *           "name": "北京平台",
            *           "role": "mediation",
            *           "courtCodes": [],
@@ -2447,11 +2447,11 @@ export interface operations {
            *           "regionCodes": [
            *             "11"
            *           ],
-           *           "createdAt": "2026-12-06T03:58:34.904Z",
+           *           "createdAt": "2026-12-06T04:28:48.143Z",
            *           "keys": [
            *             {
-           *               "keyId": "3jxsbmpc26",
-           *               "createdAt": "2026-12-06T03:58:34.904Z",
+           *               "keyId": "mtu2hvtncw",
+           *               "createdAt": "2026-12-06T04:28:48.143Z",
            *               "lastUsedAt": null,
            *               "revokedAt": null
            *             }
@@ -2587,7 +2587,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-e955-712b-89cd-96768da7e10f",
+           *       "id": "01a2499c-9479-7561-87da-ac466dbc268c",
            *       "name": "北京市朝阳区人民法院",
            *       "role": "court",
            *       "courtCodes": [
@@ -2595,8 +2595,8 @@ export interface operations {
            *       ],
            *       "organizationIds": [],
            *       "regionCodes": [],
-           *       "createdAt": "2026-12-06T03:58:34.829Z",
-           *       "keyId": "ec77maelcn",
+           *       "createdAt": "2026-12-06T04:28:48.118Z",
+           *       "keyId": "mjnmlphc3z",
            *       "apiKey": "zdz_example_key_shown_once_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
            *     }
            */
@@ -2712,7 +2712,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-e955-712b-89cd-96768da7e10f",
+           *       "id": "01a2499c-9479-7561-87da-ac466dbc268c",
            *       "name": "北京市朝阳区人民法院",
            *       "role": "court",
            *       "courtCodes": [
@@ -2720,11 +2720,11 @@ export interface operations {
            *       ],
            *       "organizationIds": [],
            *       "regionCodes": [],
-           *       "createdAt": "2026-12-06T03:58:34.829Z",
+           *       "createdAt": "2026-12-06T04:28:48.118Z",
            *       "keys": [
            *         {
-           *           "keyId": "ec77maelcn",
-           *           "createdAt": "2026-12-06T03:58:34.829Z",
+           *           "keyId": "mjnmlphc3z",
+           *           "createdAt": "2026-12-06T04:28:48.118Z",
            *           "lastUsedAt": null,
            *           "revokedAt": null
            *         }
@@ -2846,7 +2846,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "keyId": "hwxw7r2z74",
+           *       "keyId": "op7hbnonhv",
            *       "apiKey": "zdz_example_key_shown_once_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
            *     }
            */
@@ -3062,8 +3062,8 @@ export interface operations {
            *       },
            *       "active": true,
            *       "version": 3,
-           *       "createdAt": "2026-12-06T03:58:35.224Z",
-           *       "updatedAt": "2026-12-06T03:58:35.285Z"
+           *       "createdAt": "2026-12-06T04:28:48.247Z",
+           *       "updatedAt": "2026-12-06T04:28:48.298Z"
            *     }
            */
           'application/json': {
@@ -3255,8 +3255,8 @@ export interface operations {
            *       },
            *       "active": true,
            *       "version": 2,
-           *       "createdAt": "2026-12-06T03:58:35.224Z",
-           *       "updatedAt": "2026-12-06T03:58:35.264Z"
+           *       "createdAt": "2026-12-06T04:28:48.247Z",
+           *       "updatedAt": "2026-12-06T04:28:48.267Z"
            *     }
            */
           'application/json': {
@@ -3313,8 +3313,8 @@ export interface operations {
            *       },
            *       "active": true,
            *       "version": 1,
-           *       "createdAt": "2026-12-06T03:58:35.224Z",
-           *       "updatedAt": "2026-12-06T03:58:35.224Z"
+           *       "createdAt": "2026-12-06T04:28:48.247Z",
+           *       "updatedAt": "2026-12-06T04:28:48.247Z"
            *     }
            */
           'application/json': {
@@ -3479,8 +3479,8 @@ export interface operations {
            *           },
            *           "active": true,
            *           "version": 3,
-           *           "createdAt": "2026-12-06T03:58:35.224Z",
-           *           "updatedAt": "2026-12-06T03:58:35.285Z"
+           *           "createdAt": "2026-12-06T04:28:48.247Z",
+           *           "updatedAt": "2026-12-06T04:28:48.298Z"
            *         },
            *         {
            *           "id": "bj-cy-centre",
@@ -3502,8 +3502,8 @@ export interface operations {
            *           },
            *           "active": true,
            *           "version": 2,
-           *           "createdAt": "2026-12-06T03:58:35.327Z",
-           *           "updatedAt": "2026-12-06T03:58:35.369Z"
+           *           "createdAt": "2026-12-06T04:28:48.304Z",
+           *           "updatedAt": "2026-12-06T04:28:48.329Z"
            *         }
            *       ],
            *       "nextCursor": null
@@ -3822,12 +3822,12 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *           "version": 1,
            *           "status": "referred",
            *           "referralType": "pre_filing",
            *           "courtCode": "京0105",
-           *           "caseNumber": "（2026）京0105民诉前调51380号",
+           *           "caseNumber": "（2026）京0105民诉前调67773号",
            *           "disputeType": "neighbor",
            *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *           "parties": [
@@ -3882,8 +3882,8 @@ export interface operations {
            *           "courtFiling": null,
            *           "closure": null,
            *           "performance": null,
-           *           "createdAt": "2026-12-06T03:58:35.961Z",
-           *           "updatedAt": "2026-12-06T03:58:35.961Z",
+           *           "createdAt": "2026-12-06T04:28:48.484Z",
+           *           "updatedAt": "2026-12-06T04:28:48.484Z",
            *           "causeOfAction": "相邻关系纠纷",
            *           "claimAmount": "12000.00"
            *         }
@@ -4203,12 +4203,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "version": 1,
            *       "status": "referred",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "caseNumber": "（2026）京0105民诉前调67773号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -4265,8 +4265,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:35.961Z",
-           *       "updatedAt": "2026-12-06T03:58:35.961Z"
+           *       "createdAt": "2026-12-06T04:28:48.484Z",
+           *       "updatedAt": "2026-12-06T04:28:48.484Z"
            *     }
            */
           'application/json': {
@@ -4657,21 +4657,24 @@ export interface operations {
            *           "index": 0,
            *           "status": 201,
            *           "referral": {
-           *             "id": "019ad2a4-5c1e-7b3a-9f00-2b1c3d4e5f60",
+           *             "id": "01a2499c-9cfe-7fb8-bf6f-f6ebe9535d63",
            *             "version": 1,
            *             "status": "referred",
            *             "referralType": "pre_filing",
            *             "courtCode": "京0105",
-           *             "caseNumber": "（2026）京0105民诉前调1024号",
+           *             "caseNumber": "（2026）京0105民诉前调67782号",
            *             "disputeType": "neighbor",
+           *             "causeOfAction": "相邻关系纠纷",
            *             "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
+           *             "claimAmount": "12000.00",
            *             "parties": [
            *               {
            *                 "role": "applicant",
            *                 "kind": "natural_person",
            *                 "name": "张三",
            *                 "idType": "resident_id",
-           *                 "idNumber": "11010519491231002X"
+           *                 "idNumber": "11010519491231002X",
+           *                 "phone": "13800138000"
            *               },
            *               {
            *                 "role": "respondent",
@@ -4684,12 +4687,12 @@ export interface operations {
            *             "consent": [
            *               {
            *                 "partyIndex": 0,
-           *                 "consentedAt": "2026-11-27T09:00:00+08:00",
+           *                 "consentedAt": "2026-12-02T09:00:00+08:00",
            *                 "method": "written"
            *               },
            *               {
            *                 "partyIndex": 1,
-           *                 "consentedAt": "2026-11-27T09:30:00+08:00",
+           *                 "consentedAt": "2026-12-02T09:30:00+08:00",
            *                 "method": "online"
            *               }
            *             ],
@@ -4700,7 +4703,7 @@ export interface operations {
            *             "materials": [],
            *             "organizationId": "bj-cy-blz",
            *             "deadlines": {
-           *               "acceptanceDueOn": "2026-12-02",
+           *               "acceptanceDueOn": "2026-12-09",
            *               "mediationDueOn": null,
            *               "provisional": false
            *             },
@@ -4716,20 +4719,10 @@ export interface operations {
            *             "courtFiling": null,
            *             "closure": null,
            *             "performance": null,
-           *             "createdAt": "2026-11-27T10:00:00.000Z",
-           *             "updatedAt": "2026-11-27T10:00:00.000Z"
-           *           }
-           *         },
-           *         {
-           *           "index": 1,
-           *           "status": 409,
-           *           "problem": {
-           *             "type": "https://zdz-connector.invalid/problems/duplicate_referral",
-           *             "title": "Conflict",
-           *             "status": 409,
-           *             "detail": "同一法院同一案号已有未办结的委派/委托",
-           *             "code": "duplicate_referral"
-           *           }
+           *             "createdAt": "2026-12-06T04:28:50.298Z",
+           *             "updatedAt": "2026-12-06T04:28:50.298Z"
+           *           },
+           *           "receipt": "eyJhbGciOiJFZERTQSIsImtpZCI6InIyMDI2MTIwNi02MTE1N2UifQ.eyJzdWJqZWN0Ijp7ImtpbmQiOiJyZWZlcnJhbCIsImlkIjoiMDFhMjQ5OWMtOWNmZS03ZmI4LWJmNmYtZjZlYmU5NTM1ZDYzIn0sInNlcXVlbmNlIjoxLCJldmVudElkIjoiMDFhMjQ5OWMtOWNmZS03ZmI4LWJmNmYtZjZlY2U3ZmEwYTU3IiwiZXZlbnRIYXNoIjoiNjY5ZDllMjA1MmRiOGU3NGUzN2ViZDEwNzliMzBhZGMzMGEzNzg2ZDE0MjVjYWMyNTNlODFlNjZjZWIwNzUzZSIsImNhc2VWZXJzaW9uIjoxLCJpc3N1ZWRBdCI6IjIwMjYtMTItMDZUMDQ6Mjg6NTAuMzA0WiJ9.JDRjaUw4x7moNzxghP2nY8I78_iZk8qjWzDbMFlEbz0soUG2cH096BBIcDBzOTi1UDqdySlvzUtdupYGqvfeCg"
            *         }
            *       ]
            *     }
@@ -4938,12 +4931,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "version": 1,
            *       "status": "referred",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "caseNumber": "（2026）京0105民诉前调67773号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "parties": [
@@ -4998,8 +4991,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:35.961Z",
-           *       "updatedAt": "2026-12-06T03:58:35.961Z",
+           *       "createdAt": "2026-12-06T04:28:48.484Z",
+           *       "updatedAt": "2026-12-06T04:28:48.484Z",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimAmount": "12000.00"
            *     }
@@ -5184,22 +5177,22 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a24980-edbc-7724-a3d1-4439a6848323",
+           *           "id": "01a2499c-95e7-7552-9ae0-0213832535ce",
            *           "type": "referral.created",
-           *           "occurredAt": "2026-12-06T03:58:35.961Z",
+           *           "occurredAt": "2026-12-06T04:28:48.484Z",
            *           "sequence": 1,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
            *           },
            *           "caseVersion": 1,
            *           "actor": {
-           *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
            *             "role": "court"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *               "recall": null,
            *               "status": "referred",
            *               "closure": null,
@@ -5237,16 +5230,16 @@ export interface operations {
            *               "mediator": null,
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "createdAt": "2026-12-06T04:28:48.484Z",
            *               "deadlines": {
            *                 "provisional": false,
            *                 "mediationDueOn": null,
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T03:58:35.961Z",
+           *               "updatedAt": "2026-12-06T04:28:48.484Z",
            *               "acceptedAt": null,
-           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "caseNumber": "（2026）京0105民诉前调67773号",
            *               "extensions": [],
            *               "suspension": null,
            *               "claimAmount": "12000.00",
@@ -5267,22 +5260,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a24980-f095-728e-ab32-adb11b490e36",
+           *           "id": "01a2499c-96cc-713e-8c15-b5f7c0db998d",
            *           "type": "referral.accepted",
-           *           "occurredAt": "2026-12-06T03:58:36.653Z",
+           *           "occurredAt": "2026-12-06T04:28:48.697Z",
            *           "sequence": 2,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
            *           },
            *           "caseVersion": 2,
            *           "actor": {
-           *             "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
            *             "role": "mediation"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *               "recall": null,
            *               "status": "mediating",
            *               "closure": null,
@@ -5323,16 +5316,16 @@ export interface operations {
            *               },
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "createdAt": "2026-12-06T04:28:48.484Z",
            *               "deadlines": {
            *                 "provisional": true,
            *                 "mediationDueOn": "2027-01-05",
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T03:58:36.653Z",
-           *               "acceptedAt": "2026-12-06T03:58:36.566Z",
-           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "updatedAt": "2026-12-06T04:28:48.697Z",
+           *               "acceptedAt": "2026-12-06T04:28:48.681Z",
+           *               "caseNumber": "（2026）京0105民诉前调67773号",
            *               "extensions": [],
            *               "suspension": null,
            *               "claimAmount": "12000.00",
@@ -5353,22 +5346,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a24980-f0c1-7e56-b628-2f2b44375ccd",
+           *           "id": "01a2499c-96e7-7b66-9707-5812f9717ad0",
            *           "type": "referral.suspended",
-           *           "occurredAt": "2026-12-06T03:58:36.730Z",
+           *           "occurredAt": "2026-12-06T04:28:48.736Z",
            *           "sequence": 3,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
            *           },
            *           "caseVersion": 3,
            *           "actor": {
-           *             "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
            *             "role": "mediation"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *               "recall": null,
            *               "status": "suspended",
            *               "closure": null,
@@ -5409,21 +5402,21 @@ export interface operations {
            *               },
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "createdAt": "2026-12-06T04:28:48.484Z",
            *               "deadlines": {
            *                 "provisional": true,
            *                 "mediationDueOn": "2027-01-05",
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T03:58:36.730Z",
-           *               "acceptedAt": "2026-12-06T03:58:36.566Z",
-           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "updatedAt": "2026-12-06T04:28:48.736Z",
+           *               "acceptedAt": "2026-12-06T04:28:48.681Z",
+           *               "caseNumber": "（2026）京0105民诉前调67773号",
            *               "extensions": [],
            *               "suspension": {
            *                 "note": "委托房屋漏水原因鉴定",
            *                 "reason": "appraisal",
-           *                 "suspendedAt": "2026-12-06T03:58:36.730Z",
+           *                 "suspendedAt": "2026-12-06T04:28:48.736Z",
            *                 "suspendedOn": "2026-12-06"
            *               },
            *               "claimAmount": "12000.00",
@@ -5574,12 +5567,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "version": 2,
            *       "status": "mediating",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "caseNumber": "（2026）京0105民诉前调67773号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -5628,7 +5621,7 @@ export interface operations {
            *         "name": "王调解",
            *         "id": "M-001"
            *       },
-           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -5639,8 +5632,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:35.961Z",
-           *       "updatedAt": "2026-12-06T03:58:36.653Z"
+           *       "createdAt": "2026-12-06T04:28:48.484Z",
+           *       "updatedAt": "2026-12-06T04:28:48.697Z"
            *     }
            */
           'application/json': {
@@ -5868,12 +5861,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+           *       "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
            *       "version": 3,
            *       "status": "referred",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51381号",
+           *       "caseNumber": "（2026）京0105民诉前调67774号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -5930,8 +5923,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:37.587Z",
-           *       "updatedAt": "2026-12-06T03:58:37.770Z"
+           *       "createdAt": "2026-12-06T04:28:48.972Z",
+           *       "updatedAt": "2026-12-06T04:28:49.031Z"
            *     }
            */
           'application/json': {
@@ -6159,12 +6152,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+           *       "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
            *       "version": 4,
            *       "status": "recalled",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51381号",
+           *       "caseNumber": "（2026）京0105民诉前调67774号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -6215,7 +6208,7 @@ export interface operations {
            *       "recall": {
            *         "reason": "party_insists_on_litigation",
            *         "note": "申请人明确表示不同意调解，坚持起诉",
-           *         "recalledAt": "2026-12-06T03:58:37.908Z"
+           *         "recalledAt": "2026-12-06T04:28:49.086Z"
            *       },
            *       "suspension": null,
            *       "extensions": [],
@@ -6225,8 +6218,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:37.587Z",
-           *       "updatedAt": "2026-12-06T03:58:37.908Z"
+           *       "createdAt": "2026-12-06T04:28:48.972Z",
+           *       "updatedAt": "2026-12-06T04:28:49.086Z"
            *     }
            */
           'application/json': {
@@ -6447,12 +6440,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f80f-717d-aff2-2cdbf8fffcad",
+           *       "id": "01a2499c-9919-7656-a7ca-ea67821cf977",
            *       "version": 2,
            *       "status": "referred",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51384号",
+           *       "caseNumber": "（2026）京0105民诉前调67777号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -6509,8 +6502,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:38.606Z",
-           *       "updatedAt": "2026-12-06T03:58:38.703Z"
+           *       "createdAt": "2026-12-06T04:28:49.305Z",
+           *       "updatedAt": "2026-12-06T04:28:49.329Z"
            *     }
            */
           'application/json': {
@@ -6734,12 +6727,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "version": 3,
            *       "status": "suspended",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "caseNumber": "（2026）京0105民诉前调67773号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -6788,14 +6781,14 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": {
            *         "reason": "appraisal",
            *         "note": "委托房屋漏水原因鉴定",
            *         "suspendedOn": "2026-12-06",
-           *         "suspendedAt": "2026-12-06T03:58:36.730Z"
+           *         "suspendedAt": "2026-12-06T04:28:48.736Z"
            *       },
            *       "extensions": [],
            *       "agreement": null,
@@ -6804,8 +6797,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:35.961Z",
-           *       "updatedAt": "2026-12-06T03:58:36.730Z"
+           *       "createdAt": "2026-12-06T04:28:48.484Z",
+           *       "updatedAt": "2026-12-06T04:28:48.736Z"
            *     }
            */
           'application/json': {
@@ -7026,12 +7019,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "version": 4,
            *       "status": "mediating",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "caseNumber": "（2026）京0105民诉前调67773号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -7080,7 +7073,7 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -7091,8 +7084,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:35.961Z",
-           *       "updatedAt": "2026-12-06T03:58:36.777Z"
+           *       "createdAt": "2026-12-06T04:28:48.484Z",
+           *       "updatedAt": "2026-12-06T04:28:48.764Z"
            *     }
            */
           'application/json': {
@@ -7336,12 +7329,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "version": 5,
            *       "status": "mediating",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "caseNumber": "（2026）京0105民诉前调67773号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -7390,7 +7383,7 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -7401,16 +7394,16 @@ export interface operations {
            *           "consent": [
            *             {
            *               "partyIndex": 0,
-           *               "consentedAt": "2026-12-06T11:58:36.877+08:00",
+           *               "consentedAt": "2026-12-06T12:28:48.775+08:00",
            *               "method": "written"
            *             },
            *             {
            *               "partyIndex": 1,
-           *               "consentedAt": "2026-12-06T11:58:36.877+08:00",
+           *               "consentedAt": "2026-12-06T12:28:48.775+08:00",
            *               "method": "written"
            *             }
            *           ],
-           *           "extendedAt": "2026-12-06T03:58:36.898Z"
+           *           "extendedAt": "2026-12-06T04:28:48.787Z"
            *         }
            *       ],
            *       "agreement": null,
@@ -7419,8 +7412,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:35.961Z",
-           *       "updatedAt": "2026-12-06T03:58:36.898Z"
+           *       "createdAt": "2026-12-06T04:28:48.484Z",
+           *       "updatedAt": "2026-12-06T04:28:48.787Z"
            *     }
            */
           'application/json': {
@@ -7704,12 +7697,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "version": 6,
            *       "status": "agreed",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "caseNumber": "（2026）京0105民诉前调67773号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -7758,7 +7751,7 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -7768,16 +7761,16 @@ export interface operations {
            *             {
            *               "method": "written",
            *               "partyIndex": 0,
-           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
            *             },
            *             {
            *               "method": "written",
            *               "partyIndex": 1,
-           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
            *             }
            *           ],
            *           "newDueOn": "2027-01-20",
-           *           "extendedAt": "2026-12-06T03:58:36.898Z",
+           *           "extendedAt": "2026-12-06T04:28:48.787Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -7789,30 +7782,30 @@ export interface operations {
            *         "signatures": [
            *           {
            *             "partyIndex": 0,
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00"
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00"
            *           },
            *           {
            *             "partyIndex": 1,
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00"
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00"
            *           }
            *         ],
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "method": "deferred",
            *           "dueOn": "2027-01-05"
            *         },
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z"
+           *         "recordedAt": "2026-12-06T04:28:48.823Z"
            *       },
            *       "termination": null,
            *       "materialReturn": null,
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:35.961Z",
-           *       "updatedAt": "2026-12-06T03:58:37.001Z"
+           *       "createdAt": "2026-12-06T04:28:48.484Z",
+           *       "updatedAt": "2026-12-06T04:28:48.823Z"
            *     }
            */
           'application/json': {
@@ -8051,12 +8044,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f619-7e13-8beb-e014d41b8ea9",
+           *       "id": "01a2499c-987c-708f-b8cb-8a52b8958463",
            *       "version": 3,
            *       "status": "terminated",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51383号",
+           *       "caseNumber": "（2026）京0105民诉前调67776号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -8104,7 +8097,7 @@ export interface operations {
            *       "mediator": {
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T03:58:38.146Z",
+           *       "acceptedAt": "2026-12-06T04:28:49.158Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -8122,15 +8115,15 @@ export interface operations {
            *             ]
            *           }
            *         ],
-           *         "terminatedAt": "2026-12-06T03:58:38.373Z",
+           *         "terminatedAt": "2026-12-06T04:28:49.212Z",
            *         "by": "organization"
            *       },
            *       "materialReturn": null,
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:38.105Z",
-           *       "updatedAt": "2026-12-06T03:58:38.373Z"
+           *       "createdAt": "2026-12-06T04:28:49.147Z",
+           *       "updatedAt": "2026-12-06T04:28:49.212Z"
            *     }
            */
           'application/json': {
@@ -8362,12 +8355,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f619-7e13-8beb-e014d41b8ea9",
+           *       "id": "01a2499c-987c-708f-b8cb-8a52b8958463",
            *       "version": 4,
            *       "status": "materials_returned",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51383号",
+           *       "caseNumber": "（2026）京0105民诉前调67776号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -8415,7 +8408,7 @@ export interface operations {
            *       "mediator": {
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T03:58:38.146Z",
+           *       "acceptedAt": "2026-12-06T04:28:49.158Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -8425,7 +8418,7 @@ export interface operations {
            *         "by": "organization",
            *         "reason": "gap_too_large",
            *         "report": "双方对赔偿数额分歧过大，调解不成。",
-           *         "terminatedAt": "2026-12-06T03:58:38.373Z",
+           *         "terminatedAt": "2026-12-06T04:28:49.212Z",
            *         "undisputedFacts": [
            *           {
            *             "statement": "漏水源自被申请人住宅卫生间",
@@ -8439,13 +8432,13 @@ export interface operations {
            *       "materialReturn": {
            *         "materials": [],
            *         "report": "调解终结报告：双方分歧过大。纸质卷宗另行移送。",
-           *         "returnedAt": "2026-12-06T03:58:38.493Z"
+           *         "returnedAt": "2026-12-06T04:28:49.262Z"
            *       },
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:38.105Z",
-           *       "updatedAt": "2026-12-06T03:58:38.517Z"
+           *       "createdAt": "2026-12-06T04:28:49.147Z",
+           *       "updatedAt": "2026-12-06T04:28:49.275Z"
            *     }
            */
           'application/json': {
@@ -8673,12 +8666,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+           *       "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
            *       "version": 5,
            *       "status": "case_registered",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51381号",
+           *       "caseNumber": "（2026）京0105民诉前调67774号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -8729,7 +8722,7 @@ export interface operations {
            *       "recall": {
            *         "note": "申请人明确表示不同意调解，坚持起诉",
            *         "reason": "party_insists_on_litigation",
-           *         "recalledAt": "2026-12-06T03:58:37.908Z"
+           *         "recalledAt": "2026-12-06T04:28:49.086Z"
            *       },
            *       "suspension": null,
            *       "extensions": [],
@@ -8738,13 +8731,13 @@ export interface operations {
            *       "materialReturn": null,
            *       "courtFiling": {
            *         "action": "case_registered",
-           *         "caseNumber": "（2026）京0105民初51382号",
+           *         "caseNumber": "（2026）京0105民初67775号",
            *         "filedOn": "2026-12-06"
            *       },
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T03:58:37.587Z",
-           *       "updatedAt": "2026-12-06T03:58:38.026Z"
+           *       "createdAt": "2026-12-06T04:28:48.972Z",
+           *       "updatedAt": "2026-12-06T04:28:49.113Z"
            *     }
            */
           'application/json': {
@@ -8967,12 +8960,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "version": 8,
            *       "status": "closed",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "caseNumber": "（2026）京0105民诉前调67773号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -9021,7 +9014,7 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -9031,16 +9024,16 @@ export interface operations {
            *             {
            *               "method": "written",
            *               "partyIndex": 0,
-           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
            *             },
            *             {
            *               "method": "written",
            *               "partyIndex": 1,
-           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
            *             }
            *           ],
            *           "newDueOn": "2027-01-20",
-           *           "extendedAt": "2026-12-06T03:58:36.898Z",
+           *           "extendedAt": "2026-12-06T04:28:48.787Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -9049,41 +9042,41 @@ export interface operations {
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "recordedAt": "2026-12-06T04:28:48.823Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *       },
            *       "termination": null,
            *       "materialReturn": null,
            *       "courtFiling": null,
            *       "closure": {
            *         "disposition": "agreement_filed",
-           *         "closedAt": "2026-12-06T03:58:37.229Z"
+           *         "closedAt": "2026-12-06T04:28:48.888Z"
            *       },
            *       "performance": {
            *         "note": "回访确认已全额履行",
            *         "status": "performed",
-           *         "reportedAt": "2026-12-06T03:58:37.126Z",
+           *         "reportedAt": "2026-12-06T04:28:48.865Z",
            *         "reportedOn": "2026-12-06"
            *       },
-           *       "createdAt": "2026-12-06T03:58:35.961Z",
-           *       "updatedAt": "2026-12-06T03:58:37.229Z"
+           *       "createdAt": "2026-12-06T04:28:48.484Z",
+           *       "updatedAt": "2026-12-06T04:28:48.888Z"
            *     }
            */
           'application/json': {
@@ -9309,12 +9302,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "version": 7,
            *       "status": "agreed",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调51380号",
+           *       "caseNumber": "（2026）京0105民诉前调67773号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -9363,7 +9356,7 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T03:58:36.566Z",
+           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -9373,16 +9366,16 @@ export interface operations {
            *             {
            *               "method": "written",
            *               "partyIndex": 0,
-           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
            *             },
            *             {
            *               "method": "written",
            *               "partyIndex": 1,
-           *               "consentedAt": "2026-12-06T11:58:36.877+08:00"
+           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
            *             }
            *           ],
            *           "newDueOn": "2027-01-20",
-           *           "extendedAt": "2026-12-06T03:58:36.898Z",
+           *           "extendedAt": "2026-12-06T04:28:48.787Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -9391,25 +9384,25 @@ export interface operations {
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "recordedAt": "2026-12-06T04:28:48.823Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *       },
            *       "termination": null,
            *       "materialReturn": null,
@@ -9419,10 +9412,10 @@ export interface operations {
            *         "status": "performed",
            *         "reportedOn": "2026-12-06",
            *         "note": "回访确认已全额履行",
-           *         "reportedAt": "2026-12-06T03:58:37.126Z"
+           *         "reportedAt": "2026-12-06T04:28:48.865Z"
            *       },
-           *       "createdAt": "2026-12-06T03:58:35.961Z",
-           *       "updatedAt": "2026-12-06T03:58:37.126Z"
+           *       "createdAt": "2026-12-06T04:28:48.484Z",
+           *       "updatedAt": "2026-12-06T04:28:48.865Z"
            *     }
            */
           'application/json': {
@@ -9627,7 +9620,7 @@ export interface operations {
            * @example {
            *       "valid": true,
            *       "length": 8,
-           *       "head": "37536fe49dcfc2cb17b8c87cb6f5f87ab029b2de02bbb05c49667a9e5cc3b2fd"
+           *       "head": "1d254440c91b5612c7f714cd4e590929f0f3db220b44a4c39318377265ecc521"
            *     }
            */
           'application/json': {
@@ -9728,7 +9721,7 @@ export interface operations {
            * @example {
            *       "valid": true,
            *       "length": 8,
-           *       "head": "df5993f094a27568c15d824976b83869de79dda0cba12c883104aeb32bfb19c7"
+           *       "head": "404392945ad01ee5162e2a02fb0a4a8eb551b620b8fb545933e38c4ad7564d0f"
            *     }
            */
           'application/json': {
@@ -9837,34 +9830,34 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "at": "2026-12-06T03:58:35.926Z",
-           *           "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
-           *           "subjectId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "at": "2026-12-06T04:28:48.482Z",
+           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *           "subjectId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *           "fields": [
            *             "idNumber",
            *             "phone"
            *           ],
-           *           "requestId": "96ee7ffe-f57d-4c66-8b01-4ea4214a3908"
+           *           "requestId": "fa31d8b3-c0c2-4ebf-bddd-e06ac200dca1"
            *         },
            *         {
-           *           "at": "2026-12-06T03:58:36.262Z",
-           *           "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
-           *           "subjectId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "at": "2026-12-06T04:28:48.659Z",
+           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *           "subjectId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *           "fields": [
            *             "idNumber",
            *             "phone"
            *           ],
-           *           "requestId": "03c431e3-2435-45e1-9e6f-edab8c3b76a1"
+           *           "requestId": "be04fe9d-1f53-4a62-a9b4-274f334db6e6"
            *         },
            *         {
-           *           "at": "2026-12-06T03:58:36.528Z",
-           *           "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
-           *           "subjectId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "at": "2026-12-06T04:28:48.659Z",
+           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *           "subjectId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *           "fields": [
            *             "idNumber",
            *             "phone"
            *           ],
-           *           "requestId": "88d11899-9b91-4cac-b77f-c870a2073372"
+           *           "requestId": "0c1a66d9-8bd1-4e2c-bf41-0dfd05c3a07f"
            *         }
            *       ],
            *       "nextCursor": null
@@ -9984,7 +9977,7 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *           "version": 1,
            *           "status": "applied",
            *           "late": false,
@@ -10000,7 +9993,7 @@ export interface operations {
            *           "objectionDueOn": null,
            *           "objections": [],
            *           "provisional": true,
-           *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *           "courtCode": "京0105",
            *           "organizationId": "bj-cy-blz",
            *           "subject": "ordinary",
@@ -10008,31 +10001,31 @@ export interface operations {
            *             0,
            *             1
            *           ],
-           *           "appliedAt": "2026-12-06T03:58:38.823Z",
+           *           "appliedAt": "2026-12-06T04:28:49.366Z",
            *           "agreement": {
            *             "form": "written",
            *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *             "amount": "5000.00",
            *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *             "recordedAt": "2026-12-06T03:58:37.001Z",
+           *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "recordedAt": "2026-12-06T04:28:48.823Z",
            *             "signatures": [
            *               {
-           *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
            *                 "partyIndex": 0
            *               },
            *               {
-           *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
            *                 "partyIndex": 1
            *               }
            *             ],
-           *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *             "effectiveAt": "2026-12-06T04:28:48.813Z",
            *             "performance": {
            *               "dueOn": "2027-01-05",
            *               "method": "deferred"
            *             },
            *             "agreementNumber": "朝八调〔2026〕17号",
-           *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *           },
            *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *           "parties": [
@@ -10059,8 +10052,8 @@ export interface operations {
            *           "notAccepted": null,
            *           "withdrawal": null,
            *           "ruling": null,
-           *           "createdAt": "2026-12-06T03:58:38.874Z",
-           *           "updatedAt": "2026-12-06T03:58:38.874Z"
+           *           "createdAt": "2026-12-06T04:28:49.386Z",
+           *           "updatedAt": "2026-12-06T04:28:49.386Z"
            *         }
            *       ],
            *       "nextCursor": null
@@ -10423,7 +10416,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *       "version": 1,
            *       "status": "applied",
            *       "late": false,
@@ -10439,7 +10432,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -10447,31 +10440,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "appliedAt": "2026-12-06T04:28:49.366Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "recordedAt": "2026-12-06T04:28:48.823Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -10498,8 +10491,8 @@ export interface operations {
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T03:58:38.874Z",
-           *       "updatedAt": "2026-12-06T03:58:38.874Z"
+           *       "createdAt": "2026-12-06T04:28:49.386Z",
+           *       "updatedAt": "2026-12-06T04:28:49.386Z"
            *     }
            */
           'application/json': {
@@ -10722,7 +10715,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *       "version": 1,
            *       "status": "applied",
            *       "late": false,
@@ -10738,7 +10731,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -10746,31 +10739,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "appliedAt": "2026-12-06T04:28:49.366Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "recordedAt": "2026-12-06T04:28:48.823Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -10797,8 +10790,8 @@ export interface operations {
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T03:58:38.874Z",
-           *       "updatedAt": "2026-12-06T03:58:38.874Z"
+           *       "createdAt": "2026-12-06T04:28:49.386Z",
+           *       "updatedAt": "2026-12-06T04:28:49.386Z"
            *     }
            */
           'application/json': {
@@ -11010,22 +11003,22 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a24980-f925-779b-99fd-b99b79bf7d94",
+           *           "id": "01a2499c-9971-7182-930d-53b490c21ddb",
            *           "type": "confirmation.applied",
-           *           "occurredAt": "2026-12-06T03:58:38.874Z",
+           *           "occurredAt": "2026-12-06T04:28:49.386Z",
            *           "sequence": 1,
            *           "subject": {
            *             "kind": "judicial_confirmation",
-           *             "id": "01a24980-f924-7228-85e6-641613b73d7f"
+           *             "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
            *           },
            *           "caseVersion": 1,
            *           "actor": {
-           *             "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
            *             "role": "mediation"
            *           },
            *           "data": {
            *             "confirmation": {
-           *               "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *               "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *               "late": false,
            *               "venue": null,
            *               "ruling": null,
@@ -11055,31 +11048,31 @@ export interface operations {
            *                 "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *                 "amount": "5000.00",
            *                 "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *                 "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *                 "recordedAt": "2026-12-06T03:58:37.001Z",
+           *                 "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *                 "recordedAt": "2026-12-06T04:28:48.823Z",
            *                 "signatures": [
            *                   {
-           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
            *                     "partyIndex": 0
            *                   },
            *                   {
-           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
            *                     "partyIndex": 1
            *                   }
            *                 ],
-           *                 "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *                 "effectiveAt": "2026-12-06T04:28:48.813Z",
            *                 "performance": {
            *                   "dueOn": "2027-01-05",
            *                   "method": "deferred"
            *                 },
            *                 "agreementNumber": "朝八调〔2026〕17号",
-           *                 "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *                 "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *               },
-           *               "appliedAt": "2026-12-06T03:58:38.823Z",
+           *               "appliedAt": "2026-12-06T04:28:49.366Z",
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T03:58:38.874Z",
+           *               "createdAt": "2026-12-06T04:28:49.386Z",
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T03:58:38.874Z",
+           *               "updatedAt": "2026-12-06T04:28:49.386Z",
            *               "acceptance": null,
            *               "applicants": [
            *                 0,
@@ -11088,7 +11081,7 @@ export interface operations {
            *               "caseNumber": null,
            *               "lateReason": null,
            *               "objections": [],
-           *               "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *               "withdrawal": null,
            *               "notAccepted": null,
            *               "provisional": true,
@@ -11106,22 +11099,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a24980-fb69-7d84-994f-3cf78c118a5d",
+           *           "id": "01a2499c-9a19-7469-a2d2-a0cfbb38d5e1",
            *           "type": "confirmation.accepted",
-           *           "occurredAt": "2026-12-06T03:58:39.448Z",
+           *           "occurredAt": "2026-12-06T04:28:49.554Z",
            *           "sequence": 2,
            *           "subject": {
            *             "kind": "judicial_confirmation",
-           *             "id": "01a24980-f924-7228-85e6-641613b73d7f"
+           *             "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
            *           },
            *           "caseVersion": 2,
            *           "actor": {
-           *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
            *             "role": "court"
            *           },
            *           "data": {
            *             "confirmation": {
-           *               "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *               "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *               "late": false,
            *               "venue": null,
            *               "ruling": null,
@@ -11151,44 +11144,44 @@ export interface operations {
            *                 "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *                 "amount": "5000.00",
            *                 "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *                 "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *                 "recordedAt": "2026-12-06T03:58:37.001Z",
+           *                 "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *                 "recordedAt": "2026-12-06T04:28:48.823Z",
            *                 "signatures": [
            *                   {
-           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
            *                     "partyIndex": 0
            *                   },
            *                   {
-           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
            *                     "partyIndex": 1
            *                   }
            *                 ],
-           *                 "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *                 "effectiveAt": "2026-12-06T04:28:48.813Z",
            *                 "performance": {
            *                   "dueOn": "2027-01-05",
            *                   "method": "deferred"
            *                 },
            *                 "agreementNumber": "朝八调〔2026〕17号",
-           *                 "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *                 "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *               },
-           *               "appliedAt": "2026-12-06T03:58:38.823Z",
+           *               "appliedAt": "2026-12-06T04:28:49.366Z",
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T03:58:38.874Z",
+           *               "createdAt": "2026-12-06T04:28:49.386Z",
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T03:58:39.448Z",
+           *               "updatedAt": "2026-12-06T04:28:49.554Z",
            *               "acceptance": {
-           *                 "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *                 "acceptedAt": "2026-12-06T04:28:49.554Z",
            *                 "acceptedOn": "2026-12-06",
-           *                 "caseNumber": "（2026）京0105诉前调确51385号"
+           *                 "caseNumber": "（2026）京0105诉前调确67778号"
            *               },
            *               "applicants": [
            *                 0,
            *                 1
            *               ],
-           *               "caseNumber": "（2026）京0105诉前调确51385号",
+           *               "caseNumber": "（2026）京0105诉前调确67778号",
            *               "lateReason": null,
            *               "objections": [],
-           *               "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *               "withdrawal": null,
            *               "notAccepted": null,
            *               "provisional": true,
@@ -11206,22 +11199,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a24980-fba0-7121-9d3a-75de7ae60a66",
+           *           "id": "01a2499c-9a36-737e-b20f-b75cdc8d53d9",
            *           "type": "confirmation.review_extended",
-           *           "occurredAt": "2026-12-06T03:58:39.503Z",
+           *           "occurredAt": "2026-12-06T04:28:49.584Z",
            *           "sequence": 3,
            *           "subject": {
            *             "kind": "judicial_confirmation",
-           *             "id": "01a24980-f924-7228-85e6-641613b73d7f"
+           *             "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
            *           },
            *           "caseVersion": 3,
            *           "actor": {
-           *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
            *             "role": "court"
            *           },
            *           "data": {
            *             "confirmation": {
-           *               "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *               "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *               "late": false,
            *               "venue": null,
            *               "ruling": null,
@@ -11251,44 +11244,44 @@ export interface operations {
            *                 "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *                 "amount": "5000.00",
            *                 "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *                 "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *                 "recordedAt": "2026-12-06T03:58:37.001Z",
+           *                 "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *                 "recordedAt": "2026-12-06T04:28:48.823Z",
            *                 "signatures": [
            *                   {
-           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
            *                     "partyIndex": 0
            *                   },
            *                   {
-           *                     "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
            *                     "partyIndex": 1
            *                   }
            *                 ],
-           *                 "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *                 "effectiveAt": "2026-12-06T04:28:48.813Z",
            *                 "performance": {
            *                   "dueOn": "2027-01-05",
            *                   "method": "deferred"
            *                 },
            *                 "agreementNumber": "朝八调〔2026〕17号",
-           *                 "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *                 "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *               },
-           *               "appliedAt": "2026-12-06T03:58:38.823Z",
+           *               "appliedAt": "2026-12-06T04:28:49.366Z",
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T03:58:38.874Z",
+           *               "createdAt": "2026-12-06T04:28:49.386Z",
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T03:58:39.503Z",
+           *               "updatedAt": "2026-12-06T04:28:49.584Z",
            *               "acceptance": {
-           *                 "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *                 "acceptedAt": "2026-12-06T04:28:49.554Z",
            *                 "acceptedOn": "2026-12-06",
-           *                 "caseNumber": "（2026）京0105诉前调确51385号"
+           *                 "caseNumber": "（2026）京0105诉前调确67778号"
            *               },
            *               "applicants": [
            *                 0,
            *                 1
            *               ],
-           *               "caseNumber": "（2026）京0105诉前调确51385号",
+           *               "caseNumber": "（2026）京0105诉前调确67778号",
            *               "lateReason": null,
            *               "objections": [],
-           *               "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *               "withdrawal": null,
            *               "notAccepted": null,
            *               "provisional": true,
@@ -11304,7 +11297,7 @@ export interface operations {
            *                 {
            *                   "reason": "案情复杂，经院长批准延长",
            *                   "newDueOn": "2027-02-04",
-           *                   "extendedAt": "2026-12-06T03:58:39.503Z",
+           *                   "extendedAt": "2026-12-06T04:28:49.584Z",
            *                   "previousDueOn": "2027-01-05"
            *                 }
            *               ],
@@ -11433,7 +11426,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *       "version": 2,
            *       "status": "under_review",
            *       "late": false,
@@ -11449,7 +11442,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -11457,31 +11450,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "appliedAt": "2026-12-06T04:28:49.366Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "recordedAt": "2026-12-06T04:28:48.823Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -11503,17 +11496,17 @@ export interface operations {
            *       ],
            *       "materials": [],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "caseNumber": "（2026）京0105诉前调确67778号",
            *       "acceptance": {
-           *         "caseNumber": "（2026）京0105诉前调确51385号",
+           *         "caseNumber": "（2026）京0105诉前调确67778号",
            *         "acceptedOn": "2026-12-06",
-           *         "acceptedAt": "2026-12-06T03:58:39.448Z"
+           *         "acceptedAt": "2026-12-06T04:28:49.554Z"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T03:58:38.874Z",
-           *       "updatedAt": "2026-12-06T03:58:39.448Z"
+           *       "createdAt": "2026-12-06T04:28:49.386Z",
+           *       "updatedAt": "2026-12-06T04:28:49.554Z"
            *     }
            */
           'application/json': {
@@ -11764,7 +11757,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-fedf-7b20-8d1f-18f51150b2ec",
+           *       "id": "01a2499c-9bad-79f1-b173-f59fa8ff1f64",
            *       "version": 2,
            *       "status": "withdrawn",
            *       "late": false,
@@ -11780,7 +11773,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a24980-fe4c-7431-8813-d034905364f2",
+           *       "referralId": "01a2499c-9b31-7abe-baf5-9c52f18db47c",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -11788,31 +11781,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T03:58:40.329Z",
+           *       "appliedAt": "2026-12-06T04:28:49.919Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:40.269+08:00",
-           *         "recordedAt": "2026-12-06T03:58:40.305Z",
+           *         "sealedAt": "2026-12-06T12:28:49.876+08:00",
+           *         "recordedAt": "2026-12-06T04:28:49.889Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:40.269+08:00",
+           *             "signedAt": "2026-12-06T12:28:49.876+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:40.269+08:00",
+           *             "signedAt": "2026-12-06T12:28:49.876+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:40.269Z",
+           *         "effectiveAt": "2026-12-06T04:28:49.876Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:40.269+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:49.876+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -11840,11 +11833,11 @@ export interface operations {
            *       "notAccepted": null,
            *       "withdrawal": {
            *         "reason": "当事人已自动履行完毕",
-           *         "withdrawnAt": "2026-12-06T03:58:40.382Z"
+           *         "withdrawnAt": "2026-12-06T04:28:49.998Z"
            *       },
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T03:58:40.343Z",
-           *       "updatedAt": "2026-12-06T03:58:40.382Z"
+           *       "createdAt": "2026-12-06T04:28:49.937Z",
+           *       "updatedAt": "2026-12-06T04:28:49.998Z"
            *     }
            */
           'application/json': {
@@ -12110,7 +12103,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *       "version": 6,
            *       "status": "ruled_valid",
            *       "late": false,
@@ -12122,7 +12115,7 @@ export interface operations {
            *         {
            *           "reason": "案情复杂，经院长批准延长",
            *           "newDueOn": "2027-02-04",
-           *           "extendedAt": "2026-12-06T03:58:39.503Z",
+           *           "extendedAt": "2026-12-06T04:28:49.584Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -12139,19 +12132,19 @@ export interface operations {
            *             "note": "已补充主持调解证明",
            *             "materials": [
            *               {
-           *                 "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *                 "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
            *               }
            *             ],
-           *             "suppliedAt": "2026-12-06T03:58:39.660Z"
+           *             "suppliedAt": "2026-12-06T04:28:49.666Z"
            *           },
-           *           "requestedAt": "2026-12-06T03:58:39.597Z"
+           *           "requestedAt": "2026-12-06T04:28:49.626Z"
            *         }
            *       ],
            *       "deemedWithdrawal": null,
            *       "objectionDueOn": "2026-12-21",
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -12159,31 +12152,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "appliedAt": "2026-12-06T04:28:49.366Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "recordedAt": "2026-12-06T04:28:48.823Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -12205,28 +12198,28 @@ export interface operations {
            *       ],
            *       "materials": [
            *         {
-           *           "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *           "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
            *         }
            *       ],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "caseNumber": "（2026）京0105诉前调确67778号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *         "caseNumber": "（2026）京0105诉前调确67778号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": {
            *         "result": "valid",
-           *         "rulingNumber": "（2026）京0105诉前调确51386号",
+           *         "rulingNumber": "（2026）京0105诉前调确67779号",
            *         "ruledOn": "2026-12-06",
            *         "servedOn": "2026-12-06",
            *         "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "recordedAt": "2026-12-06T03:58:39.803Z"
+           *         "recordedAt": "2026-12-06T04:28:49.695Z"
            *       },
-           *       "createdAt": "2026-12-06T03:58:38.874Z",
-           *       "updatedAt": "2026-12-06T03:58:39.803Z"
+           *       "createdAt": "2026-12-06T04:28:49.386Z",
+           *       "updatedAt": "2026-12-06T04:28:49.695Z"
            *     }
            */
           'application/json': {
@@ -12480,7 +12473,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *       "version": 3,
            *       "status": "under_review",
            *       "late": false,
@@ -12493,7 +12486,7 @@ export interface operations {
            *           "previousDueOn": "2027-01-05",
            *           "newDueOn": "2027-02-04",
            *           "reason": "案情复杂，经院长批准延长",
-           *           "extendedAt": "2026-12-06T03:58:39.503Z"
+           *           "extendedAt": "2026-12-06T04:28:49.584Z"
            *         }
            *       ],
            *       "overdue": false,
@@ -12503,7 +12496,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -12511,31 +12504,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "appliedAt": "2026-12-06T04:28:49.366Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "recordedAt": "2026-12-06T04:28:48.823Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -12557,17 +12550,17 @@ export interface operations {
            *       ],
            *       "materials": [],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "caseNumber": "（2026）京0105诉前调确67778号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *         "caseNumber": "（2026）京0105诉前调确67778号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T03:58:38.874Z",
-           *       "updatedAt": "2026-12-06T03:58:39.503Z"
+           *       "createdAt": "2026-12-06T04:28:49.386Z",
+           *       "updatedAt": "2026-12-06T04:28:49.584Z"
            *     }
            */
           'application/json': {
@@ -12824,7 +12817,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *       "version": 4,
            *       "status": "materials_requested",
            *       "late": false,
@@ -12836,7 +12829,7 @@ export interface operations {
            *         {
            *           "reason": "案情复杂，经院长批准延长",
            *           "newDueOn": "2027-02-04",
-           *           "extendedAt": "2026-12-06T03:58:39.503Z",
+           *           "extendedAt": "2026-12-06T04:28:49.584Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -12855,14 +12848,14 @@ export interface operations {
            *             "申请人身份证明"
            *           ],
            *           "dueOn": "2026-12-20",
-           *           "requestedAt": "2026-12-06T03:58:39.597Z"
+           *           "requestedAt": "2026-12-06T04:28:49.626Z"
            *         }
            *       ],
            *       "deemedWithdrawal": null,
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -12870,31 +12863,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "appliedAt": "2026-12-06T04:28:49.366Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "recordedAt": "2026-12-06T04:28:48.823Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -12916,17 +12909,17 @@ export interface operations {
            *       ],
            *       "materials": [],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "caseNumber": "（2026）京0105诉前调确67778号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *         "caseNumber": "（2026）京0105诉前调确67778号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T03:58:38.874Z",
-           *       "updatedAt": "2026-12-06T03:58:39.597Z"
+           *       "createdAt": "2026-12-06T04:28:49.386Z",
+           *       "updatedAt": "2026-12-06T04:28:49.626Z"
            *     }
            */
           'application/json': {
@@ -13186,7 +13179,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *       "version": 5,
            *       "status": "under_review",
            *       "late": false,
@@ -13198,7 +13191,7 @@ export interface operations {
            *         {
            *           "reason": "案情复杂，经院长批准延长",
            *           "newDueOn": "2027-02-04",
-           *           "extendedAt": "2026-12-06T03:58:39.503Z",
+           *           "extendedAt": "2026-12-06T04:28:49.584Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -13211,15 +13204,15 @@ export interface operations {
            *             "调解组织主持调解的证明",
            *             "申请人身份证明"
            *           ],
-           *           "requestedAt": "2026-12-06T03:58:39.597Z",
+           *           "requestedAt": "2026-12-06T04:28:49.626Z",
            *           "supplied": {
            *             "materials": [
            *               {
-           *                 "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *                 "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
            *               }
            *             ],
            *             "note": "已补充主持调解证明",
-           *             "suppliedAt": "2026-12-06T03:58:39.660Z"
+           *             "suppliedAt": "2026-12-06T04:28:49.666Z"
            *           }
            *         }
            *       ],
@@ -13227,7 +13220,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -13235,31 +13228,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "appliedAt": "2026-12-06T04:28:49.366Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "recordedAt": "2026-12-06T04:28:48.823Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -13281,21 +13274,21 @@ export interface operations {
            *       ],
            *       "materials": [
            *         {
-           *           "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *           "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
            *         }
            *       ],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "caseNumber": "（2026）京0105诉前调确67778号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *         "caseNumber": "（2026）京0105诉前调确67778号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T03:58:38.874Z",
-           *       "updatedAt": "2026-12-06T03:58:39.660Z"
+           *       "createdAt": "2026-12-06T04:28:49.386Z",
+           *       "updatedAt": "2026-12-06T04:28:49.666Z"
            *     }
            */
           'application/json': {
@@ -13560,7 +13553,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *       "version": 7,
            *       "status": "objection_filed",
            *       "late": false,
@@ -13572,7 +13565,7 @@ export interface operations {
            *         {
            *           "reason": "案情复杂，经院长批准延长",
            *           "newDueOn": "2027-02-04",
-           *           "extendedAt": "2026-12-06T03:58:39.503Z",
+           *           "extendedAt": "2026-12-06T04:28:49.584Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -13589,12 +13582,12 @@ export interface operations {
            *             "note": "已补充主持调解证明",
            *             "materials": [
            *               {
-           *                 "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *                 "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
            *               }
            *             ],
-           *             "suppliedAt": "2026-12-06T03:58:39.660Z"
+           *             "suppliedAt": "2026-12-06T04:28:49.666Z"
            *           },
-           *           "requestedAt": "2026-12-06T03:58:39.597Z"
+           *           "requestedAt": "2026-12-06T04:28:49.626Z"
            *         }
            *       ],
            *       "deemedWithdrawal": null,
@@ -13606,11 +13599,11 @@ export interface operations {
            *           "filedOn": "2026-12-06",
            *           "grounds": "调解协议内容违反法律强制性规定",
            *           "dueOn": "2026-12-21",
-           *           "recordedAt": "2026-12-06T03:58:39.872Z"
+           *           "recordedAt": "2026-12-06T04:28:49.740Z"
            *         }
            *       ],
            *       "provisional": true,
-           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -13618,31 +13611,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "appliedAt": "2026-12-06T04:28:49.366Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "recordedAt": "2026-12-06T04:28:48.823Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -13664,15 +13657,15 @@ export interface operations {
            *       ],
            *       "materials": [
            *         {
-           *           "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *           "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
            *         }
            *       ],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "caseNumber": "（2026）京0105诉前调确67778号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *         "caseNumber": "（2026）京0105诉前调确67778号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
@@ -13680,12 +13673,12 @@ export interface operations {
            *         "result": "valid",
            *         "ruledOn": "2026-12-06",
            *         "servedOn": "2026-12-06",
-           *         "recordedAt": "2026-12-06T03:58:39.803Z",
-           *         "rulingNumber": "（2026）京0105诉前调确51386号",
+           *         "recordedAt": "2026-12-06T04:28:49.695Z",
+           *         "rulingNumber": "（2026）京0105诉前调确67779号",
            *         "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
            *       },
-           *       "createdAt": "2026-12-06T03:58:38.874Z",
-           *       "updatedAt": "2026-12-06T03:58:39.872Z"
+           *       "createdAt": "2026-12-06T04:28:49.386Z",
+           *       "updatedAt": "2026-12-06T04:28:49.740Z"
            *     }
            */
           'application/json': {
@@ -13945,7 +13938,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-f924-7228-85e6-641613b73d7f",
+           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
            *       "version": 8,
            *       "status": "ruled_valid",
            *       "late": false,
@@ -13957,7 +13950,7 @@ export interface operations {
            *         {
            *           "reason": "案情复杂，经院长批准延长",
            *           "newDueOn": "2027-02-04",
-           *           "extendedAt": "2026-12-06T03:58:39.503Z",
+           *           "extendedAt": "2026-12-06T04:28:49.584Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -13974,12 +13967,12 @@ export interface operations {
            *             "note": "已补充主持调解证明",
            *             "materials": [
            *               {
-           *                 "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *                 "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
            *               }
            *             ],
-           *             "suppliedAt": "2026-12-06T03:58:39.660Z"
+           *             "suppliedAt": "2026-12-06T04:28:49.666Z"
            *           },
-           *           "requestedAt": "2026-12-06T03:58:39.597Z"
+           *           "requestedAt": "2026-12-06T04:28:49.626Z"
            *         }
            *       ],
            *       "deemedWithdrawal": null,
@@ -13991,17 +13984,17 @@ export interface operations {
            *           "filedOn": "2026-12-06",
            *           "grounds": "调解协议内容违反法律强制性规定",
            *           "partyIndex": 1,
-           *           "recordedAt": "2026-12-06T03:58:39.872Z",
+           *           "recordedAt": "2026-12-06T04:28:49.740Z",
            *           "ruling": {
            *             "result": "dismissed",
            *             "ruledOn": "2026-12-06",
-           *             "rulingNumber": "（2026）京0105民特监51387号",
-           *             "recordedAt": "2026-12-06T03:58:39.941Z"
+           *             "rulingNumber": "（2026）京0105民特监67780号",
+           *             "recordedAt": "2026-12-06T04:28:49.776Z"
            *           }
            *         }
            *       ],
            *       "provisional": true,
-           *       "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -14009,31 +14002,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T03:58:38.823Z",
+           *       "appliedAt": "2026-12-06T04:28:49.366Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T11:58:36.944+08:00",
-           *         "recordedAt": "2026-12-06T03:58:37.001Z",
+           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
+           *         "recordedAt": "2026-12-06T04:28:48.823Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T11:58:36.944+08:00",
+           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T03:58:36.944Z",
+           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -14055,15 +14048,15 @@ export interface operations {
            *       ],
            *       "materials": [
            *         {
-           *           "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+           *           "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
            *         }
            *       ],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确51385号",
+           *       "caseNumber": "（2026）京0105诉前调确67778号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T03:58:39.448Z",
+           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确51385号"
+           *         "caseNumber": "（2026）京0105诉前调确67778号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
@@ -14071,12 +14064,12 @@ export interface operations {
            *         "result": "valid",
            *         "ruledOn": "2026-12-06",
            *         "servedOn": "2026-12-06",
-           *         "recordedAt": "2026-12-06T03:58:39.803Z",
-           *         "rulingNumber": "（2026）京0105诉前调确51386号",
+           *         "recordedAt": "2026-12-06T04:28:49.695Z",
+           *         "rulingNumber": "（2026）京0105诉前调确67779号",
            *         "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
            *       },
-           *       "createdAt": "2026-12-06T03:58:38.874Z",
-           *       "updatedAt": "2026-12-06T03:58:39.941Z"
+           *       "createdAt": "2026-12-06T04:28:49.386Z",
+           *       "updatedAt": "2026-12-06T04:28:49.776Z"
            *     }
            */
           'application/json': {
@@ -14313,9 +14306,9 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
-           *           "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
-           *           "url": "http://127.0.0.1:41807/hook",
+           *           "id": "01a2499c-9599-7408-aa17-bb7e08bd4670",
+           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *           "url": "http://127.0.0.1:33561/hook",
            *           "eventTypes": [
            *             "*"
            *           ],
@@ -14326,13 +14319,13 @@ export interface operations {
            *           "disabledReason": null,
            *           "disabledAt": null,
            *           "previousSecretExpiresAt": null,
-           *           "createdAt": "2026-12-06T03:58:35.560Z",
-           *           "updatedAt": "2026-12-06T03:58:35.560Z"
+           *           "createdAt": "2026-12-06T04:28:48.405Z",
+           *           "updatedAt": "2026-12-06T04:28:48.405Z"
            *         },
            *         {
-           *           "id": "01a24980-ec6d-7843-a016-8707a65b82f0",
-           *           "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
-           *           "url": "http://127.0.0.1:34955/hook",
+           *           "id": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
+           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *           "url": "http://127.0.0.1:42115/hook",
            *           "eventTypes": [
            *             "referral.created"
            *           ],
@@ -14343,8 +14336,8 @@ export interface operations {
            *           "disabledReason": null,
            *           "disabledAt": null,
            *           "previousSecretExpiresAt": null,
-           *           "createdAt": "2026-12-06T03:58:35.614Z",
-           *           "updatedAt": "2026-12-06T03:58:35.614Z"
+           *           "createdAt": "2026-12-06T04:28:48.420Z",
+           *           "updatedAt": "2026-12-06T04:28:48.420Z"
            *         }
            *       ],
            *       "nextCursor": null
@@ -14472,9 +14465,9 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
-           *       "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
-           *       "url": "http://127.0.0.1:41807/hook",
+           *       "id": "01a2499c-9599-7408-aa17-bb7e08bd4670",
+           *       "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *       "url": "http://127.0.0.1:33561/hook",
            *       "eventTypes": [
            *         "*"
            *       ],
@@ -14485,8 +14478,8 @@ export interface operations {
            *       "disabledReason": null,
            *       "disabledAt": null,
            *       "previousSecretExpiresAt": null,
-           *       "createdAt": "2026-12-06T03:58:35.560Z",
-           *       "updatedAt": "2026-12-06T03:58:35.560Z",
+           *       "createdAt": "2026-12-06T04:28:48.405Z",
+           *       "updatedAt": "2026-12-06T04:28:48.405Z",
            *       "secret": "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="
            *     }
            */
@@ -14610,9 +14603,9 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
-           *       "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
-           *       "url": "http://127.0.0.1:41807/hook",
+           *       "id": "01a2499c-9599-7408-aa17-bb7e08bd4670",
+           *       "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *       "url": "http://127.0.0.1:33561/hook",
            *       "eventTypes": [
            *         "*"
            *       ],
@@ -14623,8 +14616,8 @@ export interface operations {
            *       "disabledReason": null,
            *       "disabledAt": null,
            *       "previousSecretExpiresAt": null,
-           *       "createdAt": "2026-12-06T03:58:35.560Z",
-           *       "updatedAt": "2026-12-06T03:58:35.560Z"
+           *       "createdAt": "2026-12-06T04:28:48.405Z",
+           *       "updatedAt": "2026-12-06T04:28:48.405Z"
            *     }
            */
           'application/json': {
@@ -14849,9 +14842,9 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
-           *       "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
-           *       "url": "http://127.0.0.1:41807/hook",
+           *       "id": "01a2499c-9599-7408-aa17-bb7e08bd4670",
+           *       "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *       "url": "http://127.0.0.1:33561/hook",
            *       "eventTypes": [
            *         "*"
            *       ],
@@ -14862,8 +14855,8 @@ export interface operations {
            *       "disabledReason": null,
            *       "disabledAt": null,
            *       "previousSecretExpiresAt": null,
-           *       "createdAt": "2026-12-06T03:58:35.560Z",
-           *       "updatedAt": "2026-12-06T03:58:41.525Z"
+           *       "createdAt": "2026-12-06T04:28:48.405Z",
+           *       "updatedAt": "2026-12-06T04:28:50.677Z"
            *     }
            */
           'application/json': {
@@ -14990,9 +14983,9 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
-           *       "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
-           *       "url": "http://127.0.0.1:41807/hook",
+           *       "id": "01a2499c-9599-7408-aa17-bb7e08bd4670",
+           *       "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *       "url": "http://127.0.0.1:33561/hook",
            *       "eventTypes": [
            *         "*"
            *       ],
@@ -15002,9 +14995,9 @@ export interface operations {
            *       "enabled": true,
            *       "disabledReason": null,
            *       "disabledAt": null,
-           *       "previousSecretExpiresAt": "2026-12-07T03:58:41.563Z",
-           *       "createdAt": "2026-12-06T03:58:35.560Z",
-           *       "updatedAt": "2026-12-06T03:58:41.563Z",
+           *       "previousSecretExpiresAt": "2026-12-07T04:28:50.694Z",
+           *       "createdAt": "2026-12-06T04:28:48.405Z",
+           *       "updatedAt": "2026-12-06T04:28:50.694Z",
            *       "secret": "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="
            *     }
            */
@@ -15163,13 +15156,13 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "jobId": "01a24981-03b8-79ba-88d0-57b7827a9546",
-           *       "subscriptionId": "01a24980-ec6d-7843-a016-8707a65b82f0",
+           *       "jobId": "01a2499c-9e93-79c9-a697-42c665f1e246",
+           *       "subscriptionId": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
            *       "since": "2026-12-04T16:00:00.000Z",
            *       "until": "2026-12-06T16:00:00.000Z",
            *       "status": "queued",
            *       "requeued": null,
-           *       "createdAt": "2026-12-06T03:58:41.592Z",
+           *       "createdAt": "2026-12-06T04:28:50.706Z",
            *       "finishedAt": null
            *     }
            */
@@ -15301,13 +15294,13 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "jobId": "01a24981-03b8-79ba-88d0-57b7827a9546",
-           *       "subscriptionId": "01a24980-ec6d-7843-a016-8707a65b82f0",
+           *       "jobId": "01a2499c-9e93-79c9-a697-42c665f1e246",
+           *       "subscriptionId": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
            *       "since": "2026-12-04T16:00:00.000Z",
            *       "until": "2026-12-06T16:00:00.000Z",
            *       "status": "queued",
            *       "requeued": null,
-           *       "createdAt": "2026-12-06T03:58:41.592Z",
+           *       "createdAt": "2026-12-06T04:28:50.706Z",
            *       "finishedAt": null
            *     }
            */
@@ -15432,59 +15425,28 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a24980-ff29-7de9-8479-37276c5aa771",
-           *           "subscriptionId": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
-           *           "eventId": "01a24980-ff0d-7bb4-9c0c-87f2c528c0a6",
-           *           "eventType": "confirmation.withdrawn",
+           *           "id": "01a2499c-9d11-7fe5-a7af-85b8bf7d6b12",
+           *           "subscriptionId": "01a2499c-9599-7408-aa17-bb7e08bd4670",
+           *           "eventId": "01a2499c-9cfe-7fb8-bf6f-f6ece7fa0a57",
+           *           "eventType": "referral.created",
            *           "subject": {
-           *             "kind": "judicial_confirmation",
-           *             "id": "01a24980-fedf-7b20-8d1f-18f51150b2ec"
-           *           },
-           *           "sequence": 2,
-           *           "status": "delivered",
-           *           "attempts": 1,
-           *           "nextAttemptAt": null,
-           *           "firstAttemptAt": "2026-12-06T03:58:40.452Z",
-           *           "lastAttemptAt": "2026-12-06T03:58:40.452Z",
-           *           "lastStatus": 204,
-           *           "lastError": null,
-           *           "createdAt": "2026-12-06T03:58:40.425Z",
-           *           "deliveredAt": "2026-12-06T03:58:40.463Z",
-           *           "deadAt": null,
-           *           "attemptLog": [
-           *             {
-           *               "at": "2026-12-06T03:58:40.452Z",
-           *               "httpStatus": 204,
-           *               "latencyMs": 11,
-           *               "response": null,
-           *               "error": null,
-           *               "outcome": "delivered"
-           *             }
-           *           ]
-           *         },
-           *         {
-           *           "id": "01a24980-fefa-7bff-a450-fb415a4aee49",
-           *           "subscriptionId": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
-           *           "eventId": "01a24980-fedf-7b20-8d1f-18f6bb3ba7ac",
-           *           "eventType": "confirmation.applied",
-           *           "subject": {
-           *             "kind": "judicial_confirmation",
-           *             "id": "01a24980-fedf-7b20-8d1f-18f51150b2ec"
+           *             "kind": "referral",
+           *             "id": "01a2499c-9cfe-7fb8-bf6f-f6ebe9535d63"
            *           },
            *           "sequence": 1,
            *           "status": "delivered",
            *           "attempts": 1,
            *           "nextAttemptAt": null,
-           *           "firstAttemptAt": "2026-12-06T03:58:40.426Z",
-           *           "lastAttemptAt": "2026-12-06T03:58:40.426Z",
+           *           "firstAttemptAt": "2026-12-06T04:28:50.335Z",
+           *           "lastAttemptAt": "2026-12-06T04:28:50.335Z",
            *           "lastStatus": 204,
            *           "lastError": null,
-           *           "createdAt": "2026-12-06T03:58:40.378Z",
-           *           "deliveredAt": "2026-12-06T03:58:40.431Z",
+           *           "createdAt": "2026-12-06T04:28:50.321Z",
+           *           "deliveredAt": "2026-12-06T04:28:50.340Z",
            *           "deadAt": null,
            *           "attemptLog": [
            *             {
-           *               "at": "2026-12-06T03:58:40.426Z",
+           *               "at": "2026-12-06T04:28:50.335Z",
            *               "httpStatus": 204,
            *               "latencyMs": 4,
            *               "response": null,
@@ -15494,30 +15456,61 @@ export interface operations {
            *           ]
            *         },
            *         {
-           *           "id": "01a24980-fed6-759a-be41-8192601c5101",
-           *           "subscriptionId": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
-           *           "eventId": "01a24980-febd-75ba-bd24-c66c8cde82db",
-           *           "eventType": "referral.agreement_recorded",
+           *           "id": "01a2499c-9cea-756b-8454-2d3b76ea9a44",
+           *           "subscriptionId": "01a2499c-9599-7408-aa17-bb7e08bd4670",
+           *           "eventId": "01a2499c-9cce-7520-8a3b-72de1e1ece1e",
+           *           "eventType": "warning.closed",
            *           "subject": {
-           *             "kind": "referral",
-           *             "id": "01a24980-fe4c-7431-8813-d034905364f2"
+           *             "kind": "warning",
+           *             "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+           *           },
+           *           "sequence": 4,
+           *           "status": "delivered",
+           *           "attempts": 1,
+           *           "nextAttemptAt": null,
+           *           "firstAttemptAt": "2026-12-06T04:28:50.301Z",
+           *           "lastAttemptAt": "2026-12-06T04:28:50.301Z",
+           *           "lastStatus": 204,
+           *           "lastError": null,
+           *           "createdAt": "2026-12-06T04:28:50.282Z",
+           *           "deliveredAt": "2026-12-06T04:28:50.310Z",
+           *           "deadAt": null,
+           *           "attemptLog": [
+           *             {
+           *               "at": "2026-12-06T04:28:50.301Z",
+           *               "httpStatus": 204,
+           *               "latencyMs": 9,
+           *               "response": null,
+           *               "error": null,
+           *               "outcome": "delivered"
+           *             }
+           *           ]
+           *         },
+           *         {
+           *           "id": "01a2499c-9cae-7abb-831a-5320baa0a6dc",
+           *           "subscriptionId": "01a2499c-9599-7408-aa17-bb7e08bd4670",
+           *           "eventId": "01a2499c-9c9b-742b-9373-f0f53ab084fb",
+           *           "eventType": "warning.acknowledged",
+           *           "subject": {
+           *             "kind": "warning",
+           *             "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
            *           },
            *           "sequence": 3,
            *           "status": "delivered",
            *           "attempts": 1,
            *           "nextAttemptAt": null,
-           *           "firstAttemptAt": "2026-12-06T03:58:40.358Z",
-           *           "lastAttemptAt": "2026-12-06T03:58:40.358Z",
+           *           "firstAttemptAt": "2026-12-06T04:28:50.258Z",
+           *           "lastAttemptAt": "2026-12-06T04:28:50.258Z",
            *           "lastStatus": 204,
            *           "lastError": null,
-           *           "createdAt": "2026-12-06T03:58:40.342Z",
-           *           "deliveredAt": "2026-12-06T03:58:40.362Z",
+           *           "createdAt": "2026-12-06T04:28:50.222Z",
+           *           "deliveredAt": "2026-12-06T04:28:50.264Z",
            *           "deadAt": null,
            *           "attemptLog": [
            *             {
-           *               "at": "2026-12-06T03:58:40.358Z",
+           *               "at": "2026-12-06T04:28:50.258Z",
            *               "httpStatus": 204,
-           *               "latencyMs": 3,
+           *               "latencyMs": 5,
            *               "response": null,
            *               "error": null,
            *               "outcome": "delivered"
@@ -15610,30 +15603,30 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-fe71-7c24-aec0-667e1de5ca25",
-           *       "subscriptionId": "01a24980-ec6d-7843-a016-8707a65b82f0",
-           *       "eventId": "01a24980-fe4d-7491-a14a-52fb40e2a053",
+           *       "id": "01a2499c-9d11-7fe5-a7af-85b9ab93b7b9",
+           *       "subscriptionId": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
+           *       "eventId": "01a2499c-9cfe-7fb8-bf6f-f6ece7fa0a57",
            *       "eventType": "referral.created",
            *       "subject": {
            *         "kind": "referral",
-           *         "id": "01a24980-fe4c-7431-8813-d034905364f2"
+           *         "id": "01a2499c-9cfe-7fb8-bf6f-f6ebe9535d63"
            *       },
            *       "sequence": 1,
            *       "status": "dead",
            *       "attempts": 1,
            *       "nextAttemptAt": null,
-           *       "firstAttemptAt": "2026-12-06T03:58:40.285Z",
-           *       "lastAttemptAt": "2026-12-06T03:58:40.285Z",
+           *       "firstAttemptAt": "2026-12-06T04:28:50.354Z",
+           *       "lastAttemptAt": "2026-12-06T04:28:50.354Z",
            *       "lastStatus": 400,
            *       "lastError": "HTTP 400",
-           *       "createdAt": "2026-12-06T03:58:40.241Z",
+           *       "createdAt": "2026-12-06T04:28:50.321Z",
            *       "deliveredAt": null,
-           *       "deadAt": "2026-12-06T03:58:40.296Z",
+           *       "deadAt": "2026-12-06T04:28:50.362Z",
            *       "attemptLog": [
            *         {
-           *           "at": "2026-12-06T03:58:40.285Z",
+           *           "at": "2026-12-06T04:28:50.354Z",
            *           "httpStatus": 400,
-           *           "latencyMs": 11,
+           *           "latencyMs": 7,
            *           "response": null,
            *           "error": "HTTP 400",
            *           "outcome": "dead"
@@ -15773,30 +15766,30 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-fe71-7c24-aec0-667e1de5ca25",
-           *       "subscriptionId": "01a24980-ec6d-7843-a016-8707a65b82f0",
-           *       "eventId": "01a24980-fe4d-7491-a14a-52fb40e2a053",
+           *       "id": "01a2499c-9d11-7fe5-a7af-85b9ab93b7b9",
+           *       "subscriptionId": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
+           *       "eventId": "01a2499c-9cfe-7fb8-bf6f-f6ece7fa0a57",
            *       "eventType": "referral.created",
            *       "subject": {
            *         "kind": "referral",
-           *         "id": "01a24980-fe4c-7431-8813-d034905364f2"
+           *         "id": "01a2499c-9cfe-7fb8-bf6f-f6ebe9535d63"
            *       },
            *       "sequence": 1,
            *       "status": "pending",
            *       "attempts": 1,
-           *       "nextAttemptAt": "2026-12-06T03:58:41.350Z",
+           *       "nextAttemptAt": "2026-12-06T04:28:50.610Z",
            *       "firstAttemptAt": null,
-           *       "lastAttemptAt": "2026-12-06T03:58:40.285Z",
+           *       "lastAttemptAt": "2026-12-06T04:28:50.354Z",
            *       "lastStatus": 400,
            *       "lastError": "HTTP 400",
-           *       "createdAt": "2026-12-06T03:58:40.241Z",
+           *       "createdAt": "2026-12-06T04:28:50.321Z",
            *       "deliveredAt": null,
            *       "deadAt": null,
            *       "attemptLog": [
            *         {
-           *           "at": "2026-12-06T03:58:40.285Z",
+           *           "at": "2026-12-06T04:28:50.354Z",
            *           "httpStatus": 400,
-           *           "latencyMs": 11,
+           *           "latencyMs": 7,
            *           "response": null,
            *           "error": "HTTP 400",
            *           "outcome": "dead"
@@ -15948,17 +15941,17 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "subscriptionId": "01a24980-ec30-732d-9e66-c0ca21b6ab96",
+           *           "subscriptionId": "01a2499c-9599-7408-aa17-bb7e08bd4670",
            *           "pending": 0,
            *           "oldestPendingAgeSeconds": null,
            *           "dead": 0,
-           *           "lastDeliveredAt": "2026-12-06T03:58:40.463Z"
+           *           "lastDeliveredAt": "2026-12-06T04:28:50.340Z"
            *         },
            *         {
-           *           "subscriptionId": "01a24980-ec6d-7843-a016-8707a65b82f0",
+           *           "subscriptionId": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
            *           "pending": 0,
            *           "oldestPendingAgeSeconds": null,
-           *           "dead": 5,
+           *           "dead": 6,
            *           "lastDeliveredAt": null
            *         }
            *       ]
@@ -16057,22 +16050,22 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a24980-edbc-7724-a3d1-4439a6848323",
+           *           "id": "01a2499c-95e7-7552-9ae0-0213832535ce",
            *           "type": "referral.created",
-           *           "occurredAt": "2026-12-06T03:58:35.961Z",
+           *           "occurredAt": "2026-12-06T04:28:48.484Z",
            *           "sequence": 1,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
            *           },
            *           "caseVersion": 1,
            *           "actor": {
-           *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
            *             "role": "court"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *               "recall": null,
            *               "status": "referred",
            *               "closure": null,
@@ -16110,16 +16103,16 @@ export interface operations {
            *               "mediator": null,
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "createdAt": "2026-12-06T04:28:48.484Z",
            *               "deadlines": {
            *                 "provisional": false,
            *                 "mediationDueOn": null,
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T03:58:35.961Z",
+           *               "updatedAt": "2026-12-06T04:28:48.484Z",
            *               "acceptedAt": null,
-           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "caseNumber": "（2026）京0105民诉前调67773号",
            *               "extensions": [],
            *               "suspension": null,
            *               "claimAmount": "12000.00",
@@ -16140,22 +16133,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a24980-f095-728e-ab32-adb11b490e36",
+           *           "id": "01a2499c-96cc-713e-8c15-b5f7c0db998d",
            *           "type": "referral.accepted",
-           *           "occurredAt": "2026-12-06T03:58:36.653Z",
+           *           "occurredAt": "2026-12-06T04:28:48.697Z",
            *           "sequence": 2,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
            *           },
            *           "caseVersion": 2,
            *           "actor": {
-           *             "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
            *             "role": "mediation"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *               "recall": null,
            *               "status": "mediating",
            *               "closure": null,
@@ -16196,16 +16189,16 @@ export interface operations {
            *               },
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "createdAt": "2026-12-06T04:28:48.484Z",
            *               "deadlines": {
            *                 "provisional": true,
            *                 "mediationDueOn": "2027-01-05",
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T03:58:36.653Z",
-           *               "acceptedAt": "2026-12-06T03:58:36.566Z",
-           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "updatedAt": "2026-12-06T04:28:48.697Z",
+           *               "acceptedAt": "2026-12-06T04:28:48.681Z",
+           *               "caseNumber": "（2026）京0105民诉前调67773号",
            *               "extensions": [],
            *               "suspension": null,
            *               "claimAmount": "12000.00",
@@ -16226,22 +16219,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a24980-f0c1-7e56-b628-2f2b44375ccd",
+           *           "id": "01a2499c-96e7-7b66-9707-5812f9717ad0",
            *           "type": "referral.suspended",
-           *           "occurredAt": "2026-12-06T03:58:36.730Z",
+           *           "occurredAt": "2026-12-06T04:28:48.736Z",
            *           "sequence": 3,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
            *           },
            *           "caseVersion": 3,
            *           "actor": {
-           *             "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
            *             "role": "mediation"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *               "recall": null,
            *               "status": "suspended",
            *               "closure": null,
@@ -16282,21 +16275,21 @@ export interface operations {
            *               },
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T03:58:35.961Z",
+           *               "createdAt": "2026-12-06T04:28:48.484Z",
            *               "deadlines": {
            *                 "provisional": true,
            *                 "mediationDueOn": "2027-01-05",
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T03:58:36.730Z",
-           *               "acceptedAt": "2026-12-06T03:58:36.566Z",
-           *               "caseNumber": "（2026）京0105民诉前调51380号",
+           *               "updatedAt": "2026-12-06T04:28:48.736Z",
+           *               "acceptedAt": "2026-12-06T04:28:48.681Z",
+           *               "caseNumber": "（2026）京0105民诉前调67773号",
            *               "extensions": [],
            *               "suspension": {
            *                 "note": "委托房屋漏水原因鉴定",
            *                 "reason": "appraisal",
-           *                 "suspendedAt": "2026-12-06T03:58:36.730Z",
+           *                 "suspendedAt": "2026-12-06T04:28:48.736Z",
            *                 "suspendedOn": "2026-12-06"
            *               },
            *               "claimAmount": "12000.00",
@@ -16317,7 +16310,7 @@ export interface operations {
            *           }
            *         }
            *       ],
-           *       "nextCursor": "eyJ0IjoiNDEwMyIsInAiOiIzMiJ9"
+           *       "nextCursor": "eyJ0IjoiMzQzOTMiLCJwIjoiMzcifQ"
            *     }
            */
           'application/json': {
@@ -16648,7 +16641,7 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a24980-ff35-742f-b8e2-149425c0d431",
+           *           "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
            *           "level": "orange",
            *           "regionCode": "110105",
            *           "disputeType": "labor",
@@ -16656,11 +16649,21 @@ export interface operations {
            *           "involvedPersons": 63,
            *           "referralId": null,
            *           "raisedBy": {
-           *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
            *             "role": "court",
            *             "name": "北京市朝阳区人民法院"
            *           },
-           *           "createdAt": "2026-12-06T03:58:40.437Z"
+           *           "createdAt": "2026-12-06T04:28:50.022Z",
+           *           "status": "raised",
+           *           "version": 1,
+           *           "updatedAt": "2026-12-06T04:28:50.022Z",
+           *           "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *           "overdue": false,
+           *           "acknowledgedAt": null,
+           *           "acknowledgement": null,
+           *           "followUps": [],
+           *           "closedAt": null,
+           *           "closure": null
            *         }
            *       ],
            *       "nextCursor": null
@@ -16880,7 +16883,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-ff35-742f-b8e2-149425c0d431",
+           *       "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
            *       "level": "orange",
            *       "regionCode": "110105",
            *       "disputeType": "labor",
@@ -16888,11 +16891,21 @@ export interface operations {
            *       "involvedPersons": 63,
            *       "referralId": null,
            *       "raisedBy": {
-           *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
            *         "role": "court",
            *         "name": "北京市朝阳区人民法院"
            *       },
-           *       "createdAt": "2026-12-06T03:58:40.437Z"
+           *       "createdAt": "2026-12-06T04:28:50.022Z",
+           *       "status": "raised",
+           *       "version": 1,
+           *       "updatedAt": "2026-12-06T04:28:50.022Z",
+           *       "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *       "overdue": false,
+           *       "acknowledgedAt": null,
+           *       "acknowledgement": null,
+           *       "followUps": [],
+           *       "closedAt": null,
+           *       "closure": null
            *     }
            */
           'application/json': {
@@ -17082,7 +17095,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-ff35-742f-b8e2-149425c0d431",
+           *       "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
            *       "level": "orange",
            *       "regionCode": "110105",
            *       "disputeType": "labor",
@@ -17090,11 +17103,21 @@ export interface operations {
            *       "involvedPersons": 63,
            *       "referralId": null,
            *       "raisedBy": {
-           *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+           *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
            *         "role": "court",
            *         "name": "北京市朝阳区人民法院"
            *       },
-           *       "createdAt": "2026-12-06T03:58:40.437Z"
+           *       "createdAt": "2026-12-06T04:28:50.022Z",
+           *       "status": "raised",
+           *       "version": 1,
+           *       "updatedAt": "2026-12-06T04:28:50.022Z",
+           *       "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *       "overdue": false,
+           *       "acknowledgedAt": null,
+           *       "acknowledgement": null,
+           *       "followUps": [],
+           *       "closedAt": null,
+           *       "closure": null
            *     }
            */
           'application/json': {
@@ -17269,6 +17292,132 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "id": "01a2499c-9be6-7eb8-9a28-6c8d9e184e00",
+           *           "type": "warning.raised",
+           *           "occurredAt": "2026-12-06T04:28:50.022Z",
+           *           "sequence": 1,
+           *           "subject": {
+           *             "kind": "warning",
+           *             "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+           *           },
+           *           "caseVersion": null,
+           *           "actor": {
+           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *             "role": "court"
+           *           },
+           *           "data": {
+           *             "warning": {
+           *               "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *               "level": "orange",
+           *               "status": "raised",
+           *               "closure": null,
+           *               "overdue": false,
+           *               "summary": "某建筑工地 60 余名农民工集中讨薪，情绪激动",
+           *               "version": 1,
+           *               "closedAt": null,
+           *               "raisedBy": {
+           *                 "name": "北京市朝阳区人民法院",
+           *                 "role": "court",
+           *                 "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *               },
+           *               "createdAt": "2026-12-06T04:28:50.022Z",
+           *               "followUps": [],
+           *               "updatedAt": "2026-12-06T04:28:50.022Z",
+           *               "referralId": null,
+           *               "regionCode": "110105",
+           *               "disputeType": "labor",
+           *               "acknowledgedAt": null,
+           *               "acknowledgement": null,
+           *               "involvedPersons": 63,
+           *               "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+           *             }
+           *           }
+           *         },
+           *         {
+           *           "id": "01a2499c-9c8d-7a2e-b804-99292cd99a13",
+           *           "type": "warning.followed_up",
+           *           "occurredAt": "2026-12-06T04:28:50.187Z",
+           *           "sequence": 2,
+           *           "subject": {
+           *             "kind": "warning",
+           *             "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+           *           },
+           *           "caseVersion": 2,
+           *           "actor": {
+           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *             "role": "court"
+           *           },
+           *           "data": {
+           *             "warning": {
+           *               "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *               "level": "orange",
+           *               "status": "raised",
+           *               "version": 2,
+           *               "closedAt": null,
+           *               "raisedBy": {
+           *                 "role": "court",
+           *                 "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *               },
+           *               "createdAt": "2026-12-06T04:28:50.022Z",
+           *               "referralId": null,
+           *               "regionCode": "110105",
+           *               "disputeType": "labor",
+           *               "acknowledgedAt": null,
+           *               "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+           *             },
+           *             "followUp": {
+           *               "at": "2026-12-06T04:28:50.187Z",
+           *               "by": {
+           *                 "role": "court",
+           *                 "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *               },
+           *               "report": "涉事企业已垫付 60% 工资，其余部分约定月底前支付，现场情绪平稳"
+           *             }
+           *           }
+           *         },
+           *         {
+           *           "id": "01a2499c-9c9b-742b-9373-f0f53ab084fb",
+           *           "type": "warning.acknowledged",
+           *           "occurredAt": "2026-12-06T04:28:50.200Z",
+           *           "sequence": 3,
+           *           "subject": {
+           *             "kind": "warning",
+           *             "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+           *           },
+           *           "caseVersion": 3,
+           *           "actor": {
+           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+           *             "role": "mediation"
+           *           },
+           *           "data": {
+           *             "note": "已转属地乡镇街道综治中心，人民调解员已赶赴现场",
+           *             "warning": {
+           *               "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *               "level": "orange",
+           *               "status": "acknowledged",
+           *               "version": 3,
+           *               "closedAt": null,
+           *               "raisedBy": {
+           *                 "role": "court",
+           *                 "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *               },
+           *               "createdAt": "2026-12-06T04:28:50.022Z",
+           *               "referralId": null,
+           *               "regionCode": "110105",
+           *               "disputeType": "labor",
+           *               "acknowledgedAt": "2026-12-06T04:28:50.200Z",
+           *               "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+           *             }
+           *           }
+           *         }
+           *       ],
+           *       "nextCursor": null
+           *     }
+           */
           'application/json': {
             items: components['schemas']['Event'][]
             nextCursor: string | null
@@ -17377,6 +17526,49 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *       "level": "orange",
+           *       "regionCode": "110105",
+           *       "disputeType": "labor",
+           *       "summary": "某建筑工地 60 余名农民工集中讨薪，情绪激动",
+           *       "involvedPersons": 63,
+           *       "referralId": null,
+           *       "raisedBy": {
+           *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *         "role": "court",
+           *         "name": "北京市朝阳区人民法院"
+           *       },
+           *       "createdAt": "2026-12-06T04:28:50.022Z",
+           *       "status": "acknowledged",
+           *       "version": 3,
+           *       "updatedAt": "2026-12-06T04:28:50.200Z",
+           *       "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *       "overdue": false,
+           *       "acknowledgedAt": "2026-12-06T04:28:50.200Z",
+           *       "acknowledgement": {
+           *         "at": "2026-12-06T04:28:50.200Z",
+           *         "by": {
+           *           "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+           *           "role": "mediation"
+           *         },
+           *         "note": "已转属地乡镇街道综治中心，人民调解员已赶赴现场"
+           *       },
+           *       "followUps": [
+           *         {
+           *           "at": "2026-12-06T04:28:50.187Z",
+           *           "by": {
+           *             "role": "court",
+           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *           },
+           *           "report": "涉事企业已垫付 60% 工资，其余部分约定月底前支付，现场情绪平稳"
+           *         }
+           *       ],
+           *       "closedAt": null,
+           *       "closure": null
+           *     }
+           */
           'application/json': {
             id: string
             /** @enum {string} */
@@ -17590,6 +17782,42 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *       "level": "orange",
+           *       "regionCode": "110105",
+           *       "disputeType": "labor",
+           *       "summary": "某建筑工地 60 余名农民工集中讨薪，情绪激动",
+           *       "involvedPersons": 63,
+           *       "referralId": null,
+           *       "raisedBy": {
+           *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *         "role": "court",
+           *         "name": "北京市朝阳区人民法院"
+           *       },
+           *       "createdAt": "2026-12-06T04:28:50.022Z",
+           *       "status": "raised",
+           *       "version": 2,
+           *       "updatedAt": "2026-12-06T04:28:50.187Z",
+           *       "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *       "overdue": false,
+           *       "acknowledgedAt": null,
+           *       "acknowledgement": null,
+           *       "followUps": [
+           *         {
+           *           "at": "2026-12-06T04:28:50.187Z",
+           *           "by": {
+           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *             "role": "court"
+           *           },
+           *           "report": "涉事企业已垫付 60% 工资，其余部分约定月底前支付，现场情绪平稳"
+           *         }
+           *       ],
+           *       "closedAt": null,
+           *       "closure": null
+           *     }
+           */
           'application/json': {
             id: string
             /** @enum {string} */
@@ -17803,6 +18031,56 @@ export interface operations {
           [name: string]: unknown
         }
         content: {
+          /**
+           * @example {
+           *       "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *       "level": "orange",
+           *       "regionCode": "110105",
+           *       "disputeType": "labor",
+           *       "summary": "某建筑工地 60 余名农民工集中讨薪，情绪激动",
+           *       "involvedPersons": 63,
+           *       "referralId": null,
+           *       "raisedBy": {
+           *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *         "role": "court",
+           *         "name": "北京市朝阳区人民法院"
+           *       },
+           *       "createdAt": "2026-12-06T04:28:50.022Z",
+           *       "status": "closed",
+           *       "version": 4,
+           *       "updatedAt": "2026-12-06T04:28:50.251Z",
+           *       "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *       "overdue": false,
+           *       "acknowledgedAt": "2026-12-06T04:28:50.200Z",
+           *       "acknowledgement": {
+           *         "at": "2026-12-06T04:28:50.200Z",
+           *         "by": {
+           *           "role": "mediation",
+           *           "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235"
+           *         },
+           *         "note": "已转属地乡镇街道综治中心，人民调解员已赶赴现场"
+           *       },
+           *       "followUps": [
+           *         {
+           *           "at": "2026-12-06T04:28:50.187Z",
+           *           "by": {
+           *             "role": "court",
+           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *           },
+           *           "report": "涉事企业已垫付 60% 工资，其余部分约定月底前支付，现场情绪平稳"
+           *         }
+           *       ],
+           *       "closedAt": "2026-12-06T04:28:50.251Z",
+           *       "closure": {
+           *         "at": "2026-12-06T04:28:50.251Z",
+           *         "by": {
+           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *           "role": "court"
+           *         },
+           *         "report": "工资已全部结清，农民工已返乡，预警解除"
+           *       }
+           *     }
+           */
           'application/json': {
             id: string
             /** @enum {string} */
@@ -18012,7 +18290,7 @@ export interface operations {
            *       "groups": [
            *         {
            *           "key": "京0105",
-           *           "referrals": 5,
+           *           "referrals": 6,
            *           "accepted": 3,
            *           "declined": 1,
            *           "agreed": 2,
@@ -18026,7 +18304,7 @@ export interface operations {
            *           "confirmationsApplied": 2,
            *           "confirmationsRuledValid": 1,
            *           "confirmationsOverdue": 0,
-           *           "openReferrals": 3,
+           *           "openReferrals": 4,
            *           "openReferralMedianAgeDays": 0,
            *           "openReferralMaxAgeDays": 0
            *         }
@@ -18183,7 +18461,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b",
+           *       "id": "01a2499c-95b3-7600-bf49-02cda74c0c06",
            *       "sha256": "5a838678058f6de375e8635b5f2fea47a4e5f07cb1a882a44b10f39abc6f34ff",
            *       "sizeBytes": 45,
            *       "contentType": "application/pdf",
@@ -18983,15 +19261,15 @@ export interface operations {
            * @example {
            *       "date": "2026-12-06",
            *       "kind": "referral",
-           *       "count": 5,
+           *       "count": 6,
            *       "byStatus": {
            *         "agreed": 1,
            *         "case_registered": 1,
            *         "closed": 1,
            *         "materials_returned": 1,
-           *         "referred": 1
+           *         "referred": 2
            *       },
-           *       "digest": "f32f5ce65da957c029b3acc1bc9e947afcdc9477359c393d75590db238625883"
+           *       "digest": "da31afca4a8c8c758d899fdd58266e7fb86938c7a2fb0c135e4c7572757ebe82"
            *     }
            */
           'application/json': {
@@ -19119,15 +19397,15 @@ export interface operations {
            * @example {
            *       "missing": [
            *         {
-           *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+           *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
            *           "version": 8
            *         },
            *         {
-           *           "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+           *           "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
            *           "version": 5
            *         },
            *         {
-           *           "id": "01a24980-f619-7e13-8beb-e014d41b8ea9",
+           *           "id": "01a2499c-987c-708f-b8cb-8a52b8958463",
            *           "version": 4
            *         }
            *       ],
@@ -19226,18 +19504,9 @@ export interface operations {
            *         {
            *           "kty": "OKP",
            *           "crv": "Ed25519",
-           *           "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
-           *           "kid": "r20260105-3fa2c1",
+           *           "x": "gWRnyihxjov6pXEpdxYe9IGUF3qbfpXxnSUElTA6RNM",
+           *           "kid": "r20261206-61157e",
            *           "alg": "EdDSA",
-           *           "use": "sig"
-           *         },
-           *         {
-           *           "kty": "EC",
-           *           "crv": "SM2",
-           *           "x": "CfnfMR5UIaFQ3X0WHkvFxnIXn60YM_wHa7CP81bzUCA",
-           *           "y": "zOpJDOJndaUtxupxjMGqYArtBfvzXghKZjL2By2prRM",
-           *           "kid": "r20250301-7c09d4",
-           *           "alg": "SM2SM3",
            *           "use": "sig"
            *         }
            *       ]
@@ -19335,22 +19604,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-edbc-7724-a3d1-4439a6848323",
+         *       "id": "01a2499c-95e7-7552-9ae0-0213832535ce",
          *       "type": "referral.created",
-         *       "occurredAt": "2026-12-06T03:58:35.961Z",
+         *       "occurredAt": "2026-12-06T04:28:48.484Z",
          *       "sequence": 1,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
          *       },
          *       "caseVersion": 1,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "recall": null,
          *           "status": "referred",
          *           "closure": null,
@@ -19388,16 +19657,16 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "createdAt": "2026-12-06T04:28:48.484Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:35.961Z",
+         *           "updatedAt": "2026-12-06T04:28:48.484Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "caseNumber": "（2026）京0105民诉前调67773号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -19466,22 +19735,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f095-728e-ab32-adb11b490e36",
+         *       "id": "01a2499c-96cc-713e-8c15-b5f7c0db998d",
          *       "type": "referral.accepted",
-         *       "occurredAt": "2026-12-06T03:58:36.653Z",
+         *       "occurredAt": "2026-12-06T04:28:48.697Z",
          *       "sequence": 2,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
          *       },
          *       "caseVersion": 2,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "recall": null,
          *           "status": "mediating",
          *           "closure": null,
@@ -19522,16 +19791,16 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "createdAt": "2026-12-06T04:28:48.484Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-05",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:36.653Z",
-         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
-         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "updatedAt": "2026-12-06T04:28:48.697Z",
+         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
+         *           "caseNumber": "（2026）京0105民诉前调67773号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -19600,22 +19869,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f471-7894-817f-5095db962d74",
+         *       "id": "01a2499c-97e6-7f32-afd4-3dd309a1e391",
          *       "type": "referral.declined",
-         *       "occurredAt": "2026-12-06T03:58:37.661Z",
+         *       "occurredAt": "2026-12-06T04:28:48.992Z",
          *       "sequence": 2,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6"
+         *         "id": "01a2499c-97cc-747f-a705-9a1559d9dd72"
          *       },
          *       "caseVersion": 2,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+         *           "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
          *           "recall": null,
          *           "status": "declined",
          *           "closure": null,
@@ -19634,7 +19903,7 @@ export interface operations {
          *           "decline": {
          *             "by": "organization",
          *             "reason": "本组织近期无调解员可派",
-         *             "declinedAt": "2026-12-06T03:58:37.661Z"
+         *             "declinedAt": "2026-12-06T04:28:48.992Z"
          *           },
          *           "parties": [
          *             {
@@ -19658,16 +19927,16 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:37.587Z",
+         *           "createdAt": "2026-12-06T04:28:48.972Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:37.661Z",
+         *           "updatedAt": "2026-12-06T04:28:48.992Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调51381号",
+         *           "caseNumber": "（2026）京0105民诉前调67774号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -19735,22 +20004,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f4de-7940-81e4-b8ced9f98e05",
+         *       "id": "01a2499c-9819-7c5d-baea-c81f524ae410",
          *       "type": "referral.redesignated",
-         *       "occurredAt": "2026-12-06T03:58:37.770Z",
+         *       "occurredAt": "2026-12-06T04:28:49.031Z",
          *       "sequence": 3,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6"
+         *         "id": "01a2499c-97cc-747f-a705-9a1559d9dd72"
          *       },
          *       "caseVersion": 3,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+         *           "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
          *           "recall": null,
          *           "status": "referred",
          *           "closure": null,
@@ -19789,16 +20058,16 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:37.587Z",
+         *           "createdAt": "2026-12-06T04:28:48.972Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:37.770Z",
+         *           "updatedAt": "2026-12-06T04:28:49.031Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调51381号",
+         *           "caseNumber": "（2026）京0105民诉前调67774号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -19866,26 +20135,26 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f56d-7647-be38-0e345f57d49a",
+         *       "id": "01a2499c-9841-7e33-a894-8fddd8d0c2c4",
          *       "type": "referral.recalled",
-         *       "occurredAt": "2026-12-06T03:58:37.908Z",
+         *       "occurredAt": "2026-12-06T04:28:49.086Z",
          *       "sequence": 4,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6"
+         *         "id": "01a2499c-97cc-747f-a705-9a1559d9dd72"
          *       },
          *       "caseVersion": 4,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+         *           "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
          *           "recall": {
          *             "note": "申请人明确表示不同意调解，坚持起诉",
          *             "reason": "party_insists_on_litigation",
-         *             "recalledAt": "2026-12-06T03:58:37.908Z"
+         *             "recalledAt": "2026-12-06T04:28:49.086Z"
          *           },
          *           "status": "recalled",
          *           "closure": null,
@@ -19924,16 +20193,16 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:37.587Z",
+         *           "createdAt": "2026-12-06T04:28:48.972Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:37.908Z",
+         *           "updatedAt": "2026-12-06T04:28:49.086Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调51381号",
+         *           "caseNumber": "（2026）京0105民诉前调67774号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -20001,22 +20270,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f89f-786e-ac22-6ed015442e00",
+         *       "id": "01a2499c-9946-7257-aa45-02e6312ff07a",
          *       "type": "referral.assigned",
-         *       "occurredAt": "2026-12-06T03:58:38.703Z",
+         *       "occurredAt": "2026-12-06T04:28:49.329Z",
          *       "sequence": 2,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-f80f-717d-aff2-2cdbf8fffcad"
+         *         "id": "01a2499c-9919-7656-a7ca-ea67821cf977"
          *       },
          *       "caseVersion": 2,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-f80f-717d-aff2-2cdbf8fffcad",
+         *           "id": "01a2499c-9919-7656-a7ca-ea67821cf977",
          *           "recall": null,
          *           "status": "referred",
          *           "closure": null,
@@ -20055,16 +20324,16 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:38.606Z",
+         *           "createdAt": "2026-12-06T04:28:49.305Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:38.703Z",
+         *           "updatedAt": "2026-12-06T04:28:49.329Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调51384号",
+         *           "caseNumber": "（2026）京0105民诉前调67777号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -20132,22 +20401,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f0c1-7e56-b628-2f2b44375ccd",
+         *       "id": "01a2499c-96e7-7b66-9707-5812f9717ad0",
          *       "type": "referral.suspended",
-         *       "occurredAt": "2026-12-06T03:58:36.730Z",
+         *       "occurredAt": "2026-12-06T04:28:48.736Z",
          *       "sequence": 3,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
          *       },
          *       "caseVersion": 3,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "recall": null,
          *           "status": "suspended",
          *           "closure": null,
@@ -20188,21 +20457,21 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "createdAt": "2026-12-06T04:28:48.484Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-05",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:36.730Z",
-         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
-         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "updatedAt": "2026-12-06T04:28:48.736Z",
+         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
+         *           "caseNumber": "（2026）京0105民诉前调67773号",
          *           "extensions": [],
          *           "suspension": {
          *             "note": "委托房屋漏水原因鉴定",
          *             "reason": "appraisal",
-         *             "suspendedAt": "2026-12-06T03:58:36.730Z",
+         *             "suspendedAt": "2026-12-06T04:28:48.736Z",
          *             "suspendedOn": "2026-12-06"
          *           },
          *           "claimAmount": "12000.00",
@@ -20271,22 +20540,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f0fa-7878-ad63-dc1629b72572",
+         *       "id": "01a2499c-9700-7524-9a7f-00fee263ba33",
          *       "type": "referral.resumed",
-         *       "occurredAt": "2026-12-06T03:58:36.777Z",
+         *       "occurredAt": "2026-12-06T04:28:48.764Z",
          *       "sequence": 4,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
          *       },
          *       "caseVersion": 4,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "recall": null,
          *           "status": "mediating",
          *           "closure": null,
@@ -20327,16 +20596,16 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "createdAt": "2026-12-06T04:28:48.484Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-05",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:36.777Z",
-         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
-         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "updatedAt": "2026-12-06T04:28:48.764Z",
+         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
+         *           "caseNumber": "（2026）京0105民诉前调67773号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -20405,22 +20674,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f166-7df4-baa2-1f0765b73b1a",
+         *       "id": "01a2499c-971e-7a45-afcf-256221be9a64",
          *       "type": "referral.extended",
-         *       "occurredAt": "2026-12-06T03:58:36.898Z",
+         *       "occurredAt": "2026-12-06T04:28:48.787Z",
          *       "sequence": 5,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
          *       },
          *       "caseVersion": 5,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "recall": null,
          *           "status": "mediating",
          *           "closure": null,
@@ -20461,32 +20730,32 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "createdAt": "2026-12-06T04:28:48.484Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-20",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:36.898Z",
-         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
-         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "updatedAt": "2026-12-06T04:28:48.787Z",
+         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
+         *           "caseNumber": "（2026）京0105民诉前调67773号",
          *           "extensions": [
          *             {
          *               "consent": [
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 0,
-         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
          *                 },
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 1,
-         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
          *                 }
          *               ],
          *               "newDueOn": "2027-01-20",
-         *               "extendedAt": "2026-12-06T03:58:36.898Z",
+         *               "extendedAt": "2026-12-06T04:28:48.787Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -20557,22 +20826,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f1e1-77a9-84a4-4035357b8813",
+         *       "id": "01a2499c-973f-7ab5-8eb6-e0b15e6412f9",
          *       "type": "referral.agreement_recorded",
-         *       "occurredAt": "2026-12-06T03:58:37.001Z",
+         *       "occurredAt": "2026-12-06T04:28:48.823Z",
          *       "sequence": 6,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
          *       },
          *       "caseVersion": 6,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "recall": null,
          *           "status": "agreed",
          *           "closure": null,
@@ -20616,53 +20885,53 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+         *             "recordedAt": "2026-12-06T04:28:48.823Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
          *           },
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "createdAt": "2026-12-06T04:28:48.484Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-20",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:37.001Z",
-         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
-         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "updatedAt": "2026-12-06T04:28:48.823Z",
+         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
+         *           "caseNumber": "（2026）京0105民诉前调67773号",
          *           "extensions": [
          *             {
          *               "consent": [
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 0,
-         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
          *                 },
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 1,
-         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
          *                 }
          *               ],
          *               "newDueOn": "2027-01-20",
-         *               "extendedAt": "2026-12-06T03:58:36.898Z",
+         *               "extendedAt": "2026-12-06T04:28:48.787Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -20733,22 +21002,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f731-72f8-9f57-4673e97476a5",
+         *       "id": "01a2499c-98c9-788c-828b-d7626b3ef11c",
          *       "type": "referral.terminated",
-         *       "occurredAt": "2026-12-06T03:58:38.373Z",
+         *       "occurredAt": "2026-12-06T04:28:49.212Z",
          *       "sequence": 3,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-f619-7e13-8beb-e014d41b8ea9"
+         *         "id": "01a2499c-987c-708f-b8cb-8a52b8958463"
          *       },
          *       "caseVersion": 3,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-f619-7e13-8beb-e014d41b8ea9",
+         *           "id": "01a2499c-987c-708f-b8cb-8a52b8958463",
          *           "recall": null,
          *           "status": "terminated",
          *           "closure": null,
@@ -20789,16 +21058,16 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:38.105Z",
+         *           "createdAt": "2026-12-06T04:28:49.147Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-05",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:38.373Z",
-         *           "acceptedAt": "2026-12-06T03:58:38.146Z",
-         *           "caseNumber": "（2026）京0105民诉前调51383号",
+         *           "updatedAt": "2026-12-06T04:28:49.212Z",
+         *           "acceptedAt": "2026-12-06T04:28:49.158Z",
+         *           "caseNumber": "（2026）京0105民诉前调67776号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -20813,7 +21082,7 @@ export interface operations {
          *             "by": "organization",
          *             "reason": "gap_too_large",
          *             "report": "双方对赔偿数额分歧过大，调解不成。",
-         *             "terminatedAt": "2026-12-06T03:58:38.373Z",
+         *             "terminatedAt": "2026-12-06T04:28:49.212Z",
          *             "undisputedFacts": [
          *               {
          *                 "statement": "漏水源自被申请人住宅卫生间",
@@ -20880,22 +21149,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f7c9-7c14-8ddc-e980d262348b",
+         *       "id": "01a2499c-9906-797e-97f9-b80284a7f76a",
          *       "type": "referral.materials_returned",
-         *       "occurredAt": "2026-12-06T03:58:38.517Z",
+         *       "occurredAt": "2026-12-06T04:28:49.275Z",
          *       "sequence": 4,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-f619-7e13-8beb-e014d41b8ea9"
+         *         "id": "01a2499c-987c-708f-b8cb-8a52b8958463"
          *       },
          *       "caseVersion": 4,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-f619-7e13-8beb-e014d41b8ea9",
+         *           "id": "01a2499c-987c-708f-b8cb-8a52b8958463",
          *           "recall": null,
          *           "status": "materials_returned",
          *           "closure": null,
@@ -20936,16 +21205,16 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:38.105Z",
+         *           "createdAt": "2026-12-06T04:28:49.147Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-05",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:38.517Z",
-         *           "acceptedAt": "2026-12-06T03:58:38.146Z",
-         *           "caseNumber": "（2026）京0105民诉前调51383号",
+         *           "updatedAt": "2026-12-06T04:28:49.275Z",
+         *           "acceptedAt": "2026-12-06T04:28:49.158Z",
+         *           "caseNumber": "（2026）京0105民诉前调67776号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -20960,7 +21229,7 @@ export interface operations {
          *             "by": "organization",
          *             "reason": "gap_too_large",
          *             "report": "双方对赔偿数额分歧过大，调解不成。",
-         *             "terminatedAt": "2026-12-06T03:58:38.373Z",
+         *             "terminatedAt": "2026-12-06T04:28:49.212Z",
          *             "undisputedFacts": [
          *               {
          *                 "statement": "漏水源自被申请人住宅卫生间",
@@ -20976,7 +21245,7 @@ export interface operations {
          *           "materialReturn": {
          *             "report": "调解终结报告：双方分歧过大。纸质卷宗另行移送。",
          *             "materials": [],
-         *             "returnedAt": "2026-12-06T03:58:38.493Z"
+         *             "returnedAt": "2026-12-06T04:28:49.262Z"
          *           },
          *           "organizationId": "bj-cy-blz"
          *         }
@@ -21031,26 +21300,26 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f5d9-7095-bc50-1d6c5a82148e",
+         *       "id": "01a2499c-9863-7fac-a2b8-e0136ccf4ad7",
          *       "type": "referral.case_registered",
-         *       "occurredAt": "2026-12-06T03:58:38.026Z",
+         *       "occurredAt": "2026-12-06T04:28:49.113Z",
          *       "sequence": 5,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6"
+         *         "id": "01a2499c-97cc-747f-a705-9a1559d9dd72"
          *       },
          *       "caseVersion": 5,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-f414-766a-8fd7-bb7eea2b10f6",
+         *           "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
          *           "recall": {
          *             "note": "申请人明确表示不同意调解，坚持起诉",
          *             "reason": "party_insists_on_litigation",
-         *             "recalledAt": "2026-12-06T03:58:37.908Z"
+         *             "recalledAt": "2026-12-06T04:28:49.086Z"
          *           },
          *           "status": "case_registered",
          *           "closure": null,
@@ -21089,23 +21358,23 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:37.587Z",
+         *           "createdAt": "2026-12-06T04:28:48.972Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:38.026Z",
+         *           "updatedAt": "2026-12-06T04:28:49.113Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调51381号",
+         *           "caseNumber": "（2026）京0105民诉前调67774号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
          *           "courtFiling": {
          *             "action": "case_registered",
          *             "filedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105民初51382号"
+         *             "caseNumber": "（2026）京0105民初67775号"
          *           },
          *           "designation": {
          *             "mode": "court_designated",
@@ -21216,26 +21485,26 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f2bf-772e-9a64-71e9bbb872cc",
+         *       "id": "01a2499c-977d-7845-a2bc-37ab304c89cd",
          *       "type": "referral.closed",
-         *       "occurredAt": "2026-12-06T03:58:37.229Z",
+         *       "occurredAt": "2026-12-06T04:28:48.888Z",
          *       "sequence": 8,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
          *       },
          *       "caseVersion": 8,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "recall": null,
          *           "status": "closed",
          *           "closure": {
-         *             "closedAt": "2026-12-06T03:58:37.229Z",
+         *             "closedAt": "2026-12-06T04:28:48.888Z",
          *             "disposition": "agreement_filed"
          *           },
          *           "consent": [
@@ -21278,53 +21547,53 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+         *             "recordedAt": "2026-12-06T04:28:48.823Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
          *           },
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "createdAt": "2026-12-06T04:28:48.484Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-20",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:37.229Z",
-         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
-         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "updatedAt": "2026-12-06T04:28:48.888Z",
+         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
+         *           "caseNumber": "（2026）京0105民诉前调67773号",
          *           "extensions": [
          *             {
          *               "consent": [
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 0,
-         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
          *                 },
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 1,
-         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
          *                 }
          *               ],
          *               "newDueOn": "2027-01-20",
-         *               "extendedAt": "2026-12-06T03:58:36.898Z",
+         *               "extendedAt": "2026-12-06T04:28:48.787Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -21339,7 +21608,7 @@ export interface operations {
          *           "performance": {
          *             "note": "回访确认已全额履行",
          *             "status": "performed",
-         *             "reportedAt": "2026-12-06T03:58:37.126Z",
+         *             "reportedAt": "2026-12-06T04:28:48.865Z",
          *             "reportedOn": "2026-12-06"
          *           },
          *           "termination": null,
@@ -21400,22 +21669,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f257-709d-a7c3-6c55693f8ca6",
+         *       "id": "01a2499c-9766-7211-829f-06cf5df17937",
          *       "type": "referral.performance_reported",
-         *       "occurredAt": "2026-12-06T03:58:37.126Z",
+         *       "occurredAt": "2026-12-06T04:28:48.865Z",
          *       "sequence": 7,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a24980-edbb-786a-8037-dfd032bf804c"
+         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
          *       },
          *       "caseVersion": 7,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "recall": null,
          *           "status": "agreed",
          *           "closure": null,
@@ -21459,53 +21728,53 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+         *             "recordedAt": "2026-12-06T04:28:48.823Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
          *           },
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:35.961Z",
+         *           "createdAt": "2026-12-06T04:28:48.484Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-20",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:37.126Z",
-         *           "acceptedAt": "2026-12-06T03:58:36.566Z",
-         *           "caseNumber": "（2026）京0105民诉前调51380号",
+         *           "updatedAt": "2026-12-06T04:28:48.865Z",
+         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
+         *           "caseNumber": "（2026）京0105民诉前调67773号",
          *           "extensions": [
          *             {
          *               "consent": [
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 0,
-         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
          *                 },
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 1,
-         *                   "consentedAt": "2026-12-06T11:58:36.877+08:00"
+         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
          *                 }
          *               ],
          *               "newDueOn": "2027-01-20",
-         *               "extendedAt": "2026-12-06T03:58:36.898Z",
+         *               "extendedAt": "2026-12-06T04:28:48.787Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -21520,7 +21789,7 @@ export interface operations {
          *           "performance": {
          *             "note": "回访确认已全额履行",
          *             "status": "performed",
-         *             "reportedAt": "2026-12-06T03:58:37.126Z",
+         *             "reportedAt": "2026-12-06T04:28:48.865Z",
          *             "reportedOn": "2026-12-06"
          *           },
          *           "termination": null,
@@ -21627,22 +21896,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-f925-779b-99fd-b99b79bf7d94",
+         *       "id": "01a2499c-9971-7182-930d-53b490c21ddb",
          *       "type": "confirmation.applied",
-         *       "occurredAt": "2026-12-06T03:58:38.874Z",
+         *       "occurredAt": "2026-12-06T04:28:49.386Z",
          *       "sequence": 1,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
          *       },
          *       "caseVersion": 1,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -21672,31 +21941,31 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+         *             "recordedAt": "2026-12-06T04:28:48.823Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "appliedAt": "2026-12-06T04:28:49.366Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "createdAt": "2026-12-06T04:28:49.386Z",
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:38.874Z",
+         *           "updatedAt": "2026-12-06T04:28:49.386Z",
          *           "acceptance": null,
          *           "applicants": [
          *             0,
@@ -21705,7 +21974,7 @@ export interface operations {
          *           "caseNumber": null,
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -21771,22 +22040,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-fb69-7d84-994f-3cf78c118a5d",
+         *       "id": "01a2499c-9a19-7469-a2d2-a0cfbb38d5e1",
          *       "type": "confirmation.accepted",
-         *       "occurredAt": "2026-12-06T03:58:39.448Z",
+         *       "occurredAt": "2026-12-06T04:28:49.554Z",
          *       "sequence": 2,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
          *       },
          *       "caseVersion": 2,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -21816,44 +22085,44 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+         *             "recordedAt": "2026-12-06T04:28:48.823Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "appliedAt": "2026-12-06T04:28:49.366Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "createdAt": "2026-12-06T04:28:49.386Z",
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:39.448Z",
+         *           "updatedAt": "2026-12-06T04:28:49.554Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *             "caseNumber": "（2026）京0105诉前调确67778号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "caseNumber": "（2026）京0105诉前调确67778号",
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -21965,22 +22234,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-ff0d-7bb4-9c0c-87f2c528c0a6",
+         *       "id": "01a2499c-9bd2-7fe4-b0dc-ba8533cc1ef7",
          *       "type": "confirmation.withdrawn",
-         *       "occurredAt": "2026-12-06T03:58:40.382Z",
+         *       "occurredAt": "2026-12-06T04:28:49.998Z",
          *       "sequence": 2,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a24980-fedf-7b20-8d1f-18f51150b2ec"
+         *         "id": "01a2499c-9bad-79f1-b173-f59fa8ff1f64"
          *       },
          *       "caseVersion": 2,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a24980-fedf-7b20-8d1f-18f51150b2ec",
+         *           "id": "01a2499c-9bad-79f1-b173-f59fa8ff1f64",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -22011,31 +22280,31 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:40.269+08:00",
-         *             "recordedAt": "2026-12-06T03:58:40.305Z",
+         *             "sealedAt": "2026-12-06T12:28:49.876+08:00",
+         *             "recordedAt": "2026-12-06T04:28:49.889Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:40.269+08:00",
+         *                 "signedAt": "2026-12-06T12:28:49.876+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:40.269+08:00",
+         *                 "signedAt": "2026-12-06T12:28:49.876+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:40.269Z",
+         *             "effectiveAt": "2026-12-06T04:28:49.876Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:40.269+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:49.876+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T03:58:40.329Z",
+         *           "appliedAt": "2026-12-06T04:28:49.919Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:40.343Z",
+         *           "createdAt": "2026-12-06T04:28:49.937Z",
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:40.382Z",
+         *           "updatedAt": "2026-12-06T04:28:49.998Z",
          *           "acceptance": null,
          *           "applicants": [
          *             0,
@@ -22044,10 +22313,10 @@ export interface operations {
          *           "caseNumber": null,
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a24980-fe4c-7431-8813-d034905364f2",
+         *           "referralId": "01a2499c-9b31-7abe-baf5-9c52f18db47c",
          *           "withdrawal": {
          *             "reason": "当事人已自动履行完毕",
-         *             "withdrawnAt": "2026-12-06T03:58:40.382Z"
+         *             "withdrawnAt": "2026-12-06T04:28:49.998Z"
          *           },
          *           "notAccepted": null,
          *           "provisional": true,
@@ -22113,30 +22382,30 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-fcd5-7bd8-9471-3c2aa8594737",
+         *       "id": "01a2499c-9ab4-70a4-86f5-c0712b3c28aa",
          *       "type": "confirmation.ruled",
-         *       "occurredAt": "2026-12-06T03:58:39.803Z",
+         *       "occurredAt": "2026-12-06T04:28:49.695Z",
          *       "sequence": 6,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
          *       },
          *       "caseVersion": 6,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
          *           "late": false,
          *           "venue": null,
          *           "ruling": {
          *             "result": "valid",
          *             "ruledOn": "2026-12-06",
          *             "servedOn": "2026-12-06",
-         *             "recordedAt": "2026-12-06T03:58:39.803Z",
-         *             "rulingNumber": "（2026）京0105诉前调确51386号",
+         *             "recordedAt": "2026-12-06T04:28:49.695Z",
+         *             "rulingNumber": "（2026）京0105诉前调确67779号",
          *             "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
          *           },
          *           "status": "ruled_valid",
@@ -22165,48 +22434,48 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+         *             "recordedAt": "2026-12-06T04:28:48.823Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "appliedAt": "2026-12-06T04:28:49.366Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "createdAt": "2026-12-06T04:28:49.386Z",
          *           "materials": [
          *             {
-         *               "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *               "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
          *             }
          *           ],
-         *           "updatedAt": "2026-12-06T03:58:39.803Z",
+         *           "updatedAt": "2026-12-06T04:28:49.695Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *             "caseNumber": "（2026）京0105诉前调确67778号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "caseNumber": "（2026）京0105诉前调确67778号",
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -22228,19 +22497,19 @@ export interface operations {
          *                 "note": "已补充主持调解证明",
          *                 "materials": [
          *                   {
-         *                     "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *                     "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
          *                   }
          *                 ],
-         *                 "suppliedAt": "2026-12-06T03:58:39.660Z"
+         *                 "suppliedAt": "2026-12-06T04:28:49.666Z"
          *               },
-         *               "requestedAt": "2026-12-06T03:58:39.597Z"
+         *               "requestedAt": "2026-12-06T04:28:49.626Z"
          *             }
          *           ],
          *           "reviewExtensions": [
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "extendedAt": "2026-12-06T04:28:49.584Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -22343,22 +22612,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-fbf9-73e3-8ba9-dce5a08875fb",
+         *       "id": "01a2499c-9a63-7a65-8d92-e079ead64558",
          *       "type": "confirmation.materials_requested",
-         *       "occurredAt": "2026-12-06T03:58:39.597Z",
+         *       "occurredAt": "2026-12-06T04:28:49.626Z",
          *       "sequence": 4,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
          *       },
          *       "caseVersion": 4,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -22388,44 +22657,44 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+         *             "recordedAt": "2026-12-06T04:28:48.823Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "appliedAt": "2026-12-06T04:28:49.366Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "createdAt": "2026-12-06T04:28:49.386Z",
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:39.597Z",
+         *           "updatedAt": "2026-12-06T04:28:49.626Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *             "caseNumber": "（2026）京0105诉前调确67778号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "caseNumber": "（2026）京0105诉前调确67778号",
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -22443,14 +22712,14 @@ export interface operations {
          *                 "调解组织主持调解的证明",
          *                 "申请人身份证明"
          *               ],
-         *               "requestedAt": "2026-12-06T03:58:39.597Z"
+         *               "requestedAt": "2026-12-06T04:28:49.626Z"
          *             }
          *           ],
          *           "reviewExtensions": [
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "extendedAt": "2026-12-06T04:28:49.584Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -22513,22 +22782,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-fc5b-73a0-8117-87ff664826bd",
+         *       "id": "01a2499c-9a90-75d2-9dd3-b4309e07a77b",
          *       "type": "confirmation.materials_supplemented",
-         *       "occurredAt": "2026-12-06T03:58:39.660Z",
+         *       "occurredAt": "2026-12-06T04:28:49.666Z",
          *       "sequence": 5,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
          *       },
          *       "caseVersion": 5,
          *       "actor": {
-         *         "clientId": "01a24980-e99a-7dbb-badd-6b35d1361f2d",
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -22558,48 +22827,48 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+         *             "recordedAt": "2026-12-06T04:28:48.823Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "appliedAt": "2026-12-06T04:28:49.366Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "createdAt": "2026-12-06T04:28:49.386Z",
          *           "materials": [
          *             {
-         *               "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *               "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
          *             }
          *           ],
-         *           "updatedAt": "2026-12-06T03:58:39.660Z",
+         *           "updatedAt": "2026-12-06T04:28:49.666Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *             "caseNumber": "（2026）京0105诉前调确67778号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "caseNumber": "（2026）京0105诉前调确67778号",
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -22621,19 +22890,19 @@ export interface operations {
          *                 "note": "已补充主持调解证明",
          *                 "materials": [
          *                   {
-         *                     "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *                     "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
          *                   }
          *                 ],
-         *                 "suppliedAt": "2026-12-06T03:58:39.660Z"
+         *                 "suppliedAt": "2026-12-06T04:28:49.666Z"
          *               },
-         *               "requestedAt": "2026-12-06T03:58:39.597Z"
+         *               "requestedAt": "2026-12-06T04:28:49.626Z"
          *             }
          *           ],
          *           "reviewExtensions": [
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "extendedAt": "2026-12-06T04:28:49.584Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -22736,22 +23005,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-fba0-7121-9d3a-75de7ae60a66",
+         *       "id": "01a2499c-9a36-737e-b20f-b75cdc8d53d9",
          *       "type": "confirmation.review_extended",
-         *       "occurredAt": "2026-12-06T03:58:39.503Z",
+         *       "occurredAt": "2026-12-06T04:28:49.584Z",
          *       "sequence": 3,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
          *       },
          *       "caseVersion": 3,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -22781,44 +23050,44 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+         *             "recordedAt": "2026-12-06T04:28:48.823Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "appliedAt": "2026-12-06T04:28:49.366Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "createdAt": "2026-12-06T04:28:49.386Z",
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T03:58:39.503Z",
+         *           "updatedAt": "2026-12-06T04:28:49.584Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *             "caseNumber": "（2026）京0105诉前调确67778号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "caseNumber": "（2026）京0105诉前调确67778号",
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -22834,7 +23103,7 @@ export interface operations {
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "extendedAt": "2026-12-06T04:28:49.584Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -22891,30 +23160,30 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-fd0d-7043-aea2-161763c94f5e",
+         *       "id": "01a2499c-9ad4-7e21-a4ca-34c038d37956",
          *       "type": "confirmation.objection_filed",
-         *       "occurredAt": "2026-12-06T03:58:39.872Z",
+         *       "occurredAt": "2026-12-06T04:28:49.740Z",
          *       "sequence": 7,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
          *       },
          *       "caseVersion": 7,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
          *           "late": false,
          *           "venue": null,
          *           "ruling": {
          *             "result": "valid",
          *             "ruledOn": "2026-12-06",
          *             "servedOn": "2026-12-06",
-         *             "recordedAt": "2026-12-06T03:58:39.803Z",
-         *             "rulingNumber": "（2026）京0105诉前调确51386号",
+         *             "recordedAt": "2026-12-06T04:28:49.695Z",
+         *             "rulingNumber": "（2026）京0105诉前调确67779号",
          *             "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
          *           },
          *           "status": "objection_filed",
@@ -22943,45 +23212,45 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+         *             "recordedAt": "2026-12-06T04:28:48.823Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "appliedAt": "2026-12-06T04:28:49.366Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "createdAt": "2026-12-06T04:28:49.386Z",
          *           "materials": [
          *             {
-         *               "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *               "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
          *             }
          *           ],
-         *           "updatedAt": "2026-12-06T03:58:39.872Z",
+         *           "updatedAt": "2026-12-06T04:28:49.740Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *             "caseNumber": "（2026）京0105诉前调确67778号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "caseNumber": "（2026）京0105诉前调确67778号",
          *           "lateReason": null,
          *           "objections": [
          *             {
@@ -22990,10 +23259,10 @@ export interface operations {
          *               "filedOn": "2026-12-06",
          *               "grounds": "调解协议内容违反法律强制性规定",
          *               "partyIndex": 1,
-         *               "recordedAt": "2026-12-06T03:58:39.872Z"
+         *               "recordedAt": "2026-12-06T04:28:49.740Z"
          *             }
          *           ],
-         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -23015,19 +23284,19 @@ export interface operations {
          *                 "note": "已补充主持调解证明",
          *                 "materials": [
          *                   {
-         *                     "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *                     "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
          *                   }
          *                 ],
-         *                 "suppliedAt": "2026-12-06T03:58:39.660Z"
+         *                 "suppliedAt": "2026-12-06T04:28:49.666Z"
          *               },
-         *               "requestedAt": "2026-12-06T03:58:39.597Z"
+         *               "requestedAt": "2026-12-06T04:28:49.626Z"
          *             }
          *           ],
          *           "reviewExtensions": [
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "extendedAt": "2026-12-06T04:28:49.584Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -23084,30 +23353,30 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-fd61-77e2-86f0-8a5d42ff9652",
+         *       "id": "01a2499c-9af5-74ff-89db-8d9b686b2ec8",
          *       "type": "confirmation.objection_ruled",
-         *       "occurredAt": "2026-12-06T03:58:39.941Z",
+         *       "occurredAt": "2026-12-06T04:28:49.776Z",
          *       "sequence": 8,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a24980-f924-7228-85e6-641613b73d7f"
+         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
          *       },
          *       "caseVersion": 8,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a24980-f924-7228-85e6-641613b73d7f",
+         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
          *           "late": false,
          *           "venue": null,
          *           "ruling": {
          *             "result": "valid",
          *             "ruledOn": "2026-12-06",
          *             "servedOn": "2026-12-06",
-         *             "recordedAt": "2026-12-06T03:58:39.803Z",
-         *             "rulingNumber": "（2026）京0105诉前调确51386号",
+         *             "recordedAt": "2026-12-06T04:28:49.695Z",
+         *             "rulingNumber": "（2026）京0105诉前调确67779号",
          *             "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
          *           },
          *           "status": "ruled_valid",
@@ -23136,45 +23405,45 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T11:58:36.944+08:00",
-         *             "recordedAt": "2026-12-06T03:58:37.001Z",
+         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
+         *             "recordedAt": "2026-12-06T04:28:48.823Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T11:58:36.944+08:00",
+         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T03:58:36.944Z",
+         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T11:58:36.944+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T03:58:38.823Z",
+         *           "appliedAt": "2026-12-06T04:28:49.366Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T03:58:38.874Z",
+         *           "createdAt": "2026-12-06T04:28:49.386Z",
          *           "materials": [
          *             {
-         *               "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *               "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
          *             }
          *           ],
-         *           "updatedAt": "2026-12-06T03:58:39.941Z",
+         *           "updatedAt": "2026-12-06T04:28:49.776Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T03:58:39.448Z",
+         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确51385号"
+         *             "caseNumber": "（2026）京0105诉前调确67778号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确51385号",
+         *           "caseNumber": "（2026）京0105诉前调确67778号",
          *           "lateReason": null,
          *           "objections": [
          *             {
@@ -23183,16 +23452,16 @@ export interface operations {
          *               "ruling": {
          *                 "result": "dismissed",
          *                 "ruledOn": "2026-12-06",
-         *                 "recordedAt": "2026-12-06T03:58:39.941Z",
-         *                 "rulingNumber": "（2026）京0105民特监51387号"
+         *                 "recordedAt": "2026-12-06T04:28:49.776Z",
+         *                 "rulingNumber": "（2026）京0105民特监67780号"
          *               },
          *               "filedOn": "2026-12-06",
          *               "grounds": "调解协议内容违反法律强制性规定",
          *               "partyIndex": 1,
-         *               "recordedAt": "2026-12-06T03:58:39.872Z"
+         *               "recordedAt": "2026-12-06T04:28:49.740Z"
          *             }
          *           ],
-         *           "referralId": "01a24980-edbb-786a-8037-dfd032bf804c",
+         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -23214,19 +23483,19 @@ export interface operations {
          *                 "note": "已补充主持调解证明",
          *                 "materials": [
          *                   {
-         *                     "materialId": "01a24980-ecda-7c4d-b9f0-3cc971c8ce9b"
+         *                     "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
          *                   }
          *                 ],
-         *                 "suppliedAt": "2026-12-06T03:58:39.660Z"
+         *                 "suppliedAt": "2026-12-06T04:28:49.666Z"
          *               },
-         *               "requestedAt": "2026-12-06T03:58:39.597Z"
+         *               "requestedAt": "2026-12-06T04:28:49.626Z"
          *             }
          *           ],
          *           "reviewExtensions": [
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T03:58:39.503Z",
+         *               "extendedAt": "2026-12-06T04:28:49.584Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -23283,34 +23552,44 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a24980-ff35-742f-b8e2-1495dcc44768",
+         *       "id": "01a2499c-9be6-7eb8-9a28-6c8d9e184e00",
          *       "type": "warning.raised",
-         *       "occurredAt": "2026-12-06T03:58:40.437Z",
+         *       "occurredAt": "2026-12-06T04:28:50.022Z",
          *       "sequence": 1,
          *       "subject": {
          *         "kind": "warning",
-         *         "id": "01a24980-ff35-742f-b8e2-149425c0d431"
+         *         "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
          *       },
          *       "caseVersion": null,
          *       "actor": {
-         *         "clientId": "01a24980-e955-712b-89cd-96768da7e10f",
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
          *         "role": "court"
          *       },
          *       "data": {
          *         "warning": {
-         *           "id": "01a24980-ff35-742f-b8e2-149425c0d431",
+         *           "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
          *           "level": "orange",
+         *           "status": "raised",
+         *           "closure": null,
+         *           "overdue": false,
          *           "summary": "某建筑工地 60 余名农民工集中讨薪，情绪激动",
+         *           "version": 1,
+         *           "closedAt": null,
          *           "raisedBy": {
          *             "name": "北京市朝阳区人民法院",
          *             "role": "court",
-         *             "clientId": "01a24980-e955-712b-89cd-96768da7e10f"
+         *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
          *           },
-         *           "createdAt": "2026-12-06T03:58:40.437Z",
+         *           "createdAt": "2026-12-06T04:28:50.022Z",
+         *           "followUps": [],
+         *           "updatedAt": "2026-12-06T04:28:50.022Z",
          *           "referralId": null,
          *           "regionCode": "110105",
          *           "disputeType": "labor",
-         *           "involvedPersons": 63
+         *           "acknowledgedAt": null,
+         *           "acknowledgement": null,
+         *           "involvedPersons": 63,
+         *           "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
          *         }
          *       }
          *     }
@@ -23361,6 +23640,43 @@ export interface operations {
     }
     requestBody: {
       content: {
+        /**
+         * @example {
+         *       "id": "01a2499c-9c9b-742b-9373-f0f53ab084fb",
+         *       "type": "warning.acknowledged",
+         *       "occurredAt": "2026-12-06T04:28:50.200Z",
+         *       "sequence": 3,
+         *       "subject": {
+         *         "kind": "warning",
+         *         "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+         *       },
+         *       "caseVersion": 3,
+         *       "actor": {
+         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "role": "mediation"
+         *       },
+         *       "data": {
+         *         "note": "已转属地乡镇街道综治中心，人民调解员已赶赴现场",
+         *         "warning": {
+         *           "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+         *           "level": "orange",
+         *           "status": "acknowledged",
+         *           "version": 3,
+         *           "closedAt": null,
+         *           "raisedBy": {
+         *             "role": "court",
+         *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+         *           },
+         *           "createdAt": "2026-12-06T04:28:50.022Z",
+         *           "referralId": null,
+         *           "regionCode": "110105",
+         *           "disputeType": "labor",
+         *           "acknowledgedAt": "2026-12-06T04:28:50.200Z",
+         *           "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+         *         }
+         *       }
+         *     }
+         */
         'application/json': components['schemas']['Event'] & {
           /** @constant */
           type?: 'warning.acknowledged'
@@ -23407,6 +23723,50 @@ export interface operations {
     }
     requestBody: {
       content: {
+        /**
+         * @example {
+         *       "id": "01a2499c-9c8d-7a2e-b804-99292cd99a13",
+         *       "type": "warning.followed_up",
+         *       "occurredAt": "2026-12-06T04:28:50.187Z",
+         *       "sequence": 2,
+         *       "subject": {
+         *         "kind": "warning",
+         *         "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+         *       },
+         *       "caseVersion": 2,
+         *       "actor": {
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "warning": {
+         *           "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+         *           "level": "orange",
+         *           "status": "raised",
+         *           "version": 2,
+         *           "closedAt": null,
+         *           "raisedBy": {
+         *             "role": "court",
+         *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+         *           },
+         *           "createdAt": "2026-12-06T04:28:50.022Z",
+         *           "referralId": null,
+         *           "regionCode": "110105",
+         *           "disputeType": "labor",
+         *           "acknowledgedAt": null,
+         *           "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+         *         },
+         *         "followUp": {
+         *           "at": "2026-12-06T04:28:50.187Z",
+         *           "by": {
+         *             "role": "court",
+         *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+         *           },
+         *           "report": "涉事企业已垫付 60% 工资，其余部分约定月底前支付，现场情绪平稳"
+         *         }
+         *       }
+         *     }
+         */
         'application/json': components['schemas']['Event'] & {
           /** @constant */
           type?: 'warning.followed_up'
@@ -23453,6 +23813,43 @@ export interface operations {
     }
     requestBody: {
       content: {
+        /**
+         * @example {
+         *       "id": "01a2499c-9cce-7520-8a3b-72de1e1ece1e",
+         *       "type": "warning.closed",
+         *       "occurredAt": "2026-12-06T04:28:50.251Z",
+         *       "sequence": 4,
+         *       "subject": {
+         *         "kind": "warning",
+         *         "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+         *       },
+         *       "caseVersion": 4,
+         *       "actor": {
+         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "role": "court"
+         *       },
+         *       "data": {
+         *         "report": "工资已全部结清，农民工已返乡，预警解除",
+         *         "warning": {
+         *           "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+         *           "level": "orange",
+         *           "status": "closed",
+         *           "version": 4,
+         *           "closedAt": "2026-12-06T04:28:50.251Z",
+         *           "raisedBy": {
+         *             "role": "court",
+         *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+         *           },
+         *           "createdAt": "2026-12-06T04:28:50.022Z",
+         *           "referralId": null,
+         *           "regionCode": "110105",
+         *           "disputeType": "labor",
+         *           "acknowledgedAt": "2026-12-06T04:28:50.200Z",
+         *           "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+         *         }
+         *       }
+         *     }
+         */
         'application/json': components['schemas']['Event'] & {
           /** @constant */
           type?: 'warning.closed'
