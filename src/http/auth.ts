@@ -19,7 +19,8 @@ declare module 'fastify' {
   }
 }
 
-export const unauthorized = (): AppError => new AppError(401, 'unauthorized', '缺少有效的 API 密钥', { headers: { 'www-authenticate': 'Bearer' } })
+export const unauthorized = (): AppError =>
+  new AppError(401, 'unauthorized', '缺少有效的 API 密钥', { headers: { 'www-authenticate': 'Bearer' }, detailEn: 'A valid API key is required' })
 
 export interface BootstrapOperator {
   hash: Buffer

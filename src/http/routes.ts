@@ -15,6 +15,7 @@ import materialsPlugin from './materials.js'
 import calendarPlugin from './calendar.js'
 import codeTablesPlugin from './code-tables.js'
 import reconciliationPlugin from './reconciliation.js'
+import errorCodesPlugin from './error-codes.js'
 
 /** A resource plugin: declares its routes, with TypeBox schemas, from the dependencies it is given. */
 export type ResourcePlugin = FastifyPluginAsyncTypebox<{ deps: AppDeps }>
@@ -36,6 +37,7 @@ const resourcePlugins: readonly ResourcePlugin[] = [
   calendarPlugin,
   codeTablesPlugin,
   reconciliationPlugin,
+  errorCodesPlugin,
 ]
 
 export default resourcePlugins

@@ -3,6 +3,8 @@ import swaggerUi from '@fastify/swagger-ui'
 import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 import { ProblemSchema } from './common-schemas.js'
+import { registerErrorCataloguePage } from './error-codes.js'
+import { applyOperationErrors } from './operation-errors.js'
 
 export const OPENAPI_INFO = {
   title: '总对总 connector API',
@@ -39,8 +41,11 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
         { name: 'calendar', description: '法定节假日 / legal calendar' },
         { name: 'clients', description: '调用方与密钥 / clients and API keys' },
         { name: 'operations', description: '运维 / health, metrics' },
+        { name: 'errors', description: '错误码目录 / the error catalogue (also at /docs/errors)' },
       ],
     },
+    // Each operation's error codes, with an example per code, from one table (src/http/operation-errors.ts).
+    transformObject: (documentObject) => applyOperationErrors((documentObject as { openapiObject: Record<string, unknown> }).openapiObject),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
   await app.register(async (docs) => {
@@ -56,5 +61,6 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       },
     })
     await docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true }, staticCSP: false })
+    registerErrorCataloguePage(docs)
   })
 }
