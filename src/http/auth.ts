@@ -85,7 +85,9 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
     req.log = req.log.child({ clientId: principal.clientId })
     reply.log = req.log
     if (!cfg.roles?.includes(principal.role)) {
-      throw new AppError(403, 'forbidden', `角色 ${principal.role} 无权调用此接口`)
+      throw new AppError(403, 'forbidden', `角色 ${principal.role} 无权调用此接口`, {
+        detailEn: `The role ${principal.role} may not call this operation`,
+      })
     }
   })
 }

@@ -8,7 +8,7 @@ import { registerProblemHandlers } from '../../src/http/problem.js'
 import { KEYWORD_CODES } from '../../src/http/validation.js'
 import { createLogger } from '../../src/logging.js'
 import { scanErrorCodes } from '../helpers/error-code-scan.js'
-import { referralBody } from '../helpers/fixtures.js'
+import { referralBody, residentId } from '../helpers/fixtures.js'
 import { idemKey, LogCapture, startHarness } from '../helpers/harness.js'
 
 const SRC = path.resolve(import.meta.dirname, '../../src')
@@ -184,7 +184,27 @@ t.test('problems: type /docs/errors#<code>, detail and messages in the language 
     'the same errors in either language',
   )
 
-  // A business rule with parameters: illegal_transition keeps them in English too.
+  // A query enum names its allowed values too, in either language.
+  const statusZh = await h.call(h.operatorKey, { method: 'GET', url: '/v1/deliveries?status=bogus' })
+  t.equal(statusZh.statusCode, 400)
+  t.match(statusZh.json().errors, [{ path: '/status', code: 'invalid_value', message: /允许的取值：pending, delivered, dead/ }])
+  const statusEn = await h.call(h.operatorKey, { method: 'GET', url: '/v1/deliveries?status=bogus', headers: { 'accept-language': 'en;q=0.8, zh;q=0.2' } })
+  t.match(statusEn.json().errors, [{ path: '/status', code: 'invalid_value', message: /^must be one of: pending, delivered, dead/ }])
+
+  // An identifier check explains itself in English.
+  const badId = referralBody()
+  const good = residentId()
+  ;(badId.parties as Array<{ idNumber: string }>)[0].idNumber = good.slice(0, 17) + (good[17] === '0' ? '1' : '0')
+  const idEn = await h.call(court.key, {
+    method: 'POST',
+    url: '/v1/referrals',
+    headers: { 'idempotency-key': idemKey(), 'accept-language': 'en' },
+    payload: badId,
+  })
+  t.equal(idEn.statusCode, 400)
+  t.match(idEn.json().errors, [{ path: '/parties/0/idNumber', code: 'invalid_id_number', message: /check character/ }])
+
+  // A missing Idempotency-Key: the code's own English.
   const missingKey = await h.call(court.key, { method: 'POST', url: '/v1/referrals', headers: { 'accept-language': 'en' }, payload: referralBody() })
   t.equal(missingKey.statusCode, 400)
   t.match(missingKey.json(), { code: 'idempotency_key_required', type: '/docs/errors#idempotency_key_required' })

@@ -244,7 +244,15 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
       if (path === undefined || !(err instanceof AppError) || err.code !== 'unknown_material') throw err
       throw new AppError(err.status, err.code, err.detail, {
         extra: err.extra,
-        errors: [{ path, code: 'unknown_material', message: `材料 ${materialIds[0]} 不存在或不可引用` }],
+        detailEn: err.detailEn,
+        errors: [
+          {
+            path,
+            code: 'unknown_material',
+            message: `材料 ${materialIds[0]} 不存在或不可引用`,
+            messageEn: `material ${materialIds[0]} is unknown or may not be referenced`,
+          },
+        ],
       })
     }
     await linkMaterials(work.trx, 'judicial_confirmation', id, materialIds)
