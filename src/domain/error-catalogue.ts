@@ -610,6 +610,8 @@ export const ERROR_CATALOGUE = {
     '同一日期既被列为假日又被列为调休工作日。',
     'A date is listed both as a day off and as a make-up working day.',
   ),
+  duplicate_date: e(400, 'field', '日期重复', 'Duplicate date', '同一日期在列表中出现多次。', 'The same date is listed more than once.'),
+  wrong_year: e(400, 'field', '年份不符', 'Wrong year', '日期不属于所发布的年份。', 'The date does not belong to the year being published.'),
   duplicate_id: e(400, 'field', '重复的标识', 'Duplicate id', '同一 id 在列表中出现多次。', 'The same id is listed more than once.'),
   unknown_event_type: e(
     400,

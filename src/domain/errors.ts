@@ -1,3 +1,5 @@
+import type { ErrorCode } from './error-catalogue.js'
+
 /**
  * Errors with stable codes. The HTTP layer maps them to problem+json; callers branch on `code`, never on messages.
  * `detail` is the human-readable (Chinese) sentence shown to integrators; `detailEn` its English version, shown when
@@ -6,7 +8,7 @@
  */
 export interface FieldError {
   path: string
-  code: string
+  code: ErrorCode
   message: string
   /** The English message, when `message` is Chinese only; never sent as such (the handler picks one language). */
   messageEn?: string
@@ -14,7 +16,7 @@ export interface FieldError {
 
 export class AppError extends Error {
   readonly status: number
-  readonly code: string
+  readonly code: ErrorCode
   readonly detail: string
   readonly errors?: FieldError[]
   readonly extra?: Record<string, unknown>
@@ -23,7 +25,7 @@ export class AppError extends Error {
 
   constructor(
     status: number,
-    code: string,
+    code: ErrorCode,
     detail: string,
     opts: { errors?: FieldError[]; extra?: Record<string, unknown>; headers?: Record<string, string>; detailEn?: string } = {},
   ) {
@@ -42,7 +44,7 @@ export class AppError extends Error {
 export const validationFailed = (errors: FieldError[], detail = '请求内容未通过校验', detailEn = 'The request failed validation'): AppError =>
   new AppError(400, 'validation_failed', detail, { errors, detailEn })
 
-export const fieldInvalid = (path: string, code: string, message: string, messageEn?: string): AppError =>
+export const fieldInvalid = (path: string, code: ErrorCode, message: string, messageEn?: string): AppError =>
   validationFailed([{ path, code, message, ...(messageEn ? { messageEn } : {}) }])
 
 /** English names of the things a 404 names, for its English detail. */
@@ -71,7 +73,7 @@ export const forbidden = (detail = '当前角色无权调用此接口', detailEn
 
 export const outOfScope = (detail = '该资源不在调用方的管辖范围内', detailEn?: string): AppError => new AppError(403, 'out_of_scope', detail, { detailEn })
 
-export const businessRule = (code: string, detail: string, extra?: Record<string, unknown>, detailEn?: string): AppError =>
+export const businessRule = (code: ErrorCode, detail: string, extra?: Record<string, unknown>, detailEn?: string): AppError =>
   new AppError(422, code, detail, { extra, detailEn })
 
 export const illegalTransition = (currentStatus: string, action: string): AppError =>
@@ -80,7 +82,7 @@ export const illegalTransition = (currentStatus: string, action: string): AppErr
     detailEn: `The current status (${currentStatus}) does not allow "${action}"`,
   })
 
-export const conflict = (code: string, detail: string, extra?: Record<string, unknown>, detailEn?: string): AppError =>
+export const conflict = (code: ErrorCode, detail: string, extra?: Record<string, unknown>, detailEn?: string): AppError =>
   new AppError(409, code, detail, { extra, detailEn })
 
 export const versionMismatch = (currentVersion: number): AppError =>

@@ -20,7 +20,7 @@ const CASE_TYPES: Record<string, readonly string[]> = {
   in_litigation: ['民初'],
 }
 
-const caseNumberError = (message: string, messageEn: string) => ({ code: 'invalid_case_number', message, messageEn })
+const caseNumberError = (message: string, messageEn: string) => ({ code: 'invalid_case_number' as const, message, messageEn })
 
 const RESIDENT_ID_MESSAGES_EN: Record<ResidentIdProblem, string> = {
   format: 'a resident ID number has 18 characters (17 digits and a digit or X)',

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { errorEntry, isErrorCode, type Language, preferredLanguage, problemType } from '../domain/error-catalogue.js'
+import { type ErrorCode, errorEntry, isErrorCode, type Language, preferredLanguage, problemType } from '../domain/error-catalogue.js'
 import { AppError, type FieldError } from '../domain/errors.js'
 import { classifyValidation } from './validation.js'
 
@@ -42,7 +42,7 @@ const DETAIL_EN = new WeakMap<Problem, string>()
  */
 export function problemOf(
   status: number,
-  code: string,
+  code: ErrorCode,
   detail: string,
   extra: Record<string, unknown> = {},
   errors?: FieldError[],

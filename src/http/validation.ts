@@ -2,11 +2,12 @@ import { Ajv, type ErrorObject, type KeywordDefinition } from 'ajv'
 import dependentRequiredModule from 'ajv/dist/vocabularies/validation/dependentRequired.js'
 import addFormatsModule from 'ajv-formats'
 import type { FastifySchemaCompiler } from 'fastify'
+import type { ErrorCode } from '../domain/error-catalogue.js'
 import { fieldInvalid, type FieldError } from '../domain/errors.js'
 
 /** What a semantic check reports: an error code such as `invalid_id_number`, and, for a business rule, status 422. */
 export interface CheckFailure {
-  code: string
+  code: ErrorCode
   message: string
   /** The message in English, when `message` is Chinese only (else the code's catalogue title is used). */
   messageEn?: string
@@ -66,7 +67,7 @@ const position = (s: string, at: number) => [...s.slice(0, at)].length + 1
  * string with nothing visible in it (only spaces or zero-width characters) → `blank`. The message names the first
  * offending code point and its position, never the value.
  */
-export function textProblem(s: string, kind: TextKind = 'line', required = false): { code: string; message: string } | null {
+export function textProblem(s: string, kind: TextKind = 'line', required = false): { code: ErrorCode; message: string } | null {
   for (const re of [kind === 'multiline' ? CONTROL_MULTILINE : CONTROL_LINE, LONE_SURROGATE, BIDI_CONTROL]) {
     const m = re.exec(s)
     if (m) {
@@ -199,7 +200,7 @@ export function createValidatorCompiler(checks: Record<string, SemanticCheck>): 
 
 const MAX_FIELD_ERRORS = 100
 
-export const KEYWORD_CODES: Record<string, string> = {
+export const KEYWORD_CODES: Record<string, ErrorCode> = {
   required: 'required',
   dependentRequired: 'required',
   dependencies: 'required',
@@ -290,7 +291,7 @@ export function toFieldErrors(errors: ErrorObject[], prefix = ''): FieldError[] 
     }
     if (e.keyword === 'additionalProperties') path += `/${String((e.params as { additionalProperty?: string }).additionalProperty)}`
     const own = OWN_CODE.has(e.keyword)
-    const code = own ? String((e.params as { code?: string }).code) : (KEYWORD_CODES[e.keyword] ?? 'invalid_value')
+    const code = own ? (e.params as { code: ErrorCode }).code : (KEYWORD_CODES[e.keyword] ?? 'invalid_value')
     const key = `${path}|${code}`
     if (seen.has(key)) continue
     seen.add(key)
@@ -320,11 +321,11 @@ export function toFieldErrors(errors: ErrorObject[], prefix = ''): FieldError[] 
  */
 export function classifyValidation(
   errors: ErrorObject[],
-): { fieldErrors: FieldError[] } | { rule: { code: string; detail: string; detailEn?: string; path: string } } {
+): { fieldErrors: FieldError[] } | { rule: { code: ErrorCode; detail: string; detailEn?: string; path: string } } {
   const rules = errors.filter((e) => e.keyword === 'x-check' && (e.params as { status?: number }).status === 422)
   const rest = errors.filter((e) => !rules.includes(e))
   if (rest.length || !rules.length) return { fieldErrors: toFieldErrors(rest) }
   const first = rules[0]
-  const params = first.params as { code?: string; messageEn?: string }
-  return { rule: { code: String(params.code), detail: first.message ?? '', detailEn: params.messageEn, path: first.instancePath.replace(/^\//, '') } }
+  const params = first.params as { code: ErrorCode; messageEn?: string }
+  return { rule: { code: params.code, detail: first.message ?? '', detailEn: params.messageEn, path: first.instancePath.replace(/^\//, '') } }
 }

@@ -41,7 +41,9 @@ function literals(n: ts.Node | undefined): string[] {
  * Scans src/ (TypeScript AST) for every error code literal: the first argument of `businessRule`, `conflict`,
  * `problemOf`; the second of `new AppError(status, code, …)`; the field code of `fieldInvalid(path, code, …)`; and
  * every `code: '…'` in an object literal that also has `detail` (a domain problem: a problem code) or `message`
- * (a field error or a check failure: a field code, or a problem code when it carries `status`).
+ * (a field error or a check failure: a field code, or a problem code when it carries `status`), also when `code` is a
+ * variable of the same function set from literals. The code type (`ErrorCode`) makes the compiler refuse an unlisted literal too; this scan also
+ * proves every listed code is used.
  */
 export function scanErrorCodes(root: string): CodeUse[] {
   const out: CodeUse[] = []
@@ -68,7 +70,18 @@ export function scanErrorCodes(root: string): CodeUse[] {
           if (ts.isShorthandPropertyAssignment(p)) props.set(p.name.text, p.name)
         }
         const code = props.get('code')
-        if (code) {
+        if (code && ts.isIdentifier(code) && (props.has('message') || props.has('detail'))) {
+          // `const code = cond ? 'a' : 'b'` earlier in the same function, then `{ path, code, message }`.
+          let fn: ts.Node | undefined = n.parent
+          while (fn && !ts.isFunctionLike(fn)) fn = fn.parent
+          const findDecl = (m: ts.Node): void => {
+            if (ts.isVariableDeclaration(m) && ts.isIdentifier(m.name) && m.name.text === code.text) {
+              for (const c of literals(m.initializer)) out.push({ code: c, kind: 'either', at: at(m) })
+            }
+            ts.forEachChild(m, findDecl)
+          }
+          if (fn) findDecl(fn)
+        } else if (code) {
           const kind = props.has('detail') ? 'problem' : props.has('message') ? (props.has('status') ? 'problem' : 'field') : undefined
           if (kind) for (const c of literals(code)) out.push({ code: c, kind, at: at(n) })
         }
