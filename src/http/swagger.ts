@@ -14,7 +14,10 @@ export const OPENAPI_INFO = {
     'The interoperability service between the people’s courts and the Ministry of Justice non-litigation dispute platform: ' +
     'referrals, mediation outcomes, returned materials and judicial confirmation, as one signed, audited online flow. ' +
     'All /v1 routes need `Authorization: Bearer <apiKey>`; every creating or changing POST needs `Idempotency-Key`. ' +
-    'Errors are application/problem+json with a stable `code`.',
+    'Errors are application/problem+json with a stable `code`; `type` is `/docs/errors#<code>`, the entry of the error catalogue ' +
+    '(`GET /docs/errors`, and `GET /v1/error-codes` for machines, which also lists the field codes of `errors[].code`). `title`, `detail` and ' +
+    '`errors[].message` are Chinese, or English when `Accept-Language` prefers `en` (q-values honoured; Chinese by default). ' +
+    'Each operation lists the codes it can answer, with an example per code.',
   license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
   contact: { name: 'Connector operations' },
 }
