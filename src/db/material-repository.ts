@@ -235,7 +235,13 @@ export async function assertMaterialsExist(trx: Db, ids: readonly string[], prin
   if (missing.length) {
     throw new AppError(422, 'unknown_material', `材料不存在或不可引用：${missing.join('、')}`, {
       extra: { materialIds: missing },
-      errors: missing.map((id) => ({ path: `/materials/${ids.indexOf(id)}/materialId`, code: 'unknown_material', message: `材料 ${id} 不存在或不可引用` })),
+      detailEn: `Unknown or unreferenceable materials: ${missing.join(', ')}`,
+      errors: missing.map((id) => ({
+        path: `/materials/${ids.indexOf(id)}/materialId`,
+        code: 'unknown_material',
+        message: `材料 ${id} 不存在或不可引用`,
+        messageEn: `material ${id} is unknown or may not be referenced`,
+      })),
     })
   }
 }

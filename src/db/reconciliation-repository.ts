@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { type Kysely, sql, type Transaction } from 'kysely'
 import { isNational } from '../domain/access.js'
 import { endOfShanghaiDay, startOfShanghaiDay } from '../domain/calendar.js'
-import { validationFailed } from '../domain/errors.js'
+import { type FieldError, validationFailed } from '../domain/errors.js'
 import { isUuid } from '../domain/ids.js'
 import type { Principal } from '../domain/principal.js'
 import { confirmationScopeSql, referralScopeOverlapSql, referralScopeSql } from './access-sql.js'
@@ -153,7 +153,7 @@ export function diffDay(day: readonly CaseStamp[], items: ReadonlyArray<{ id: st
 /** 400 validation_failed naming each item whose id (case-insensitively) came earlier in the list. */
 function refuseDuplicates(items: ReadonlyArray<{ id: string }>): void {
   const seen = new Set<string>()
-  const errors = []
+  const errors: FieldError[] = []
   for (const [n, i] of items.entries()) {
     const id = i.id.toLowerCase()
     if (seen.has(id)) errors.push({ path: `/items/${n}/id`, code: 'duplicate_id', message: '同一 id 在 items 中出现多次 / the id is listed twice' })

@@ -78,6 +78,7 @@ export function checkAgreement(partyCount: number, a: AgreementTimes, now: Date,
       'effective_at_mismatch',
       `effectiveAt 与协议生效时间 ${effectiveAt} 不一致：书面与电子协议自当事人、调解员签名和盖章中最晚者生效，口头协议自达成时生效`,
       { effectiveAt },
+      `effectiveAt differs from the agreement's effective time ${effectiveAt}: a written or electronic agreement takes effect at the latest of the party and mediator signatures and the seal, an oral one when reached`,
     )
   }
   return effectiveAt

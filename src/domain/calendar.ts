@@ -253,6 +253,7 @@ export function calendarUnavailable(year: number): AppError {
     'calendar_unavailable',
     `${year} 年尚无国务院放假安排，且不在法定节假日农历数据范围内，无法计算期限；请运维先录入该年放假安排（PUT /v1/calendar/${year}）`,
     { year },
+    `${year} has no published arrangement and lies outside the lunar data for the statutory holidays, so no deadline can be computed; an operator must publish the year first (PUT /v1/calendar/${year})`,
   )
 }
 

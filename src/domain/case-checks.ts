@@ -27,7 +27,7 @@ export function timestampProblem(iso: string, now: Date): 'unreadable' | 'too_ea
 /** 422 timestamp_in_future when `iso` is later than now (give or take the allowed skew); `path` names the field. */
 export function notFuture(iso: string, now: Date, path: string): void {
   if (new Date(iso).getTime() > now.getTime() + CLOCK_SKEW_MS) {
-    throw businessRule('timestamp_in_future', `${path} 不能晚于当前时间`, { path })
+    throw businessRule('timestamp_in_future', `${path} 不能晚于当前时间`, { path }, `${path} may not be later than the current time`)
   }
 }
 

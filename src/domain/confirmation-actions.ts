@@ -255,7 +255,13 @@ export function ruleOnApplication(c: Confirmation, b: ConfirmationRulingInput, a
 export function extendReview(c: Confirmation, b: ConfirmationReviewExtensionInput, at: At): Confirmation {
   const current = c.reviewDueOn
   if (current === null) throw businessRule('due_date_not_later', '尚无审查期限可延长')
-  if (daysBetween(current, b.newDueOn) <= 0) throw businessRule('due_date_not_later', `newDueOn 须晚于当前审查期限 ${current}`, { path: 'newDueOn' })
+  if (daysBetween(current, b.newDueOn) <= 0)
+    throw businessRule(
+      'due_date_not_later',
+      `newDueOn 须晚于当前审查期限 ${current}`,
+      { path: 'newDueOn' },
+      `newDueOn must be later than the current review deadline ${current}`,
+    )
   const due = at.cal.rollForward(b.newDueOn)
   const extension = { previousDueOn: current, newDueOn: due.date, reason: b.reason, extendedAt: at.now.toISOString() }
   return {
@@ -281,7 +287,12 @@ export function supplementMaterials(c: Confirmation, b: ConfirmationMaterialSupp
   if (b.materials.length === 0) throw validationFailed([{ path: '/materials', code: 'required', message: '至少补充一项材料' }])
   const pending = c.doc.requestedMaterials
   if (pending && isSupplementOverdue(c, at.today)) {
-    throw businessRule('supplement_deadline_passed', `补充材料的期限已于 ${pending.dueOn} 届满，按撤回申请处理（民诉法解释 357）`, { dueOn: pending.dueOn })
+    throw businessRule(
+      'supplement_deadline_passed',
+      `补充材料的期限已于 ${pending.dueOn} 届满，按撤回申请处理（民诉法解释 357）`,
+      { dueOn: pending.dueOn },
+      `The time to supplement materials ended on ${pending.dueOn}; the application is deemed withdrawn (SPC interpretation art. 357)`,
+    )
   }
   const supplied = { materials: b.materials, ...(b.note !== undefined ? { note: b.note } : {}), suppliedAt: at.now.toISOString() }
   const known = new Set(c.doc.materials.map((m) => m.materialId))
@@ -348,7 +359,12 @@ export function fileObjection(c: Confirmation, b: ConfirmationObjectionInput, at
     dueOn = monthsLater(at.cal, knewOn, INTERESTED_PERSON_OBJECTION_MONTHS).date
   }
   if (daysBetween(dueOn, b.filedOn) > 0) {
-    throw businessRule('objection_deadline_passed', `提出异议的期限已于 ${dueOn} 届满（民诉法解释 372）`, { objectionDueOn: dueOn })
+    throw businessRule(
+      'objection_deadline_passed',
+      `提出异议的期限已于 ${dueOn} 届满（民诉法解释 372）`,
+      { objectionDueOn: dueOn },
+      `The time for an objection ended on ${dueOn} (SPC interpretation art. 372)`,
+    )
   }
   const objection = {
     by: b.by,

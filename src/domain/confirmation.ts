@@ -4,6 +4,7 @@
  * art. 187 (30-day review), 民诉法解释 355 (subjects not accepted).
  */
 import { createHash } from 'node:crypto'
+import type { ErrorCode } from './error-catalogue.js'
 import { confirmationDeadline, daysBetween, type LegalCalendar, shanghaiDate } from './calendar.js'
 import { courtRegion, isValidCourtCode, regionCovers } from './identifiers.js'
 import { maskIdNumber, maskPhone } from './personal-data.js'
@@ -107,7 +108,7 @@ export const PENDING_STATUSES: readonly ConfirmationStatus[] = ['applied', 'unde
 
 /** A rule violation with the contract's stable code: 422 unless `status` says otherwise. */
 export interface ConfirmationProblem {
-  code: string
+  code: ErrorCode
   detail: string
   status?: 409
 }

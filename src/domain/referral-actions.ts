@@ -202,7 +202,8 @@ export function extend(r: Referral, b: ExtensionInput, at: At): Referral {
   )
     throw businessRule('consent_required', '延长调解期限须经全体当事人同意')
   const current = r.doc.deadlines.mediationDueOn
-  if (current && daysBetween(current, b.newDueOn) <= 0) throw businessRule('due_date_not_later', `newDueOn 须晚于当前期限 ${current}`)
+  if (current && daysBetween(current, b.newDueOn) <= 0)
+    throw businessRule('due_date_not_later', `newDueOn 须晚于当前期限 ${current}`, undefined, `newDueOn must be later than the current due date ${current}`)
   const due = at.cal.rollForward(b.newDueOn)
   return {
     ...r,

@@ -24,7 +24,10 @@ export function badKeyLimiter(redis: Redis, prefix: string, blockAfter: number, 
     }
     if (count > blockAfter) {
       const seconds = Math.max(1, Math.ceil(ttl / 1000))
-      throw new AppError(429, 'too_many_failed_authentications', `认证失败次数过多，请在 ${seconds} 秒后重试`, { headers: { 'retry-after': String(seconds) } })
+      throw new AppError(429, 'too_many_failed_authentications', `认证失败次数过多，请在 ${seconds} 秒后重试`, {
+        headers: { 'retry-after': String(seconds) },
+        detailEn: `Too many failed authentications; retry in ${seconds} seconds`,
+      })
     }
     if (count > slowAfter) await sleep(Math.min((count - slowAfter) * 100, 2_000))
   }

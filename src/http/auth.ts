@@ -19,7 +19,8 @@ declare module 'fastify' {
   }
 }
 
-export const unauthorized = (): AppError => new AppError(401, 'unauthorized', '缺少有效的 API 密钥', { headers: { 'www-authenticate': 'Bearer' } })
+export const unauthorized = (): AppError =>
+  new AppError(401, 'unauthorized', '缺少有效的 API 密钥', { headers: { 'www-authenticate': 'Bearer' }, detailEn: 'A valid API key is required' })
 
 export interface BootstrapOperator {
   hash: Buffer
@@ -93,7 +94,9 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): KeyChecke
     req.log = req.log.child({ clientId: principal.clientId })
     reply.log = req.log
     if (!cfg.roles?.includes(principal.role)) {
-      throw new AppError(403, 'forbidden', `角色 ${principal.role} 无权调用此接口`)
+      throw new AppError(403, 'forbidden', `角色 ${principal.role} 无权调用此接口`, {
+        detailEn: `The role ${principal.role} may not call this operation`,
+      })
     }
   })
   return {

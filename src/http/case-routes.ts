@@ -13,7 +13,15 @@ import { CursorQuery, IdParam, LimitQuery, listOf } from '../schemas/common.js'
 import { EventEnvelopeSchema } from '../schemas/events.js'
 import type { AppDeps } from './app-deps.js'
 import { errorResponses } from './common-schemas.js'
-import { differingStrings, type HandlerResult, IDEMPOTENCY_HEADER, type ReplayView, runIdempotent, withStringsFrom } from './idempotency.js'
+import {
+  CASE_ACTION_HEADERS,
+  differingStrings,
+  type HandlerResult,
+  IDEMPOTENCY_HEADER,
+  type ReplayView,
+  runIdempotent,
+  withStringsFrom,
+} from './idempotency.js'
 import { listPage } from './pagination.js'
 
 const READERS = ['court', 'mediation', 'operator'] as const
@@ -231,7 +239,7 @@ export function caseRoutes<C extends { version: number; id: string }>(app: App, 
             summary: route.summary,
             description: route.description,
             params: IdParam,
-            headers: IDEMPOTENCY_HEADER,
+            headers: CASE_ACTION_HEADERS,
             body: route.body,
             response: { 200: withReceiptHeader(kind.view), ...errorResponses(404, 409, 412, 422) },
           },

@@ -20,7 +20,14 @@ const CASE_TYPES: Record<string, readonly string[]> = {
   in_litigation: ['民初'],
 }
 
-const caseNumberError = (message: string) => ({ code: 'invalid_case_number', message })
+const caseNumberError = (message: string, messageEn: string) => ({ code: 'invalid_case_number' as const, message, messageEn })
+
+const RESIDENT_ID_MESSAGES_EN: Record<ResidentIdProblem, string> = {
+  format: 'a resident ID number has 18 characters (17 digits and a digit or X)',
+  province: 'the first two digits of a resident ID number must be a real province code',
+  birth_date: 'the birth date in the resident ID number is invalid (1900-01-01 to today)',
+  checksum: 'the check character of the resident ID number does not match',
+}
 
 const RESIDENT_ID_MESSAGES: Record<ResidentIdProblem, string> = {
   format: '居民身份证号码须为 18 位（17 位数字加数字或 X）',
@@ -93,7 +100,7 @@ export const semanticChecks: Record<string, SemanticCheck> = {
     switch (parent?.idType) {
       case 'resident_id': {
         const problem = residentIdProblem(normalizeResidentId(v), today())
-        return problem ? { code: 'invalid_id_number', message: RESIDENT_ID_MESSAGES[problem] } : null
+        return problem ? { code: 'invalid_id_number', message: RESIDENT_ID_MESSAGES[problem], messageEn: RESIDENT_ID_MESSAGES_EN[problem] } : null
       }
       case 'uscc':
         return isValidUscc(v) ? null : { code: 'invalid_uscc', message: '统一社会信用代码校验失败' }
@@ -106,10 +113,12 @@ export const semanticChecks: Record<string, SemanticCheck> = {
   referralCaseNumber: (v, parent) => {
     if (typeof v !== 'string') return null
     const parsed = parseCaseNumber(v, { currentYear: currentYear() })
-    if (!parsed) return caseNumberError('案号格式不正确')
-    if (typeof parent?.courtCode === 'string' && parsed.court !== parent.courtCode) return caseNumberError('案号中的法院代字与 courtCode 不一致')
+    if (!parsed) return caseNumberError('案号格式不正确', 'malformed case number')
+    if (typeof parent?.courtCode === 'string' && parsed.court !== parent.courtCode)
+      return caseNumberError('案号中的法院代字与 courtCode 不一致', 'the court part of the case number differs from courtCode')
     const allowed = CASE_TYPES[String(parent?.referralType)]
-    if (allowed && !allowed.includes(parsed.type)) return caseNumberError(`案号类型代字须为 ${allowed.join(' 或 ')}`)
+    if (allowed && !allowed.includes(parsed.type))
+      return caseNumberError(`案号类型代字须为 ${allowed.join(' 或 ')}`, `the case type must be ${allowed.join(' or ')}`)
     return null
   },
 
@@ -117,15 +126,17 @@ export const semanticChecks: Record<string, SemanticCheck> = {
   filingCaseNumber: (v) => {
     if (typeof v !== 'string') return null
     const parsed = parseCaseNumber(v, { currentYear: currentYear() })
-    if (!parsed) return caseNumberError('案号格式不正确')
-    return parsed.type === '民初' ? null : caseNumberError('立案案号类型代字须为 民初')
+    if (!parsed) return caseNumberError('案号格式不正确', 'malformed case number')
+    return parsed.type === '民初' ? null : caseNumberError('立案案号类型代字须为 民初', 'the case type of a registered case must be 民初')
   },
 
   /** A judicial-confirmation case number: 诉前调确 (from 2022) or 民特. */
   confirmationCaseNumber: (v) => {
     if (typeof v !== 'string') return null
     const parsed = parseCaseNumber(v, { currentYear: currentYear() })
-    if (!parsed) return caseNumberError('案号格式不正确')
-    return ['诉前调确', '民特'].includes(parsed.type) ? null : caseNumberError('司法确认案号类型代字须为 诉前调确 或 民特')
+    if (!parsed) return caseNumberError('案号格式不正确', 'malformed case number')
+    return ['诉前调确', '民特'].includes(parsed.type)
+      ? null
+      : caseNumberError('司法确认案号类型代字须为 诉前调确 或 民特', 'the case type of a judicial confirmation must be 诉前调确 or 民特')
   },
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { findClient, insertApiKey, insertClient, type KeyInfo, listClients, listKeyIds, listKeysOf, revokeApiKey } from '../db/client-repository.js'
-import { notFound, validationFailed as validationFailedOf } from '../domain/errors.js'
+import { type FieldError, notFound, validationFailed as validationFailedOf } from '../domain/errors.js'
 import { isUuid } from '../domain/ids.js'
 import { generateApiKey } from '../security/api-keys.js'
 import type { AppDeps } from './app-deps.js'
@@ -230,7 +230,7 @@ const clientsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps; keyCache?: KeyCa
 }
 
 function validateClientScope(b: { role: string; courtCodes?: string[]; organizationIds?: string[]; regionCodes?: string[] }) {
-  const errors = []
+  const errors: FieldError[] = []
   if (b.role !== 'court' && b.courtCodes?.length) errors.push({ path: '/courtCodes', code: 'not_allowed_for_role', message: '仅法院角色可设置 courtCodes' })
   if (b.role !== 'mediation' && (b.organizationIds?.length || b.regionCodes?.length)) {
     errors.push({

@@ -3,10 +3,14 @@ import Type from 'typebox'
 /** application/problem+json (RFC 9457) as the contract shapes it. */
 export const ProblemSchema = Type.Object(
   {
-    type: Type.String({ description: '问题类型 URI / problem type URI' }),
-    title: Type.String(),
+    type: Type.String({
+      description: '问题类型：/docs/errors#<code>（错误码目录中的条目）/ problem type: the code’s entry in the catalogue, /docs/errors#<code>',
+    }),
+    title: Type.String({ description: '错误码的标题（随 Accept-Language）/ the code’s title (follows Accept-Language)' }),
     status: Type.Integer(),
-    detail: Type.String({ description: '中文说明 / human-readable detail (Chinese)' }),
+    detail: Type.String({
+      description: '说明：中文，Accept-Language 优先 en 时为英文 / human-readable detail: Chinese, or English when Accept-Language prefers en',
+    }),
     code: Type.String({ description: '稳定的错误码 / stable snake_case error code', examples: ['validation_failed'] }),
     errors: Type.Optional(
       Type.Array(Type.Object({ path: Type.String(), code: Type.String(), message: Type.String() }), {

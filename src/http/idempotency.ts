@@ -37,7 +37,22 @@ export const IDEMPOTENCY_HEADER = {
       description:
         '幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full).',
     },
-    'if-match': { type: 'string', description: '乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version.' },
+  },
+} as const
+
+/**
+ * The headers of an action on an existing versioned case: the Idempotency-Key and the optional `If-Match` (a stale
+ * one → 412 version_mismatch). Creates take {@link IDEMPOTENCY_HEADER} alone: there is no version to match yet.
+ */
+export const CASE_ACTION_HEADERS = {
+  type: 'object',
+  properties: {
+    ...IDEMPOTENCY_HEADER.properties,
+    'if-match': {
+      type: 'string',
+      description:
+        '乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch.',
+    },
   },
 } as const
 

@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
 import type { AppDeps } from './app-deps.js'
-import { problemOf } from './problem.js'
+import { AppError } from '../domain/errors.js'
 import { BatchedRedisStore } from './rate-limit-store.js'
 
 /**
@@ -26,8 +26,9 @@ export async function registerRateLimits(app: FastifyInstance, deps: AppDeps): P
     keyGenerator: (req) => (req.principal ? `client:${req.principal.clientId}` : `ip:${req.ip}`),
     allowList: (req) => !req.routeOptions.url?.startsWith('/v1/'),
     errorResponseBuilder: (_req, context) => {
-      const p = problemOf(429, 'rate_limited', `请求过于频繁，请在 ${Math.ceil(context.ttl / 1000)} 秒后重试`)
-      return Object.assign(new Error(p.detail), { statusCode: 429, problem: p, retryAfter: Math.ceil(context.ttl / 1000) })
+      const seconds = Math.ceil(context.ttl / 1000)
+      const err = new AppError(429, 'rate_limited', `请求过于频繁，请在 ${seconds} 秒后重试`, { detailEn: `Too many requests; retry in ${seconds} seconds` })
+      return Object.assign(err, { statusCode: 429, retryAfter: seconds })
     },
   })
 }

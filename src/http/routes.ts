@@ -16,6 +16,7 @@ import calendarPlugin from './calendar.js'
 import codeTablesPlugin from './code-tables.js'
 import reconciliationPlugin from './reconciliation.js'
 import serviceKeysPlugin from './service-keys.js'
+import errorCodesPlugin from './error-codes.js'
 
 /** A resource plugin: declares its routes, with TypeBox schemas, from the dependencies it is given. */
 export type ResourcePlugin = FastifyPluginAsyncTypebox<{ deps: AppDeps }>
@@ -38,6 +39,7 @@ const resourcePlugins: readonly ResourcePlugin[] = [
   codeTablesPlugin,
   reconciliationPlugin,
   serviceKeysPlugin,
+  errorCodesPlugin,
 ]
 
 export default resourcePlugins

@@ -4,6 +4,8 @@ import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 import { ProblemSchema } from './common-schemas.js'
 import { applyExamples, docsRequestInterceptor, docsResponseInterceptor } from './openapi-examples.js'
+import { registerErrorCataloguePage } from './error-codes.js'
+import { applyOperationErrors } from './operation-errors.js'
 
 export const OPENAPI_INFO = {
   title: '总对总 connector API',
@@ -13,7 +15,10 @@ export const OPENAPI_INFO = {
     'The interoperability service between the people’s courts and the Ministry of Justice non-litigation dispute platform: ' +
     'referrals, mediation outcomes, returned materials and judicial confirmation, as one signed, audited online flow. ' +
     'All /v1 routes need `Authorization: Bearer <apiKey>`; every creating or changing POST needs `Idempotency-Key`. ' +
-    'Errors are application/problem+json with a stable `code`.',
+    'Errors are application/problem+json with a stable `code`; `type` is `/docs/errors#<code>`, the entry of the error catalogue ' +
+    '(`GET /docs/errors`, and `GET /v1/error-codes` for machines, which also lists the field codes of `errors[].code`). `title`, `detail` and ' +
+    '`errors[].message` are Chinese, or English when `Accept-Language` prefers `en` (q-values honoured; Chinese by default). ' +
+    'Each operation lists the codes it can answer, with an example per code.',
   license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
   contact: { name: 'Connector operations' },
 }
@@ -40,10 +45,15 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
         { name: 'calendar', description: '法定节假日 / legal calendar' },
         { name: 'clients', description: '调用方与密钥 / clients and API keys' },
         { name: 'operations', description: '运维 / health, metrics' },
+        { name: 'errors', description: '错误码目录 / the error catalogue (also at /docs/errors)' },
       ],
     },
-    // Examples (request and response) and the webhooks section come from one central file (openapi-examples.ts).
-    transformObject: (documents) => applyExamples(structuredClone('openapiObject' in documents ? documents.openapiObject : documents.swaggerObject)),
+    // Examples (request and response) and the webhooks section come from one central file (openapi-examples.ts); each
+    // operation's error codes, with an example per code, from one table (src/http/operation-errors.ts).
+    transformObject: (documents) =>
+      applyOperationErrors(
+        applyExamples(structuredClone('openapiObject' in documents ? documents.openapiObject : documents.swaggerObject)) as Record<string, unknown>,
+      ),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
   await app.register(async (docs) => {
@@ -69,5 +79,6 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       } as Record<string, unknown>,
       staticCSP: false,
     })
+    registerErrorCataloguePage(docs)
   })
 }

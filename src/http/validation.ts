@@ -2,12 +2,15 @@ import { Ajv, type ErrorObject, type KeywordDefinition } from 'ajv'
 import dependentRequiredModule from 'ajv/dist/vocabularies/validation/dependentRequired.js'
 import addFormatsModule from 'ajv-formats'
 import type { FastifySchemaCompiler } from 'fastify'
+import type { ErrorCode } from '../domain/error-catalogue.js'
 import { fieldInvalid, type FieldError } from '../domain/errors.js'
 
 /** What a semantic check reports: an error code such as `invalid_id_number`, and, for a business rule, status 422. */
 export interface CheckFailure {
-  code: string
+  code: ErrorCode
   message: string
+  /** The message in English, when `message` is Chinese only (else the code's catalogue title is used). */
+  messageEn?: string
   /**
    * 422 for a business rule judged at validation (a timestamp ahead of the clock: `timestamp_in_future`). Such a
    * failure answers 422 with its own code when it is the only kind in the request; any 400 failure answers first.
@@ -64,7 +67,7 @@ const position = (s: string, at: number) => [...s.slice(0, at)].length + 1
  * string with nothing visible in it (only spaces or zero-width characters) → `blank`. The message names the first
  * offending code point and its position, never the value.
  */
-export function textProblem(s: string, kind: TextKind = 'line', required = false): { code: string; message: string } | null {
+export function textProblem(s: string, kind: TextKind = 'line', required = false): { code: ErrorCode; message: string } | null {
   for (const re of [kind === 'multiline' ? CONTROL_MULTILINE : CONTROL_LINE, LONE_SURROGATE, BIDI_CONTROL]) {
     const m = re.exec(s)
     if (m) {
@@ -151,7 +154,11 @@ function newAjv(coerce: boolean, checks: Record<string, SemanticCheck>): Ajv {
       const result = fn(data, cxt?.parentData as Record<string, unknown> | undefined, cxt?.rootData)
       if (!result) return true
       ;(check as unknown as { errors: Partial<ErrorObject>[] }).errors = [
-        { keyword: 'x-check', message: result.message, params: { code: result.code, ...(result.status ? { status: result.status } : {}) } },
+        {
+          keyword: 'x-check',
+          message: result.message,
+          params: { code: result.code, ...(result.messageEn ? { messageEn: result.messageEn } : {}), ...(result.status ? { status: result.status } : {}) },
+        },
       ]
       return false
     },
@@ -193,7 +200,7 @@ export function createValidatorCompiler(checks: Record<string, SemanticCheck>): 
 
 const MAX_FIELD_ERRORS = 100
 
-const KEYWORD_CODES: Record<string, string> = {
+export const KEYWORD_CODES: Record<string, ErrorCode> = {
   required: 'required',
   dependentRequired: 'required',
   dependencies: 'required',
@@ -230,15 +237,53 @@ const MESSAGES: Record<string, string> = {
   out_of_range: '数值超出范围',
   invalid_format: '格式不正确',
   duplicate_items: '存在重复条目',
+  too_few_properties: '属性过少',
+  too_many_properties: '属性过多',
 }
+
+const MESSAGES_EN: Record<string, string> = {
+  required: 'is required',
+  unknown_property: 'is not allowed',
+  invalid_type: 'has the wrong type',
+  invalid_value: 'is not an allowed value',
+  too_short: 'is too short',
+  too_long: 'is too long',
+  too_few_items: 'has too few items',
+  too_many_items: 'has too many items',
+  out_of_range: 'is out of range',
+  invalid_format: 'has the wrong format',
+  duplicate_items: 'holds duplicate items',
+  too_few_properties: 'has too few properties',
+  too_many_properties: 'has too many properties',
+}
+
+/** The values an enum or a set of `const` alternatives allows at each instance path. */
+function allowedValuesByPath(errors: ErrorObject[]): Map<string, unknown[]> {
+  const out = new Map<string, unknown[]>()
+  for (const e of errors) {
+    const params = e.params as { allowedValues?: unknown[]; allowedValue?: unknown }
+    const values = e.keyword === 'enum' ? params.allowedValues : e.keyword === 'const' ? [params.allowedValue] : undefined
+    if (!values) continue
+    const list = out.get(e.instancePath) ?? []
+    for (const v of values) if (!list.some((x) => x === v)) list.push(v)
+    out.set(e.instancePath, list)
+  }
+  return out
+}
+
+const listValues = (values: unknown[]) => values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')
 
 /** Keywords whose errors carry their own code and message. */
 const OWN_CODE = new Set(['x-check', 'x-text'])
 
-/** Ajv errors → the contract's `errors[]`: one entry per offending path, the path as a JSON pointer. */
+/**
+ * Ajv errors → the contract's `errors[]`: one entry per offending path, the path as a JSON pointer, the message in
+ * Chinese with its English beside it (`messageEn`). A value outside an enumeration names the allowed values in both.
+ */
 export function toFieldErrors(errors: ErrorObject[], prefix = ''): FieldError[] {
   const out: FieldError[] = []
   const seen = new Set<string>()
+  const allowed = allowedValuesByPath(errors)
   for (const e of errors) {
     let path = e.instancePath
     if (e.keyword === 'required' || e.keyword === 'dependentRequired' || e.keyword === 'dependencies') {
@@ -246,12 +291,24 @@ export function toFieldErrors(errors: ErrorObject[], prefix = ''): FieldError[] 
     }
     if (e.keyword === 'additionalProperties') path += `/${String((e.params as { additionalProperty?: string }).additionalProperty)}`
     const own = OWN_CODE.has(e.keyword)
-    const code = own ? String((e.params as { code?: string }).code) : (KEYWORD_CODES[e.keyword] ?? 'invalid_value')
+    const code = own ? (e.params as { code: ErrorCode }).code : (KEYWORD_CODES[e.keyword] ?? 'invalid_value')
     const key = `${path}|${code}`
     if (seen.has(key)) continue
     seen.add(key)
-    const message = own ? (e.message ?? code) : `${MESSAGES[code] ?? '取值无效'}（${e.message ?? e.keyword}）`
-    out.push({ path: prefix + path, code, message })
+    let message: string
+    let messageEn: string | undefined
+    const values = (e.keyword === 'enum' || e.keyword === 'const') && allowed.get(e.instancePath)
+    if (own) {
+      message = e.message ?? code
+      messageEn = (e.params as { messageEn?: string }).messageEn
+    } else if (values) {
+      message = `取值不在允许范围内，允许的取值：${listValues(values)}`
+      messageEn = `must be one of: ${listValues(values)}`
+    } else {
+      message = `${MESSAGES[code] ?? '取值无效'}（${e.message ?? e.keyword}）`
+      messageEn = `${MESSAGES_EN[code] ?? 'is invalid'} (${e.message ?? e.keyword})`
+    }
+    out.push({ path: prefix + path, code, message, ...(messageEn ? { messageEn } : {}) })
     if (out.length >= MAX_FIELD_ERRORS) break
   }
   return out
@@ -262,10 +319,13 @@ export function toFieldErrors(errors: ErrorObject[], prefix = ''): FieldError[] 
  * business rule a check judged (status 422, e.g. `timestamp_in_future`), with its path in the domain's form
  * (`signatures/0/signedAt`).
  */
-export function classifyValidation(errors: ErrorObject[]): { fieldErrors: FieldError[] } | { rule: { code: string; detail: string; path: string } } {
+export function classifyValidation(
+  errors: ErrorObject[],
+): { fieldErrors: FieldError[] } | { rule: { code: ErrorCode; detail: string; detailEn?: string; path: string } } {
   const rules = errors.filter((e) => e.keyword === 'x-check' && (e.params as { status?: number }).status === 422)
   const rest = errors.filter((e) => !rules.includes(e))
   if (rest.length || !rules.length) return { fieldErrors: toFieldErrors(rest) }
   const first = rules[0]
-  return { rule: { code: String((first.params as { code?: string }).code), detail: first.message ?? '', path: first.instancePath.replace(/^\//, '') } }
+  const params = first.params as { code: ErrorCode; messageEn?: string }
+  return { rule: { code: params.code, detail: first.message ?? '', detailEn: params.messageEn, path: first.instancePath.replace(/^\//, '') } }
 }

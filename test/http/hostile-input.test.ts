@@ -118,7 +118,9 @@ t.test('item 3: query strings, path parameters and headers are checked the same 
   refusedAt(t, await h.call(h.operatorKey, { method: 'GET', url: '/v1/access-log?subjectId=%07' }), '/subjectId')
 
   refusedAt(t, await post(h, w.court.key, '/v1/referrals', referralBody(), { 'idempotency-key': 'k\u0000' }), '/idempotency-key')
-  refusedAt(t, await post(h, w.court.key, '/v1/referrals', referralBody(), { 'if-match': '"1"\u0000' }), '/if-match')
+  // If-Match belongs to actions on an existing case (a create has no version to match).
+  const open = await post(h, w.court.key, '/v1/referrals', referralBody())
+  refusedAt(t, await post(h, w.court.key, `/v1/referrals/${open.json().id}/recall`, { reason: 'court_decision' }, { 'if-match': '"1"\u0000' }), '/if-match')
 
   // X-Material-Title is percent-encoded: its decoded value is checked.
   for (const title of ['%00', 'a%07b', '%E2%80%AEfdp.exe', 'a%0Ab']) {
@@ -316,7 +318,7 @@ t.test('item 8: requests the HTTP parser refuses are answered in problem+json', 
   const last = lastAnswer(longer)
   t.equal(last.status, 400, longer.slice(0, 300))
   t.match(last.type, /^application\/problem\+json/)
-  t.match(last.body, { status: 400, code: 'bad_request', title: 'Bad Request' })
+  t.match(last.body, { status: 400, code: 'bad_request', title: '请求无效', type: '/docs/errors#bad_request' })
 
   const control = await rawExchange(`GET /v1/referrals HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${w.court.key}\r\nx-note: a\u0007b\r\n\r\n`)
   const refused = lastAnswer(control)

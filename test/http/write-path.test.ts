@@ -5,6 +5,7 @@
 import { Redis } from 'ioredis'
 import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely'
 import pg from 'pg'
+import type { ErrorCode } from '../../src/domain/error-catalogue.js'
 import t, { type Test } from 'tap'
 import { PLAN_EACH_TIME } from '../../src/db/connection.js'
 import type { Database } from '../../src/db/database.js'
@@ -78,7 +79,7 @@ t.test('a write batch maps a unique violation of a named constraint, and refuses
             .insertInto('idempotency_keys')
             .values({ client_id: world.court.id, key: 'mapped', request_hash: 'h', response_status: 201, response_body: '{}', response_headers: '{}' }),
           {
-            onUniqueViolation: { constraint: 'idempotency_keys_pkey', error: () => conflict('stored_twice', 'twice') },
+            onUniqueViolation: { constraint: 'idempotency_keys_pkey', error: () => conflict('stored_twice' as ErrorCode, 'twice') },
           },
         )
       }

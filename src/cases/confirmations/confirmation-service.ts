@@ -124,7 +124,15 @@ function pinnedAt(err: unknown, path: string, materialId: string): unknown {
   if (!(err instanceof AppError) || err.code !== 'unknown_material') return err
   return new AppError(err.status, err.code, err.detail, {
     extra: err.extra,
-    errors: [{ path, code: 'unknown_material', message: `材料 ${materialId} 不存在或不可引用` }],
+    detailEn: err.detailEn,
+    errors: [
+      {
+        path,
+        code: 'unknown_material',
+        message: `材料 ${materialId} 不存在或不可引用`,
+        messageEn: `material ${materialId} is unknown or may not be referenced`,
+      },
+    ],
   })
 }
 

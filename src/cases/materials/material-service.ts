@@ -57,19 +57,27 @@ export const MATERIAL_MAGIC: Record<MaterialType, Buffer> = {
 }
 
 export const tooLarge = () =>
-  new AppError(413, 'payload_too_large', `材料大小超过上限（${MAX_MATERIAL_BYTES / 1024 / 1024} MiB）`, { headers: { connection: 'close' } })
+  new AppError(413, 'payload_too_large', `材料大小超过上限（${MAX_MATERIAL_BYTES / 1024 / 1024} MiB）`, {
+    headers: { connection: 'close' },
+    detailEn: `The material is larger than ${MAX_MATERIAL_BYTES / 1024 / 1024} MiB`,
+  })
 
-export const unsupported = () => new AppError(415, 'unsupported_media_type', `不支持的材料类型；允许：${MATERIAL_TYPES.join('、')}`)
+export const unsupported = () =>
+  new AppError(415, 'unsupported_media_type', `不支持的材料类型；允许：${MATERIAL_TYPES.join('、')}`, {
+    detailEn: `Unsupported material type; allowed: ${MATERIAL_TYPES.join(', ')}`,
+  })
 
 /** The rest of the body is not read: the connection closes after the answer. */
 const mismatch = (contentType: string) =>
   new AppError(415, 'content_type_mismatch', `文件内容与声明的类型（${contentType}）不符：开头不是该类型的文件标识`, {
     headers: { connection: 'close' },
+    detailEn: `The file does not start like a ${contentType} file`,
   })
 
 const quotaExceeded = (quotaBytes: number, usedBytes: number) =>
   new AppError(507, 'quota_exceeded', `材料存储配额已满：该客户端已存 ${usedBytes} 字节，上限 ${quotaBytes} 字节（未被任何案件引用的材料到期后自动删除）`, {
     extra: { title: 'Insufficient Storage', quotaBytes, usedBytes },
+    detailEn: `Material storage quota reached: the client stores ${usedBytes} bytes of at most ${quotaBytes} (materials no case references expire)`,
     headers: { connection: 'close' },
   })
 

@@ -189,7 +189,15 @@ export function referralService(deps: ReferralServiceDeps) {
       if (!(e instanceof AppError) || e.code !== 'unknown_material') throw e
       throw new AppError(422, 'unknown_material', e.detail, {
         extra: e.extra,
-        errors: [{ path: '/documentMaterialId', code: 'unknown_material', message: `材料 ${materialId} 不存在或不可引用` }],
+        detailEn: e.detailEn,
+        errors: [
+          {
+            path: '/documentMaterialId',
+            code: 'unknown_material',
+            message: `材料 ${materialId} 不存在或不可引用`,
+            messageEn: `material ${materialId} is unknown or may not be referenced`,
+          },
+        ],
       })
     }
     const m = await getMaterial(work.trx, materialId)
