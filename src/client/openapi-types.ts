@@ -1411,6 +1411,28 @@ export type paths = {
     patch?: never
     trace?: never
   }
+  '/v1/error-codes': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * 错误码目录 / Error catalogue
+     * @description 本服务可能应答的每一个错误码，各出现一次：HTTP 状态、适用范围（问题 code 或 errors[].code）及中英文标题与说明。问题的 type 为 /docs/errors#<code>，该页面以 HTML 列出同一目录。
+     *
+     *     Every code the service can answer, each once: its HTTP status, where it appears (the problem’s code or errors[].code) and its title and description in Chinese and English. A problem’s type is /docs/errors#<code>, the same catalogue as an HTML page.
+     */
+    get: operations['getV1ErrorCodes']
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
 }
 export type webhooks = {
   'referral.created': {
@@ -2117,11 +2139,12 @@ export type webhooks = {
 export type components = {
   schemas: {
     Problem: {
-      /** @description 问题类型 URI / problem type URI */
+      /** @description 问题类型：/docs/errors#<code>（错误码目录中的条目）/ problem type: the code’s entry in the catalogue, /docs/errors#<code> */
       type: string
+      /** @description 错误码的标题（随 Accept-Language）/ the code’s title (follows Accept-Language) */
       title: string
       status: number
-      /** @description 中文说明 / human-readable detail (Chinese) */
+      /** @description 说明：中文，Accept-Language 优先 en 时为英文 / human-readable detail: Chinese, or English when Accept-Language prefers en */
       detail: string
       /**
        * @description 稳定的错误码 / stable snake_case error code
@@ -2257,18 +2280,18 @@ export interface operations {
           /**
            * @example # HELP process_cpu_user_seconds_total Total user CPU time spent in seconds.
            *     # TYPE process_cpu_user_seconds_total counter
-           *     process_cpu_user_seconds_total 3.491967
+           *     process_cpu_user_seconds_total 3.258036
            *
            *     # HELP process_cpu_system_seconds_total Total system CPU time spent in seconds.
            *     # TYPE process_cpu_system_seconds_total counter
-           *     process_cpu_system_seconds_total 0.112512
+           *     process_cpu_system_seconds_total 0.058331
            *
            *     # HELP process_cpu_seconds_total Total user and system CPU time sp
            */
           'text/plain': string
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -2328,11 +2351,11 @@ export interface operations {
            *       "checks": {
            *         "postgres": {
            *           "status": "up",
-           *           "latencyMs": 8.2
+           *           "latencyMs": 1.5
            *         },
            *         "redis": {
            *           "status": "up",
-           *           "latencyMs": 4.2
+           *           "latencyMs": 1.1
            *         }
            *       },
            *       "calendar": {
@@ -2416,11 +2439,11 @@ export interface operations {
            *           "courtCodes": [],
            *           "organizationIds": [],
            *           "regionCodes": [],
-           *           "createdAt": "2026-12-06T04:28:44.286Z",
+           *           "createdAt": "2026-12-06T04:34:46.893Z",
            *           "keys": []
            *         },
            *         {
-           *           "id": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *           "id": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *           "name": "北京市朝阳区人民法院",
            *           "role": "court",
            *           "courtCodes": [
@@ -2428,18 +2451,18 @@ export interface operations {
            *           ],
            *           "organizationIds": [],
            *           "regionCodes": [],
-           *           "createdAt": "2026-12-06T04:28:48.118Z",
+           *           "createdAt": "2026-12-06T04:34:49.336Z",
            *           "keys": [
            *             {
-           *               "keyId": "mjnmlphc3z",
-           *               "createdAt": "2026-12-06T04:28:48.118Z",
+           *               "keyId": "fur5cxn5zj",
+           *               "createdAt": "2026-12-06T04:34:49.336Z",
            *               "lastUsedAt": null,
            *               "revokedAt": null
            *             }
            *           ]
            *         },
            *         {
-           *           "id": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+           *           "id": "01a249a2-1788-7338-836c-f1a07c0b9973",
            *           "name": "北京平台",
            *           "role": "mediation",
            *           "courtCodes": [],
@@ -2447,11 +2470,11 @@ export interface operations {
            *           "regionCodes": [
            *             "11"
            *           ],
-           *           "createdAt": "2026-12-06T04:28:48.143Z",
+           *           "createdAt": "2026-12-06T04:34:49.351Z",
            *           "keys": [
            *             {
-           *               "keyId": "mtu2hvtncw",
-           *               "createdAt": "2026-12-06T04:28:48.143Z",
+           *               "keyId": "r2f4kyap24",
+           *               "createdAt": "2026-12-06T04:34:49.351Z",
            *               "lastUsedAt": null,
            *               "revokedAt": null
            *             }
@@ -2489,7 +2512,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -2498,7 +2521,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -2507,7 +2530,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -2516,7 +2539,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -2525,7 +2548,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -2534,7 +2557,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -2548,11 +2571,9 @@ export interface operations {
   postV1Clients: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
-        'if-match'?: string
+        'idempotency-key': string
       }
       path?: never
       cookie?: never
@@ -2587,7 +2608,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *       "id": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *       "name": "北京市朝阳区人民法院",
            *       "role": "court",
            *       "courtCodes": [
@@ -2595,8 +2616,8 @@ export interface operations {
            *       ],
            *       "organizationIds": [],
            *       "regionCodes": [],
-           *       "createdAt": "2026-12-06T04:28:48.118Z",
-           *       "keyId": "mjnmlphc3z",
+           *       "createdAt": "2026-12-06T04:34:49.336Z",
+           *       "keyId": "fur5cxn5zj",
            *       "apiKey": "zdz_example_key_shown_once_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
            *     }
            */
@@ -2618,7 +2639,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -2627,7 +2648,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -2636,7 +2657,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -2645,7 +2666,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use` */
       409: {
         headers: {
           [name: string]: unknown
@@ -2654,7 +2675,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -2663,7 +2702,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -2672,7 +2711,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -2681,7 +2720,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -2712,7 +2751,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *       "id": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *       "name": "北京市朝阳区人民法院",
            *       "role": "court",
            *       "courtCodes": [
@@ -2720,11 +2759,11 @@ export interface operations {
            *       ],
            *       "organizationIds": [],
            *       "regionCodes": [],
-           *       "createdAt": "2026-12-06T04:28:48.118Z",
+           *       "createdAt": "2026-12-06T04:34:49.336Z",
            *       "keys": [
            *         {
-           *           "keyId": "mjnmlphc3z",
-           *           "createdAt": "2026-12-06T04:28:48.118Z",
+           *           "keyId": "fur5cxn5zj",
+           *           "createdAt": "2026-12-06T04:34:49.336Z",
            *           "lastUsedAt": null,
            *           "revokedAt": null
            *         }
@@ -2756,7 +2795,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -2765,7 +2804,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -2774,7 +2813,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -2783,7 +2822,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -2792,7 +2831,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -2801,7 +2840,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -2810,7 +2849,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -2824,11 +2863,9 @@ export interface operations {
   postV1ClientsIdKeys: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
-        'if-match'?: string
+        'idempotency-key': string
       }
       path: {
         /** @description 资源标识 / resource id */
@@ -2846,7 +2883,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "keyId": "op7hbnonhv",
+           *       "keyId": "34cfiyzhsd",
            *       "apiKey": "zdz_example_key_shown_once_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
            *     }
            */
@@ -2856,7 +2893,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -2865,7 +2902,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -2874,7 +2911,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -2883,7 +2920,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -2892,7 +2929,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use` */
       409: {
         headers: {
           [name: string]: unknown
@@ -2901,7 +2938,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -2910,7 +2947,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -2919,7 +2956,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -2928,7 +2965,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -2958,7 +2995,7 @@ export interface operations {
         }
         content?: never
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -2967,7 +3004,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -2976,7 +3013,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -2985,7 +3022,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -2994,7 +3031,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -3003,7 +3040,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -3012,7 +3049,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -3062,8 +3099,8 @@ export interface operations {
            *       },
            *       "active": true,
            *       "version": 3,
-           *       "createdAt": "2026-12-06T04:28:48.247Z",
-           *       "updatedAt": "2026-12-06T04:28:48.298Z"
+           *       "createdAt": "2026-12-06T04:34:49.416Z",
+           *       "updatedAt": "2026-12-06T04:34:49.449Z"
            *     }
            */
           'application/json': {
@@ -3095,7 +3132,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -3104,7 +3141,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -3113,7 +3150,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -3122,7 +3159,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -3131,7 +3168,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -3140,7 +3177,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -3149,7 +3186,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -3255,8 +3292,8 @@ export interface operations {
            *       },
            *       "active": true,
            *       "version": 2,
-           *       "createdAt": "2026-12-06T04:28:48.247Z",
-           *       "updatedAt": "2026-12-06T04:28:48.267Z"
+           *       "createdAt": "2026-12-06T04:34:49.416Z",
+           *       "updatedAt": "2026-12-06T04:34:49.432Z"
            *     }
            */
           'application/json': {
@@ -3313,8 +3350,8 @@ export interface operations {
            *       },
            *       "active": true,
            *       "version": 1,
-           *       "createdAt": "2026-12-06T04:28:48.247Z",
-           *       "updatedAt": "2026-12-06T04:28:48.247Z"
+           *       "createdAt": "2026-12-06T04:34:49.416Z",
+           *       "updatedAt": "2026-12-06T04:34:49.416Z"
            *     }
            */
           'application/json': {
@@ -3346,7 +3383,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json` */
       400: {
         headers: {
           [name: string]: unknown
@@ -3355,7 +3392,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -3364,7 +3401,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden`, `out_of_scope`, `roster_managed_by_court` */
       403: {
         headers: {
           [name: string]: unknown
@@ -3373,8 +3410,8 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
-      422: {
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
+      404: {
         headers: {
           [name: string]: unknown
         }
@@ -3382,7 +3419,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -3391,7 +3446,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -3400,7 +3455,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -3479,8 +3534,8 @@ export interface operations {
            *           },
            *           "active": true,
            *           "version": 3,
-           *           "createdAt": "2026-12-06T04:28:48.247Z",
-           *           "updatedAt": "2026-12-06T04:28:48.298Z"
+           *           "createdAt": "2026-12-06T04:34:49.416Z",
+           *           "updatedAt": "2026-12-06T04:34:49.449Z"
            *         },
            *         {
            *           "id": "bj-cy-centre",
@@ -3502,8 +3557,8 @@ export interface operations {
            *           },
            *           "active": true,
            *           "version": 2,
-           *           "createdAt": "2026-12-06T04:28:48.304Z",
-           *           "updatedAt": "2026-12-06T04:28:48.329Z"
+           *           "createdAt": "2026-12-06T04:34:49.456Z",
+           *           "updatedAt": "2026-12-06T04:34:49.462Z"
            *         }
            *       ],
            *       "nextCursor": null
@@ -3541,7 +3596,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -3550,7 +3605,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -3559,7 +3614,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -3568,7 +3623,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -3577,7 +3632,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -3586,7 +3641,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -3618,7 +3673,7 @@ export interface operations {
         }
         content?: never
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -3627,7 +3682,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -3636,7 +3691,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -3645,7 +3700,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -3654,7 +3709,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -3663,7 +3718,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -3672,7 +3727,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -3704,7 +3759,7 @@ export interface operations {
         }
         content?: never
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -3713,7 +3768,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -3722,7 +3777,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -3731,7 +3786,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -3740,7 +3795,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -3749,7 +3804,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -3758,7 +3813,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -3822,12 +3877,12 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *           "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *           "version": 1,
            *           "status": "referred",
            *           "referralType": "pre_filing",
            *           "courtCode": "京0105",
-           *           "caseNumber": "（2026）京0105民诉前调67773号",
+           *           "caseNumber": "（2026）京0105民诉前调33934号",
            *           "disputeType": "neighbor",
            *           "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *           "parties": [
@@ -3882,8 +3937,8 @@ export interface operations {
            *           "courtFiling": null,
            *           "closure": null,
            *           "performance": null,
-           *           "createdAt": "2026-12-06T04:28:48.484Z",
-           *           "updatedAt": "2026-12-06T04:28:48.484Z",
+           *           "createdAt": "2026-12-06T04:34:49.586Z",
+           *           "updatedAt": "2026-12-06T04:34:49.586Z",
            *           "causeOfAction": "相邻关系纠纷",
            *           "claimAmount": "12000.00"
            *         }
@@ -3982,7 +4037,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -3991,7 +4046,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -4000,7 +4055,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -4009,7 +4064,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -4018,7 +4073,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -4027,7 +4082,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -4041,11 +4096,9 @@ export interface operations {
   postV1Referrals: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
-        'if-match'?: string
+        'idempotency-key': string
       }
       path?: never
       cookie?: never
@@ -4203,12 +4256,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "version": 1,
            *       "status": "referred",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67773号",
+           *       "caseNumber": "（2026）京0105民诉前调33934号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -4265,8 +4318,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:48.484Z",
-           *       "updatedAt": "2026-12-06T04:28:48.484Z"
+           *       "createdAt": "2026-12-06T04:34:49.586Z",
+           *       "updatedAt": "2026-12-06T04:34:49.586Z"
            *     }
            */
           'application/json': {
@@ -4357,7 +4410,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -4366,7 +4419,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -4375,7 +4428,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -4384,7 +4437,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `duplicate_referral` */
       409: {
         headers: {
           [name: string]: unknown
@@ -4393,7 +4446,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `consent_required`, `court_code_not_allowed`, `not_on_roster`, `organization_inactive`, `timestamp_in_future`, `unknown_material` */
       422: {
         headers: {
           [name: string]: unknown
@@ -4402,7 +4473,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -4411,7 +4482,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -4420,7 +4491,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -4434,11 +4505,9 @@ export interface operations {
   postV1ReferralsBatch: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
-        'if-match'?: string
+        'idempotency-key': string
       }
       path?: never
       cookie?: never
@@ -4657,12 +4726,12 @@ export interface operations {
            *           "index": 0,
            *           "status": 201,
            *           "referral": {
-           *             "id": "01a2499c-9cfe-7fb8-bf6f-f6ebe9535d63",
+           *             "id": "01a249a2-1cbe-7547-bc35-b6ab94e2ecdd",
            *             "version": 1,
            *             "status": "referred",
            *             "referralType": "pre_filing",
            *             "courtCode": "京0105",
-           *             "caseNumber": "（2026）京0105民诉前调67782号",
+           *             "caseNumber": "（2026）京0105民诉前调33943号",
            *             "disputeType": "neighbor",
            *             "causeOfAction": "相邻关系纠纷",
            *             "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -4719,10 +4788,10 @@ export interface operations {
            *             "courtFiling": null,
            *             "closure": null,
            *             "performance": null,
-           *             "createdAt": "2026-12-06T04:28:50.298Z",
-           *             "updatedAt": "2026-12-06T04:28:50.298Z"
+           *             "createdAt": "2026-12-06T04:34:50.684Z",
+           *             "updatedAt": "2026-12-06T04:34:50.684Z"
            *           },
-           *           "receipt": "eyJhbGciOiJFZERTQSIsImtpZCI6InIyMDI2MTIwNi02MTE1N2UifQ.eyJzdWJqZWN0Ijp7ImtpbmQiOiJyZWZlcnJhbCIsImlkIjoiMDFhMjQ5OWMtOWNmZS03ZmI4LWJmNmYtZjZlYmU5NTM1ZDYzIn0sInNlcXVlbmNlIjoxLCJldmVudElkIjoiMDFhMjQ5OWMtOWNmZS03ZmI4LWJmNmYtZjZlY2U3ZmEwYTU3IiwiZXZlbnRIYXNoIjoiNjY5ZDllMjA1MmRiOGU3NGUzN2ViZDEwNzliMzBhZGMzMGEzNzg2ZDE0MjVjYWMyNTNlODFlNjZjZWIwNzUzZSIsImNhc2VWZXJzaW9uIjoxLCJpc3N1ZWRBdCI6IjIwMjYtMTItMDZUMDQ6Mjg6NTAuMzA0WiJ9.JDRjaUw4x7moNzxghP2nY8I78_iZk8qjWzDbMFlEbz0soUG2cH096BBIcDBzOTi1UDqdySlvzUtdupYGqvfeCg"
+           *           "receipt": "eyJhbGciOiJFZERTQSIsImtpZCI6InIyMDI2MTIwNi00ZGE1MjcifQ.eyJzdWJqZWN0Ijp7ImtpbmQiOiJyZWZlcnJhbCIsImlkIjoiMDFhMjQ5YTItMWNiZS03NTQ3LWJjMzUtYjZhYjk0ZTJlY2RkIn0sInNlcXVlbmNlIjoxLCJldmVudElkIjoiMDFhMjQ5YTItMWNiZS03NTQ3LWJjMzUtYjZhYzFlODFhZTlmIiwiZXZlbnRIYXNoIjoiZGNlOTc0ODc3MGUyYmVkZjlhMDU1N2U3MDY0ZjEyNWJlODk0ZDA5M2E3MjM5ODUxNGVjMjE1MTE1MWViMzc1ZCIsImNhc2VWZXJzaW9uIjoxLCJpc3N1ZWRBdCI6IjIwMjYtMTItMDZUMDQ6MzQ6NTAuNjg2WiJ9.KWfXFcuhbJSznxkPTdIuQg9byCQj4wZ1V6XHE3sq-1h1duuZjC6H7djl8wUo0MoPuKJQ11ztpSS8_jgWV3LIDA"
            *         }
            *       ]
            *     }
@@ -4828,7 +4897,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -4837,7 +4906,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -4846,7 +4915,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -4855,7 +4924,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use` */
       409: {
         headers: {
           [name: string]: unknown
@@ -4864,7 +4933,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求体过大 / body too large */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
       413: {
         headers: {
           [name: string]: unknown
@@ -4873,7 +4942,16 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -4882,7 +4960,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -4891,7 +4969,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -4900,7 +4978,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -4931,12 +5009,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "version": 1,
            *       "status": "referred",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67773号",
+           *       "caseNumber": "（2026）京0105民诉前调33934号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "parties": [
@@ -4991,8 +5069,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:48.484Z",
-           *       "updatedAt": "2026-12-06T04:28:48.484Z",
+           *       "createdAt": "2026-12-06T04:34:49.586Z",
+           *       "updatedAt": "2026-12-06T04:34:49.586Z",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimAmount": "12000.00"
            *     }
@@ -5085,7 +5163,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -5094,7 +5172,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -5103,7 +5181,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -5112,7 +5190,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -5121,7 +5199,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -5130,7 +5208,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -5139,7 +5217,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -5177,22 +5255,22 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a2499c-95e7-7552-9ae0-0213832535ce",
+           *           "id": "01a249a2-1873-7c68-b027-987894a6fee1",
            *           "type": "referral.created",
-           *           "occurredAt": "2026-12-06T04:28:48.484Z",
+           *           "occurredAt": "2026-12-06T04:34:49.586Z",
            *           "sequence": 1,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+           *             "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
            *           },
            *           "caseVersion": 1,
            *           "actor": {
-           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *             "role": "court"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *               "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *               "recall": null,
            *               "status": "referred",
            *               "closure": null,
@@ -5230,16 +5308,16 @@ export interface operations {
            *               "mediator": null,
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T04:28:48.484Z",
+           *               "createdAt": "2026-12-06T04:34:49.586Z",
            *               "deadlines": {
            *                 "provisional": false,
            *                 "mediationDueOn": null,
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T04:28:48.484Z",
+           *               "updatedAt": "2026-12-06T04:34:49.586Z",
            *               "acceptedAt": null,
-           *               "caseNumber": "（2026）京0105民诉前调67773号",
+           *               "caseNumber": "（2026）京0105民诉前调33934号",
            *               "extensions": [],
            *               "suspension": null,
            *               "claimAmount": "12000.00",
@@ -5260,22 +5338,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a2499c-96cc-713e-8c15-b5f7c0db998d",
+           *           "id": "01a249a2-18d4-7d2e-8bec-7610ab730844",
            *           "type": "referral.accepted",
-           *           "occurredAt": "2026-12-06T04:28:48.697Z",
+           *           "occurredAt": "2026-12-06T04:34:49.673Z",
            *           "sequence": 2,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+           *             "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
            *           },
            *           "caseVersion": 2,
            *           "actor": {
-           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+           *             "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
            *             "role": "mediation"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *               "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *               "recall": null,
            *               "status": "mediating",
            *               "closure": null,
@@ -5316,16 +5394,16 @@ export interface operations {
            *               },
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T04:28:48.484Z",
+           *               "createdAt": "2026-12-06T04:34:49.586Z",
            *               "deadlines": {
            *                 "provisional": true,
            *                 "mediationDueOn": "2027-01-05",
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T04:28:48.697Z",
-           *               "acceptedAt": "2026-12-06T04:28:48.681Z",
-           *               "caseNumber": "（2026）京0105民诉前调67773号",
+           *               "updatedAt": "2026-12-06T04:34:49.673Z",
+           *               "acceptedAt": "2026-12-06T04:34:49.664Z",
+           *               "caseNumber": "（2026）京0105民诉前调33934号",
            *               "extensions": [],
            *               "suspension": null,
            *               "claimAmount": "12000.00",
@@ -5346,22 +5424,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a2499c-96e7-7b66-9707-5812f9717ad0",
+           *           "id": "01a249a2-18e6-7657-9a50-ba535fcd70ff",
            *           "type": "referral.suspended",
-           *           "occurredAt": "2026-12-06T04:28:48.736Z",
+           *           "occurredAt": "2026-12-06T04:34:49.699Z",
            *           "sequence": 3,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+           *             "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
            *           },
            *           "caseVersion": 3,
            *           "actor": {
-           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+           *             "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
            *             "role": "mediation"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *               "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *               "recall": null,
            *               "status": "suspended",
            *               "closure": null,
@@ -5402,21 +5480,21 @@ export interface operations {
            *               },
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T04:28:48.484Z",
+           *               "createdAt": "2026-12-06T04:34:49.586Z",
            *               "deadlines": {
            *                 "provisional": true,
            *                 "mediationDueOn": "2027-01-05",
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T04:28:48.736Z",
-           *               "acceptedAt": "2026-12-06T04:28:48.681Z",
-           *               "caseNumber": "（2026）京0105民诉前调67773号",
+           *               "updatedAt": "2026-12-06T04:34:49.699Z",
+           *               "acceptedAt": "2026-12-06T04:34:49.664Z",
+           *               "caseNumber": "（2026）京0105民诉前调33934号",
            *               "extensions": [],
            *               "suspension": {
            *                 "note": "委托房屋漏水原因鉴定",
            *                 "reason": "appraisal",
-           *                 "suspendedAt": "2026-12-06T04:28:48.736Z",
+           *                 "suspendedAt": "2026-12-06T04:34:49.699Z",
            *                 "suspendedOn": "2026-12-06"
            *               },
            *               "claimAmount": "12000.00",
@@ -5446,7 +5524,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -5455,7 +5533,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -5464,7 +5542,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -5473,7 +5551,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -5482,7 +5560,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -5491,7 +5569,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -5500,7 +5578,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -5514,10 +5592,10 @@ export interface operations {
   postV1ReferralsIdAcceptance: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -5567,12 +5645,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "version": 2,
            *       "status": "mediating",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67773号",
+           *       "caseNumber": "（2026）京0105民诉前调33934号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -5621,7 +5699,7 @@ export interface operations {
            *         "name": "王调解",
            *         "id": "M-001"
            *       },
-           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
+           *       "acceptedAt": "2026-12-06T04:34:49.664Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -5632,8 +5710,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:48.484Z",
-           *       "updatedAt": "2026-12-06T04:28:48.697Z"
+           *       "createdAt": "2026-12-06T04:34:49.586Z",
+           *       "updatedAt": "2026-12-06T04:34:49.673Z"
            *     }
            */
           'application/json': {
@@ -5724,7 +5802,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -5733,7 +5811,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -5742,7 +5820,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -5751,7 +5829,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -5760,7 +5838,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -5769,7 +5847,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -5778,7 +5856,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `timestamp_in_future`, `timestamp_before_referral` */
       422: {
         headers: {
           [name: string]: unknown
@@ -5787,7 +5883,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -5796,7 +5892,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -5805,7 +5901,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -5819,10 +5915,10 @@ export interface operations {
   postV1ReferralsIdRedesignation: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -5861,12 +5957,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
+           *       "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c",
            *       "version": 3,
            *       "status": "referred",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67774号",
+           *       "caseNumber": "（2026）京0105民诉前调33935号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -5923,8 +6019,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:48.972Z",
-           *       "updatedAt": "2026-12-06T04:28:49.031Z"
+           *       "createdAt": "2026-12-06T04:34:49.850Z",
+           *       "updatedAt": "2026-12-06T04:34:49.882Z"
            *     }
            */
           'application/json': {
@@ -6015,7 +6111,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -6024,7 +6120,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -6033,7 +6129,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -6042,7 +6138,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -6051,7 +6147,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -6060,7 +6156,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -6069,7 +6165,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `not_on_roster`, `organization_inactive` */
       422: {
         headers: {
           [name: string]: unknown
@@ -6078,7 +6192,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -6087,7 +6201,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -6096,7 +6210,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -6110,10 +6224,10 @@ export interface operations {
   postV1ReferralsIdRecall: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -6152,12 +6266,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
+           *       "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c",
            *       "version": 4,
            *       "status": "recalled",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67774号",
+           *       "caseNumber": "（2026）京0105民诉前调33935号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -6208,7 +6322,7 @@ export interface operations {
            *       "recall": {
            *         "reason": "party_insists_on_litigation",
            *         "note": "申请人明确表示不同意调解，坚持起诉",
-           *         "recalledAt": "2026-12-06T04:28:49.086Z"
+           *         "recalledAt": "2026-12-06T04:34:49.911Z"
            *       },
            *       "suspension": null,
            *       "extensions": [],
@@ -6218,8 +6332,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:48.972Z",
-           *       "updatedAt": "2026-12-06T04:28:49.086Z"
+           *       "createdAt": "2026-12-06T04:34:49.850Z",
+           *       "updatedAt": "2026-12-06T04:34:49.911Z"
            *     }
            */
           'application/json': {
@@ -6310,7 +6424,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -6319,7 +6433,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -6328,7 +6442,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -6337,7 +6451,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -6346,7 +6460,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -6355,7 +6469,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -6364,7 +6478,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -6373,7 +6505,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -6382,7 +6514,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -6391,7 +6523,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -6405,10 +6537,10 @@ export interface operations {
   postV1ReferralsIdAssignment: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -6440,12 +6572,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9919-7656-a7ca-ea67821cf977",
+           *       "id": "01a249a2-1a41-7b7b-9b56-1aaacf32223d",
            *       "version": 2,
            *       "status": "referred",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67777号",
+           *       "caseNumber": "（2026）京0105民诉前调33938号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -6502,8 +6634,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:49.305Z",
-           *       "updatedAt": "2026-12-06T04:28:49.329Z"
+           *       "createdAt": "2026-12-06T04:34:50.048Z",
+           *       "updatedAt": "2026-12-06T04:34:50.080Z"
            *     }
            */
           'application/json': {
@@ -6594,7 +6726,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -6603,7 +6735,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -6612,7 +6744,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -6621,7 +6753,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -6630,7 +6762,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -6639,7 +6771,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -6648,7 +6780,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `not_a_centre`, `outside_centre_region`, `not_on_roster`, `organization_inactive` */
       422: {
         headers: {
           [name: string]: unknown
@@ -6657,7 +6807,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -6666,7 +6816,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -6675,7 +6825,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -6689,10 +6839,10 @@ export interface operations {
   postV1ReferralsIdSuspension: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -6727,12 +6877,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "version": 3,
            *       "status": "suspended",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67773号",
+           *       "caseNumber": "（2026）京0105民诉前调33934号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -6781,14 +6931,14 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
+           *       "acceptedAt": "2026-12-06T04:34:49.664Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": {
            *         "reason": "appraisal",
            *         "note": "委托房屋漏水原因鉴定",
            *         "suspendedOn": "2026-12-06",
-           *         "suspendedAt": "2026-12-06T04:28:48.736Z"
+           *         "suspendedAt": "2026-12-06T04:34:49.699Z"
            *       },
            *       "extensions": [],
            *       "agreement": null,
@@ -6797,8 +6947,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:48.484Z",
-           *       "updatedAt": "2026-12-06T04:28:48.736Z"
+           *       "createdAt": "2026-12-06T04:34:49.586Z",
+           *       "updatedAt": "2026-12-06T04:34:49.699Z"
            *     }
            */
           'application/json': {
@@ -6889,7 +7039,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -6898,7 +7048,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -6907,7 +7057,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -6916,7 +7066,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -6925,7 +7075,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -6934,7 +7084,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -6943,7 +7093,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -6952,7 +7120,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -6961,7 +7129,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -6970,7 +7138,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -6984,10 +7152,10 @@ export interface operations {
   postV1ReferralsIdResumption: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -7019,12 +7187,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "version": 4,
            *       "status": "mediating",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67773号",
+           *       "caseNumber": "（2026）京0105民诉前调33934号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -7073,7 +7241,7 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
+           *       "acceptedAt": "2026-12-06T04:34:49.664Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -7084,8 +7252,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:48.484Z",
-           *       "updatedAt": "2026-12-06T04:28:48.764Z"
+           *       "createdAt": "2026-12-06T04:34:49.586Z",
+           *       "updatedAt": "2026-12-06T04:34:49.718Z"
            *     }
            */
           'application/json': {
@@ -7176,7 +7344,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -7185,7 +7353,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -7194,7 +7362,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -7203,7 +7371,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -7212,7 +7380,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -7221,7 +7389,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -7230,7 +7398,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -7239,7 +7425,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -7248,7 +7434,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -7257,7 +7443,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -7271,10 +7457,10 @@ export interface operations {
   postV1ReferralsIdExtension: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -7329,12 +7515,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "version": 5,
            *       "status": "mediating",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67773号",
+           *       "caseNumber": "（2026）京0105民诉前调33934号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -7383,7 +7569,7 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
+           *       "acceptedAt": "2026-12-06T04:34:49.664Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -7394,16 +7580,16 @@ export interface operations {
            *           "consent": [
            *             {
            *               "partyIndex": 0,
-           *               "consentedAt": "2026-12-06T12:28:48.775+08:00",
+           *               "consentedAt": "2026-12-06T12:34:49.732+08:00",
            *               "method": "written"
            *             },
            *             {
            *               "partyIndex": 1,
-           *               "consentedAt": "2026-12-06T12:28:48.775+08:00",
+           *               "consentedAt": "2026-12-06T12:34:49.732+08:00",
            *               "method": "written"
            *             }
            *           ],
-           *           "extendedAt": "2026-12-06T04:28:48.787Z"
+           *           "extendedAt": "2026-12-06T04:34:49.741Z"
            *         }
            *       ],
            *       "agreement": null,
@@ -7412,8 +7598,8 @@ export interface operations {
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:48.484Z",
-           *       "updatedAt": "2026-12-06T04:28:48.787Z"
+           *       "createdAt": "2026-12-06T04:34:49.586Z",
+           *       "updatedAt": "2026-12-06T04:34:49.741Z"
            *     }
            */
           'application/json': {
@@ -7504,7 +7690,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -7513,7 +7699,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -7522,7 +7708,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -7531,7 +7717,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -7540,7 +7726,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -7549,7 +7735,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -7558,7 +7744,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `consent_required`, `due_date_not_later`, `timestamp_in_future` */
       422: {
         headers: {
           [name: string]: unknown
@@ -7567,7 +7771,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -7576,7 +7780,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -7585,7 +7789,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -7599,10 +7803,10 @@ export interface operations {
   postV1ReferralsIdAgreement: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -7697,12 +7901,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "version": 6,
            *       "status": "agreed",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67773号",
+           *       "caseNumber": "（2026）京0105民诉前调33934号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -7751,7 +7955,7 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
+           *       "acceptedAt": "2026-12-06T04:34:49.664Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -7761,16 +7965,16 @@ export interface operations {
            *             {
            *               "method": "written",
            *               "partyIndex": 0,
-           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
+           *               "consentedAt": "2026-12-06T12:34:49.732+08:00"
            *             },
            *             {
            *               "method": "written",
            *               "partyIndex": 1,
-           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
+           *               "consentedAt": "2026-12-06T12:34:49.732+08:00"
            *             }
            *           ],
            *           "newDueOn": "2027-01-20",
-           *           "extendedAt": "2026-12-06T04:28:48.787Z",
+           *           "extendedAt": "2026-12-06T04:34:49.741Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -7782,30 +7986,30 @@ export interface operations {
            *         "signatures": [
            *           {
            *             "partyIndex": 0,
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00"
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00"
            *           },
            *           {
            *             "partyIndex": 1,
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00"
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00"
            *           }
            *         ],
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "method": "deferred",
            *           "dueOn": "2027-01-05"
            *         },
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z"
+           *         "recordedAt": "2026-12-06T04:34:49.760Z"
            *       },
            *       "termination": null,
            *       "materialReturn": null,
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:48.484Z",
-           *       "updatedAt": "2026-12-06T04:28:48.823Z"
+           *       "createdAt": "2026-12-06T04:34:49.586Z",
+           *       "updatedAt": "2026-12-06T04:34:49.760Z"
            *     }
            */
           'application/json': {
@@ -7896,7 +8100,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -7905,7 +8109,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -7914,7 +8118,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -7923,7 +8127,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -7932,7 +8136,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -7941,7 +8145,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -7950,7 +8154,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `signatures_incomplete`, `effective_at_mismatch`, `timestamp_in_future`, `timestamp_before_referral`, `unknown_material` */
       422: {
         headers: {
           [name: string]: unknown
@@ -7959,7 +8181,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -7968,7 +8190,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -7977,7 +8199,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -7991,10 +8213,10 @@ export interface operations {
   postV1ReferralsIdTermination: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -8044,12 +8266,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-987c-708f-b8cb-8a52b8958463",
+           *       "id": "01a249a2-19e0-75b7-89ed-463b299b3ebb",
            *       "version": 3,
            *       "status": "terminated",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67776号",
+           *       "caseNumber": "（2026）京0105民诉前调33937号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -8097,7 +8319,7 @@ export interface operations {
            *       "mediator": {
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T04:28:49.158Z",
+           *       "acceptedAt": "2026-12-06T04:34:49.964Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -8115,15 +8337,15 @@ export interface operations {
            *             ]
            *           }
            *         ],
-           *         "terminatedAt": "2026-12-06T04:28:49.212Z",
+           *         "terminatedAt": "2026-12-06T04:34:49.990Z",
            *         "by": "organization"
            *       },
            *       "materialReturn": null,
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:49.147Z",
-           *       "updatedAt": "2026-12-06T04:28:49.212Z"
+           *       "createdAt": "2026-12-06T04:34:49.952Z",
+           *       "updatedAt": "2026-12-06T04:34:49.990Z"
            *     }
            */
           'application/json': {
@@ -8214,7 +8436,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -8223,7 +8445,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -8232,7 +8454,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -8241,7 +8463,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -8250,7 +8472,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -8259,7 +8481,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -8268,7 +8490,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `signatures_incomplete`, `timestamp_in_future` */
       422: {
         headers: {
           [name: string]: unknown
@@ -8277,7 +8517,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -8286,7 +8526,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -8295,7 +8535,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -8309,10 +8549,10 @@ export interface operations {
   postV1ReferralsIdMaterialReturn: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -8355,12 +8595,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-987c-708f-b8cb-8a52b8958463",
+           *       "id": "01a249a2-19e0-75b7-89ed-463b299b3ebb",
            *       "version": 4,
            *       "status": "materials_returned",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67776号",
+           *       "caseNumber": "（2026）京0105民诉前调33937号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -8408,7 +8648,7 @@ export interface operations {
            *       "mediator": {
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T04:28:49.158Z",
+           *       "acceptedAt": "2026-12-06T04:34:49.964Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -8418,7 +8658,7 @@ export interface operations {
            *         "by": "organization",
            *         "reason": "gap_too_large",
            *         "report": "双方对赔偿数额分歧过大，调解不成。",
-           *         "terminatedAt": "2026-12-06T04:28:49.212Z",
+           *         "terminatedAt": "2026-12-06T04:34:49.990Z",
            *         "undisputedFacts": [
            *           {
            *             "statement": "漏水源自被申请人住宅卫生间",
@@ -8432,13 +8672,13 @@ export interface operations {
            *       "materialReturn": {
            *         "materials": [],
            *         "report": "调解终结报告：双方分歧过大。纸质卷宗另行移送。",
-           *         "returnedAt": "2026-12-06T04:28:49.262Z"
+           *         "returnedAt": "2026-12-06T04:34:50.020Z"
            *       },
            *       "courtFiling": null,
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:49.147Z",
-           *       "updatedAt": "2026-12-06T04:28:49.275Z"
+           *       "createdAt": "2026-12-06T04:34:49.952Z",
+           *       "updatedAt": "2026-12-06T04:34:50.025Z"
            *     }
            */
           'application/json': {
@@ -8529,7 +8769,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -8538,7 +8778,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -8547,7 +8787,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -8556,7 +8796,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -8565,7 +8805,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -8574,7 +8814,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -8583,7 +8823,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `unknown_material`, `timestamp_in_future` */
       422: {
         headers: {
           [name: string]: unknown
@@ -8592,7 +8850,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -8601,7 +8859,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -8610,7 +8868,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -8624,10 +8882,10 @@ export interface operations {
   postV1ReferralsIdCourtFiling: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -8666,12 +8924,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
+           *       "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c",
            *       "version": 5,
            *       "status": "case_registered",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67774号",
+           *       "caseNumber": "（2026）京0105民诉前调33935号",
            *       "disputeType": "neighbor",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
            *       "claimAmount": "12000.00",
@@ -8722,7 +8980,7 @@ export interface operations {
            *       "recall": {
            *         "note": "申请人明确表示不同意调解，坚持起诉",
            *         "reason": "party_insists_on_litigation",
-           *         "recalledAt": "2026-12-06T04:28:49.086Z"
+           *         "recalledAt": "2026-12-06T04:34:49.911Z"
            *       },
            *       "suspension": null,
            *       "extensions": [],
@@ -8731,13 +8989,13 @@ export interface operations {
            *       "materialReturn": null,
            *       "courtFiling": {
            *         "action": "case_registered",
-           *         "caseNumber": "（2026）京0105民初67775号",
+           *         "caseNumber": "（2026）京0105民初33936号",
            *         "filedOn": "2026-12-06"
            *       },
            *       "closure": null,
            *       "performance": null,
-           *       "createdAt": "2026-12-06T04:28:48.972Z",
-           *       "updatedAt": "2026-12-06T04:28:49.113Z"
+           *       "createdAt": "2026-12-06T04:34:49.850Z",
+           *       "updatedAt": "2026-12-06T04:34:49.934Z"
            *     }
            */
           'application/json': {
@@ -8828,7 +9086,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -8837,7 +9095,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -8846,7 +9104,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -8855,7 +9113,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -8864,7 +9122,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -8873,7 +9131,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -8882,7 +9140,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -8891,7 +9167,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -8900,7 +9176,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -8909,7 +9185,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -8923,10 +9199,10 @@ export interface operations {
   postV1ReferralsIdClosure: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -8960,12 +9236,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "version": 8,
            *       "status": "closed",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67773号",
+           *       "caseNumber": "（2026）京0105民诉前调33934号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -9014,7 +9290,7 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
+           *       "acceptedAt": "2026-12-06T04:34:49.664Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -9024,16 +9300,16 @@ export interface operations {
            *             {
            *               "method": "written",
            *               "partyIndex": 0,
-           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
+           *               "consentedAt": "2026-12-06T12:34:49.732+08:00"
            *             },
            *             {
            *               "method": "written",
            *               "partyIndex": 1,
-           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
+           *               "consentedAt": "2026-12-06T12:34:49.732+08:00"
            *             }
            *           ],
            *           "newDueOn": "2027-01-20",
-           *           "extendedAt": "2026-12-06T04:28:48.787Z",
+           *           "extendedAt": "2026-12-06T04:34:49.741Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -9042,41 +9318,41 @@ export interface operations {
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "recordedAt": "2026-12-06T04:34:49.760Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *       },
            *       "termination": null,
            *       "materialReturn": null,
            *       "courtFiling": null,
            *       "closure": {
            *         "disposition": "agreement_filed",
-           *         "closedAt": "2026-12-06T04:28:48.888Z"
+           *         "closedAt": "2026-12-06T04:34:49.806Z"
            *       },
            *       "performance": {
            *         "note": "回访确认已全额履行",
            *         "status": "performed",
-           *         "reportedAt": "2026-12-06T04:28:48.865Z",
+           *         "reportedAt": "2026-12-06T04:34:49.788Z",
            *         "reportedOn": "2026-12-06"
            *       },
-           *       "createdAt": "2026-12-06T04:28:48.484Z",
-           *       "updatedAt": "2026-12-06T04:28:48.888Z"
+           *       "createdAt": "2026-12-06T04:34:49.586Z",
+           *       "updatedAt": "2026-12-06T04:34:49.806Z"
            *     }
            */
           'application/json': {
@@ -9167,7 +9443,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -9176,7 +9452,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -9185,7 +9461,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -9194,7 +9470,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -9203,7 +9479,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -9212,7 +9488,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -9221,7 +9497,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -9230,7 +9524,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -9239,7 +9533,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -9248,7 +9542,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -9262,10 +9556,10 @@ export interface operations {
   postV1ReferralsIdPerformance: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -9302,12 +9596,12 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "version": 7,
            *       "status": "agreed",
            *       "referralType": "pre_filing",
            *       "courtCode": "京0105",
-           *       "caseNumber": "（2026）京0105民诉前调67773号",
+           *       "caseNumber": "（2026）京0105民诉前调33934号",
            *       "disputeType": "neighbor",
            *       "causeOfAction": "相邻关系纠纷",
            *       "claimSummary": "请求被申请人停止漏水侵害并赔偿损失",
@@ -9356,7 +9650,7 @@ export interface operations {
            *         "id": "M-001",
            *         "name": "王调解"
            *       },
-           *       "acceptedAt": "2026-12-06T04:28:48.681Z",
+           *       "acceptedAt": "2026-12-06T04:34:49.664Z",
            *       "decline": null,
            *       "recall": null,
            *       "suspension": null,
@@ -9366,16 +9660,16 @@ export interface operations {
            *             {
            *               "method": "written",
            *               "partyIndex": 0,
-           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
+           *               "consentedAt": "2026-12-06T12:34:49.732+08:00"
            *             },
            *             {
            *               "method": "written",
            *               "partyIndex": 1,
-           *               "consentedAt": "2026-12-06T12:28:48.775+08:00"
+           *               "consentedAt": "2026-12-06T12:34:49.732+08:00"
            *             }
            *           ],
            *           "newDueOn": "2027-01-20",
-           *           "extendedAt": "2026-12-06T04:28:48.787Z",
+           *           "extendedAt": "2026-12-06T04:34:49.741Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -9384,25 +9678,25 @@ export interface operations {
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "recordedAt": "2026-12-06T04:34:49.760Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *       },
            *       "termination": null,
            *       "materialReturn": null,
@@ -9412,10 +9706,10 @@ export interface operations {
            *         "status": "performed",
            *         "reportedOn": "2026-12-06",
            *         "note": "回访确认已全额履行",
-           *         "reportedAt": "2026-12-06T04:28:48.865Z"
+           *         "reportedAt": "2026-12-06T04:34:49.788Z"
            *       },
-           *       "createdAt": "2026-12-06T04:28:48.484Z",
-           *       "updatedAt": "2026-12-06T04:28:48.865Z"
+           *       "createdAt": "2026-12-06T04:34:49.586Z",
+           *       "updatedAt": "2026-12-06T04:34:49.788Z"
            *     }
            */
           'application/json': {
@@ -9506,7 +9800,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -9515,7 +9809,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -9524,7 +9818,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -9533,7 +9827,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -9542,7 +9836,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -9551,7 +9845,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -9560,7 +9854,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -9569,7 +9881,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -9578,7 +9890,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -9587,7 +9899,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -9620,7 +9932,7 @@ export interface operations {
            * @example {
            *       "valid": true,
            *       "length": 8,
-           *       "head": "1d254440c91b5612c7f714cd4e590929f0f3db220b44a4c39318377265ecc521"
+           *       "head": "5146eb22aacda673b889bd121bcaef480b8bdda3512c0e657c8551bda2bbc31c"
            *     }
            */
           'application/json': {
@@ -9634,7 +9946,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -9643,7 +9955,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -9652,7 +9964,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -9661,7 +9973,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -9670,7 +9982,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -9679,7 +9991,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -9688,7 +10000,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -9721,7 +10033,7 @@ export interface operations {
            * @example {
            *       "valid": true,
            *       "length": 8,
-           *       "head": "404392945ad01ee5162e2a02fb0a4a8eb551b620b8fb545933e38c4ad7564d0f"
+           *       "head": "e44955ef561c01b07339214ecf24ea44e697703f2d31adf42787712b6856d9c0"
            *     }
            */
           'application/json': {
@@ -9735,7 +10047,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -9744,7 +10056,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -9753,7 +10065,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -9762,7 +10074,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -9771,7 +10083,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -9780,7 +10092,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -9789,7 +10101,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -9830,34 +10142,34 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "at": "2026-12-06T04:28:48.482Z",
-           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
-           *           "subjectId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *           "at": "2026-12-06T04:34:49.584Z",
+           *           "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
+           *           "subjectId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *           "fields": [
            *             "idNumber",
            *             "phone"
            *           ],
-           *           "requestId": "fa31d8b3-c0c2-4ebf-bddd-e06ac200dca1"
+           *           "requestId": "a2220580-1b4a-4edd-86da-60037815715f"
            *         },
            *         {
-           *           "at": "2026-12-06T04:28:48.659Z",
-           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
-           *           "subjectId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *           "at": "2026-12-06T04:34:49.670Z",
+           *           "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
+           *           "subjectId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *           "fields": [
            *             "idNumber",
            *             "phone"
            *           ],
-           *           "requestId": "be04fe9d-1f53-4a62-a9b4-274f334db6e6"
+           *           "requestId": "3bcff51e-0d04-4110-9519-5b4ffc4fb4cd"
            *         },
            *         {
-           *           "at": "2026-12-06T04:28:48.659Z",
-           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
-           *           "subjectId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *           "at": "2026-12-06T04:34:49.702Z",
+           *           "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
+           *           "subjectId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *           "fields": [
            *             "idNumber",
            *             "phone"
            *           ],
-           *           "requestId": "0c1a66d9-8bd1-4e2c-bf41-0dfd05c3a07f"
+           *           "requestId": "6f315913-8cc9-4b42-85a1-5f7f41901f83"
            *         }
            *       ],
            *       "nextCursor": null
@@ -9879,7 +10191,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -9888,7 +10200,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -9897,7 +10209,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -9906,7 +10218,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -9915,7 +10227,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -9924,7 +10236,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -9977,7 +10289,7 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *           "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *           "version": 1,
            *           "status": "applied",
            *           "late": false,
@@ -9993,7 +10305,7 @@ export interface operations {
            *           "objectionDueOn": null,
            *           "objections": [],
            *           "provisional": true,
-           *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *           "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *           "courtCode": "京0105",
            *           "organizationId": "bj-cy-blz",
            *           "subject": "ordinary",
@@ -10001,31 +10313,31 @@ export interface operations {
            *             0,
            *             1
            *           ],
-           *           "appliedAt": "2026-12-06T04:28:49.366Z",
+           *           "appliedAt": "2026-12-06T04:34:50.103Z",
            *           "agreement": {
            *             "form": "written",
            *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *             "amount": "5000.00",
            *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *             "recordedAt": "2026-12-06T04:28:48.823Z",
+           *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *             "recordedAt": "2026-12-06T04:34:49.760Z",
            *             "signatures": [
            *               {
-           *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
            *                 "partyIndex": 0
            *               },
            *               {
-           *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
            *                 "partyIndex": 1
            *               }
            *             ],
-           *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *             "effectiveAt": "2026-12-06T04:34:49.754Z",
            *             "performance": {
            *               "dueOn": "2027-01-05",
            *               "method": "deferred"
            *             },
            *             "agreementNumber": "朝八调〔2026〕17号",
-           *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *           },
            *           "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *           "parties": [
@@ -10052,8 +10364,8 @@ export interface operations {
            *           "notAccepted": null,
            *           "withdrawal": null,
            *           "ruling": null,
-           *           "createdAt": "2026-12-06T04:28:49.386Z",
-           *           "updatedAt": "2026-12-06T04:28:49.386Z"
+           *           "createdAt": "2026-12-06T04:34:50.116Z",
+           *           "updatedAt": "2026-12-06T04:34:50.116Z"
            *         }
            *       ],
            *       "nextCursor": null
@@ -10179,7 +10491,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -10188,7 +10500,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -10197,7 +10509,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -10206,7 +10518,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -10215,7 +10527,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -10224,7 +10536,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -10238,11 +10550,9 @@ export interface operations {
   postV1JudicialConfirmations: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
-        'if-match'?: string
+        'idempotency-key': string
       }
       path?: never
       cookie?: never
@@ -10416,7 +10726,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *       "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *       "version": 1,
            *       "status": "applied",
            *       "late": false,
@@ -10432,7 +10742,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -10440,31 +10750,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T04:28:49.366Z",
+           *       "appliedAt": "2026-12-06T04:34:50.103Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "recordedAt": "2026-12-06T04:34:49.760Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -10491,8 +10801,8 @@ export interface operations {
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T04:28:49.386Z",
-           *       "updatedAt": "2026-12-06T04:28:49.386Z"
+           *       "createdAt": "2026-12-06T04:34:50.116Z",
+           *       "updatedAt": "2026-12-06T04:34:50.116Z"
            *     }
            */
           'application/json': {
@@ -10612,7 +10922,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -10621,7 +10931,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -10630,7 +10940,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -10639,7 +10949,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -10648,7 +10958,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition`, `duplicate_application` */
       409: {
         headers: {
           [name: string]: unknown
@@ -10657,7 +10967,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `agreement_mismatch`, `confirmation_not_applicable`, `wrong_court`, `excluded_subject`, `joint_application_required`, `confirmation_deadline_passed`, `timestamp_before_agreement`, `timestamp_in_future`, `organization_out_of_scope`, `unknown_material` */
       422: {
         headers: {
           [name: string]: unknown
@@ -10666,7 +10994,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -10675,7 +11003,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -10684,7 +11012,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -10715,7 +11043,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *       "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *       "version": 1,
            *       "status": "applied",
            *       "late": false,
@@ -10731,7 +11059,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -10739,31 +11067,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T04:28:49.366Z",
+           *       "appliedAt": "2026-12-06T04:34:50.103Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "recordedAt": "2026-12-06T04:34:49.760Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -10790,8 +11118,8 @@ export interface operations {
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T04:28:49.386Z",
-           *       "updatedAt": "2026-12-06T04:28:49.386Z"
+           *       "createdAt": "2026-12-06T04:34:50.116Z",
+           *       "updatedAt": "2026-12-06T04:34:50.116Z"
            *     }
            */
           'application/json': {
@@ -10911,7 +11239,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -10920,7 +11248,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -10929,7 +11257,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -10938,7 +11266,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -10947,7 +11275,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -10956,7 +11284,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -10965,7 +11293,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -11003,22 +11331,22 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a2499c-9971-7182-930d-53b490c21ddb",
+           *           "id": "01a249a2-1a8c-7553-8bcf-1c935f20cadc",
            *           "type": "confirmation.applied",
-           *           "occurredAt": "2026-12-06T04:28:49.386Z",
+           *           "occurredAt": "2026-12-06T04:34:50.116Z",
            *           "sequence": 1,
            *           "subject": {
            *             "kind": "judicial_confirmation",
-           *             "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
+           *             "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8"
            *           },
            *           "caseVersion": 1,
            *           "actor": {
-           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+           *             "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
            *             "role": "mediation"
            *           },
            *           "data": {
            *             "confirmation": {
-           *               "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *               "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *               "late": false,
            *               "venue": null,
            *               "ruling": null,
@@ -11048,31 +11376,31 @@ export interface operations {
            *                 "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *                 "amount": "5000.00",
            *                 "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *                 "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *                 "recordedAt": "2026-12-06T04:28:48.823Z",
+           *                 "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *                 "recordedAt": "2026-12-06T04:34:49.760Z",
            *                 "signatures": [
            *                   {
-           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *                     "signedAt": "2026-12-06T12:34:49.754+08:00",
            *                     "partyIndex": 0
            *                   },
            *                   {
-           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *                     "signedAt": "2026-12-06T12:34:49.754+08:00",
            *                     "partyIndex": 1
            *                   }
            *                 ],
-           *                 "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *                 "effectiveAt": "2026-12-06T04:34:49.754Z",
            *                 "performance": {
            *                   "dueOn": "2027-01-05",
            *                   "method": "deferred"
            *                 },
            *                 "agreementNumber": "朝八调〔2026〕17号",
-           *                 "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *                 "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *               },
-           *               "appliedAt": "2026-12-06T04:28:49.366Z",
+           *               "appliedAt": "2026-12-06T04:34:50.103Z",
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T04:28:49.386Z",
+           *               "createdAt": "2026-12-06T04:34:50.116Z",
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T04:28:49.386Z",
+           *               "updatedAt": "2026-12-06T04:34:50.116Z",
            *               "acceptance": null,
            *               "applicants": [
            *                 0,
@@ -11081,7 +11409,7 @@ export interface operations {
            *               "caseNumber": null,
            *               "lateReason": null,
            *               "objections": [],
-           *               "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *               "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *               "withdrawal": null,
            *               "notAccepted": null,
            *               "provisional": true,
@@ -11099,22 +11427,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a2499c-9a19-7469-a2d2-a0cfbb38d5e1",
+           *           "id": "01a249a2-1b08-7f8d-a2ae-fea8013a1d3d",
            *           "type": "confirmation.accepted",
-           *           "occurredAt": "2026-12-06T04:28:49.554Z",
+           *           "occurredAt": "2026-12-06T04:34:50.243Z",
            *           "sequence": 2,
            *           "subject": {
            *             "kind": "judicial_confirmation",
-           *             "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
+           *             "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8"
            *           },
            *           "caseVersion": 2,
            *           "actor": {
-           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *             "role": "court"
            *           },
            *           "data": {
            *             "confirmation": {
-           *               "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *               "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *               "late": false,
            *               "venue": null,
            *               "ruling": null,
@@ -11144,44 +11472,44 @@ export interface operations {
            *                 "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *                 "amount": "5000.00",
            *                 "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *                 "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *                 "recordedAt": "2026-12-06T04:28:48.823Z",
+           *                 "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *                 "recordedAt": "2026-12-06T04:34:49.760Z",
            *                 "signatures": [
            *                   {
-           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *                     "signedAt": "2026-12-06T12:34:49.754+08:00",
            *                     "partyIndex": 0
            *                   },
            *                   {
-           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *                     "signedAt": "2026-12-06T12:34:49.754+08:00",
            *                     "partyIndex": 1
            *                   }
            *                 ],
-           *                 "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *                 "effectiveAt": "2026-12-06T04:34:49.754Z",
            *                 "performance": {
            *                   "dueOn": "2027-01-05",
            *                   "method": "deferred"
            *                 },
            *                 "agreementNumber": "朝八调〔2026〕17号",
-           *                 "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *                 "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *               },
-           *               "appliedAt": "2026-12-06T04:28:49.366Z",
+           *               "appliedAt": "2026-12-06T04:34:50.103Z",
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T04:28:49.386Z",
+           *               "createdAt": "2026-12-06T04:34:50.116Z",
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T04:28:49.554Z",
+           *               "updatedAt": "2026-12-06T04:34:50.243Z",
            *               "acceptance": {
-           *                 "acceptedAt": "2026-12-06T04:28:49.554Z",
+           *                 "acceptedAt": "2026-12-06T04:34:50.243Z",
            *                 "acceptedOn": "2026-12-06",
-           *                 "caseNumber": "（2026）京0105诉前调确67778号"
+           *                 "caseNumber": "（2026）京0105诉前调确33939号"
            *               },
            *               "applicants": [
            *                 0,
            *                 1
            *               ],
-           *               "caseNumber": "（2026）京0105诉前调确67778号",
+           *               "caseNumber": "（2026）京0105诉前调确33939号",
            *               "lateReason": null,
            *               "objections": [],
-           *               "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *               "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *               "withdrawal": null,
            *               "notAccepted": null,
            *               "provisional": true,
@@ -11199,22 +11527,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a2499c-9a36-737e-b20f-b75cdc8d53d9",
+           *           "id": "01a249a2-1b1d-79c2-be27-8153beda77a2",
            *           "type": "confirmation.review_extended",
-           *           "occurredAt": "2026-12-06T04:28:49.584Z",
+           *           "occurredAt": "2026-12-06T04:34:50.262Z",
            *           "sequence": 3,
            *           "subject": {
            *             "kind": "judicial_confirmation",
-           *             "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
+           *             "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8"
            *           },
            *           "caseVersion": 3,
            *           "actor": {
-           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *             "role": "court"
            *           },
            *           "data": {
            *             "confirmation": {
-           *               "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *               "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *               "late": false,
            *               "venue": null,
            *               "ruling": null,
@@ -11244,44 +11572,44 @@ export interface operations {
            *                 "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *                 "amount": "5000.00",
            *                 "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *                 "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *                 "recordedAt": "2026-12-06T04:28:48.823Z",
+           *                 "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *                 "recordedAt": "2026-12-06T04:34:49.760Z",
            *                 "signatures": [
            *                   {
-           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *                     "signedAt": "2026-12-06T12:34:49.754+08:00",
            *                     "partyIndex": 0
            *                   },
            *                   {
-           *                     "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *                     "signedAt": "2026-12-06T12:34:49.754+08:00",
            *                     "partyIndex": 1
            *                   }
            *                 ],
-           *                 "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *                 "effectiveAt": "2026-12-06T04:34:49.754Z",
            *                 "performance": {
            *                   "dueOn": "2027-01-05",
            *                   "method": "deferred"
            *                 },
            *                 "agreementNumber": "朝八调〔2026〕17号",
-           *                 "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *                 "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *               },
-           *               "appliedAt": "2026-12-06T04:28:49.366Z",
+           *               "appliedAt": "2026-12-06T04:34:50.103Z",
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T04:28:49.386Z",
+           *               "createdAt": "2026-12-06T04:34:50.116Z",
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T04:28:49.584Z",
+           *               "updatedAt": "2026-12-06T04:34:50.262Z",
            *               "acceptance": {
-           *                 "acceptedAt": "2026-12-06T04:28:49.554Z",
+           *                 "acceptedAt": "2026-12-06T04:34:50.243Z",
            *                 "acceptedOn": "2026-12-06",
-           *                 "caseNumber": "（2026）京0105诉前调确67778号"
+           *                 "caseNumber": "（2026）京0105诉前调确33939号"
            *               },
            *               "applicants": [
            *                 0,
            *                 1
            *               ],
-           *               "caseNumber": "（2026）京0105诉前调确67778号",
+           *               "caseNumber": "（2026）京0105诉前调确33939号",
            *               "lateReason": null,
            *               "objections": [],
-           *               "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *               "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *               "withdrawal": null,
            *               "notAccepted": null,
            *               "provisional": true,
@@ -11297,7 +11625,7 @@ export interface operations {
            *                 {
            *                   "reason": "案情复杂，经院长批准延长",
            *                   "newDueOn": "2027-02-04",
-           *                   "extendedAt": "2026-12-06T04:28:49.584Z",
+           *                   "extendedAt": "2026-12-06T04:34:50.262Z",
            *                   "previousDueOn": "2027-01-05"
            *                 }
            *               ],
@@ -11315,7 +11643,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -11324,7 +11652,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -11333,7 +11661,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -11342,7 +11670,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -11351,7 +11679,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -11360,7 +11688,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -11369,7 +11697,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -11383,10 +11711,10 @@ export interface operations {
   postV1JudicialConfirmationsIdAcceptance: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -11426,7 +11754,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *       "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *       "version": 2,
            *       "status": "under_review",
            *       "late": false,
@@ -11442,7 +11770,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -11450,31 +11778,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T04:28:49.366Z",
+           *       "appliedAt": "2026-12-06T04:34:50.103Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "recordedAt": "2026-12-06T04:34:49.760Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -11496,17 +11824,17 @@ export interface operations {
            *       ],
            *       "materials": [],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确67778号",
+           *       "caseNumber": "（2026）京0105诉前调确33939号",
            *       "acceptance": {
-           *         "caseNumber": "（2026）京0105诉前调确67778号",
+           *         "caseNumber": "（2026）京0105诉前调确33939号",
            *         "acceptedOn": "2026-12-06",
-           *         "acceptedAt": "2026-12-06T04:28:49.554Z"
+           *         "acceptedAt": "2026-12-06T04:34:50.243Z"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T04:28:49.386Z",
-           *       "updatedAt": "2026-12-06T04:28:49.554Z"
+           *       "createdAt": "2026-12-06T04:34:50.116Z",
+           *       "updatedAt": "2026-12-06T04:34:50.243Z"
            *     }
            */
           'application/json': {
@@ -11626,7 +11954,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -11635,7 +11963,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -11644,7 +11972,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -11653,7 +11981,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -11662,7 +11990,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -11671,7 +11999,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -11680,7 +12008,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `date_in_future`, `date_before_application` */
       422: {
         headers: {
           [name: string]: unknown
@@ -11689,7 +12035,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -11698,7 +12044,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -11707,7 +12053,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -11721,10 +12067,10 @@ export interface operations {
   postV1JudicialConfirmationsIdWithdrawal: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -11757,7 +12103,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9bad-79f1-b173-f59fa8ff1f64",
+           *       "id": "01a249a2-1bfd-7808-af16-29317d838a1f",
            *       "version": 2,
            *       "status": "withdrawn",
            *       "late": false,
@@ -11773,7 +12119,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a2499c-9b31-7abe-baf5-9c52f18db47c",
+           *       "referralId": "01a249a2-1bc3-7a82-bdee-5628601f60c0",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -11781,31 +12127,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T04:28:49.919Z",
+           *       "appliedAt": "2026-12-06T04:34:50.479Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:49.876+08:00",
-           *         "recordedAt": "2026-12-06T04:28:49.889Z",
+           *         "sealedAt": "2026-12-06T12:34:50.459+08:00",
+           *         "recordedAt": "2026-12-06T04:34:50.466Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:49.876+08:00",
+           *             "signedAt": "2026-12-06T12:34:50.459+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:49.876+08:00",
+           *             "signedAt": "2026-12-06T12:34:50.459+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:49.876Z",
+           *         "effectiveAt": "2026-12-06T04:34:50.459Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:49.876+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:50.459+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -11833,11 +12179,11 @@ export interface operations {
            *       "notAccepted": null,
            *       "withdrawal": {
            *         "reason": "当事人已自动履行完毕",
-           *         "withdrawnAt": "2026-12-06T04:28:49.998Z"
+           *         "withdrawnAt": "2026-12-06T04:34:50.504Z"
            *       },
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T04:28:49.937Z",
-           *       "updatedAt": "2026-12-06T04:28:49.998Z"
+           *       "createdAt": "2026-12-06T04:34:50.490Z",
+           *       "updatedAt": "2026-12-06T04:34:50.504Z"
            *     }
            */
           'application/json': {
@@ -11957,7 +12303,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -11966,7 +12312,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -11975,7 +12321,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -11984,7 +12330,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -11993,7 +12339,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -12002,7 +12348,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -12011,7 +12357,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -12020,7 +12384,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -12029,7 +12393,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -12038,7 +12402,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -12052,10 +12416,10 @@ export interface operations {
   postV1JudicialConfirmationsIdRuling: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -12103,7 +12467,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *       "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *       "version": 6,
            *       "status": "ruled_valid",
            *       "late": false,
@@ -12115,7 +12479,7 @@ export interface operations {
            *         {
            *           "reason": "案情复杂，经院长批准延长",
            *           "newDueOn": "2027-02-04",
-           *           "extendedAt": "2026-12-06T04:28:49.584Z",
+           *           "extendedAt": "2026-12-06T04:34:50.262Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -12132,19 +12496,19 @@ export interface operations {
            *             "note": "已补充主持调解证明",
            *             "materials": [
            *               {
-           *                 "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+           *                 "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
            *               }
            *             ],
-           *             "suppliedAt": "2026-12-06T04:28:49.666Z"
+           *             "suppliedAt": "2026-12-06T04:34:50.307Z"
            *           },
-           *           "requestedAt": "2026-12-06T04:28:49.626Z"
+           *           "requestedAt": "2026-12-06T04:34:50.290Z"
            *         }
            *       ],
            *       "deemedWithdrawal": null,
            *       "objectionDueOn": "2026-12-21",
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -12152,31 +12516,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T04:28:49.366Z",
+           *       "appliedAt": "2026-12-06T04:34:50.103Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "recordedAt": "2026-12-06T04:34:49.760Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -12198,28 +12562,28 @@ export interface operations {
            *       ],
            *       "materials": [
            *         {
-           *           "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+           *           "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
            *         }
            *       ],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确67778号",
+           *       "caseNumber": "（2026）京0105诉前调确33939号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
+           *         "acceptedAt": "2026-12-06T04:34:50.243Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确67778号"
+           *         "caseNumber": "（2026）京0105诉前调确33939号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": {
            *         "result": "valid",
-           *         "rulingNumber": "（2026）京0105诉前调确67779号",
+           *         "rulingNumber": "（2026）京0105诉前调确33940号",
            *         "ruledOn": "2026-12-06",
            *         "servedOn": "2026-12-06",
            *         "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "recordedAt": "2026-12-06T04:28:49.695Z"
+           *         "recordedAt": "2026-12-06T04:34:50.333Z"
            *       },
-           *       "createdAt": "2026-12-06T04:28:49.386Z",
-           *       "updatedAt": "2026-12-06T04:28:49.695Z"
+           *       "createdAt": "2026-12-06T04:34:50.116Z",
+           *       "updatedAt": "2026-12-06T04:34:50.333Z"
            *     }
            */
           'application/json': {
@@ -12339,7 +12703,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -12348,7 +12712,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -12357,7 +12721,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -12366,7 +12730,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -12375,7 +12739,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -12384,7 +12748,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -12393,7 +12757,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `date_in_future`, `date_before_acceptance` */
       422: {
         headers: {
           [name: string]: unknown
@@ -12402,7 +12784,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -12411,7 +12793,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -12420,7 +12802,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -12434,10 +12816,10 @@ export interface operations {
   postV1JudicialConfirmationsIdReviewExtension: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -12473,7 +12855,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *       "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *       "version": 3,
            *       "status": "under_review",
            *       "late": false,
@@ -12486,7 +12868,7 @@ export interface operations {
            *           "previousDueOn": "2027-01-05",
            *           "newDueOn": "2027-02-04",
            *           "reason": "案情复杂，经院长批准延长",
-           *           "extendedAt": "2026-12-06T04:28:49.584Z"
+           *           "extendedAt": "2026-12-06T04:34:50.262Z"
            *         }
            *       ],
            *       "overdue": false,
@@ -12496,7 +12878,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -12504,31 +12886,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T04:28:49.366Z",
+           *       "appliedAt": "2026-12-06T04:34:50.103Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "recordedAt": "2026-12-06T04:34:49.760Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -12550,17 +12932,17 @@ export interface operations {
            *       ],
            *       "materials": [],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确67778号",
+           *       "caseNumber": "（2026）京0105诉前调确33939号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
+           *         "acceptedAt": "2026-12-06T04:34:50.243Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确67778号"
+           *         "caseNumber": "（2026）京0105诉前调确33939号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T04:28:49.386Z",
-           *       "updatedAt": "2026-12-06T04:28:49.584Z"
+           *       "createdAt": "2026-12-06T04:34:50.116Z",
+           *       "updatedAt": "2026-12-06T04:34:50.262Z"
            *     }
            */
           'application/json': {
@@ -12680,7 +13062,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -12689,7 +13071,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -12698,7 +13080,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -12707,7 +13089,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -12716,7 +13098,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -12725,7 +13107,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -12734,7 +13116,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `due_date_not_later` */
       422: {
         headers: {
           [name: string]: unknown
@@ -12743,7 +13143,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -12752,7 +13152,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -12761,7 +13161,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -12775,10 +13175,10 @@ export interface operations {
   postV1JudicialConfirmationsIdMaterialRequest: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -12817,7 +13217,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *       "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *       "version": 4,
            *       "status": "materials_requested",
            *       "late": false,
@@ -12829,7 +13229,7 @@ export interface operations {
            *         {
            *           "reason": "案情复杂，经院长批准延长",
            *           "newDueOn": "2027-02-04",
-           *           "extendedAt": "2026-12-06T04:28:49.584Z",
+           *           "extendedAt": "2026-12-06T04:34:50.262Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -12848,14 +13248,14 @@ export interface operations {
            *             "申请人身份证明"
            *           ],
            *           "dueOn": "2026-12-20",
-           *           "requestedAt": "2026-12-06T04:28:49.626Z"
+           *           "requestedAt": "2026-12-06T04:34:50.290Z"
            *         }
            *       ],
            *       "deemedWithdrawal": null,
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -12863,31 +13263,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T04:28:49.366Z",
+           *       "appliedAt": "2026-12-06T04:34:50.103Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "recordedAt": "2026-12-06T04:34:49.760Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -12909,17 +13309,17 @@ export interface operations {
            *       ],
            *       "materials": [],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确67778号",
+           *       "caseNumber": "（2026）京0105诉前调确33939号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
+           *         "acceptedAt": "2026-12-06T04:34:50.243Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确67778号"
+           *         "caseNumber": "（2026）京0105诉前调确33939号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T04:28:49.386Z",
-           *       "updatedAt": "2026-12-06T04:28:49.626Z"
+           *       "createdAt": "2026-12-06T04:34:50.116Z",
+           *       "updatedAt": "2026-12-06T04:34:50.290Z"
            *     }
            */
           'application/json': {
@@ -13039,7 +13439,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -13048,7 +13448,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -13057,7 +13457,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -13066,7 +13466,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -13075,7 +13475,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -13084,7 +13484,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -13093,7 +13493,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `date_not_in_future` */
       422: {
         headers: {
           [name: string]: unknown
@@ -13102,7 +13520,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -13111,7 +13529,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -13120,7 +13538,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -13134,10 +13552,10 @@ export interface operations {
   postV1JudicialConfirmationsIdMaterialSupplement: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -13179,7 +13597,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *       "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *       "version": 5,
            *       "status": "under_review",
            *       "late": false,
@@ -13191,7 +13609,7 @@ export interface operations {
            *         {
            *           "reason": "案情复杂，经院长批准延长",
            *           "newDueOn": "2027-02-04",
-           *           "extendedAt": "2026-12-06T04:28:49.584Z",
+           *           "extendedAt": "2026-12-06T04:34:50.262Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -13204,15 +13622,15 @@ export interface operations {
            *             "调解组织主持调解的证明",
            *             "申请人身份证明"
            *           ],
-           *           "requestedAt": "2026-12-06T04:28:49.626Z",
+           *           "requestedAt": "2026-12-06T04:34:50.290Z",
            *           "supplied": {
            *             "materials": [
            *               {
-           *                 "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+           *                 "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
            *               }
            *             ],
            *             "note": "已补充主持调解证明",
-           *             "suppliedAt": "2026-12-06T04:28:49.666Z"
+           *             "suppliedAt": "2026-12-06T04:34:50.307Z"
            *           }
            *         }
            *       ],
@@ -13220,7 +13638,7 @@ export interface operations {
            *       "objectionDueOn": null,
            *       "objections": [],
            *       "provisional": true,
-           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -13228,31 +13646,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T04:28:49.366Z",
+           *       "appliedAt": "2026-12-06T04:34:50.103Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "recordedAt": "2026-12-06T04:34:49.760Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -13274,21 +13692,21 @@ export interface operations {
            *       ],
            *       "materials": [
            *         {
-           *           "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+           *           "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
            *         }
            *       ],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确67778号",
+           *       "caseNumber": "（2026）京0105诉前调确33939号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
+           *         "acceptedAt": "2026-12-06T04:34:50.243Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确67778号"
+           *         "caseNumber": "（2026）京0105诉前调确33939号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
            *       "ruling": null,
-           *       "createdAt": "2026-12-06T04:28:49.386Z",
-           *       "updatedAt": "2026-12-06T04:28:49.666Z"
+           *       "createdAt": "2026-12-06T04:34:50.116Z",
+           *       "updatedAt": "2026-12-06T04:34:50.307Z"
            *     }
            */
           'application/json': {
@@ -13408,7 +13826,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -13417,7 +13835,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -13426,7 +13844,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -13435,7 +13853,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -13444,7 +13862,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -13453,7 +13871,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -13462,7 +13880,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `supplement_deadline_passed`, `unknown_material` */
       422: {
         headers: {
           [name: string]: unknown
@@ -13471,7 +13907,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -13480,7 +13916,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -13489,7 +13925,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -13503,10 +13939,10 @@ export interface operations {
   postV1JudicialConfirmationsIdObjection: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -13553,7 +13989,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *       "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *       "version": 7,
            *       "status": "objection_filed",
            *       "late": false,
@@ -13565,7 +14001,7 @@ export interface operations {
            *         {
            *           "reason": "案情复杂，经院长批准延长",
            *           "newDueOn": "2027-02-04",
-           *           "extendedAt": "2026-12-06T04:28:49.584Z",
+           *           "extendedAt": "2026-12-06T04:34:50.262Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -13582,12 +14018,12 @@ export interface operations {
            *             "note": "已补充主持调解证明",
            *             "materials": [
            *               {
-           *                 "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+           *                 "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
            *               }
            *             ],
-           *             "suppliedAt": "2026-12-06T04:28:49.666Z"
+           *             "suppliedAt": "2026-12-06T04:34:50.307Z"
            *           },
-           *           "requestedAt": "2026-12-06T04:28:49.626Z"
+           *           "requestedAt": "2026-12-06T04:34:50.290Z"
            *         }
            *       ],
            *       "deemedWithdrawal": null,
@@ -13599,11 +14035,11 @@ export interface operations {
            *           "filedOn": "2026-12-06",
            *           "grounds": "调解协议内容违反法律强制性规定",
            *           "dueOn": "2026-12-21",
-           *           "recordedAt": "2026-12-06T04:28:49.740Z"
+           *           "recordedAt": "2026-12-06T04:34:50.357Z"
            *         }
            *       ],
            *       "provisional": true,
-           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -13611,31 +14047,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T04:28:49.366Z",
+           *       "appliedAt": "2026-12-06T04:34:50.103Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "recordedAt": "2026-12-06T04:34:49.760Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -13657,15 +14093,15 @@ export interface operations {
            *       ],
            *       "materials": [
            *         {
-           *           "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+           *           "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
            *         }
            *       ],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确67778号",
+           *       "caseNumber": "（2026）京0105诉前调确33939号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
+           *         "acceptedAt": "2026-12-06T04:34:50.243Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确67778号"
+           *         "caseNumber": "（2026）京0105诉前调确33939号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
@@ -13673,12 +14109,12 @@ export interface operations {
            *         "result": "valid",
            *         "ruledOn": "2026-12-06",
            *         "servedOn": "2026-12-06",
-           *         "recordedAt": "2026-12-06T04:28:49.695Z",
-           *         "rulingNumber": "（2026）京0105诉前调确67779号",
+           *         "recordedAt": "2026-12-06T04:34:50.333Z",
+           *         "rulingNumber": "（2026）京0105诉前调确33940号",
            *         "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
            *       },
-           *       "createdAt": "2026-12-06T04:28:49.386Z",
-           *       "updatedAt": "2026-12-06T04:28:49.740Z"
+           *       "createdAt": "2026-12-06T04:34:50.116Z",
+           *       "updatedAt": "2026-12-06T04:34:50.357Z"
            *     }
            */
           'application/json': {
@@ -13798,7 +14234,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -13807,7 +14243,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -13816,7 +14252,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -13825,7 +14261,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -13834,7 +14270,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -13843,7 +14279,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -13852,7 +14288,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `date_in_future`, `date_before_ruling`, `date_before_knowledge`, `objection_deadline_passed` */
       422: {
         headers: {
           [name: string]: unknown
@@ -13861,7 +14315,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -13870,7 +14324,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -13879,7 +14333,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -13893,10 +14347,10 @@ export interface operations {
   postV1JudicialConfirmationsIdObjectionRuling: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -13938,7 +14392,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+           *       "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
            *       "version": 8,
            *       "status": "ruled_valid",
            *       "late": false,
@@ -13950,7 +14404,7 @@ export interface operations {
            *         {
            *           "reason": "案情复杂，经院长批准延长",
            *           "newDueOn": "2027-02-04",
-           *           "extendedAt": "2026-12-06T04:28:49.584Z",
+           *           "extendedAt": "2026-12-06T04:34:50.262Z",
            *           "previousDueOn": "2027-01-05"
            *         }
            *       ],
@@ -13967,12 +14421,12 @@ export interface operations {
            *             "note": "已补充主持调解证明",
            *             "materials": [
            *               {
-           *                 "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+           *                 "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
            *               }
            *             ],
-           *             "suppliedAt": "2026-12-06T04:28:49.666Z"
+           *             "suppliedAt": "2026-12-06T04:34:50.307Z"
            *           },
-           *           "requestedAt": "2026-12-06T04:28:49.626Z"
+           *           "requestedAt": "2026-12-06T04:34:50.290Z"
            *         }
            *       ],
            *       "deemedWithdrawal": null,
@@ -13984,17 +14438,17 @@ export interface operations {
            *           "filedOn": "2026-12-06",
            *           "grounds": "调解协议内容违反法律强制性规定",
            *           "partyIndex": 1,
-           *           "recordedAt": "2026-12-06T04:28:49.740Z",
+           *           "recordedAt": "2026-12-06T04:34:50.357Z",
            *           "ruling": {
            *             "result": "dismissed",
            *             "ruledOn": "2026-12-06",
-           *             "rulingNumber": "（2026）京0105民特监67780号",
-           *             "recordedAt": "2026-12-06T04:28:49.776Z"
+           *             "rulingNumber": "（2026）京0105民特监33941号",
+           *             "recordedAt": "2026-12-06T04:34:50.386Z"
            *           }
            *         }
            *       ],
            *       "provisional": true,
-           *       "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *       "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *       "courtCode": "京0105",
            *       "organizationId": "bj-cy-blz",
            *       "subject": "ordinary",
@@ -14002,31 +14456,31 @@ export interface operations {
            *         0,
            *         1
            *       ],
-           *       "appliedAt": "2026-12-06T04:28:49.366Z",
+           *       "appliedAt": "2026-12-06T04:34:50.103Z",
            *       "agreement": {
            *         "form": "written",
            *         "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
            *         "amount": "5000.00",
            *         "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-           *         "sealedAt": "2026-12-06T12:28:48.813+08:00",
-           *         "recordedAt": "2026-12-06T04:28:48.823Z",
+           *         "sealedAt": "2026-12-06T12:34:49.754+08:00",
+           *         "recordedAt": "2026-12-06T04:34:49.760Z",
            *         "signatures": [
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 0
            *           },
            *           {
-           *             "signedAt": "2026-12-06T12:28:48.813+08:00",
+           *             "signedAt": "2026-12-06T12:34:49.754+08:00",
            *             "partyIndex": 1
            *           }
            *         ],
-           *         "effectiveAt": "2026-12-06T04:28:48.813Z",
+           *         "effectiveAt": "2026-12-06T04:34:49.754Z",
            *         "performance": {
            *           "dueOn": "2027-01-05",
            *           "method": "deferred"
            *         },
            *         "agreementNumber": "朝八调〔2026〕17号",
-           *         "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+           *         "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
            *       },
            *       "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
            *       "parties": [
@@ -14048,15 +14502,15 @@ export interface operations {
            *       ],
            *       "materials": [
            *         {
-           *           "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+           *           "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
            *         }
            *       ],
            *       "venue": null,
-           *       "caseNumber": "（2026）京0105诉前调确67778号",
+           *       "caseNumber": "（2026）京0105诉前调确33939号",
            *       "acceptance": {
-           *         "acceptedAt": "2026-12-06T04:28:49.554Z",
+           *         "acceptedAt": "2026-12-06T04:34:50.243Z",
            *         "acceptedOn": "2026-12-06",
-           *         "caseNumber": "（2026）京0105诉前调确67778号"
+           *         "caseNumber": "（2026）京0105诉前调确33939号"
            *       },
            *       "notAccepted": null,
            *       "withdrawal": null,
@@ -14064,12 +14518,12 @@ export interface operations {
            *         "result": "valid",
            *         "ruledOn": "2026-12-06",
            *         "servedOn": "2026-12-06",
-           *         "recordedAt": "2026-12-06T04:28:49.695Z",
-           *         "rulingNumber": "（2026）京0105诉前调确67779号",
+           *         "recordedAt": "2026-12-06T04:34:50.333Z",
+           *         "rulingNumber": "（2026）京0105诉前调确33940号",
            *         "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
            *       },
-           *       "createdAt": "2026-12-06T04:28:49.386Z",
-           *       "updatedAt": "2026-12-06T04:28:49.776Z"
+           *       "createdAt": "2026-12-06T04:34:50.116Z",
+           *       "updatedAt": "2026-12-06T04:34:50.386Z"
            *     }
            */
           'application/json': {
@@ -14189,7 +14643,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -14198,7 +14652,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -14207,7 +14661,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -14216,7 +14670,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -14225,7 +14679,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -14234,7 +14688,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -14243,7 +14697,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `date_in_future`, `date_before_objection` */
       422: {
         headers: {
           [name: string]: unknown
@@ -14252,7 +14724,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -14261,7 +14733,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -14270,7 +14742,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -14306,9 +14778,9 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a2499c-9599-7408-aa17-bb7e08bd4670",
-           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
-           *           "url": "http://127.0.0.1:33561/hook",
+           *           "id": "01a249a2-183c-76ed-98a9-8a0203831a61",
+           *           "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
+           *           "url": "http://127.0.0.1:46737/hook",
            *           "eventTypes": [
            *             "*"
            *           ],
@@ -14319,13 +14791,13 @@ export interface operations {
            *           "disabledReason": null,
            *           "disabledAt": null,
            *           "previousSecretExpiresAt": null,
-           *           "createdAt": "2026-12-06T04:28:48.405Z",
-           *           "updatedAt": "2026-12-06T04:28:48.405Z"
+           *           "createdAt": "2026-12-06T04:34:49.525Z",
+           *           "updatedAt": "2026-12-06T04:34:49.525Z"
            *         },
            *         {
-           *           "id": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
-           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
-           *           "url": "http://127.0.0.1:42115/hook",
+           *           "id": "01a249a2-1847-7284-973e-d63d2044f15d",
+           *           "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
+           *           "url": "http://127.0.0.1:38745/hook",
            *           "eventTypes": [
            *             "referral.created"
            *           ],
@@ -14336,8 +14808,8 @@ export interface operations {
            *           "disabledReason": null,
            *           "disabledAt": null,
            *           "previousSecretExpiresAt": null,
-           *           "createdAt": "2026-12-06T04:28:48.420Z",
-           *           "updatedAt": "2026-12-06T04:28:48.420Z"
+           *           "createdAt": "2026-12-06T04:34:49.541Z",
+           *           "updatedAt": "2026-12-06T04:34:49.541Z"
            *         }
            *       ],
            *       "nextCursor": null
@@ -14349,7 +14821,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -14358,7 +14830,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -14367,7 +14839,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -14376,7 +14848,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -14385,7 +14857,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -14394,7 +14866,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -14408,11 +14880,9 @@ export interface operations {
   postV1Subscriptions: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
-        'if-match'?: string
+        'idempotency-key': string
       }
       path?: never
       cookie?: never
@@ -14465,9 +14935,9 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9599-7408-aa17-bb7e08bd4670",
-           *       "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
-           *       "url": "http://127.0.0.1:33561/hook",
+           *       "id": "01a249a2-183c-76ed-98a9-8a0203831a61",
+           *       "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
+           *       "url": "http://127.0.0.1:46737/hook",
            *       "eventTypes": [
            *         "*"
            *       ],
@@ -14478,8 +14948,8 @@ export interface operations {
            *       "disabledReason": null,
            *       "disabledAt": null,
            *       "previousSecretExpiresAt": null,
-           *       "createdAt": "2026-12-06T04:28:48.405Z",
-           *       "updatedAt": "2026-12-06T04:28:48.405Z",
+           *       "createdAt": "2026-12-06T04:34:49.525Z",
+           *       "updatedAt": "2026-12-06T04:34:49.525Z",
            *       "secret": "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="
            *     }
            */
@@ -14509,7 +14979,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -14518,7 +14988,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -14527,7 +14997,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -14536,7 +15006,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use` */
       409: {
         headers: {
           [name: string]: unknown
@@ -14545,7 +15015,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `unknown_client`, `url_not_allowed` */
       422: {
         headers: {
           [name: string]: unknown
@@ -14554,7 +15042,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -14563,7 +15051,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -14572,7 +15060,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -14603,9 +15091,9 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9599-7408-aa17-bb7e08bd4670",
-           *       "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
-           *       "url": "http://127.0.0.1:33561/hook",
+           *       "id": "01a249a2-183c-76ed-98a9-8a0203831a61",
+           *       "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
+           *       "url": "http://127.0.0.1:46737/hook",
            *       "eventTypes": [
            *         "*"
            *       ],
@@ -14616,8 +15104,8 @@ export interface operations {
            *       "disabledReason": null,
            *       "disabledAt": null,
            *       "previousSecretExpiresAt": null,
-           *       "createdAt": "2026-12-06T04:28:48.405Z",
-           *       "updatedAt": "2026-12-06T04:28:48.405Z"
+           *       "createdAt": "2026-12-06T04:34:49.525Z",
+           *       "updatedAt": "2026-12-06T04:34:49.525Z"
            *     }
            */
           'application/json': {
@@ -14645,7 +15133,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -14654,7 +15142,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -14663,7 +15151,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -14672,7 +15160,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -14681,7 +15169,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -14690,7 +15178,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -14699,7 +15187,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -14729,7 +15217,7 @@ export interface operations {
         }
         content?: never
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -14738,7 +15226,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -14747,7 +15235,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -14756,7 +15244,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -14765,7 +15253,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -14774,7 +15262,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -14783,7 +15271,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -14842,9 +15330,9 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9599-7408-aa17-bb7e08bd4670",
-           *       "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
-           *       "url": "http://127.0.0.1:33561/hook",
+           *       "id": "01a249a2-183c-76ed-98a9-8a0203831a61",
+           *       "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
+           *       "url": "http://127.0.0.1:46737/hook",
            *       "eventTypes": [
            *         "*"
            *       ],
@@ -14855,8 +15343,8 @@ export interface operations {
            *       "disabledReason": null,
            *       "disabledAt": null,
            *       "previousSecretExpiresAt": null,
-           *       "createdAt": "2026-12-06T04:28:48.405Z",
-           *       "updatedAt": "2026-12-06T04:28:50.677Z"
+           *       "createdAt": "2026-12-06T04:34:49.525Z",
+           *       "updatedAt": "2026-12-06T04:34:50.927Z"
            *     }
            */
           'application/json': {
@@ -14884,7 +15372,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json` */
       400: {
         headers: {
           [name: string]: unknown
@@ -14893,7 +15381,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -14902,7 +15390,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -14911,7 +15399,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -14920,7 +15408,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `url_not_allowed` */
       422: {
         headers: {
           [name: string]: unknown
@@ -14929,7 +15435,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -14938,7 +15444,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -14947,7 +15453,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -14961,11 +15467,9 @@ export interface operations {
   postV1SubscriptionsIdSecretRotation: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
-        'if-match'?: string
+        'idempotency-key': string
       }
       path: {
         /** @description 资源标识 / resource id */
@@ -14983,9 +15487,9 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9599-7408-aa17-bb7e08bd4670",
-           *       "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
-           *       "url": "http://127.0.0.1:33561/hook",
+           *       "id": "01a249a2-183c-76ed-98a9-8a0203831a61",
+           *       "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
+           *       "url": "http://127.0.0.1:46737/hook",
            *       "eventTypes": [
            *         "*"
            *       ],
@@ -14995,9 +15499,9 @@ export interface operations {
            *       "enabled": true,
            *       "disabledReason": null,
            *       "disabledAt": null,
-           *       "previousSecretExpiresAt": "2026-12-07T04:28:50.694Z",
-           *       "createdAt": "2026-12-06T04:28:48.405Z",
-           *       "updatedAt": "2026-12-06T04:28:50.694Z",
+           *       "previousSecretExpiresAt": "2026-12-07T04:34:50.939Z",
+           *       "createdAt": "2026-12-06T04:34:49.525Z",
+           *       "updatedAt": "2026-12-06T04:34:50.939Z",
            *       "secret": "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="
            *     }
            */
@@ -15027,7 +15531,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -15036,7 +15540,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -15045,7 +15549,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -15054,7 +15558,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -15063,7 +15567,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use` */
       409: {
         headers: {
           [name: string]: unknown
@@ -15072,7 +15576,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -15081,7 +15585,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -15090,7 +15594,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -15099,7 +15603,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -15113,11 +15617,9 @@ export interface operations {
   postV1SubscriptionsIdRecovery: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
-        'if-match'?: string
+        'idempotency-key': string
       }
       path: {
         /** @description 资源标识 / resource id */
@@ -15156,13 +15658,13 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "jobId": "01a2499c-9e93-79c9-a697-42c665f1e246",
-           *       "subscriptionId": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
+           *       "jobId": "01a249a2-1dc2-7e47-910f-c8e1185f2c7b",
+           *       "subscriptionId": "01a249a2-1847-7284-973e-d63d2044f15d",
            *       "since": "2026-12-04T16:00:00.000Z",
            *       "until": "2026-12-06T16:00:00.000Z",
            *       "status": "queued",
            *       "requeued": null,
-           *       "createdAt": "2026-12-06T04:28:50.706Z",
+           *       "createdAt": "2026-12-06T04:34:50.945Z",
            *       "finishedAt": null
            *     }
            */
@@ -15191,7 +15693,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -15200,7 +15702,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -15209,7 +15711,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -15218,7 +15720,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -15227,7 +15729,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use` */
       409: {
         headers: {
           [name: string]: unknown
@@ -15236,7 +15738,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `subscription_disabled` */
       422: {
         headers: {
           [name: string]: unknown
@@ -15245,7 +15765,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -15254,7 +15774,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -15263,7 +15783,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -15294,13 +15814,13 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "jobId": "01a2499c-9e93-79c9-a697-42c665f1e246",
-           *       "subscriptionId": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
+           *       "jobId": "01a249a2-1dc2-7e47-910f-c8e1185f2c7b",
+           *       "subscriptionId": "01a249a2-1847-7284-973e-d63d2044f15d",
            *       "since": "2026-12-04T16:00:00.000Z",
            *       "until": "2026-12-06T16:00:00.000Z",
            *       "status": "queued",
            *       "requeued": null,
-           *       "createdAt": "2026-12-06T04:28:50.706Z",
+           *       "createdAt": "2026-12-06T04:34:50.945Z",
            *       "finishedAt": null
            *     }
            */
@@ -15329,7 +15849,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -15338,7 +15858,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -15347,7 +15867,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -15356,7 +15876,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -15365,7 +15885,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -15374,7 +15894,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -15383,7 +15903,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -15425,30 +15945,30 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a2499c-9d11-7fe5-a7af-85b8bf7d6b12",
-           *           "subscriptionId": "01a2499c-9599-7408-aa17-bb7e08bd4670",
-           *           "eventId": "01a2499c-9cfe-7fb8-bf6f-f6ece7fa0a57",
+           *           "id": "01a249a2-1cca-7261-8967-466bcdf60d72",
+           *           "subscriptionId": "01a249a2-183c-76ed-98a9-8a0203831a61",
+           *           "eventId": "01a249a2-1cbe-7547-bc35-b6ac1e81ae9f",
            *           "eventType": "referral.created",
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a2499c-9cfe-7fb8-bf6f-f6ebe9535d63"
+           *             "id": "01a249a2-1cbe-7547-bc35-b6ab94e2ecdd"
            *           },
            *           "sequence": 1,
            *           "status": "delivered",
            *           "attempts": 1,
            *           "nextAttemptAt": null,
-           *           "firstAttemptAt": "2026-12-06T04:28:50.335Z",
-           *           "lastAttemptAt": "2026-12-06T04:28:50.335Z",
+           *           "firstAttemptAt": "2026-12-06T04:34:50.718Z",
+           *           "lastAttemptAt": "2026-12-06T04:34:50.718Z",
            *           "lastStatus": 204,
            *           "lastError": null,
-           *           "createdAt": "2026-12-06T04:28:50.321Z",
-           *           "deliveredAt": "2026-12-06T04:28:50.340Z",
+           *           "createdAt": "2026-12-06T04:34:50.698Z",
+           *           "deliveredAt": "2026-12-06T04:34:50.725Z",
            *           "deadAt": null,
            *           "attemptLog": [
            *             {
-           *               "at": "2026-12-06T04:28:50.335Z",
+           *               "at": "2026-12-06T04:34:50.718Z",
            *               "httpStatus": 204,
-           *               "latencyMs": 4,
+           *               "latencyMs": 6,
            *               "response": null,
            *               "error": null,
            *               "outcome": "delivered"
@@ -15456,30 +15976,30 @@ export interface operations {
            *           ]
            *         },
            *         {
-           *           "id": "01a2499c-9cea-756b-8454-2d3b76ea9a44",
-           *           "subscriptionId": "01a2499c-9599-7408-aa17-bb7e08bd4670",
-           *           "eventId": "01a2499c-9cce-7520-8a3b-72de1e1ece1e",
+           *           "id": "01a249a2-1cac-7073-8339-e5927f128648",
+           *           "subscriptionId": "01a249a2-183c-76ed-98a9-8a0203831a61",
+           *           "eventId": "01a249a2-1c91-77c5-82d2-1190975bb71a",
            *           "eventType": "warning.closed",
            *           "subject": {
            *             "kind": "warning",
-           *             "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+           *             "id": "01a249a2-1c17-7567-b22b-a981e9cfff25"
            *           },
            *           "sequence": 4,
            *           "status": "delivered",
            *           "attempts": 1,
            *           "nextAttemptAt": null,
-           *           "firstAttemptAt": "2026-12-06T04:28:50.301Z",
-           *           "lastAttemptAt": "2026-12-06T04:28:50.301Z",
+           *           "firstAttemptAt": "2026-12-06T04:34:50.681Z",
+           *           "lastAttemptAt": "2026-12-06T04:34:50.681Z",
            *           "lastStatus": 204,
            *           "lastError": null,
-           *           "createdAt": "2026-12-06T04:28:50.282Z",
-           *           "deliveredAt": "2026-12-06T04:28:50.310Z",
+           *           "createdAt": "2026-12-06T04:34:50.667Z",
+           *           "deliveredAt": "2026-12-06T04:34:50.683Z",
            *           "deadAt": null,
            *           "attemptLog": [
            *             {
-           *               "at": "2026-12-06T04:28:50.301Z",
+           *               "at": "2026-12-06T04:34:50.681Z",
            *               "httpStatus": 204,
-           *               "latencyMs": 9,
+           *               "latencyMs": 2,
            *               "response": null,
            *               "error": null,
            *               "outcome": "delivered"
@@ -15487,30 +16007,30 @@ export interface operations {
            *           ]
            *         },
            *         {
-           *           "id": "01a2499c-9cae-7abb-831a-5320baa0a6dc",
-           *           "subscriptionId": "01a2499c-9599-7408-aa17-bb7e08bd4670",
-           *           "eventId": "01a2499c-9c9b-742b-9373-f0f53ab084fb",
+           *           "id": "01a249a2-1c7c-732f-8b03-9d8aa8131954",
+           *           "subscriptionId": "01a249a2-183c-76ed-98a9-8a0203831a61",
+           *           "eventId": "01a249a2-1c71-71cb-9671-e7f6b1c87a7e",
            *           "eventType": "warning.acknowledged",
            *           "subject": {
            *             "kind": "warning",
-           *             "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+           *             "id": "01a249a2-1c17-7567-b22b-a981e9cfff25"
            *           },
            *           "sequence": 3,
            *           "status": "delivered",
            *           "attempts": 1,
            *           "nextAttemptAt": null,
-           *           "firstAttemptAt": "2026-12-06T04:28:50.258Z",
-           *           "lastAttemptAt": "2026-12-06T04:28:50.258Z",
+           *           "firstAttemptAt": "2026-12-06T04:34:50.639Z",
+           *           "lastAttemptAt": "2026-12-06T04:34:50.639Z",
            *           "lastStatus": 204,
            *           "lastError": null,
-           *           "createdAt": "2026-12-06T04:28:50.222Z",
-           *           "deliveredAt": "2026-12-06T04:28:50.264Z",
+           *           "createdAt": "2026-12-06T04:34:50.620Z",
+           *           "deliveredAt": "2026-12-06T04:34:50.651Z",
            *           "deadAt": null,
            *           "attemptLog": [
            *             {
-           *               "at": "2026-12-06T04:28:50.258Z",
+           *               "at": "2026-12-06T04:34:50.639Z",
            *               "httpStatus": 204,
-           *               "latencyMs": 5,
+           *               "latencyMs": 12,
            *               "response": null,
            *               "error": null,
            *               "outcome": "delivered"
@@ -15527,7 +16047,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -15536,7 +16056,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -15545,7 +16065,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -15554,7 +16074,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -15563,7 +16083,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -15572,7 +16092,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -15603,28 +16123,28 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9d11-7fe5-a7af-85b9ab93b7b9",
-           *       "subscriptionId": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
-           *       "eventId": "01a2499c-9cfe-7fb8-bf6f-f6ece7fa0a57",
+           *       "id": "01a249a2-1cca-7261-8967-466ca88ad90e",
+           *       "subscriptionId": "01a249a2-1847-7284-973e-d63d2044f15d",
+           *       "eventId": "01a249a2-1cbe-7547-bc35-b6ac1e81ae9f",
            *       "eventType": "referral.created",
            *       "subject": {
            *         "kind": "referral",
-           *         "id": "01a2499c-9cfe-7fb8-bf6f-f6ebe9535d63"
+           *         "id": "01a249a2-1cbe-7547-bc35-b6ab94e2ecdd"
            *       },
            *       "sequence": 1,
            *       "status": "dead",
            *       "attempts": 1,
            *       "nextAttemptAt": null,
-           *       "firstAttemptAt": "2026-12-06T04:28:50.354Z",
-           *       "lastAttemptAt": "2026-12-06T04:28:50.354Z",
+           *       "firstAttemptAt": "2026-12-06T04:34:50.726Z",
+           *       "lastAttemptAt": "2026-12-06T04:34:50.726Z",
            *       "lastStatus": 400,
            *       "lastError": "HTTP 400",
-           *       "createdAt": "2026-12-06T04:28:50.321Z",
+           *       "createdAt": "2026-12-06T04:34:50.698Z",
            *       "deliveredAt": null,
-           *       "deadAt": "2026-12-06T04:28:50.362Z",
+           *       "deadAt": "2026-12-06T04:34:50.732Z",
            *       "attemptLog": [
            *         {
-           *           "at": "2026-12-06T04:28:50.354Z",
+           *           "at": "2026-12-06T04:34:50.726Z",
            *           "httpStatus": 400,
            *           "latencyMs": 7,
            *           "response": null,
@@ -15676,7 +16196,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -15685,7 +16205,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -15694,7 +16214,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -15703,7 +16223,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -15712,7 +16232,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -15721,7 +16241,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -15730,7 +16250,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -15744,11 +16264,9 @@ export interface operations {
   postV1DeliveriesIdRetry: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
-        'if-match'?: string
+        'idempotency-key': string
       }
       path: {
         /** @description 资源标识 / resource id */
@@ -15766,28 +16284,28 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9d11-7fe5-a7af-85b9ab93b7b9",
-           *       "subscriptionId": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
-           *       "eventId": "01a2499c-9cfe-7fb8-bf6f-f6ece7fa0a57",
+           *       "id": "01a249a2-1cca-7261-8967-466ca88ad90e",
+           *       "subscriptionId": "01a249a2-1847-7284-973e-d63d2044f15d",
+           *       "eventId": "01a249a2-1cbe-7547-bc35-b6ac1e81ae9f",
            *       "eventType": "referral.created",
            *       "subject": {
            *         "kind": "referral",
-           *         "id": "01a2499c-9cfe-7fb8-bf6f-f6ebe9535d63"
+           *         "id": "01a249a2-1cbe-7547-bc35-b6ab94e2ecdd"
            *       },
            *       "sequence": 1,
            *       "status": "pending",
            *       "attempts": 1,
-           *       "nextAttemptAt": "2026-12-06T04:28:50.610Z",
+           *       "nextAttemptAt": "2026-12-06T04:34:50.878Z",
            *       "firstAttemptAt": null,
-           *       "lastAttemptAt": "2026-12-06T04:28:50.354Z",
+           *       "lastAttemptAt": "2026-12-06T04:34:50.726Z",
            *       "lastStatus": 400,
            *       "lastError": "HTTP 400",
-           *       "createdAt": "2026-12-06T04:28:50.321Z",
+           *       "createdAt": "2026-12-06T04:34:50.698Z",
            *       "deliveredAt": null,
            *       "deadAt": null,
            *       "attemptLog": [
            *         {
-           *           "at": "2026-12-06T04:28:50.354Z",
+           *           "at": "2026-12-06T04:34:50.726Z",
            *           "httpStatus": 400,
            *           "latencyMs": 7,
            *           "response": null,
@@ -15839,7 +16357,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -15848,7 +16366,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -15857,7 +16375,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -15866,7 +16384,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -15875,7 +16393,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -15884,7 +16402,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused`, `subscription_deleted`, `subscription_disabled` */
       422: {
         headers: {
           [name: string]: unknown
@@ -15893,7 +16411,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -15902,7 +16420,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -15911,7 +16429,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -15941,14 +16459,14 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "subscriptionId": "01a2499c-9599-7408-aa17-bb7e08bd4670",
+           *           "subscriptionId": "01a249a2-183c-76ed-98a9-8a0203831a61",
            *           "pending": 0,
            *           "oldestPendingAgeSeconds": null,
            *           "dead": 0,
-           *           "lastDeliveredAt": "2026-12-06T04:28:50.340Z"
+           *           "lastDeliveredAt": "2026-12-06T04:34:50.725Z"
            *         },
            *         {
-           *           "subscriptionId": "01a2499c-95a6-7d19-bc88-29a73fbff6db",
+           *           "subscriptionId": "01a249a2-1847-7284-973e-d63d2044f15d",
            *           "pending": 0,
            *           "oldestPendingAgeSeconds": null,
            *           "dead": 6,
@@ -15968,7 +16486,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -15977,7 +16495,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -15986,7 +16504,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -15995,7 +16513,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -16004,7 +16522,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -16013,7 +16531,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -16050,22 +16568,22 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a2499c-95e7-7552-9ae0-0213832535ce",
+           *           "id": "01a249a2-1873-7c68-b027-987894a6fee1",
            *           "type": "referral.created",
-           *           "occurredAt": "2026-12-06T04:28:48.484Z",
+           *           "occurredAt": "2026-12-06T04:34:49.586Z",
            *           "sequence": 1,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+           *             "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
            *           },
            *           "caseVersion": 1,
            *           "actor": {
-           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *             "role": "court"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *               "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *               "recall": null,
            *               "status": "referred",
            *               "closure": null,
@@ -16103,16 +16621,16 @@ export interface operations {
            *               "mediator": null,
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T04:28:48.484Z",
+           *               "createdAt": "2026-12-06T04:34:49.586Z",
            *               "deadlines": {
            *                 "provisional": false,
            *                 "mediationDueOn": null,
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T04:28:48.484Z",
+           *               "updatedAt": "2026-12-06T04:34:49.586Z",
            *               "acceptedAt": null,
-           *               "caseNumber": "（2026）京0105民诉前调67773号",
+           *               "caseNumber": "（2026）京0105民诉前调33934号",
            *               "extensions": [],
            *               "suspension": null,
            *               "claimAmount": "12000.00",
@@ -16133,22 +16651,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a2499c-96cc-713e-8c15-b5f7c0db998d",
+           *           "id": "01a249a2-18d4-7d2e-8bec-7610ab730844",
            *           "type": "referral.accepted",
-           *           "occurredAt": "2026-12-06T04:28:48.697Z",
+           *           "occurredAt": "2026-12-06T04:34:49.673Z",
            *           "sequence": 2,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+           *             "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
            *           },
            *           "caseVersion": 2,
            *           "actor": {
-           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+           *             "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
            *             "role": "mediation"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *               "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *               "recall": null,
            *               "status": "mediating",
            *               "closure": null,
@@ -16189,16 +16707,16 @@ export interface operations {
            *               },
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T04:28:48.484Z",
+           *               "createdAt": "2026-12-06T04:34:49.586Z",
            *               "deadlines": {
            *                 "provisional": true,
            *                 "mediationDueOn": "2027-01-05",
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T04:28:48.697Z",
-           *               "acceptedAt": "2026-12-06T04:28:48.681Z",
-           *               "caseNumber": "（2026）京0105民诉前调67773号",
+           *               "updatedAt": "2026-12-06T04:34:49.673Z",
+           *               "acceptedAt": "2026-12-06T04:34:49.664Z",
+           *               "caseNumber": "（2026）京0105民诉前调33934号",
            *               "extensions": [],
            *               "suspension": null,
            *               "claimAmount": "12000.00",
@@ -16219,22 +16737,22 @@ export interface operations {
            *           }
            *         },
            *         {
-           *           "id": "01a2499c-96e7-7b66-9707-5812f9717ad0",
+           *           "id": "01a249a2-18e6-7657-9a50-ba535fcd70ff",
            *           "type": "referral.suspended",
-           *           "occurredAt": "2026-12-06T04:28:48.736Z",
+           *           "occurredAt": "2026-12-06T04:34:49.699Z",
            *           "sequence": 3,
            *           "subject": {
            *             "kind": "referral",
-           *             "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+           *             "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
            *           },
            *           "caseVersion": 3,
            *           "actor": {
-           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+           *             "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
            *             "role": "mediation"
            *           },
            *           "data": {
            *             "referral": {
-           *               "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *               "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *               "recall": null,
            *               "status": "suspended",
            *               "closure": null,
@@ -16275,21 +16793,21 @@ export interface operations {
            *               },
            *               "agreement": null,
            *               "courtCode": "京0105",
-           *               "createdAt": "2026-12-06T04:28:48.484Z",
+           *               "createdAt": "2026-12-06T04:34:49.586Z",
            *               "deadlines": {
            *                 "provisional": true,
            *                 "mediationDueOn": "2027-01-05",
            *                 "acceptanceDueOn": "2026-12-09"
            *               },
            *               "materials": [],
-           *               "updatedAt": "2026-12-06T04:28:48.736Z",
-           *               "acceptedAt": "2026-12-06T04:28:48.681Z",
-           *               "caseNumber": "（2026）京0105民诉前调67773号",
+           *               "updatedAt": "2026-12-06T04:34:49.699Z",
+           *               "acceptedAt": "2026-12-06T04:34:49.664Z",
+           *               "caseNumber": "（2026）京0105民诉前调33934号",
            *               "extensions": [],
            *               "suspension": {
            *                 "note": "委托房屋漏水原因鉴定",
            *                 "reason": "appraisal",
-           *                 "suspendedAt": "2026-12-06T04:28:48.736Z",
+           *                 "suspendedAt": "2026-12-06T04:34:49.699Z",
            *                 "suspendedOn": "2026-12-06"
            *               },
            *               "claimAmount": "12000.00",
@@ -16310,7 +16828,7 @@ export interface operations {
            *           }
            *         }
            *       ],
-           *       "nextCursor": "eyJ0IjoiMzQzOTMiLCJwIjoiMzcifQ"
+           *       "nextCursor": "eyJ0IjoiMzU5NTEiLCJwIjoiMzcifQ"
            *     }
            */
           'application/json': {
@@ -16320,7 +16838,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -16329,7 +16847,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -16338,7 +16856,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -16347,7 +16865,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -16356,7 +16874,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -16365,7 +16883,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -16525,7 +17043,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -16534,7 +17052,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -16543,7 +17061,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -16552,7 +17070,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 违反业务规则 / business rule violated: `court_code_not_allowed` */
       422: {
         headers: {
           [name: string]: unknown
@@ -16561,7 +17079,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -16570,7 +17088,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -16579,7 +17097,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -16641,7 +17159,7 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *           "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
            *           "level": "orange",
            *           "regionCode": "110105",
            *           "disputeType": "labor",
@@ -16649,15 +17167,15 @@ export interface operations {
            *           "involvedPersons": 63,
            *           "referralId": null,
            *           "raisedBy": {
-           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *             "role": "court",
            *             "name": "北京市朝阳区人民法院"
            *           },
-           *           "createdAt": "2026-12-06T04:28:50.022Z",
+           *           "createdAt": "2026-12-06T04:34:50.519Z",
            *           "status": "raised",
            *           "version": 1,
-           *           "updatedAt": "2026-12-06T04:28:50.022Z",
-           *           "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *           "updatedAt": "2026-12-06T04:34:50.519Z",
+           *           "acknowledgementDueAt": "2026-12-06T16:34:50.519Z",
            *           "overdue": false,
            *           "acknowledgedAt": null,
            *           "acknowledgement": null,
@@ -16756,7 +17274,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -16765,7 +17283,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -16774,7 +17292,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -16783,7 +17301,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -16792,7 +17310,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -16801,7 +17319,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -16815,11 +17333,9 @@ export interface operations {
   postV1Warnings: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
-        'if-match'?: string
+        'idempotency-key': string
       }
       path?: never
       cookie?: never
@@ -16883,7 +17399,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *       "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
            *       "level": "orange",
            *       "regionCode": "110105",
            *       "disputeType": "labor",
@@ -16891,15 +17407,15 @@ export interface operations {
            *       "involvedPersons": 63,
            *       "referralId": null,
            *       "raisedBy": {
-           *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *         "role": "court",
            *         "name": "北京市朝阳区人民法院"
            *       },
-           *       "createdAt": "2026-12-06T04:28:50.022Z",
+           *       "createdAt": "2026-12-06T04:34:50.519Z",
            *       "status": "raised",
            *       "version": 1,
-           *       "updatedAt": "2026-12-06T04:28:50.022Z",
-           *       "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *       "updatedAt": "2026-12-06T04:34:50.519Z",
+           *       "acknowledgementDueAt": "2026-12-06T16:34:50.519Z",
            *       "overdue": false,
            *       "acknowledgedAt": null,
            *       "acknowledgement": null,
@@ -16992,7 +17508,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -17001,7 +17517,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -17010,7 +17526,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -17019,7 +17535,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -17028,7 +17544,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use` */
       409: {
         headers: {
           [name: string]: unknown
@@ -17037,7 +17553,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -17046,7 +17580,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -17055,7 +17589,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -17064,7 +17598,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -17095,7 +17629,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *       "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
            *       "level": "orange",
            *       "regionCode": "110105",
            *       "disputeType": "labor",
@@ -17103,15 +17637,15 @@ export interface operations {
            *       "involvedPersons": 63,
            *       "referralId": null,
            *       "raisedBy": {
-           *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *         "role": "court",
            *         "name": "北京市朝阳区人民法院"
            *       },
-           *       "createdAt": "2026-12-06T04:28:50.022Z",
+           *       "createdAt": "2026-12-06T04:34:50.519Z",
            *       "status": "raised",
            *       "version": 1,
-           *       "updatedAt": "2026-12-06T04:28:50.022Z",
-           *       "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *       "updatedAt": "2026-12-06T04:34:50.519Z",
+           *       "acknowledgementDueAt": "2026-12-06T16:34:50.519Z",
            *       "overdue": false,
            *       "acknowledgedAt": null,
            *       "acknowledgement": null,
@@ -17204,7 +17738,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -17213,7 +17747,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -17222,7 +17756,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -17231,7 +17765,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -17240,7 +17774,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -17249,7 +17783,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -17258,7 +17792,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -17296,22 +17830,22 @@ export interface operations {
            * @example {
            *       "items": [
            *         {
-           *           "id": "01a2499c-9be6-7eb8-9a28-6c8d9e184e00",
+           *           "id": "01a249a2-1c17-7567-b22b-a9824b424c39",
            *           "type": "warning.raised",
-           *           "occurredAt": "2026-12-06T04:28:50.022Z",
+           *           "occurredAt": "2026-12-06T04:34:50.519Z",
            *           "sequence": 1,
            *           "subject": {
            *             "kind": "warning",
-           *             "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+           *             "id": "01a249a2-1c17-7567-b22b-a981e9cfff25"
            *           },
            *           "caseVersion": null,
            *           "actor": {
-           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *             "role": "court"
            *           },
            *           "data": {
            *             "warning": {
-           *               "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *               "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
            *               "level": "orange",
            *               "status": "raised",
            *               "closure": null,
@@ -17322,95 +17856,95 @@ export interface operations {
            *               "raisedBy": {
            *                 "name": "北京市朝阳区人民法院",
            *                 "role": "court",
-           *                 "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *                 "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d"
            *               },
-           *               "createdAt": "2026-12-06T04:28:50.022Z",
+           *               "createdAt": "2026-12-06T04:34:50.519Z",
            *               "followUps": [],
-           *               "updatedAt": "2026-12-06T04:28:50.022Z",
+           *               "updatedAt": "2026-12-06T04:34:50.519Z",
            *               "referralId": null,
            *               "regionCode": "110105",
            *               "disputeType": "labor",
            *               "acknowledgedAt": null,
            *               "acknowledgement": null,
            *               "involvedPersons": 63,
-           *               "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+           *               "acknowledgementDueAt": "2026-12-06T16:34:50.519Z"
            *             }
            *           }
            *         },
            *         {
-           *           "id": "01a2499c-9c8d-7a2e-b804-99292cd99a13",
+           *           "id": "01a249a2-1c68-72f8-9490-6ac761f000d5",
            *           "type": "warning.followed_up",
-           *           "occurredAt": "2026-12-06T04:28:50.187Z",
+           *           "occurredAt": "2026-12-06T04:34:50.598Z",
            *           "sequence": 2,
            *           "subject": {
            *             "kind": "warning",
-           *             "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+           *             "id": "01a249a2-1c17-7567-b22b-a981e9cfff25"
            *           },
            *           "caseVersion": 2,
            *           "actor": {
-           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *             "role": "court"
            *           },
            *           "data": {
            *             "warning": {
-           *               "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *               "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
            *               "level": "orange",
            *               "status": "raised",
            *               "version": 2,
            *               "closedAt": null,
            *               "raisedBy": {
            *                 "role": "court",
-           *                 "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *                 "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d"
            *               },
-           *               "createdAt": "2026-12-06T04:28:50.022Z",
+           *               "createdAt": "2026-12-06T04:34:50.519Z",
            *               "referralId": null,
            *               "regionCode": "110105",
            *               "disputeType": "labor",
            *               "acknowledgedAt": null,
-           *               "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+           *               "acknowledgementDueAt": "2026-12-06T16:34:50.519Z"
            *             },
            *             "followUp": {
-           *               "at": "2026-12-06T04:28:50.187Z",
+           *               "at": "2026-12-06T04:34:50.598Z",
            *               "by": {
            *                 "role": "court",
-           *                 "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *                 "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d"
            *               },
            *               "report": "涉事企业已垫付 60% 工资，其余部分约定月底前支付，现场情绪平稳"
            *             }
            *           }
            *         },
            *         {
-           *           "id": "01a2499c-9c9b-742b-9373-f0f53ab084fb",
+           *           "id": "01a249a2-1c71-71cb-9671-e7f6b1c87a7e",
            *           "type": "warning.acknowledged",
-           *           "occurredAt": "2026-12-06T04:28:50.200Z",
+           *           "occurredAt": "2026-12-06T04:34:50.608Z",
            *           "sequence": 3,
            *           "subject": {
            *             "kind": "warning",
-           *             "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+           *             "id": "01a249a2-1c17-7567-b22b-a981e9cfff25"
            *           },
            *           "caseVersion": 3,
            *           "actor": {
-           *             "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+           *             "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
            *             "role": "mediation"
            *           },
            *           "data": {
            *             "note": "已转属地乡镇街道综治中心，人民调解员已赶赴现场",
            *             "warning": {
-           *               "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *               "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
            *               "level": "orange",
            *               "status": "acknowledged",
            *               "version": 3,
            *               "closedAt": null,
            *               "raisedBy": {
            *                 "role": "court",
-           *                 "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *                 "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d"
            *               },
-           *               "createdAt": "2026-12-06T04:28:50.022Z",
+           *               "createdAt": "2026-12-06T04:34:50.519Z",
            *               "referralId": null,
            *               "regionCode": "110105",
            *               "disputeType": "labor",
-           *               "acknowledgedAt": "2026-12-06T04:28:50.200Z",
-           *               "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+           *               "acknowledgedAt": "2026-12-06T04:34:50.608Z",
+           *               "acknowledgementDueAt": "2026-12-06T16:34:50.519Z"
            *             }
            *           }
            *         }
@@ -17424,7 +17958,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_cursor` */
       400: {
         headers: {
           [name: string]: unknown
@@ -17433,7 +17967,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -17442,7 +17976,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -17451,7 +17985,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -17460,7 +17994,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -17469,7 +18003,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -17478,7 +18012,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -17492,10 +18026,10 @@ export interface operations {
   postV1WarningsIdAcknowledgement: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -17528,7 +18062,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *       "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
            *       "level": "orange",
            *       "regionCode": "110105",
            *       "disputeType": "labor",
@@ -17536,31 +18070,31 @@ export interface operations {
            *       "involvedPersons": 63,
            *       "referralId": null,
            *       "raisedBy": {
-           *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *         "role": "court",
            *         "name": "北京市朝阳区人民法院"
            *       },
-           *       "createdAt": "2026-12-06T04:28:50.022Z",
+           *       "createdAt": "2026-12-06T04:34:50.519Z",
            *       "status": "acknowledged",
            *       "version": 3,
-           *       "updatedAt": "2026-12-06T04:28:50.200Z",
-           *       "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *       "updatedAt": "2026-12-06T04:34:50.608Z",
+           *       "acknowledgementDueAt": "2026-12-06T16:34:50.519Z",
            *       "overdue": false,
-           *       "acknowledgedAt": "2026-12-06T04:28:50.200Z",
+           *       "acknowledgedAt": "2026-12-06T04:34:50.608Z",
            *       "acknowledgement": {
-           *         "at": "2026-12-06T04:28:50.200Z",
+           *         "at": "2026-12-06T04:34:50.608Z",
            *         "by": {
-           *           "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+           *           "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
            *           "role": "mediation"
            *         },
            *         "note": "已转属地乡镇街道综治中心，人民调解员已赶赴现场"
            *       },
            *       "followUps": [
            *         {
-           *           "at": "2026-12-06T04:28:50.187Z",
+           *           "at": "2026-12-06T04:34:50.598Z",
            *           "by": {
            *             "role": "court",
-           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d"
            *           },
            *           "report": "涉事企业已垫付 60% 工资，其余部分约定月底前支付，现场情绪平稳"
            *         }
@@ -17653,7 +18187,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -17662,7 +18196,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -17671,7 +18205,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -17680,7 +18214,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -17689,7 +18223,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -17698,7 +18232,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -17707,7 +18241,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -17716,7 +18268,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -17725,7 +18277,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -17734,7 +18286,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -17748,10 +18300,10 @@ export interface operations {
   postV1WarningsIdFollowUp: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -17784,7 +18336,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *       "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
            *       "level": "orange",
            *       "regionCode": "110105",
            *       "disputeType": "labor",
@@ -17792,23 +18344,23 @@ export interface operations {
            *       "involvedPersons": 63,
            *       "referralId": null,
            *       "raisedBy": {
-           *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *         "role": "court",
            *         "name": "北京市朝阳区人民法院"
            *       },
-           *       "createdAt": "2026-12-06T04:28:50.022Z",
+           *       "createdAt": "2026-12-06T04:34:50.519Z",
            *       "status": "raised",
            *       "version": 2,
-           *       "updatedAt": "2026-12-06T04:28:50.187Z",
-           *       "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *       "updatedAt": "2026-12-06T04:34:50.598Z",
+           *       "acknowledgementDueAt": "2026-12-06T16:34:50.519Z",
            *       "overdue": false,
            *       "acknowledgedAt": null,
            *       "acknowledgement": null,
            *       "followUps": [
            *         {
-           *           "at": "2026-12-06T04:28:50.187Z",
+           *           "at": "2026-12-06T04:34:50.598Z",
            *           "by": {
-           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *             "role": "court"
            *           },
            *           "report": "涉事企业已垫付 60% 工资，其余部分约定月底前支付，现场情绪平稳"
@@ -17902,7 +18454,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -17911,7 +18463,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -17920,7 +18472,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -17929,7 +18481,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -17938,7 +18490,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -17947,7 +18499,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -17956,7 +18508,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -17965,7 +18535,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -17974,7 +18544,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -17983,7 +18553,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -17997,10 +18567,10 @@ export interface operations {
   postV1WarningsIdClosure: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
+        'idempotency-key': string
+        /** @description 乐观并发控制：期望的版本号，如 "3"（GET 应答的 ETag）；不一致 → 412 version_mismatch。Optimistic concurrency: the expected version (the ETag of GET); stale → 412 version_mismatch. */
         'if-match'?: string
       }
       path: {
@@ -18033,7 +18603,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+           *       "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
            *       "level": "orange",
            *       "regionCode": "110105",
            *       "disputeType": "labor",
@@ -18041,40 +18611,40 @@ export interface operations {
            *       "involvedPersons": 63,
            *       "referralId": null,
            *       "raisedBy": {
-           *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *         "role": "court",
            *         "name": "北京市朝阳区人民法院"
            *       },
-           *       "createdAt": "2026-12-06T04:28:50.022Z",
+           *       "createdAt": "2026-12-06T04:34:50.519Z",
            *       "status": "closed",
            *       "version": 4,
-           *       "updatedAt": "2026-12-06T04:28:50.251Z",
-           *       "acknowledgementDueAt": "2026-12-06T16:28:50.022Z",
+           *       "updatedAt": "2026-12-06T04:34:50.638Z",
+           *       "acknowledgementDueAt": "2026-12-06T16:34:50.519Z",
            *       "overdue": false,
-           *       "acknowledgedAt": "2026-12-06T04:28:50.200Z",
+           *       "acknowledgedAt": "2026-12-06T04:34:50.608Z",
            *       "acknowledgement": {
-           *         "at": "2026-12-06T04:28:50.200Z",
+           *         "at": "2026-12-06T04:34:50.608Z",
            *         "by": {
            *           "role": "mediation",
-           *           "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235"
+           *           "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973"
            *         },
            *         "note": "已转属地乡镇街道综治中心，人民调解员已赶赴现场"
            *       },
            *       "followUps": [
            *         {
-           *           "at": "2026-12-06T04:28:50.187Z",
+           *           "at": "2026-12-06T04:34:50.598Z",
            *           "by": {
            *             "role": "court",
-           *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+           *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d"
            *           },
            *           "report": "涉事企业已垫付 60% 工资，其余部分约定月底前支付，现场情绪平稳"
            *         }
            *       ],
-           *       "closedAt": "2026-12-06T04:28:50.251Z",
+           *       "closedAt": "2026-12-06T04:34:50.638Z",
            *       "closure": {
-           *         "at": "2026-12-06T04:28:50.251Z",
+           *         "at": "2026-12-06T04:34:50.638Z",
            *         "by": {
-           *           "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+           *           "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
            *           "role": "court"
            *         },
            *         "report": "工资已全部结清，农民工已返乡，预警解除"
@@ -18165,7 +18735,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -18174,7 +18744,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -18183,7 +18753,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -18192,7 +18762,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -18201,7 +18771,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use`, `illegal_transition` */
       409: {
         headers: {
           [name: string]: unknown
@@ -18210,7 +18780,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 版本号不一致 version_mismatch / If-Match is stale */
+      /** @description 版本号不一致 / If-Match is stale: `version_mismatch` */
       412: {
         headers: {
           [name: string]: unknown
@@ -18219,7 +18789,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -18228,7 +18816,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -18237,7 +18825,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -18246,7 +18834,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -18361,7 +18949,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -18370,7 +18958,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -18379,7 +18967,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -18388,16 +18976,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
-      422: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/problem+json': components['schemas']['Problem']
-        }
-      }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -18406,7 +18985,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -18415,7 +18994,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -18429,11 +19008,9 @@ export interface operations {
   postV1Materials: {
     parameters: {
       query?: never
-      header?: {
+      header: {
         /** @description 幂等键（1–255 个可见 ASCII 字符），同一调用方内唯一；保存至少 24 小时。重放返回所存状态与应答体，其中个人信息按调用方重放时的权限显示（完整显示时记入访问记录）。Idempotency key, scoped to the calling client. A replay answers the stored status and body, with personal data as the caller may see it at the replay (recorded in the access log when shown in full). */
-        'idempotency-key'?: string
-        /** @description 乐观并发控制：期望的版本号，如 "3"。Optimistic concurrency: the expected version. */
-        'if-match'?: string
+        'idempotency-key': string
         /**
          * @description 材料标题，百分号编码的 UTF-8 / title, percent-encoded UTF-8
          * @example %E8%B5%B7%E8%AF%89%E7%8A%B6.pdf
@@ -18461,7 +19038,7 @@ export interface operations {
         content: {
           /**
            * @example {
-           *       "id": "01a2499c-95b3-7600-bf49-02cda74c0c06",
+           *       "id": "01a249a2-1850-7f07-8c30-ee44d67ef4f9",
            *       "sha256": "5a838678058f6de375e8635b5f2fea47a4e5f07cb1a882a44b10f39abc6f34ff",
            *       "sizeBytes": 45,
            *       "contentType": "application/pdf",
@@ -18478,7 +19055,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `idempotency_key_required` */
       400: {
         headers: {
           [name: string]: unknown
@@ -18487,7 +19064,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -18496,7 +19073,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -18505,7 +19082,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 状态冲突（illegal_transition、idempotency_key_in_use 等）/ conflict */
+      /** @description 冲突 / conflict: `idempotency_key_in_use` */
       409: {
         headers: {
           [name: string]: unknown
@@ -18514,7 +19091,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求体过大 / body too large */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
       413: {
         headers: {
           [name: string]: unknown
@@ -18523,7 +19100,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不支持的内容类型 / unsupported media type */
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type`, `content_type_mismatch` */
       415: {
         headers: {
           [name: string]: unknown
@@ -18532,7 +19109,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 违反业务规则 / business rule violated: `idempotency_key_reused` */
       422: {
         headers: {
           [name: string]: unknown
@@ -18541,7 +19118,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -18550,7 +19127,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -18559,7 +19136,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -18568,7 +19145,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 材料存储配额已满 quota_exceeded / the client’s material quota is used up */
+      /** @description 存储配额已满 / storage quota exceeded: `quota_exceeded` */
       507: {
         headers: {
           [name: string]: unknown
@@ -18634,7 +19211,7 @@ export interface operations {
           'application/vnd.openxmlformats-officedocument.wordprocessingml.document': string
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -18643,7 +19220,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -18652,7 +19229,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -18661,7 +19238,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -18670,7 +19247,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -18679,7 +19256,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -18688,7 +19265,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -18744,7 +19321,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -18753,7 +19330,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -18762,7 +19339,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -18771,7 +19348,16 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 违反业务规则 / business rule violated */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
+      404: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 违反业务规则 / business rule violated: `calendar_unavailable` */
       422: {
         headers: {
           [name: string]: unknown
@@ -18780,7 +19366,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -18789,7 +19375,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -18798,7 +19384,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -18881,7 +19467,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json` */
       400: {
         headers: {
           [name: string]: unknown
@@ -18890,7 +19476,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -18899,7 +19485,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -18908,7 +19494,34 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
+      404: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -18917,7 +19530,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -18926,7 +19539,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -19049,7 +19662,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -19058,7 +19671,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -19067,7 +19680,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -19076,7 +19689,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -19085,7 +19698,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -19094,7 +19707,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -19172,7 +19785,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -19181,7 +19794,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -19190,7 +19803,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -19199,7 +19812,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope */
+      /** @description 不存在或不在调用方范围内 / not found or outside the caller’s scope: `not_found` */
       404: {
         headers: {
           [name: string]: unknown
@@ -19208,7 +19821,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -19217,7 +19830,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -19226,7 +19839,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -19269,7 +19882,7 @@ export interface operations {
            *         "materials_returned": 1,
            *         "referred": 2
            *       },
-           *       "digest": "da31afca4a8c8c758d899fdd58266e7fb86938c7a2fb0c135e4c7572757ebe82"
+           *       "digest": "700801cc8957e1fcc4f66da5b00ff967649c1a34de9d36ae28b780907629627e"
            *     }
            */
           'application/json': {
@@ -19291,7 +19904,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -19300,7 +19913,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -19309,7 +19922,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -19318,7 +19931,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -19327,7 +19940,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -19336,7 +19949,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -19397,15 +20010,15 @@ export interface operations {
            * @example {
            *       "missing": [
            *         {
-           *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+           *           "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
            *           "version": 8
            *         },
            *         {
-           *           "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
+           *           "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c",
            *           "version": 5
            *         },
            *         {
-           *           "id": "01a2499c-987c-708f-b8cb-8a52b8958463",
+           *           "id": "01a249a2-19e0-75b7-89ed-463b299b3ebb",
            *           "version": 4
            *         }
            *       ],
@@ -19427,7 +20040,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed`, `invalid_json` */
       400: {
         headers: {
           [name: string]: unknown
@@ -19436,7 +20049,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -19445,7 +20058,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -19454,7 +20067,25 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求体过大 / body too large: `payload_too_large` */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 不支持的内容类型 / unsupported media type: `unsupported_media_type` */
+      415: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -19463,7 +20094,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -19472,7 +20103,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -19504,8 +20135,8 @@ export interface operations {
            *         {
            *           "kty": "OKP",
            *           "crv": "Ed25519",
-           *           "x": "gWRnyihxjov6pXEpdxYe9IGUF3qbfpXxnSUElTA6RNM",
-           *           "kid": "r20261206-61157e",
+           *           "x": "skBDmMz0eSaTl5t5Ufo3hNcJcBHZt31O6vfzoVthC4I",
+           *           "kid": "r20261206-4da527",
            *           "alg": "EdDSA",
            *           "use": "sig"
            *         }
@@ -19530,7 +20161,7 @@ export interface operations {
           }
         }
       }
-      /** @description 请求无效（validation_failed 等）/ invalid request */
+      /** @description 请求无效 / invalid request: `validation_failed` */
       400: {
         headers: {
           [name: string]: unknown
@@ -19539,7 +20170,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key */
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
       401: {
         headers: {
           [name: string]: unknown
@@ -19548,7 +20179,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 角色无权调用 / role may not call this route */
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
       403: {
         headers: {
           [name: string]: unknown
@@ -19557,7 +20188,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 请求过于频繁 / rate limited */
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
       429: {
         headers: {
           [name: string]: unknown
@@ -19566,7 +20197,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 内部错误 / internal error */
+      /** @description 内部错误 / internal error: `internal_error` */
       500: {
         headers: {
           [name: string]: unknown
@@ -19575,7 +20206,146 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem']
         }
       }
-      /** @description 依赖暂不可用 / a dependency is unavailable */
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
+      503: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  getV1ErrorCodes: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          /**
+           * @example {
+           *       "items": [
+           *         {
+           *           "code": "validation_failed",
+           *           "status": 400,
+           *           "scope": "problem",
+           *           "title": {
+           *             "zh": "请求内容未通过校验",
+           *             "en": "Validation failed"
+           *           },
+           *           "description": {
+           *             "zh": "请求的正文、查询参数、路径参数或请求头不符合接口约定；errors[] 逐项列出每个出错的路径及其字段错误码。",
+           *             "en": "The body, query, path or headers do not match the operation’s schema; errors[] lists every offending path with its field code."
+           *           }
+           *         },
+           *         {
+           *           "code": "invalid_json",
+           *           "status": 400,
+           *           "scope": "problem",
+           *           "title": {
+           *             "zh": "请求体不是有效的 JSON",
+           *             "en": "Invalid JSON"
+           *           },
+           *           "description": {
+           *             "zh": "请求体无法按 JSON 解析。",
+           *             "en": "The request body could not be parsed as JSON."
+           *           }
+           *         },
+           *         {
+           *           "code": "invalid_content_length",
+           *           "status": 400,
+           *           "scope": "problem",
+           *           "title": {
+           *             "zh": "请求体长度不符",
+           *             "en": "Content-Length mismatch"
+           *           },
+           *           "description": {
+           *             "zh": "请求体的实际长度与 Content-Length 请求头不一致。",
+           *             "en": "The body’s length differs from its Content-Length header."
+           *           }
+           *         }
+           *       ]
+           *     }
+           */
+          'application/json': {
+            items: {
+              /** @description 稳定的错误码 / the stable code */
+              code: string
+              /** @description 应答的 HTTP 状态；字段错误码为承载它的问题的状态 / HTTP status (for field codes: of the problem carrying them) */
+              status: number
+              /**
+               * @description problem：问题的 code；field：仅出现在 errors[].code；both：两者皆可 / problem: the top-level code; field: only in errors[].code; both: either
+               * @enum {string}
+               */
+              scope: 'problem' | 'field' | 'both'
+              title: {
+                zh: string
+                en: string
+              }
+              description: {
+                zh: string
+                en: string
+              }
+            }[]
+          }
+        }
+      }
+      /** @description 请求无效 / invalid request: `validation_failed` */
+      400: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 缺少或无效的 API 密钥 / missing, unknown or revoked key: `unauthorized` */
+      401: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 无权调用或超出范围 / not allowed: `forbidden` */
+      403: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 请求过于频繁 / rate limited: `rate_limited`, `too_many_failed_authentications` */
+      429: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 内部错误 / internal error: `internal_error` */
+      500: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description 依赖暂不可用 / a dependency is unavailable: `service_unavailable` */
       503: {
         headers: {
           [name: string]: unknown
@@ -19604,22 +20374,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-95e7-7552-9ae0-0213832535ce",
+         *       "id": "01a249a2-1873-7c68-b027-987894a6fee1",
          *       "type": "referral.created",
-         *       "occurredAt": "2026-12-06T04:28:48.484Z",
+         *       "occurredAt": "2026-12-06T04:34:49.586Z",
          *       "sequence": 1,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+         *         "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
          *       },
          *       "caseVersion": 1,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "recall": null,
          *           "status": "referred",
          *           "closure": null,
@@ -19657,16 +20427,16 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.484Z",
+         *           "createdAt": "2026-12-06T04:34:49.586Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:48.484Z",
+         *           "updatedAt": "2026-12-06T04:34:49.586Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调67773号",
+         *           "caseNumber": "（2026）京0105民诉前调33934号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -19735,22 +20505,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-96cc-713e-8c15-b5f7c0db998d",
+         *       "id": "01a249a2-18d4-7d2e-8bec-7610ab730844",
          *       "type": "referral.accepted",
-         *       "occurredAt": "2026-12-06T04:28:48.697Z",
+         *       "occurredAt": "2026-12-06T04:34:49.673Z",
          *       "sequence": 2,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+         *         "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
          *       },
          *       "caseVersion": 2,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "recall": null,
          *           "status": "mediating",
          *           "closure": null,
@@ -19791,16 +20561,16 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.484Z",
+         *           "createdAt": "2026-12-06T04:34:49.586Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-05",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:48.697Z",
-         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
-         *           "caseNumber": "（2026）京0105民诉前调67773号",
+         *           "updatedAt": "2026-12-06T04:34:49.673Z",
+         *           "acceptedAt": "2026-12-06T04:34:49.664Z",
+         *           "caseNumber": "（2026）京0105民诉前调33934号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -19869,22 +20639,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-97e6-7f32-afd4-3dd309a1e391",
+         *       "id": "01a249a2-1989-7235-aaa7-377af52ef224",
          *       "type": "referral.declined",
-         *       "occurredAt": "2026-12-06T04:28:48.992Z",
+         *       "occurredAt": "2026-12-06T04:34:49.863Z",
          *       "sequence": 2,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-97cc-747f-a705-9a1559d9dd72"
+         *         "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c"
          *       },
          *       "caseVersion": 2,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
+         *           "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c",
          *           "recall": null,
          *           "status": "declined",
          *           "closure": null,
@@ -19903,7 +20673,7 @@ export interface operations {
          *           "decline": {
          *             "by": "organization",
          *             "reason": "本组织近期无调解员可派",
-         *             "declinedAt": "2026-12-06T04:28:48.992Z"
+         *             "declinedAt": "2026-12-06T04:34:49.863Z"
          *           },
          *           "parties": [
          *             {
@@ -19927,16 +20697,16 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.972Z",
+         *           "createdAt": "2026-12-06T04:34:49.850Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:48.992Z",
+         *           "updatedAt": "2026-12-06T04:34:49.863Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调67774号",
+         *           "caseNumber": "（2026）京0105民诉前调33935号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -20004,22 +20774,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9819-7c5d-baea-c81f524ae410",
+         *       "id": "01a249a2-199f-7411-ba1c-05002ec012a4",
          *       "type": "referral.redesignated",
-         *       "occurredAt": "2026-12-06T04:28:49.031Z",
+         *       "occurredAt": "2026-12-06T04:34:49.882Z",
          *       "sequence": 3,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-97cc-747f-a705-9a1559d9dd72"
+         *         "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c"
          *       },
          *       "caseVersion": 3,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
+         *           "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c",
          *           "recall": null,
          *           "status": "referred",
          *           "closure": null,
@@ -20058,16 +20828,16 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.972Z",
+         *           "createdAt": "2026-12-06T04:34:49.850Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:49.031Z",
+         *           "updatedAt": "2026-12-06T04:34:49.882Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调67774号",
+         *           "caseNumber": "（2026）京0105民诉前调33935号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -20135,26 +20905,26 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9841-7e33-a894-8fddd8d0c2c4",
+         *       "id": "01a249a2-19bd-7afc-bc29-898bbd515ce7",
          *       "type": "referral.recalled",
-         *       "occurredAt": "2026-12-06T04:28:49.086Z",
+         *       "occurredAt": "2026-12-06T04:34:49.911Z",
          *       "sequence": 4,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-97cc-747f-a705-9a1559d9dd72"
+         *         "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c"
          *       },
          *       "caseVersion": 4,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
+         *           "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c",
          *           "recall": {
          *             "note": "申请人明确表示不同意调解，坚持起诉",
          *             "reason": "party_insists_on_litigation",
-         *             "recalledAt": "2026-12-06T04:28:49.086Z"
+         *             "recalledAt": "2026-12-06T04:34:49.911Z"
          *           },
          *           "status": "recalled",
          *           "closure": null,
@@ -20193,16 +20963,16 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.972Z",
+         *           "createdAt": "2026-12-06T04:34:49.850Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:49.086Z",
+         *           "updatedAt": "2026-12-06T04:34:49.911Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调67774号",
+         *           "caseNumber": "（2026）京0105民诉前调33935号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -20270,22 +21040,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9946-7257-aa45-02e6312ff07a",
+         *       "id": "01a249a2-1a69-70dc-9316-0c8d6301137a",
          *       "type": "referral.assigned",
-         *       "occurredAt": "2026-12-06T04:28:49.329Z",
+         *       "occurredAt": "2026-12-06T04:34:50.080Z",
          *       "sequence": 2,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-9919-7656-a7ca-ea67821cf977"
+         *         "id": "01a249a2-1a41-7b7b-9b56-1aaacf32223d"
          *       },
          *       "caseVersion": 2,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-9919-7656-a7ca-ea67821cf977",
+         *           "id": "01a249a2-1a41-7b7b-9b56-1aaacf32223d",
          *           "recall": null,
          *           "status": "referred",
          *           "closure": null,
@@ -20324,16 +21094,16 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.305Z",
+         *           "createdAt": "2026-12-06T04:34:50.048Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:49.329Z",
+         *           "updatedAt": "2026-12-06T04:34:50.080Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调67777号",
+         *           "caseNumber": "（2026）京0105民诉前调33938号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -20401,22 +21171,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-96e7-7b66-9707-5812f9717ad0",
+         *       "id": "01a249a2-18e6-7657-9a50-ba535fcd70ff",
          *       "type": "referral.suspended",
-         *       "occurredAt": "2026-12-06T04:28:48.736Z",
+         *       "occurredAt": "2026-12-06T04:34:49.699Z",
          *       "sequence": 3,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+         *         "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
          *       },
          *       "caseVersion": 3,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "recall": null,
          *           "status": "suspended",
          *           "closure": null,
@@ -20457,21 +21227,21 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.484Z",
+         *           "createdAt": "2026-12-06T04:34:49.586Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-05",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:48.736Z",
-         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
-         *           "caseNumber": "（2026）京0105民诉前调67773号",
+         *           "updatedAt": "2026-12-06T04:34:49.699Z",
+         *           "acceptedAt": "2026-12-06T04:34:49.664Z",
+         *           "caseNumber": "（2026）京0105民诉前调33934号",
          *           "extensions": [],
          *           "suspension": {
          *             "note": "委托房屋漏水原因鉴定",
          *             "reason": "appraisal",
-         *             "suspendedAt": "2026-12-06T04:28:48.736Z",
+         *             "suspendedAt": "2026-12-06T04:34:49.699Z",
          *             "suspendedOn": "2026-12-06"
          *           },
          *           "claimAmount": "12000.00",
@@ -20540,22 +21310,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9700-7524-9a7f-00fee263ba33",
+         *       "id": "01a249a2-18f9-7f43-a68a-e894d180f4cf",
          *       "type": "referral.resumed",
-         *       "occurredAt": "2026-12-06T04:28:48.764Z",
+         *       "occurredAt": "2026-12-06T04:34:49.718Z",
          *       "sequence": 4,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+         *         "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
          *       },
          *       "caseVersion": 4,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "recall": null,
          *           "status": "mediating",
          *           "closure": null,
@@ -20596,16 +21366,16 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.484Z",
+         *           "createdAt": "2026-12-06T04:34:49.586Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-05",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:48.764Z",
-         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
-         *           "caseNumber": "（2026）京0105民诉前调67773号",
+         *           "updatedAt": "2026-12-06T04:34:49.718Z",
+         *           "acceptedAt": "2026-12-06T04:34:49.664Z",
+         *           "caseNumber": "（2026）京0105民诉前调33934号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -20674,22 +21444,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-971e-7a45-afcf-256221be9a64",
+         *       "id": "01a249a2-1912-7e5f-9757-d382c95aa63c",
          *       "type": "referral.extended",
-         *       "occurredAt": "2026-12-06T04:28:48.787Z",
+         *       "occurredAt": "2026-12-06T04:34:49.741Z",
          *       "sequence": 5,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+         *         "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
          *       },
          *       "caseVersion": 5,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "recall": null,
          *           "status": "mediating",
          *           "closure": null,
@@ -20730,32 +21500,32 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.484Z",
+         *           "createdAt": "2026-12-06T04:34:49.586Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-20",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:48.787Z",
-         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
-         *           "caseNumber": "（2026）京0105民诉前调67773号",
+         *           "updatedAt": "2026-12-06T04:34:49.741Z",
+         *           "acceptedAt": "2026-12-06T04:34:49.664Z",
+         *           "caseNumber": "（2026）京0105民诉前调33934号",
          *           "extensions": [
          *             {
          *               "consent": [
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 0,
-         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
+         *                   "consentedAt": "2026-12-06T12:34:49.732+08:00"
          *                 },
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 1,
-         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
+         *                   "consentedAt": "2026-12-06T12:34:49.732+08:00"
          *                 }
          *               ],
          *               "newDueOn": "2027-01-20",
-         *               "extendedAt": "2026-12-06T04:28:48.787Z",
+         *               "extendedAt": "2026-12-06T04:34:49.741Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -20826,22 +21596,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-973f-7ab5-8eb6-e0b15e6412f9",
+         *       "id": "01a249a2-1924-7d13-a186-0738b9afa42c",
          *       "type": "referral.agreement_recorded",
-         *       "occurredAt": "2026-12-06T04:28:48.823Z",
+         *       "occurredAt": "2026-12-06T04:34:49.760Z",
          *       "sequence": 6,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+         *         "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
          *       },
          *       "caseVersion": 6,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "recall": null,
          *           "status": "agreed",
          *           "closure": null,
@@ -20885,53 +21655,53 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-         *             "recordedAt": "2026-12-06T04:28:48.823Z",
+         *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+         *             "recordedAt": "2026-12-06T04:34:49.760Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+         *             "effectiveAt": "2026-12-06T04:34:49.754Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
          *           },
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.484Z",
+         *           "createdAt": "2026-12-06T04:34:49.586Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-20",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:48.823Z",
-         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
-         *           "caseNumber": "（2026）京0105民诉前调67773号",
+         *           "updatedAt": "2026-12-06T04:34:49.760Z",
+         *           "acceptedAt": "2026-12-06T04:34:49.664Z",
+         *           "caseNumber": "（2026）京0105民诉前调33934号",
          *           "extensions": [
          *             {
          *               "consent": [
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 0,
-         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
+         *                   "consentedAt": "2026-12-06T12:34:49.732+08:00"
          *                 },
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 1,
-         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
+         *                   "consentedAt": "2026-12-06T12:34:49.732+08:00"
          *                 }
          *               ],
          *               "newDueOn": "2027-01-20",
-         *               "extendedAt": "2026-12-06T04:28:48.787Z",
+         *               "extendedAt": "2026-12-06T04:34:49.741Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -21002,22 +21772,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-98c9-788c-828b-d7626b3ef11c",
+         *       "id": "01a249a2-1a11-7870-a3dc-b188ecd74e06",
          *       "type": "referral.terminated",
-         *       "occurredAt": "2026-12-06T04:28:49.212Z",
+         *       "occurredAt": "2026-12-06T04:34:49.990Z",
          *       "sequence": 3,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-987c-708f-b8cb-8a52b8958463"
+         *         "id": "01a249a2-19e0-75b7-89ed-463b299b3ebb"
          *       },
          *       "caseVersion": 3,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-987c-708f-b8cb-8a52b8958463",
+         *           "id": "01a249a2-19e0-75b7-89ed-463b299b3ebb",
          *           "recall": null,
          *           "status": "terminated",
          *           "closure": null,
@@ -21058,16 +21828,16 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.147Z",
+         *           "createdAt": "2026-12-06T04:34:49.952Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-05",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:49.212Z",
-         *           "acceptedAt": "2026-12-06T04:28:49.158Z",
-         *           "caseNumber": "（2026）京0105民诉前调67776号",
+         *           "updatedAt": "2026-12-06T04:34:49.990Z",
+         *           "acceptedAt": "2026-12-06T04:34:49.964Z",
+         *           "caseNumber": "（2026）京0105民诉前调33937号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -21082,7 +21852,7 @@ export interface operations {
          *             "by": "organization",
          *             "reason": "gap_too_large",
          *             "report": "双方对赔偿数额分歧过大，调解不成。",
-         *             "terminatedAt": "2026-12-06T04:28:49.212Z",
+         *             "terminatedAt": "2026-12-06T04:34:49.990Z",
          *             "undisputedFacts": [
          *               {
          *                 "statement": "漏水源自被申请人住宅卫生间",
@@ -21149,22 +21919,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9906-797e-97f9-b80284a7f76a",
+         *       "id": "01a249a2-1a2d-79bd-9ac1-d8a83ee30e54",
          *       "type": "referral.materials_returned",
-         *       "occurredAt": "2026-12-06T04:28:49.275Z",
+         *       "occurredAt": "2026-12-06T04:34:50.025Z",
          *       "sequence": 4,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-987c-708f-b8cb-8a52b8958463"
+         *         "id": "01a249a2-19e0-75b7-89ed-463b299b3ebb"
          *       },
          *       "caseVersion": 4,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-987c-708f-b8cb-8a52b8958463",
+         *           "id": "01a249a2-19e0-75b7-89ed-463b299b3ebb",
          *           "recall": null,
          *           "status": "materials_returned",
          *           "closure": null,
@@ -21205,16 +21975,16 @@ export interface operations {
          *           },
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.147Z",
+         *           "createdAt": "2026-12-06T04:34:49.952Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-05",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:49.275Z",
-         *           "acceptedAt": "2026-12-06T04:28:49.158Z",
-         *           "caseNumber": "（2026）京0105民诉前调67776号",
+         *           "updatedAt": "2026-12-06T04:34:50.025Z",
+         *           "acceptedAt": "2026-12-06T04:34:49.964Z",
+         *           "caseNumber": "（2026）京0105民诉前调33937号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
@@ -21229,7 +21999,7 @@ export interface operations {
          *             "by": "organization",
          *             "reason": "gap_too_large",
          *             "report": "双方对赔偿数额分歧过大，调解不成。",
-         *             "terminatedAt": "2026-12-06T04:28:49.212Z",
+         *             "terminatedAt": "2026-12-06T04:34:49.990Z",
          *             "undisputedFacts": [
          *               {
          *                 "statement": "漏水源自被申请人住宅卫生间",
@@ -21245,7 +22015,7 @@ export interface operations {
          *           "materialReturn": {
          *             "report": "调解终结报告：双方分歧过大。纸质卷宗另行移送。",
          *             "materials": [],
-         *             "returnedAt": "2026-12-06T04:28:49.262Z"
+         *             "returnedAt": "2026-12-06T04:34:50.020Z"
          *           },
          *           "organizationId": "bj-cy-blz"
          *         }
@@ -21300,26 +22070,26 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9863-7fac-a2b8-e0136ccf4ad7",
+         *       "id": "01a249a2-19d0-7bb0-b1ad-dfb4030416bc",
          *       "type": "referral.case_registered",
-         *       "occurredAt": "2026-12-06T04:28:49.113Z",
+         *       "occurredAt": "2026-12-06T04:34:49.934Z",
          *       "sequence": 5,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-97cc-747f-a705-9a1559d9dd72"
+         *         "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c"
          *       },
          *       "caseVersion": 5,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-97cc-747f-a705-9a1559d9dd72",
+         *           "id": "01a249a2-197a-7833-9d6c-f2e436eeba5c",
          *           "recall": {
          *             "note": "申请人明确表示不同意调解，坚持起诉",
          *             "reason": "party_insists_on_litigation",
-         *             "recalledAt": "2026-12-06T04:28:49.086Z"
+         *             "recalledAt": "2026-12-06T04:34:49.911Z"
          *           },
          *           "status": "case_registered",
          *           "closure": null,
@@ -21358,23 +22128,23 @@ export interface operations {
          *           "mediator": null,
          *           "agreement": null,
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.972Z",
+         *           "createdAt": "2026-12-06T04:34:49.850Z",
          *           "deadlines": {
          *             "provisional": false,
          *             "mediationDueOn": null,
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:49.113Z",
+         *           "updatedAt": "2026-12-06T04:34:49.934Z",
          *           "acceptedAt": null,
-         *           "caseNumber": "（2026）京0105民诉前调67774号",
+         *           "caseNumber": "（2026）京0105民诉前调33935号",
          *           "extensions": [],
          *           "suspension": null,
          *           "claimAmount": "12000.00",
          *           "courtFiling": {
          *             "action": "case_registered",
          *             "filedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105民初67775号"
+         *             "caseNumber": "（2026）京0105民初33936号"
          *           },
          *           "designation": {
          *             "mode": "court_designated",
@@ -21485,26 +22255,26 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-977d-7845-a2bc-37ab304c89cd",
+         *       "id": "01a249a2-1950-7cc8-8415-e3c6b454f90c",
          *       "type": "referral.closed",
-         *       "occurredAt": "2026-12-06T04:28:48.888Z",
+         *       "occurredAt": "2026-12-06T04:34:49.806Z",
          *       "sequence": 8,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+         *         "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
          *       },
          *       "caseVersion": 8,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "recall": null,
          *           "status": "closed",
          *           "closure": {
-         *             "closedAt": "2026-12-06T04:28:48.888Z",
+         *             "closedAt": "2026-12-06T04:34:49.806Z",
          *             "disposition": "agreement_filed"
          *           },
          *           "consent": [
@@ -21547,53 +22317,53 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-         *             "recordedAt": "2026-12-06T04:28:48.823Z",
+         *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+         *             "recordedAt": "2026-12-06T04:34:49.760Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+         *             "effectiveAt": "2026-12-06T04:34:49.754Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
          *           },
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.484Z",
+         *           "createdAt": "2026-12-06T04:34:49.586Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-20",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:48.888Z",
-         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
-         *           "caseNumber": "（2026）京0105民诉前调67773号",
+         *           "updatedAt": "2026-12-06T04:34:49.806Z",
+         *           "acceptedAt": "2026-12-06T04:34:49.664Z",
+         *           "caseNumber": "（2026）京0105民诉前调33934号",
          *           "extensions": [
          *             {
          *               "consent": [
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 0,
-         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
+         *                   "consentedAt": "2026-12-06T12:34:49.732+08:00"
          *                 },
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 1,
-         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
+         *                   "consentedAt": "2026-12-06T12:34:49.732+08:00"
          *                 }
          *               ],
          *               "newDueOn": "2027-01-20",
-         *               "extendedAt": "2026-12-06T04:28:48.787Z",
+         *               "extendedAt": "2026-12-06T04:34:49.741Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -21608,7 +22378,7 @@ export interface operations {
          *           "performance": {
          *             "note": "回访确认已全额履行",
          *             "status": "performed",
-         *             "reportedAt": "2026-12-06T04:28:48.865Z",
+         *             "reportedAt": "2026-12-06T04:34:49.788Z",
          *             "reportedOn": "2026-12-06"
          *           },
          *           "termination": null,
@@ -21669,22 +22439,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9766-7211-829f-06cf5df17937",
+         *       "id": "01a249a2-1942-7129-8aa4-0cc008422241",
          *       "type": "referral.performance_reported",
-         *       "occurredAt": "2026-12-06T04:28:48.865Z",
+         *       "occurredAt": "2026-12-06T04:34:49.788Z",
          *       "sequence": 7,
          *       "subject": {
          *         "kind": "referral",
-         *         "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a"
+         *         "id": "01a249a2-1873-7c68-b027-9877cc03bf12"
          *       },
          *       "caseVersion": 7,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "referral": {
-         *           "id": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "id": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "recall": null,
          *           "status": "agreed",
          *           "closure": null,
@@ -21728,53 +22498,53 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-         *             "recordedAt": "2026-12-06T04:28:48.823Z",
+         *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+         *             "recordedAt": "2026-12-06T04:34:49.760Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+         *             "effectiveAt": "2026-12-06T04:34:49.754Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
          *           },
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:48.484Z",
+         *           "createdAt": "2026-12-06T04:34:49.586Z",
          *           "deadlines": {
          *             "provisional": true,
          *             "mediationDueOn": "2027-01-20",
          *             "acceptanceDueOn": "2026-12-09"
          *           },
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:48.865Z",
-         *           "acceptedAt": "2026-12-06T04:28:48.681Z",
-         *           "caseNumber": "（2026）京0105民诉前调67773号",
+         *           "updatedAt": "2026-12-06T04:34:49.788Z",
+         *           "acceptedAt": "2026-12-06T04:34:49.664Z",
+         *           "caseNumber": "（2026）京0105民诉前调33934号",
          *           "extensions": [
          *             {
          *               "consent": [
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 0,
-         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
+         *                   "consentedAt": "2026-12-06T12:34:49.732+08:00"
          *                 },
          *                 {
          *                   "method": "written",
          *                   "partyIndex": 1,
-         *                   "consentedAt": "2026-12-06T12:28:48.775+08:00"
+         *                   "consentedAt": "2026-12-06T12:34:49.732+08:00"
          *                 }
          *               ],
          *               "newDueOn": "2027-01-20",
-         *               "extendedAt": "2026-12-06T04:28:48.787Z",
+         *               "extendedAt": "2026-12-06T04:34:49.741Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -21789,7 +22559,7 @@ export interface operations {
          *           "performance": {
          *             "note": "回访确认已全额履行",
          *             "status": "performed",
-         *             "reportedAt": "2026-12-06T04:28:48.865Z",
+         *             "reportedAt": "2026-12-06T04:34:49.788Z",
          *             "reportedOn": "2026-12-06"
          *           },
          *           "termination": null,
@@ -21896,22 +22666,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9971-7182-930d-53b490c21ddb",
+         *       "id": "01a249a2-1a8c-7553-8bcf-1c935f20cadc",
          *       "type": "confirmation.applied",
-         *       "occurredAt": "2026-12-06T04:28:49.386Z",
+         *       "occurredAt": "2026-12-06T04:34:50.116Z",
          *       "sequence": 1,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
+         *         "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8"
          *       },
          *       "caseVersion": 1,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+         *           "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -21941,31 +22711,31 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-         *             "recordedAt": "2026-12-06T04:28:48.823Z",
+         *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+         *             "recordedAt": "2026-12-06T04:34:49.760Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+         *             "effectiveAt": "2026-12-06T04:34:49.754Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T04:28:49.366Z",
+         *           "appliedAt": "2026-12-06T04:34:50.103Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.386Z",
+         *           "createdAt": "2026-12-06T04:34:50.116Z",
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:49.386Z",
+         *           "updatedAt": "2026-12-06T04:34:50.116Z",
          *           "acceptance": null,
          *           "applicants": [
          *             0,
@@ -21974,7 +22744,7 @@ export interface operations {
          *           "caseNumber": null,
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -22040,22 +22810,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9a19-7469-a2d2-a0cfbb38d5e1",
+         *       "id": "01a249a2-1b08-7f8d-a2ae-fea8013a1d3d",
          *       "type": "confirmation.accepted",
-         *       "occurredAt": "2026-12-06T04:28:49.554Z",
+         *       "occurredAt": "2026-12-06T04:34:50.243Z",
          *       "sequence": 2,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
+         *         "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8"
          *       },
          *       "caseVersion": 2,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+         *           "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -22085,44 +22855,44 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-         *             "recordedAt": "2026-12-06T04:28:48.823Z",
+         *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+         *             "recordedAt": "2026-12-06T04:34:49.760Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+         *             "effectiveAt": "2026-12-06T04:34:49.754Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T04:28:49.366Z",
+         *           "appliedAt": "2026-12-06T04:34:50.103Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.386Z",
+         *           "createdAt": "2026-12-06T04:34:50.116Z",
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:49.554Z",
+         *           "updatedAt": "2026-12-06T04:34:50.243Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
+         *             "acceptedAt": "2026-12-06T04:34:50.243Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确67778号"
+         *             "caseNumber": "（2026）京0105诉前调确33939号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确67778号",
+         *           "caseNumber": "（2026）京0105诉前调确33939号",
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -22234,22 +23004,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9bd2-7fe4-b0dc-ba8533cc1ef7",
+         *       "id": "01a249a2-1c0b-776c-a982-0dedc768277e",
          *       "type": "confirmation.withdrawn",
-         *       "occurredAt": "2026-12-06T04:28:49.998Z",
+         *       "occurredAt": "2026-12-06T04:34:50.504Z",
          *       "sequence": 2,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a2499c-9bad-79f1-b173-f59fa8ff1f64"
+         *         "id": "01a249a2-1bfd-7808-af16-29317d838a1f"
          *       },
          *       "caseVersion": 2,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a2499c-9bad-79f1-b173-f59fa8ff1f64",
+         *           "id": "01a249a2-1bfd-7808-af16-29317d838a1f",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -22280,31 +23050,31 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:49.876+08:00",
-         *             "recordedAt": "2026-12-06T04:28:49.889Z",
+         *             "sealedAt": "2026-12-06T12:34:50.459+08:00",
+         *             "recordedAt": "2026-12-06T04:34:50.466Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:49.876+08:00",
+         *                 "signedAt": "2026-12-06T12:34:50.459+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:49.876+08:00",
+         *                 "signedAt": "2026-12-06T12:34:50.459+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:49.876Z",
+         *             "effectiveAt": "2026-12-06T04:34:50.459Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:49.876+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:50.459+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T04:28:49.919Z",
+         *           "appliedAt": "2026-12-06T04:34:50.479Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.937Z",
+         *           "createdAt": "2026-12-06T04:34:50.490Z",
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:49.998Z",
+         *           "updatedAt": "2026-12-06T04:34:50.504Z",
          *           "acceptance": null,
          *           "applicants": [
          *             0,
@@ -22313,10 +23083,10 @@ export interface operations {
          *           "caseNumber": null,
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a2499c-9b31-7abe-baf5-9c52f18db47c",
+         *           "referralId": "01a249a2-1bc3-7a82-bdee-5628601f60c0",
          *           "withdrawal": {
          *             "reason": "当事人已自动履行完毕",
-         *             "withdrawnAt": "2026-12-06T04:28:49.998Z"
+         *             "withdrawnAt": "2026-12-06T04:34:50.504Z"
          *           },
          *           "notAccepted": null,
          *           "provisional": true,
@@ -22382,30 +23152,30 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9ab4-70a4-86f5-c0712b3c28aa",
+         *       "id": "01a249a2-1b61-70e7-93a0-12333684ab82",
          *       "type": "confirmation.ruled",
-         *       "occurredAt": "2026-12-06T04:28:49.695Z",
+         *       "occurredAt": "2026-12-06T04:34:50.333Z",
          *       "sequence": 6,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
+         *         "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8"
          *       },
          *       "caseVersion": 6,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+         *           "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
          *           "late": false,
          *           "venue": null,
          *           "ruling": {
          *             "result": "valid",
          *             "ruledOn": "2026-12-06",
          *             "servedOn": "2026-12-06",
-         *             "recordedAt": "2026-12-06T04:28:49.695Z",
-         *             "rulingNumber": "（2026）京0105诉前调确67779号",
+         *             "recordedAt": "2026-12-06T04:34:50.333Z",
+         *             "rulingNumber": "（2026）京0105诉前调确33940号",
          *             "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
          *           },
          *           "status": "ruled_valid",
@@ -22434,48 +23204,48 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-         *             "recordedAt": "2026-12-06T04:28:48.823Z",
+         *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+         *             "recordedAt": "2026-12-06T04:34:49.760Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+         *             "effectiveAt": "2026-12-06T04:34:49.754Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T04:28:49.366Z",
+         *           "appliedAt": "2026-12-06T04:34:50.103Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.386Z",
+         *           "createdAt": "2026-12-06T04:34:50.116Z",
          *           "materials": [
          *             {
-         *               "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+         *               "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
          *             }
          *           ],
-         *           "updatedAt": "2026-12-06T04:28:49.695Z",
+         *           "updatedAt": "2026-12-06T04:34:50.333Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
+         *             "acceptedAt": "2026-12-06T04:34:50.243Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确67778号"
+         *             "caseNumber": "（2026）京0105诉前调确33939号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确67778号",
+         *           "caseNumber": "（2026）京0105诉前调确33939号",
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -22497,19 +23267,19 @@ export interface operations {
          *                 "note": "已补充主持调解证明",
          *                 "materials": [
          *                   {
-         *                     "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+         *                     "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
          *                   }
          *                 ],
-         *                 "suppliedAt": "2026-12-06T04:28:49.666Z"
+         *                 "suppliedAt": "2026-12-06T04:34:50.307Z"
          *               },
-         *               "requestedAt": "2026-12-06T04:28:49.626Z"
+         *               "requestedAt": "2026-12-06T04:34:50.290Z"
          *             }
          *           ],
          *           "reviewExtensions": [
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T04:28:49.584Z",
+         *               "extendedAt": "2026-12-06T04:34:50.262Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -22612,22 +23382,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9a63-7a65-8d92-e079ead64558",
+         *       "id": "01a249a2-1b36-771b-aaac-f3f411172f94",
          *       "type": "confirmation.materials_requested",
-         *       "occurredAt": "2026-12-06T04:28:49.626Z",
+         *       "occurredAt": "2026-12-06T04:34:50.290Z",
          *       "sequence": 4,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
+         *         "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8"
          *       },
          *       "caseVersion": 4,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+         *           "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -22657,44 +23427,44 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-         *             "recordedAt": "2026-12-06T04:28:48.823Z",
+         *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+         *             "recordedAt": "2026-12-06T04:34:49.760Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+         *             "effectiveAt": "2026-12-06T04:34:49.754Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T04:28:49.366Z",
+         *           "appliedAt": "2026-12-06T04:34:50.103Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.386Z",
+         *           "createdAt": "2026-12-06T04:34:50.116Z",
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:49.626Z",
+         *           "updatedAt": "2026-12-06T04:34:50.290Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
+         *             "acceptedAt": "2026-12-06T04:34:50.243Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确67778号"
+         *             "caseNumber": "（2026）京0105诉前调确33939号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确67778号",
+         *           "caseNumber": "（2026）京0105诉前调确33939号",
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -22712,14 +23482,14 @@ export interface operations {
          *                 "调解组织主持调解的证明",
          *                 "申请人身份证明"
          *               ],
-         *               "requestedAt": "2026-12-06T04:28:49.626Z"
+         *               "requestedAt": "2026-12-06T04:34:50.290Z"
          *             }
          *           ],
          *           "reviewExtensions": [
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T04:28:49.584Z",
+         *               "extendedAt": "2026-12-06T04:34:50.262Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -22782,22 +23552,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9a90-75d2-9dd3-b4309e07a77b",
+         *       "id": "01a249a2-1b4d-77c3-9427-10c5d696989d",
          *       "type": "confirmation.materials_supplemented",
-         *       "occurredAt": "2026-12-06T04:28:49.666Z",
+         *       "occurredAt": "2026-12-06T04:34:50.307Z",
          *       "sequence": 5,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
+         *         "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8"
          *       },
          *       "caseVersion": 5,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+         *           "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -22827,48 +23597,48 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-         *             "recordedAt": "2026-12-06T04:28:48.823Z",
+         *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+         *             "recordedAt": "2026-12-06T04:34:49.760Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+         *             "effectiveAt": "2026-12-06T04:34:49.754Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T04:28:49.366Z",
+         *           "appliedAt": "2026-12-06T04:34:50.103Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.386Z",
+         *           "createdAt": "2026-12-06T04:34:50.116Z",
          *           "materials": [
          *             {
-         *               "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+         *               "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
          *             }
          *           ],
-         *           "updatedAt": "2026-12-06T04:28:49.666Z",
+         *           "updatedAt": "2026-12-06T04:34:50.307Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
+         *             "acceptedAt": "2026-12-06T04:34:50.243Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确67778号"
+         *             "caseNumber": "（2026）京0105诉前调确33939号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确67778号",
+         *           "caseNumber": "（2026）京0105诉前调确33939号",
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -22890,19 +23660,19 @@ export interface operations {
          *                 "note": "已补充主持调解证明",
          *                 "materials": [
          *                   {
-         *                     "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+         *                     "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
          *                   }
          *                 ],
-         *                 "suppliedAt": "2026-12-06T04:28:49.666Z"
+         *                 "suppliedAt": "2026-12-06T04:34:50.307Z"
          *               },
-         *               "requestedAt": "2026-12-06T04:28:49.626Z"
+         *               "requestedAt": "2026-12-06T04:34:50.290Z"
          *             }
          *           ],
          *           "reviewExtensions": [
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T04:28:49.584Z",
+         *               "extendedAt": "2026-12-06T04:34:50.262Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -23005,22 +23775,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9a36-737e-b20f-b75cdc8d53d9",
+         *       "id": "01a249a2-1b1d-79c2-be27-8153beda77a2",
          *       "type": "confirmation.review_extended",
-         *       "occurredAt": "2026-12-06T04:28:49.584Z",
+         *       "occurredAt": "2026-12-06T04:34:50.262Z",
          *       "sequence": 3,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
+         *         "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8"
          *       },
          *       "caseVersion": 3,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+         *           "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
          *           "late": false,
          *           "venue": null,
          *           "ruling": null,
@@ -23050,44 +23820,44 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-         *             "recordedAt": "2026-12-06T04:28:48.823Z",
+         *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+         *             "recordedAt": "2026-12-06T04:34:49.760Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+         *             "effectiveAt": "2026-12-06T04:34:49.754Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T04:28:49.366Z",
+         *           "appliedAt": "2026-12-06T04:34:50.103Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.386Z",
+         *           "createdAt": "2026-12-06T04:34:50.116Z",
          *           "materials": [],
-         *           "updatedAt": "2026-12-06T04:28:49.584Z",
+         *           "updatedAt": "2026-12-06T04:34:50.262Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
+         *             "acceptedAt": "2026-12-06T04:34:50.243Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确67778号"
+         *             "caseNumber": "（2026）京0105诉前调确33939号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确67778号",
+         *           "caseNumber": "（2026）京0105诉前调确33939号",
          *           "lateReason": null,
          *           "objections": [],
-         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -23103,7 +23873,7 @@ export interface operations {
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T04:28:49.584Z",
+         *               "extendedAt": "2026-12-06T04:34:50.262Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -23160,30 +23930,30 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9ad4-7e21-a4ca-34c038d37956",
+         *       "id": "01a249a2-1b7a-751e-bc9c-710cecbdc896",
          *       "type": "confirmation.objection_filed",
-         *       "occurredAt": "2026-12-06T04:28:49.740Z",
+         *       "occurredAt": "2026-12-06T04:34:50.357Z",
          *       "sequence": 7,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
+         *         "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8"
          *       },
          *       "caseVersion": 7,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+         *           "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
          *           "late": false,
          *           "venue": null,
          *           "ruling": {
          *             "result": "valid",
          *             "ruledOn": "2026-12-06",
          *             "servedOn": "2026-12-06",
-         *             "recordedAt": "2026-12-06T04:28:49.695Z",
-         *             "rulingNumber": "（2026）京0105诉前调确67779号",
+         *             "recordedAt": "2026-12-06T04:34:50.333Z",
+         *             "rulingNumber": "（2026）京0105诉前调确33940号",
          *             "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
          *           },
          *           "status": "objection_filed",
@@ -23212,45 +23982,45 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-         *             "recordedAt": "2026-12-06T04:28:48.823Z",
+         *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+         *             "recordedAt": "2026-12-06T04:34:49.760Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+         *             "effectiveAt": "2026-12-06T04:34:49.754Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T04:28:49.366Z",
+         *           "appliedAt": "2026-12-06T04:34:50.103Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.386Z",
+         *           "createdAt": "2026-12-06T04:34:50.116Z",
          *           "materials": [
          *             {
-         *               "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+         *               "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
          *             }
          *           ],
-         *           "updatedAt": "2026-12-06T04:28:49.740Z",
+         *           "updatedAt": "2026-12-06T04:34:50.357Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
+         *             "acceptedAt": "2026-12-06T04:34:50.243Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确67778号"
+         *             "caseNumber": "（2026）京0105诉前调确33939号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确67778号",
+         *           "caseNumber": "（2026）京0105诉前调确33939号",
          *           "lateReason": null,
          *           "objections": [
          *             {
@@ -23259,10 +24029,10 @@ export interface operations {
          *               "filedOn": "2026-12-06",
          *               "grounds": "调解协议内容违反法律强制性规定",
          *               "partyIndex": 1,
-         *               "recordedAt": "2026-12-06T04:28:49.740Z"
+         *               "recordedAt": "2026-12-06T04:34:50.357Z"
          *             }
          *           ],
-         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -23284,19 +24054,19 @@ export interface operations {
          *                 "note": "已补充主持调解证明",
          *                 "materials": [
          *                   {
-         *                     "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+         *                     "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
          *                   }
          *                 ],
-         *                 "suppliedAt": "2026-12-06T04:28:49.666Z"
+         *                 "suppliedAt": "2026-12-06T04:34:50.307Z"
          *               },
-         *               "requestedAt": "2026-12-06T04:28:49.626Z"
+         *               "requestedAt": "2026-12-06T04:34:50.290Z"
          *             }
          *           ],
          *           "reviewExtensions": [
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T04:28:49.584Z",
+         *               "extendedAt": "2026-12-06T04:34:50.262Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -23353,30 +24123,30 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9af5-74ff-89db-8d9b686b2ec8",
+         *       "id": "01a249a2-1b95-713c-802f-cfa0ed9ae09d",
          *       "type": "confirmation.objection_ruled",
-         *       "occurredAt": "2026-12-06T04:28:49.776Z",
+         *       "occurredAt": "2026-12-06T04:34:50.386Z",
          *       "sequence": 8,
          *       "subject": {
          *         "kind": "judicial_confirmation",
-         *         "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e"
+         *         "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8"
          *       },
          *       "caseVersion": 8,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "confirmation": {
-         *           "id": "01a2499c-9970-7c24-9d4e-c1c2a043556e",
+         *           "id": "01a249a2-1a8b-70f3-a7e4-6bb4bc85f4a8",
          *           "late": false,
          *           "venue": null,
          *           "ruling": {
          *             "result": "valid",
          *             "ruledOn": "2026-12-06",
          *             "servedOn": "2026-12-06",
-         *             "recordedAt": "2026-12-06T04:28:49.695Z",
-         *             "rulingNumber": "（2026）京0105诉前调确67779号",
+         *             "recordedAt": "2026-12-06T04:34:50.333Z",
+         *             "rulingNumber": "（2026）京0105诉前调确33940号",
          *             "agreementSha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286"
          *           },
          *           "status": "ruled_valid",
@@ -23405,45 +24175,45 @@ export interface operations {
          *             "terms": "李四于本协议生效后三十日内赔偿张三5000元。",
          *             "amount": "5000.00",
          *             "sha256": "5508239f35c4e0f22b09a06e22717a0532d0f509d701fe146fe556c20693c286",
-         *             "sealedAt": "2026-12-06T12:28:48.813+08:00",
-         *             "recordedAt": "2026-12-06T04:28:48.823Z",
+         *             "sealedAt": "2026-12-06T12:34:49.754+08:00",
+         *             "recordedAt": "2026-12-06T04:34:49.760Z",
          *             "signatures": [
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 0
          *               },
          *               {
-         *                 "signedAt": "2026-12-06T12:28:48.813+08:00",
+         *                 "signedAt": "2026-12-06T12:34:49.754+08:00",
          *                 "partyIndex": 1
          *               }
          *             ],
-         *             "effectiveAt": "2026-12-06T04:28:48.813Z",
+         *             "effectiveAt": "2026-12-06T04:34:49.754Z",
          *             "performance": {
          *               "dueOn": "2027-01-05",
          *               "method": "deferred"
          *             },
          *             "agreementNumber": "朝八调〔2026〕17号",
-         *             "mediatorSignedAt": "2026-12-06T12:28:48.813+08:00"
+         *             "mediatorSignedAt": "2026-12-06T12:34:49.754+08:00"
          *           },
-         *           "appliedAt": "2026-12-06T04:28:49.366Z",
+         *           "appliedAt": "2026-12-06T04:34:50.103Z",
          *           "courtCode": "京0105",
-         *           "createdAt": "2026-12-06T04:28:49.386Z",
+         *           "createdAt": "2026-12-06T04:34:50.116Z",
          *           "materials": [
          *             {
-         *               "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+         *               "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
          *             }
          *           ],
-         *           "updatedAt": "2026-12-06T04:28:49.776Z",
+         *           "updatedAt": "2026-12-06T04:34:50.386Z",
          *           "acceptance": {
-         *             "acceptedAt": "2026-12-06T04:28:49.554Z",
+         *             "acceptedAt": "2026-12-06T04:34:50.243Z",
          *             "acceptedOn": "2026-12-06",
-         *             "caseNumber": "（2026）京0105诉前调确67778号"
+         *             "caseNumber": "（2026）京0105诉前调确33939号"
          *           },
          *           "applicants": [
          *             0,
          *             1
          *           ],
-         *           "caseNumber": "（2026）京0105诉前调确67778号",
+         *           "caseNumber": "（2026）京0105诉前调确33939号",
          *           "lateReason": null,
          *           "objections": [
          *             {
@@ -23452,16 +24222,16 @@ export interface operations {
          *               "ruling": {
          *                 "result": "dismissed",
          *                 "ruledOn": "2026-12-06",
-         *                 "recordedAt": "2026-12-06T04:28:49.776Z",
-         *                 "rulingNumber": "（2026）京0105民特监67780号"
+         *                 "recordedAt": "2026-12-06T04:34:50.386Z",
+         *                 "rulingNumber": "（2026）京0105民特监33941号"
          *               },
          *               "filedOn": "2026-12-06",
          *               "grounds": "调解协议内容违反法律强制性规定",
          *               "partyIndex": 1,
-         *               "recordedAt": "2026-12-06T04:28:49.740Z"
+         *               "recordedAt": "2026-12-06T04:34:50.357Z"
          *             }
          *           ],
-         *           "referralId": "01a2499c-95e6-7774-a2bb-d07be8dba47a",
+         *           "referralId": "01a249a2-1873-7c68-b027-9877cc03bf12",
          *           "withdrawal": null,
          *           "notAccepted": null,
          *           "provisional": true,
@@ -23483,19 +24253,19 @@ export interface operations {
          *                 "note": "已补充主持调解证明",
          *                 "materials": [
          *                   {
-         *                     "materialId": "01a2499c-95b3-7600-bf49-02cda74c0c06"
+         *                     "materialId": "01a249a2-1850-7f07-8c30-ee44d67ef4f9"
          *                   }
          *                 ],
-         *                 "suppliedAt": "2026-12-06T04:28:49.666Z"
+         *                 "suppliedAt": "2026-12-06T04:34:50.307Z"
          *               },
-         *               "requestedAt": "2026-12-06T04:28:49.626Z"
+         *               "requestedAt": "2026-12-06T04:34:50.290Z"
          *             }
          *           ],
          *           "reviewExtensions": [
          *             {
          *               "reason": "案情复杂，经院长批准延长",
          *               "newDueOn": "2027-02-04",
-         *               "extendedAt": "2026-12-06T04:28:49.584Z",
+         *               "extendedAt": "2026-12-06T04:34:50.262Z",
          *               "previousDueOn": "2027-01-05"
          *             }
          *           ],
@@ -23552,22 +24322,22 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9be6-7eb8-9a28-6c8d9e184e00",
+         *       "id": "01a249a2-1c17-7567-b22b-a9824b424c39",
          *       "type": "warning.raised",
-         *       "occurredAt": "2026-12-06T04:28:50.022Z",
+         *       "occurredAt": "2026-12-06T04:34:50.519Z",
          *       "sequence": 1,
          *       "subject": {
          *         "kind": "warning",
-         *         "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+         *         "id": "01a249a2-1c17-7567-b22b-a981e9cfff25"
          *       },
          *       "caseVersion": null,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "warning": {
-         *           "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+         *           "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
          *           "level": "orange",
          *           "status": "raised",
          *           "closure": null,
@@ -23578,18 +24348,18 @@ export interface operations {
          *           "raisedBy": {
          *             "name": "北京市朝阳区人民法院",
          *             "role": "court",
-         *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+         *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d"
          *           },
-         *           "createdAt": "2026-12-06T04:28:50.022Z",
+         *           "createdAt": "2026-12-06T04:34:50.519Z",
          *           "followUps": [],
-         *           "updatedAt": "2026-12-06T04:28:50.022Z",
+         *           "updatedAt": "2026-12-06T04:34:50.519Z",
          *           "referralId": null,
          *           "regionCode": "110105",
          *           "disputeType": "labor",
          *           "acknowledgedAt": null,
          *           "acknowledgement": null,
          *           "involvedPersons": 63,
-         *           "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+         *           "acknowledgementDueAt": "2026-12-06T16:34:50.519Z"
          *         }
          *       }
          *     }
@@ -23642,37 +24412,37 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9c9b-742b-9373-f0f53ab084fb",
+         *       "id": "01a249a2-1c71-71cb-9671-e7f6b1c87a7e",
          *       "type": "warning.acknowledged",
-         *       "occurredAt": "2026-12-06T04:28:50.200Z",
+         *       "occurredAt": "2026-12-06T04:34:50.608Z",
          *       "sequence": 3,
          *       "subject": {
          *         "kind": "warning",
-         *         "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+         *         "id": "01a249a2-1c17-7567-b22b-a981e9cfff25"
          *       },
          *       "caseVersion": 3,
          *       "actor": {
-         *         "clientId": "01a2499c-9490-7ce0-97f2-c8e9a1185235",
+         *         "clientId": "01a249a2-1788-7338-836c-f1a07c0b9973",
          *         "role": "mediation"
          *       },
          *       "data": {
          *         "note": "已转属地乡镇街道综治中心，人民调解员已赶赴现场",
          *         "warning": {
-         *           "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+         *           "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
          *           "level": "orange",
          *           "status": "acknowledged",
          *           "version": 3,
          *           "closedAt": null,
          *           "raisedBy": {
          *             "role": "court",
-         *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+         *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d"
          *           },
-         *           "createdAt": "2026-12-06T04:28:50.022Z",
+         *           "createdAt": "2026-12-06T04:34:50.519Z",
          *           "referralId": null,
          *           "regionCode": "110105",
          *           "disputeType": "labor",
-         *           "acknowledgedAt": "2026-12-06T04:28:50.200Z",
-         *           "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+         *           "acknowledgedAt": "2026-12-06T04:34:50.608Z",
+         *           "acknowledgementDueAt": "2026-12-06T16:34:50.519Z"
          *         }
          *       }
          *     }
@@ -23725,42 +24495,42 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9c8d-7a2e-b804-99292cd99a13",
+         *       "id": "01a249a2-1c68-72f8-9490-6ac761f000d5",
          *       "type": "warning.followed_up",
-         *       "occurredAt": "2026-12-06T04:28:50.187Z",
+         *       "occurredAt": "2026-12-06T04:34:50.598Z",
          *       "sequence": 2,
          *       "subject": {
          *         "kind": "warning",
-         *         "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+         *         "id": "01a249a2-1c17-7567-b22b-a981e9cfff25"
          *       },
          *       "caseVersion": 2,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "warning": {
-         *           "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+         *           "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
          *           "level": "orange",
          *           "status": "raised",
          *           "version": 2,
          *           "closedAt": null,
          *           "raisedBy": {
          *             "role": "court",
-         *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+         *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d"
          *           },
-         *           "createdAt": "2026-12-06T04:28:50.022Z",
+         *           "createdAt": "2026-12-06T04:34:50.519Z",
          *           "referralId": null,
          *           "regionCode": "110105",
          *           "disputeType": "labor",
          *           "acknowledgedAt": null,
-         *           "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+         *           "acknowledgementDueAt": "2026-12-06T16:34:50.519Z"
          *         },
          *         "followUp": {
-         *           "at": "2026-12-06T04:28:50.187Z",
+         *           "at": "2026-12-06T04:34:50.598Z",
          *           "by": {
          *             "role": "court",
-         *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+         *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d"
          *           },
          *           "report": "涉事企业已垫付 60% 工资，其余部分约定月底前支付，现场情绪平稳"
          *         }
@@ -23815,37 +24585,37 @@ export interface operations {
       content: {
         /**
          * @example {
-         *       "id": "01a2499c-9cce-7520-8a3b-72de1e1ece1e",
+         *       "id": "01a249a2-1c91-77c5-82d2-1190975bb71a",
          *       "type": "warning.closed",
-         *       "occurredAt": "2026-12-06T04:28:50.251Z",
+         *       "occurredAt": "2026-12-06T04:34:50.638Z",
          *       "sequence": 4,
          *       "subject": {
          *         "kind": "warning",
-         *         "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12"
+         *         "id": "01a249a2-1c17-7567-b22b-a981e9cfff25"
          *       },
          *       "caseVersion": 4,
          *       "actor": {
-         *         "clientId": "01a2499c-9479-7561-87da-ac466dbc268c",
+         *         "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d",
          *         "role": "court"
          *       },
          *       "data": {
          *         "report": "工资已全部结清，农民工已返乡，预警解除",
          *         "warning": {
-         *           "id": "01a2499c-9be6-7eb8-9a28-6c8c7f380c12",
+         *           "id": "01a249a2-1c17-7567-b22b-a981e9cfff25",
          *           "level": "orange",
          *           "status": "closed",
          *           "version": 4,
-         *           "closedAt": "2026-12-06T04:28:50.251Z",
+         *           "closedAt": "2026-12-06T04:34:50.638Z",
          *           "raisedBy": {
          *             "role": "court",
-         *             "clientId": "01a2499c-9479-7561-87da-ac466dbc268c"
+         *             "clientId": "01a249a2-177a-71f0-b6e4-1cd1a1f8fd1d"
          *           },
-         *           "createdAt": "2026-12-06T04:28:50.022Z",
+         *           "createdAt": "2026-12-06T04:34:50.519Z",
          *           "referralId": null,
          *           "regionCode": "110105",
          *           "disputeType": "labor",
-         *           "acknowledgedAt": "2026-12-06T04:28:50.200Z",
-         *           "acknowledgementDueAt": "2026-12-06T16:28:50.022Z"
+         *           "acknowledgedAt": "2026-12-06T04:34:50.608Z",
+         *           "acknowledgementDueAt": "2026-12-06T16:34:50.519Z"
          *         }
          *       }
          *     }

@@ -601,7 +601,6 @@ export const ERROR_CATALOGUE = {
   ),
   not_allowed: e(400, 'field', '不应填写', 'Not allowed here', '该字段在此情形下不应填写。', 'The field may not be given in this case.'),
   not_allowed_for_role: e(400, 'field', '与角色不符', 'Not allowed for the role', '该字段不适用于所选角色。', 'The field does not apply to the chosen role.'),
-  not_supported: e(400, 'field', '暂不支持', 'Not supported', '该字段在此情形下暂不支持。', 'The field is not supported in this case.'),
   conflicting_date: e(
     400,
     'field',

@@ -38,6 +38,8 @@ export const OPERATION_ERRORS: Readonly<Record<string, readonly ErrorCode[]>> = 
   ],
   'GET /v1/referrals': [],
   'GET /v1/referrals/{id}': [],
+  // Each item's own refusal is in its `problem` (the codes of POST /v1/referrals); these are the request's.
+  'POST /v1/referrals/batch': ['payload_too_large'],
   'GET /v1/referrals/{id}/events': [],
   'GET /v1/referrals/{id}/integrity': [],
   'POST /v1/referrals/{id}/acceptance': ['illegal_transition', 'timestamp_in_future', 'timestamp_before_referral'],
@@ -115,6 +117,11 @@ export const OPERATION_ERRORS: Readonly<Record<string, readonly ErrorCode[]>> = 
   'POST /v1/warnings': ['not_found'],
   'GET /v1/warnings': [],
   'GET /v1/warnings/{id}': [],
+  'GET /v1/warnings/{id}/events': [],
+  'POST /v1/warnings/{id}/acknowledgement': ['illegal_transition', 'forbidden'],
+  'POST /v1/warnings/{id}/follow-up': ['illegal_transition', 'forbidden'],
+  'POST /v1/warnings/{id}/closure': ['illegal_transition', 'forbidden'],
+  'GET /v1/service-keys': [],
   'GET /v1/stats': [],
 
   'POST /v1/materials': ['content_type_mismatch', 'quota_exceeded'],

@@ -268,7 +268,7 @@ t.test('OpenAPI: every route has its error list; each problem status has an exam
       const idem = headers.find((x) => x.name === 'idempotency-key')
       if (idem) t.equal(idem.required, true, `${method} ${p}: Idempotency-Key required`)
       const ifMatch = headers.find((x) => x.name === 'if-match')
-      if (ifMatch) t.match(p, /^\/v1\/(referrals|judicial-confirmations)\/\{id\}\//, `${method} ${p}: If-Match only on actions on an existing case`)
+      if (ifMatch) t.match(p, /^\/v1\/(referrals|judicial-confirmations|warnings)\/\{id\}\//, `${method} ${p}: If-Match only on actions on an existing case`)
     }
   }
   t.ok(examples > 500, 'examples everywhere')

@@ -366,6 +366,7 @@ t.test('every request example works against the live service (fresh ids), answer
   await play(t, 'GET /v1/warnings/{id}/events', court, { path: { id: w.id } })
   await play(t, 'POST /v1/warnings/{id}/closure', court, { path: { id: w.id } })
   await play(t, 'GET /v1/service-keys', court)
+  await play(t, 'GET /v1/error-codes', court)
   await play(t, 'POST /v1/referrals/batch', court)
   await play(t, 'GET /v1/stats', court)
   await play(t, 'GET /v1/calendar/{year}', court, { path: { year: today.slice(0, 4) } })
