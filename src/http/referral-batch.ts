@@ -15,7 +15,8 @@ import { callerOf, caseAnswer, type CaseResource } from './case-routes.js'
 import { semanticChecks } from './checks.js'
 import { errorResponses } from './common-schemas.js'
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf, requestHashOf, runIdempotent, withStringsFrom } from './idempotency.js'
-import { type Problem, toProblem } from './problem.js'
+import { localizeProblem, type Problem, toProblem } from './problem.js'
+import { type Language, preferredLanguage } from '../domain/error-catalogue.js'
 import { createValidatorCompiler } from './validation.js'
 
 type App = Parameters<FastifyPluginAsyncTypebox>[0]
@@ -163,8 +164,8 @@ export function batchIntakeRoute(app: App, deps: AppDeps, kind: CaseResource<Ref
   }
   const batchCompiler: FastifySchemaCompiler<unknown> = (ctx) => compile(ctx.httpPart === 'body' ? { ...ctx, schema: BatchEnvelope } : ctx)
 
-  /** An item's refusal as the single route answers it: the same problem+json body. */
-  const problemOf = (error: Error): Problem => toProblem(error).problem
+  /** An item's refusal as the single route answers it: the same problem+json body, in the request's language. */
+  const problemOf = (error: Error, lang: Language): Problem => localizeProblem(toProblem(error).problem, lang)
 
   app.post(
     `${kind.base}/batch`,
@@ -214,7 +215,7 @@ export function batchIntakeRoute(app: App, deps: AppDeps, kind: CaseResource<Ref
           const paths: JsonPath[] = []
           for (const [index, o] of run.outcomes.entries()) {
             if (o.kind === 'refused') {
-              const problem = problemOf(o.error)
+              const problem = problemOf(o.error, preferredLanguage(req.headers['accept-language']))
               items.push({ index, status: problem.status, problem })
               masked.push({ index, status: problem.status, problem })
               continue

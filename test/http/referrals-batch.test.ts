@@ -152,6 +152,32 @@ t.test('each created item carries the signed receipt of its referral.created eve
   }
 })
 
+t.test('item problems follow Accept-Language as the single route’s do', async (t) => {
+  const bad = referralBody({ parties: [{ ...referralBody().parties[0], idNumber: '110105194912310021' }, referralBody().parties[1]] })
+  for (const [lang, want] of [
+    [undefined, /[\u4e00-\u9fff]/],
+    ['en-US,en;q=0.9', /^[^\u4e00-\u9fff]+$/],
+  ] as const) {
+    const res = await h.call(w.court.key, {
+      method: 'POST',
+      url: '/v1/referrals/batch',
+      payload: { items: [{ idempotencyKey: idemKey(), referral: bad }] },
+      headers: { 'idempotency-key': idemKey(), ...(lang ? { 'accept-language': lang } : {}) },
+    })
+    const single = await h.call(w.court.key, {
+      method: 'POST',
+      url: '/v1/referrals',
+      payload: bad,
+      headers: { 'idempotency-key': idemKey(), ...(lang ? { 'accept-language': lang } : {}) },
+    })
+    const problem = res.json().items[0].problem as Json
+    t.equal(problem.type, '/docs/errors#validation_failed')
+    t.same(problem, single.json(), `${lang ?? 'default'}: the single route’s problem`)
+    t.match(problem.detail, want)
+    for (const e of problem.errors as Json[]) t.same(Object.keys(e).sort(), ['code', 'message', 'path'], 'no internal field leaks')
+  }
+})
+
 t.test('events, outbox and trail: the same counts and types as single intakes', async (t) => {
   const bodies = [referralBody(), referralBody(), referralBody()]
   const count = async (hh: typeof h) => {
