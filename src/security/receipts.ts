@@ -2,12 +2,12 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, si
 import jsbn from 'jsbn'
 import smCrypto from 'sm-crypto'
 import type { WrittenEvent } from '../domain/event-chain.js'
-import { type Jwk, type ReceiptAlgorithm, type ReceiptPayload, SM2_DEFAULT_USER_ID } from './receipt-verify.js'
+import { type Jwk, type ReceiptAlgorithm, type ReceiptPayload, SM2_DEFAULT_USER_ID } from '../client/receipts.js'
 
 /**
  * Signing receipts (contract §4 "Signed receipts"): the service's receipt keys, from `RECEIPT_KEYS`
  * (`kid:base64(PKCS#8 PEM private key)`, comma-separated, the first one signing) or, outside production, the key kept in
- * `DATA_KEYS_FILE` (key-file.ts). Verification is receipt-verify.ts (pure, shared with peers).
+ * `DATA_KEYS_FILE` (key-file.ts). Verification is src/client/receipts.ts (pure, exported to peers by `zdz-connector/client`).
  *
  * Why SM2 is signed with `sm-crypto` and not node:crypto: Node 20 / OpenSSL 3 accepts an EC key on curve `SM2` but
  * `crypto.sign('sm3', …)` then computes ECDSA over SM3(M) — no Z_A (the user id `1234567812345678` never enters it)

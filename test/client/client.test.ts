@@ -4,7 +4,7 @@
  * client against a listening service (Idempotency-Key, If-Match, ETag, typed problems), the package's `exports` map
  * (self-reference import of the compiled client, which imports no server code) and the generated types being current.
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,7 +12,16 @@ import { pathToFileURL } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import ts from 'typescript'
-import { createClient, ProblemError, signWebhook, verifyWebhook, WebhookVerificationError } from '../../src/client/index.js'
+import {
+  createClient,
+  type Jwk,
+  ProblemError,
+  ReceiptVerificationError,
+  signWebhook,
+  verifyReceipt,
+  verifyWebhook,
+  WebhookVerificationError,
+} from '../../src/client/index.js'
 import { signatureHeader, webhookHeaders } from '../../src/delivery/signing.js'
 import { startEngine } from '../helpers/delivery.js'
 import { organizationBody, referralBody } from '../helpers/fixtures.js'
@@ -173,6 +182,15 @@ t.test('the typed client against a listening service', async (t) => {
   })
   t.equal(accepted.data.status, 'mediating')
   t.equal(accepted.receipt, accepted.headers.get('receipt') ?? undefined, 'receipt reads the Receipt header when the service sends one')
+  // The receipt verifies against the published keys with the client's verifyReceipt (contract §4).
+  const jwks = (await court.get('/v1/service-keys', {})).data as unknown as { keys: Jwk[] }
+  t.match(verifyReceipt(accepted.receipt as string, jwks), {
+    subject: { kind: 'referral', id: first.data.id },
+    sequence: 2,
+    caseVersion: accepted.data.version,
+  })
+  t.equal(again.receipt, first.receipt, 'a replay carries the same receipt')
+  t.throws(() => verifyReceipt(`${(accepted.receipt as string).slice(0, -4)}AAAA`, jwks), ReceiptVerificationError, 'a forged signature is refused')
 
   // Problems: validation errors carry errors[]; English detail on request.
   const invalid = (await court
@@ -234,6 +252,7 @@ t.test('package exports: `zdz-connector/client` resolves to the compiled client,
     name: string
     type: string
     exports: Record<string, { types: string; default: string }>
+    dependencies: Record<string, string>
   }
   const entry = pkg.exports['./client']
   t.ok(entry, 'exports has ./client')
@@ -257,15 +276,19 @@ t.test('package exports: `zdz-connector/client` resolves to the compiled client,
     writeFileSync(path.join(out, file.replace(/\.ts$/, '.js')), js)
   }
   const external = [...imports].filter((m) => !m.startsWith('./') && !m.startsWith('node:'))
-  t.same(external, [], 'the client imports only node: built-ins and its own files')
+  // Beside node: built-ins and its own files, only the SM2 library the receipt verifier needs (a runtime dependency).
+  t.same(external, ['sm-crypto'], 'the client imports no server code')
+  t.ok(pkg.dependencies['sm-crypto'], 'sm-crypto is a runtime dependency')
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'))
   writeFileSync(
     path.join(dir, 'probe.mjs'),
-    "import { createClient, verifyWebhook, ProblemError } from 'zdz-connector/client'\nexport default { createClient, verifyWebhook, ProblemError }\n",
+    "import { createClient, verifyWebhook, verifyReceipt, ProblemError } from 'zdz-connector/client'\nexport default { createClient, verifyWebhook, verifyReceipt, ProblemError }\n",
   )
   const probe = (await import(pathToFileURL(path.join(dir, 'probe.mjs')).href)) as { default: Record<string, unknown> }
   t.equal(typeof probe.default.createClient, 'function')
   t.equal(typeof probe.default.verifyWebhook, 'function')
   t.equal(typeof probe.default.ProblemError, 'function')
+  t.equal(typeof probe.default.verifyReceipt, 'function')
 })
 
 t.test('src/client/openapi-types.ts is current with openapi/openapi.json (else: npm run client:types)', async (t) => {

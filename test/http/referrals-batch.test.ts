@@ -9,7 +9,7 @@ import t from 'tap'
 import { caseNumber, post, referralBody, standardWorld } from '../helpers/fixtures.js'
 import { idemKey, startHarness } from '../helpers/harness.js'
 import { eventually } from '../helpers/peer.js'
-import { verifyReceipt } from '../../src/security/receipt-verify.js'
+import { verifyReceipt } from '../../src/client/receipts.js'
 
 const h = await startHarness()
 const single = await startHarness()
