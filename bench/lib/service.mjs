@@ -3,7 +3,7 @@
  * plus the database and Redis housekeeping around it, and sampling of its memory from /proc.
  */
 import { spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { createHash, generateKeyPairSync } from 'node:crypto'
 import { createWriteStream, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -19,6 +19,9 @@ export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
  * bench's data is throwaway and the key is deliberately public.
  */
 export const BENCH_DATA_KEYS = `bench:${createHash('sha256').update('zdz bench data key').digest('base64')}`
+
+/** A receipt signing key (contract §4), required in production: generated per run, the bench verifies no receipt. */
+const BENCH_RECEIPT_KEYS = `bench:${Buffer.from(generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' })).toString('base64')}`
 
 export function dbUrl(name) {
   const u = new URL(ADMIN_URL)
@@ -95,6 +98,7 @@ export async function startService({ database, queuePrefix, operatorKey, profile
       OPERATOR_API_KEY: operatorKey,
       LOG_LEVEL: 'warn',
       DATA_KEYS: BENCH_DATA_KEYS,
+      RECEIPT_KEYS: BENCH_RECEIPT_KEYS,
       RATE_LIMIT_PER_MINUTE: '100000000',
       ...(profileDir ? { BENCH_PROFILE_DIR: profileDir } : {}),
       // A/B runs: BENCH_SERVICE_DATABASE_PREPARED_STATEMENTS=false runs the service without prepared statements.
