@@ -5,22 +5,25 @@
  * and two mediation organizations, starts the court and platform simulators, and plays complete referral
  * lives through the real API, printing every step as it happens. Then the court's receiver goes offline for
  * one case and catches up through the pull feed. At the end both simulators are checked against the
- * service: every event of every case seen, in sequence order. Exits 0 when in sync, 1 otherwise.
+ * service: every event of every case seen, in sequence order; every signed receipt verifies; both sides reconcile
+ * the day (same versions, same digest). Exits 0 when all holds, 1 otherwise.
  *
  *   node dist/tools/demo.js [--failure-rate 0.3] [--keep-db] [--database-url …] [--redis-url …]
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { type Jwk, verifyReceipt } from '../src/client/index.js'
 import { formatDataKeys, generateThrowawayKeys } from '../src/security/field-cipher.js'
 import { ApiClient } from './simulators/api-client.js'
 import { DEMO_LIVES, playLife, playOutage } from './simulators/demo-lives.js'
 import type { LifePlan } from './simulators/platform-simulator.js'
 import { clearRedisPrefix, dropDatabase, freePort, killAllServiceProcesses, ServiceProcess, withDatabase } from './simulators/service-process.js'
 import { sleep } from './simulators/shared.js'
+import type { PeerSimulator } from './simulators/simulator.js'
 import { checkSync } from './simulators/sync-check.js'
 import { COURT_CODE, createWorld, ORGANIZATIONS, type World } from './simulators/world.js'
 
@@ -150,8 +153,32 @@ try {
     )
     for (const m of [...sync.missing, ...sync.outOfOrder, ...sync.extra].slice(0, 5)) say(`    ${m}`)
   }
+
+  title('签名回执核验 / Verifying the signed receipts')
+  const jwks = await operator.getOk<{ keys: Jwk[] }>('/v1/service-keys')
+  let receiptsOk = true
+  for (const sim of [world.court, world.platform]) {
+    let verified = 0
+    const bad: string[] = []
+    for (const receipt of sim.api.receipts) {
+      try {
+        verifyReceipt(receipt, jwks)
+        verified++
+      } catch (err) {
+        bad.push((err as Error).message)
+      }
+    }
+    receiptsOk &&= bad.length === 0 && verified > 0
+    say(
+      `${bad.length === 0 && verified > 0 ? '✓' : '✗'} ${sim.label}: ${verified} 份回执验签通过 / receipts verified (keys ${jwks.keys.map((k) => k.kid).join(', ')}); 失败 / failed ${bad.length}`,
+    )
+    for (const m of bad.slice(0, 3)) say(`    ${m}`)
+  }
+
+  title('按日对账 / Reconciling the day')
+  const reconciled = await reconcileDay([world.court, world.platform], say)
   const livesOk = results.every((r) => r.ok)
-  ok = livesOk && allSynced
+  ok = livesOk && allSynced && receiptsOk && reconciled
   title(ok ? '结果：双方与连接器完全同步 / RESULT: both sides in sync with the connector' : '结果：不同步 / RESULT: OUT OF SYNC')
 } catch (err) {
   say(`失败 / failed: ${(err as Error).stack ?? String(err)}`)
@@ -163,3 +190,55 @@ try {
   await clearRedisPrefix(values['redis-url'], prefix).catch(() => undefined)
 }
 process.exit(ok ? 0 : 1)
+
+/**
+ * Each side proves the day's exchange complete (contract §4 reconciliation): from the events it received it knows
+ * each referral's version and status; it sends the versions to `POST /v1/reconciliation/diff` and compares its own
+ * digest of `<id>:<version>:<status>\n` lines with the service's `GET /v1/reconciliation`.
+ */
+async function reconcileDay(sims: PeerSimulator[], log: (line: string) => void): Promise<boolean> {
+  let all = true
+  for (const sim of sims) {
+    // Cases last changed today (Asia/Shanghai), as this side saw them.
+    const day = shanghaiDay(new Date())
+    const mine = new Map<string, { version: number; status: string }>()
+    for (const [id, seen] of sim.subjects) {
+      const last = seen.at(-1)?.event
+      const view = (last?.data as { referral?: { status?: string; updatedAt?: string } } | undefined)?.referral
+      if (
+        !last ||
+        last.subject.kind !== 'referral' ||
+        last.caseVersion === null ||
+        !view?.status ||
+        !view.updatedAt ||
+        shanghaiDay(new Date(view.updatedAt)) !== day
+      )
+        continue
+      mine.set(id, { version: last.caseVersion, status: view.status })
+    }
+    const items = [...mine].map(([id, v]) => ({ id, version: v.version }))
+    const diff = await sim.api.postOk<{ missing: unknown[]; unknown: unknown[]; matched: number }>(
+      '/v1/reconciliation/diff',
+      { date: day, kind: 'referral', items },
+      randomUUID(),
+      [200],
+    )
+    const service = await sim.api.getOk<{ count: number; digest: string }>(`/v1/reconciliation?date=${day}&kind=referral`)
+    const lines = [...mine]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([id, v]) => `${id}:${v.version}:${v.status}\n`)
+      .join('')
+    const digest = createHash('sha256').update(lines).digest('hex')
+    const clean = diff.missing.length === 0 && diff.unknown.length === 0 && diff.matched === items.length && digest === service.digest
+    all &&= clean
+    log(
+      `${clean ? '✓' : '✗'} ${sim.label}: ${day} 对账 / reconciled — 一致 / matched ${diff.matched}, 缺失 / missing ${diff.missing.length}, 未知 / unknown ${diff.unknown.length}; ` +
+        `摘要 / digest ${digest.slice(0, 12)}… ${digest === service.digest ? '=' : '≠'} 连接器 / connector ${service.digest.slice(0, 12)}… (${service.count} cases)`,
+    )
+  }
+  return all
+}
+
+function shanghaiDay(d: Date): string {
+  return new Date(d.getTime() + 8 * 3_600_000).toISOString().slice(0, 10)
+}

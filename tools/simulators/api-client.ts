@@ -65,6 +65,8 @@ export class ApiClient {
   requests = 0
   /** Requests that failed without an answer or got a retryable one. */
   retries = 0
+  /** The signed receipts (`Receipt`, contract §4) of the writes answered 2xx, for the peer to verify. */
+  readonly receipts: string[] = []
   readonly #maxInFlight: number
   #inFlight = 0
   readonly #waiting: Array<() => void> = []
@@ -105,6 +107,8 @@ export class ApiClient {
         headers: opts.headers,
         signal: AbortSignal.timeout(this.timeoutMs),
       })
+      const receipt = a.headers.get('receipt')
+      if (receipt) this.receipts.push(receipt)
       return { status: a.status, body: a.text, json: (a.text ? a.data : undefined) as T, headers: a.headers, attempts: 1 }
     } catch (err) {
       // A problem answer is an answer: the retry loop decides what to do with it.
