@@ -5,6 +5,7 @@ import type { Referral } from '../domain/referral.js'
 import type { Database } from './database.js'
 import type { StoredResponse } from './idempotency-repository.js'
 import { toOrganization } from './organization-repository.js'
+import { referralColumns } from './referral-repository.js'
 
 /**
  * The batch intake's reads and its one write (POST /v1/referrals/batch): whatever N single intakes would read one by
@@ -59,18 +60,7 @@ export interface IntakeRows {
 export async function insertIntakes(trx: Trx, intakes: readonly IntakeRows[]): Promise<Set<string>> {
   if (!intakes.length) return new Set()
   const referrals = intakes.map(({ referral: r }) => ({
-    id: r.id,
-    version: r.version,
-    status: r.status,
-    referral_type: r.referralType,
-    court_code: r.courtCode,
-    case_number: r.caseNumber,
-    dispute_type: r.disputeType,
-    organization_id: r.organizationId,
-    held_by: r.heldBy,
-    acceptance_due_on: r.doc.deadlines.acceptanceDueOn,
-    mediation_due_on: r.doc.deadlines.mediationDueOn,
-    chain_head: r.chainHead,
+    ...referralColumns(r),
     doc: r.doc,
     created_at: r.createdAt.toISOString(),
     updated_at: r.updatedAt.toISOString(),

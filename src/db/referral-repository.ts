@@ -32,8 +32,9 @@ export function toReferral(r: ReferralRow): Referral {
 export const ACTIVE_CASE_CONSTRAINT = 'referrals_active_case_uidx'
 
 /** Inserts the referral now, or in `batch`; `onDuplicate` is the error for an active referral of the same case. */
-export async function insertReferral(trx: Transaction<Database>, r: Referral, batch?: WriteBatch, onDuplicate?: () => Error): Promise<void> {
-  const q = trx.insertInto('referrals').values({
+/** A new referral's indexed columns (everything but `doc` and the instants, which single and batch inserts pass differently). */
+export function referralColumns(r: Referral) {
+  return {
     id: r.id,
     version: r.version,
     status: r.status,
@@ -46,10 +47,11 @@ export async function insertReferral(trx: Transaction<Database>, r: Referral, ba
     acceptance_due_on: r.doc.deadlines.acceptanceDueOn,
     mediation_due_on: r.doc.deadlines.mediationDueOn,
     chain_head: r.chainHead,
-    doc: JSON.stringify(r.doc),
-    created_at: r.createdAt,
-    updated_at: r.updatedAt,
-  })
+  }
+}
+
+export async function insertReferral(trx: Transaction<Database>, r: Referral, batch?: WriteBatch, onDuplicate?: () => Error): Promise<void> {
+  const q = trx.insertInto('referrals').values({ ...referralColumns(r), doc: JSON.stringify(r.doc), created_at: r.createdAt, updated_at: r.updatedAt })
   if (batch) batch.add(q, onDuplicate ? { onUniqueViolation: { constraint: ACTIVE_CASE_CONSTRAINT, error: onDuplicate } } : {})
   else await q.execute()
 }
