@@ -44,6 +44,7 @@ function transpileService(out: string): void {
   writeFileSync(path.join(out, 'package.json'), JSON.stringify({ type: 'module' }))
   symlinkSync(path.join(root, 'node_modules'), path.join(out, 'node_modules'), 'dir')
   symlinkSync(path.join(root, 'data'), path.join(out, 'data'), 'dir')
+  symlinkSync(path.join(root, 'console'), path.join(out, 'console'), 'dir')
 }
 
 const build = path.join(os.tmpdir(), `zdz-ci-build-${randomBytes(5).toString('hex')}`)
