@@ -5,23 +5,18 @@
  * tests) verify with {@link verify}. The id and timestamp are part of the signed content so that a captured
  * request cannot be replayed under another id or, outside the tolerance window, at another time.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { signWebhook, verifyWebhook, WEBHOOK_SCHEMES, WEBHOOK_TOLERANCE_SECONDS, type WebhookErrorCode, WebhookVerificationError } from '../client/webhooks.js'
 import type { SignatureAlgorithm } from '../db/subscription-repository.js'
 
 /** Signature algorithms a subscription may choose (contract §8); `hmac-sm3` serves deployments under 密评. */
 export type { SignatureAlgorithm }
 
-/** Scheme prefix written in the `webhook-signature` header for each algorithm. */
-export const SIGNATURE_SCHEMES: Readonly<Record<SignatureAlgorithm, string>> = {
-  'hmac-sha256': 'v1',
-  'hmac-sm3': 'sm3',
-}
-
-/** Node digest names behind each algorithm. */
-const DIGESTS: Readonly<Record<SignatureAlgorithm, string>> = {
-  'hmac-sha256': 'sha256',
-  'hmac-sm3': 'sm3',
-}
+/**
+ * Scheme prefix written in the `webhook-signature` header for each algorithm. The HMAC itself and the verifier are the
+ * integrators' own (`zdz-connector/client`, src/client/webhooks.ts): what the service sends is what they check.
+ */
+export const SIGNATURE_SCHEMES: Readonly<Record<SignatureAlgorithm, string>> = WEBHOOK_SCHEMES
 
 /** Field-cipher context of subscription secrets: the API encrypts them under it, the worker decrypts them to sign. */
 export const SECRET_CONTEXT = 'subscriptionSecret'
@@ -30,7 +25,7 @@ export const SECRET_CONTEXT = 'subscriptionSecret'
 export const SECRET_PREFIX = 'whsec_'
 
 /** Default tolerance between the signed timestamp and the receiver's clock (Standard Webhooks: 5 minutes). */
-export const DEFAULT_TOLERANCE_SECONDS = 300
+export const DEFAULT_TOLERANCE_SECONDS = WEBHOOK_TOLERANCE_SECONDS
 
 /** Bytes of randomness in a generated secret: above the contract's minimum of 24, matching the HMAC block needs. */
 const SECRET_BYTES = 32
@@ -85,21 +80,11 @@ function assertTimestamp(timestamp: number): void {
   }
 }
 
-/** Base64 HMAC of the signed content, without scheme prefix. */
-function digest(key: Buffer, algorithm: SignatureAlgorithm, id: string, timestamp: string, body: WebhookBody): string {
-  const hmac = createHmac(DIGESTS[algorithm], key)
-  hmac.update(`${id}.${timestamp}.`, 'utf8')
-  if (typeof body === 'string') hmac.update(body, 'utf8')
-  else hmac.update(body)
-  return hmac.digest('base64')
-}
-
 /** Signs one message with one secret: `v1,<base64>` for HMAC-SHA256, `sm3,<base64>` for HMAC-SM3. */
 export function sign(input: SignInput): string {
-  const algorithm = input.algorithm ?? 'hmac-sha256'
   assertTimestamp(input.timestamp)
-  const sig = digest(secretBytes(input.secret), algorithm, input.id, String(input.timestamp), input.body)
-  return `${SIGNATURE_SCHEMES[algorithm]},${sig}`
+  secretBytes(input.secret)
+  return signWebhook({ ...input, algorithm: input.algorithm ?? 'hmac-sha256' })
 }
 
 /**
@@ -135,18 +120,10 @@ export function webhookHeaders(id: string, timestamp: number, body: WebhookBody,
 }
 
 /** Stable reasons a verification fails, for receivers to log and tests to assert on. */
-export type WebhookVerificationErrorCode = 'missing_headers' | 'invalid_timestamp' | 'timestamp_too_old' | 'timestamp_too_new' | 'invalid_signature'
+export type WebhookVerificationErrorCode = WebhookErrorCode
 
 /** Thrown by {@link verify}; `code` is stable, the message is for humans. */
-export class WebhookVerificationError extends Error {
-  readonly code: WebhookVerificationErrorCode
-
-  constructor(code: WebhookVerificationErrorCode, message: string) {
-    super(message)
-    this.name = 'WebhookVerificationError'
-    this.code = code
-  }
-}
+export { WebhookVerificationError }
 
 /** Header container accepted by {@link verify}: Node's `IncomingHttpHeaders`, a plain object, or a fetch `Headers`. */
 export type HeaderSource = { get(name: string): string | null } | Readonly<Record<string, string | readonly string[] | undefined>>
@@ -163,31 +140,6 @@ export interface VerifyInput {
   now?: Date
 }
 
-/** Case-insensitive header read; a repeated header counts as missing because its meaning is ambiguous. */
-function readHeader(headers: HeaderSource, name: string): string | undefined {
-  if (typeof headers.get === 'function') {
-    const value = (headers as { get(name: string): string | null }).get(name)
-    return value ?? undefined
-  }
-  const record = headers as Readonly<Record<string, string | readonly string[] | undefined>>
-  for (const key of Object.keys(record)) {
-    if (key.toLowerCase() !== name) continue
-    const value = record[key]
-    if (typeof value === 'string') return value
-    if (Array.isArray(value) && value.length === 1 && typeof value[0] === 'string') return value[0]
-    return undefined
-  }
-  return undefined
-}
-
-/** Compares two strings in time independent of where they differ. Lengths are not secret (base64 of a fixed digest). */
-function constantTimeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'utf8')
-  const right = Buffer.from(b, 'utf8')
-  if (left.length !== right.length) return false
-  return timingSafeEqual(left, right)
-}
-
 /**
  * Verifies a Standard Webhooks request and returns `true`, or throws {@link WebhookVerificationError}.
  *
@@ -197,50 +149,16 @@ function constantTimeEqual(a: string, b: string): boolean {
  * scheme are ignored, so an `sm3` signature never satisfies an `hmac-sha256` receiver and vice versa.
  */
 export function verify(input: VerifyInput): true {
-  const algorithm = input.algorithm ?? 'hmac-sha256'
-  const tolerance = input.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS
-  const now = input.now ?? new Date()
-
-  const id = readHeader(input.headers, 'webhook-id')
-  const timestampHeader = readHeader(input.headers, 'webhook-timestamp')
-  const signatureValue = readHeader(input.headers, 'webhook-signature')
-  if (!id || !timestampHeader || !signatureValue) {
-    throw new WebhookVerificationError('missing_headers', 'missing webhook-id, webhook-timestamp or webhook-signature')
-  }
-
-  if (!/^\d{1,15}$/.test(timestampHeader)) {
-    throw new WebhookVerificationError('invalid_timestamp', 'webhook-timestamp is not unix seconds')
-  }
-  const timestamp = Number(timestampHeader)
-  const nowSeconds = Math.floor(now.getTime() / 1000)
-  if (timestamp < nowSeconds - tolerance) {
-    throw new WebhookVerificationError('timestamp_too_old', 'webhook-timestamp is too old')
-  }
-  if (timestamp > nowSeconds + tolerance) {
-    throw new WebhookVerificationError('timestamp_too_new', 'webhook-timestamp is too far in the future')
-  }
-
-  const scheme = SIGNATURE_SCHEMES[algorithm]
-  const candidates: string[] = []
-  for (const part of signatureValue.split(' ')) {
-    if (part === '') continue
-    const comma = part.indexOf(',')
-    if (comma < 0) continue
-    if (part.slice(0, comma) !== scheme) continue
-    candidates.push(part.slice(comma + 1))
-  }
-
   const secrets = typeof input.secrets === 'string' ? [input.secrets] : input.secrets
-  let matched = false
-  for (const secret of secrets) {
-    const expected = digest(secretBytes(secret), algorithm, id, timestampHeader, input.body)
-    for (const candidate of candidates) {
-      // No early exit: every comparison runs, so timing reveals nothing about which secret or signature matched.
-      if (constantTimeEqual(candidate, expected)) matched = true
-    }
-  }
-  if (!matched) {
-    throw new WebhookVerificationError('invalid_signature', 'no matching webhook signature')
-  }
+  // A garbled secret is the receiver's configuration error, not a bad request: a TypeError, as when signing.
+  for (const secret of secrets) secretBytes(secret)
+  verifyWebhook({
+    headers: input.headers,
+    body: input.body,
+    secrets,
+    algorithm: input.algorithm ?? 'hmac-sha256',
+    toleranceSeconds: input.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS,
+    now: input.now,
+  })
   return true
 }
