@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { type ConnectorClient, createClient, ProblemError } from '../client/http.js'
 
 /** An answer of the service that is not a success: its problem `code` is what the CLI prints (exit code 1). */
 export class ApiError extends Error {
@@ -21,39 +22,33 @@ export class UsageError extends Error {
   }
 }
 
-/** The service's public API over HTTP with an operator key; mutating calls carry a fresh Idempotency-Key. */
+/**
+ * The service's public API over HTTP with an operator key, through the integrators' own client (`zdz-connector/client`):
+ * mutating calls carry a fresh Idempotency-Key; a problem answer becomes an {@link ApiError}.
+ */
 export class ApiClient {
-  constructor(
-    private readonly baseUrl: string,
-    private readonly key: string,
-  ) {}
+  private readonly client: ConnectorClient
+
+  constructor(baseUrl: string, key: string) {
+    this.client = createClient({ baseUrl, apiKey: key, headers: { accept: 'application/json, application/problem+json' } })
+  }
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = new URL(path.replace(/^\//, ''), this.baseUrl.endsWith('/') ? this.baseUrl : `${this.baseUrl}/`)
-    const headers: Record<string, string> = { authorization: `Bearer ${this.key}`, accept: 'application/json, application/problem+json' }
-    if (method === 'POST') headers['idempotency-key'] = `zdz-cli-${randomUUID()}`
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    let res: Response
     try {
-      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+      const res = await this.client.request<T>(method, path.startsWith('/') ? path : `/${path}`, {
+        body,
+        ...(method === 'POST' ? { idempotencyKey: `zdz-cli-${randomUUID()}` } : {}),
+      })
+      return res.data
     } catch (err) {
+      if (err instanceof ProblemError) {
+        const detail = err.detail ?? (err.text.slice(0, 200) || `HTTP ${err.status}`)
+        throw new ApiError(err.status, err.code, detail, err.body as Record<string, unknown>)
+      }
       const cause = (err as { cause?: { code?: string; message?: string } }).cause
-      throw new ApiError(0, 'connection_failed', `cannot reach ${url.origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, undefined)
+      const origin = new URL(this.client.baseUrl).origin
+      throw new ApiError(0, 'connection_failed', `cannot reach ${origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, undefined)
     }
-    const text = await res.text()
-    let parsed: unknown
-    try {
-      parsed = text ? JSON.parse(text) : undefined
-    } catch {
-      parsed = undefined
-    }
-    if (!res.ok) {
-      const p = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined
-      const code = typeof p?.code === 'string' ? p.code : `http_${res.status}`
-      const detail = typeof p?.detail === 'string' ? p.detail : text.slice(0, 200) || res.statusText
-      throw new ApiError(res.status, code, detail, p)
-    }
-    return parsed as T
   }
 
   /** Every page of a cursor-paginated list. */
