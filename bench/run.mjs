@@ -28,6 +28,7 @@ import { forkChild } from './lib/child.mjs'
 import { heapMarkdown, profileMarkdown, summarizeHeapProfile, summarizeProfile } from './lib/cpuprofile.mjs'
 import { withCpu } from './lib/cpu.mjs'
 import { cannon, figures } from './lib/load.mjs'
+import { paced } from './lib/paced.mjs'
 import { evaluateTargets, markdownTable, updateReadme, writeResults } from './lib/report.mjs'
 import { ADMIN_URL, createDatabase, dbUrl, dropDatabase, dropRedisPrefix, REDIS_URL, startService } from './lib/service.mjs'
 import { benchCipher, intakeDoc, sameRowsTemplate } from './lib/shape.mjs'
@@ -39,6 +40,7 @@ const SMOKE = flag('--smoke')
 const PROFILE = flag('--profile')
 const KEEP_DB = flag('--keep-db')
 const DRAIN_ONLY = flag('--drain-only')
+const E2E_ONLY = flag('--e2e-only')
 
 const P = SMOKE
   ? {
@@ -47,8 +49,8 @@ const P = SMOKE
       batchRequestsPerConnection: 1,
       overloadSeconds: 0,
       readSeconds: 3,
-      e2eSeconds: 5,
-      e2eRate: 100,
+      e2eSeconds: 4,
+      e2eMaxSeconds: 3,
       e2eLowRate: 20,
       e2eLowSeconds: 2,
       drainBacklog: 300,
@@ -61,8 +63,8 @@ const P = SMOKE
       batchRequestsPerConnection: 20,
       overloadSeconds: 8,
       readSeconds: 15,
-      e2eSeconds: 30,
-      e2eRate: 500,
+      e2eSeconds: 20,
+      e2eMaxSeconds: 15,
       e2eLowRate: 50,
       e2eLowSeconds: 10,
       drainBacklog: 20_000,
@@ -367,17 +369,42 @@ async function readPhase(base, key, ids, seconds) {
   return figures(res)
 }
 
-async function e2ePhase(base, world, factory, runId, subscriber, rate = P.e2eRate, seconds = P.e2eSeconds) {
+/**
+ * End to end: intake answer at the client → webhook received by the subscriber, matched on the referral id.
+ * `rate` set: an evenly paced open loop (lib/paced.mjs); unset: closed loop, as fast as the connections go (the
+ * maximum). `deliveredPerSecond` counts the receipts that arrived while intake ran: the rate the whole pipeline
+ * kept up with, which bounds the maximum when deliveries fall behind the intake.
+ */
+async function e2ePhase(base, world, factory, runId, subscriber, { rate, seconds }) {
   const answered = new Map()
   const errors = []
   await subscriber.call({ cmd: 'reset' })
-  const res = await cannon({
-    ...intakeRequest(base, world.court.apiKey, factory, `${runId}-e2e`, (id) => answered.set(id, wallMs()), errors),
-    connections: C.e2e,
-    duration: seconds,
-    overallRate: rate,
-  })
-  const intake = figures(res)
+  const onCreated = (id) => answered.set(id, wallMs())
+  const started = wallMs()
+  let intake
+  if (rate) {
+    let k = 0
+    intake = await paced({
+      base,
+      rate,
+      seconds,
+      request: () => ({
+        method: 'POST',
+        path: '/v1/referrals',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${world.court.apiKey}`, 'idempotency-key': `bench-${runId}-${++k}` },
+        body: JSON.stringify(factory.next()),
+      }),
+      onResponse(status, body) {
+        const m = status === 201 ? ID_RE.exec(body) : null
+        if (m) onCreated(m[1])
+        else if (errors.length < 5) errors.push(`${status} ${body.slice(0, 300)}`)
+      },
+    })
+  } else {
+    const res = await cannon({ ...intakeRequest(base, world.court.apiKey, factory, runId, onCreated, errors), connections: C.e2e, duration: seconds })
+    intake = figures(res)
+  }
+  const intakeEnded = wallMs()
   if (errors.length) log(`e2e: unexpected intake answers, e.g. ${errors[0]}`)
   // Wait for these referrals' own webhooks: late deliveries of an earlier phase also count in the subscriber's totals.
   const all = await until(
@@ -392,15 +419,20 @@ async function e2ePhase(base, world, factory, runId, subscriber, rate = P.e2eRat
   if (!all) log('e2e: not every referral reached the subscriber within 60 s')
   const { receipts } = await subscriber.call({ cmd: 'receipts' }, 60_000)
   const lat = []
+  let deliveredDuringIntake = 0
   for (const [referralId, at] of receipts) {
     const a = answered.get(referralId)
-    if (a !== undefined) lat.push(at - a)
+    if (a === undefined) continue
+    lat.push(at - a)
+    if (at <= intakeEnded) deliveredDuringIntake++
   }
   lat.sort((x, y) => x - y)
+  const intakeSeconds = (intakeEnded - started) / 1000
   return {
-    rate,
+    ...(rate ? { rate } : {}),
     seconds,
     achievedRate: intake.rps,
+    deliveredPerSecond: Math.round(deliveredDuringIntake / intakeSeconds),
     created: answered.size,
     matched: lat.length,
     missing: answered.size - lat.length,
@@ -412,6 +444,38 @@ async function e2ePhase(base, world, factory, runId, subscriber, rate = P.e2eRat
     intakeP99Ms: intake.p99Ms,
     intake,
   }
+}
+
+/**
+ * The end-to-end phases: the pipeline's own latency at a low even pace; the maximum rate the whole pipeline keeps
+ * up with (closed loop); then an even pace at 80 % of that maximum, which is the target's load.
+ */
+async function e2eSuite(svc, world, factory, runId, subscriber, subscriptionId, databaseUrl, profileDir) {
+  log(`end-to-end: ${P.e2eLowRate}/s evenly paced for ${P.e2eLowSeconds} s`)
+  const lowSince = new Date().toISOString()
+  const { intake: lowIntake, ...low } = await e2ePhase(svc.base, world, factory, `${runId}-low`, subscriber, { rate: P.e2eLowRate, seconds: P.e2eLowSeconds })
+  low.intakeP99Ms = lowIntake.p99Ms
+  low.breakdown = await pipelineBreakdown(databaseUrl, subscriptionId, lowSince)
+  log(`  p50 ${low.p50Ms} ms, p95 ${low.p95Ms} ms, p99 ${low.p99Ms} ms (intake p99 ${low.intakeP99Ms} ms)`)
+  log(`end-to-end maximum: ${C.e2e} connections, closed loop, ${P.e2eMaxSeconds} s`)
+  const { intake: maxIntake, ...max } = await e2ePhase(svc.base, world, factory, `${runId}-max`, subscriber, { seconds: P.e2eMaxSeconds })
+  max.intakeP99Ms = maxIntake.p99Ms
+  max.connections = C.e2e
+  const maxPerSecond = Math.min(max.achievedRate, max.deliveredPerSecond)
+  const offered = Math.max(1, Math.round(0.8 * maxPerSecond))
+  log(`  intake ${max.achievedRate}/s, delivered ${max.deliveredPerSecond}/s while it ran: maximum ${maxPerSecond}/s`)
+  await sleep(SMOKE ? 500 : 3000)
+  log(`end-to-end: ${offered}/s (80 % of the maximum) evenly paced for ${P.e2eSeconds} s`)
+  const since = new Date().toISOString()
+  const run = await withCpu(
+    svc.pid,
+    () => profiled(svc, profileDir, 'e2e', () => e2ePhase(svc.base, world, factory, `${runId}-e2e`, subscriber, { rate: offered, seconds: P.e2eSeconds })),
+    (r) => r.matched,
+  )
+  const e2e = { ...run.result, offeredPerSecond: offered, maxPerSecond, cpu: run.cpu, max, lowRate: low }
+  e2e.breakdown = await pipelineBreakdown(databaseUrl, subscriptionId, since)
+  log(`  p50 ${e2e.p50Ms} ms, p95 ${e2e.p95Ms} ms, p99 ${e2e.p99Ms} ms; achieved ${e2e.achievedRate}/s, missing ${e2e.missing}`)
+  return e2e
 }
 
 /**
@@ -568,6 +632,14 @@ async function main() {
     svc = await startService({ database, queuePrefix, operatorKey, profileDir })
     log(`service pid ${svc.pid} on ${svc.base} (log ${svc.logFile})`)
     const world = await seedWorld(svc.base, operatorKey)
+    if (E2E_ONLY) {
+      subscriber = await forkChild('subscriber.mjs')
+      const sub = await subscribe(svc.base, operatorKey, world, subscriber)
+      const factory = referralFactory({ seed: 42, organizationIds: world.organizationIds })
+      const e2e = await e2eSuite(svc, world, factory, runId, subscriber, sub.id, databaseUrl, profileDir)
+      process.stdout.write(`${JSON.stringify({ e2e, machine: result.machine }, null, 2)}\n`)
+      return
+    }
     if (DRAIN_ONLY) {
       subscriber = await forkChild('subscriber.mjs')
       const sub = await subscribe(svc.base, operatorKey, world, subscriber)
@@ -716,26 +788,8 @@ async function main() {
     mark('e2e')
     subscriber = await forkChild('subscriber.mjs')
     const sub = await subscribe(svc.base, operatorKey, world, subscriber)
-    // The pipeline's own latency first, at a rate far below capacity; then the target rate.
-    const lowSince = new Date().toISOString()
-    const low = await e2ePhase(svc.base, world, factory, `${runId}-low`, subscriber, P.e2eLowRate, P.e2eLowSeconds)
-    low.breakdown = await pipelineBreakdown(databaseUrl, sub.id, lowSince)
-    log(`end-to-end at ${P.e2eLowRate}/s: p50 ${low.p50Ms} ms, p95 ${low.p95Ms} ms, p99 ${low.p99Ms} ms`)
-    log(`end-to-end: ${P.e2eRate}/s for ${P.e2eSeconds} s`)
-    const e2eSince = new Date().toISOString()
-    const e2eRun = await withCpu(
-      svc.pid,
-      () => profiled(svc, profileDir, 'e2e', () => e2ePhase(svc.base, world, factory, runId, subscriber)),
-      (r) => r.matched,
-    )
-    result.e2e = { ...e2eRun.result, cpu: e2eRun.cpu }
-    result.e2e.breakdown = await pipelineBreakdown(databaseUrl, sub.id, e2eSince)
-    const { intake: lowIntake, ...lowRest } = low
-    result.e2e.atLowRate = { ...lowRest, intakeP99Ms: lowIntake.p99Ms }
+    result.e2e = await e2eSuite(svc, world, factory, runId, subscriber, sub.id, databaseUrl, profileDir)
     phaseRss.e2e = svc.takePhasePeakMb()
-    log(
-      `  p50 ${result.e2e.p50Ms} ms, p95 ${result.e2e.p95Ms} ms, p99 ${result.e2e.p99Ms} ms; achieved ${result.e2e.achievedRate}/s, missing ${result.e2e.missing}`,
-    )
 
     mark('drain')
     log(`drain: backlog of ${P.drainBacklog}`)

@@ -26,10 +26,11 @@ export function evaluateTargets(r) {
     }
   }
   if (r.read?.ratio !== undefined) t.read = { target: 'read ≥ 0.25 × bare-route baseline', value: r.read.ratio, met: r.read.ratio >= 0.25 }
-  if (r.e2e?.p99Ms !== undefined) {
-    const rateOk = r.e2e.achievedRate >= 0.95 * r.e2e.rate
+  if (r.e2e?.p99Ms !== undefined && r.e2e.offeredPerSecond !== undefined) {
+    // At 80 % of the maximum end-to-end rate measured in the same run, evenly paced.
+    const rateOk = r.e2e.achievedRate >= 0.95 * r.e2e.offeredPerSecond
     t.e2e = {
-      target: `end-to-end p99 ≤ 250 ms at ${r.e2e.rate}/s`,
+      target: `end-to-end p99 ≤ 250 ms at 80 % of the maximum end-to-end rate (${r.e2e.offeredPerSecond}/s of ${r.e2e.maxPerSecond}/s)`,
       value: r.e2e.p99Ms,
       met: r.e2e.p99Ms !== null && r.e2e.p99Ms <= 250 && rateOk && r.e2e.missing === 0,
     }
@@ -42,8 +43,8 @@ export function evaluateTargets(r) {
   }
   if (r.read?.pkRatio !== undefined)
     t.readPk = { target: 'read ≥ 0.6 × a bare route reading the row by primary key', value: r.read.pkRatio, met: r.read.pkRatio >= 0.6 }
-  if (r.e2e?.atLowRate?.p99Ms !== undefined) {
-    const l = r.e2e.atLowRate
+  if (r.e2e?.lowRate?.p99Ms !== undefined) {
+    const l = r.e2e.lowRate
     t.e2eLowRate = { target: `end-to-end p99 ≤ 50 ms at ${l.rate}/s`, value: l.p99Ms, met: l.p99Ms !== null && l.p99Ms <= 50 && l.missing === 0 }
   }
   return t
@@ -99,16 +100,22 @@ export function markdownTable(r) {
         `| read, masked view (operator: no decryption, no access-log row) | ${n(r.read.masked.rps)} req/s, p99 ${ms(r.read.masked.p99Ms)} | bare Fastify route | ${n(r.read.masked.ratio, 2)} | — | |`,
       )
   }
-  if (r.e2e?.atLowRate) {
-    const l = r.e2e.atLowRate
+  if (r.e2e?.lowRate) {
+    const l = r.e2e.lowRate
     lines.push(
-      `| end-to-end at ${n(l.rate)}/s for ${l.seconds} s (the pipeline's own latency; ${n(l.matched)} matched, ${n(l.missing)} missing) | p50 ${ms(l.p50Ms)}, p95 ${ms(l.p95Ms)}, p99 ${ms(l.p99Ms)} | — | — | p99 ≤ 50 ms | ${mark(t.e2eLowRate)} |`,
+      `| end-to-end at ${n(l.rate)}/s evenly paced for ${l.seconds} s (the pipeline's own latency; ${n(l.matched)} matched, ${n(l.missing)} missing) | p50 ${ms(l.p50Ms)}, p95 ${ms(l.p95Ms)}, p99 ${ms(l.p99Ms)} | — | — | p99 ≤ 50 ms | ${mark(t.e2eLowRate)} |`,
     )
   }
-  if (r.e2e) {
-    const short = r.e2e.achievedRate < 0.95 * r.e2e.rate ? ` (only ${n(r.e2e.achievedRate)}/s of ${n(r.e2e.rate)}/s achieved)` : ''
+  if (r.e2e?.max) {
+    const m = r.e2e.max
     lines.push(
-      `| end-to-end: intake answer → webhook received, ${n(r.e2e.rate)}/s offered for ${r.e2e.seconds} s (achieved ${n(r.e2e.achievedRate)}/s, ${n(r.e2e.matched)} matched, ${n(r.e2e.missing)} missing) | p50 ${ms(r.e2e.p50Ms)}, p95 ${ms(r.e2e.p95Ms)}, p99 ${ms(r.e2e.p99Ms)} (intake p99 ${ms(r.e2e.intakeP99Ms)}) | — | — | p99 ≤ 250 ms at ${n(r.e2e.rate)}/s | ${mark(t.e2e)}${t.e2e && !t.e2e.met ? short : ''} |`,
+      `| end-to-end maximum: closed loop, ${m.connections ?? '—'} connections, ${m.seconds} s (intake ${n(m.achievedRate)}/s, delivered ${n(m.deliveredPerSecond)}/s while it ran) | ${n(r.e2e.maxPerSecond)} referrals/s end to end, p99 ${ms(m.p99Ms)} | — | — | — | |`,
+    )
+  }
+  if (r.e2e?.offeredPerSecond !== undefined) {
+    const short = r.e2e.achievedRate < 0.95 * r.e2e.offeredPerSecond ? ` (only ${n(r.e2e.achievedRate)}/s of ${n(r.e2e.offeredPerSecond)}/s achieved)` : ''
+    lines.push(
+      `| end-to-end: intake answer → webhook received, ${n(r.e2e.offeredPerSecond)}/s (80 % of the maximum) evenly paced for ${r.e2e.seconds} s (${n(r.e2e.matched)} matched, ${n(r.e2e.missing)} missing) | p50 ${ms(r.e2e.p50Ms)}, p95 ${ms(r.e2e.p95Ms)}, p99 ${ms(r.e2e.p99Ms)} (intake p99 ${ms(r.e2e.intakeP99Ms)}) | — | — | p99 ≤ 250 ms | ${mark(t.e2e)}${t.e2e && !t.e2e.met ? short : ''} |`,
     )
   }
   if (r.drain) {
@@ -117,7 +124,7 @@ export function markdownTable(r) {
     )
   }
   if (r.rssPeakMb !== undefined) lines.push(`| peak RSS of the service (VmHWM) | ${n(r.rssPeakMb, 1)} MB | — | — | ≤ 250 MB | ${mark(t.rss)} |`)
-  const bd = [r.e2e?.atLowRate, r.e2e].filter((e) => e?.breakdown?.eventToDeliveryRowMs)
+  const bd = [r.e2e?.lowRate, r.e2e].filter((e) => e?.breakdown?.eventToDeliveryRowMs)
   if (bd.length) {
     lines.push(
       '',
@@ -135,7 +142,7 @@ export function markdownTable(r) {
     ['intake', r.intake?.cpu, 'referral'],
     ['batch intake', r.batchIntake?.cpu, 'referral'],
     ['read (court)', r.read?.cpu, 'read'],
-    [`end-to-end at ${n(r.e2e?.rate)}/s`, r.e2e?.cpu, 'referral delivered'],
+    [`end-to-end at ${n(r.e2e?.rate)}/s (80 % of the maximum)`, r.e2e?.cpu, 'referral delivered'],
     ['drain', r.drain?.cpu, 'delivery'],
   ].filter(([, c]) => c?.msPerOp)
   if (cpuRows.length) {
