@@ -41,6 +41,7 @@ const PROFILE = flag('--profile')
 const KEEP_DB = flag('--keep-db')
 const DRAIN_ONLY = flag('--drain-only')
 const E2E_ONLY = flag('--e2e-only')
+const BATCH_ONLY = flag('--batch-only')
 
 const P = SMOKE
   ? {
@@ -632,6 +633,14 @@ async function main() {
     svc = await startService({ database, queuePrefix, operatorKey, profileDir })
     log(`service pid ${svc.pid} on ${svc.base} (log ${svc.logFile})`)
     const world = await seedWorld(svc.base, operatorKey)
+    if (BATCH_ONLY) {
+      // The phase that sets the peak RSS, alone: for A/B runs of the service's memory settings.
+      const factory = referralFactory({ seed: 42, organizationIds: world.organizationIds })
+      const batchIntake = await batchIntakePhase(svc.base, world, factory, runId)
+      const rss = { batchIntakeMb: svc.takePhasePeakMb(), ...svc.memory() }
+      process.stdout.write(`${JSON.stringify({ batchIntake, rss, machine: result.machine }, null, 2)}\n`)
+      return
+    }
     if (E2E_ONLY) {
       subscriber = await forkChild('subscriber.mjs')
       const sub = await subscribe(svc.base, operatorKey, world, subscriber)

@@ -63,6 +63,14 @@ export async function dropRedisPrefix(prefix) {
   }
 }
 
+/** The Node flags `npm start` gives the service (package.json `scripts.start`: `node <flags> dist/src/server.js`). */
+export function startFlags() {
+  const start = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start
+  const m = /^node((?: --\S+)*) dist\/src\/server\.js$/.exec(start)
+  if (!m) throw new Error(`package.json scripts.start is not "node [flags] dist/src/server.js": ${start}`)
+  return m[1].split(' ').filter(Boolean)
+}
+
 function procStatus(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -81,7 +89,8 @@ export async function startService({ database, queuePrefix, operatorKey, profile
   const port = await freePort()
   const logFile = path.join(os.tmpdir(), `zdz-bench-service-${hex(4)}.log`)
   const out = createWriteStream(logFile)
-  const args = []
+  // The service runs with the Node flags of `npm start` (its heap limit), as in production.
+  const args = [...startFlags()]
   if (profileDir) args.push('--import', path.join(ROOT, 'bench', 'lib', 'profiler-preload.mjs'))
   args.push(path.join(ROOT, 'dist', 'src', 'server.js'))
   const child = spawn(process.execPath, args, {
@@ -105,6 +114,9 @@ export async function startService({ database, queuePrefix, operatorKey, profile
       ...(process.env.BENCH_SERVICE_DATABASE_PREPARED_STATEMENTS
         ? { DATABASE_PREPARED_STATEMENTS: process.env.BENCH_SERVICE_DATABASE_PREPARED_STATEMENTS }
         : {}),
+      // A/B runs of V8's memory settings: BENCH_SERVICE_NODE_OPTIONS='--max-old-space-size=…' (NODE_OPTIONS come before
+      // the command line's flags, so a flag of `npm start` wins over the same flag here).
+      ...(process.env.BENCH_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS } : {}),
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
