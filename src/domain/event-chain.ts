@@ -14,14 +14,32 @@ export interface EventEnvelope {
 
 export const GENESIS_HASH = '0'.repeat(64)
 
-/** JSON with object keys sorted at every level: the same event always hashes the same. */
+/**
+ * JSON with object keys sorted at every level: the same event always hashes the same. Keys sort by UTF-16 code
+ * units (the default sort); properties holding `undefined` are left out, as JSON.stringify does. Built by string
+ * concatenation, without the intermediate entry arrays: it runs on every event written.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  if (Array.isArray(value)) {
+    let s = '['
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) s += ','
+      // A hole stays empty, as Array.prototype.join writes it.
+      if (i in value) s += canonicalJson(value[i])
+    }
+    return `${s}]`
+  }
+  const o = value as Record<string, unknown>
+  const keys = Object.keys(o).sort()
+  let s = '{'
+  for (const k of keys) {
+    const v = o[k]
+    if (v === undefined) continue
+    if (s.length > 1) s += ','
+    s += `${JSON.stringify(k)}:${canonicalJson(v)}`
+  }
+  return `${s}}`
 }
 
 /** hash = SHA-256(previous hash ‖ canonical event), hex (contract §8 tamper evidence). */
