@@ -5,6 +5,7 @@ import type { ReferralStatus } from '../domain/referral-machine.js'
 import { referralScopeSql } from './access-sql.js'
 import type { Database, ReferralRow } from './database.js'
 import { commitVersioned } from './event-repository.js'
+import { rollupIntake, rollupTransition } from './stats-rollup.js'
 import { type WriteBatch, writeOrDefer } from './write-batch.js'
 import type { EventEnvelope } from '../domain/event-chain.js'
 
@@ -51,6 +52,8 @@ export function referralColumns(r: Referral) {
 }
 
 export async function insertReferral(trx: Transaction<Database>, r: Referral, batch?: WriteBatch, onDuplicate?: () => Error): Promise<void> {
+  // The statistics rollup counts it in the same statement (or transaction).
+  await rollupIntake(trx, r, batch)
   const q = trx.insertInto('referrals').values({ ...referralColumns(r), doc: JSON.stringify(r.doc), created_at: r.createdAt, updated_at: r.updatedAt })
   if (batch) batch.add(q, onDuplicate ? { onUniqueViolation: { constraint: ACTIVE_CASE_CONSTRAINT, error: onDuplicate } } : {})
   else await q.execute()
@@ -174,9 +177,20 @@ export interface TransitionCommit {
 
 /**
  * Writes a transition: the new state with its version bumped, and its one event (hash-chained, in the outbox),
- * in the caller's transaction (contract §2: the state change, the version bump and its event are one).
+ * in the caller's transaction (contract §2: the state change, the version bump and its event are one). Every
+ * referral transition goes through here, so here the statistics rollup follows it (db/stats-rollup.ts), before the
+ * writes: it reads the case's stored history as it was.
  */
-export function commitTransition(trx: Transaction<Database>, c: TransitionCommit): Promise<Referral> {
+export async function commitTransition(trx: Transaction<Database>, c: TransitionCommit): Promise<Referral> {
+  const event = {
+    type: c.eventType,
+    occurredAt: c.now,
+    sequence: c.before.version + 1,
+    organizationId: c.after.organizationId,
+    regionCode: c.holderRegion,
+    data: c.eventData,
+  }
+  await rollupTransition(trx, c.before, c.after, event, c.batch)
   return commitVersioned(trx, {
     ...c,
     subjectKind: 'referral',
