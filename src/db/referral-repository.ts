@@ -123,7 +123,7 @@ export interface ReferralFilters {
 
 /** Lists referrals the principal may read (`referralStanding(…).read`), keyset-paginated by id (UUIDv7: creation order). */
 export async function listReferrals(db: Db, p: Principal, f: ReferralFilters): Promise<Referral[]> {
-  let q = db.selectFrom('referrals as r').selectAll('r').where(referralScopeSql(p, 'r'))
+  let q = db.selectFrom('referrals as r').where(referralScopeSql(p, 'r'))
   if (f.status) q = q.where('r.status', '=', f.status)
   if (f.courtCode) q = q.where('r.court_code', '=', f.courtCode)
   if (f.organizationId) q = q.where('r.organization_id', '=', f.organizationId)
@@ -140,20 +140,22 @@ export async function listReferrals(db: Db, p: Principal, f: ReferralFilters): P
   if (f.updatedSince && Date.now() - new Date(f.updatedSince).getTime() <= RECENT_UPDATES_MS) {
     // What changed since a recent moment is few rows, but they sit at the end of the id order (ids follow creation):
     // walking the primary key and filtering read 765,415 rows at 1,000,000 referrals (bench/results/scale-plans.md).
-    // Filtering first (referrals_court_updated_idx, referrals_updated_idx), then ordering the few, reads only them.
+    // Filtering first (referrals_court_updated_id_idx, referrals_updated_idx), then ordering the few, reads only them;
+    // and only their ids: the page's rows are read once it is cut (a court's week was 13,365 whole rows copied to
+    // keep 51; migrations/0016_stats_rollup.ts).
     const rows = await db
       .with(
         (cte) => cte('recent').materialized(),
-        () => q,
+        () => q.select('r.id'),
       )
-      .selectFrom('recent')
+      .selectFrom('referrals')
       .selectAll()
+      .where('id', 'in', (eb) => eb.selectFrom('recent').select('recent.id').orderBy('recent.id').limit(f.limit))
       .orderBy('id')
-      .limit(f.limit)
       .execute()
     return rows.map(toReferral)
   }
-  const rows = await q.orderBy('r.id').limit(f.limit).execute()
+  const rows = await q.selectAll('r').orderBy('r.id').limit(f.limit).execute()
   return rows.map(toReferral)
 }
 

@@ -96,11 +96,12 @@ export function contributionSql(s: Sources, sign: 1 | -1): RawBuilder<unknown> {
     pairParts.push(sql`SELECT ${R} AS grain, b.id, b.created_on, b.court_code, b.dispute_type, b.held_by, ${empty} AS unit, true AS cur, b.status FROM refs b`)
   }
   if (grains.includes('o')) {
-    pairParts.push(sql`SELECT ${O}, b.id, b.created_on, b.court_code, ${empty}, b.held_by, h.org, h.org = b.organization_id, b.status
+    pairParts.push(sql`SELECT ${O} AS grain, b.id, b.created_on, b.court_code, ${empty} AS dispute_type, b.held_by, h.org AS unit, h.org = b.organization_id AS cur, b.status
       FROM refs b CROSS JOIN LATERAL unnest(b.held_by) AS h(org)`)
   }
   if (grains.includes('g')) {
-    pairParts.push(sql`SELECT ${G}, b.id, b.created_on, b.court_code, ${empty}, b.held_by, o.region_code, bool_or(o.id = b.organization_id), b.status
+    pairParts.push(sql`SELECT ${G} AS grain, b.id, b.created_on, b.court_code, ${empty} AS dispute_type, b.held_by, o.region_code AS unit,
+        bool_or(o.id = b.organization_id) AS cur, b.status
       FROM refs b JOIN organizations o ON o.id = ANY(b.held_by)
       GROUP BY b.id, b.created_on, b.court_code, b.held_by, o.region_code, b.status`)
   }
