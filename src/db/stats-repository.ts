@@ -253,7 +253,12 @@ export async function readStatsRollup(db: Kysely<Database>, p: Principal, q: Sta
     ) w
     GROUP BY key`
   const query = sql<StatsGroupRow>`
-    WITH cells AS MATERIALIZED (SELECT ${key} AS key, c.* FROM stats_cells c WHERE ${where}),
+    WITH cells AS MATERIALIZED (
+      -- Only what is summed: the cells' arrays and codes stay behind.
+      SELECT ${key} AS key, c.created_on, c.referrals, c.accepted, c.declined, c.agreed, c.terminated, c.performance_reported, c.performed,
+        c.litigated, c.open, c.confirmations_applied, c.confirmations_ruled_valid
+      FROM stats_cells c WHERE ${where}
+    ),
     agg AS (
       SELECT key,
         sum(referrals) AS referrals, sum(accepted) AS accepted, sum(declined) AS declined, sum(agreed) AS agreed,
