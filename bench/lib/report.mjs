@@ -47,6 +47,15 @@ export function evaluateTargets(r) {
     const l = r.e2e.lowRate
     t.e2eLowRate = { target: `end-to-end p99 ≤ 50 ms at ${l.rate}/s`, value: l.p99Ms, met: l.p99Ms !== null && l.p99Ms <= 50 && l.missing === 0 }
   }
+  // Issue 16, goal 7: measured by the last `--scale` run (its date in scale.date).
+  if (r.scale?.statsYearMsMedian !== undefined) {
+    const v = r.scale.statsYearMsMedian
+    t.statsYear = { target: 'a year of statistics as the operator (groupBy=court) median ≤ 300 ms', value: v, met: v !== null && v <= 300 }
+  }
+  if (r.scale?.updatedSinceP99Ms !== undefined) {
+    const v = r.scale.updatedSinceP99Ms
+    t.updatedSince = { target: "a court's updatedSince=<7 days ago> list p99 ≤ 100 ms", value: v, met: v !== null && v <= 100 }
+  }
   return t
 }
 
@@ -162,6 +171,13 @@ export function markdownTable(r) {
         `| ${name} (per ${unit}) | ${n(c.machineBusyPct, 0)} % | ${n(c.serviceCorePct, 0)} % | ${c2(m.service)} (${c2(m.serviceUser)} + ${c2(m.serviceSys)}) | ${c2(m.postgres)} | ${c2(m.redis)} | ${c2(m.other)} |`,
       )
     }
+  }
+  if (r.scale?.statsYearMsMedian !== undefined || r.scale?.updatedSinceP99Ms !== undefined) {
+    const s = r.scale
+    lines.push(
+      `| statistics: \`GET /v1/stats?groupBy=court&from=<365 days ago>\` as the operator, ${n(s.referrals)} referrals (scale run ${s.date}; median of 3 sequential calls) | ${ms(s.statsYearMsMedian)} | — | — | ≤ 300 ms | ${mark(t.statsYear ?? evaluateTargets(r).statsYear)} |`,
+      `| a court's list \`GET /v1/referrals?updatedSince=<7 days ago>\`, ${n(s.referrals)} referrals (scale run ${s.date}; 10 connections) | p99 ${ms(s.updatedSinceP99Ms)} | — | — | p99 ≤ 100 ms | ${mark(t.updatedSince ?? evaluateTargets(r).updatedSince)} |`,
+    )
   }
   if (r.scale) lines.push('', ...scaleTable(r.scale))
   return lines.join('\n')

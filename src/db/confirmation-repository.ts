@@ -5,6 +5,7 @@ import type { Principal } from '../domain/principal.js'
 import { confirmationScopeSql } from './access-sql.js'
 import type { Database, JudicialConfirmationRow } from './database.js'
 import { commitVersioned } from './event-repository.js'
+import { rollupConfirmation } from './stats-rollup.js'
 import { type WriteBatch, writeOrDefer } from './write-batch.js'
 
 type Db = Kysely<Database> | Transaction<Database>
@@ -31,6 +32,8 @@ export function toConfirmation(r: JudicialConfirmationRow): Confirmation {
 
 /** Inserts a new application. A second live application for one referral violates a unique index (23505). */
 export async function insertConfirmation(trx: Transaction<Database>, c: Confirmation): Promise<void> {
+  // The statistics rollup counts the application (of a referral) in the same transaction.
+  await rollupConfirmation(trx, undefined, c)
   await trx
     .insertInto('judicial_confirmations')
     .values({
@@ -172,9 +175,11 @@ export interface ConfirmationCommit {
 
 /**
  * Writes a decision: the new state with its version bumped and its one hash-chained event, in the caller's
- * transaction (the state change, the version bump and the event are one).
+ * transaction (the state change, the version bump and the event are one). The statistics rollup follows every
+ * decision here (db/stats-rollup.ts), before the writes.
  */
-export function commitConfirmationTransition(trx: Transaction<Database>, c: ConfirmationCommit): Promise<Confirmation> {
+export async function commitConfirmationTransition(trx: Transaction<Database>, c: ConfirmationCommit): Promise<Confirmation> {
+  await rollupConfirmation(trx, c.before, c.after, c.batch)
   return commitVersioned(trx, {
     ...c,
     subjectKind: 'judicial_confirmation',

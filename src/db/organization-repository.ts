@@ -4,6 +4,7 @@ import type { Organization, OrganizationKind } from '../domain/organization.js'
 import type { Principal } from '../domain/principal.js'
 import { orgScopeSql } from './access-sql.js'
 import type { Database, OrganizationRow } from './database.js'
+import { rollupRegionChange } from './stats-rollup.js'
 
 type Db = Kysely<Database> | Transaction<Database>
 
@@ -37,19 +38,22 @@ export type OrganizationInput = Omit<Organization, 'version' | 'createdAt' | 'up
  */
 export async function upsertOrganization(trx: Transaction<Database>, o: OrganizationInput): Promise<{ org: Organization; created: boolean }> {
   const values = { id: o.id, ...organizationValues(o) }
-  const row = await trx
-    .insertInto('organizations')
-    .values(values)
-    .onConflict((oc) =>
-      oc.column('id').doUpdateSet({
-        ...values,
-        version: sql`organizations.version + 1`,
-        updated_at: sql`now()`,
-      }),
-    )
-    .returningAll()
-    .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
-    .executeTakeFirstOrThrow()
+  // A region that changes moves the organization's referrals between groups of the region statistics.
+  const row = await rollupRegionChange(trx, o.id, o.regionCode, () =>
+    trx
+      .insertInto('organizations')
+      .values(values)
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({
+          ...values,
+          version: sql`organizations.version + 1`,
+          updated_at: sql`now()`,
+        }),
+      )
+      .returningAll()
+      .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
+      .executeTakeFirstOrThrow(),
+  )
   return { org: toOrganization(row), created: row.inserted }
 }
 
@@ -86,12 +90,15 @@ export async function insertOrganization(trx: Transaction<Database>, o: Organiza
 
 /** Replaces an existing organization's attributes, bumping its version. */
 export async function updateOrganization(trx: Transaction<Database>, o: OrganizationInput): Promise<Organization> {
-  const row = await trx
-    .updateTable('organizations')
-    .set({ ...organizationValues(o), version: sql`version + 1`, updated_at: sql`now()` })
-    .where('id', '=', o.id)
-    .returningAll()
-    .executeTakeFirstOrThrow()
+  // A region that changes moves the organization's referrals between groups of the region statistics.
+  const row = await rollupRegionChange(trx, o.id, o.regionCode, () =>
+    trx
+      .updateTable('organizations')
+      .set({ ...organizationValues(o), version: sql`version + 1`, updated_at: sql`now()` })
+      .where('id', '=', o.id)
+      .returningAll()
+      .executeTakeFirstOrThrow(),
+  )
   return toOrganization(row)
 }
 

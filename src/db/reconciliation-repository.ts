@@ -48,7 +48,7 @@ export interface DayDiff {
 /**
  * The cases of `kind` the principal may read (the lists' read scope) whose `updated_at` lies in the Shanghai day
  * `date`, i.e. in [00:00 +08:00, next 00:00 +08:00), sorted by id. A range on `updated_at`, so referrals_updated_idx /
- * referrals_court_updated_idx (and the confirmations' pair, migration 0012) find the day's rows. PostgreSQL orders
+ * referrals_court_updated_id_idx (and the confirmations' pair, migration 0012) find the day's rows. PostgreSQL orders
  * uuids bytewise, which is the order of their lowercase text.
  */
 export async function casesChangedOn(db: Db, p: Principal, kind: ReconciliationKind, date: string): Promise<CaseStamp[]> {
@@ -83,7 +83,7 @@ export async function casesChangedOn(db: Db, p: Principal, kind: ReconciliationK
       .orderBy('day.id')
       .execute()
   }
-  // Operators (everything), courts (referrals_court_updated_idx), platforms bound to organization ids (the held_by
+  // Operators (everything), courts (referrals_court_updated_id_idx), platforms bound to organization ids (the held_by
   // index is selective for them).
   return day.select(['r.id', 'r.version', 'r.status']).where(referralScopeSql(p, 'r')).orderBy('r.id').execute()
 }

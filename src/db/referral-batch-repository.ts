@@ -6,6 +6,7 @@ import type { Database } from './database.js'
 import type { StoredResponse } from './idempotency-repository.js'
 import { toOrganization } from './organization-repository.js'
 import { referralColumns } from './referral-repository.js'
+import { intakeContributionSql, upsertsSql } from './stats-rollup.js'
 
 /**
  * The batch intake's reads and its one write (POST /v1/referrals/batch): whatever N single intakes would read one by
@@ -52,8 +53,8 @@ export interface IntakeRows {
 
 /**
  * Writes every intake of a batch in ONE statement: the referrals (multi-row, `ON CONFLICT DO NOTHING`), and, for
- * the referrals actually inserted only, their first events, outbox rows, party blind-index rows, access-trail rows
- * and stored idempotent answers, each table one multi-row insert (data-modifying CTEs reading the referrals'
+ * the referrals actually inserted only, their first events, outbox rows, party blind-index rows, access-trail rows,
+ * stored idempotent answers and statistics counters, each table one multi-row insert (data-modifying CTEs reading the referrals'
  * `RETURNING`). Returns the ids of the referrals inserted: one missing means another transaction took its 案号
  * after the batch checked it (referrals_active_case_uidx), and nothing of that intake was written.
  */
@@ -81,6 +82,17 @@ export async function insertIntakes(trx: Trx, intakes: readonly IntakeRows[]): P
     prev_hash: prevHash,
     hash,
   }))
+  // What the statistics rollup reads of each new referral (the doc is not parsed a second time for it).
+  const counted = intakes.map(({ referral: r }) => ({
+    id: r.id,
+    created_at: r.createdAt.toISOString(),
+    court_code: r.courtCode,
+    dispute_type: r.disputeType,
+    status: r.status,
+    organization_id: r.organizationId,
+    held_by: r.heldBy,
+  }))
+  const [cells, days, reviews] = upsertsSql('st')
   const parties = intakes.flatMap(({ referral, hashes }) => [...new Set(hashes)].map((h) => ({ subject_id: referral.id, id_hash: h })))
   const access = intakes.map(({ referral, access: a }) => ({ client_id: a.clientId, subject_id: referral.id, fields: a.fields, request_id: a.requestId }))
   const stored = intakes.map(({ referral, stored: { clientId, key, answer } }) => ({
@@ -132,7 +144,10 @@ export async function insertIntakes(trx: Trx, intakes: readonly IntakeRows[]): P
       FROM json_to_recordset(${JSON.stringify(stored)}::json) AS k(client_id uuid, key text, request_hash text, response_status integer,
         response_body text, response_headers jsonb, subject_kind text, subject_id uuid, personal_paths jsonb, referral_id uuid)
       WHERE k.referral_id IN (SELECT id FROM r)
-    )
+    ), st AS (
+      -- The statistics rollup: the inserted referrals' counters, one upsert per table (db/stats-rollup.ts).
+      ${intakeContributionSql(JSON.stringify(counted), sql`SELECT id FROM r`)}
+    ), sc AS (${cells}), sd AS (${days}), sv AS (${reviews})
     SELECT id FROM r`.execute(trx)
   return new Set(r.rows.map((x) => x.id))
 }

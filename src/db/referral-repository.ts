@@ -5,6 +5,7 @@ import type { ReferralStatus } from '../domain/referral-machine.js'
 import { referralScopeSql } from './access-sql.js'
 import type { Database, ReferralRow } from './database.js'
 import { commitVersioned } from './event-repository.js'
+import { rollupIntake, rollupTransition } from './stats-rollup.js'
 import { type WriteBatch, writeOrDefer } from './write-batch.js'
 import type { EventEnvelope } from '../domain/event-chain.js'
 
@@ -51,6 +52,8 @@ export function referralColumns(r: Referral) {
 }
 
 export async function insertReferral(trx: Transaction<Database>, r: Referral, batch?: WriteBatch, onDuplicate?: () => Error): Promise<void> {
+  // The statistics rollup counts it in the same statement (or transaction).
+  await rollupIntake(trx, r, batch)
   const q = trx.insertInto('referrals').values({ ...referralColumns(r), doc: JSON.stringify(r.doc), created_at: r.createdAt, updated_at: r.updatedAt })
   if (batch) batch.add(q, onDuplicate ? { onUniqueViolation: { constraint: ACTIVE_CASE_CONSTRAINT, error: onDuplicate } } : {})
   else await q.execute()
@@ -120,7 +123,7 @@ export interface ReferralFilters {
 
 /** Lists referrals the principal may read (`referralStanding(…).read`), keyset-paginated by id (UUIDv7: creation order). */
 export async function listReferrals(db: Db, p: Principal, f: ReferralFilters): Promise<Referral[]> {
-  let q = db.selectFrom('referrals as r').selectAll('r').where(referralScopeSql(p, 'r'))
+  let q = db.selectFrom('referrals as r').where(referralScopeSql(p, 'r'))
   if (f.status) q = q.where('r.status', '=', f.status)
   if (f.courtCode) q = q.where('r.court_code', '=', f.courtCode)
   if (f.organizationId) q = q.where('r.organization_id', '=', f.organizationId)
@@ -137,20 +140,22 @@ export async function listReferrals(db: Db, p: Principal, f: ReferralFilters): P
   if (f.updatedSince && Date.now() - new Date(f.updatedSince).getTime() <= RECENT_UPDATES_MS) {
     // What changed since a recent moment is few rows, but they sit at the end of the id order (ids follow creation):
     // walking the primary key and filtering read 765,415 rows at 1,000,000 referrals (bench/results/scale-plans.md).
-    // Filtering first (referrals_court_updated_idx, referrals_updated_idx), then ordering the few, reads only them.
+    // Filtering first (referrals_court_updated_id_idx, referrals_updated_idx), then ordering the few, reads only them;
+    // and only their ids: the page's rows are read once it is cut (a court's week was 13,365 whole rows copied to
+    // keep 51; migrations/0016_stats_rollup.ts).
     const rows = await db
       .with(
         (cte) => cte('recent').materialized(),
-        () => q,
+        () => q.select('r.id'),
       )
-      .selectFrom('recent')
+      .selectFrom('referrals')
       .selectAll()
+      .where('id', 'in', (eb) => eb.selectFrom('recent').select('recent.id').orderBy('recent.id').limit(f.limit))
       .orderBy('id')
-      .limit(f.limit)
       .execute()
     return rows.map(toReferral)
   }
-  const rows = await q.orderBy('r.id').limit(f.limit).execute()
+  const rows = await q.selectAll('r').orderBy('r.id').limit(f.limit).execute()
   return rows.map(toReferral)
 }
 
@@ -174,9 +179,20 @@ export interface TransitionCommit {
 
 /**
  * Writes a transition: the new state with its version bumped, and its one event (hash-chained, in the outbox),
- * in the caller's transaction (contract §2: the state change, the version bump and its event are one).
+ * in the caller's transaction (contract §2: the state change, the version bump and its event are one). Every
+ * referral transition goes through here, so here the statistics rollup follows it (db/stats-rollup.ts), before the
+ * writes: it reads the case's stored history as it was.
  */
-export function commitTransition(trx: Transaction<Database>, c: TransitionCommit): Promise<Referral> {
+export async function commitTransition(trx: Transaction<Database>, c: TransitionCommit): Promise<Referral> {
+  const event = {
+    type: c.eventType,
+    occurredAt: c.now,
+    sequence: c.before.version + 1,
+    organizationId: c.after.organizationId,
+    regionCode: c.holderRegion,
+    data: c.eventData,
+  }
+  await rollupTransition(trx, c.before, c.after, event, c.batch)
   return commitVersioned(trx, {
     ...c,
     subjectKind: 'referral',

@@ -1,10 +1,12 @@
 import { type Expression, type Kysely, type RawBuilder, sql, type SqlBool, type Transaction } from 'kysely'
+import { addCalendarDays, endOfShanghaiDay, shanghaiDate, startOfShanghaiDay } from '../domain/calendar.js'
 import { regionPrefix } from '../domain/identifiers.js'
 import type { Principal } from '../domain/principal.js'
 import { FINISHED_STATUSES } from '../domain/referral-machine.js'
 import { confirmationScopeSql, orgsUnderSql, referralScopeOverlapSql } from './access-sql.js'
 import type { Database } from './database.js'
 import { PLAN_EACH_TIME } from './connection.js'
+import { OUTCOME_EVENTS } from './stats-rollup.js'
 
 type Db = Kysely<Database> | Transaction<Database>
 
@@ -44,17 +46,6 @@ export interface StatsGroupRow {
   openReferralMedianAgeDays: number | null
   openReferralMaxAgeDays: number | null
 }
-
-/** Event types counted as outcomes a referral reached (contract §5: whatever happened after). */
-const OUTCOME_EVENTS = [
-  'referral.accepted',
-  'referral.declined',
-  'referral.agreement_recorded',
-  'referral.terminated',
-  'referral.case_registered',
-  'referral.trial_resumed',
-  'referral.performance_reported',
-]
 
 // Literals, not a parameter: the planner must see the list to use the partial index events_referral_outcome_idx.
 const OUTCOME_EVENTS_SQL = sql.raw(OUTCOME_EVENTS.map((t) => `'${t}'`).join(', '))
@@ -211,6 +202,103 @@ export async function computeStats(db: Kysely<Database>, p: Principal, q: StatsQ
   return db.transaction().execute(async (trx) => {
     await sql`SET TRANSACTION READ ONLY`.execute(trx)
     await sql`SET LOCAL work_mem = '64MB'`.execute(trx)
+    await sql`SET LOCAL jit = off`.execute(trx)
+    return (await query.execute(trx)).rows
+  })
+}
+
+/**
+ * The same figures as {@link computeStats}, read from the rollup (db/stats-rollup.ts, migrations/0016_stats_rollup.ts)
+ * instead of counted: what GET /v1/stats answers. Undefined when the period is not whole Asia/Shanghai days (the
+ * rollup counts by creation date; the HTTP route only asks for whole days): the caller counts directly then.
+ *
+ * Every scope and filter is a condition on the cells' own columns, as computeStats puts it on referrals: the caller's
+ * scope is referralScopeOverlapSql on (court_code, held_by), courtCode is court_code, regionCode is held_by overlapping
+ * the organizations now in the region, plus, for the organization and region groupings, the group's own region.
+ * Medians come from the counts per value (days to outcome; open referrals per creation date, whose age is today −
+ * that date), the overdue reviews from the counts per review due date before today.
+ */
+export async function readStatsRollup(db: Kysely<Database>, p: Principal, q: StatsQuery): Promise<StatsGroupRow[] | undefined> {
+  const from = shanghaiDate(q.start)
+  const to = addCalendarDays(shanghaiDate(q.end), -1)
+  if (startOfShanghaiDay(from).getTime() !== q.start.getTime() || endOfShanghaiDay(to).getTime() !== q.end.getTime() || to < from) return undefined
+  const prefix = q.regionCode ? `${regionPrefix(q.regionCode)}%` : null
+  const grain = q.groupBy === 'organization' ? 'o' : q.groupBy === 'region' ? 'g' : 'r'
+  const filters: Array<Expression<SqlBool>> = [
+    sql<SqlBool>`c.grain = ${grain}`,
+    sql<SqlBool>`c.created_on BETWEEN ${from}::date AND ${to}::date`,
+    referralScopeOverlapSql(p, 'c'),
+  ]
+  if (q.courtCode) filters.push(sql<SqlBool>`c.court_code = ${q.courtCode}`)
+  if (prefix) {
+    filters.push(sql<SqlBool>`c.held_by && ${orgsUnderSql([prefix])}`)
+    if (grain === 'o') filters.push(sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = c.unit AND o.region_code LIKE ${prefix})`)
+    if (grain === 'g') filters.push(sql<SqlBool>`c.unit LIKE ${prefix}`)
+  }
+  const where = sql.join(filters, sql` AND `)
+  const key =
+    q.groupBy === 'court'
+      ? sql`c.court_code`
+      : q.groupBy === 'disputeType'
+        ? sql`c.dispute_type`
+        : q.groupBy === 'month'
+          ? sql`to_char(c.created_on, 'YYYY-MM')`
+          : sql`c.unit`
+  /** The median (percentile_cont(0.5)) of a histogram (key, v, n): the mean of the values at ranks ⌊(N−1)/2⌋ and ⌊N/2⌋. */
+  const median = (hist: RawBuilder<unknown>) => sql`
+    SELECT key, (min(v) FILTER (WHERE upto > (total - 1) / 2) + min(v) FILTER (WHERE upto > total / 2)) / 2.0 AS median
+    FROM (
+      SELECT key, v, sum(n) OVER (PARTITION BY key ORDER BY v)::bigint AS upto, sum(n) OVER (PARTITION BY key)::bigint AS total
+      FROM (SELECT key, v, sum(n) AS n FROM (${hist}) h GROUP BY key, v HAVING sum(n) > 0) g
+    ) w
+    GROUP BY key`
+  const query = sql<StatsGroupRow>`
+    WITH cells AS MATERIALIZED (
+      -- Only what is summed: the cells' arrays and codes stay behind.
+      SELECT ${key} AS key, c.created_on, c.referrals, c.accepted, c.declined, c.agreed, c.terminated, c.performance_reported, c.performed,
+        c.litigated, c.open, c.confirmations_applied, c.confirmations_ruled_valid
+      FROM stats_cells c WHERE ${where}
+    ),
+    agg AS (
+      SELECT key,
+        sum(referrals) AS referrals, sum(accepted) AS accepted, sum(declined) AS declined, sum(agreed) AS agreed,
+        sum(terminated) AS terminated, sum(performance_reported) AS performance_reported, sum(performed) AS performed,
+        sum(litigated) AS litigated, sum(open) AS open, sum(confirmations_applied) AS applied,
+        sum(confirmations_ruled_valid) AS ruled_valid,
+        max(${q.today}::date - created_on) FILTER (WHERE open > 0) AS open_max_age
+      FROM cells GROUP BY key HAVING sum(referrals) > 0
+    ),
+    open_age AS (${median(sql`SELECT key, ${q.today}::date - created_on AS v, open AS n FROM cells WHERE open > 0`)}),
+    days AS (${median(sql`SELECT ${key} AS key, c.days AS v, c.n FROM stats_outcome_days c WHERE ${where}`)}),
+    overdue AS (
+      SELECT ${key} AS key, sum(c.n) AS n FROM stats_review_due c WHERE ${where} AND c.review_due_on < ${q.today}::date GROUP BY 1
+    )
+    SELECT a.key,
+      a.referrals::int AS "referrals",
+      a.accepted::int AS "accepted",
+      a.declined::int AS "declined",
+      a.agreed::int AS "agreed",
+      a.terminated::int AS "terminated",
+      round(a.agreed::numeric / NULLIF(a.agreed + a.terminated, 0), 4)::float8 AS "successRate",
+      a.performance_reported::int AS "performanceReported",
+      a.performed::int AS "performed",
+      round(a.performed::numeric / NULLIF(a.performance_reported, 0), 4)::float8 AS "autoPerformanceRate",
+      round(d.median::numeric, 2)::float8 AS "medianDaysToOutcome",
+      a.litigated::int AS "litigatedAfterFailure",
+      a.applied::int AS "confirmationsApplied",
+      a.ruled_valid::int AS "confirmationsRuledValid",
+      COALESCE(o.n, 0)::int AS "confirmationsOverdue",
+      a.open::int AS "openReferrals",
+      round(g.median::numeric, 2)::float8 AS "openReferralMedianAgeDays",
+      a.open_max_age::int AS "openReferralMaxAgeDays"
+    FROM agg a
+    LEFT JOIN days d ON d.key = a.key
+    LEFT JOIN open_age g ON g.key = a.key
+    LEFT JOIN overdue o ON o.key = a.key
+    ORDER BY a.key COLLATE "C"
+  `
+  return db.transaction().execute(async (trx) => {
+    await sql`SET TRANSACTION READ ONLY`.execute(trx)
     await sql`SET LOCAL jit = off`.execute(trx)
     return (await query.execute(trx)).rows
   })

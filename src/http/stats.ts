@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { computeStats, countOverdueConfirmations, hasConfirmations, STATS_GROUPINGS } from '../db/stats-repository.js'
+import { computeStats, countOverdueConfirmations, hasConfirmations, readStatsRollup, STATS_GROUPINGS } from '../db/stats-repository.js'
 import { addCalendarDays, daysBetween, endOfShanghaiDay, shanghaiDate, startOfShanghaiDay } from '../domain/calendar.js'
 import { businessRule, fieldInvalid } from '../domain/errors.js'
 import type { AppDeps } from './app-deps.js'
@@ -129,12 +129,9 @@ const statsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { 
       }
       const groupBy = q.groupBy ?? 'court'
       const withConfirmations = await hasConfirmations(deps.db)
-      const groups = await computeStats(
-        deps.db,
-        p,
-        { start: startOfShanghaiDay(from), end: endOfShanghaiDay(to), today, groupBy, courtCode: q.courtCode, regionCode: q.regionCode },
-        withConfirmations,
-      )
+      const query = { start: startOfShanghaiDay(from), end: endOfShanghaiDay(to), today, groupBy, courtCode: q.courtCode, regionCode: q.regionCode }
+      // The rollup answers every whole-day period (all of them here); the direct count stays as the reference.
+      const groups = (await readStatsRollup(deps.db, p, query)) ?? (await computeStats(deps.db, p, query, withConfirmations))
       const overdueConfirmations = withConfirmations
         ? await countOverdueConfirmations(deps.db, p, today, { courtCode: q.courtCode, regionCode: q.regionCode })
         : 0

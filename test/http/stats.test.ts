@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { sql } from 'kysely'
 import { uuidv7 } from 'uuidv7'
+import { rebuildStatsRollup } from '../../src/db/stats-rollup.js'
 import { addCalendarDays, daysBetween, shanghaiDate, startOfShanghaiDay } from '../../src/domain/calendar.js'
 import { idemKey, startHarness } from '../helpers/harness.js'
 import { grantSpecialRoster, organizationBody, post, referralBody, standardWorld } from '../helpers/fixtures.js'
@@ -91,6 +92,8 @@ async function seedReferral(r: { court: string; disputeType: string; status: str
       })
       .execute()
   }
+  // Written around the write path: the statistics rollup is rebuilt from the tables (db/stats-rollup.ts).
+  await rebuildStatsRollup(db)
   return id
 }
 
@@ -99,6 +102,7 @@ async function seedConfirmation(c: { referralId: string | null; court: string; o
               case_number, review_due_on, agreement_sha256, chain_head, doc, created_at, updated_at)
             VALUES (${uuidv7()}, 1, ${c.status}, ${c.referralId}, ${c.court}, ${c.org}, 'ordinary', false, now(), NULL, ${c.reviewDueOn}::date,
               ${'a'.repeat(64)}, ${'0'.repeat(64)}, '{}', now(), now())`.execute(db)
+  await rebuildStatsRollup(db)
 }
 
 const ev = (type: string, when: string, org: string, performance?: string): SeedEvent => ({ type: `referral.${type}`, at: when, org, performance })
