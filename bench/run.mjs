@@ -42,6 +42,7 @@ const KEEP_DB = flag('--keep-db')
 const DRAIN_ONLY = flag('--drain-only')
 const E2E_ONLY = flag('--e2e-only')
 const BATCH_ONLY = flag('--batch-only')
+const INTAKE_ONLY = flag('--intake-only')
 
 const P = SMOKE
   ? {
@@ -633,6 +634,17 @@ async function main() {
     svc = await startService({ database, queuePrefix, operatorKey, profileDir })
     log(`service pid ${svc.pid} on ${svc.base} (log ${svc.logFile})`)
     const world = await seedWorld(svc.base, operatorKey)
+    if (INTAKE_ONLY) {
+      // Single intake alone, with where its CPU went: for A/B runs of the write path.
+      const factory = referralFactory({ seed: 42, organizationIds: world.organizationIds })
+      const { result: intake, cpu } = await withCpu(
+        svc.pid,
+        () => profiled(svc, profileDir, 'intake', () => intakePhase(svc.base, world, factory, runId)),
+        (r) => r.figures.ok,
+      )
+      process.stdout.write(`${JSON.stringify({ intake: { ...intake.figures, cpu, sampleErrors: intake.errors }, machine: result.machine }, null, 2)}\n`)
+      return
+    }
     if (BATCH_ONLY) {
       // The phase that sets the peak RSS, alone: for A/B runs of the service's memory settings.
       const factory = referralFactory({ seed: 42, organizationIds: world.organizationIds })
