@@ -11,7 +11,7 @@
  *                                 bench/results/profile-run.json, never to latest.json (profiling slows it down)
  *   --keep-db                     keeps the bench database (its name is printed) instead of dropping it
  *   --drain-only                  only the drain phase (its backlog as in the mode: 20 000, or 300 with --smoke);
- *                                 prints its figures, writes no result file and no README table
+ *                                 prints its figures and where the CPU went, writes no result file and no README table
  *
  * Needs `npm run build` and `npm run build:tools` first (the service runs from dist/, the bodies draw with the
  * simulators' PRNG from dist/tools/), PostgreSQL and Redis as for the tests
@@ -665,8 +665,19 @@ async function main() {
       subscriber = await forkChild('subscriber.mjs')
       const sub = await subscribe(svc.base, operatorKey, world, subscriber)
       log(`drain only: backlog of ${P.drainBacklog}`)
-      const drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, (fn) => profiled(svc, profileDir, 'drain', fn))
+      let drainCpu
+      const drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, async (fn) => {
+        const r = await withCpu(
+          svc.pid,
+          () => profiled(svc, profileDir, 'drain', fn),
+          (s) => s?.distinct,
+        )
+        drainCpu = r.cpu
+        return r.result
+      })
+      drain.cpu = drainCpu
       log(`  ${drain.perSecond} deliveries/s (steady ${drain.steadyPerSecond}/s), ${drain.delivered}/${drain.backlog} in ${drain.seconds} s`)
+      if (drain.cpu) log(`  CPU ms per delivery: ${JSON.stringify(drain.cpu.msPerOp)}, machine busy ${drain.cpu.machineBusyPct} %`)
       process.stdout.write(`${JSON.stringify({ drain, machine: result.machine }, null, 2)}\n`)
       if (!drain.delivered) throw new Error(`drain: 0 of ${drain.backlog} delivered`)
       return

@@ -97,13 +97,28 @@ export interface ClaimedDelivery {
 }
 
 /**
- * A delivery looked up by id is tested for "pending" through this expression, never `status = 'pending'` itself:
- * that would let the planner pick the partial index of pending deliveries and filter it for the id. With
- * statistics taken while few deliveries were pending, that plan looks cheaper than the primary key, and during a
- * drain it read the whole pending set for every claim (the bench measured 4–7 ms of PostgreSQL time per claim,
- * with auto_explain showing "Index Scan using deliveries_pending_order_idx ... Filter: (id = ...)").
+ * A delivery looked up by id, or by subscription and subject (the head-of-line checks), is tested for "pending"
+ * through this expression, never `status = 'pending'` itself: that would let the planner pick one of the partial
+ * indexes of pending deliveries and filter it for the id or the subject. With statistics taken while few
+ * deliveries were pending (the normal state), that plan looks cheaper than the primary key or
+ * `deliveries_subject_order_idx`, and during a drain it read the whole pending set for every delivery (the bench
+ * measured 4–7 ms of PostgreSQL time per claim, with auto_explain showing "Index Scan using
+ * deliveries_pending_order_idx ... Filter: (id = ...)"; EXPLAIN ANALYZE of a head-of-line check, 20,000 rows of
+ * deliveries_pending_due_idx read for each delivery checked).
  */
-const PENDING_BY_ID = (alias: string) => sql.raw<SqlBool>(`coalesce(${alias}.status, '') = 'pending'`)
+const PENDING = (alias: string) => sql.raw<SqlBool>(`coalesce(${alias}.status, '') = 'pending'`)
+
+/**
+ * "No earlier delivery of its subscription and subject is pending", for a pending delivery `alias`: its sequence is
+ * the lowest pending one (the statement's snapshot shows the delivery itself pending, so the lowest exists). A
+ * scalar subquery rather than NOT EXISTS, so that it is always one probe of deliveries_subject_order_idx per
+ * delivery checked and never a join over the whole table; {@link PENDING} keeps the partial indexes out of it.
+ */
+const FIRST_IN_LINE = (alias: string) =>
+  sql.raw<SqlBool>(`${alias}.sequence <= (
+    SELECT p.sequence FROM deliveries p
+    WHERE p.subscription_id = ${alias}.subscription_id AND p.subject_id = ${alias}.subject_id AND coalesce(p.status, '') = 'pending'
+    ORDER BY p.sequence LIMIT 1)`)
 
 /** Slack for the clocks of the worker and the database, so a job that fires on time is never turned away. */
 const DUE_SLACK_MS = 500
@@ -189,30 +204,34 @@ function pick<Row>(row: Record<string, unknown>, prefix: string, columns: readon
 }
 
 /**
- * Claims a delivery for one attempt: pending, due, not leased, and first in line for its (subscription, subject).
+ * Claims deliveries for one attempt each: pending, due, not leased, and first in line for their (subscription,
+ * subject). One statement claims them all, whatever their number; results come back in the order of `ids`.
  *
  * Head of line (contract §4): a delivery is not attempted while an earlier-sequence delivery for the same
  * subscription and subject is pending. An earlier event may also still be on its way: several relays take
  * outbox batches in parallel and may commit out of order, so an earlier event of the subject that still sits
- * in the outbox blocks too (its row stays visible until the relay that took it commits its deliveries).
+ * in the outbox blocks too (its row stays visible until the relay that took it commits its deliveries). The
+ * check looks at pending rows, never at leases, so two deliveries of one subject in the same statement cannot
+ * both pass it: the later one sees the earlier one pending in the statement's snapshot and is blocked.
  *
  * The lease is taken in the same statement as the checks, so two jobs for one delivery (a sweeper's duplicate, a
- * stalled job handed to another worker) never send it at the same time; it expires on its own if the worker
- * dies mid-send. The same statement reads the delivery's live subscription and its event (one round trip per
- * claim); only a claim that fails needs a second query, to say why.
+ * stalled job handed to another worker) never send it at the same time, whether their claims run in one
+ * statement (an id appears once in its WHERE, so one of them gets it) or in two (the second waits for the first's
+ * row lock and then finds the lease); it expires on its own if the worker dies mid-send. The same statement reads
+ * each claimed delivery's live subscription and its event; only the ids not claimed need a second query, to say
+ * why.
  */
-export async function claimDelivery(db: Db, id: string, leaseMs: number): Promise<ClaimResult> {
+export async function claimDeliveries(db: Db, ids: readonly string[], leaseMs: number): Promise<ClaimResult[]> {
+  if (!ids.length) return []
+  const distinct = [...new Set(ids)]
   const claimed = await sql<Record<string, unknown>>`
     WITH c AS (
       UPDATE deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
-      WHERE d.id = ${id}
-        AND ${PENDING_BY_ID('d')}
+      WHERE d.id = ANY(${distinct}::uuid[])
+        AND ${PENDING('d')}
         AND d.next_attempt_at <= now() + ${DUE_SLACK_MS} * interval '1 millisecond'
         AND (d.lease_until IS NULL OR d.lease_until <= now())
-        AND NOT EXISTS (
-          SELECT 1 FROM deliveries p
-          WHERE p.subscription_id = d.subscription_id AND p.subject_id = d.subject_id
-            AND p.status = 'pending' AND p.sequence < d.sequence)
+        AND ${FIRST_IN_LINE('d')}
         AND NOT EXISTS (
           SELECT 1 FROM outbox o JOIN events e ON e.pos = o.event_pos
           WHERE e.subject_id = d.subject_id AND e.sequence < d.sequence)
@@ -222,21 +241,47 @@ export async function claimDelivery(db: Db, id: string, leaseMs: number): Promis
     FROM c
     LEFT JOIN subscriptions s ON s.id = c.subscription_id AND s.deleted_at IS NULL
     LEFT JOIN events e ON e.pos = c.event_pos`.execute(db)
-  const c = claimed.rows[0]
-  if (c) {
-    return {
+  const byId = new Map<string, ClaimResult>()
+  for (const c of claimed.rows) {
+    byId.set(c.id as string, {
       kind: 'claimed',
       delivery: pick<DeliveryRow>(c, '', DELIVERY_COLUMNS),
       subscription: c.s__id === null ? undefined : toSubscription(pick<SubscriptionRow>(c, 's__', SUBSCRIPTION_COLUMNS)),
       event: c.e__pos === null ? undefined : pick<EventRow>(c, 'e__', EVENT_COLUMNS),
+    })
+  }
+  const missed = distinct.filter((id) => !byId.has(id))
+  if (missed.length) {
+    const rows = await db
+      .selectFrom('deliveries')
+      .select(['id', 'status', 'next_attempt_at', 'lease_until'])
+      .where('id', '=', sql<string>`ANY(${missed}::uuid[])`)
+      .execute()
+    const found = new Map(rows.map((r) => [r.id, r]))
+    const now = Date.now()
+    for (const id of missed) {
+      const row = found.get(id)
+      if (!row || row.status !== 'pending') byId.set(id, { kind: 'finished' })
+      else if (row.lease_until && row.lease_until.getTime() > now) byId.set(id, { kind: 'later', at: row.lease_until })
+      else if (row.next_attempt_at.getTime() > now + DUE_SLACK_MS) byId.set(id, { kind: 'later', at: row.next_attempt_at })
+      else byId.set(id, { kind: 'blocked' })
     }
   }
-  const row = await db.selectFrom('deliveries').select(['status', 'next_attempt_at', 'lease_until']).where('id', '=', id).executeTakeFirst()
-  if (!row || row.status !== 'pending') return { kind: 'finished' }
-  const now = Date.now()
-  if (row.lease_until && row.lease_until.getTime() > now) return { kind: 'later', at: row.lease_until }
-  if (row.next_attempt_at.getTime() > now + DUE_SLACK_MS) return { kind: 'later', at: row.next_attempt_at }
-  return { kind: 'blocked' }
+  // An id asked for twice is claimed once: the first asker gets it, the others find its lease.
+  const given = new Set<string>()
+  return ids.map((id) => {
+    const r = byId.get(id) as ClaimResult
+    if (r.kind !== 'claimed') return r
+    if (given.has(id)) return { kind: 'later', at: r.delivery.lease_until ?? new Date() }
+    given.add(id)
+    return r
+  })
+}
+
+/** Claims one delivery for one attempt ({@link claimDeliveries} with one id). */
+export async function claimDelivery(db: Db, id: string, leaseMs: number): Promise<ClaimResult> {
+  const [r] = await claimDeliveries(db, [id], leaseMs)
+  return r
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,16 +306,76 @@ export interface RecordedAttempt {
   next: { id: string; nextAttemptAt: Date } | undefined
 }
 
+/** One attempt to record: the delivery, the attempt's log row and the outcome it leads to. */
+export interface AttemptToRecord {
+  id: string
+  attempt: AttemptRecord
+  update: DeliveryUpdate
+  /** When the outcome was decided (`delivered_at`, `dead_at`). @defaultValue the time of the call */
+  now?: Date
+  /** Find the next pending delivery in line for the (subscription, subject) when this one finishes. */
+  findNext?: boolean
+}
+
 /**
- * Records one attempt in one statement (atomic without a transaction): inserts its row in the attempt log, writes
- * the outcome and releases the lease. Only a pending delivery changes: an operator's action that finished it
- * meanwhile wins (the attempt is logged all the same). Returns undefined when the delivery did not change.
+ * Records attempts of distinct deliveries in one statement (atomic without a transaction), whatever their number:
+ * inserts their rows in the attempt log, writes each outcome and releases each lease. Only a pending delivery
+ * changes: an operator's action that finished it meanwhile wins (the attempt is logged all the same). Results
+ * come back in the order of `items`, undefined for a delivery that did not change.
  *
  * With `findNext`, a delivery that finished (delivered or dead) comes back with the next pending delivery in line
- * for its (subscription, subject), found in the same statement: the earliest pending one other than itself (the
- * statement's snapshot still shows it pending). One fanned out while the statement runs is not seen; its own
- * job, enqueued by the relay, claims it, or the sweeper does if that job came before this commit.
+ * for its (subscription, subject), found in the same statement: the earliest pending one other than those this
+ * statement finishes (its snapshot still shows them pending). One fanned out while the statement runs is not
+ * seen; its own job, enqueued by the relay, claims it, or the sweeper does if that job came before this commit.
  */
+export async function recordAttempts(db: Db, items: readonly AttemptToRecord[]): Promise<Array<RecordedAttempt | undefined>> {
+  if (!items.length) return []
+  if (new Set(items.map((i) => i.id)).size !== items.length) throw new TypeError('recordAttempts: one item per delivery')
+  const at = new Date()
+  const col = <T>(f: (i: AttemptToRecord) => T) => items.map(f)
+  const r = await sql<DeliveryRow & { next_id: string | null; next_at: Date | null }>`
+    WITH i AS (
+      SELECT * FROM unnest(
+        ${col((i) => i.id)}::uuid[], ${col((i) => i.attempt.attemptedAt)}::timestamptz[], ${col((i) => i.attempt.httpStatus)}::int[],
+        ${col((i) => Math.max(0, Math.round(i.attempt.latencyMs)))}::int[], ${col((i) => i.attempt.responseBody)}::text[],
+        ${col((i) => i.attempt.error)}::text[], ${col((i) => i.attempt.outcome)}::text[], ${col((i) => i.update.status)}::text[],
+        ${col((i) => (i.update.status === 'pending' ? i.update.nextAttemptAt : null))}::timestamptz[],
+        ${col((i) => (i.update.status === 'delivered' ? null : i.update.error))}::text[], ${col((i) => i.now ?? at)}::timestamptz[],
+        ${col((i) => i.findNext === true && i.update.status !== 'pending')}::boolean[]
+      ) WITH ORDINALITY AS i(id, attempted_at, http_status, latency_ms, response_body, error, outcome, status, next_at, last_error, decided_at, find_next, ord)
+    ), a AS (
+      INSERT INTO delivery_attempts (delivery_id, attempted_at, http_status, latency_ms, response_body, error, outcome)
+      SELECT id, attempted_at, http_status, latency_ms, response_body, error, outcome FROM i ORDER BY ord
+    ), u AS (
+      UPDATE deliveries d SET
+        attempts = d.attempts + 1,
+        first_attempt_at = coalesce(d.first_attempt_at, i.attempted_at),
+        last_attempt_at = i.attempted_at,
+        last_status = i.http_status,
+        lease_until = NULL,
+        status = i.status,
+        next_attempt_at = CASE WHEN i.status = 'pending' THEN i.next_at ELSE d.next_attempt_at END,
+        delivered_at = CASE WHEN i.status = 'delivered' THEN i.decided_at ELSE d.delivered_at END,
+        dead_at = CASE WHEN i.status = 'dead' THEN i.decided_at ELSE d.dead_at END,
+        last_error = i.last_error
+      FROM i
+      WHERE d.id = i.id AND ${PENDING('d')}
+      RETURNING d.*, i.find_next
+    )
+    SELECT u.*, n.id AS next_id, n.next_attempt_at AS next_at FROM u LEFT JOIN LATERAL (
+      SELECT p.id, p.next_attempt_at FROM deliveries p
+      WHERE u.find_next AND p.subscription_id = u.subscription_id AND p.subject_id = u.subject_id AND ${PENDING('p')}
+        AND p.id NOT IN (SELECT f.id FROM u f WHERE f.status <> 'pending')
+      ORDER BY p.sequence LIMIT 1) n ON true`.execute(db)
+  const byId = new Map<string, RecordedAttempt>()
+  for (const row of r.rows) {
+    const { next_id, next_at, find_next: _, ...delivery } = row as typeof row & { find_next: boolean }
+    byId.set(delivery.id, { delivery, next: next_id && next_at ? { id: next_id, nextAttemptAt: next_at } : undefined })
+  }
+  return items.map((i) => byId.get(i.id))
+}
+
+/** Records one attempt ({@link recordAttempts} with one item). Returns undefined when the delivery did not change. */
 export async function recordAttempt(
   db: Db,
   id: string,
@@ -278,41 +383,8 @@ export async function recordAttempt(
   u: DeliveryUpdate,
   opts: { now?: Date; findNext?: boolean } = {},
 ): Promise<RecordedAttempt | undefined> {
-  const now = opts.now ?? new Date()
-  const outcome =
-    u.status === 'delivered'
-      ? sql`, delivered_at = ${now}, last_error = NULL`
-      : u.status === 'dead'
-        ? sql`, dead_at = ${now}, last_error = ${u.error}`
-        : sql`, next_attempt_at = ${u.nextAttemptAt}, last_error = ${u.error}`
-  const result =
-    opts.findNext && u.status !== 'pending'
-      ? sql`SELECT u.*, n.id AS next_id, n.next_attempt_at AS next_at FROM u LEFT JOIN LATERAL (
-          SELECT p.id, p.next_attempt_at FROM deliveries p
-          WHERE p.subscription_id = u.subscription_id AND p.subject_id = u.subject_id AND p.status = 'pending' AND p.id <> u.id
-          ORDER BY p.sequence LIMIT 1) n ON true`
-      : sql`SELECT u.*, NULL::uuid AS next_id, NULL::timestamptz AS next_at FROM u`
-  const r = await sql<DeliveryRow & { next_id: string | null; next_at: Date | null }>`
-    WITH a AS (
-      INSERT INTO delivery_attempts (delivery_id, attempted_at, http_status, latency_ms, response_body, error, outcome)
-      VALUES (${id}, ${a.attemptedAt}, ${a.httpStatus}, ${Math.max(0, Math.round(a.latencyMs))}, ${a.responseBody}, ${a.error}, ${a.outcome})
-    ), u AS (
-      UPDATE deliveries SET
-        attempts = attempts + 1,
-        first_attempt_at = coalesce(first_attempt_at, ${a.attemptedAt}),
-        last_attempt_at = ${a.attemptedAt},
-        last_status = ${a.httpStatus},
-        lease_until = NULL,
-        status = ${u.status}
-        ${outcome}
-      WHERE id = ${id} AND ${PENDING_BY_ID('deliveries')}
-      RETURNING *
-    )
-    ${result}`.execute(db)
-  const row = r.rows[0]
-  if (!row) return undefined
-  const { next_id, next_at, ...delivery } = row
-  return { delivery, next: next_id && next_at ? { id: next_id, nextAttemptAt: next_at } : undefined }
+  const [r] = await recordAttempts(db, [{ id, attempt: a, update: u, now: opts.now, findNext: opts.findNext }])
+  return r
 }
 
 /** Ends a pending delivery without an attempt (its subscription was disabled or deleted meanwhile). */
@@ -321,7 +393,7 @@ export async function killDelivery(db: Db, id: string, reason: string, now = new
     .updateTable('deliveries')
     .set({ status: 'dead', dead_at: now, last_error: reason, lease_until: null })
     .where('id', '=', id)
-    .where(PENDING_BY_ID('deliveries'))
+    .where(PENDING('deliveries'))
     .executeTakeFirst()
   return Number(r.numUpdatedRows) > 0
 }
@@ -347,7 +419,7 @@ export async function nextInLine(db: Db, subscriptionId: string, subjectId: stri
     .select(['id', 'next_attempt_at'])
     .where('subscription_id', '=', subscriptionId)
     .where('subject_id', '=', subjectId)
-    .where('status', '=', 'pending')
+    .where(PENDING('deliveries'))
     .orderBy('sequence')
     .limit(1)
     .executeTakeFirst()
@@ -373,10 +445,7 @@ export async function orphanCandidates(db: Db, graceMs: number, limit: number): 
     WHERE d.status = 'pending'
       AND d.next_attempt_at <= now() - ${graceMs} * interval '1 millisecond'
       AND (d.lease_until IS NULL OR d.lease_until <= now())
-      AND NOT EXISTS (
-        SELECT 1 FROM deliveries p
-        WHERE p.subscription_id = d.subscription_id AND p.subject_id = d.subject_id
-          AND p.status = 'pending' AND p.sequence < d.sequence)
+      AND ${FIRST_IN_LINE('d')}
     ORDER BY d.next_attempt_at
     LIMIT ${limit}`.execute(db)
   return r.rows

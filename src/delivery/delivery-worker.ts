@@ -3,11 +3,14 @@
  *
  * A job claims its delivery (pending, due, first in line for its subscription and subject, not leased) and reads
  * its subscription and event in the same statement, sends it, and writes the attempt and the outcome in one more
- * statement, which also finds the next delivery in line: two round trips to PostgreSQL per attempt. (The rare
- * outcomes that change more — a 410 disabling the subscription, an exhausted retry window emitting its event —
- * run in a transaction.) A retry moves the same job to BullMQ's delayed set until `next_attempt_at`; a delivery
- * that finished (delivered or dead) enqueues the next one in line for its subject at once. Whatever Redis loses,
- * the sweeper re-creates from PostgreSQL.
+ * statement, which also finds the next delivery in line. Neither statement is per job: the claims that the
+ * worker's concurrent jobs ask for within one event-loop turn go to PostgreSQL as one statement, and so do their
+ * records (coalescer.ts; while two such statements run, further requests gather for the next one). So a drain costs
+ * two statements per batch of deliveries, and a lone delivery two round trips, as before. (The rare outcomes that
+ * change more — a 410 disabling the subscription, an exhausted retry window emitting its event — run in a
+ * transaction of their own.) A retry moves the same job to BullMQ's delayed set until `next_attempt_at`; a
+ * delivery that finished (delivered or dead) enqueues the next one in line for its subject at once. Whatever
+ * Redis loses, the sweeper re-creates from PostgreSQL.
  *
  * Worker settings follow BullMQ's production guide: a connection that waits for Redis forever
  * (`maxRetriesPerRequest: null`), an `error` listener, and a very high `maxStalledCount`, because a job whose
@@ -19,12 +22,16 @@ import type { Logger } from 'pino'
 import type { Database, DeliveryRow, EventRow } from '../db/database.js'
 import {
   type AttemptRecord,
-  claimDelivery,
+  type AttemptToRecord,
+  claimDeliveries,
   type ClaimedDelivery,
+  type ClaimResult,
   killDelivery,
   killPendingOf,
   nextInLine,
   recordAttempt,
+  recordAttempts,
+  type RecordedAttempt,
   runRecovery,
   subjectHead,
   type DeliveryUpdate,
@@ -34,6 +41,7 @@ import { disableSubscription, type Subscription } from '../db/subscription-repos
 import { GENESIS_HASH } from '../domain/event-chain.js'
 import { classifyResponse, nextRetryDelayMs, parseRetryAfter, shouldGiveUp } from '../domain/retry-policy.js'
 import type { FieldCipher } from '../security/field-cipher.js'
+import { Coalescer } from './coalescer.js'
 import { DELIVERY_JOB, type DeliveryJobData, enqueueAt, enqueueDeliveries, QUEUES, RECOVERY_JOB, redisOptions } from './queues.js'
 import { outboxChannel } from './outbox-signal.js'
 import type { ChannelSubscriber } from './pubsub.js'
@@ -77,11 +85,18 @@ export interface DeliveryWorkerOptions {
   relayBatchSize?: number
   /** Start the relay's wake-up subscription. @defaultValue true */
   listen?: boolean
+  /**
+   * Claim and record statements that may run at once; requests made meanwhile gather for the next statement.
+   * @defaultValue 2 (each)
+   */
+  statementsInFlight?: number
   sweep?: SweepOptions
 }
 
 export interface DeliveryWorker {
   worker: Worker
+  /** How the claims and records were batched (statements and deliveries in them). */
+  batching: { claims: Coalescer<string, ClaimResult>['stats']; records: Coalescer<AttemptToRecord, RecordedAttempt | undefined>['stats'] }
   recoveryWorker: Worker
   relay: OutboxRelay
   /** One sweeper pass (the runtime calls it periodically). */
@@ -123,7 +138,10 @@ export type AttemptOutcome =
 export async function attemptDelivery(
   ctx: DeliveryContext,
   claimed: ClaimedDelivery,
-  opts: Pick<DeliveryWorkerOptions, 'timeoutMs' | 'retryDelayMs' | 'resolve'> = {},
+  opts: Pick<DeliveryWorkerOptions, 'timeoutMs' | 'retryDelayMs' | 'resolve'> & {
+    /** Records a common outcome (delivered, retry, refused); the worker coalesces these. @defaultValue one statement of its own */
+    record?: (item: AttemptToRecord) => Promise<RecordedAttempt | undefined>
+  } = {},
 ): Promise<AttemptOutcome> {
   const { db } = ctx
   const { delivery: d, subscription: sub, event } = claimed
@@ -174,10 +192,12 @@ export async function attemptDelivery(
   }
   const emits = exhausted && event.type !== 'delivery.exhausted'
   let othersEnded = 0
-  // The common case is one statement (atomic on its own); the outcomes that write more take a transaction.
+  // The common case is one statement (atomic on its own, shared with other attempts' records); the outcomes that
+  // write more take a transaction.
+  const record = opts.record ?? (async (item: AttemptToRecord) => (await recordAttempts(db, [item]))[0])
   const saved =
     verdict !== 'gone' && !emits
-      ? await recordAttempt(db, d.id, attempt, update, { now, findNext: true })
+      ? await record({ id: d.id, attempt, update, now, findNext: true })
       : await db.transaction().execute(async (trx) => {
           // After a 410 every pending delivery of the subscription ends with it: nothing is left to release.
           const rec = await recordAttempt(trx, d.id, attempt, update, { now, findNext: verdict !== 'gone' })
@@ -295,18 +315,33 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
 
   const connection = redisOptions(ctx.config.redisUrl, 'worker')
   const attemptCtx: DeliveryContext = { ...ctx, logger: log }
+  // The concurrent jobs' claims and records, one statement per batch (see the module comment).
+  const maxInFlight = opts.statementsInFlight ?? 2
+  const claims = new Coalescer<string, ClaimResult>({
+    many: (ids) => claimDeliveries(ctx.db, ids, leaseMs),
+    one: async (id) => (await claimDeliveries(ctx.db, [id], leaseMs))[0],
+    key: (id) => id,
+    maxInFlight,
+  })
+  const records = new Coalescer<AttemptToRecord, RecordedAttempt | undefined>({
+    many: (items) => recordAttempts(ctx.db, items),
+    one: async (item) => (await recordAttempts(ctx.db, [item]))[0],
+    key: (item) => item.id,
+    maxInFlight,
+  })
+  const attemptOpts = { ...opts, record: (item: AttemptToRecord) => records.submit(item) }
   const worker = new Worker<DeliveryJobData>(
     QUEUES.deliveries,
     async (job: Job<DeliveryJobData>, token?: string) => {
       if (job.name !== DELIVERY_JOB) return 'ignored'
-      const claim = await claimDelivery(ctx.db, job.data.deliveryId, leaseMs)
+      const claim = await claims.submit(job.data.deliveryId)
       if (claim.kind === 'finished' || claim.kind === 'blocked') return claim.kind
       if (claim.kind === 'later') {
         await job.moveToDelayed(claim.at.getTime(), token)
         throw new DelayedError()
       }
       const d = claim.delivery
-      const outcome = await attemptDelivery(attemptCtx, claim, opts)
+      const outcome = await attemptDelivery(attemptCtx, claim, attemptOpts)
       if (outcome.kind === 'retry') {
         await job.moveToDelayed(outcome.at.getTime(), token)
         throw new DelayedError()
@@ -347,6 +382,7 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
 
   return {
     worker,
+    batching: { claims: claims.stats, records: records.stats },
     recoveryWorker,
     relay,
     sweep: () => sweepDeliveries({ db: ctx.db, queue: ctx.queues.deliveries, relay, logger: log }, opts.sweep),
