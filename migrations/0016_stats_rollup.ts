@@ -37,7 +37,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       open integer NOT NULL DEFAULT 0,
       confirmations_applied integer NOT NULL DEFAULT 0,
       confirmations_ruled_valid integer NOT NULL DEFAULT 0,
-      PRIMARY KEY (grain, created_on, court_code, dispute_type, held_by, unit)
+      -- Intake adds to one of 16 rows of its cell (a random shard), so concurrent intakes of one court, day and
+      -- organization do not queue on one row lock until each other's commit; readers sum the shards. Every other
+      -- write uses shard 0. A shard's counters may be negative (a transition takes out of shard 0 what an intake
+      -- put in shard 5): only the sum over the shards of a cell means anything.
+      shard smallint NOT NULL DEFAULT 0 CHECK (shard BETWEEN 0 AND 15),
+      PRIMARY KEY (grain, created_on, court_code, dispute_type, held_by, unit, shard)
     );
     -- How many units of a cell reached an outcome (agreement or termination) this many days (Asia/Shanghai dates)
     -- after their acceptance: the median of days to outcome, exactly, from the counts.

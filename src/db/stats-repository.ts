@@ -254,10 +254,14 @@ export async function readStatsRollup(db: Kysely<Database>, p: Principal, q: Sta
     GROUP BY key`
   const query = sql<StatsGroupRow>`
     WITH cells AS MATERIALIZED (
-      -- Only what is summed: the cells' arrays and codes stay behind.
-      SELECT ${key} AS key, c.created_on, c.referrals, c.accepted, c.declined, c.agreed, c.terminated, c.performance_reported, c.performed,
-        c.litigated, c.open, c.confirmations_applied, c.confirmations_ruled_valid
+      -- Only what is summed, per group and creation day: the cells' arrays and codes stay behind, and the shards of a
+      -- cell (whose own counters mean nothing alone) are added up before "open > 0" is asked below.
+      SELECT ${key} AS key, c.created_on, sum(c.referrals) AS referrals, sum(c.accepted) AS accepted, sum(c.declined) AS declined,
+        sum(c.agreed) AS agreed, sum(c.terminated) AS terminated, sum(c.performance_reported) AS performance_reported,
+        sum(c.performed) AS performed, sum(c.litigated) AS litigated, sum(c.open) AS open,
+        sum(c.confirmations_applied) AS confirmations_applied, sum(c.confirmations_ruled_valid) AS confirmations_ruled_valid
       FROM stats_cells c WHERE ${where}
+      GROUP BY 1, 2
     ),
     agg AS (
       SELECT key,

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely'
 import { FINISHED_STATUSES } from '../domain/referral-machine.js'
 import type { Database } from './database.js'
@@ -63,6 +64,9 @@ const MEASURES = [
 ] as const
 
 const KEY = ['grain', 'created_on', 'court_code', 'dispute_type', 'held_by', 'unit'] as const
+
+/** The rows of one stats_cells cell that single intake spreads its counts over (migrations/0016_stats_rollup.ts). */
+const SHARDS = 16
 
 /**
  * Where a contribution reads from. Each is a relation (a subquery) with these columns:
@@ -177,7 +181,7 @@ function upsertsFrom(from: string): RawBuilder<unknown>[] {
     FROM ${src} WHERE kind = ${t('c')}
     GROUP BY grain, created_on, court_code, dispute_type, held_by, unit
     HAVING ${sql.raw(MEASURES.map((m) => `sum(${m}) <> 0`).join(' OR '))}
-    ON CONFLICT (${key}) DO UPDATE SET ${sql.raw(MEASURES.map((m) => `${m} = s.${m} + excluded.${m}`).join(', '))}`
+    ON CONFLICT (${key}, shard) DO UPDATE SET ${sql.raw(MEASURES.map((m) => `${m} = s.${m} + excluded.${m}`).join(', '))}`
   const hist = (table: string, col: string, kind: string) => sql`
     INSERT INTO ${sql.table(table)} AS s (${key}, ${sql.ref(col)}, n)
     SELECT grain::"char", created_on, court_code, dispute_type, held_by, unit, ${sql.ref(col)}, sum(n)
@@ -267,16 +271,18 @@ export async function rollupIntake(trx: Trx, r: RollupReferral, batch?: WriteBat
   const day = local(sql`${r.createdAt.toISOString()}::timestamptz`)
   const held = sql`${sql.val(r.heldBy)}::text[]`
   const org = t(r.organizationId)
+  // A random one of the cell's 16 rows (see the migration): concurrent intakes rarely wait for each other's lock.
+  const shard = sql`${randomInt(SHARDS)}::smallint`
   const q = sql`
-    INSERT INTO stats_cells AS s (grain, created_on, court_code, dispute_type, held_by, unit, referrals, open)
-    SELECT ${t('r')}::"char", ${day}, ${t(r.courtCode)}, ${t(r.disputeType)}, ${held}, ${t('')}, 1, ${open}::integer
+    INSERT INTO stats_cells AS s (grain, created_on, court_code, dispute_type, held_by, unit, shard, referrals, open)
+    SELECT ${t('r')}::"char", ${day}, ${t(r.courtCode)}, ${t(r.disputeType)}, ${held}, ${t('')}, ${shard}, 1, ${open}::integer
     UNION ALL
-    SELECT ${t('o')}::"char", ${day}, ${t(r.courtCode)}, ${t('')}, ${held}, h.org, 1, ${open}::integer * (h.org = ${org})::integer
+    SELECT ${t('o')}::"char", ${day}, ${t(r.courtCode)}, ${t('')}, ${held}, h.org, ${shard}, 1, ${open}::integer * (h.org = ${org})::integer
       FROM (SELECT DISTINCT unnest(${held}) AS org) h
     UNION ALL
-    SELECT ${t('g')}::"char", ${day}, ${t(r.courtCode)}, ${t('')}, ${held}, o.region_code, 1, ${open}::integer * bool_or(o.id = ${org})::integer
+    SELECT ${t('g')}::"char", ${day}, ${t(r.courtCode)}, ${t('')}, ${held}, o.region_code, ${shard}, 1, ${open}::integer * bool_or(o.id = ${org})::integer
       FROM organizations o WHERE o.id = ANY(${held}) GROUP BY o.region_code
-    ON CONFLICT (${sql.raw(KEY.join(', '))}) DO UPDATE SET referrals = s.referrals + excluded.referrals, open = s.open + excluded.open`
+    ON CONFLICT (${sql.raw(KEY.join(', '))}, shard) DO UPDATE SET referrals = s.referrals + excluded.referrals, open = s.open + excluded.open`
   if (batch) {
     // The row of a new referral has no earlier delta in this batch to see: nothing to order.
     batch.add(q.compile(trx))

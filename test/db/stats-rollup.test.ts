@@ -403,9 +403,11 @@ t.test('the migration’s backfill and the rebuild count what the direct count c
   const snapshot = async () =>
     (
       await sql<{ rows: string }>`SELECT json_agg(x ORDER BY x::text)::text AS rows FROM (
-        SELECT grain, created_on, court_code, dispute_type, held_by, unit, referrals, accepted, declined, agreed, terminated, litigated,
-          performance_reported, performed, open, confirmations_applied, confirmations_ruled_valid
-        FROM stats_cells WHERE referrals <> 0) x`.execute(db)
+        SELECT grain, created_on, court_code, dispute_type, held_by, unit, sum(referrals) AS referrals, sum(accepted) AS accepted,
+          sum(declined) AS declined, sum(agreed) AS agreed, sum(terminated) AS terminated, sum(litigated) AS litigated,
+          sum(performance_reported) AS performance_reported, sum(performed) AS performed, sum(open) AS open,
+          sum(confirmations_applied) AS confirmations_applied, sum(confirmations_ruled_valid) AS confirmations_ruled_valid
+        FROM stats_cells GROUP BY grain, created_on, court_code, dispute_type, held_by, unit HAVING sum(referrals) <> 0) x`.execute(db)
     ).rows[0]?.rows
   const maintained = await snapshot()
   await db.transaction().execute(async (trx) => {
