@@ -147,6 +147,23 @@ async function seedWorld(base, operatorKey) {
   return { court, platform, organizationIds: BENCH_ORGANIZATIONS.map((o) => o.id) }
 }
 
+/** The drain's `around`: its CPU accounted per delivery (and profiled in profile mode); `cpu()` gives the figures after. */
+function drainMeter(svc, profileDir) {
+  let cpu
+  return {
+    async around(fn) {
+      const r = await withCpu(
+        svc.pid,
+        () => profiled(svc, profileDir, 'drain', fn),
+        (s) => s?.distinct,
+      )
+      cpu = r.cpu
+      return r.result
+    },
+    cpu: () => cpu,
+  }
+}
+
 /** Runs `fn` with the service's CPU profiler on (profile mode); the profile is saved as <phase>.cpuprofile. */
 async function profiled(svc, profileDir, phase, fn) {
   if (!profileDir) return fn()
@@ -665,17 +682,9 @@ async function main() {
       subscriber = await forkChild('subscriber.mjs')
       const sub = await subscribe(svc.base, operatorKey, world, subscriber)
       log(`drain only: backlog of ${P.drainBacklog}`)
-      let drainCpu
-      const drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, async (fn) => {
-        const r = await withCpu(
-          svc.pid,
-          () => profiled(svc, profileDir, 'drain', fn),
-          (s) => s?.distinct,
-        )
-        drainCpu = r.cpu
-        return r.result
-      })
-      drain.cpu = drainCpu
+      const meter = drainMeter(svc, profileDir)
+      const drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, meter.around)
+      drain.cpu = meter.cpu()
       log(`  ${drain.perSecond} deliveries/s (steady ${drain.steadyPerSecond}/s), ${drain.delivered}/${drain.backlog} in ${drain.seconds} s`)
       if (drain.cpu) log(`  CPU ms per delivery: ${JSON.stringify(drain.cpu.msPerOp)}, machine busy ${drain.cpu.machineBusyPct} %`)
       process.stdout.write(`${JSON.stringify({ drain, machine: result.machine }, null, 2)}\n`)
@@ -825,26 +834,9 @@ async function main() {
 
     mark('drain')
     log(`drain: backlog of ${P.drainBacklog}`)
-    let drainCpu
-    result.drain = await drainPhase(
-      svc.base,
-      operatorKey,
-      world,
-      subscriber,
-      sub.id,
-      databaseUrl,
-      async (fn) => {
-        const r = await withCpu(
-          svc.pid,
-          () => profiled(svc, profileDir, 'drain', fn),
-          (s) => s?.distinct,
-        )
-        drainCpu = r.cpu
-        return r.result
-      },
-      () => mark('recovery'),
-    )
-    result.drain.cpu = drainCpu
+    const meter = drainMeter(svc, profileDir)
+    result.drain = await drainPhase(svc.base, operatorKey, world, subscriber, sub.id, databaseUrl, meter.around, () => mark('recovery'))
+    result.drain.cpu = meter.cpu()
     result.drain.ratio = round(result.drain.perSecond / bullmq.processPerSecond, 3)
     phaseRss.drain = svc.takePhasePeakMb()
     log(

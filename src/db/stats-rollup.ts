@@ -435,6 +435,8 @@ export async function rebuildStatsRollup(db: Kysely<Database>): Promise<void> {
     await sql`LOCK TABLE stats_cells, stats_outcome_days, stats_review_due IN EXCLUSIVE MODE`.execute(trx)
     await sql`TRUNCATE stats_cells, stats_outcome_days, stats_review_due`.execute(trx)
     await sql`SET LOCAL work_mem = '256MB'`.execute(trx)
+    // One statement over every referral: minutes at 1,000,000, beyond any request's statement timeout.
+    await sql`SET LOCAL statement_timeout = 0`.execute(trx)
     const all = sql`SELECT id FROM referrals`
     await applySigned(
       trx,
