@@ -56,6 +56,20 @@ const FINISHED: readonly string[] = FINISHED_STATUSES
 
 const LOCAL_DATE = (col: RawBuilder<unknown> | Expression<unknown>) => sql`((${col}) AT TIME ZONE 'Asia/Shanghai')::date`
 
+/**
+ * The figures computeStats and readStatsRollup both take straight from a group's counters (alias `a`), with the
+ * contract's names and its rounding of the rates: one text, so the two answers cannot drift apart.
+ */
+const COUNTER_FIGURES = sql.raw(`a.referrals::int AS "referrals",
+      a.accepted::int AS "accepted",
+      a.declined::int AS "declined",
+      a.agreed::int AS "agreed",
+      a.terminated::int AS "terminated",
+      round(a.agreed::numeric / NULLIF(a.agreed + a.terminated, 0), 4)::float8 AS "successRate",
+      a.performance_reported::int AS "performanceReported",
+      a.performed::int AS "performed",
+      round(a.performed::numeric / NULLIF(a.performance_reported, 0), 4)::float8 AS "autoPerformanceRate"`)
+
 /** Whether `judicial_confirmations` exists (it is optional for statistics: counts are 0 without it). */
 export async function hasConfirmations(db: Db): Promise<boolean> {
   const r = await sql<{ present: boolean }>`SELECT to_regclass('judicial_confirmations') IS NOT NULL AS present`.execute(db)
@@ -176,16 +190,7 @@ export async function computeStats(db: Kysely<Database>, p: Principal, q: StatsQ
       GROUP BY key
     ),
     conf AS (${conf})
-    SELECT a.key,
-      a.referrals::int AS "referrals",
-      a.accepted::int AS "accepted",
-      a.declined::int AS "declined",
-      a.agreed::int AS "agreed",
-      a.terminated::int AS "terminated",
-      round(a.agreed::numeric / NULLIF(a.agreed + a.terminated, 0), 4)::float8 AS "successRate",
-      a.performance_reported::int AS "performanceReported",
-      a.performed::int AS "performed",
-      round(a.performed::numeric / NULLIF(a.performance_reported, 0), 4)::float8 AS "autoPerformanceRate",
+    SELECT a.key, ${COUNTER_FIGURES},
       round(a.median_days::numeric, 2)::float8 AS "medianDaysToOutcome",
       a.litigated::int AS "litigatedAfterFailure",
       COALESCE(c.applied, 0)::int AS "confirmationsApplied",
@@ -277,16 +282,7 @@ export async function readStatsRollup(db: Kysely<Database>, p: Principal, q: Sta
     overdue AS (
       SELECT ${key} AS key, sum(c.n) AS n FROM stats_review_due c WHERE ${where} AND c.review_due_on < ${q.today}::date GROUP BY 1
     )
-    SELECT a.key,
-      a.referrals::int AS "referrals",
-      a.accepted::int AS "accepted",
-      a.declined::int AS "declined",
-      a.agreed::int AS "agreed",
-      a.terminated::int AS "terminated",
-      round(a.agreed::numeric / NULLIF(a.agreed + a.terminated, 0), 4)::float8 AS "successRate",
-      a.performance_reported::int AS "performanceReported",
-      a.performed::int AS "performed",
-      round(a.performed::numeric / NULLIF(a.performance_reported, 0), 4)::float8 AS "autoPerformanceRate",
+    SELECT a.key, ${COUNTER_FIGURES},
       round(d.median::numeric, 2)::float8 AS "medianDaysToOutcome",
       a.litigated::int AS "litigatedAfterFailure",
       a.applied::int AS "confirmationsApplied",
