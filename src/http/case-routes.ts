@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type Static, type TSchema } from 'typebox'
 import type { Caller, Outcome, Work } from '../cases/case-kit.js'
 import { AppError } from '../domain/errors.js'
@@ -137,6 +137,11 @@ export interface CaseCreateRoute<S extends TSchema, C> {
   errors: number[]
   /** The one service call: checks the body, then gives the writes to run in the unit of work. */
   prepare: (caller: Caller, body: Static<S>) => (work: Work) => Promise<Outcome<C>>
+  /**
+   * Answers a request whose body passed `prepare` some other way that answers exactly as `single` (the route's own
+   * path) would, e.g. by group commit (src/http/intake-group.ts); it may hand the request back to `single`.
+   */
+  answer?: (req: FastifyRequest, reply: FastifyReply, caller: Caller, body: Static<S>, single: () => Promise<FastifyReply>) => Promise<FastifyReply>
 }
 
 /** What the routes of one kind of case need to know of it. */
@@ -175,16 +180,18 @@ export function caseRoutes<C extends { version: number; id: string }>(app: App, 
         async (req, reply) => {
           const caller = callerOf(req)
           const run = route.prepare(caller, req.body as Static<S>)
-          return runIdempotent(
-            req,
-            reply,
-            deps.db,
-            async (trx, batch) => {
-              const out = await run({ trx, batch })
-              return caseAnswer(deps, kind, out, 201, { location: `${kind.base}/${out.value.id}` })
-            },
-            replayedCase(kind, caller),
-          )
+          const single = () =>
+            runIdempotent(
+              req,
+              reply,
+              deps.db,
+              async (trx, batch) => {
+                const out = await run({ trx, batch })
+                return caseAnswer(deps, kind, out, 201, { location: `${kind.base}/${out.value.id}` })
+              },
+              replayedCase(kind, caller),
+            )
+          return route.answer ? route.answer(req, reply, caller, req.body as Static<S>, single) : single()
         },
       )
     },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely, Transaction } from 'kysely'
 import type { Database } from '../db/database.js'
 import { claimKey, type JsonPath, type Outcome, replayOf, store, storedAfterFailure, type StoredSubject } from '../db/idempotency-repository.js'
@@ -183,15 +183,22 @@ export async function runIdempotent(
     if (!stored) throw err
     outcome = stored
   }
-  // Outside the transaction: showing a case as the caller may see it now reads the case on a connection of its own.
+  return sendOutcome(req, reply, outcome, afterCommit, replayView)
+}
+
+/**
+ * Sends a committed outcome: a replay shows its case as the caller may see it now (outside the transaction, on a
+ * connection of its own), the post-commit step runs (its failure logged, never sent), then status, headers and body.
+ */
+export async function sendOutcome(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  outcome: Outcome,
+  afterCommit?: HandlerResult['afterCommit'],
+  replayView?: ReplayView,
+): Promise<FastifyReply> {
   if (outcome.replay && outcome.subject) outcome = { ...outcome, body: replayView ? await replayView(outcome.body, outcome.subject) : outcome.body }
-  if (afterCommit) {
-    try {
-      await afterCommit()
-    } catch (err) {
-      req.log.warn({ err: { message: (err as Error).message } }, 'post-commit step failed; the sweeper will catch up')
-    }
-  }
+  if (afterCommit) await runAfterCommit(req.log, afterCommit)
   for (const [k, v] of Object.entries(outcome.headers)) reply.header(k, v)
   if (outcome.replay) reply.header('idempotent-replayed', 'true')
   return reply
@@ -199,4 +206,13 @@ export async function runIdempotent(
     .type('application/json; charset=utf-8')
     .serializer((s: unknown) => s as string)
     .send(outcome.body)
+}
+
+/** A post-commit step (e.g. nudging the queue): its failure is logged, never sent; the sweeper catches up. */
+export async function runAfterCommit(log: FastifyBaseLogger, step: NonNullable<HandlerResult['afterCommit']>): Promise<void> {
+  try {
+    await step()
+  } catch (err) {
+    log.warn({ err: { message: (err as Error).message } }, 'post-commit step failed; the sweeper will catch up')
+  }
 }
