@@ -104,19 +104,30 @@ function valueAt(v: unknown, path: JsonPath): unknown {
 }
 
 /**
- * A JSON copy of `target` whose strings at `paths` are those of `source` at the same paths. A path where either
- * holds no string is left as it is; nothing else changes, the order of properties included.
+ * `target` with the strings at `paths` replaced by those of `source` at the same paths. A path where either holds no
+ * string is left as it is; nothing else changes, the order of properties included. `target` itself is not changed:
+ * the objects and arrays on the replaced paths are copied, every other part is shared with it (the answer is
+ * serialized, never changed in place).
  */
 export function withStringsFrom(target: unknown, paths: JsonPath[], source: unknown): unknown {
-  const copy: unknown = JSON.parse(JSON.stringify(target))
+  const copies = new Set<unknown>()
+  const own = <T>(v: T): T => {
+    if (copies.has(v)) return v
+    const c = (Array.isArray(v) ? [...v] : { ...v }) as T
+    copies.add(c)
+    return c
+  }
+  let root = target
   for (const path of paths) {
     const from = valueAt(source, path)
-    const parent = valueAt(copy, path.slice(0, -1)) as Record<string | number, unknown>
     const last = path.at(-1)
-    if (typeof from !== 'string' || last === undefined || typeof valueAt(copy, path) !== 'string') continue
+    if (typeof from !== 'string' || last === undefined || typeof valueAt(root, path) !== 'string') continue
+    root = own(root)
+    let parent = root as Record<string | number, unknown>
+    for (const k of path.slice(0, -1)) parent = parent[k] = own(parent[k]) as Record<string | number, unknown>
     parent[last] = from
   }
-  return copy
+  return root
 }
 
 /**
