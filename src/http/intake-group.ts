@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Histogram } from 'prom-client'
 import type { Caller } from '../cases/case-kit.js'
 import { type PreparedItem, runBatch } from '../cases/referrals/referral-batch.js'
 import type { Outcome, StoredResponse } from '../db/idempotency-repository.js'
@@ -37,16 +38,28 @@ interface Waiting {
 
 /** At most this many intakes in one group (batch intake's own limit). */
 const MAX_GROUP = 100
+/** The process metric of group sizes (`/metrics`). */
+export const GROUP_SIZE_METRIC = 'zdz_intake_group_size'
 
 export class IntakeGroups {
   readonly #waiting = new Map<string, Waiting[]>()
   readonly #replay: (caller: Caller) => ReturnType<typeof replayedCase>
+  readonly #sizes: Histogram
 
   constructor(
     private readonly deps: AppDeps,
     private readonly kind: CaseResource<Referral>,
   ) {
     this.#replay = (caller) => replayedCase(kind, caller)
+    // Several app instances may share one registry (one per process): registered once.
+    this.#sizes =
+      (deps.metrics.getSingleMetric(GROUP_SIZE_METRIC) as Histogram | undefined) ??
+      new Histogram({
+        name: GROUP_SIZE_METRIC,
+        help: 'Single intakes (POST /v1/referrals) written per transaction by group commit; 1 = the single path',
+        buckets: [1, 2, 4, 8, 16, 32, 64, 100],
+        registers: [deps.metrics],
+      })
   }
 
   /**
@@ -87,6 +100,7 @@ export class IntakeGroups {
       this.#waiting.delete(client)
       for (let i = 0; i < all.length; i += MAX_GROUP) {
         const group = all.slice(i, i + MAX_GROUP)
+        this.#sizes.observe(group.length)
         if (group.length === 1) group[0]!.settle({ kind: 'single' })
         else void this.#write(group)
       }

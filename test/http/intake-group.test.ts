@@ -46,6 +46,10 @@ t.test('concurrent intakes of one court: one transaction, each answer as alone',
   t.equal(ids.length, 6, 'six referrals')
   const xmins = new Set((await writers(ids)).values())
   t.ok(xmins.size < ids.length, `written in fewer transactions than intakes (${xmins.size} for ${ids.length})`)
+  const sizes = await h.deps.metrics.getSingleMetricAsString('zdz_intake_group_size')
+  const single = Number(/zdz_intake_group_size_bucket\{le="1"\} (\d+)/.exec(sizes)?.[1])
+  const groups = Number(/zdz_intake_group_size_count (\d+)/.exec(sizes)?.[1])
+  t.ok(single < groups, `the group sizes metric counts groups of more than one (${single} of ${groups} alone)`)
 
   const jwks = (await h.call(w.court.key, { method: 'GET', url: '/v1/service-keys' })).json()
   for (const [i, body] of bodies.slice(0, 8).entries()) {
