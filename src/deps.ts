@@ -13,7 +13,7 @@ import type { Database } from './db/database.js'
 import { createQueues, createRedis } from './delivery/queues.js'
 import { OutboxSignal, outboxChannel } from './delivery/outbox-signal.js'
 import { ChannelSubscriber } from './delivery/pubsub.js'
-import { scheduleTimer } from './cases/referrals/referral-timers.js'
+import { TimerScheduler } from './cases/referrals/referral-timers.js'
 import type { AppDeps, CommitHints } from './http/app-deps.js'
 import type { BootstrapOperator } from './http/auth.js'
 import { hashApiKey } from './security/api-keys.js'
@@ -110,9 +110,10 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
   }
 
   const outboxSignal = new OutboxSignal(redis, outboxChannel(config.queuePrefix), onRedisError)
+  const timers = new TimerScheduler(queues.timers)
   const afterCommit = async (hints: CommitHints) => {
     if (hints.events) outboxSignal.wake()
-    for (const t of hints.timers ?? []) await scheduleTimer(queues.timers, t.referralId, t.dueAt)
+    await timers.schedule(hints.timers ?? [])
   }
 
   const accessTrail = new AccessTrail(db, (err) => logger.warn({ err: { message: err.message } }, 'access trail flush failed; will retry'))

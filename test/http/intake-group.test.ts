@@ -8,6 +8,7 @@ import t from 'tap'
 import { referralBody, standardWorld } from '../helpers/fixtures.js'
 import { idemKey, startHarness } from '../helpers/harness.js'
 import { verifyReceipt } from '../../src/client/receipts.js'
+import { endOfShanghaiDay } from '../../src/domain/calendar.js'
 
 const h = await startHarness()
 const alone = await startHarness()
@@ -88,6 +89,13 @@ t.test('concurrent intakes of one court: one transaction, each answer as alone',
   t.equal(new Set(trail.map((r) => r.request_id)).size, views, 'each with its own request id')
   const stored = await db.selectFrom('idempotency_keys').select(['key']).where('key', 'in', keys).execute()
   t.equal(stored.length, 6, 'refusals store nothing')
+
+  // Each referral's acceptance timer is scheduled (one addBulk for the intakes committed in one turn).
+  for (const r of created) {
+    const { id, deadlines } = r.json()
+    const job = await h.deps.queues.timers.getJob(`${id}_${endOfShanghaiDay(deadlines.acceptanceDueOn).getTime()}`)
+    t.equal(job?.data.referralId, id, `the acceptance timer of ${id}`)
+  }
 
   // A replay later answers the stored answer exactly as a single intake's replay.
   for (const i of [0, 3]) {

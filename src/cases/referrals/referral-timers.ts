@@ -15,20 +15,49 @@ import { referralKind } from './referral-service.js'
  * Either way the expiry is a guarded transition on the locked row, through the same kit as every caller's action,
  * so it happens exactly once however many workers race for it.
  */
-export async function scheduleTimer(queue: Queue, referralId: string, dueAt: Date): Promise<void> {
-  const delay = Math.max(0, dueAt.getTime() - Date.now() + 1_000)
-  await queue.add(
-    'expire',
-    { referralId },
-    {
+/** The delayed job of a deadline timer: fires a second after the due instant, one job per (referral, due instant). */
+function timerJob(referralId: string, dueAt: Date) {
+  return {
+    name: 'expire',
+    data: { referralId },
+    opts: {
       jobId: `${referralId}_${dueAt.getTime()}`,
-      delay,
+      delay: Math.max(0, dueAt.getTime() - Date.now() + 1_000),
       removeOnComplete: 1000,
       removeOnFail: 1000,
       attempts: 5,
-      backoff: { type: 'exponential', delay: 5_000 },
+      backoff: { type: 'exponential' as const, delay: 5_000 },
     },
-  )
+  }
+}
+
+/** Jobs per `addBulk` (one MULTI each): a calendar recomputation may start thousands of timers in one turn. */
+const BULK = 500
+
+/**
+ * Schedules the timers of the writes committed within one turn of the event loop together, in one `addBulk` (one
+ * round trip to Redis) instead of one `add` each: concurrent intakes each start a timer. Each caller still waits
+ * until its own timers are added, and learns of a failure (which the sweep makes good).
+ */
+export class TimerScheduler {
+  #pending: Array<{ referralId: string; dueAt: Date }> = []
+  #flush: Promise<void> | undefined
+
+  constructor(private readonly queue: Queue) {}
+
+  schedule(timers: ReadonlyArray<{ referralId: string; dueAt: Date }>): Promise<void> {
+    if (!timers.length) return Promise.resolve()
+    this.#pending.push(...timers)
+    this.#flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const batch = this.#pending
+      this.#pending = []
+      this.#flush = undefined
+      const jobs = batch.map((t) => timerJob(t.referralId, t.dueAt))
+      const chunks = Array.from({ length: Math.ceil(jobs.length / BULK) }, (_, i) => jobs.slice(i * BULK, (i + 1) * BULK))
+      return Promise.all(chunks.map((c) => this.queue.addBulk(c))).then(() => undefined)
+    })
+    return this.#flush
+  }
 }
 
 /** Expires the referral if (and only if) a deadline has passed as of `today`. Returns whether it transitioned. */
