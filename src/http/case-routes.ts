@@ -128,7 +128,7 @@ export interface CaseActionRoute<S extends TSchema, C extends { version: number 
   run: (work: Work, caller: Caller, id: string, body: Static<S>) => Promise<Outcome<C>>
 }
 
-export interface CaseCreateRoute<S extends TSchema, C> {
+export interface CaseCreateRoute<S extends TSchema, C, P extends (work: Work) => Promise<Outcome<C>> = (work: Work) => Promise<Outcome<C>>> {
   roles: readonly Role[]
   summary: string
   description: string
@@ -136,12 +136,20 @@ export interface CaseCreateRoute<S extends TSchema, C> {
   /** The problem statuses the route answers besides the common ones. */
   errors: number[]
   /** The one service call: checks the body, then gives the writes to run in the unit of work. */
-  prepare: (caller: Caller, body: Static<S>) => (work: Work) => Promise<Outcome<C>>
+  prepare: (caller: Caller, body: Static<S>) => P
   /**
-   * Answers a request whose body passed `prepare` some other way that answers exactly as `single` (the route's own
-   * path) would, e.g. by group commit (src/http/intake-group.ts); it may hand the request back to `single`.
+   * Answers a request whose body passed `prepare` (giving `prepared`) some other way that answers exactly as `single`
+   * (the route's own path) would, e.g. by group commit (src/http/intake-group.ts); it may hand the request back to
+   * `single`.
    */
-  answer?: (req: FastifyRequest, reply: FastifyReply, caller: Caller, body: Static<S>, single: () => Promise<FastifyReply>) => Promise<FastifyReply>
+  answer?: (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    caller: Caller,
+    body: Static<S>,
+    prepared: P,
+    single: () => Promise<FastifyReply>,
+  ) => Promise<FastifyReply>
 }
 
 /** What the routes of one kind of case need to know of it. */
@@ -163,7 +171,7 @@ export interface CaseResource<C extends { version: number }> {
 export function caseRoutes<C extends { version: number; id: string }>(app: App, deps: AppDeps, kind: CaseResource<C>) {
   return {
     /** `POST {base}`: 201 with the new case and its Location; the body's own checks run before the idempotency claim. */
-    create<S extends TSchema>(route: CaseCreateRoute<S, C>): void {
+    create<S extends TSchema, P extends (work: Work) => Promise<Outcome<C>>>(route: CaseCreateRoute<S, C, P>): void {
       app.post(
         kind.base,
         {
@@ -191,7 +199,7 @@ export function caseRoutes<C extends { version: number; id: string }>(app: App, 
               },
               replayedCase(kind, caller),
             )
-          return route.answer ? route.answer(req, reply, caller, req.body as Static<S>, single) : single()
+          return route.answer ? route.answer(req, reply, caller, req.body as Static<S>, run, single) : single()
         },
       )
     },

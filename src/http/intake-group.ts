@@ -6,7 +6,6 @@ import type { Outcome, StoredResponse } from '../db/idempotency-repository.js'
 import { WriteBatch } from '../db/write-batch.js'
 import { AppError } from '../domain/errors.js'
 import type { Referral } from '../domain/referral.js'
-import * as rules from '../domain/referral-actions.js'
 import type { CreateReferralInput } from '../schemas/referrals.js'
 import type { AppDeps } from './app-deps.js'
 import { caseAnswer, type CaseResource, replayedCase } from './case-routes.js'
@@ -63,7 +62,7 @@ export class IntakeGroups {
   }
 
   /**
-   * Answers one intake whose body passed the route's checks: in a group when other intakes of its client wait in
+   * Answers one intake whose body passed the route's checks (giving its 案号): in a group when other intakes of its client wait in
    * the same turn, otherwise through `single` (the route's own path).
    */
   async answer(
@@ -71,15 +70,10 @@ export class IntakeGroups {
     reply: FastifyReply,
     caller: Caller,
     body: CreateReferralInput,
+    caseNumber: string,
     single: () => Promise<FastifyReply>,
   ): Promise<FastifyReply> {
     const key = idempotencyKeyOf(req)
-    let caseNumber: string
-    try {
-      caseNumber = rules.checkReferralIntake(body, caller.principal, new Date()).caseNumber
-    } catch {
-      return single()
-    }
     const item: PreparedItem = { key, hash: requestHashOf(req.method, req.url, req.body), body, caseNumber, requestId: caller.requestId }
     const verdict = await new Promise<Verdict>((settle) => this.#enqueue(caller, { caller, item, settle }))
     if (verdict.kind === 'single') return single()

@@ -62,7 +62,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     body: CreateReferralBody,
     errors: [409, 422],
     prepare: referrals.create,
-    answer: (req, reply, caller, body, single) => intakeGroups.answer(req, reply, caller, body, single),
+    answer: (req, reply, caller, body, prepared, single) => intakeGroups.answer(req, reply, caller, body, prepared.caseNumber, single),
   })
 
   batchIntakeRoute(app, deps, resource, COURT)
