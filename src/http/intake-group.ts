@@ -127,8 +127,9 @@ export class IntakeGroups {
         await batch.execute(trx)
         return done
       })
-    } catch {
+    } catch (err) {
       // Nothing was written: each intake is judged again on its own.
+      deps.logger.warn({ err: { message: (err as Error).message }, intakes: group.length }, 'intake group not written; its intakes go one by one')
       for (const w of group) w.settle({ kind: 'single' })
       return
     }

@@ -128,6 +128,8 @@ t.test('a group whose transaction fails: each intake judged alone, none fails be
   )
   const n = await db.selectFrom('referrals').select(db.fn.countAll<string>().as('n')).where('case_number', '=', bad.caseNumber).executeTakeFirstOrThrow()
   t.equal(Number(n.n), 0, 'nothing of the failing intake was written')
+  const warned = h.logs.lines.map((l) => JSON.parse(l) as Json).filter((l) => l.msg === 'intake group not written; its intakes go one by one')
+  t.ok(warned.length >= 1 && warned.every((l) => l.level === 40 && /refused/.test(l.err.message)), 'the failed group is logged at warn with its error')
 })
 
 t.test('intakes of different clients are never grouped together', async (t) => {
