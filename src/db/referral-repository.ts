@@ -1,4 +1,4 @@
-import type { CompiledQuery, Kysely, Transaction } from 'kysely'
+import { type CompiledQuery, type Kysely, sql, type SqlBool, type Transaction } from 'kysely'
 import type { Principal } from '../domain/principal.js'
 import type { Referral, ReferralDoc } from '../domain/referral.js'
 import type { ReferralStatus } from '../domain/referral-machine.js'
@@ -111,7 +111,13 @@ export async function insertPartyIndex(trx: Transaction<Database>, subjectId: st
 /** Organization ids and region codes of the organizations that ever held the referral. */
 export async function holderRegions(db: Db, heldBy: string[]): Promise<Array<{ id: string; regionCode: string }>> {
   if (!heldBy.length) return []
-  const rows = await db.selectFrom('organizations').select(['id', 'region_code']).where('id', 'in', heldBy).execute()
+  // One array parameter: the statement's text (and its prepared plan) is the same for any number of ids, which a list
+  // page's holders need (referral-service.ts list).
+  const rows = await db
+    .selectFrom('organizations')
+    .select(['id', 'region_code'])
+    .where(sql<SqlBool>`id = ANY(${sql.val(heldBy)}::text[])`)
+    .execute()
   const known = new Map(rows.map((r) => [r.id, r.region_code]))
   return heldBy.map((id) => ({ id, regionCode: known.get(id) ?? '' }))
 }
