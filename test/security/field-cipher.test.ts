@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createCipheriv, randomBytes } from 'node:crypto'
 import t from 'tap'
 import {
   FieldCipher,
@@ -88,6 +88,67 @@ t.test('tampering fails', async (t) => {
   t.equal(decryptError(cipher, 'enc:v2:k1:AAAA'), 'malformed_token', 'unknown version')
   t.equal(decryptError(cipher, 'enc:v1:k1:'), 'malformed_token', 'empty payload')
   t.equal(decryptError(cipher, 'enc:v1:unknown:' + payload), 'unknown_key')
+})
+
+t.test('every refusal keeps its code, whatever else is wrong with the token', async (t) => {
+  const cipher = new FieldCipher([key('k1')])
+  // A token whose payload has a character the base64url alphabet spells differently.
+  let token = cipher.encrypt('13812345678', 'phone')
+  while (!/[+/]/.test(token.slice('enc:v1:k1:'.length))) token = cipher.encrypt('13812345678', 'phone')
+  const payload = token.slice('enc:v1:k1:'.length)
+  const urlSafe = payload.replace(/\+/g, '-').replace(/\//g, '_')
+  // [token, code, whether isEncryptedToken calls it a token, why]
+  const cases: Array<[string, FieldCipherErrorCode, boolean, string]> = [
+    ['enc:v1:k1', 'malformed_token', false, 'no payload separator'],
+    ['enc:v1:', 'malformed_token', false, 'prefix only'],
+    [`ENC:v1:k1:${payload}`, 'malformed_token', false, 'the prefix is case-sensitive'],
+    [`enc:v1:k1:${payload} `, 'malformed_token', false, 'trailing space'],
+    [`enc:v1:k1:${payload.slice(0, 8)}\n${payload.slice(8)}`, 'malformed_token', false, 'a line break inside (Buffer.from would skip it)'],
+    [`enc:v1:k1:${urlSafe}`, 'malformed_token', false, 'the base64url alphabet (Buffer.from would decode it)'],
+    [`enc:v1:k1:${payload}===`, 'malformed_token', false, 'too much padding'],
+    ['enc:v1:k1:AAAA', 'malformed_token', true, 'canonical, but shorter than IV and tag'],
+    [`enc:v1:k1:${'A'.repeat(40)}`, 'authentication_failed', true, 'long enough and canonical, not ours'],
+    [`enc:v1:k-9:${payload}`, 'unknown_key', true, 'a well-formed id that is not configured'],
+    [`enc:v1:k-9:${payload}!`, 'malformed_token', false, 'an unknown id and a payload that is not base64: not a token'],
+    [`enc:v1:k.9:${payload}`, 'malformed_token', false, 'an id no key can have'],
+    [`enc:v1:${'k'.repeat(33)}:${payload}`, 'malformed_token', false, 'an id too long'],
+    [`enc:v1::${payload}`, 'malformed_token', false, 'an empty id'],
+  ]
+  t.ok(Buffer.from(urlSafe, 'base64').equals(Buffer.from(payload, 'base64')), 'Buffer.from decodes base64url as well')
+  for (const [input, code, isToken, why] of cases) {
+    t.equal(decryptError(cipher, input, 'phone'), code, why)
+    t.equal(isEncryptedToken(input), isToken, `isEncryptedToken: ${why}`)
+  }
+  t.equal(cipher.decrypt(token, 'phone'), '13812345678', 'the token itself still decrypts')
+})
+
+t.test('the AAD of each context, kept per key, binds as before', async (t) => {
+  const k1 = key('k1')
+  const k2 = key('k2')
+  const cipher = new FieldCipher([k2, k1])
+  const old = new FieldCipher([k1]).encrypt('110105194912310021', 'idNumber')
+  // More contexts than a key keeps ready: each still decrypts with its own, and only with it.
+  const contexts = Array.from({ length: 100 }, (_, i) => `field${i}`)
+  const tokens = contexts.map((c) => cipher.encrypt(`value of ${c}`, c))
+  for (let round = 0; round < 2; round++) {
+    contexts.forEach((c, i) => {
+      if (cipher.decrypt(tokens[i], c) !== `value of ${c}`) t.fail(`${c} did not decrypt`)
+      if (decryptError(cipher, tokens[i], contexts[(i + 1) % contexts.length]) !== 'authentication_failed') t.fail(`${c} decrypted in another field`)
+    })
+  }
+  t.pass('100 contexts, twice each')
+  t.equal(cipher.decrypt(old, 'idNumber'), '110105194912310021', 'the second key has its own AADs')
+  t.equal(decryptError(cipher, old, 'phone'), 'authentication_failed')
+  t.equal(cipher.decrypt(cipher.encrypt('x'), ''), 'x', 'no context is the empty context, as it always was')
+  t.equal(cipher.decrypt(cipher.encrypt('x', ''), undefined), 'x')
+  // Tokens written before the key was loaded once (the format is unchanged): made here by hand, as the service did.
+  const iv = randomBytes(12)
+  const c = createCipheriv('aes-256-gcm', k1.key, iv, { authTagLength: 16 })
+  c.setAAD(Buffer.from('enc:v1:\u0000k1\u0000address', 'utf8'))
+  const body = Buffer.concat([c.update('北京市朝阳区建国路88号', 'utf8'), c.final()])
+  const handMade = `enc:v1:k1:${Buffer.concat([iv, body, c.getAuthTag()]).toString('base64')}`
+  t.equal(cipher.decrypt(handMade, 'address'), '北京市朝阳区建国路88号', 'a token made with the documented AAD decrypts')
+  t.equal(new FieldCipher([k1]).decrypt(handMade, 'address'), '北京市朝阳区建国路88号')
 })
 
 t.test('key rotation: old key second in the list still decrypts', async (t) => {

@@ -245,9 +245,18 @@ export function referralService(deps: ReferralServiceDeps) {
 
     /** The referrals the caller may read, each with whether it sees it in full. */
     async list(caller: Caller, filters: ReferralFilters): Promise<Array<{ value: Referral; full: boolean }>> {
-      const rows = await listReferrals(deps.db, caller.principal, filters)
-      const shown = []
-      for (const r of rows) shown.push({ r, full: (await referralStandingIn(deps.db, caller.principal, r)).full })
+      const p = caller.principal
+      const rows = await listReferrals(deps.db, p, filters)
+      // A mediation client's standing depends on the regions of the organizations that held each case: one query
+      // for the page's holders, not one per row (what referralStandingIn does for a single case).
+      const regionOf =
+        p.role === 'mediation'
+          ? new Map((await holderRegions(deps.db, [...new Set(rows.flatMap((r) => r.heldBy))])).map((h) => [h.id, h.regionCode]))
+          : undefined
+      const shown = rows.map((r) => ({
+        r,
+        full: referralStanding(p, r, regionOf ? r.heldBy.map((id) => ({ id, regionCode: regionOf.get(id) ?? '' })) : []).full,
+      }))
       trail(caller, shown)
       return shown.map((s) => ({ value: s.r, full: s.full }))
     },
