@@ -109,7 +109,7 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       const { items, nextCursor } = await listPage(
         { limit, cursor },
         { id: 'uuid' },
-        (after, take) => confirmations.list(callerOf(req), { ...filters, afterId: after?.id, limit: take }),
+        (after, take, shown) => confirmations.list(callerOf(req), { ...filters, afterId: after?.id, limit: take }, shown),
         (c) => ({ id: c.value.id }),
       )
       return { items: items.map((c) => render(c.value, c.full) as ConfirmationViewT), nextCursor }

@@ -105,7 +105,8 @@ export function page<T>(rows: T[], limit: number, keyOf: (row: T) => Record<stri
 /**
  * One page of a keyset-paginated list, the whole routine of a list route: checks `query.cursor` against `spec`,
  * asks `load` for `take` (= limit + 1) rows after it, returns `limit` of them and the cursor of the last one when
- * more exist.
+ * more exist. `load` is told `limit` too: the row beyond it only says whether another page follows and is never
+ * shown, so it is not, say, recorded in the access trail.
  *
  * @example
  * const { items, nextCursor } = await listPage(req.query, { id: 'uuid' }, (after, take) => listThings(db, { afterId: after?.id, limit: take }), (r) => ({ id: r.id }))
@@ -113,10 +114,10 @@ export function page<T>(rows: T[], limit: number, keyOf: (row: T) => Record<stri
 export async function listPage<const S extends CursorSpec, R>(
   query: ListQuery,
   spec: S,
-  load: (after: CursorOf<S> | undefined, take: number) => Promise<R[]>,
+  load: (after: CursorOf<S> | undefined, take: number, limit: number) => Promise<R[]>,
   keyOf: (row: R) => CursorOf<S>,
 ): Promise<Page<R>> {
   const limit = query.limit ?? DEFAULT_LIMIT
   const after = decodeCursor(query.cursor, spec)
-  return page(await load(after, limit + 1), limit, keyOf)
+  return page(await load(after, limit + 1, limit), limit, keyOf)
 }

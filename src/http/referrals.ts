@@ -110,7 +110,7 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
       const { items, nextCursor } = await listPage(
         { limit, cursor },
         { id: 'uuid' },
-        (after, take) => referrals.list(callerOf(req), { ...filters, partyIdHash, afterId: after?.id, limit: take }),
+        (after, take, shown) => referrals.list(callerOf(req), { ...filters, partyIdHash, afterId: after?.id, limit: take }, shown),
         (r) => ({ id: r.value.id }),
       )
       return { items: items.map((r) => render(r.value, r.full) as ReferralViewT), nextCursor }

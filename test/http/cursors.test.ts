@@ -241,3 +241,23 @@ t.test('the limit defaults to 50 when absent (schema default applied by validati
   t.equal(res.json().items.length, 50)
   t.type(res.json().nextCursor, 'string')
 })
+
+t.test('a page shows `limit` cases, and only those are recorded in the access trail (not the look-ahead row)', async (t) => {
+  for (const [url, ids] of [
+    ['/v1/referrals?limit=1', referralIds],
+    ['/v1/judicial-confirmations?limit=1', confirmationIds],
+  ] as const) {
+    t.ok(ids.length >= 2, `${url}: more cases than the page shows`)
+    const res = await get(w.court.key, url)
+    t.equal(res.statusCode, 200)
+    t.equal(res.json().items.length, 1)
+    t.type(res.json().nextCursor, 'string', 'another page follows')
+    await h.deps.accessTrail.flush()
+    const trail = await h.deps.db.selectFrom('access_log').select('subject_id').where('request_id', '=', String(res.headers['x-request-id'])).execute()
+    t.same(
+      trail.map((r) => r.subject_id),
+      [res.json().items[0].id],
+      `${url}: the case shown, and only it`,
+    )
+  }
+})

@@ -294,10 +294,11 @@ export function confirmationService(deps: ConfirmationServiceDeps) {
     },
 
     /** The applications the caller may read. Its list scope is exactly the courts and organizations that see them in full. */
-    async list(caller: Caller, filters: Omit<ConfirmationFilters, 'today'>): Promise<Array<{ value: Confirmation; full: boolean }>> {
+    /** A page of applications; the first `shown` of them (all by default) are shown, and only those are trailed. */
+    async list(caller: Caller, filters: Omit<ConfirmationFilters, 'today'>, shown = filters.limit): Promise<Array<{ value: Confirmation; full: boolean }>> {
       const rows = await listConfirmations(deps.db, caller.principal, { ...filters, today: today() })
       const full = caller.principal.role !== 'operator'
-      if (full) trail(caller, rows)
+      if (full) trail(caller, rows.slice(0, shown))
       return rows.map((c) => ({ value: c, full }))
     },
 

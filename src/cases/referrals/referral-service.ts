@@ -244,7 +244,8 @@ export function referralService(deps: ReferralServiceDeps) {
     },
 
     /** The referrals the caller may read, each with whether it sees it in full. */
-    async list(caller: Caller, filters: ReferralFilters): Promise<Array<{ value: Referral; full: boolean }>> {
+    /** A page of referrals; the first `shown` of them (all by default) are shown, and only those are trailed. */
+    async list(caller: Caller, filters: ReferralFilters, shown = filters.limit): Promise<Array<{ value: Referral; full: boolean }>> {
       const p = caller.principal
       const rows = await listReferrals(deps.db, p, filters)
       // A mediation client's standing depends on the regions of the organizations that held each case: one query
@@ -253,12 +254,12 @@ export function referralService(deps: ReferralServiceDeps) {
         p.role === 'mediation'
           ? new Map((await holderRegions(deps.db, [...new Set(rows.flatMap((r) => r.heldBy))])).map((h) => [h.id, h.regionCode]))
           : undefined
-      const shown = rows.map((r) => ({
+      const standing = rows.map((r) => ({
         r,
         full: referralStanding(p, r, regionOf ? r.heldBy.map((id) => ({ id, regionCode: regionOf.get(id) ?? '' })) : []).full,
       }))
-      trail(caller, shown)
-      return shown.map((s) => ({ value: s.r, full: s.full }))
+      trail(caller, standing.slice(0, shown))
+      return standing.map((s) => ({ value: s.r, full: s.full }))
     },
 
     events: (caller: Caller, id: string, afterSequence: number, limit: number) => caseEvents(deps.db, referralKind, caller.principal, id, afterSequence, limit),
