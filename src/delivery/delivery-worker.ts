@@ -106,10 +106,43 @@ export interface DeliveryWorker {
 
 const defaultRetryDelay = (attempt: number, retryAfterMs: number | undefined) => nextRetryDelayMs(attempt, Math.random, retryAfterMs)
 
+/**
+ * Subscription secrets as decrypted, keyed by their ciphertext. Every attempt reads its subscription afresh (the
+ * claim joins it), and a changed or rotated secret is a new ciphertext (a fresh IV each time it is sealed), so an
+ * entry can never sign with a stale secret: a rotation simply misses and the old entry ages out. Bounded: when full,
+ * the oldest entry goes (Map keeps insertion order).
+ */
+export class SecretCache {
+  readonly #entries = new Map<string, string>()
+  constructor(
+    readonly cipher: FieldCipher,
+    readonly max = 1_000,
+  ) {}
+
+  decrypt(secretEnc: string): string {
+    let secret = this.#entries.get(secretEnc)
+    if (secret === undefined) {
+      secret = this.cipher.decrypt(secretEnc, SECRET_CONTEXT)
+      if (this.#entries.size >= this.max) this.#entries.delete(this.#entries.keys().next().value as string)
+      this.#entries.set(secretEnc, secret)
+    }
+    return secret
+  }
+}
+
+/** The per-context caches (a context is the worker's; tests call attemptDelivery with contexts of their own). */
+const secretCaches = new WeakMap<FieldCipher, SecretCache>()
+function secretCache(cipher: FieldCipher): SecretCache {
+  let c = secretCaches.get(cipher)
+  if (!c) secretCaches.set(cipher, (c = new SecretCache(cipher)))
+  return c
+}
+
 function signingKeys(cipher: FieldCipher, s: Subscription, now: Date): SigningKey[] {
-  const keys: SigningKey[] = [{ secret: cipher.decrypt(s.secretEnc, SECRET_CONTEXT), algorithm: s.signatureAlgorithm }]
+  const secrets = secretCache(cipher)
+  const keys: SigningKey[] = [{ secret: secrets.decrypt(s.secretEnc), algorithm: s.signatureAlgorithm }]
   if (s.previousSecretEnc && s.previousSecretExpiresAt && s.previousSecretExpiresAt.getTime() > now.getTime()) {
-    keys.push({ secret: cipher.decrypt(s.previousSecretEnc, SECRET_CONTEXT), algorithm: s.signatureAlgorithm })
+    keys.push({ secret: secrets.decrypt(s.previousSecretEnc), algorithm: s.signatureAlgorithm })
   }
   return keys
 }
