@@ -69,7 +69,7 @@ export function startWorkers(deps: Deps, opts: { sweepIntervalMs?: number; mater
   every('materials', opts.materialsIntervalMs ?? 300_000, () =>
     maintainMaterials({ db: deps.db, logger: log }, { orphanTtlHours: deps.config.materialOrphanTtlHours }),
   )
-  // Webhook delivery: relay + BullMQ worker; the poll and the sweeper make Redis and the wake-ups disposable.
+  // Webhook delivery: relay + BullMQ worker + pump; the poll and the sweeper make Redis and the wake-ups disposable.
   // Delivery bookkeeping runs on its own pool with asynchronous commit (Deps.deliveryDb).
   const delivery = startDeliveryWorker({ ...deps, db: deps.deliveryDb })
   // Writers in this process wake this relay directly, without a Redis round trip.

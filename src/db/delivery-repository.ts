@@ -287,6 +287,49 @@ export async function claimDeliveries(db: Db, ids: readonly string[], leaseMs: n
   })
 }
 
+/**
+ * Claims up to `limit` deliveries that are due, not leased and first in line for their (subscription, subject),
+ * oldest due first, in one statement, whatever ids they have: the pump's claim (src/delivery/pump.ts), which needs
+ * no queue job per delivery. The conditions are those of {@link claimDeliveries}; rows another claimer has locked
+ * are skipped, not waited for, so several workers share the work. With `graceMs`, only deliveries due (and out of
+ * lease) for at least that long are taken: a periodic pass that leaves what is on its way to another claimer to it.
+ *
+ * Read through `deliveries_pending_due_idx` in due order, so a statement reads the backlog's first rows only (and
+ * the leased or blocked ones among them); planned each time for the same reason as the other claims, once per
+ * batch.
+ */
+export async function claimDue(db: Db, limit: number, leaseMs: number, graceMs = 0): Promise<ClaimedDelivery[]> {
+  if (limit <= 0) return []
+  const claimed = await sql<Record<string, unknown>>`${sql.raw(PLAN_EACH_TIME)}
+    WITH pick AS (
+      SELECT x.id FROM deliveries x
+      WHERE x.status = 'pending'
+        AND x.next_attempt_at <= now() + ${DUE_SLACK_MS - graceMs} * interval '1 millisecond'
+        AND (x.lease_until IS NULL OR x.lease_until <= now() - ${graceMs} * interval '1 millisecond')
+        AND ${FIRST_IN_LINE('x')}
+        AND NOT EXISTS (
+          SELECT 1 FROM outbox o JOIN events e ON e.pos = o.event_pos
+          WHERE e.subject_id = x.subject_id AND e.sequence < x.sequence)
+      ORDER BY x.next_attempt_at
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    ), c AS (
+      UPDATE deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
+      FROM pick WHERE d.id = pick.id
+      RETURNING d.*
+    )
+    SELECT ${CLAIM_COLUMNS}
+    FROM c
+    LEFT JOIN subscriptions s ON s.id = c.subscription_id AND s.deleted_at IS NULL
+    LEFT JOIN events e ON e.pos = c.event_pos
+    ORDER BY c.next_attempt_at`.execute(db)
+  return claimed.rows.map((c) => ({
+    delivery: pick<DeliveryRow>(c, '', DELIVERY_COLUMNS),
+    subscription: c.s__id === null ? undefined : toSubscription(pick<SubscriptionRow>(c, 's__', SUBSCRIPTION_COLUMNS)),
+    event: c.e__pos === null ? undefined : pick<EventRow>(c, 'e__', EVENT_COLUMNS),
+  }))
+}
+
 /** Claims one delivery for one attempt ({@link claimDeliveries} with one id). */
 export async function claimDelivery(db: Db, id: string, leaseMs: number): Promise<ClaimResult> {
   const [r] = await claimDeliveries(db, [id], leaseMs)
@@ -438,26 +481,6 @@ export async function nextInLine(db: Db, subscriptionId: string, subjectId: stri
 /** The chain head of a subject's events (for the next event's prevHash and sequence). */
 export async function subjectHead(db: Db, subjectId: string): Promise<{ sequence: number; hash: string } | undefined> {
   return db.selectFrom('events').select(['sequence', 'hash']).where('subject_id', '=', subjectId).orderBy('sequence', 'desc').limit(1).executeTakeFirst()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sweeper
-
-/**
- * Pending deliveries that should be in flight but may have no job: due for longer than `graceMs`, not leased
- * (or their lease ran out: the worker died), and first in line for their subject. Blocked ones are left out:
- * the delivery ahead of them enqueues them when it finishes.
- */
-export async function orphanCandidates(db: Db, graceMs: number, limit: number): Promise<Array<{ id: string }>> {
-  const r = await sql<{ id: string }>`
-    SELECT d.id FROM deliveries d
-    WHERE d.status = 'pending'
-      AND d.next_attempt_at <= now() - ${graceMs} * interval '1 millisecond'
-      AND (d.lease_until IS NULL OR d.lease_until <= now())
-      AND ${FIRST_IN_LINE('d')}
-    ORDER BY d.next_attempt_at
-    LIMIT ${limit}`.execute(db)
-  return r.rows
 }
 
 // ---------------------------------------------------------------------------------------------

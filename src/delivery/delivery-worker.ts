@@ -1,16 +1,23 @@
 /**
- * The delivery worker: one BullMQ job per delivery attempt, PostgreSQL as the truth.
+ * The delivery worker: attempts of deliveries, PostgreSQL as the truth, by two ways in.
  *
- * A job claims its delivery (pending, due, first in line for its subscription and subject, not leased) and reads
- * its subscription and event in the same statement, sends it, and writes the attempt and the outcome in one more
- * statement, which also finds the next delivery in line. Neither statement is per job: the claims that the
- * worker's concurrent jobs ask for within one event-loop turn go to PostgreSQL as one statement, and so do their
- * records (coalescer.ts; while two such statements run, further requests gather for the next one). So a drain costs
- * two statements per batch of deliveries, and a lone delivery two round trips, as before. (The rare outcomes that
- * change more — a 410 disabling the subscription, an exhausted retry window emitting its event — run in a
- * transaction of their own.) A retry moves the same job to BullMQ's delayed set until `next_attempt_at`; a
- * delivery that finished (delivered or dead) enqueues the next one in line for its subject at once. Whatever
- * Redis loses, the sweeper re-creates from PostgreSQL.
+ * Deliveries that become due a few at a time (a relay batch or a recovery of fewer than `pumpFrom`, a delivery
+ * released by the one ahead of it, an operator's retry) get one BullMQ job each. A job claims its delivery
+ * (pending, due, first in line for its subscription and subject, not leased) and reads its subscription and event
+ * in the same statement, sends it, and writes the attempt and the outcome in one more statement, which also finds
+ * the next delivery in line. Neither statement is per job: the claims that the worker's concurrent jobs ask for
+ * within one event-loop turn go to PostgreSQL as one statement, and so do their records (coalescer.ts; while two
+ * such statements run, further requests gather for the next one). (The rare outcomes that change more — a 410
+ * disabling the subscription, an exhausted retry window emitting its event — run in a transaction of their own.)
+ * A job's retry moves it to BullMQ's delayed set until `next_attempt_at`; a delivery that finished (delivered or
+ * dead) enqueues the next one in line for its subject at once.
+ *
+ * Deliveries that become due many at once (a large fan-out, a recovery re-opening a backlog) go to the pump
+ * (pump.ts) instead: it claims due deliveries in batches straight from PostgreSQL, with the same lease and
+ * head-of-line rules, and sends them without a job each — the job's Redis round trips and CPU were most of a
+ * drain's cost beside the HTTP call. The pump's retries and releases are timers in this process; its periodic
+ * pass (the sweeper's) takes whatever has been due for a while with nobody on it, from PostgreSQL, so whatever
+ * Redis or a killed process loses is taken up again.
  *
  * Worker settings follow BullMQ's production guide: a connection that waits for Redis forever
  * (`maxRetriesPerRequest: null`), an `error` listener, and a very high `maxStalledCount`, because a job whose
@@ -24,6 +31,7 @@ import {
   type AttemptRecord,
   type AttemptToRecord,
   claimDeliveries,
+  claimDue,
   type ClaimedDelivery,
   type ClaimResult,
   killDelivery,
@@ -45,6 +53,7 @@ import { Coalescer } from './coalescer.js'
 import { DELIVERY_JOB, type DeliveryJobData, enqueueAt, enqueueDeliveries, QUEUES, RECOVERY_JOB, redisOptions } from './queues.js'
 import { outboxChannel } from './outbox-signal.js'
 import type { ChannelSubscriber } from './pubsub.js'
+import { DeliveryPump, type PumpOutcome } from './pump.js'
 import { OutboxRelay } from './relay.js'
 import { closeAgents, DELIVERY_TIMEOUT_MS, sendWebhook, type SendResult } from './sender.js'
 import { SECRET_CONTEXT, webhookHeaders, type SigningKey } from './signing.js'
@@ -90,6 +99,13 @@ export interface DeliveryWorkerOptions {
    * @defaultValue 2 (each)
    */
   statementsInFlight?: number
+  /** Attempts the pump (pump.ts) runs at once, beside the queue jobs' `concurrency`. @defaultValue 64 */
+  pumpConcurrency?: number
+  /**
+   * Deliveries made due together (one relay batch, one recovery) from this many on go to the pump, which claims
+   * them in batches from PostgreSQL; fewer get a queue job each. @defaultValue 16
+   */
+  pumpFrom?: number
   sweep?: SweepOptions
 }
 
@@ -99,6 +115,7 @@ export interface DeliveryWorker {
   batching: { claims: Coalescer<string, ClaimResult>['stats']; records: Coalescer<AttemptToRecord, RecordedAttempt | undefined>['stats'] }
   recoveryWorker: Worker
   relay: OutboxRelay
+  pump: DeliveryPump
   /** One sweeper pass (the runtime calls it periodically). */
   sweep(): Promise<SweepResult>
   close(): Promise<void>
@@ -106,10 +123,43 @@ export interface DeliveryWorker {
 
 const defaultRetryDelay = (attempt: number, retryAfterMs: number | undefined) => nextRetryDelayMs(attempt, Math.random, retryAfterMs)
 
+/**
+ * Subscription secrets as decrypted, keyed by their ciphertext. Every attempt reads its subscription afresh (the
+ * claim joins it), and a changed or rotated secret is a new ciphertext (a fresh IV each time it is sealed), so an
+ * entry can never sign with a stale secret: a rotation simply misses and the old entry ages out. Bounded: when full,
+ * the oldest entry goes (Map keeps insertion order).
+ */
+export class SecretCache {
+  readonly #entries = new Map<string, string>()
+  constructor(
+    readonly cipher: FieldCipher,
+    readonly max = 1_000,
+  ) {}
+
+  decrypt(secretEnc: string): string {
+    let secret = this.#entries.get(secretEnc)
+    if (secret === undefined) {
+      secret = this.cipher.decrypt(secretEnc, SECRET_CONTEXT)
+      if (this.#entries.size >= this.max) this.#entries.delete(this.#entries.keys().next().value as string)
+      this.#entries.set(secretEnc, secret)
+    }
+    return secret
+  }
+}
+
+/** The per-context caches (a context is the worker's; tests call attemptDelivery with contexts of their own). */
+const secretCaches = new WeakMap<FieldCipher, SecretCache>()
+function secretCache(cipher: FieldCipher): SecretCache {
+  let c = secretCaches.get(cipher)
+  if (!c) secretCaches.set(cipher, (c = new SecretCache(cipher)))
+  return c
+}
+
 function signingKeys(cipher: FieldCipher, s: Subscription, now: Date): SigningKey[] {
-  const keys: SigningKey[] = [{ secret: cipher.decrypt(s.secretEnc, SECRET_CONTEXT), algorithm: s.signatureAlgorithm }]
+  const secrets = secretCache(cipher)
+  const keys: SigningKey[] = [{ secret: secrets.decrypt(s.secretEnc), algorithm: s.signatureAlgorithm }]
   if (s.previousSecretEnc && s.previousSecretExpiresAt && s.previousSecretExpiresAt.getTime() > now.getTime()) {
-    keys.push({ secret: cipher.decrypt(s.previousSecretEnc, SECRET_CONTEXT), algorithm: s.signatureAlgorithm })
+    keys.push({ secret: secrets.decrypt(s.previousSecretEnc), algorithm: s.signatureAlgorithm })
   }
   return keys
 }
@@ -303,15 +353,23 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
   const timeoutMs = opts.timeoutMs ?? DELIVERY_TIMEOUT_MS
   // The lease outlives the longest attempt (timeout plus the database writes around it).
   const leaseMs = timeoutMs + (opts.leaseMarginMs ?? 10_000)
+  const pumpFrom = opts.pumpFrom ?? 16
+  // Deliveries made due together: a few get a queue job each (one Redis round trip for all), many go to the
+  // pump, which claims them in batches without a job each (see pump.ts).
+  const handOff = async (ids: string[]) => {
+    if (!ids.length) return
+    if (ids.length >= pumpFrom) pump.kick()
+    else await enqueueDeliveries(ctx.queues.deliveries, ids)
+  }
   const relay = new OutboxRelay({
     db: ctx.db,
     subscriber: ctx.subscriber,
     channel: outboxChannel(ctx.config.queuePrefix),
     queue: ctx.queues.deliveries,
+    handOff,
     logger: log,
     batchSize: opts.relayBatchSize,
   })
-  if (opts.listen !== false) relay.start()
 
   const connection = redisOptions(ctx.config.redisUrl, 'worker')
   const attemptCtx: DeliveryContext = { ...ctx, logger: log }
@@ -330,6 +388,19 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
     maxInFlight,
   })
   const attemptOpts = { ...opts, record: (item: AttemptToRecord) => records.submit(item) }
+  const pump = new DeliveryPump({
+    claim: (limit, graceMs) => claimDue(ctx.db, limit, leaseMs, graceMs),
+    attempt: async (claimed): Promise<PumpOutcome> => {
+      const outcome = await attemptDelivery(attemptCtx, claimed, attemptOpts)
+      if (outcome.kind !== 'skipped') return outcome
+      // Ended without an attempt (rare): the next in line, if any, is not known yet.
+      const d = claimed.delivery
+      return { kind: 'skipped', next: await nextInLine(ctx.db, d.subscription_id, d.subject_id) }
+    },
+    logger: log,
+    concurrency: opts.pumpConcurrency ?? 64,
+  })
+  if (opts.listen !== false) relay.start()
   const worker = new Worker<DeliveryJobData>(
     QUEUES.deliveries,
     async (job: Job<DeliveryJobData>, token?: string) => {
@@ -373,7 +444,7 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
     async (job) => {
       if (job.name !== RECOVERY_JOB) return 'ignored'
       const ids = await runRecovery(ctx.db, job.data.recoveryId)
-      if (ids?.length) await enqueueDeliveries(ctx.queues.deliveries, ids)
+      if (ids?.length) await handOff(ids)
       return ids?.length ?? 0
     },
     { connection: connection as never, prefix: ctx.config.queuePrefix, concurrency: 2, maxStalledCount: 1_000_000 },
@@ -385,9 +456,10 @@ export function startDeliveryWorker(ctx: DeliveryContext, opts: DeliveryWorkerOp
     batching: { claims: claims.stats, records: records.stats },
     recoveryWorker,
     relay,
-    sweep: () => sweepDeliveries({ db: ctx.db, queue: ctx.queues.deliveries, relay, logger: log }, opts.sweep),
+    pump,
+    sweep: () => sweepDeliveries({ db: ctx.db, relay, pump, handOff, logger: log }, opts.sweep),
     async close() {
-      await Promise.allSettled([worker.close(), recoveryWorker.close()])
+      await Promise.allSettled([worker.close(), recoveryWorker.close(), pump.close()])
       await relay.close()
       // The attempts are over: the webhook connections kept alive for the next ones can go.
       closeAgents()

@@ -4,7 +4,7 @@ import { Redis, type RedisOptions } from 'ioredis'
 export const QUEUES = {
   /** Deadline timers: one delayed job per referral deadline (PostgreSQL's sweep is the truth behind them). */
   timers: 'timers',
-  /** Webhook deliveries: one job per delivery row, job id = delivery id. */
+  /** Webhook deliveries that come a few at a time: one job per delivery, job id = delivery id (many at once go to the pump). */
   deliveries: 'deliveries',
   /** Background operator jobs (subscription recovery). */
   jobs: 'jobs',

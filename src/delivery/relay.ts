@@ -1,12 +1,12 @@
 /**
  * Fan-out relay: turns outbox rows into delivery rows, one per subscription that may read the event and asked
- * for its type, and hands them to BullMQ.
+ * for its type, and hands them on for their attempts (a BullMQ job each, or the delivery pump for many).
  *
  * Wake-ups come from the writers after their commit (see outbox-signal.ts: directly in the same process, over a
  * Redis channel from other processes), with a periodic poll behind them for wake-ups lost while Redis was away.
  * Each batch deletes its outbox rows and inserts their deliveries in one transaction, so an event is fanned out
- * exactly once however many relays run; BullMQ jobs are added after the commit, and a job lost there (Redis away)
- * is re-created by the sweeper from PostgreSQL.
+ * exactly once however many relays run; the deliveries are handed on after the commit, and one whose job is lost
+ * there (Redis away) is taken up by the sweeper from PostgreSQL.
  */
 import type { Queue } from 'bullmq'
 import type { Kysely } from 'kysely'
@@ -51,6 +51,11 @@ export interface RelayOptions {
   /** The wake-up channel ({@link outboxChannel}). */
   channel: string
   queue: Queue
+  /**
+   * Hands the pending deliveries of a committed batch on for their attempts (the delivery worker's job or pump).
+   * @defaultValue one queue job each
+   */
+  handOff?: (ids: string[]) => Promise<void>
   logger: Logger
   /** @defaultValue 200 */
   batchSize?: number
@@ -58,7 +63,8 @@ export interface RelayOptions {
 
 /** The relay of one process: wake-ups plus on-demand draining. Safe to run in several processes at once. */
 export class OutboxRelay {
-  readonly #opts: Required<RelayOptions>
+  readonly #opts: Required<Omit<RelayOptions, 'handOff'>>
+  readonly #handOff: (ids: string[]) => Promise<void>
   #subscription: ChannelSubscription | undefined
   #closing = false
   #draining: Promise<number> | undefined
@@ -66,6 +72,7 @@ export class OutboxRelay {
 
   constructor(opts: RelayOptions) {
     this.#opts = { ...opts, batchSize: opts.batchSize ?? 200 }
+    this.#handOff = opts.handOff ?? ((ids) => enqueueDeliveries(opts.queue, ids))
   }
 
   /**
@@ -106,7 +113,7 @@ export class OutboxRelay {
             total += events
             if (pending.length) {
               try {
-                await enqueueDeliveries(this.#opts.queue, pending)
+                await this.#handOff(pending)
               } catch (err) {
                 this.#opts.logger.warn(
                   { err: { message: (err as Error).message }, deliveries: pending.length },

@@ -1,31 +1,28 @@
 /**
- * The sweeper: makes Redis disposable. Every pass re-creates, from PostgreSQL, whatever work BullMQ should be
- * carrying and is not: outbox rows no relay took (the relay drains them), pending deliveries that are due and
- * first in line but have no live job (after a FLUSHALL, a Redis restart, a failed enqueue, a job that went to
- * "failed"), and operator recoveries whose job was lost.
+ * The sweeper: makes Redis disposable. Every pass takes up, from PostgreSQL, whatever work should be under way
+ * and is not: outbox rows no relay took (the relay drains them), pending deliveries that have been due and first
+ * in line for a while without anyone claiming them (after a FLUSHALL, a Redis restart, a failed enqueue, a job
+ * that went to "failed", a retry scheduled by a process that died, a lease left by a killed worker), which the
+ * delivery pump claims straight from PostgreSQL, and operator recoveries whose job was lost.
  *
- * Safe on several workers at once: adding a job whose id exists is a no-op, the relay's batches skip each
- * other's rows, a delivery's lease stops two jobs sending it together, and a recovery runs under a row lock.
+ * Safe on several workers at once: the relay's batches skip each other's rows, claims skip rows another claimer
+ * holds and a delivery's lease stops two attempts at once, and a recovery runs under a row lock.
  */
-import type { Queue } from 'bullmq'
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { Database } from '../db/database.js'
-import { orphanCandidates, runRecovery, staleRecoveryJobs } from '../db/delivery-repository.js'
-import { enqueueAt, enqueueDeliveries } from './queues.js'
+import { runRecovery, staleRecoveryJobs } from '../db/delivery-repository.js'
 import type { OutboxRelay } from './relay.js'
 
 export interface SweepOptions {
   /** A due delivery is only looked at once it has been due this long (it may simply be on its way). @defaultValue 2 000 */
   graceMs?: number
-  /** Deliveries looked at per pass. @defaultValue 2 000 */
-  limit?: number
 }
 
 export interface SweepResult {
   /** Events the relay took from the outbox. */
   relayed: number
-  /** Deliveries given a new job (or whose delayed job was brought forward). */
+  /** Deliveries claimed by this pass (due for longer than the grace period with nobody on them). */
   requeued: number
   /** Recoveries run because their job was lost. */
   recoveries: number
@@ -33,41 +30,27 @@ export interface SweepResult {
 
 export interface SweepContext {
   db: Kysely<Database>
-  queue: Queue
   relay: OutboxRelay
+  /** The delivery pump: its periodic pass claims what has been due for `graceMs`. */
+  pump: { sweep(graceMs: number): Promise<number> }
+  /** Hands re-opened deliveries on for their attempts. */
+  handOff(ids: string[]): Promise<void>
   logger: Logger
 }
 
-const LIVE = new Set(['waiting', 'active', 'prioritized', 'waiting-children'])
-
 /** One pass of the sweeper. */
 export async function sweepDeliveries(ctx: SweepContext, opts: SweepOptions = {}): Promise<SweepResult> {
+  const graceMs = opts.graceMs ?? 2_000
   const relayed = await ctx.relay.drain()
-  const candidates = await orphanCandidates(ctx.db, opts.graceMs ?? 2_000, opts.limit ?? 2_000)
-  let requeued = 0
-  for (let i = 0; i < candidates.length; i += 50) {
-    const batch = candidates.slice(i, i + 50)
-    const states = await Promise.all(batch.map((c) => ctx.queue.getJobState(c.id)))
-    const missing: string[] = []
-    const stuck: string[] = []
-    batch.forEach((c, k) => {
-      if (states[k] === 'unknown') missing.push(c.id)
-      else if (!LIVE.has(states[k])) stuck.push(c.id)
-    })
-    if (missing.length) await enqueueDeliveries(ctx.queue, missing)
-    // Delayed although due in PostgreSQL (an operator brought it forward while Redis was away), or finished
-    // in BullMQ while still pending here: make it run now.
-    for (const id of stuck) await enqueueAt(ctx.queue, id)
-    requeued += missing.length + stuck.length
-  }
+  const requeued = await ctx.pump.sweep(graceMs)
   let recoveries = 0
-  for (const id of await staleRecoveryJobs(ctx.db, opts.graceMs ?? 2_000)) {
+  for (const id of await staleRecoveryJobs(ctx.db, graceMs)) {
     const ids = await runRecovery(ctx.db, id)
     if (ids) {
       recoveries++
-      if (ids.length) await enqueueDeliveries(ctx.queue, ids)
+      if (ids.length) await ctx.handOff(ids)
     }
   }
-  if (requeued || recoveries) ctx.logger.info({ requeued, recoveries, relayed }, 'sweeper re-created lost delivery work')
+  if (requeued || recoveries) ctx.logger.info({ requeued, recoveries, relayed }, 'sweeper took up delivery work nobody was doing')
   return { relayed, requeued, recoveries }
 }

@@ -16,6 +16,27 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+/**
+ * Resolves once the connection is up. A probe made while ioredis is between reconnect attempts (it waits longer
+ * after each failed one, up to 2 s) waits for the next attempt rather than answering "down" while Redis is in
+ * fact reachable again; a connection that does not come back within `ms` fails as unreachable.
+ */
+function connected(redis: AppDeps['redis'], ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve()
+  return new Promise<void>((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer)
+      redis.off('ready', done)
+      resolve()
+    }
+    const timer = setTimeout(() => {
+      redis.off('ready', done)
+      reject(new Error('unreachable'))
+    }, ms)
+    redis.once('ready', done)
+  })
+}
+
 const CheckSchema = {
   type: 'object',
   properties: { status: { type: 'string', enum: ['up', 'down'] }, latencyMs: { type: 'number' }, error: { type: 'string' } },
@@ -78,7 +99,13 @@ const healthPlugin: FastifyPluginAsync<{ deps: AppDeps }> = async (app, { deps }
           }
         }
       }
-      const [postgres, redis] = await Promise.all([probe(() => sql`SELECT 1`.execute(deps.db)), probe(() => deps.redis.ping())])
+      const [postgres, redis] = await Promise.all([
+        probe(() => sql`SELECT 1`.execute(deps.db)),
+        probe(async () => {
+          await connected(deps.redis, 1_900)
+          return deps.redis.ping()
+        }),
+      ])
       const ok = postgres.status === 'up' && redis.status === 'up'
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis }, calendar: await deps.calendar.coverage() })
     },
