@@ -122,7 +122,9 @@ export async function seedScale({ databaseUrl, count = 1_000_000, batch = 1000, 
   const seedSeconds = (performance.now() - t0) / 1000
   log(`seeded ${referrals} referrals in ${Math.round(seedSeconds)} s; VACUUM ANALYZE`)
   const t1 = performance.now()
-  await client.query('VACUUM (ANALYZE) referrals, events, party_index, organizations, stats_cells, stats_outcome_days, stats_review_due')
+  await client.query(
+    'VACUUM (ANALYZE) referrals, events, party_index, organizations, stats_cells, stats_outcome_days, stats_review_due, stats_court_cells, stats_court_outcome_days, stats_court_review_due',
+  )
   const vacuumSeconds = (performance.now() - t1) / 1000
   const size = await client.query('SELECT pg_database_size(current_database()) AS bytes')
   await client.end()

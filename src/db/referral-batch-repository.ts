@@ -92,7 +92,7 @@ export async function insertIntakes(trx: Trx, intakes: readonly IntakeRows[]): P
     organization_id: r.organizationId,
     held_by: r.heldBy,
   }))
-  const [cells, days, reviews] = upsertsSql('st')
+  const rollup = upsertsSql('st').map((u, i) => sql`${sql.raw(`s${i}`)} AS (${u})`)
   const parties = intakes.flatMap(({ referral, hashes }) => [...new Set(hashes)].map((h) => ({ subject_id: referral.id, id_hash: h })))
   const access = intakes.map(({ referral, access: a }) => ({ client_id: a.clientId, subject_id: referral.id, fields: a.fields, request_id: a.requestId }))
   const stored = intakes.map(({ referral, stored: { clientId, key, answer } }) => ({
@@ -147,7 +147,7 @@ export async function insertIntakes(trx: Trx, intakes: readonly IntakeRows[]): P
     ), st AS (
       -- The statistics rollup: the inserted referrals' counters, one upsert per table (db/stats-rollup.ts).
       ${intakeContributionSql(JSON.stringify(counted), sql`SELECT id FROM r`)}
-    ), sc AS (${cells}), sd AS (${days}), sv AS (${reviews})
+    ), ${sql.join(rollup)}
     SELECT id FROM r`.execute(trx)
   return new Set(r.rows.map((x) => x.id))
 }

@@ -1,5 +1,6 @@
 import { type Expression, type Kysely, type RawBuilder, sql, type SqlBool, type Transaction } from 'kysely'
 import { addCalendarDays, endOfShanghaiDay, shanghaiDate, startOfShanghaiDay } from '../domain/calendar.js'
+import { isNational } from '../domain/access.js'
 import { regionPrefix } from '../domain/identifiers.js'
 import type { Principal } from '../domain/principal.js'
 import { FINISHED_STATUSES } from '../domain/referral-machine.js'
@@ -213,6 +214,17 @@ export async function computeStats(db: Kysely<Database>, p: Principal, q: StatsQ
 }
 
 /**
+ * Whether the rollup's cells without holders (stats_court_cells, migrations/0018_stats_court_cells.ts) answer this
+ * caller: its scope is no condition on holders (the operator and national platforms read everything, a court its
+ * court codes: referralScopeOverlapSql is then a condition on court_code alone), and neither is the regionCode filter
+ * (for the organization and region grains it follows from the unit's region; for the referral grain it does not).
+ */
+function readsCourtCells(p: Principal, grain: 'r' | 'o' | 'g', regionFilter: boolean): boolean {
+  const scopeFree = p.role === 'operator' || p.role === 'court' || (p.role === 'mediation' && isNational(p))
+  return scopeFree && !(regionFilter && grain === 'r')
+}
+
+/**
  * The same figures as {@link computeStats}, read from the rollup (db/stats-rollup.ts, migrations/0016_stats_rollup.ts)
  * instead of counted: what GET /v1/stats answers. Undefined when the period is not whole Asia/Shanghai days (the
  * rollup counts by creation date; the HTTP route only asks for whole days): the caller counts directly then.
@@ -221,14 +233,20 @@ export async function computeStats(db: Kysely<Database>, p: Principal, q: StatsQ
  * scope is referralScopeOverlapSql on (court_code, held_by), courtCode is court_code, regionCode is held_by overlapping
  * the organizations now in the region, plus, for the organization and region groupings, the group's own region.
  * Medians come from the counts per value (days to outcome; open referrals per creation date, whose age is today −
- * that date), the overdue reviews from the counts per review due date before today.
+ * that date), the overdue reviews from the counts per review due date before today. The operator, courts and national
+ * platforms read the cells without holders where they can ({@link readsCourtCells}); `cells: 'held'` makes any caller
+ * read the cells with holders (the test holds both to the direct count).
  */
-export async function readStatsRollup(db: Kysely<Database>, p: Principal, q: StatsQuery): Promise<StatsGroupRow[] | undefined> {
+export async function readStatsRollup(db: Kysely<Database>, p: Principal, q: StatsQuery, opts: { cells?: 'held' } = {}): Promise<StatsGroupRow[] | undefined> {
   const from = shanghaiDate(q.start)
   const to = addCalendarDays(shanghaiDate(q.end), -1)
   if (startOfShanghaiDay(from).getTime() !== q.start.getTime() || endOfShanghaiDay(to).getTime() !== q.end.getTime() || to < from) return undefined
   const prefix = q.regionCode ? `${regionPrefix(q.regionCode)}%` : null
   const grain = q.groupBy === 'organization' ? 'o' : q.groupBy === 'region' ? 'g' : 'r'
+  const free = opts.cells !== 'held' && readsCourtCells(p, grain, prefix !== null)
+  const [cellsTable, daysTable, dueTable] = free
+    ? ['stats_court_cells', 'stats_court_outcome_days', 'stats_court_review_due']
+    : ['stats_cells', 'stats_outcome_days', 'stats_review_due']
   const filters: Array<Expression<SqlBool>> = [
     sql<SqlBool>`c.grain = ${grain}`,
     sql<SqlBool>`c.created_on BETWEEN ${from}::date AND ${to}::date`,
@@ -236,7 +254,9 @@ export async function readStatsRollup(db: Kysely<Database>, p: Principal, q: Sta
   ]
   if (q.courtCode) filters.push(sql<SqlBool>`c.court_code = ${q.courtCode}`)
   if (prefix) {
-    filters.push(sql<SqlBool>`c.held_by && ${orgsUnderSql([prefix])}`)
+    // For the organization and region grains this condition follows from the next one (a unit in the region is a
+    // holder in the region): the cells without holders can leave it out.
+    if (!free) filters.push(sql<SqlBool>`c.held_by && ${orgsUnderSql([prefix])}`)
     if (grain === 'o') filters.push(sql<SqlBool>`EXISTS (SELECT 1 FROM organizations o WHERE o.id = c.unit AND o.region_code LIKE ${prefix})`)
     if (grain === 'g') filters.push(sql<SqlBool>`c.unit LIKE ${prefix}`)
   }
@@ -265,7 +285,7 @@ export async function readStatsRollup(db: Kysely<Database>, p: Principal, q: Sta
         sum(c.agreed) AS agreed, sum(c.terminated) AS terminated, sum(c.performance_reported) AS performance_reported,
         sum(c.performed) AS performed, sum(c.litigated) AS litigated, sum(c.open) AS open,
         sum(c.confirmations_applied) AS confirmations_applied, sum(c.confirmations_ruled_valid) AS confirmations_ruled_valid
-      FROM stats_cells c WHERE ${where}
+      FROM ${sql.table(cellsTable)} c WHERE ${where}
       GROUP BY 1, 2
     ),
     agg AS (
@@ -278,9 +298,9 @@ export async function readStatsRollup(db: Kysely<Database>, p: Principal, q: Sta
       FROM cells GROUP BY key HAVING sum(referrals) > 0
     ),
     open_age AS (${median(sql`SELECT key, ${q.today}::date - created_on AS v, open AS n FROM cells WHERE open > 0`)}),
-    days AS (${median(sql`SELECT ${key} AS key, c.days AS v, c.n FROM stats_outcome_days c WHERE ${where}`)}),
+    days AS (${median(sql`SELECT ${key} AS key, c.days AS v, c.n FROM ${sql.table(daysTable)} c WHERE ${where}`)}),
     overdue AS (
-      SELECT ${key} AS key, sum(c.n) AS n FROM stats_review_due c WHERE ${where} AND c.review_due_on < ${q.today}::date GROUP BY 1
+      SELECT ${key} AS key, sum(c.n) AS n FROM ${sql.table(dueTable)} c WHERE ${where} AND c.review_due_on < ${q.today}::date GROUP BY 1
     )
     SELECT a.key, ${COUNTER_FIGURES},
       round(d.median::numeric, 2)::float8 AS "medianDaysToOutcome",

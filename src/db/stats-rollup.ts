@@ -19,8 +19,10 @@ import { WriteBatch } from './write-batch.js'
  *   - a confirmation applied or decided (insert, commitConfirmationTransition): the referral's contribution with the
  *     application as it was and as it is;
  *   - an organization changing region (the region grouping follows the organizations' current regions).
- * The delta is one more part of the unit of work's write batch: a SELECT of the signed contributions and three
- * `INSERT … ON CONFLICT DO UPDATE` adding them to the counters, in the one statement the batch already sends.
+ * The delta is one more part of the unit of work's write batch: a SELECT of the signed contributions and six
+ * `INSERT … ON CONFLICT DO UPDATE` adding them to the counters, in the one statement the batch already sends: the
+ * cells with holders and their two histograms, and the same summed over holders (stats_court_cells and its
+ * histograms, migrations/0018_stats_court_cells.ts), which the callers whose scope is no condition on holders read.
  *
  * Both contributions are read from the statement's snapshot, which does not hold the writes of the same batch: a
  * batch must not carry two deltas of one referral (see {@link addDelta}, which sends the batch first when it would).
@@ -171,25 +173,44 @@ export function contributionSql(s: Sources, sign: 1 | -1): RawBuilder<unknown> {
     FROM cf c WHERE c.status = ${t('under_review')} AND c.review_due_on IS NOT NULL`
 }
 
-/** The statements that add the signed rows of part `from` (a {@link contributionSql} union) to the three tables. */
+/** The key of a cell without holders (stats_court_cells and its histograms, migrations/0018_stats_court_cells.ts). */
+const COURT_KEY = ['grain', 'created_on', 'court_code', 'dispute_type', 'unit'] as const
+const HELD_TABLES = ['stats_cells', 'stats_outcome_days', 'stats_review_due'] as const
+const COURT_TABLES = ['stats_court_cells', 'stats_court_outcome_days', 'stats_court_review_due'] as const
+
+/**
+ * The statements that add the signed rows of part `from` (a {@link contributionSql} union) to the six tables: the
+ * cells with holders and their histograms, then the same without holders. The cells without holders are shared by
+ * every referral of a court, day and dispute type, so each write adds to a random one of their 16 rows (as single
+ * intake does), and in key order, so that two writes' row locks are taken in one order.
+ */
 function upsertsFrom(from: string): RawBuilder<unknown>[] {
   const src = sql.table(from)
-  const key = sql.raw(KEY.join(', '))
-  const cells = sql`
-    INSERT INTO stats_cells AS s (${key}, ${sql.raw(MEASURES.join(', '))})
-    SELECT grain::"char", created_on, court_code, dispute_type, held_by, unit, ${sql.raw(MEASURES.map((m) => `sum(${m})`).join(', '))}
+  const upserts = (tables: readonly [string, string, string], keyCols: readonly string[], shard?: number) => {
+    const [table, daysTable, dueTable] = tables
+    const key = sql.raw(keyCols.join(', '))
+    const sel = sql.raw(keyCols.map((k) => (k === 'grain' ? 'grain::"char"' : k)).join(', '))
+    const shardCol = shard === undefined ? sql`` : sql`, shard`
+    const shardVal = shard === undefined ? sql`` : sql`, ${shard}::smallint`
+    const cells = sql`
+    INSERT INTO ${sql.table(table)} AS s (${key}${shardCol}, ${sql.raw(MEASURES.join(', '))})
+    SELECT ${sel}${shardVal}, ${sql.raw(MEASURES.map((m) => `sum(${m})`).join(', '))}
     FROM ${src} WHERE kind = ${t('c')}
-    GROUP BY grain, created_on, court_code, dispute_type, held_by, unit
+    GROUP BY ${key}
     HAVING ${sql.raw(MEASURES.map((m) => `sum(${m}) <> 0`).join(' OR '))}
+    ${shard === undefined ? sql`` : sql`ORDER BY ${key}`}
     ON CONFLICT (${key}, shard) DO UPDATE SET ${sql.raw(MEASURES.map((m) => `${m} = s.${m} + excluded.${m}`).join(', '))}`
-  const hist = (table: string, col: string, kind: string) => sql`
-    INSERT INTO ${sql.table(table)} AS s (${key}, ${sql.ref(col)}, n)
-    SELECT grain::"char", created_on, court_code, dispute_type, held_by, unit, ${sql.ref(col)}, sum(n)
+    const hist = (histTable: string, col: string, kind: string) => sql`
+    INSERT INTO ${sql.table(histTable)} AS s (${key}, ${sql.ref(col)}, n)
+    SELECT ${sel}, ${sql.ref(col)}, sum(n)
     FROM ${src} WHERE kind = ${t(kind)}
-    GROUP BY grain, created_on, court_code, dispute_type, held_by, unit, ${sql.ref(col)}
+    GROUP BY ${key}, ${sql.ref(col)}
     HAVING sum(n) <> 0
+    ${shard === undefined ? sql`` : sql`ORDER BY ${key}, ${sql.ref(col)}`}
     ON CONFLICT (${key}, ${sql.ref(col)}) DO UPDATE SET n = s.n + excluded.n`
-  return [cells, hist('stats_outcome_days', 'days', 'd'), hist('stats_review_due', 'review_due_on', 'v')]
+    return [cells, hist(daysTable, 'days', 'd'), hist(dueTable, 'review_due_on', 'v')]
+  }
+  return [...upserts(HELD_TABLES, KEY), ...upserts(COURT_TABLES, COURT_KEY, randomInt(SHARDS))]
 }
 
 /** The subjects each batch holds a delta of (a second one must see the first's writes: the batch is sent first). */
@@ -273,24 +294,33 @@ export async function rollupIntake(trx: Trx, r: RollupReferral, batch?: WriteBat
   const org = t(r.organizationId)
   // A random one of the cell's 16 rows (see the migration): concurrent intakes rarely wait for each other's lock.
   const shard = sql`${randomInt(SHARDS)}::smallint`
-  const q = sql`
+  // The same rows with holders and without them (stats_court_cells): two upserts, in the batch's one statement.
+  const v = sql`
+      SELECT ${t('r')}::"char" AS grain, ${t(r.disputeType)} AS dispute_type, ${t('')} AS unit, ${open}::integer AS open
+      UNION ALL
+      SELECT ${t('o')}::"char", ${t('')}, h.org, ${open}::integer * (h.org = ${org})::integer
+        FROM (SELECT DISTINCT unnest(${held}) AS org) h
+      UNION ALL
+      SELECT ${t('g')}::"char", ${t('')}, o.region_code, ${open}::integer * bool_or(o.id = ${org})::integer
+        FROM organizations o WHERE o.id = ANY(${held}) GROUP BY o.region_code`
+  const set = sql`DO UPDATE SET referrals = s.referrals + excluded.referrals, open = s.open + excluded.open`
+  const held_ = sql`
     INSERT INTO stats_cells AS s (grain, created_on, court_code, dispute_type, held_by, unit, shard, referrals, open)
-    SELECT ${t('r')}::"char", ${day}, ${t(r.courtCode)}, ${t(r.disputeType)}, ${held}, ${t('')}, ${shard}, 1, ${open}::integer
-    UNION ALL
-    SELECT ${t('o')}::"char", ${day}, ${t(r.courtCode)}, ${t('')}, ${held}, h.org, ${shard}, 1, ${open}::integer * (h.org = ${org})::integer
-      FROM (SELECT DISTINCT unnest(${held}) AS org) h
-    UNION ALL
-    SELECT ${t('g')}::"char", ${day}, ${t(r.courtCode)}, ${t('')}, ${held}, o.region_code, ${shard}, 1, ${open}::integer * bool_or(o.id = ${org})::integer
-      FROM organizations o WHERE o.id = ANY(${held}) GROUP BY o.region_code
-    ON CONFLICT (${sql.raw(KEY.join(', '))}, shard) DO UPDATE SET referrals = s.referrals + excluded.referrals, open = s.open + excluded.open`
+    SELECT v.grain, ${day}, ${t(r.courtCode)}, v.dispute_type, ${held}, v.unit, ${shard}, 1, v.open FROM (${v}) v
+    ON CONFLICT (${sql.raw(KEY.join(', '))}, shard) ${set}`
+  const free = sql`
+    INSERT INTO stats_court_cells AS s (grain, created_on, court_code, dispute_type, unit, shard, referrals, open)
+    SELECT v.grain, ${day}, ${t(r.courtCode)}, v.dispute_type, v.unit, ${shard}, 1, v.open FROM (${v}) v ORDER BY v.grain, v.unit
+    ON CONFLICT (${sql.raw(COURT_KEY.join(', '))}, shard) ${set}`
   if (batch) {
     // The row of a new referral has no earlier delta in this batch to see: nothing to order.
-    batch.add(q.compile(trx))
+    batch.add(held_.compile(trx))
+    batch.add(free.compile(trx))
     const seen = pending.get(batch)
     if (seen) seen.add(r.id)
     else pending.set(batch, new Set([r.id]))
   } else {
-    await q.execute(trx)
+    await sql`WITH held AS (${held_}) ${free}`.execute(trx)
   }
 }
 
@@ -311,7 +341,7 @@ export function intakeContributionSql(rows: string, inserted: RawBuilder<unknown
   )
 }
 
-/** The three upserts adding the rows of the named relation to the rollup (for a caller's own statement). */
+/** The upserts adding the rows of the named relation to the rollup's six tables (for a caller's own statement). */
 export const upsertsSql = upsertsFrom
 
 /** An event a transition writes, as the rollup needs it. */
@@ -422,8 +452,8 @@ export async function rollupRegionChange<T>(trx: Trx, organizationId: string, ne
 
 async function applySigned(db: Db, src: Sources, sign: 1 | -1): Promise<void> {
   const body = contributionSql(src, sign)
-  const [cells, days, due] = upsertsFrom('contrib')
-  await sql`WITH contrib AS (${body}), a AS (${cells}), b AS (${days}), c AS (${due}) SELECT 1`.execute(db)
+  const upserts = upsertsFrom('contrib').map((u, i) => sql`${sql.raw(`u${i}`)} AS (${u})`)
+  await sql`WITH contrib AS (${body}), ${sql.join(upserts)} SELECT 1`.execute(db)
 }
 
 /**
@@ -432,8 +462,9 @@ async function applySigned(db: Db, src: Sources, sign: 1 | -1): Promise<void> {
  */
 export async function rebuildStatsRollup(db: Kysely<Database>): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await sql`LOCK TABLE stats_cells, stats_outcome_days, stats_review_due IN EXCLUSIVE MODE`.execute(trx)
-    await sql`TRUNCATE stats_cells, stats_outcome_days, stats_review_due`.execute(trx)
+    const tables = sql.raw([...HELD_TABLES, ...COURT_TABLES].join(', '))
+    await sql`LOCK TABLE ${tables} IN EXCLUSIVE MODE`.execute(trx)
+    await sql`TRUNCATE ${tables}`.execute(trx)
     await sql`SET LOCAL work_mem = '256MB'`.execute(trx)
     // One statement over every referral: minutes at 1,000,000, beyond any request's statement timeout.
     await sql`SET LOCAL statement_timeout = 0`.execute(trx)
