@@ -349,17 +349,9 @@ function intakeRequest(base, key, factory, runId, onCreated, errors) {
   }
 }
 
-/** The service's count and sum of intake group sizes (zdz_intake_group_size, group commit) so far. */
-async function groupSizes(base) {
-  const text = await (await globalThis.fetch(`${base}/metrics`)).text()
-  const num = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
-  return { count: num('zdz_intake_group_size_count'), sum: num('zdz_intake_group_size_sum') }
-}
-
 async function intakePhase(base, world, factory, runId) {
   const ids = []
   const errors = []
-  const before = await groupSizes(base)
   const res = await cannon({
     ...intakeRequest(base, world.court.apiKey, factory, runId, (id) => ids.push(id), errors),
     connections: C.intake,
@@ -367,10 +359,7 @@ async function intakePhase(base, world, factory, runId) {
   })
   if (errors.length) log(`intake: unexpected answers, e.g. ${errors[0]}`)
   if (!res['2xx']) log(`intake: no 2xx at all: ${JSON.stringify({ errors: res.errors, timeouts: res.timeouts, statusCodeStats: res.statusCodeStats })}`)
-  const after = await groupSizes(base)
-  // Intakes per transaction (group commit): 1 when every intake went alone.
-  const groupMean = after.count > before.count ? round((after.sum - before.sum) / (after.count - before.count), 2) : null
-  return { ids, figures: { ...figures(res), groupMean }, errors }
+  return { ids, figures: figures(res), errors }
 }
 
 async function readPhase(base, key, ids, seconds) {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import Type, { type Static, type TSchema } from 'typebox'
 import type { Caller, Outcome, Work } from '../cases/case-kit.js'
 import { AppError } from '../domain/errors.js'
@@ -128,7 +128,7 @@ export interface CaseActionRoute<S extends TSchema, C extends { version: number 
   run: (work: Work, caller: Caller, id: string, body: Static<S>) => Promise<Outcome<C>>
 }
 
-export interface CaseCreateRoute<S extends TSchema, C, P extends (work: Work) => Promise<Outcome<C>> = (work: Work) => Promise<Outcome<C>>> {
+export interface CaseCreateRoute<S extends TSchema, C> {
   roles: readonly Role[]
   summary: string
   description: string
@@ -136,20 +136,7 @@ export interface CaseCreateRoute<S extends TSchema, C, P extends (work: Work) =>
   /** The problem statuses the route answers besides the common ones. */
   errors: number[]
   /** The one service call: checks the body, then gives the writes to run in the unit of work. */
-  prepare: (caller: Caller, body: Static<S>) => P
-  /**
-   * Answers a request whose body passed `prepare` (giving `prepared`) some other way that answers exactly as `single`
-   * (the route's own path) would, e.g. by group commit (src/http/intake-group.ts); it may hand the request back to
-   * `single`.
-   */
-  answer?: (
-    req: FastifyRequest,
-    reply: FastifyReply,
-    caller: Caller,
-    body: Static<S>,
-    prepared: P,
-    single: () => Promise<FastifyReply>,
-  ) => Promise<FastifyReply>
+  prepare: (caller: Caller, body: Static<S>) => (work: Work) => Promise<Outcome<C>>
 }
 
 /** What the routes of one kind of case need to know of it. */
@@ -171,7 +158,7 @@ export interface CaseResource<C extends { version: number }> {
 export function caseRoutes<C extends { version: number; id: string }>(app: App, deps: AppDeps, kind: CaseResource<C>) {
   return {
     /** `POST {base}`: 201 with the new case and its Location; the body's own checks run before the idempotency claim. */
-    create<S extends TSchema, P extends (work: Work) => Promise<Outcome<C>>>(route: CaseCreateRoute<S, C, P>): void {
+    create<S extends TSchema>(route: CaseCreateRoute<S, C>): void {
       app.post(
         kind.base,
         {
@@ -188,18 +175,16 @@ export function caseRoutes<C extends { version: number; id: string }>(app: App, 
         async (req, reply) => {
           const caller = callerOf(req)
           const run = route.prepare(caller, req.body as Static<S>)
-          const single = () =>
-            runIdempotent(
-              req,
-              reply,
-              deps.db,
-              async (trx, batch) => {
-                const out = await run({ trx, batch })
-                return caseAnswer(deps, kind, out, 201, { location: `${kind.base}/${out.value.id}` })
-              },
-              replayedCase(kind, caller),
-            )
-          return route.answer ? route.answer(req, reply, caller, req.body as Static<S>, run, single) : single()
+          return runIdempotent(
+            req,
+            reply,
+            deps.db,
+            async (trx, batch) => {
+              const out = await run({ trx, batch })
+              return caseAnswer(deps, kind, out, 201, { location: `${kind.base}/${out.value.id}` })
+            },
+            replayedCase(kind, caller),
+          )
         },
       )
     },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely, Transaction } from 'kysely'
 import type { Database } from '../db/database.js'
 import { claimKey, type JsonPath, type Outcome, replayOf, store, storedAfterFailure, type StoredSubject } from '../db/idempotency-repository.js'
@@ -194,22 +194,15 @@ export async function runIdempotent(
     if (!stored) throw err
     outcome = stored
   }
-  return sendOutcome(req, reply, outcome, afterCommit, replayView)
-}
-
-/**
- * Sends a committed outcome: a replay shows its case as the caller may see it now (outside the transaction, on a
- * connection of its own), the post-commit step runs (its failure logged, never sent), then status, headers and body.
- */
-export async function sendOutcome(
-  req: FastifyRequest,
-  reply: FastifyReply,
-  outcome: Outcome,
-  afterCommit?: HandlerResult['afterCommit'],
-  replayView?: ReplayView,
-): Promise<FastifyReply> {
+  // Outside the transaction: showing a case as the caller may see it now reads the case on a connection of its own.
   if (outcome.replay && outcome.subject) outcome = { ...outcome, body: replayView ? await replayView(outcome.body, outcome.subject) : outcome.body }
-  if (afterCommit) await runAfterCommit(req.log, afterCommit)
+  if (afterCommit) {
+    try {
+      await afterCommit()
+    } catch (err) {
+      req.log.warn({ err: { message: (err as Error).message } }, 'post-commit step failed; the sweeper will catch up')
+    }
+  }
   for (const [k, v] of Object.entries(outcome.headers)) reply.header(k, v)
   if (outcome.replay) reply.header('idempotent-replayed', 'true')
   return reply
@@ -217,13 +210,4 @@ export async function sendOutcome(
     .type('application/json; charset=utf-8')
     .serializer((s: unknown) => s as string)
     .send(outcome.body)
-}
-
-/** A post-commit step (e.g. nudging the queue): its failure is logged, never sent; the sweeper catches up. */
-export async function runAfterCommit(log: FastifyBaseLogger, step: NonNullable<HandlerResult['afterCommit']>): Promise<void> {
-  try {
-    await step()
-  } catch (err) {
-    log.warn({ err: { message: (err as Error).message } }, 'post-commit step failed; the sweeper will catch up')
-  }
 }

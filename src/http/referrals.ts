@@ -27,7 +27,6 @@ import {
 import type { AppDeps } from './app-deps.js'
 import { callerOf, type CaseResource, caseRoutes, decryptWith } from './case-routes.js'
 import { batchIntakeRoute } from './referral-batch.js'
-import { IntakeGroups } from './intake-group.js'
 import { errorResponses } from './common-schemas.js'
 import { listPage } from './pagination.js'
 
@@ -51,7 +50,6 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     events: referrals.events,
   }
   const routes = caseRoutes<Referral>(app, deps, resource)
-  const intakeGroups = new IntakeGroups(deps, resource)
 
   routes.create({
     roles: COURT,
@@ -62,7 +60,6 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
     body: CreateReferralBody,
     errors: [409, 422],
     prepare: referrals.create,
-    answer: (req, reply, caller, body, prepared, single) => intakeGroups.answer(req, reply, caller, body, prepared.caseNumber, single),
   })
 
   batchIntakeRoute(app, deps, resource, COURT)

@@ -38,8 +38,6 @@ export interface PreparedItem {
   body?: CreateReferralInput
   caseNumber?: string
   refused?: Error
-  /** The request the item came in, when it is not the batch's own (group commit of single intakes): its access trail. */
-  requestId?: string
 }
 
 export type ItemOutcome =
@@ -161,7 +159,7 @@ export async function runBatch(
             scope: { courtCode: b.courtCode, organizationId: org.id, regionCode: org.regionCode },
           },
           // The referring court sees its referral in full: recorded like the single intake's (recordFullView).
-          access: { clientId: p.clientId, fields: personalFields(referral), requestId: item.requestId ?? caller.requestId },
+          access: { clientId: p.clientId, fields: personalFields(referral), requestId: caller.requestId },
           stored: { clientId: p.clientId, key: item.key, answer: stored },
         })
         return { kind: 'created', referral, event: event.envelope, stored }

@@ -229,11 +229,11 @@ export function referralService(deps: ReferralServiceDeps) {
 
   return {
     /** Intake (委派/委托): every party consents, the organization is on a roster, the acceptance clock starts. */
-    create(caller: Caller, b: CreateReferralInput): ((work: Work) => Promise<Outcome<Referral>>) & { caseNumber: string } {
+    create(caller: Caller, b: CreateReferralInput): (work: Work) => Promise<Outcome<Referral>> {
       const p = caller.principal
       // What the body alone decides is refused before any unit of work (or idempotency claim) begins.
       const { caseNumber } = rules.checkReferralIntake(b, p, new Date())
-      return Object.assign((work: Work) => createIn(work, caller, b, caseNumber), { caseNumber })
+      return (work) => createIn(work, caller, b, caseNumber)
     },
 
     /** One referral the caller may read (404 otherwise); a full view goes to the access trail. */
