@@ -349,6 +349,19 @@ function intakeRequest(base, key, factory, runId, onCreated, errors) {
   }
 }
 
+/** Writes bench/results/profiles/summary.md: `head`, then each phase's CPU and allocation summary that was profiled. */
+function writeProfileSummary(profileDir, head, phases) {
+  const parts = [...head]
+  for (const phase of phases) {
+    const file = path.join(profileDir, `${phase}.cpuprofile`)
+    if (existsSync(file)) parts.push(profileMarkdown(phase, summarizeProfile(file, 25)))
+    const heap = path.join(profileDir, `${phase}.heapprofile`)
+    if (existsSync(heap)) parts.push(heapMarkdown(phase, summarizeHeapProfile(heap, 15)))
+  }
+  writeFileSync(path.join(profileDir, 'summary.md'), `${parts.join('\n')}\n`)
+  log(`profile summaries: bench/results/profiles/summary.md`)
+}
+
 async function intakePhase(base, world, factory, runId) {
   const ids = []
   const errors = []
@@ -689,17 +702,7 @@ async function readOnlySuite(svc, world, databaseUrl, operatorKey, queuePrefix, 
     (r) => r.ok,
   )
   log(`  ${list.rps} pages/s, p50 ${list.p50Ms} ms, p99 ${list.p99Ms} ms; service ${listCpu?.msPerOp?.service} ms CPU per page`)
-  if (profileDir) {
-    const parts = ['# CPU profiles of the service: --read-only', '']
-    for (const phase of ['read', 'list']) {
-      const file = path.join(profileDir, `${phase}.cpuprofile`)
-      if (existsSync(file)) parts.push(profileMarkdown(phase, summarizeProfile(file, 25)))
-      const heap = path.join(profileDir, `${phase}.heapprofile`)
-      if (existsSync(heap)) parts.push(heapMarkdown(phase, summarizeHeapProfile(heap, 15)))
-    }
-    writeFileSync(path.join(profileDir, 'summary.md'), `${parts.join('\n')}\n`)
-    log(`profile summaries: bench/results/profiles/summary.md`)
-  }
+  if (profileDir) writeProfileSummary(profileDir, ['# CPU profiles of the service: --read-only', ''], ['read', 'list'])
   return {
     pkRoute,
     read: { ...read, cpu: readCpu, ids: ids.length, pkRatio: round(read.rps / pkRoute.rps, 3) },
@@ -961,20 +964,16 @@ async function main() {
   }
 
   if (profileDir) {
-    const parts = [
-      '# CPU profiles of the service, per bench phase',
-      '',
-      `Run ${result.date}. Open the .cpuprofile files in Chrome DevTools or speedscope for the full picture.`,
-      '',
-    ]
-    for (const phase of ['intake', 'batchIntake', 'read', 'e2e', 'drain']) {
-      const file = path.join(profileDir, `${phase}.cpuprofile`)
-      if (existsSync(file)) parts.push(profileMarkdown(phase, summarizeProfile(file, 25)))
-      const heap = path.join(profileDir, `${phase}.heapprofile`)
-      if (existsSync(heap)) parts.push(heapMarkdown(phase, summarizeHeapProfile(heap, 15)))
-    }
-    writeFileSync(path.join(profileDir, 'summary.md'), `${parts.join('\n')}\n`)
-    log(`profile summaries: bench/results/profiles/summary.md`)
+    writeProfileSummary(
+      profileDir,
+      [
+        '# CPU profiles of the service, per bench phase',
+        '',
+        `Run ${result.date}. Open the .cpuprofile files in Chrome DevTools or speedscope for the full picture.`,
+        '',
+      ],
+      ['intake', 'batchIntake', 'read', 'e2e', 'drain'],
+    )
   }
 
   const name = PROFILE ? 'profile-run' : SMOKE ? 'smoke' : 'latest'
