@@ -151,6 +151,27 @@ t.test('the AAD of each context, kept per key, binds as before', async (t) => {
   t.equal(new FieldCipher([k1]).decrypt(handMade, 'address'), '北京市朝阳区建国路88号')
 })
 
+t.test('IVs come from a pool: each one is used once, across refills and ciphers', async (t) => {
+  const a = new FieldCipher([key('k1')])
+  const b = new FieldCipher([key('k2')])
+  const ivs = new Set<string>()
+  const n = 2_500 // several refills of the 341-IV pool
+  for (let i = 0; i < n; i++) {
+    for (const cipher of [a, b]) {
+      const token = cipher.encrypt('13812345678', 'phone')
+      const raw = Buffer.from(token.slice(token.lastIndexOf(':') + 1), 'base64')
+      if (raw.length !== 12 + 11 + 16) t.fail(`token ${i} is ${raw.length} bytes, not IV, ciphertext and tag`)
+      ivs.add(raw.subarray(0, 12).toString('hex'))
+      if (i % 97 === 0 && cipher.decrypt(token, 'phone') !== '13812345678') t.fail(`token ${i} did not decrypt`)
+    }
+  }
+  t.equal(ivs.size, 2 * n, 'no IV repeats')
+  // A token made before keeps decrypting after the pool has been refilled (its IV was copied out of it).
+  const early = a.encrypt('北京市朝阳区建国路88号', 'address')
+  for (let i = 0; i < 400; i++) a.encrypt('x')
+  t.equal(a.decrypt(early, 'address'), '北京市朝阳区建国路88号')
+})
+
 t.test('key rotation: old key second in the list still decrypts', async (t) => {
   const k1 = key('k1')
   const k2 = key('k2')
