@@ -111,6 +111,8 @@ export interface Referral {
   chainHead: string
   /** Not stored: the event the current unit of work wrote for it, once written (what its receipt attests). */
   lastEvent?: WrittenEvent
+  /** Not stored: the personal data the current unit of work sealed, as it was given (an intake's answer shows it without decrypting). */
+  revealed?: Revealed
   doc: ReferralDoc
   createdAt: Date
   updatedAt: Date
@@ -118,6 +120,19 @@ export interface Referral {
 
 /** Decrypts a sealed value; `context` is the field name the ciphertext is bound to. */
 export type Decrypt = (token: string, context: string) => string
+
+/**
+ * Plaintexts a unit of work has just sealed, by {@link revealedKey} (token and the field it is bound to). Held in
+ * memory for that one answer, never stored or serialized (a Map stringifies as `{}`).
+ */
+export type Revealed = ReadonlyMap<string, string>
+
+export const revealedKey = (token: string, context: string) => `${context}\u0000${token}`
+
+/** `decrypt`, answering from `revealed` what the unit of work has just sealed. */
+function revealing(revealed: Revealed, decrypt: Decrypt): Decrypt {
+  return (token, context) => revealed.get(revealedKey(token, context)) ?? decrypt(token, context)
+}
 
 function unseal(s: Sealed | undefined, full: boolean, decrypt: Decrypt, context: string): string | undefined {
   if (!s) return undefined
@@ -152,7 +167,7 @@ export function partiesView(parties: readonly StoredParty[], full: boolean, decr
  */
 export function referralView(r: Referral, full: boolean, decrypt: Decrypt): Record<string, unknown> {
   const d = r.doc
-  const parties = partiesView(d.parties, full, decrypt)
+  const parties = partiesView(d.parties, full, r.revealed && full ? revealing(r.revealed, decrypt) : decrypt)
   return {
     id: r.id,
     version: r.version,

@@ -118,7 +118,7 @@ export function newIntake(
   now: Date,
 ): { referral: Referral; hashes: string[]; event: NewEventInput & { envelope: EventEnvelope; hash: string } } {
   const due = acceptanceDueOn(cal, shanghaiDate(now))
-  const { stored, hashes } = sealParties(deps.cipher, b.parties)
+  const { stored, hashes, revealed } = sealParties(deps.cipher, b.parties)
   const doc: ReferralDoc = {
     ...(b.procedure ? { procedure: b.procedure } : {}),
     ...(b.causeOfAction !== undefined ? { causeOfAction: b.causeOfAction } : {}),
@@ -144,6 +144,7 @@ export function newIntake(
     doc,
     createdAt: now,
     updatedAt: now,
+    revealed,
   }
   const input: NewEventInput = {
     type: 'referral.created',
