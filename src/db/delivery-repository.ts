@@ -206,6 +206,36 @@ function pick<Row>(row: Record<string, unknown>, prefix: string, columns: readon
   return out as Row
 }
 
+/** A claimed row as the claims select it ({@link CLAIMED_FROM_C}): the delivery, its live subscription, its event. */
+function claimedOf(row: Record<string, unknown>): ClaimedDelivery {
+  return {
+    delivery: pick<DeliveryRow>(row, '', DELIVERY_COLUMNS),
+    subscription: row.s__id === null ? undefined : toSubscription(pick<SubscriptionRow>(row, 's__', SUBSCRIPTION_COLUMNS)),
+    event: row.e__pos === null ? undefined : pick<EventRow>(row, 'e__', EVENT_COLUMNS),
+  }
+}
+
+/**
+ * What makes a pending delivery (`alias`) claimable, for every claim: due (within {@link DUE_SLACK_MS}), out of
+ * lease, first in line for its (subscription, subject), and no earlier event of its subject still in the outbox.
+ * With `graceMs`, due and out of lease for at least that long. The status condition stays with each claim: the
+ * pump's reads the partial index by `status = 'pending'`, the claim by ids must not ({@link PENDING}).
+ */
+const CLAIMABLE = (alias: string, graceMs = 0) => sql<SqlBool>`
+  ${sql.ref(`${alias}.next_attempt_at`)} <= now() + ${DUE_SLACK_MS - graceMs} * interval '1 millisecond'
+  AND (${sql.ref(`${alias}.lease_until`)} IS NULL OR ${sql.ref(`${alias}.lease_until`)} <= now() - ${graceMs} * interval '1 millisecond')
+  AND ${FIRST_IN_LINE(alias)}
+  AND NOT EXISTS (
+    SELECT 1 FROM outbox o JOIN events e ON e.pos = o.event_pos
+    WHERE e.subject_id = ${sql.ref(`${alias}.subject_id`)} AND e.sequence < ${sql.ref(`${alias}.sequence`)})`
+
+/** The claims' answer: the deliveries just leased (CTE `c`) with their live subscription and their event. */
+const CLAIMED_FROM_C = sql`
+  SELECT ${CLAIM_COLUMNS}
+  FROM c
+  LEFT JOIN subscriptions s ON s.id = c.subscription_id AND s.deleted_at IS NULL
+  LEFT JOIN events e ON e.pos = c.event_pos`
+
 /**
  * Claims deliveries for one attempt each: pending, due, not leased, and first in line for their (subscription,
  * subject). One statement claims them all, whatever their number; results come back in the order of `ids`.
@@ -236,29 +266,12 @@ export async function claimDeliveries(db: Db, ids: readonly string[], leaseMs: n
   const claimed = await sql<Record<string, unknown>>`${sql.raw(PLAN_EACH_TIME)}
     WITH c AS (
       UPDATE deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
-      WHERE d.id = ANY(${distinct}::uuid[])
-        AND ${PENDING('d')}
-        AND d.next_attempt_at <= now() + ${DUE_SLACK_MS} * interval '1 millisecond'
-        AND (d.lease_until IS NULL OR d.lease_until <= now())
-        AND ${FIRST_IN_LINE('d')}
-        AND NOT EXISTS (
-          SELECT 1 FROM outbox o JOIN events e ON e.pos = o.event_pos
-          WHERE e.subject_id = d.subject_id AND e.sequence < d.sequence)
+      WHERE d.id = ANY(${distinct}::uuid[]) AND ${PENDING('d')} AND ${CLAIMABLE('d')}
       RETURNING d.*
     )
-    SELECT ${CLAIM_COLUMNS}
-    FROM c
-    LEFT JOIN subscriptions s ON s.id = c.subscription_id AND s.deleted_at IS NULL
-    LEFT JOIN events e ON e.pos = c.event_pos`.execute(db)
+    ${CLAIMED_FROM_C}`.execute(db)
   const byId = new Map<string, ClaimResult>()
-  for (const c of claimed.rows) {
-    byId.set(c.id as string, {
-      kind: 'claimed',
-      delivery: pick<DeliveryRow>(c, '', DELIVERY_COLUMNS),
-      subscription: c.s__id === null ? undefined : toSubscription(pick<SubscriptionRow>(c, 's__', SUBSCRIPTION_COLUMNS)),
-      event: c.e__pos === null ? undefined : pick<EventRow>(c, 'e__', EVENT_COLUMNS),
-    })
-  }
+  for (const c of claimed.rows) byId.set(c.id as string, { kind: 'claimed', ...claimedOf(c) })
   const missed = distinct.filter((id) => !byId.has(id))
   if (missed.length) {
     const rows = await db
@@ -290,7 +303,7 @@ export async function claimDeliveries(db: Db, ids: readonly string[], leaseMs: n
 /**
  * Claims up to `limit` deliveries that are due, not leased and first in line for their (subscription, subject),
  * oldest due first, in one statement, whatever ids they have: the pump's claim (src/delivery/pump.ts), which needs
- * no queue job per delivery. The conditions are those of {@link claimDeliveries}; rows another claimer has locked
+ * no queue job per delivery. The conditions are those of {@link claimDeliveries} ({@link CLAIMABLE}); rows another claimer has locked
  * are skipped, not waited for, so several workers share the work. With `graceMs`, only deliveries due (and out of
  * lease) for at least that long are taken: a periodic pass that leaves what is on its way to another claimer to it.
  *
@@ -303,13 +316,7 @@ export async function claimDue(db: Db, limit: number, leaseMs: number, graceMs =
   const claimed = await sql<Record<string, unknown>>`${sql.raw(PLAN_EACH_TIME)}
     WITH pick AS (
       SELECT x.id FROM deliveries x
-      WHERE x.status = 'pending'
-        AND x.next_attempt_at <= now() + ${DUE_SLACK_MS - graceMs} * interval '1 millisecond'
-        AND (x.lease_until IS NULL OR x.lease_until <= now() - ${graceMs} * interval '1 millisecond')
-        AND ${FIRST_IN_LINE('x')}
-        AND NOT EXISTS (
-          SELECT 1 FROM outbox o JOIN events e ON e.pos = o.event_pos
-          WHERE e.subject_id = x.subject_id AND e.sequence < x.sequence)
+      WHERE x.status = 'pending' AND ${CLAIMABLE('x', graceMs)}
       ORDER BY x.next_attempt_at
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
@@ -318,16 +325,9 @@ export async function claimDue(db: Db, limit: number, leaseMs: number, graceMs =
       FROM pick WHERE d.id = pick.id
       RETURNING d.*
     )
-    SELECT ${CLAIM_COLUMNS}
-    FROM c
-    LEFT JOIN subscriptions s ON s.id = c.subscription_id AND s.deleted_at IS NULL
-    LEFT JOIN events e ON e.pos = c.event_pos
+    ${CLAIMED_FROM_C}
     ORDER BY c.next_attempt_at`.execute(db)
-  return claimed.rows.map((c) => ({
-    delivery: pick<DeliveryRow>(c, '', DELIVERY_COLUMNS),
-    subscription: c.s__id === null ? undefined : toSubscription(pick<SubscriptionRow>(c, 's__', SUBSCRIPTION_COLUMNS)),
-    event: c.e__pos === null ? undefined : pick<EventRow>(c, 'e__', EVENT_COLUMNS),
-  }))
+  return claimed.rows.map(claimedOf)
 }
 
 /** Claims one delivery for one attempt ({@link claimDeliveries} with one id). */
