@@ -257,7 +257,10 @@ t.test('a worker killed during the send, three times for one job: delivered, nev
   t.ok(p.requests.length >= 4, 'sent again after every kill')
   t.equal(new Set(p.requests.map((r) => r.webhookId)).size, 1, 'always the same webhook-id')
   t.equal(p.accepted.size, 1)
-  t.ok(stalled.filter((j) => j === d?.id).length >= 2, 'BullMQ saw the job stall and put it back')
+  // After each kill the delivery is taken over by whichever comes first: BullMQ's stalled-job check putting the job
+  // back, or the sweeper's pass claiming the delivery once its lease has been out for 2 s. Which one varies with the
+  // machine's load; either keeps the one webhook-id above and leaves the job out of failed.
+  t.comment(`BullMQ saw the job stall ${stalled.filter((j) => j === d?.id).length} times`)
   t.same(
     failed.filter((j) => j === d?.id),
     [],
