@@ -12,6 +12,9 @@
  *   --keep-db                     keeps the bench database (its name is printed) instead of dropping it
  *   --drain-only                  only the drain phase (its backlog as in the mode: 20 000, or 300 with --smoke);
  *                                 prints its figures and where the CPU went, writes no result file and no README table
+ *   --intake-only, --batch-only, --e2e-only
+ *                                 only that phase, with the service's CPU per operation (and its profile with
+ *                                 --profile); prints its figures, writes no result file and no README table
  *   --read-only                   only the reads, on referrals written raw: pkRoute, a court's and the operator's
  *                                 GET /v1/referrals/{id}, a court's list pages of 50 full views; prints their figures
  *                                 and CPU per request, writes no result file and no README table
