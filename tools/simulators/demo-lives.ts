@@ -105,8 +105,8 @@ export interface OutageResult extends LifeResult {
 }
 
 /**
- * The court's receiver goes offline while a case moves on (accepted, agreement recorded); back online, it
- * reads what it missed from the pull feed with its resume cursor, acts on it (closes the case), and the
+ * The court's receiver goes offline while a case moves on (accepted, agreement recorded); the court reads what it
+ * missed from the pull feed with its resume cursor and acts on it (closes the case); its receiver back online, the
  * connector's late pushes of the same events are recognised as duplicates.
  */
 export async function playOutage(
@@ -131,9 +131,12 @@ export async function playOutage(
     await sleep(100)
   }
   log('调解平台已记录协议，法院尚未收到 / the platform recorded the agreement; the court has not heard of it')
-  await court.online()
+  // The pull comes before the receiver is back, so every missed event is found by the pull: a retried push arriving
+  // between the two would otherwise take one of them first, as it may in production (it is then a duplicate there).
   const { pulled, fresh } = await court.reconcile()
-  log(`法院业务系统恢复，按游标拉取事件 / back online, the court pulled GET /v1/events?after=<cursor>: ${pulled} events, ${fresh} new`)
+  log(`法院业务系统按游标拉取事件 / the court pulled GET /v1/events?after=<cursor>: ${pulled} events, ${fresh} new`)
+  await court.online()
+  log('法院业务系统接收端恢复，迟到的推送按重复处理 / its receiver is back online; the late pushes are recognised as duplicates')
   const history = await waitForHistory(world, id, spec.expected, Math.max(1_000, until - Date.now()))
   const referral = await court.api.getOk<{ status: string }>(`/v1/referrals/${id}`)
   return {
