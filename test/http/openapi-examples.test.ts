@@ -154,16 +154,19 @@ function moveDate(s: string): string {
   d.setUTCDate(d.getUTCDate() + delta)
   return d.toISOString().slice(0, 10) + s.slice(10)
 }
-/** The documented substitutions (see the file's comment). */
-function fresh<T>(value: T): T {
+/**
+ * The documented substitutions (see the file's comment). Every EXAMPLE_NOW of one example becomes the same instant:
+ * the agreement example's signatures and its effectiveAt must agree to the millisecond.
+ */
+function fresh<T>(value: T, now = nowIso()): T {
   if (typeof value === 'string') {
-    if (value === EXAMPLE_NOW) return nowIso() as T
+    if (value === EXAMPLE_NOW) return now as T
     if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?$/.test(value)) return moveDate(value) as T
     if (/^（\d{4}）.+\d+号$/.test(value)) return value.replace(/\d+号$/, `${serial++}号`) as T
     return value
   }
-  if (Array.isArray(value)) return value.map(fresh) as T
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fresh(v)])) as T
+  if (Array.isArray(value)) return value.map((v) => fresh(v, now)) as T
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fresh(v, now)])) as T
   return value
 }
 function requestExample(key: string): Json {
