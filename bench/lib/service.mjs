@@ -90,7 +90,9 @@ export async function startService({ database, queuePrefix, operatorKey, profile
   const logFile = path.join(os.tmpdir(), `zdz-bench-service-${hex(4)}.log`)
   const out = createWriteStream(logFile)
   // The service runs with the Node flags of `npm start` (its heap limit), as in production.
-  const args = [...startFlags()]
+  // A/B runs of Node's flags that NODE_OPTIONS refuses (--min-semi-space-size, --perf-basic-prof for `perf record`):
+  // BENCH_SERVICE_FLAGS='--flag …', after those of `npm start`.
+  const args = [...startFlags(), ...(process.env.BENCH_SERVICE_FLAGS ? process.env.BENCH_SERVICE_FLAGS.split(' ').filter(Boolean) : [])]
   if (profileDir) args.push('--import', path.join(ROOT, 'bench', 'lib', 'profiler-preload.mjs'))
   args.push(path.join(ROOT, 'dist', 'src', 'server.js'))
   const child = spawn(process.execPath, args, {
