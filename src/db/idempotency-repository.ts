@@ -25,6 +25,9 @@ export interface StoredResponse {
   subject?: StoredSubject
 }
 
+/** An answer to store: its body as text or as that text's UTF-8 bytes (a large answer: json-bytes.ts). */
+export type AnswerToStore = Omit<StoredResponse, 'body'> & { body: string | Buffer }
+
 interface StoredRow {
   request_hash: string
   response_status: number
@@ -108,14 +111,15 @@ export async function findStoredMany(trx: Transaction<Database>, clientId: strin
  * Stores the answer, in `batch` (the effect's last statement) when there is one. An answer showing a case must come
  * with its personal data already masked, and its `subject`: the store never holds personal data in clear.
  */
-export async function store(trx: Transaction<Database>, clientId: string, key: string, res: StoredResponse, batch?: WriteBatch): Promise<void> {
+export async function store(trx: Transaction<Database>, clientId: string, key: string, res: AnswerToStore, batch?: WriteBatch): Promise<void> {
   await writeOrDefer(
     trx.insertInto('idempotency_keys').values({
       client_id: clientId,
       key,
       request_hash: res.requestHash,
       response_status: res.status,
-      response_body: res.body,
+      // A Buffer goes as a parameter in binary format, which for text is its UTF-8 bytes.
+      response_body: res.body as string,
       response_headers: JSON.stringify(res.headers),
       ...(res.subject ? { subject_kind: res.subject.kind, subject_id: res.subject.id, personal_paths: JSON.stringify(res.subject.paths) } : {}),
     }),

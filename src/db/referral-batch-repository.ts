@@ -2,6 +2,7 @@ import { sql, type Transaction } from 'kysely'
 import type { EventEnvelope } from '../domain/event-chain.js'
 import type { Organization } from '../domain/organization.js'
 import type { Referral } from '../domain/referral.js'
+import { jsonBytes } from '../json-bytes.js'
 import type { Database } from './database.js'
 import type { StoredResponse } from './idempotency-repository.js'
 import { toOrganization } from './organization-repository.js'
@@ -107,13 +108,15 @@ export async function insertIntakes(trx: Trx, intakes: readonly IntakeRows[]): P
     personal_paths: answer.subject?.paths ?? null,
     referral_id: referral.id,
   }))
+  // The referrals, events and stored answers (Chinese text, ~1.5–3 KB an item) go as UTF-8 bytes built item by item
+  // (json-bytes.ts): one JSON string of 100 of them would be a large two-byte string, faulted in page by page.
   const r = await sql<{ id: string }>`
     WITH r AS (
       INSERT INTO referrals (id, version, status, referral_type, court_code, case_number, dispute_type, organization_id, held_by,
                              acceptance_due_on, mediation_due_on, chain_head, doc, created_at, updated_at)
       SELECT id, version, status, referral_type, court_code, case_number, dispute_type, organization_id, held_by,
              acceptance_due_on, mediation_due_on, chain_head, doc, created_at, updated_at
-      FROM json_populate_recordset(null::referrals, ${JSON.stringify(referrals)}::json)
+      FROM json_populate_recordset(null::referrals, ${jsonBytes(referrals)}::json)
       -- One order for every batch: two batches contending for the same 案号 wait on each other, never in a cycle.
       ORDER BY court_code, case_number
       ON CONFLICT DO NOTHING
@@ -123,7 +126,7 @@ export async function insertIntakes(trx: Trx, intakes: readonly IntakeRows[]): P
                           region_code, prev_hash, hash)
       SELECT e.id, e.type, e.occurred_at, e.subject_kind, e.subject_id, e.sequence, e.case_version, e.actor, e.data, e.court_code,
              e.organization_id, e.region_code, e.prev_hash, e.hash
-      FROM json_populate_recordset(null::events, ${JSON.stringify(events)}::json) WITH ORDINALITY AS e
+      FROM json_populate_recordset(null::events, ${jsonBytes(events)}::json) WITH ORDINALITY AS e
       WHERE e.subject_id IN (SELECT id FROM r)
       ORDER BY e.ordinality
       RETURNING pos
@@ -141,7 +144,7 @@ export async function insertIntakes(trx: Trx, intakes: readonly IntakeRows[]): P
     ), ik AS (
       INSERT INTO idempotency_keys (client_id, key, request_hash, response_status, response_body, response_headers, subject_kind, subject_id, personal_paths)
       SELECT k.client_id, k.key, k.request_hash, k.response_status, k.response_body, k.response_headers, k.subject_kind, k.subject_id, k.personal_paths
-      FROM json_to_recordset(${JSON.stringify(stored)}::json) AS k(client_id uuid, key text, request_hash text, response_status integer,
+      FROM json_to_recordset(${jsonBytes(stored)}::json) AS k(client_id uuid, key text, request_hash text, response_status integer,
         response_body text, response_headers jsonb, subject_kind text, subject_id uuid, personal_paths jsonb, referral_id uuid)
       WHERE k.referral_id IN (SELECT id FROM r)
     ), st AS (

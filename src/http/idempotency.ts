@@ -5,6 +5,7 @@ import type { Database } from '../db/database.js'
 import { claimKey, type JsonPath, type Outcome, replayOf, store, storedAfterFailure, type StoredSubject } from '../db/idempotency-repository.js'
 import { WriteBatch } from '../db/write-batch.js'
 import { AppError, conflict } from '../domain/errors.js'
+import { jsonBytes, jsonPieces } from '../json-bytes.js'
 
 export interface HandlerResult {
   status: number
@@ -63,7 +64,8 @@ export function requestHashOf(method: string, url: string, body: unknown): strin
   h.update('\n')
   h.update(url)
   h.update('\n')
-  h.update(body === undefined ? '' : JSON.stringify(body))
+  // The text of JSON.stringify(body), hashed piece by piece (a batch's body would be one large string: json-bytes.ts).
+  jsonPieces(body, (piece) => h.update(piece))
   return h.digest('hex')
 }
 
@@ -169,7 +171,8 @@ export async function runIdempotent(
   const clientId = req.principal.clientId
   const hash = requestHash(req)
   let afterCommit: HandlerResult['afterCommit']
-  let outcome: Outcome
+  // A fresh answer is sent as the bytes it was stored as (json-bytes.ts); a replay as the text read back.
+  let outcome: Outcome | { replay: false; status: number; body: Buffer; headers: Record<string, string> }
   try {
     outcome = await db.transaction().execute(async (trx) => {
       const claim = await claimKey(trx, clientId, key)
@@ -177,16 +180,16 @@ export async function runIdempotent(
       if (claim.prior) return replayOf(claim.prior, hash)
       const batch = new WriteBatch()
       const result = await handler(trx, batch)
-      const payload = JSON.stringify(result.body)
+      const payload = jsonBytes(result.body)
       const headers = result.headers ?? {}
       // The answer is stored in the same statement as the handler's deferred writes, without secrets or personal data.
       const stored = result.stored
-        ? { body: JSON.stringify(result.stored.body), subject: result.stored.subject }
-        : { body: result.secretFields?.length ? JSON.stringify(nullSecrets(result.body, result.secretFields)) : payload }
+        ? { body: jsonBytes(result.stored.body), subject: result.stored.subject }
+        : { body: result.secretFields?.length ? jsonBytes(nullSecrets(result.body, result.secretFields)) : payload }
       await store(trx, clientId, key, { requestHash: hash, status: result.status, headers, ...stored }, batch)
       await batch.execute(trx)
       afterCommit = result.afterCommit
-      return { replay: false, status: result.status, body: payload, headers }
+      return { replay: false as const, status: result.status, body: payload, headers }
     })
   } catch (err) {
     // A duplicate that committed just before this one claimed the key holds the answer (see claimKey).
