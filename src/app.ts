@@ -11,6 +11,7 @@ import { registerConsole } from './http/console.js'
 import healthPlugin from './http/health.js'
 import { registerMetrics } from './http/metrics.js'
 import { MethodTable, registerProblemHandlers } from './http/problem.js'
+import { pagedSerializerFactory } from './http/page-serializer.js'
 import { registerDocs } from './http/swagger.js'
 import { createValidatorCompiler } from './http/validation.js'
 import { registerRateLimits } from './http/rate-limit.js'
@@ -55,6 +56,8 @@ export async function buildApp(deps: BuildAppDeps, opts: BuildAppOptions = {}): 
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 200 },
+    // Pages of many items are serialized item by item (http/page-serializer.ts).
+    schemaController: { compilersFactory: { buildSerializer: pagedSerializerFactory() } },
   }) as unknown as FastifyInstance
 
   const methods = new MethodTable()

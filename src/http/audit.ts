@@ -21,7 +21,7 @@ export function integrityBody(v: Awaited<ReturnType<typeof verifySubjectChain>>)
   return v.valid ? { valid: true, length: v.length, head: v.head } : { valid: false, brokenAtSequence: v.brokenAtSequence }
 }
 
-const AccessEntryView = Type.Object({
+export const AccessEntryView = Type.Object({
   at: Timestamp,
   clientId: Type.String(),
   subjectId: Type.String(),
