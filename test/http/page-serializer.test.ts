@@ -37,6 +37,10 @@ t.test('a page of full referral views: the bytes of the whole-page serializer, w
   t.equal(res.body, wholePage(ReferralView)(page), 'byte for byte what fast-json-stringify makes of the whole page')
   t.equal(Number(res.headers['content-length']), res.rawPayload.length)
   t.match(String(res.headers['content-type']), /^application\/json/)
+  const head = await h.call(w.court.key, { method: 'HEAD', url: `/v1/referrals?limit=${COUNT}` })
+  t.equal(head.statusCode, 200)
+  t.equal(head.headers['content-length'], res.headers['content-length'], 'HEAD: the same length, no body')
+  t.equal(head.rawPayload.length, 0)
 })
 
 t.test('the split path is the one taken for a long page, and matches for a short one too', async (t) => {
