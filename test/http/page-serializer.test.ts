@@ -22,7 +22,7 @@ const batch = await post(h, w.court.key, '/v1/referrals/batch', {
 })
 if (batch.statusCode !== 200) throw new Error(`batch: ${batch.statusCode} ${batch.body}`)
 
-const externals = { [ProblemSchema.$id as string]: ProblemSchema }
+const externals = { [(ProblemSchema as { $id?: string }).$id ?? 'Problem']: ProblemSchema }
 // Fastify's own serializer compiler, unwrapped.
 const fastify = SerializerSelector()(externals)
 const wholePage = (itemSchema: object) =>
