@@ -200,13 +200,16 @@ export function batchIntakeRoute(app: App, deps: AppDeps, kind: CaseResource<Ref
         reply,
         deps.db,
         async (trx, batch) => {
+          // Each created referral's full view (the answer) and masked view (its stored answers), by id.
           const full = new Map<string, unknown>()
+          const maskedView = new Map<string, unknown>()
           const answerOf = (key: string, hash: string, r: Referral): StoredResponse => {
             const a = caseAnswer(deps, kind, { value: r, full: true, hints: {}, ...(r.lastEvent ? { event: r.lastEvent } : {}) }, 201, {
               location: `${kind.base}/${r.id}`,
             })
             full.set(r.id, a.body)
             const stored = a.stored!
+            maskedView.set(r.id, stored.body)
             return { requestHash: hash, status: 201, body: JSON.stringify(stored.body), headers: a.headers ?? {}, subject: stored.subject }
           }
           const run = await runBatch(deps, { trx, batch }, caller, prepared, answerOf)
@@ -226,7 +229,8 @@ export function batchIntakeRoute(app: App, deps: AppDeps, kind: CaseResource<Ref
             let receipt: string | undefined
             if (o.kind === 'created') {
               shown = full.get(o.referral.id)
-              stored = JSON.parse(o.stored.body)
+              // The object its stored text was made from: the same JSON, without parsing that text back.
+              stored = maskedView.get(o.referral.id)
               subject = o.stored.subject
               // The signed receipt (contract §4) is the one stored with the item's answer: a replay carries it too.
               receipt = o.stored.headers.receipt
