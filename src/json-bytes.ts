@@ -47,12 +47,13 @@ export function jsonPieces(value: unknown, emit: (piece: string) => void): void 
     let first = true
     for (const key of Object.keys(value)) {
       const v = value[key]
-      const text = isSplitArray(v) ? undefined : (JSON.stringify(v) as string | undefined)
-      if (text === undefined && !isSplitArray(v)) continue
+      const split = isSplitArray(v)
+      const text = split ? undefined : (JSON.stringify(v) as string | undefined)
+      if (!split && text === undefined) continue
       emit(first ? `${JSON.stringify(key)}:` : `,${JSON.stringify(key)}:`)
       first = false
-      if (text === undefined) jsonPieces(v, emit)
-      else emit(text)
+      if (split) jsonPieces(v, emit)
+      else emit(text!)
     }
     emit('}')
     return
