@@ -17,6 +17,7 @@ import { TimerScheduler } from './cases/referrals/referral-timers.js'
 import type { AppDeps, CommitHints } from './http/app-deps.js'
 import type { BootstrapOperator } from './http/auth.js'
 import { hashApiKey } from './security/api-keys.js'
+import { DecryptPool } from './security/decrypt-pool.js'
 import { FieldCipher, parseDataKeys } from './security/field-cipher.js'
 import { loadOrCreateKeyFile, loadOrCreateReceiptKey } from './security/key-file.js'
 import { parseReceiptKeys, ReceiptSigner } from './security/receipts.js'
@@ -71,6 +72,9 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
     )
   }
   const cipher = new FieldCipher(keys)
+  const decryptPool = new DecryptPool(keys, config.decryptThreads, (err) =>
+    logger.warn({ err: { message: err.message } }, 'decryption thread failed; list pages decrypt on the event loop until it is back'),
+  )
   if (opts.migrate) {
     // Stored values encrypted with a key that is not configured would fail every read: refuse to start, naming them.
     const configured = new Set(keys.map((k) => k.id))
@@ -128,6 +132,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
     queues,
     calendar,
     cipher,
+    decryptPool,
     receipts,
     bootstrap,
     metrics: new Registry(),
@@ -137,6 +142,7 @@ export async function createDeps(config: Config, logger: Logger, opts: { migrate
     outboxSignal,
     async close() {
       await accessTrail.close()
+      await decryptPool.close()
       await queues.close()
       subscriber.close()
       redis.disconnect()

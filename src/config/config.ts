@@ -35,6 +35,8 @@ export const EnvSchema = Type.Object({
   DATA_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   /** Where the data key lives without DATA_KEYS (outside production): generated on the first start, reused after. */
   DATA_KEYS_FILE: Type.String({ default: '.zdz/keys.json', minLength: 1 }),
+  /** Threads that decrypt the personal data of list pages off the event loop (src/security/decrypt-pool.ts); 0: inline. */
+  DECRYPT_THREADS: Type.Integer({ default: 1, minimum: 0, maximum: 16 }),
   /** Receipt signing keys (contract §4): comma-separated `kid:base64(PKCS#8 PEM private key)`, the first one signing. */
   RECEIPT_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   /** The receipt algorithm: `eddsa` (Ed25519, JWS `EdDSA`) or `sm2` (JWS `SM2SM3`). */
@@ -68,6 +70,8 @@ export interface Config {
   dataKeys: string | undefined
   /** The key file used when `dataKeys` is not set (src/security/key-file.ts). */
   dataKeysFile: string
+  /** Decryption threads for list pages (0: pages decrypt on the event loop). */
+  decryptThreads: number
   /** `RECEIPT_KEYS` as given (checked here; loaded by src/deps.ts). Without it the key lives in `dataKeysFile`. */
   receiptKeys: string | undefined
   /** The JWS `alg` receipts are signed with; the first of `receiptKeys` is of it. */
@@ -96,6 +100,7 @@ export class ConfigError extends Error {
 
 const NUMERIC = new Set([
   'DATABASE_POOL_SIZE',
+  'DECRYPT_THREADS',
   'PORT',
   'RATE_LIMIT_PER_MINUTE',
   'AUTH_FAILURES_PER_MINUTE',
@@ -161,6 +166,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     dataKeys: env.DATA_KEYS,
     dataKeysFile: env.DATA_KEYS_FILE,
+    decryptThreads: env.DECRYPT_THREADS,
     receiptKeys: env.RECEIPT_KEYS,
     receiptAlgorithm,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,

@@ -111,7 +111,10 @@ export interface Referral {
   chainHead: string
   /** Not stored: the event the current unit of work wrote for it, once written (what its receipt attests). */
   lastEvent?: WrittenEvent
-  /** Not stored: the personal data the current unit of work sealed, as it was given (an intake's answer shows it without decrypting). */
+  /**
+   * Not stored: personal data already in clear for this one answer: what the current unit of work sealed, as it was
+   * given (an intake's answer shows it without decrypting), or what a list page had decrypted in one go.
+   */
   revealed?: Revealed
   doc: ReferralDoc
   createdAt: Date
@@ -137,6 +140,27 @@ function revealing(revealed: Revealed, decrypt: Decrypt): Decrypt {
 function unseal(s: Sealed | undefined, full: boolean, decrypt: Decrypt, context: string): string | undefined {
   if (!s) return undefined
   return full ? decrypt(s.enc, context) : s.masked
+}
+
+/**
+ * Every sealed value a full view of `parties` decrypts, with the field it is bound to: what a page of full views
+ * can have decrypted in one go, then shown through each referral's `revealed` ({@link revealedKey}).
+ */
+export function sealedFields(parties: readonly StoredParty[]): Array<[token: string, context: string]> {
+  const out: Array<[string, string]> = []
+  const add = (s: Sealed | undefined, context: string) => {
+    if (s) out.push([s.enc, context])
+  }
+  for (const p of parties) {
+    add(p.idNumber, 'idNumber')
+    add(p.phone, 'phone')
+    add(p.address, 'address')
+    for (const a of p.agents ?? []) {
+      add(a.idNumber, 'idNumber')
+      add(a.phone, 'phone')
+    }
+  }
+  return out
 }
 
 /** Parties as the API shows them: personal data full or masked (contract §1). */

@@ -9,6 +9,7 @@ import type { AccessTrail } from '../db/access-log-repository.js'
 import type { Database } from '../db/database.js'
 import type { BootstrapOperator } from './auth.js'
 import type { CalendarProvider } from '../db/calendar-repository.js'
+import type { DecryptPool } from '../security/decrypt-pool.js'
 import type { FieldCipher } from '../security/field-cipher.js'
 import type { ReceiptSigner } from '../security/receipts.js'
 
@@ -21,6 +22,8 @@ export interface AppDeps {
   redis: Redis
   calendar: CalendarProvider
   cipher: FieldCipher
+  /** Decrypts a list page's personal data off the event loop (DECRYPT_THREADS); without it pages decrypt inline. */
+  decryptPool?: DecryptPool
   /** Signs the receipts of writes on cases and publishes their keys (contract §4). */
   receipts: ReceiptSigner
   bootstrap?: BootstrapOperator
