@@ -111,10 +111,7 @@ export interface Referral {
   chainHead: string
   /** Not stored: the event the current unit of work wrote for it, once written (what its receipt attests). */
   lastEvent?: WrittenEvent
-  /**
-   * Not stored: personal data already in clear for this one answer: what the current unit of work sealed, as it was
-   * given (an intake's answer shows it without decrypting), or what a list page had decrypted in one go.
-   */
+  /** Not stored: the personal data the current unit of work sealed, as it was given (an intake's answer shows it without decrypting). */
   revealed?: Revealed
   doc: ReferralDoc
   createdAt: Date
@@ -144,7 +141,7 @@ function unseal(s: Sealed | undefined, full: boolean, decrypt: Decrypt, context:
 
 /**
  * Every sealed value a full view of `parties` decrypts, with the field it is bound to: what a page of full views
- * can have decrypted in one go, then shown through each referral's `revealed` ({@link revealedKey}).
+ * has decrypted in one go (http/case-routes.ts `pageDecrypt`).
  */
 export function sealedFields(parties: readonly StoredParty[]): Array<[token: string, context: string]> {
   const out: Array<[string, string]> = []

@@ -4,6 +4,7 @@ import { confirmationService } from '../cases/confirmations/confirmation-service
 import { shanghaiDate } from '../domain/calendar.js'
 import { caseNumberSearchTerm } from '../domain/identifiers.js'
 import { type Confirmation, confirmationView } from '../domain/confirmation.js'
+import { sealedFields } from '../domain/referral.js'
 import { CursorQuery, LimitQuery, listOf } from '../schemas/common.js'
 import {
   ConfirmationAcceptanceBody,
@@ -19,7 +20,7 @@ import {
   CreateConfirmationBody,
 } from '../schemas/confirmations.js'
 import type { AppDeps } from './app-deps.js'
-import { callerOf, caseRoutes, decryptWith } from './case-routes.js'
+import { callerOf, caseRoutes, decryptWith, pageDecrypt } from './case-routes.js'
 import { errorResponses } from './common-schemas.js'
 import { listPage } from './pagination.js'
 
@@ -112,7 +113,12 @@ const confirmationsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
         (after, take, shown) => confirmations.list(callerOf(req), { ...filters, afterId: after?.id, limit: take }, shown),
         (c) => ({ id: c.value.id }),
       )
-      return { items: items.map((c) => render(c.value, c.full) as ConfirmationViewT), nextCursor }
+      const decrypt = await pageDecrypt(
+        deps,
+        items.flatMap((c) => (c.full ? sealedFields(c.value.doc.parties) : [])),
+      )
+      const today = shanghaiDate(new Date())
+      return { items: items.map((c) => confirmationView(c.value, c.full, decrypt, today) as ConfirmationViewT), nextCursor }
     },
   )
 

@@ -4,7 +4,7 @@ import { referralService } from '../cases/referrals/referral-service.js'
 import { forbidden } from '../domain/errors.js'
 import { caseNumberSearchTerm, normalizeResidentId } from '../domain/identifiers.js'
 import { shanghaiDate } from '../domain/calendar.js'
-import { type Referral, revealedKey, referralView, sealedFields } from '../domain/referral.js'
+import { type Referral, referralView, sealedFields } from '../domain/referral.js'
 import { CursorQuery, LimitQuery, listOf, StringEnum, Timestamp } from '../schemas/common.js'
 import {
   AcceptanceBody,
@@ -25,7 +25,7 @@ import {
   TerminationBody,
 } from '../schemas/referrals.js'
 import type { AppDeps } from './app-deps.js'
-import { callerOf, type CaseResource, caseRoutes, decryptWith } from './case-routes.js'
+import { callerOf, type CaseResource, caseRoutes, decryptWith, pageDecrypt } from './case-routes.js'
 import { batchIntakeRoute } from './referral-batch.js'
 import { errorResponses } from './common-schemas.js'
 import { listPage } from './pagination.js'
@@ -33,40 +33,6 @@ import { listPage } from './pagination.js'
 /** The referral routes (contract §2): each declares its schema and role, makes one service call, renders the view. */
 
 type ReferralViewT = Static<typeof ReferralView>
-
-/** Below this many fields a page decrypts on the event loop: a message to a thread and back costs about as much. */
-const POOLED_FROM_FIELDS = 32
-
-/**
- * Has the personal data of a page's full views decrypted on the decryption threads, in one message, and gives each
- * referral its plaintexts as `revealed`, from which its view reads them. When the pool cannot answer, the views
- * decrypt on the event loop as they always did (and fail there as they always did).
- */
-async function revealPage(deps: AppDeps, rows: ReadonlyArray<{ value: Referral; full: boolean }>): Promise<void> {
-  const pool = deps.decryptPool
-  if (!pool) return
-  const tokens: string[] = []
-  const contexts: string[] = []
-  const owners: Referral[] = []
-  for (const row of rows) {
-    if (!row.full) continue
-    for (const [token, context] of sealedFields(row.value.doc.parties)) {
-      tokens.push(token)
-      contexts.push(context)
-      owners.push(row.value)
-    }
-  }
-  if (tokens.length < POOLED_FROM_FIELDS) return
-  const plain = await pool.decrypt(tokens, contexts)
-  if (!plain) return
-  const revealed = new Map<Referral, Map<string, string>>()
-  owners.forEach((r, i) => {
-    let map = revealed.get(r)
-    if (!map) revealed.set(r, (map = new Map(r.revealed)))
-    map.set(revealedKey(tokens[i]!, contexts[i]!), plain[i]!)
-  })
-  for (const [r, map] of revealed) r.revealed = map
-}
 
 const COURT = ['court'] as const
 const MEDIATION = ['mediation'] as const
@@ -144,8 +110,11 @@ const referralsPlugin: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app
         (after, take, shown) => referrals.list(callerOf(req), { ...filters, partyIdHash, afterId: after?.id, limit: take }, shown),
         (r) => ({ id: r.value.id }),
       )
-      await revealPage(deps, items)
-      return { items: items.map((r) => render(r.value, r.full) as ReferralViewT), nextCursor }
+      const decrypt = await pageDecrypt(
+        deps,
+        items.flatMap((r) => (r.full ? sealedFields(r.value.doc.parties) : [])),
+      )
+      return { items: items.map((r) => referralView(r.value, r.full, decrypt) as ReferralViewT), nextCursor }
     },
   )
 

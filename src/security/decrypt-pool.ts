@@ -14,7 +14,9 @@ import { type DataKey, FieldCipher } from './field-cipher.js'
 
 /** After a thread failed, its slot decrypts nothing (callers decrypt themselves) for this long before a new thread. */
 const RESTART_AFTER_MS = 5_000
-/** A request not answered within this is given up (the caller decrypts itself) and its thread replaced. */
+/** A thread that has not built its cipher within this (it loads its module first) is given up and replaced. */
+const START_WITHIN_MS = 60_000
+/** A request not answered within this once its thread is ready is given up (the caller decrypts itself) and its thread replaced. */
 const ANSWER_WITHIN_MS = 5_000
 /** What marks a thread started by the pool, in its `workerData`. */
 const THREAD_ROLE = 'zdz-decrypt-pool'
@@ -25,11 +27,19 @@ interface Request {
   contexts: string[]
 }
 
-type Reply = { id: number; plain: string[] } | { id: number; plain?: undefined }
+/** A thread's answer to a request (no `plain`: a field did not decrypt), or its word that it is ready. */
+type Reply = { id: number; plain?: string[] } | { ready: true }
+
+interface Pending {
+  answer: (plain: string[] | undefined) => void
+  timer?: NodeJS.Timeout
+}
 
 interface Slot {
   worker?: Worker
-  pending: Map<number, (plain: string[] | undefined) => void>
+  /** The thread has built its cipher. Requests sent before wait in its port, and their time counts from then. */
+  ready: boolean
+  pending: Map<number, Pending>
   failedAt?: number
 }
 
@@ -48,7 +58,7 @@ export class DecryptPool {
    */
   constructor(keys: readonly DataKey[], threads: number, onError: (err: Error) => void) {
     this.#keys = keys.map((k) => ({ id: k.id, key: Buffer.from(k.key) }))
-    this.#slots = Array.from({ length: threads }, () => ({ pending: new Map() }))
+    this.#slots = Array.from({ length: threads }, () => ({ ready: false, pending: new Map() }))
     this.#onError = onError
   }
 
@@ -63,19 +73,11 @@ export class DecryptPool {
     const worker = this.#workerOf(slot)
     if (!worker) return Promise.resolve(undefined)
     const id = ++this.#seq
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        if (!slot.pending.has(id)) return
-        this.#onError(new Error(`decryption thread did not answer within ${ANSWER_WITHIN_MS} ms; replacing it`))
-        // Its exit answers every request it holds, this one included.
-        void worker.terminate()
-      }, ANSWER_WITHIN_MS)
-      timer.unref()
+    return new Promise((answer) => {
       if (!slot.pending.size) worker.ref()
-      slot.pending.set(id, (plain) => {
-        clearTimeout(timer)
-        resolve(plain)
-      })
+      const pending: Pending = { answer }
+      slot.pending.set(id, pending)
+      if (slot.ready) this.#time(worker, pending)
       worker.postMessage({ id, tokens, contexts } satisfies Request)
     })
   }
@@ -84,6 +86,15 @@ export class DecryptPool {
   async close(): Promise<void> {
     this.#closed = true
     await Promise.all(this.#slots.map((s) => s.worker?.terminate()))
+  }
+
+  /** Gives up on `worker` unless it answers `pending` in time. Its exit answers every request it holds. */
+  #time(worker: Worker, pending: Pending): void {
+    pending.timer = setTimeout(() => {
+      this.#onError(new Error(`decryption thread did not answer within ${ANSWER_WITHIN_MS} ms; replacing it`))
+      void worker.terminate()
+    }, ANSWER_WITHIN_MS)
+    pending.timer.unref()
   }
 
   #workerOf(slot: Slot): Worker | undefined {
@@ -100,25 +111,45 @@ export class DecryptPool {
       return undefined
     }
     worker.unref()
+    const starting = setTimeout(() => {
+      this.#onError(new Error(`decryption thread did not start within ${START_WITHIN_MS} ms; replacing it`))
+      void worker.terminate()
+    }, START_WITHIN_MS)
+    starting.unref()
     worker.on('message', (reply: Reply) => {
-      const answer = slot.pending.get(reply.id)
-      if (!answer) return
+      if ('ready' in reply) {
+        clearTimeout(starting)
+        slot.ready = true
+        for (const pending of slot.pending.values()) this.#time(worker, pending)
+        return
+      }
+      const pending = slot.pending.get(reply.id)
+      if (!pending) return
       slot.pending.delete(reply.id)
+      clearTimeout(pending.timer)
       if (!slot.pending.size) worker.unref()
-      answer(reply.plain)
+      pending.answer(reply.plain)
     })
     worker.on('error', (err) => this.#onError(err))
     worker.on('exit', (code) => {
-      if (slot.worker === worker) slot.worker = undefined
+      clearTimeout(starting)
+      if (slot.worker === worker) {
+        slot.worker = undefined
+        slot.ready = false
+      }
       if (!this.#closed) {
         slot.failedAt = Date.now()
         this.#onError(new Error(`decryption thread exited (code ${code})`))
       }
       const pending = [...slot.pending.values()]
       slot.pending.clear()
-      for (const answer of pending) answer(undefined)
+      for (const p of pending) {
+        clearTimeout(p.timer)
+        p.answer(undefined)
+      }
     })
     slot.worker = worker
+    slot.ready = false
     return worker
   }
 }
@@ -127,6 +158,7 @@ export class DecryptPool {
 function serveDecryptions(port: MessagePort, keys: Array<{ id: string; key: Uint8Array }>): void {
   const cipher = new FieldCipher(keys.map((k) => ({ id: k.id, key: Buffer.from(k.key) })))
   for (const k of keys) k.key.fill(0)
+  port.postMessage({ ready: true } satisfies Reply)
   port.on('message', ({ id, tokens, contexts }: Request) => {
     let reply: Reply
     try {

@@ -1,5 +1,7 @@
 import t from 'tap'
 import { sql } from 'kysely'
+import { sealedFields, type StoredParty } from '../../src/domain/referral.js'
+import { pageDecrypt } from '../../src/http/case-routes.js'
 import type { DecryptPool } from '../../src/security/decrypt-pool.js'
 import { post, referralBody, standardWorld } from '../helpers/fixtures.js'
 import { startHarness } from '../helpers/harness.js'
@@ -78,4 +80,36 @@ t.test('a field that does not decrypt: the same failure with the pool as without
   t.equal(pooled.statusCode, 500)
   const other = await h.call(w.court.key, { method: 'GET', url: `/v1/referrals/${ids[1]}` })
   t.equal(other.statusCode, 200, 'the service serves on')
+})
+
+t.test('pageDecrypt: every sealed field of a page from the pool, anything else on the event loop', async (t) => {
+  const cipher = h.deps.cipher
+  const seal = (v: string, context: string) => ({ enc: cipher.encrypt(v, context), masked: '***' })
+  const parties: StoredParty[] = Array.from({ length: 10 }, (_, i) => ({
+    role: 'applicant',
+    kind: 'natural_person',
+    name: `当事人${i}`,
+    idType: 'resident_id',
+    idNumber: seal(`11010519491231${String(i).padStart(4, '0')}`, 'idNumber'),
+    phone: seal(`1380013${String(i).padStart(4, '0')}`, 'phone'),
+    address: seal(`北京市朝阳区${i}号`, 'address'),
+    agents: [{ name: `代理人${i}`, idNumber: seal(`44052419800101${String(i).padStart(4, '0')}`, 'idNumber'), phone: seal(`1390000${i}`, 'phone') }],
+  }))
+  const sealed = sealedFields(parties)
+  t.equal(sealed.length, 50, 'idNumber, phone and address of each party, idNumber and phone of each agent')
+  asked.length = 0
+  const decrypt = await pageDecrypt(h.deps, sealed)
+  t.same(asked, [{ fields: 50, answered: true }])
+  t.same(
+    sealed.map(([token, context]) => decrypt(token, context)),
+    sealed.map(([token, context]) => cipher.decrypt(token, context)),
+    'the same plaintexts as the cipher of the process',
+  )
+  const outside = cipher.encrypt('not on the page', 'phone')
+  t.equal(decrypt(outside, 'phone'), 'not on the page', 'a value not sent to the pool is decrypted on the event loop')
+  t.throws(() => decrypt(sealed[0]![0], 'phone'), { code: 'authentication_failed' }, 'a value asked for another field fails as it would inline')
+  asked.length = 0
+  const few = await pageDecrypt(h.deps, sealed.slice(0, 31))
+  t.same(asked, [], 'below 32 fields the pool is not asked')
+  t.equal(few(sealed[0]![0], sealed[0]![1]), cipher.decrypt(sealed[0]![0], sealed[0]![1]))
 })
