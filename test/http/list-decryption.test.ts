@@ -6,8 +6,8 @@ import type { DecryptPool } from '../../src/security/decrypt-pool.js'
 import { post, referralBody, standardWorld } from '../helpers/fixtures.js'
 import { startHarness } from '../helpers/harness.js'
 
-// A list page's full views have their personal data decrypted on the decryption threads (http/referrals.ts
-// revealPage): the same answer, byte for byte, as decrypting on the event loop, and the same failure.
+// A list page's full views have their personal data decrypted on the decryption threads (http/case-routes.ts
+// pageDecrypt): the same answer, byte for byte, as decrypting on the event loop, and the same failure.
 
 const h = await startHarness()
 t.teardown(() => h.close())
