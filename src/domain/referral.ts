@@ -140,23 +140,16 @@ function unseal(s: Sealed | undefined, full: boolean, decrypt: Decrypt, context:
 }
 
 /**
- * Every sealed value a full view of `parties` decrypts, with the field it is bound to: what a page of full views
- * has decrypted in one go (http/case-routes.ts `pageDecrypt`).
+ * Every sealed value a full view of `parties` decrypts, with the field it is bound to, in the order the view asks
+ * for them: what a page of full views has decrypted in one go (http/case-routes.ts `pageDecrypt`). Taken from
+ * {@link partiesView} itself, so the two never disagree on which fields a view shows.
  */
 export function sealedFields(parties: readonly StoredParty[]): Array<[token: string, context: string]> {
   const out: Array<[string, string]> = []
-  const add = (s: Sealed | undefined, context: string) => {
-    if (s) out.push([s.enc, context])
-  }
-  for (const p of parties) {
-    add(p.idNumber, 'idNumber')
-    add(p.phone, 'phone')
-    add(p.address, 'address')
-    for (const a of p.agents ?? []) {
-      add(a.idNumber, 'idNumber')
-      add(a.phone, 'phone')
-    }
-  }
+  partiesView(parties, true, (token, context) => {
+    out.push([token, context])
+    return ''
+  })
   return out
 }
 
